@@ -1,0 +1,56 @@
+use holdfast_meta::MetaError;
+
+/// Why a request body could not be read to its end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("the body ended before its declared length")]
+    Incomplete,
+    #[error("the body does not match x-amz-content-sha256")]
+    Sha256Mismatch,
+    #[error("a chunk signature does not match")]
+    SignatureMismatch,
+    #[error("the body is larger than allowed")]
+    TooLarge,
+    #[error("body stream failed: {0}")]
+    Other(String),
+}
+
+/// Everything an operation can refuse; the API layer maps each variant to one S3 error.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error("invalid argument {name}: {message}")]
+    InvalidArgument { message: String, name: String, value: Option<String> },
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("Content-MD5 is not a valid MD5 digest")]
+    InvalidDigest,
+    #[error("{0}")]
+    BadDigest(String),
+    #[error("the range is not satisfiable")]
+    InvalidRange { object_size: u64 },
+    #[error("the part number is not satisfiable")]
+    InvalidPartNumber,
+    /// The key's current version is a delete marker: 404 NoSuchKey with the marker's id.
+    #[error("the current version is a delete marker")]
+    CurrentIsDeleteMarker { version_id: String },
+    #[error("not modified")]
+    NotModified { etag: String, last_modified: holdfast_lock::Instant },
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("the object is larger than allowed")]
+    EntityTooLarge,
+    #[error("the request has no parts")]
+    MalformedXml(String),
+    #[error("the key is too long")]
+    KeyTooLong,
+    #[error("the copy would copy an object onto itself without changing anything")]
+    CopyOntoItself,
+    #[error("storage failure: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;

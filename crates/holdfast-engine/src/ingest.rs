@@ -1,0 +1,157 @@
+//! Streams a request body into a new blob while hashing it, then checks what the client
+//! declared (length, Content-MD5, `x-amz-checksum-*`, trailing checksums). Nothing is
+//! recorded for a body that fails a check: its blob is discarded.
+
+use crate::checksum::{self, BodyDigests, BodyHasher};
+use crate::error::{BodyError, EngineError, EngineResult};
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use holdfast_blob::BlobStore;
+use holdfast_meta::ChecksumAlgorithm;
+
+pub type BodyStream = BoxStream<'static, Result<Bytes, BodyError>>;
+
+/// A checksum value the client declared, now or after the body (trailer).
+pub enum ExpectedChecksum {
+    /// Only the algorithm was named (`x-amz-sdk-checksum-algorithm` without a value).
+    None,
+    Given(String),
+    /// Read once the body has been consumed (`x-amz-trailer`).
+    Trailer(Box<dyn FnOnce() -> Option<String> + Send>),
+}
+
+/// What the request declared about its body.
+pub struct BodyClaims {
+    pub content_length: Option<u64>,
+    /// Decoded Content-MD5.
+    pub content_md5: Option<[u8; 16]>,
+    pub checksum: Option<(ChecksumAlgorithm, ExpectedChecksum)>,
+}
+
+impl BodyClaims {
+    pub fn none() -> Self {
+        Self { content_length: None, content_md5: None, checksum: None }
+    }
+
+    /// Whether the request carries an integrity header (Content-MD5 or any checksum),
+    /// as Object Lock writes require (W7, B14).
+    pub fn has_integrity_check(&self) -> bool {
+        self.content_md5.is_some() || self.checksum.as_ref().is_some_and(|(_, e)| !matches!(e, ExpectedChecksum::None))
+    }
+}
+
+/// Decodes a Content-MD5 header (InvalidDigest when it is not a base64 MD5).
+pub fn parse_content_md5(value: &str) -> EngineResult<[u8; 16]> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD.decode(value.trim()).map_err(|_| EngineError::InvalidDigest)?;
+    raw.try_into().map_err(|_| EngineError::InvalidDigest)
+}
+
+pub struct Ingested {
+    pub blob: String,
+    pub size: u64,
+    pub digests: BodyDigests,
+}
+
+pub async fn ingest(blobs: &dyn BlobStore, mut body: BodyStream, mut claims: BodyClaims, max_size: u64) -> EngineResult<Ingested> {
+    if let Some((a, ExpectedChecksum::Given(v))) = &claims.checksum
+        && checksum::decode(*a, v).is_none()
+    {
+        return Err(EngineError::InvalidRequest(format!(
+            "Value for x-amz-checksum-{} header is invalid.",
+            a.as_str().to_ascii_lowercase()
+        )));
+    }
+    if claims.content_length.is_some_and(|l| l > max_size) {
+        return Err(EngineError::EntityTooLarge);
+    }
+    let algorithm = claims.checksum.as_ref().map(|(a, _)| *a);
+    let mut hasher = BodyHasher::new(algorithm);
+    let mut writer = blobs.create().await?;
+    let mut size: u64 = 0;
+    let read: EngineResult<()> = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            if size > max_size {
+                return Err(EngineError::EntityTooLarge);
+            }
+            hasher.update(&chunk);
+            writer.write(chunk).await?;
+        }
+        Ok(())
+    }
+    .await;
+    let checked = read.and_then(|()| {
+        resolve_trailer(&mut claims)?;
+        let digests = hasher.finalize(algorithm);
+        verify(&claims, size, &digests)?;
+        Ok(digests)
+    });
+    match checked {
+        Ok(digests) => {
+            let blob = writer.commit().await?;
+            Ok(Ingested { blob, size, digests })
+        }
+        Err(e) => {
+            writer.abort().await;
+            Err(e)
+        }
+    }
+}
+
+fn verify(claims: &BodyClaims, size: u64, digests: &BodyDigests) -> EngineResult<()> {
+    match claims.content_length {
+        Some(len) if size < len => return Err(BodyError::Incomplete.into()),
+        Some(len) if size > len => {
+            return Err(EngineError::InvalidRequest("the body is longer than Content-Length".into()));
+        }
+        _ => {}
+    }
+    if let Some(md5) = claims.content_md5
+        && md5 != digests.md5
+    {
+        return Err(EngineError::BadDigest("The Content-MD5 you specified did not match what we received.".into()));
+    }
+    if let Some((algorithm, expected)) = claims.checksum.as_ref() {
+        let expected = match expected {
+            ExpectedChecksum::None => None,
+            ExpectedChecksum::Given(v) => Some(v.clone()),
+            ExpectedChecksum::Trailer(_) => return Err(EngineError::InvalidRequest("trailing checksum not read".into())),
+        };
+        if let (Some(want), Some((_, got))) = (expected, &digests.chosen)
+            && checksum::decode(*algorithm, &want).as_deref() != Some(got.as_slice())
+        {
+            return Err(mismatch(*algorithm));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn mismatch(a: ChecksumAlgorithm) -> EngineError {
+    EngineError::BadDigest(format!("The {} you specified did not match the calculated checksum.", a.as_str()))
+}
+
+/// Replaces a trailing checksum by its value, once the body has been consumed.
+fn resolve_trailer(claims: &mut BodyClaims) -> EngineResult<()> {
+    let Some((algorithm, expected)) = claims.checksum.as_mut() else { return Ok(()) };
+    if !matches!(expected, ExpectedChecksum::Trailer(_)) {
+        return Ok(());
+    }
+    let ExpectedChecksum::Trailer(read) = std::mem::replace(expected, ExpectedChecksum::None) else { return Ok(()) };
+    let value = read().ok_or_else(|| {
+        EngineError::InvalidRequest(format!(
+            "The x-amz-checksum-{} trailer was declared but not sent.",
+            algorithm.as_str().to_ascii_lowercase()
+        ))
+    })?;
+    if checksum::decode(*algorithm, &value).is_none() {
+        return Err(EngineError::InvalidRequest(format!(
+            "Value for x-amz-checksum-{} trailing header is invalid.",
+            algorithm.as_str().to_ascii_lowercase()
+        )));
+    }
+    *expected = ExpectedChecksum::Given(value);
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! The S3 operations, in domain terms: no wire types. The engine orchestrates one request:
+//! blob writes, the metadata transaction (which enforces the lock rules), and blob
+//! collection afterwards.
+
+pub mod checksum;
+mod clock;
+mod error;
+mod gc;
+pub mod ingest;
+mod multipart;
+mod objects;
+mod read;
+
+pub use clock::Clock;
+pub use error::{BodyError, EngineError, EngineResult};
+pub use ingest::{BodyClaims, BodyStream, ExpectedChecksum};
+pub use multipart::{CompletedPart, CreateUpload, PartSource};
+pub use objects::{CopyObject, MetadataDirective, PutObject};
+pub use read::{ByteRange, GetObject, ObjectRead, ReadConditions};
+
+use holdfast_blob::BlobStore;
+use holdfast_meta::{MetaStore, VersionSelector, is_well_formed_version_id};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Largest single PUT or part body (AWS: 5 GiB).
+    pub max_put_size: u64,
+    /// Smallest part other than the last (AWS: 5 MiB).
+    pub min_part_size: u64,
+    /// How long a blob waits in the collection queue before its file is removed, so that
+    /// reads that started before the delete can finish.
+    pub gc_grace_ms: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { max_put_size: 5 << 30, min_part_size: 5 << 20, gc_grace_ms: 60_000 }
+    }
+}
+
+pub struct Engine {
+    pub meta: Arc<dyn MetaStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub clock: Clock,
+    pub config: EngineConfig,
+}
+
+impl Engine {
+    pub async fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, config: EngineConfig) -> EngineResult<Self> {
+        let clock = Clock::new(meta.clock_high_water().await?);
+        Ok(Self { meta, blobs, clock, config })
+    }
+}
+
+/// A request's `versionId`: absent → latest; malformed → 400 InvalidArgument (R3).
+pub fn version_selector(version_id: Option<String>) -> EngineResult<VersionSelector> {
+    match version_id {
+        None => Ok(VersionSelector::Latest),
+        Some(v) if is_well_formed_version_id(&v) => Ok(VersionSelector::Id(v)),
+        Some(v) => Err(EngineError::InvalidArgument {
+            message: "Invalid version id specified".into(),
+            name: "versionId".into(),
+            value: Some(v),
+        }),
+    }
+}

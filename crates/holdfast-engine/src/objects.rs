@@ -1,0 +1,162 @@
+//! Writes of whole objects: PUT, copy, delete, and lock changes on a version.
+
+use crate::checksum::encode;
+use crate::ingest::{BodyClaims, BodyStream, Ingested, ingest};
+use crate::read::{ReadConditions, stream_span};
+use crate::{Engine, EngineError, EngineResult};
+use futures::StreamExt;
+use holdfast_lock::{Bypass, LegalHold, LockState, Retention};
+use holdfast_meta::{
+    ChecksumAlgorithm, ChecksumKind, DeleteOutcome, NewVersion, ObjectData, ObjectHeaders, Segment, StoredChecksum,
+    VersionRecord, VersionSelector, WriteConditions,
+};
+use std::sync::Arc;
+
+pub const MAX_KEY_BYTES: usize = 1024;
+
+pub struct PutObject {
+    pub bucket: String,
+    pub key: String,
+    pub headers: ObjectHeaders,
+    pub body: BodyStream,
+    pub claims: BodyClaims,
+    pub lock: LockState,
+    pub conditions: WriteConditions,
+}
+
+pub enum MetadataDirective {
+    Copy,
+    Replace(ObjectHeaders),
+}
+
+pub struct CopyObject {
+    pub src_bucket: String,
+    pub src_key: String,
+    pub src_version: VersionSelector,
+    pub src_conditions: ReadConditions,
+    pub bucket: String,
+    pub key: String,
+    pub metadata: MetadataDirective,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub lock: LockState,
+    pub conditions: WriteConditions,
+}
+
+/// The stored checksum of a single-part object: the client's algorithm, or CRC64NVME,
+/// which AWS computes for every object uploaded without one.
+fn stored_checksum(ing: &Ingested) -> StoredChecksum {
+    match &ing.digests.chosen {
+        Some((a, raw)) => StoredChecksum { algorithm: *a, value: encode(raw), kind: ChecksumKind::FullObject },
+        None => StoredChecksum {
+            algorithm: ChecksumAlgorithm::Crc64Nvme,
+            value: encode(&ing.digests.crc64nvme),
+            kind: ChecksumKind::FullObject,
+        },
+    }
+}
+
+fn object_data(ing: &Ingested, headers: ObjectHeaders) -> ObjectData {
+    ObjectData {
+        size: ing.size,
+        etag: hex::encode(ing.digests.md5),
+        headers,
+        checksum: Some(stored_checksum(ing)),
+        segments: vec![Segment { blob: ing.blob.clone(), size: ing.size }],
+        parts: Vec::new(),
+    }
+}
+
+pub(crate) fn check_key(key: &str) -> EngineResult<()> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(EngineError::KeyTooLong);
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Records the new version; if the metadata refuses it, the blob written for it is
+    /// collected at once rather than left to the orphan sweep.
+    async fn record(&self, v: NewVersion, cond: WriteConditions) -> EngineResult<VersionRecord> {
+        let blobs: Vec<String> = v.object.segments.iter().map(|s| s.blob.clone()).collect();
+        match self.meta.put_version(v, cond, self.clock.now()).await {
+            Ok(rec) => Ok(rec),
+            Err(e) => {
+                for b in blobs {
+                    if let Err(err) = self.blobs.delete(&b).await {
+                        tracing::warn!(blob = %b, error = %err, "could not remove the blob of a refused write");
+                    }
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    pub async fn put_object(&self, req: PutObject) -> EngineResult<VersionRecord> {
+        check_key(&req.key)?;
+        // Fail before reading the body when the bucket does not exist.
+        if self.meta.bucket(&req.bucket).await?.is_none() {
+            return Err(holdfast_meta::MetaError::NoSuchBucket.into());
+        }
+        let ing = ingest(self.blobs.as_ref(), req.body, req.claims, self.config.max_put_size).await?;
+        let object = object_data(&ing, req.headers);
+        self.record(NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock }, req.conditions).await
+    }
+
+    pub async fn copy_object(&self, req: CopyObject) -> EngineResult<(VersionRecord, VersionRecord)> {
+        check_key(&req.key)?;
+        let src = self.resolve_object(&req.src_bucket, &req.src_key, &req.src_version).await?;
+        let src_obj = src.object.clone().expect("resolved to an object");
+        req.src_conditions.check(&src_obj.etag, src.last_modified)?;
+        let same_object = req.src_bucket == req.bucket && req.src_key == req.key;
+        if same_object && matches!(req.metadata, MetadataDirective::Copy) && req.src_version == VersionSelector::Latest {
+            return Err(EngineError::CopyOntoItself);
+        }
+        if src_obj.size > self.config.max_put_size {
+            return Err(EngineError::InvalidRequest(
+                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120".into(),
+            ));
+        }
+        if self.meta.bucket(&req.bucket).await?.is_none() {
+            return Err(holdfast_meta::MetaError::NoSuchBucket.into());
+        }
+        let headers = match req.metadata {
+            MetadataDirective::Copy => src_obj.headers.clone(),
+            MetadataDirective::Replace(h) => h,
+        };
+        let body = stream_span(Arc::clone(&self.blobs), &src_obj, 0, src_obj.size)
+            .map(|r| r.map_err(|e| crate::BodyError::Other(e.to_string())))
+            .boxed();
+        // A copy keeps the source's checksum algorithm unless the request names another.
+        let algorithm = req.checksum_algorithm.or_else(|| {
+            src_obj.checksum.as_ref().map(|c| c.algorithm).filter(|a| *a != ChecksumAlgorithm::Crc64Nvme)
+        });
+        let claims = BodyClaims {
+            content_length: Some(src_obj.size),
+            content_md5: None,
+            checksum: algorithm.map(|a| (a, crate::ExpectedChecksum::None)),
+        };
+        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size).await?;
+        let object = object_data(&ing, headers);
+        let rec = self.record(NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock }, req.conditions).await?;
+        Ok((src, rec))
+    }
+
+    pub async fn delete_object(&self, bucket: &str, key: &str, sel: &VersionSelector, bypass: Bypass) -> EngineResult<DeleteOutcome> {
+        Ok(self.meta.delete(bucket, key, sel, bypass, self.clock.now()).await?)
+    }
+
+    pub async fn set_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        retention: Option<Retention>,
+        bypass: Bypass,
+    ) -> EngineResult<VersionRecord> {
+        Ok(self.meta.set_retention(bucket, key, sel, retention, bypass, self.clock.now()).await?)
+    }
+
+    pub async fn set_legal_hold(&self, bucket: &str, key: &str, sel: &VersionSelector, hold: LegalHold) -> EngineResult<VersionRecord> {
+        Ok(self.meta.set_legal_hold(bucket, key, sel, hold).await?)
+    }
+}

@@ -1,0 +1,103 @@
+//! UTC instants with millisecond precision (DP7), parsed from every ISO 8601 form AWS accepts.
+
+use std::fmt;
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::{OffsetDateTime, UtcOffset};
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Instant(pub i64);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("not an ISO 8601 timestamp: {0:?}")]
+pub struct ParseInstantError(pub String);
+
+impl Instant {
+    pub const fn from_millis(ms: i64) -> Self {
+        Self(ms)
+    }
+
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+
+    pub fn from_offset_datetime(t: OffsetDateTime) -> Self {
+        let nanos = t.unix_timestamp_nanos();
+        // Truncate toward negative infinity so that sub-millisecond parts never round up.
+        Self(i64::try_from(nanos.div_euclid(1_000_000)).unwrap_or(i64::MAX))
+    }
+
+    pub fn to_offset_datetime(self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    pub fn now_system() -> Self {
+        Self::from_offset_datetime(OffsetDateTime::now_utc())
+    }
+
+    pub fn plus_millis(self, ms: i64) -> Self {
+        Self(self.0.saturating_add(ms))
+    }
+
+    /// Parses RFC 3339 / ISO 8601 (`2030-01-01T00:00:00Z`, fractional seconds, offsets,
+    /// basic format). Offsets are normalised to UTC (R15).
+    pub fn parse(s: &str) -> Result<Self, ParseInstantError> {
+        let s = s.trim();
+        if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+            return Ok(Self::from_offset_datetime(t));
+        }
+        if let Ok(t) = OffsetDateTime::parse(s, &Iso8601::DEFAULT) {
+            return Ok(Self::from_offset_datetime(t));
+        }
+        // A date-time without zone designator is read as UTC, as AWS does.
+        if let Ok(t) = time::PrimitiveDateTime::parse(s, &Iso8601::DEFAULT) {
+            return Ok(Self::from_offset_datetime(t.assume_offset(UtcOffset::UTC)));
+        }
+        Err(ParseInstantError(s.to_owned()))
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.sssZ` (R15, G4).
+    pub fn to_iso8601(self) -> String {
+        let t = self.to_offset_datetime();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
+    }
+}
+
+impl fmt::Display for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_iso8601())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r15_accepts_iso8601_forms_and_normalises_to_utc() {
+        let z = Instant::parse("2030-01-01T00:00:00Z").unwrap();
+        assert_eq!(Instant::parse("2030-01-01T00:00:00.000Z").unwrap(), z);
+        assert_eq!(Instant::parse("2030-01-01T01:00:00+01:00").unwrap(), z);
+        assert_eq!(Instant::parse("2030-01-01T00:00:00").unwrap(), z);
+        assert_eq!(Instant::parse("20300101T000000Z").unwrap(), z);
+        assert_eq!(z.to_iso8601(), "2030-01-01T00:00:00.000Z");
+        assert_eq!(Instant::parse("2030-01-01T00:00:00.1239Z").unwrap().to_iso8601(), "2030-01-01T00:00:00.123Z");
+    }
+
+    #[test]
+    fn r15_rejects_garbage() {
+        for s in ["", "tomorrow", "2030-13-01T00:00:00Z", "Tue, 01 Jan 2030 00:00:00 GMT"] {
+            assert!(Instant::parse(s).is_err(), "{s}");
+        }
+    }
+}

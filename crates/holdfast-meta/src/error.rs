@@ -1,0 +1,52 @@
+use holdfast_lock::LockDenied;
+
+/// What the metadata layer can refuse. The API layer maps each to one S3 error.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("bucket already exists")]
+    BucketAlreadyOwnedByYou,
+    #[error("bucket is not empty")]
+    BucketNotEmpty,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("no such version")]
+    NoSuchVersion,
+    /// The addressed version is a delete marker (R4, L7, G5).
+    #[error("the version is a delete marker")]
+    DeleteMarker { version_id: String, last_modified: holdfast_lock::Instant },
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// Another conditional write on the same key is in progress (S3 ConditionalRequestConflict).
+    #[error("conflicting conditional request")]
+    ConditionalConflict,
+    #[error("object lock: {0}")]
+    Locked(#[from] LockDenied),
+    #[error("invalid bucket state: {0}")]
+    InvalidBucketState(&'static str),
+    #[error("invalid part")]
+    InvalidPart,
+    #[error("invalid part order")]
+    InvalidPartOrder,
+    #[error("entity too small")]
+    EntityTooSmall,
+    #[error("metadata store failure: {0}")]
+    Internal(String),
+}
+
+impl From<rusqlite::Error> for MetaError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for MetaError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Internal(format!("corrupt record: {e}"))
+    }
+}
+
+pub type MetaResult<T> = Result<T, MetaError>;

@@ -1,0 +1,25 @@
+//! Metadata: the domain records, the [`MetaStore`] boundary, and the embedded SQLite store.
+//!
+//! Every method that deletes or changes a version runs the pure lock rules of
+//! `holdfast-lock` inside the same transaction as the change (check-and-mutate), and the
+//! schema refuses the same things a second time with triggers (defence in depth).
+
+mod error;
+mod model;
+pub mod sqlite;
+mod store;
+
+pub use error::{MetaError, MetaResult};
+pub use model::*;
+pub use store::MetaStore;
+
+/// Whether a string is a version id this store could have issued (R3: a malformed id is
+/// 400 InvalidArgument, an unknown well-formed one 404 NoSuchVersion).
+pub fn is_well_formed_version_id(v: &str) -> bool {
+    v == "null" || (v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+}
+
+/// A fresh, unique version id (32 lowercase hex digits).
+pub fn new_version_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}

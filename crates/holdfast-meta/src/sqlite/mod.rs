@@ -1,0 +1,344 @@
+//! The embedded metadata store: SQLite in WAL mode with `synchronous=FULL`.
+//!
+//! One writer thread owns the only read-write connection and runs queued write jobs in
+//! batches: one transaction and one fsync for every job that arrived while the previous
+//! commit was in flight (group commit). Each job runs inside its own savepoint, so a job
+//! that fails is rolled back alone. Nothing is acknowledged before its batch commits.
+//! Reads use a small pool of read-only connections on the blocking thread pool.
+
+mod buckets;
+mod gc;
+mod listing;
+mod multipart;
+mod objects;
+mod rows;
+mod schema;
+
+use crate::model::*;
+use crate::{MetaError, MetaResult};
+use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::oneshot;
+
+/// Most jobs in one transaction; bounds the latency a batch adds.
+const MAX_BATCH: usize = 512;
+
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+pub struct SqliteMeta {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<ReadPool>,
+}
+
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> MetaResult<T>) -> MetaResult<T> {
+        let conn = self.idle.lock().map_err(|_| MetaError::Internal("read pool poisoned".into()))?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < 16
+        {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+fn open_reader(path: &Path) -> MetaResult<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+impl SqliteMeta {
+    /// Opens (creating if needed) the database at `path` and starts the writer thread.
+    pub fn open(path: &Path) -> MetaResult<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(MetaError::Internal(format!("could not enable WAL (journal_mode={mode})")));
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+        conn.execute_batch(schema::SCHEMA)?;
+        let version: Option<i64> = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .map(Some)
+            .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })?;
+        match version {
+            None => {
+                conn.execute("INSERT INTO schema_version (version) VALUES (?1)", [schema::SCHEMA_VERSION])?;
+            }
+            Some(v) if v > schema::SCHEMA_VERSION => {
+                return Err(MetaError::Internal(format!(
+                    "the metadata database has schema version {v}, newer than this build supports ({})",
+                    schema::SCHEMA_VERSION
+                )));
+            }
+            Some(_) => {}
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("holdfast-meta-writer".into())
+            .spawn(move || writer_loop(&conn, &rx))
+            .map_err(|e| MetaError::Internal(format!("cannot start writer thread: {e}")))?;
+        let readers = Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
+        Ok(Self { jobs: tx, readers })
+    }
+
+    /// Runs `f` in the next write batch and returns its result once the batch is durable.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
+    ) -> MetaResult<T> {
+        let (done_tx, done_rx) = oneshot::channel::<MetaResult<T>>();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit| {
+                let out = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(MetaError::Internal(format!("commit failed: {e}"))),
+                };
+                let _ = done_tx.send(out);
+            });
+            (ok, reply)
+        });
+        self.jobs.send(job).map_err(|_| MetaError::Internal("metadata writer stopped".into()))?;
+        done_rx.await.map_err(|_| MetaError::Internal("metadata writer dropped a job".into()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
+    ) -> MetaResult<T> {
+        let pool = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || pool.with(f))
+            .await
+            .map_err(|e| MetaError::Internal(format!("read task failed: {e}")))?
+    }
+}
+
+fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let replies = run_batch(conn, batch);
+        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+            tracing::error!(error = ?committed, "metadata commit failed");
+        }
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
+
+fn run_batch(conn: &Connection, batch: Vec<Job>) -> Vec<Reply> {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "cannot begin metadata transaction");
+    }
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch {
+        if conn.execute_batch("SAVEPOINT job").is_err() {
+            continue; // the job's reply is dropped: its caller sees an internal error
+        }
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+        match outcome {
+            Ok((true, reply)) => {
+                let _ = conn.execute_batch("RELEASE job");
+                replies.push(reply);
+            }
+            Ok((false, reply)) => {
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                replies.push(reply);
+            }
+            Err(_) => {
+                tracing::error!("metadata write job panicked; rolled back");
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
+        }
+    }
+    replies
+}
+
+/// Raises the persisted compliance-clock high-water mark within the current transaction.
+fn bump_clock(conn: &Connection, now: holdfast_lock::Instant) -> MetaResult<()> {
+    conn.execute(
+        "INSERT INTO clock (id, high_water_ms) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET high_water_ms = max(high_water_ms, excluded.high_water_ms)",
+        [now.millis()],
+    )?;
+    Ok(())
+}
+
+/// A trigger refusal surfaces as an SQLite constraint error; keep its meaning.
+fn worm_guard(e: rusqlite::Error) -> MetaError {
+    let msg = e.to_string();
+    if msg.contains("WORM guard") {
+        tracing::error!(%msg, "database WORM guard refused a change the lock rules allowed");
+        MetaError::Locked(holdfast_lock::LockDenied::Compliance)
+    } else {
+        MetaError::from(e)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::MetaStore for SqliteMeta {
+    async fn create_bucket(&self, name: &str, lock_enabled: bool, now: Instant) -> MetaResult<()> {
+        let name = name.to_owned();
+        self.write(move |c| buckets::create(c, &name, lock_enabled, now)).await
+    }
+
+    async fn bucket(&self, name: &str) -> MetaResult<Option<Bucket>> {
+        let name = name.to_owned();
+        self.read(move |c| buckets::get(c, &name)).await
+    }
+
+    async fn buckets(&self) -> MetaResult<Vec<Bucket>> {
+        self.read(buckets::all).await
+    }
+
+    async fn delete_bucket(&self, name: &str) -> MetaResult<()> {
+        let name = name.to_owned();
+        let now = Instant::now_system();
+        self.write(move |c| buckets::delete(c, &name, now)).await
+    }
+
+    async fn set_versioning(&self, name: &str, versioning: Versioning) -> MetaResult<()> {
+        let name = name.to_owned();
+        self.write(move |c| buckets::set_versioning(c, &name, versioning)).await
+    }
+
+    async fn set_lock_configuration(&self, name: &str, default: Option<DefaultRetention>) -> MetaResult<()> {
+        let name = name.to_owned();
+        self.write(move |c| buckets::set_lock_configuration(c, &name, default)).await
+    }
+
+    async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord> {
+        self.write(move |c| objects::put_version(c, &v, &cond, now)).await
+    }
+
+    async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
+        let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
+        self.read(move |c| objects::resolve(c, &bucket, &key, &sel)).await
+    }
+
+    async fn delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        bypass: Bypass,
+        now: Instant,
+    ) -> MetaResult<DeleteOutcome> {
+        let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
+        self.write(move |c| objects::delete(c, &bucket, &key, &sel, bypass, now)).await
+    }
+
+    async fn set_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        retention: Option<Retention>,
+        bypass: Bypass,
+        now: Instant,
+    ) -> MetaResult<VersionRecord> {
+        let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
+        self.write(move |c| objects::set_retention(c, &bucket, &key, &sel, retention, bypass, now)).await
+    }
+
+    async fn set_legal_hold(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        hold: LegalHold,
+    ) -> MetaResult<VersionRecord> {
+        let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
+        self.write(move |c| objects::set_legal_hold(c, &bucket, &key, &sel, hold)).await
+    }
+
+    async fn list_objects(&self, q: ListQuery) -> MetaResult<ListPage> {
+        self.read(move |c| listing::list_objects(c, &q)).await
+    }
+
+    async fn list_versions(&self, q: ListQuery) -> MetaResult<ListPage> {
+        self.read(move |c| listing::list_versions(c, &q)).await
+    }
+
+    async fn create_upload(&self, upload: Upload) -> MetaResult<()> {
+        self.write(move |c| multipart::create(c, &upload)).await
+    }
+
+    async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Upload> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.read(move |c| multipart::get(c, &bucket, &key, &id)).await
+    }
+
+    async fn put_part(&self, bucket: &str, key: &str, upload_id: &str, part: Part) -> MetaResult<()> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        let now = Instant::now_system();
+        self.write(move |c| multipart::put_part(c, &bucket, &key, &id, &part, now)).await
+    }
+
+    async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<(Vec<Part>, bool)> {
+        let id = upload_id.to_owned();
+        self.read(move |c| multipart::parts(c, &id, after, max)).await
+    }
+
+    async fn list_uploads(&self, q: UploadListQuery) -> MetaResult<UploadPage> {
+        self.read(move |c| multipart::list(c, &q)).await
+    }
+
+    async fn complete_upload(
+        &self,
+        upload: &Upload,
+        object: ObjectData,
+        cond: WriteConditions,
+        now: Instant,
+    ) -> MetaResult<VersionRecord> {
+        let upload = upload.clone();
+        self.write(move |c| multipart::complete(c, &upload, &object, &cond, now)).await
+    }
+
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        let now = Instant::now_system();
+        self.write(move |c| multipart::abort(c, &bucket, &key, &id, now)).await
+    }
+
+    async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>> {
+        self.read(move |c| gc::candidates(c, before, limit)).await
+    }
+
+    async fn gc_done(&self, blobs: Vec<String>) -> MetaResult<()> {
+        self.write(move |c| gc::done(c, &blobs)).await
+    }
+
+    async fn unknown_blobs(&self, blobs: Vec<String>) -> MetaResult<Vec<String>> {
+        self.read(move |c| gc::unknown(c, blobs)).await
+    }
+
+    async fn clock_high_water(&self) -> MetaResult<Instant> {
+        self.read(gc::clock_high_water).await
+    }
+}

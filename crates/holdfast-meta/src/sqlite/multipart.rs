@@ -1,0 +1,162 @@
+//! Multipart uploads in progress and their parts.
+
+use super::listing::common_prefix;
+use super::objects::{insert_completed, queue_blob};
+use super::{buckets, rows::key_from_row};
+use crate::model::*;
+use crate::{MetaError, MetaResult};
+use holdfast_lock::Instant;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashSet;
+
+pub(super) fn create(conn: &Connection, u: &Upload) -> MetaResult<()> {
+    buckets::require(conn, &u.bucket)?;
+    conn.execute(
+        "INSERT INTO uploads (upload_id, bucket, key, initiated_ms, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![u.upload_id, u.bucket, u.key.as_bytes(), u.initiated.millis(), serde_json::to_string(u)?],
+    )?;
+    Ok(())
+}
+
+pub(super) fn get(conn: &Connection, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Upload> {
+    buckets::require(conn, bucket)?;
+    let data: Option<String> = conn
+        .query_row(
+            "SELECT data FROM uploads WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3",
+            params![upload_id, bucket, key.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let data = data.ok_or(MetaError::NoSuchUpload)?;
+    Ok(serde_json::from_str(&data)?)
+}
+
+fn part_rows(conn: &Connection, upload_id: &str, after: u32, limit: usize) -> MetaResult<Vec<Part>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT data FROM parts WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![upload_id, after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+        r.get::<_, String>(0)
+    })?;
+    rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+}
+
+pub(super) fn parts(conn: &Connection, upload_id: &str, after: u32, max: usize) -> MetaResult<(Vec<Part>, bool)> {
+    let mut parts = part_rows(conn, upload_id, after, max.saturating_add(1))?;
+    let truncated = parts.len() > max;
+    parts.truncate(max);
+    Ok((parts, truncated))
+}
+
+pub(super) fn put_part(conn: &Connection, bucket: &str, key: &str, upload_id: &str, part: &Part, now: Instant) -> MetaResult<()> {
+    get(conn, bucket, key, upload_id)?;
+    let old: Option<String> = conn
+        .query_row(
+            "SELECT data FROM parts WHERE upload_id = ?1 AND part_number = ?2",
+            params![upload_id, part.number],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(old) = old {
+        let old: Part = serde_json::from_str(&old)?;
+        queue_blob(conn, &old.segment.blob, now)?;
+    }
+    conn.execute(
+        "INSERT INTO parts (upload_id, part_number, data) VALUES (?1, ?2, ?3)
+         ON CONFLICT (upload_id, part_number) DO UPDATE SET data = excluded.data",
+        params![upload_id, part.number, serde_json::to_string(part)?],
+    )?;
+    conn.execute("INSERT INTO blobs (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", [&part.segment.blob])?;
+    Ok(())
+}
+
+/// Forgets an upload and queues every part's blob for collection.
+pub(super) fn drop_upload(conn: &Connection, upload_id: &str, now: Instant) -> MetaResult<()> {
+    for part in part_rows(conn, upload_id, 0, usize::MAX)? {
+        queue_blob(conn, &part.segment.blob, now)?;
+    }
+    conn.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
+    conn.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
+    Ok(())
+}
+
+pub(super) fn abort(conn: &Connection, bucket: &str, key: &str, upload_id: &str, now: Instant) -> MetaResult<()> {
+    get(conn, bucket, key, upload_id)?;
+    drop_upload(conn, upload_id, now)
+}
+
+pub(super) fn complete(
+    conn: &Connection,
+    upload: &Upload,
+    object: &ObjectData,
+    cond: &WriteConditions,
+    now: Instant,
+) -> MetaResult<VersionRecord> {
+    get(conn, &upload.bucket, &upload.key, &upload.upload_id)?;
+    let parts = part_rows(conn, &upload.upload_id, 0, usize::MAX)?;
+    let current: HashSet<&str> = parts.iter().map(|p| p.segment.blob.as_str()).collect();
+    // A part replaced since the caller read it would leave the object pointing at a blob
+    // that is about to be collected.
+    if object.segments.iter().any(|s| !current.contains(s.blob.as_str())) {
+        return Err(MetaError::InvalidPart);
+    }
+    let rec = insert_completed(conn, upload, object, cond, now)?;
+    let used: HashSet<&str> = object.segments.iter().map(|s| s.blob.as_str()).collect();
+    for part in &parts {
+        if !used.contains(part.segment.blob.as_str()) {
+            queue_blob(conn, &part.segment.blob, now)?;
+        }
+    }
+    conn.execute("DELETE FROM parts WHERE upload_id = ?1", [&upload.upload_id])?;
+    conn.execute("DELETE FROM uploads WHERE upload_id = ?1", [&upload.upload_id])?;
+    Ok(rec)
+}
+
+pub(super) fn list(conn: &Connection, q: &UploadListQuery) -> MetaResult<UploadPage> {
+    buckets::require(conn, &q.bucket)?;
+    let mut stmt = conn.prepare(
+        "SELECT key, upload_id, data FROM uploads WHERE bucket = ?1 AND key >= ?2 ORDER BY key, initiated_ms, upload_id",
+    )?;
+    let rows = stmt.query_map(params![q.bucket, q.prefix.as_bytes()], |r| {
+        Ok((key_from_row(r, 0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+    })?;
+    let mut page = UploadPage::default();
+    let mut count = 0;
+    let mut past_marker = q.key_marker.is_none();
+    for row in rows {
+        let (key, upload_id, data) = row?;
+        if !key.starts_with(&q.prefix) {
+            break;
+        }
+        if !past_marker {
+            let marker = q.key_marker.as_deref().unwrap_or_default();
+            let after = match q.upload_id_marker.as_deref() {
+                Some(id) if key == marker => upload_id.as_str() > id,
+                _ => key.as_str() > marker,
+            };
+            if !after {
+                continue;
+            }
+            past_marker = true;
+        }
+        if let Some(cp) = common_prefix(&key, &q.prefix, q.delimiter.as_deref()) {
+            if page.common_prefixes.last().map(String::as_str) == Some(cp) {
+                continue;
+            }
+            if count == q.max_uploads {
+                page.truncated = true;
+                break;
+            }
+            page.common_prefixes.push(cp.to_owned());
+            count += 1;
+            continue;
+        }
+        if count == q.max_uploads {
+            page.truncated = true;
+            break;
+        }
+        page.uploads.push(serde_json::from_str(&data)?);
+        count += 1;
+    }
+    Ok(page)
+}

@@ -1,0 +1,262 @@
+//! Versions: write, read, delete and lock changes. Each write function runs inside one
+//! transaction of the writer and checks the lock rules against the state it changes.
+
+use super::rows::{latest_seq, lock_columns, version_by_id, version_by_seq};
+use super::{buckets, bump_clock, worm_guard};
+use crate::model::*;
+use crate::{MetaError, MetaResult, new_version_id};
+use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_delete, check_retention_change};
+use rusqlite::{Connection, params};
+
+pub(super) fn resolve(conn: &Connection, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
+    buckets::require(conn, bucket)?;
+    match sel {
+        VersionSelector::Latest => {
+            let seq = latest_seq(conn, bucket, key)?.ok_or(MetaError::NoSuchKey)?;
+            version_by_seq(conn, seq)?.ok_or(MetaError::NoSuchKey)
+        }
+        VersionSelector::Id(id) => version_by_id(conn, bucket, key, id)?.ok_or(MetaError::NoSuchVersion),
+    }
+}
+
+fn check_conditions(conn: &Connection, bucket: &str, key: &str, cond: &WriteConditions) -> MetaResult<()> {
+    if !cond.if_none_match_any && cond.if_match.is_none() {
+        return Ok(());
+    }
+    let current = match latest_seq(conn, bucket, key)? {
+        Some(seq) => version_by_seq(conn, seq)?.filter(|v| !v.is_delete_marker()),
+        None => None,
+    };
+    if cond.if_none_match_any && current.is_some() {
+        return Err(MetaError::PreconditionFailed);
+    }
+    if let Some(want) = &cond.if_match {
+        let Some(cur) = current else { return Err(MetaError::NoSuchKey) };
+        let etag = cur.object.as_ref().map(|o| o.etag.as_str()).unwrap_or_default();
+        if want != "*" && want != etag {
+            return Err(MetaError::PreconditionFailed);
+        }
+    }
+    Ok(())
+}
+
+/// Removes one version or marker after the lock rules allowed it: its blobs go to the
+/// collection queue in this same transaction, and the key's latest pointer moves back.
+pub(super) fn remove_version(conn: &Connection, rec: &VersionRecord, now: Instant) -> MetaResult<()> {
+    conn.execute("DELETE FROM versions WHERE seq = ?1", [rec.seq]).map_err(worm_guard)?;
+    if let Some(obj) = &rec.object {
+        for seg in &obj.segments {
+            queue_blob(conn, &seg.blob, now)?;
+        }
+    }
+    refresh_latest(conn, &rec.bucket, &rec.key)
+}
+
+pub(super) fn queue_blob(conn: &Connection, blob: &str, now: Instant) -> MetaResult<()> {
+    conn.execute("DELETE FROM blobs WHERE id = ?1", [blob])?;
+    conn.execute(
+        "INSERT INTO gc_queue (id, queued_ms) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+        params![blob, now.millis()],
+    )?;
+    Ok(())
+}
+
+fn refresh_latest(conn: &Connection, bucket: &str, key: &str) -> MetaResult<()> {
+    conn.execute("DELETE FROM latest WHERE bucket = ?1 AND key = ?2", params![bucket, key.as_bytes()])?;
+    conn.execute(
+        "INSERT INTO latest (bucket, key, seq, delete_marker)
+         SELECT bucket, key, seq, delete_marker FROM versions
+         WHERE bucket = ?1 AND key = ?2 ORDER BY seq DESC LIMIT 1",
+        params![bucket, key.as_bytes()],
+    )?;
+    Ok(())
+}
+
+/// Inserts a version or delete marker as the key's newest, replacing a `null` version when
+/// the id is `null` (unversioned and suspended buckets) — through the lock check.
+fn insert(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    object: Option<&ObjectData>,
+    lock: &LockState,
+    now: Instant,
+) -> MetaResult<VersionRecord> {
+    if version_id == "null"
+        && let Some(old) = version_by_id(conn, bucket, key, "null")?
+    {
+        check_delete(&old.lock, now, Bypass::None)?;
+        remove_version(conn, &old, now)?;
+    }
+    let (mode, until, hold) = lock_columns(lock);
+    let data = object.map(serde_json::to_string).transpose()?;
+    conn.execute(
+        "INSERT INTO versions (bucket, key, version_id, delete_marker, last_modified_ms, size, etag, data,
+                               lock_mode, lock_until_ms, legal_hold)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            bucket,
+            key.as_bytes(),
+            version_id,
+            object.is_none(),
+            now.millis(),
+            object.map_or(0, |o| i64::try_from(o.size).unwrap_or(i64::MAX)),
+            object.map_or("", |o| o.etag.as_str()),
+            data,
+            mode,
+            until,
+            hold
+        ],
+    )?;
+    let seq = conn.last_insert_rowid();
+    conn.execute(
+        "INSERT INTO latest (bucket, key, seq, delete_marker) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (bucket, key) DO UPDATE SET seq = excluded.seq, delete_marker = excluded.delete_marker",
+        params![bucket, key.as_bytes(), seq, object.is_none()],
+    )?;
+    if let Some(obj) = object {
+        for seg in &obj.segments {
+            conn.execute("INSERT INTO blobs (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", [&seg.blob])?;
+        }
+    }
+    bump_clock(conn, now)?;
+    Ok(VersionRecord {
+        seq,
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: version_id.to_owned(),
+        last_modified: now,
+        is_latest: true,
+        object: object.cloned(),
+        lock: *lock,
+    })
+}
+
+fn version_id_for(bucket: &Bucket) -> String {
+    match bucket.versioning {
+        Versioning::Enabled => new_version_id(),
+        Versioning::Unversioned | Versioning::Suspended => "null".to_owned(),
+    }
+}
+
+/// The lock state a new version gets: the request's, with the bucket default filling in
+/// retention when none was given (W9; a legal-hold header does not suppress it).
+fn effective_lock(bucket: &Bucket, requested: LockState, now: Instant) -> LockState {
+    let mut lock = requested;
+    if bucket.lock_enabled
+        && lock.retention.is_none()
+        && let Some(default) = bucket.default_retention
+    {
+        lock.retention = Some(default.retention_for(now));
+    }
+    lock
+}
+
+pub(super) fn put_version(conn: &Connection, v: &NewVersion, cond: &WriteConditions, now: Instant) -> MetaResult<VersionRecord> {
+    let bucket = buckets::require(conn, &v.bucket)?;
+    check_conditions(conn, &v.bucket, &v.key, cond)?;
+    let lock = effective_lock(&bucket, v.lock, now);
+    insert(conn, &v.bucket, &v.key, &version_id_for(&bucket), Some(&v.object), &lock, now)
+}
+
+pub(super) fn delete(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    sel: &VersionSelector,
+    bypass: Bypass,
+    now: Instant,
+) -> MetaResult<DeleteOutcome> {
+    let b = buckets::require(conn, bucket)?;
+    match sel {
+        VersionSelector::Latest => match b.versioning {
+            // D1: a delete without versionId only ever adds a marker.
+            Versioning::Enabled | Versioning::Suspended => {
+                let id = version_id_for(&b);
+                insert(conn, bucket, key, &id, None, &LockState::default(), now)?;
+                Ok(DeleteOutcome { version_id: Some(id), delete_marker: true })
+            }
+            Versioning::Unversioned => {
+                if let Some(old) = version_by_id(conn, bucket, key, "null")? {
+                    check_delete(&old.lock, now, bypass)?;
+                    remove_version(conn, &old, now)?;
+                }
+                Ok(DeleteOutcome { version_id: None, delete_marker: false })
+            }
+        },
+        VersionSelector::Id(id) => match version_by_id(conn, bucket, key, id)? {
+            // D13: a version that does not exist is simply gone.
+            None => Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: false }),
+            Some(rec) => {
+                check_delete(&rec.lock, now, bypass)?;
+                remove_version(conn, &rec, now)?;
+                bump_clock(conn, now)?;
+                Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: rec.is_delete_marker() })
+            }
+        },
+    }
+}
+
+fn resolve_for_lock_change(conn: &Connection, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
+    let rec = resolve(conn, bucket, key, sel)?;
+    if rec.is_delete_marker() {
+        return Err(MetaError::DeleteMarker { version_id: rec.version_id, last_modified: rec.last_modified });
+    }
+    Ok(rec)
+}
+
+fn store_lock(conn: &Connection, rec: &mut VersionRecord, lock: LockState) -> MetaResult<()> {
+    let (mode, until, hold) = lock_columns(&lock);
+    conn.execute(
+        "UPDATE versions SET lock_mode = ?2, lock_until_ms = ?3, legal_hold = ?4 WHERE seq = ?1",
+        params![rec.seq, mode, until, hold],
+    )
+    .map_err(worm_guard)?;
+    rec.lock = lock;
+    Ok(())
+}
+
+pub(super) fn set_retention(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    sel: &VersionSelector,
+    retention: Option<Retention>,
+    bypass: Bypass,
+    now: Instant,
+) -> MetaResult<VersionRecord> {
+    let mut rec = resolve_for_lock_change(conn, bucket, key, sel)?;
+    check_retention_change(rec.lock.retention, retention, now, bypass)?;
+    let lock = LockState { retention, ..rec.lock };
+    store_lock(conn, &mut rec, lock)?;
+    bump_clock(conn, now)?;
+    Ok(rec)
+}
+
+pub(super) fn set_legal_hold(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    sel: &VersionSelector,
+    hold: LegalHold,
+) -> MetaResult<VersionRecord> {
+    // L4: a hold may be placed or lifted at any time, under any retention.
+    let mut rec = resolve_for_lock_change(conn, bucket, key, sel)?;
+    let lock = LockState { legal_hold: Some(hold), ..rec.lock };
+    store_lock(conn, &mut rec, lock)?;
+    Ok(rec)
+}
+
+pub(super) fn insert_completed(
+    conn: &Connection,
+    upload: &Upload,
+    object: &ObjectData,
+    cond: &WriteConditions,
+    now: Instant,
+) -> MetaResult<VersionRecord> {
+    let bucket = buckets::require(conn, &upload.bucket)?;
+    check_conditions(conn, &upload.bucket, &upload.key, cond)?;
+    let lock = effective_lock(&bucket, upload.lock, now);
+    insert(conn, &upload.bucket, &upload.key, &version_id_for(&bucket), Some(object), &lock, now)
+}

@@ -1,0 +1,87 @@
+//! The embedded schema. Keys are BLOBs so that SQLite's BINARY ordering is UTF-8 byte
+//! order, which is how S3 lists.
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+pub const SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+
+CREATE TABLE IF NOT EXISTS clock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    high_water_ms INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS buckets (
+    name TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    versioning TEXT NOT NULL,
+    lock_enabled INTEGER NOT NULL DEFAULT 0,
+    default_retention TEXT
+);
+
+-- Every object version and delete marker; seq orders a key's history.
+CREATE TABLE IF NOT EXISTS versions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    version_id TEXT NOT NULL,
+    delete_marker INTEGER NOT NULL,
+    last_modified_ms INTEGER NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    etag TEXT NOT NULL DEFAULT '',
+    data TEXT,
+    lock_mode TEXT,
+    lock_until_ms INTEGER,
+    legal_hold INTEGER,
+    UNIQUE (bucket, key, version_id)
+);
+CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key, seq);
+
+-- The current version (or delete marker) of each key.
+CREATE TABLE IF NOT EXISTS latest (
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    delete_marker INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+
+-- Blobs that a version or a part refers to. A blob file not listed here or in gc_queue
+-- is an orphan of a crash and may be swept.
+CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gc_queue (id TEXT PRIMARY KEY, queued_ms INTEGER NOT NULL) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    initiated_ms INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated_ms);
+
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL,
+    part_number INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+
+-- Defence in depth: the database refuses what the lock rules refuse, judged by the system
+-- clock (the compliance clock is never behind it, so this is never more permissive).
+CREATE TRIGGER IF NOT EXISTS worm_guard_delete BEFORE DELETE ON versions
+WHEN OLD.legal_hold = 1
+  OR (OLD.lock_mode = 'COMPLIANCE' AND OLD.lock_until_ms > CAST(unixepoch('subsec') * 1000 AS INTEGER))
+BEGIN
+  SELECT RAISE(ABORT, 'WORM guard: refusing to delete a protected version');
+END;
+
+CREATE TRIGGER IF NOT EXISTS worm_guard_update BEFORE UPDATE ON versions
+WHEN OLD.lock_mode = 'COMPLIANCE'
+  AND OLD.lock_until_ms > CAST(unixepoch('subsec') * 1000 AS INTEGER)
+  AND (NEW.lock_mode IS NOT 'COMPLIANCE' OR NEW.lock_until_ms IS NULL OR NEW.lock_until_ms < OLD.lock_until_ms
+       OR NEW.data IS NOT OLD.data OR NEW.key IS NOT OLD.key OR NEW.bucket IS NOT OLD.bucket)
+BEGIN
+  SELECT RAISE(ABORT, 'WORM guard: refusing to weaken COMPLIANCE retention');
+END;
+";

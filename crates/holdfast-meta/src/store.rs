@@ -1,0 +1,65 @@
+use crate::model::*;
+use crate::MetaResult;
+use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
+
+/// The metadata boundary. Domain-level, not key-value: each method is one atomic
+/// check-and-mutate, so that implementations shared by several gateways stay correct.
+/// `now` always comes from the compliance clock.
+#[async_trait::async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    async fn create_bucket(&self, name: &str, lock_enabled: bool, now: Instant) -> MetaResult<()>;
+    async fn bucket(&self, name: &str) -> MetaResult<Option<Bucket>>;
+    async fn buckets(&self) -> MetaResult<Vec<Bucket>>;
+    /// Refuses with BucketNotEmpty while any version or delete marker remains; aborts
+    /// uploads in progress.
+    async fn delete_bucket(&self, name: &str) -> MetaResult<()>;
+    /// Refuses to suspend versioning on a lock-enabled bucket (B13).
+    async fn set_versioning(&self, name: &str, versioning: Versioning) -> MetaResult<()>;
+    /// Enables Object Lock (B4, B5) and sets or clears the default rule (B10).
+    async fn set_lock_configuration(&self, name: &str, default: Option<DefaultRetention>) -> MetaResult<()>;
+
+    async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord>;
+    async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord>;
+    async fn delete(&self, bucket: &str, key: &str, sel: &VersionSelector, bypass: Bypass, now: Instant)
+    -> MetaResult<DeleteOutcome>;
+    async fn set_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        retention: Option<Retention>,
+        bypass: Bypass,
+        now: Instant,
+    ) -> MetaResult<VersionRecord>;
+    async fn set_legal_hold(&self, bucket: &str, key: &str, sel: &VersionSelector, hold: LegalHold)
+    -> MetaResult<VersionRecord>;
+
+    async fn list_objects(&self, q: ListQuery) -> MetaResult<ListPage>;
+    async fn list_versions(&self, q: ListQuery) -> MetaResult<ListPage>;
+
+    async fn create_upload(&self, upload: Upload) -> MetaResult<()>;
+    async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Upload>;
+    /// Records a part; a part with the same number is replaced and its blob collected.
+    async fn put_part(&self, bucket: &str, key: &str, upload_id: &str, part: Part) -> MetaResult<()>;
+    async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<(Vec<Part>, bool)>;
+    async fn list_uploads(&self, q: UploadListQuery) -> MetaResult<UploadPage>;
+    /// Turns the upload into a version made of `object.segments`, which must still be the
+    /// current blobs of the named parts; unused parts are collected.
+    async fn complete_upload(
+        &self,
+        upload: &Upload,
+        object: ObjectData,
+        cond: WriteConditions,
+        now: Instant,
+    ) -> MetaResult<VersionRecord>;
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()>;
+
+    /// Blobs queued for deletion before `before`, at most `limit`.
+    async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>>;
+    async fn gc_done(&self, blobs: Vec<String>) -> MetaResult<()>;
+    /// Of these blob ids, those that no version, part or queue entry knows (orphans).
+    async fn unknown_blobs(&self, blobs: Vec<String>) -> MetaResult<Vec<String>>;
+
+    /// The persisted compliance-clock high-water mark.
+    async fn clock_high_water(&self) -> MetaResult<Instant>;
+}
