@@ -1,1 +1,81 @@
+//! The S3 protocol edge. The only crate that knows s3s: it turns typed s3s inputs into
+//! engine calls and engine errors into S3 errors (in `error`, and nowhere else).
 
+pub mod auth;
+mod convert;
+pub mod error;
+mod ops;
+mod s3_impl;
+
+use holdfast_engine::Engine;
+use holdfast_meta::Bucket;
+use s3s::S3Result;
+use std::sync::Arc;
+
+/// Settings of the S3 edge.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub region: String,
+    /// Base domain for virtual-hosted-style requests (`bucket.<domain>`).
+    pub base_domain: Option<String>,
+    /// AWS-exact behaviour where AWS and ceph/s3-tests disagree (spec §12 DP1, DP2).
+    pub aws_strict: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { region: "us-east-1".into(), base_domain: None, aws_strict: false }
+    }
+}
+
+pub struct Gateway {
+    engine: Arc<Engine>,
+    config: ApiConfig,
+    owner_id: String,
+}
+
+impl Gateway {
+    pub fn new(engine: Arc<Engine>, config: ApiConfig, owner_id: String) -> Self {
+        Self { engine, config, owner_id }
+    }
+
+    async fn bucket(&self, name: &str) -> S3Result<Bucket> {
+        match self.engine.meta.bucket(name).await {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(error::with_resource(error::meta_error(holdfast_meta::MetaError::NoSuchBucket), name, None)),
+            Err(e) => Err(error::meta_error(e)),
+        }
+    }
+
+    fn owner(&self) -> s3s::dto::Owner {
+        s3s::dto::Owner { display_name: Some("holdfast".into()), id: Some(self.owner_id.clone()) }
+    }
+}
+
+/// Builds the s3s service: authentication, access checks, virtual hosts, limits.
+pub fn service(gateway: Gateway, root: auth::RootCredentials) -> s3s::service::S3Service {
+    let base_domain = gateway.config.base_domain.clone();
+    let mut builder = s3s::service::S3ServiceBuilder::new(gateway);
+    builder.set_auth(auth::KeyStore::new(root));
+    builder.set_access(auth::Access);
+    if let Some(domain) = base_domain {
+        builder.set_host(BaseDomainHost { domain: domain.to_ascii_lowercase() });
+    }
+    builder.build()
+}
+
+/// Virtual-hosted-style addressing under one base domain; any other host is path-style.
+struct BaseDomainHost {
+    domain: String,
+}
+
+impl s3s::host::S3Host for BaseDomainHost {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
+        let name = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
+        let vh = s3s::host::VirtualHost::new(self.domain.as_str());
+        match name.to_ascii_lowercase().strip_suffix(self.domain.as_str()).and_then(|b| b.strip_suffix('.')) {
+            Some(bucket) if !bucket.is_empty() => Ok(vh.with_bucket(bucket.to_owned())),
+            _ => Ok(vh),
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! DTO ↔ domain conversions shared by the operations.
+
+use crate::error::invalid_argument;
+use futures::StreamExt;
+use holdfast_engine::{BodyClaims, BodyError, BodyStream, ExpectedChecksum, ingest::parse_content_md5};
+use holdfast_lock::{Instant, LegalHold, LockState, Retention};
+use holdfast_meta::{ChecksumAlgorithm, ChecksumKind, ObjectHeaders, StoredChecksum};
+use s3s::dto::{self, StreamingBlob, Timestamp, TimestampFormat};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+use std::collections::BTreeMap;
+
+pub fn ts(i: Instant) -> Timestamp {
+    Timestamp::from(i.to_offset_datetime())
+}
+
+pub fn instant(t: Timestamp) -> Instant {
+    Instant::from_offset_datetime(t.into())
+}
+
+pub fn http_date(t: &Timestamp) -> Option<String> {
+    let mut buf = Vec::new();
+    t.format(TimestampFormat::HttpDate, &mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
+pub fn etag(v: &str) -> dto::ETag {
+    dto::ETag::Strong(v.to_owned())
+}
+
+/// The request body as the engine reads it, with s3s's stream failures classified.
+pub fn body_stream(body: Option<StreamingBlob>) -> BodyStream {
+    match body {
+        None => futures::stream::empty().boxed(),
+        Some(blob) => blob
+            .map(|r| {
+                r.map_err(|e| {
+                    let text = format!("{e}");
+                    if text.contains("Sha256Mismatch") {
+                        BodyError::Sha256Mismatch
+                    } else if text.contains("SignatureMismatch") {
+                        BodyError::SignatureMismatch
+                    } else if text.contains("Incomplete") || text.contains("LengthMismatch") {
+                        BodyError::Incomplete
+                    } else if text.contains("TooLarge") {
+                        BodyError::TooLarge
+                    } else {
+                        BodyError::Other(text)
+                    }
+                })
+            })
+            .boxed(),
+    }
+}
+
+pub fn checksum_algorithm(a: &dto::ChecksumAlgorithm) -> S3Result<ChecksumAlgorithm> {
+    ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
+        s3_error!(InvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+    })
+}
+
+pub fn checksum_kind(t: Option<&dto::ChecksumType>) -> S3Result<Option<ChecksumKind>> {
+    match t.map(dto::ChecksumType::as_str) {
+        None => Ok(None),
+        Some("COMPOSITE") => Ok(Some(ChecksumKind::Composite)),
+        Some("FULL_OBJECT") => Ok(Some(ChecksumKind::FullObject)),
+        Some(other) => Err(invalid_argument("Invalid checksum type", "x-amz-checksum-type", Some(other))),
+    }
+}
+
+/// The `x-amz-checksum-*` values a request carries, one per algorithm.
+pub struct ChecksumValues<'a> {
+    pub crc32: Option<&'a String>,
+    pub crc32c: Option<&'a String>,
+    pub crc64nvme: Option<&'a String>,
+    pub sha1: Option<&'a String>,
+    pub sha256: Option<&'a String>,
+}
+
+impl<'a> ChecksumValues<'a> {
+    fn given(&self) -> Vec<(ChecksumAlgorithm, &'a String)> {
+        [
+            (ChecksumAlgorithm::Crc32, self.crc32),
+            (ChecksumAlgorithm::Crc32c, self.crc32c),
+            (ChecksumAlgorithm::Crc64Nvme, self.crc64nvme),
+            (ChecksumAlgorithm::Sha1, self.sha1),
+            (ChecksumAlgorithm::Sha256, self.sha256),
+        ]
+        .into_iter()
+        .filter_map(|(a, v)| v.map(|v| (a, v)))
+        .collect()
+    }
+}
+
+/// What a write request declares about its body: length, Content-MD5, and at most one
+/// checksum — in a header, announced as a trailer, or only named by algorithm.
+pub fn body_claims(
+    headers: &http::HeaderMap,
+    trailers: Option<s3s::TrailingHeaders>,
+    content_length: Option<i64>,
+    content_md5: Option<&String>,
+    algorithm: Option<&dto::ChecksumAlgorithm>,
+    values: &ChecksumValues<'_>,
+) -> S3Result<BodyClaims> {
+    let content_md5 = content_md5.map(|m| parse_content_md5(m)).transpose().map_err(crate::error::engine_error)?;
+    let named = algorithm.map(checksum_algorithm).transpose()?;
+    let given = values.given();
+    if given.len() > 1 {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+        ));
+    }
+    let trailer = headers
+        .get("x-amz-trailer")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| v.starts_with("x-amz-checksum-"));
+    let checksum = if let Some((a, v)) = given.first() {
+        if named.is_some_and(|n| n != *a) {
+            return Err(s3_error!(InvalidRequest, "Value for x-amz-sdk-checksum-algorithm header is invalid."));
+        }
+        Some((*a, ExpectedChecksum::Given((*v).clone())))
+    } else if let Some(name) = trailer {
+        let a = ChecksumAlgorithm::parse(name.trim_start_matches("x-amz-checksum-"))
+            .ok_or_else(|| s3_error!(InvalidRequest, "The value specified in the x-amz-trailer header is not supported"))?;
+        let read = move || -> Option<String> {
+            trailers?.read(|h| h.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_owned)).flatten()
+        };
+        Some((a, ExpectedChecksum::Trailer(Box::new(read))))
+    } else {
+        named.map(|a| (a, ExpectedChecksum::None))
+    };
+    Ok(BodyClaims {
+        content_length: content_length.and_then(|l| u64::try_from(l).ok()),
+        content_md5,
+        checksum,
+    })
+}
+
+/// The standard headers and user metadata of a write, as stored.
+#[allow(clippy::too_many_arguments)]
+pub fn object_headers(
+    content_type: Option<&dto::ContentType>,
+    cache_control: Option<&String>,
+    content_disposition: Option<&String>,
+    content_encoding: Option<&String>,
+    content_language: Option<&String>,
+    expires: Option<&Timestamp>,
+    website_redirect_location: Option<&String>,
+    storage_class: Option<&dto::StorageClass>,
+    metadata: Option<&dto::Metadata>,
+) -> S3Result<ObjectHeaders> {
+    if let Some(sc) = storage_class
+        && !matches!(sc.as_str(), "STANDARD" | "REDUCED_REDUNDANCY" | "STANDARD_IA" | "ONEZONE_IA" | "INTELLIGENT_TIERING" | "GLACIER" | "DEEP_ARCHIVE" | "GLACIER_IR")
+    {
+        return Err(S3Error::new(S3ErrorCode::InvalidStorageClass));
+    }
+    let user: BTreeMap<String, String> = metadata
+        .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
+        .unwrap_or_default();
+    let meta_size: usize = user.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if meta_size > 2048 {
+        return Err(s3_error!(MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size."));
+    }
+    Ok(ObjectHeaders {
+        content_type: content_type.map(ToString::to_string),
+        cache_control: cache_control.cloned(),
+        content_disposition: content_disposition.cloned(),
+        content_encoding: content_encoding.cloned(),
+        content_language: content_language.cloned(),
+        expires: expires.and_then(http_date),
+        website_redirect_location: website_redirect_location.cloned(),
+        storage_class: storage_class.map(|s| s.as_str().to_owned()).filter(|s| s != "STANDARD"),
+        user,
+    })
+}
+
+pub fn metadata_out(h: &ObjectHeaders) -> Option<dto::Metadata> {
+    (!h.user.is_empty()).then(|| h.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+pub fn expires_out(h: &ObjectHeaders) -> Option<Timestamp> {
+    h.expires.as_deref().and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok())
+}
+
+pub fn content_type_out(h: &ObjectHeaders) -> Option<dto::ContentType> {
+    h.content_type.as_deref().and_then(|c| c.parse().ok())
+}
+
+pub fn storage_class_out(h: &ObjectHeaders) -> Option<String> {
+    h.storage_class.clone()
+}
+
+/// The lock state a write asks for (W2..W5); whether the bucket allows it is checked later.
+pub fn requested_lock(
+    mode: Option<&dto::ObjectLockMode>,
+    until: Option<&Timestamp>,
+    hold: Option<&dto::ObjectLockLegalHoldStatus>,
+    now: Instant,
+) -> S3Result<LockState> {
+    let retention = match (mode, until) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(invalid_argument(
+                "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied",
+                "x-amz-object-lock-retain-until-date",
+                None,
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid_argument(
+                "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied",
+                "x-amz-object-lock-mode",
+                None,
+            ));
+        }
+        (Some(m), Some(u)) => {
+            let mode = m.as_str().parse().map_err(|_| {
+                invalid_argument("Unknown wormMode directive.", "x-amz-object-lock-mode", Some(m.as_str()))
+            })?;
+            let until = instant(u.clone());
+            if until <= now {
+                return Err(invalid_argument(
+                    "The retain until date must be in the future!",
+                    "x-amz-object-lock-retain-until-date",
+                    None,
+                ));
+            }
+            Some(Retention { mode, until })
+        }
+    };
+    let legal_hold = match hold {
+        None => None,
+        Some(h) => Some(LegalHold::parse(h.as_str()).ok_or_else(|| {
+            invalid_argument("Legal Hold must be either of 'ON' or 'OFF'", "x-amz-object-lock-legal-hold", Some(h.as_str()))
+        })?),
+    };
+    Ok(LockState { retention, legal_hold })
+}
+
+/// Fills the five `checksum_*` fields and `checksum_type` of an output struct.
+macro_rules! put_checksum {
+    ($out:expr, $stored:expr) => {{
+        if let Some(c) = $stored {
+            let v = Some(c.value.clone());
+            match c.algorithm {
+                holdfast_meta::ChecksumAlgorithm::Crc32 => $out.checksum_crc32 = v,
+                holdfast_meta::ChecksumAlgorithm::Crc32c => $out.checksum_crc32c = v,
+                holdfast_meta::ChecksumAlgorithm::Crc64Nvme => $out.checksum_crc64nvme = v,
+                holdfast_meta::ChecksumAlgorithm::Sha1 => $out.checksum_sha1 = v,
+                holdfast_meta::ChecksumAlgorithm::Sha256 => $out.checksum_sha256 = v,
+            }
+        }
+    }};
+}
+pub(crate) use put_checksum;
+
+pub fn checksum_type(c: &StoredChecksum) -> dto::ChecksumType {
+    dto::ChecksumType::from(match c.kind {
+        ChecksumKind::Composite => "COMPOSITE".to_owned(),
+        ChecksumKind::FullObject => "FULL_OBJECT".to_owned(),
+    })
+}
+
+pub fn algorithm_dto(a: ChecksumAlgorithm) -> dto::ChecksumAlgorithm {
+    dto::ChecksumAlgorithm::from(a.as_str().to_owned())
+}
+
+/// Keys and prefixes in listings with `encoding-type=url`.
+pub fn url_encode(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}

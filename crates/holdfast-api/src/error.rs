@@ -1,0 +1,212 @@
+//! The one place where domain errors become S3 errors.
+//!
+//! s3s renders only Code, Message and RequestId. The extra elements AWS sends
+//! (ArgumentName, Key, BucketName, Method, ResourceType, ...) travel to the HTTP edge in the
+//! internal header [`ERROR_FIELDS_HEADER`], which appends them to the XML body there.
+
+use holdfast_engine::{BodyError, EngineError};
+use holdfast_meta::MetaError;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use s3s::{S3Error, S3ErrorCode};
+
+/// Internal header: `Name=value` pairs (percent-encoded, `&`-separated) to add to the
+/// error body. The HTTP edge removes it.
+pub const ERROR_FIELDS_HEADER: &str = "x-holdfast-error-fields";
+/// A field value the HTTP edge replaces with the request's method.
+pub const METHOD_PLACEHOLDER: &str = "$METHOD";
+
+pub const LOCKED_MESSAGE: &str = "Access Denied because object protected by object lock.";
+
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// An S3 error with extra XML elements and response headers.
+pub fn rich_error(
+    code: S3ErrorCode,
+    message: impl Into<String>,
+    fields: &[(&str, &str)],
+    headers: &[(&'static str, String)],
+) -> S3Error {
+    let mut e = S3Error::with_message(code, message.into());
+    let mut map = HeaderMap::new();
+    map.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    if !fields.is_empty() {
+        let v: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+        if let Ok(v) = HeaderValue::from_str(&v.join("&")) {
+            map.insert(ERROR_FIELDS_HEADER, v);
+        }
+    }
+    for (k, v) in headers {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            map.insert(*k, v);
+        }
+    }
+    e.set_headers(map);
+    e
+}
+
+pub fn invalid_argument(message: &str, name: &str, value: Option<&str>) -> S3Error {
+    let mut fields = vec![("ArgumentName", name)];
+    if let Some(v) = value {
+        fields.push(("ArgumentValue", v));
+    }
+    rich_error(S3ErrorCode::InvalidArgument, message, &fields, &[])
+}
+
+fn custom(code: &'static str, status: StatusCode, message: &str) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message.to_owned());
+    e.set_status_code(status);
+    e
+}
+
+pub fn locked() -> S3Error {
+    S3Error::with_message(S3ErrorCode::AccessDenied, LOCKED_MESSAGE)
+}
+
+pub fn meta_error(e: MetaError) -> S3Error {
+    use S3ErrorCode as C;
+    match e {
+        MetaError::NoSuchBucket => S3Error::with_message(C::NoSuchBucket, "The specified bucket does not exist"),
+        MetaError::BucketAlreadyOwnedByYou => S3Error::with_message(
+            C::BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it.",
+        ),
+        MetaError::BucketNotEmpty => {
+            S3Error::with_message(C::BucketNotEmpty, "The bucket you tried to delete is not empty")
+        }
+        MetaError::NoSuchKey => S3Error::with_message(C::NoSuchKey, "The specified key does not exist."),
+        MetaError::NoSuchVersion => S3Error::with_message(C::NoSuchVersion, "The specified version does not exist."),
+        MetaError::DeleteMarker { version_id, last_modified } => rich_error(
+            C::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+            &[("Method", METHOD_PLACEHOLDER), ("ResourceType", "DeleteMarker")],
+            &[
+                ("x-amz-delete-marker", "true".into()),
+                ("x-amz-version-id", version_id),
+                ("last-modified", crate::convert::http_date(&crate::convert::ts(last_modified)).unwrap_or_default()),
+            ],
+        ),
+        MetaError::NoSuchUpload => S3Error::with_message(
+            C::NoSuchUpload,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        ),
+        MetaError::PreconditionFailed => precondition_failed(),
+        MetaError::ConditionalConflict => S3Error::with_message(
+            C::ConditionalRequestConflict,
+            "A conflicting operation occurred. If using PutObject you can retry the request.",
+        ),
+        MetaError::Locked(_) => locked(),
+        MetaError::InvalidBucketState(m) => S3Error::with_message(C::InvalidBucketState, m),
+        MetaError::InvalidPart => S3Error::with_message(
+            C::InvalidPart,
+            "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+        ),
+        MetaError::InvalidPartOrder => S3Error::with_message(
+            C::InvalidPartOrder,
+            "The list of parts was not in ascending order. Parts must be ordered by part number.",
+        ),
+        MetaError::EntityTooSmall => {
+            S3Error::with_message(C::EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size.")
+        }
+        MetaError::Internal(m) => {
+            tracing::error!(error = %m, "metadata store failure");
+            S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.")
+        }
+    }
+}
+
+fn precondition_failed() -> S3Error {
+    S3Error::with_message(S3ErrorCode::PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+}
+
+pub fn engine_error(e: EngineError) -> S3Error {
+    use S3ErrorCode as C;
+    match e {
+        EngineError::Meta(m) => meta_error(m),
+        EngineError::Body(b) => match b {
+            BodyError::Incomplete | BodyError::Other(_) => S3Error::with_message(
+                C::IncompleteBody,
+                "You did not provide the number of bytes specified by the Content-Length HTTP header",
+            ),
+            BodyError::Sha256Mismatch => custom(
+                "XAmzContentSHA256Mismatch",
+                StatusCode::BAD_REQUEST,
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ),
+            BodyError::SignatureMismatch => S3Error::with_message(
+                C::SignatureDoesNotMatch,
+                "The request signature we calculated does not match the signature you provided.",
+            ),
+            BodyError::TooLarge => {
+                S3Error::with_message(C::EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size.")
+            }
+        },
+        EngineError::InvalidArgument { message, name, value } => invalid_argument(&message, &name, value.as_deref()),
+        EngineError::InvalidRequest(m) => S3Error::with_message(C::InvalidRequest, m),
+        EngineError::InvalidDigest => S3Error::with_message(C::InvalidDigest, "The Content-MD5 you specified is not valid."),
+        EngineError::BadDigest(m) => S3Error::with_message(C::BadDigest, m),
+        EngineError::InvalidRange { object_size } => rich_error(
+            C::InvalidRange,
+            "The requested range is not satisfiable",
+            &[("ActualObjectSize", &object_size.to_string())],
+            &[("content-range", format!("bytes */{object_size}"))],
+        ),
+        EngineError::InvalidPartNumber => {
+            custom("InvalidPartNumber", StatusCode::RANGE_NOT_SATISFIABLE, "The requested partnumber is not satisfiable")
+        }
+        EngineError::NotModified { etag, last_modified } => rich_error(
+            C::NotModified,
+            "Not Modified",
+            &[],
+            &[
+                ("etag", format!("\"{etag}\"")),
+                ("last-modified", crate::convert::http_date(&crate::convert::ts(last_modified)).unwrap_or_default()),
+            ],
+        ),
+        EngineError::PreconditionFailed => precondition_failed(),
+        EngineError::EntityTooLarge => {
+            S3Error::with_message(C::EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size.")
+        }
+        EngineError::MalformedXml(m) => S3Error::with_message(C::MalformedXML, m),
+        EngineError::KeyTooLong => S3Error::with_message(C::KeyTooLongError, "Your key is too long"),
+        EngineError::CopyOntoItself => S3Error::with_message(
+            C::InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        ),
+        EngineError::CurrentIsDeleteMarker { version_id } => rich_error(
+            C::NoSuchKey,
+            "The specified key does not exist.",
+            &[],
+            &[("x-amz-delete-marker", "true".into()), ("x-amz-version-id", version_id)],
+        ),
+        EngineError::Io(e) => {
+            tracing::error!(error = %e, "storage failure");
+            S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.")
+        }
+    }
+}
+
+/// Adds Key / BucketName elements to a not-found error, as AWS does.
+pub fn with_resource(mut e: S3Error, bucket: &str, key: Option<&str>) -> S3Error {
+    let (name, value) = match (e.code(), key) {
+        (S3ErrorCode::NoSuchBucket, _) => ("BucketName", bucket),
+        (S3ErrorCode::NoSuchKey, Some(k)) => ("Key", k),
+        _ => return e,
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    if let Some(existing) = e.headers().cloned() {
+        headers.extend(existing);
+    }
+    let field = format!("{name}={}", enc(value));
+    let merged = match headers.get(ERROR_FIELDS_HEADER).and_then(|v| v.to_str().ok()) {
+        Some(old) => format!("{old}&{field}"),
+        None => field,
+    };
+    if let Ok(v) = HeaderValue::from_str(&merged) {
+        headers.insert(ERROR_FIELDS_HEADER, v);
+    }
+    e.set_headers(headers);
+    e
+}

@@ -1,0 +1,102 @@
+//! Bucket operations: create, delete, head, list, location, versioning.
+
+use crate::Gateway;
+use crate::convert::ts;
+use crate::error::{meta_error, with_resource};
+use holdfast_meta::Versioning;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+impl Gateway {
+    pub(crate) async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        let input = req.input;
+        if let Some(loc) = input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref())
+            && loc.as_str() != self.config.region
+        {
+            return Err(s3_error!(InvalidLocationConstraint, "The specified location-constraint is not valid"));
+        }
+        let lock = input.object_lock_enabled_for_bucket.unwrap_or(false);
+        let now = self.engine.clock.now();
+        self.engine.meta.create_bucket(&input.bucket, lock, now).await.map_err(meta_error)?;
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
+    }
+
+    pub(crate) async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let name = req.input.bucket;
+        self.engine.meta.delete_bucket(&name).await.map_err(|e| with_resource(meta_error(e), &name, None))?;
+        Ok(S3Response::new(DeleteBucketOutput {}))
+    }
+
+    pub(crate) async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(self.config.region.clone()), ..Default::default() }))
+    }
+
+    pub(crate) async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        let prefix = req.input.prefix.unwrap_or_default();
+        let buckets = self.engine.meta.buckets().await.map_err(meta_error)?;
+        let buckets = buckets
+            .into_iter()
+            .filter(|b| b.name.starts_with(&prefix))
+            .map(|b| Bucket {
+                bucket_region: Some(self.config.region.clone()),
+                creation_date: Some(ts(b.created)),
+                name: Some(b.name),
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            owner: Some(self.owner()),
+            prefix: (!prefix.is_empty()).then_some(prefix),
+            continuation_token: None,
+        }))
+    }
+
+    pub(crate) async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.bucket(&req.input.bucket).await?;
+        // us-east-1 is reported as an empty LocationConstraint, as AWS does.
+        let location_constraint =
+            (self.config.region != "us-east-1").then(|| BucketLocationConstraint::from(self.config.region.clone()));
+        Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+    }
+
+    pub(crate) async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let input = req.input;
+        let status = input.versioning_configuration.status.as_ref().map(BucketVersioningStatus::as_str);
+        let versioning = match status {
+            Some("Enabled") => Versioning::Enabled,
+            Some("Suspended") => Versioning::Suspended,
+            _ => {
+                return Err(s3_error!(
+                    MalformedXML,
+                    "The XML you provided was not well-formed or did not validate against our published schema"
+                ));
+            }
+        };
+        if input.versioning_configuration.mfa_delete.as_ref().is_some_and(|m| m.as_str() == "Enabled") {
+            return Err(s3_error!(NotImplemented, "MFA Delete is not supported"));
+        }
+        self.bucket(&input.bucket).await?;
+        self.engine.meta.set_versioning(&input.bucket, versioning).await.map_err(meta_error)?;
+        Ok(S3Response::new(PutBucketVersioningOutput {}))
+    }
+
+    pub(crate) async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let b = self.bucket(&req.input.bucket).await?;
+        let status = match b.versioning {
+            Versioning::Unversioned => None,
+            Versioning::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
+            Versioning::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
+        };
+        Ok(S3Response::new(GetBucketVersioningOutput { status, mfa_delete: None }))
+    }
+}

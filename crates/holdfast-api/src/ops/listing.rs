@@ -1,0 +1,222 @@
+//! ListObjects, ListObjectsV2 and ListObjectVersions.
+
+use crate::Gateway;
+use crate::convert::{etag, ts, url_encode};
+use crate::error::{invalid_argument, meta_error, with_resource};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use holdfast_meta::{ListPage, ListQuery, VersionRecord};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result};
+
+const MAX_KEYS: i32 = 1000;
+
+fn max_keys(v: Option<i32>) -> S3Result<usize> {
+    match v {
+        None => Ok(MAX_KEYS as usize),
+        Some(n) if n < 0 => Err(invalid_argument("Argument maxKeys must be an integer between 0 and 2147483647", "maxKeys", Some(&n.to_string()))),
+        Some(n) => Ok(usize::try_from(n.min(MAX_KEYS)).unwrap_or(0)),
+    }
+}
+
+fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
+    match e.map(EncodingType::as_str) {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("url") => Ok(true),
+        Some(v) => Err(invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", Some(v))),
+    }
+}
+
+/// Renders a key, prefix or marker for output, percent-encoded under `encoding-type=url`.
+struct Enc(bool);
+
+impl Enc {
+    fn s(&self, v: &str) -> String {
+        if self.0 { url_encode(v) } else { v.to_owned() }
+    }
+    fn o(&self, v: Option<&String>) -> Option<String> {
+        v.map(|v| self.s(v))
+    }
+}
+
+fn object_entry(v: &VersionRecord, enc: &Enc, owner: Option<Owner>) -> Object {
+    let obj = v.object.as_ref().expect("listings of objects hold no markers");
+    Object {
+        e_tag: Some(etag(&obj.etag)),
+        key: Some(enc.s(&v.key)),
+        last_modified: Some(ts(v.last_modified)),
+        size: i64::try_from(obj.size).ok(),
+        storage_class: Some(ObjectStorageClass::from(obj.headers.storage_class.clone().unwrap_or_else(|| "STANDARD".into()))),
+        owner,
+        checksum_algorithm: obj.checksum.as_ref().map(|c| vec![crate::convert::algorithm_dto(c.algorithm)]),
+        checksum_type: obj.checksum.as_ref().map(crate::convert::checksum_type),
+        restore_status: None,
+    }
+}
+
+fn prefixes(page: &ListPage, enc: &Enc) -> Option<Vec<CommonPrefix>> {
+    (!page.common_prefixes.is_empty())
+        .then(|| page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc.s(p)) }).collect())
+}
+
+impl Gateway {
+    async fn list(&self, q: ListQuery, versions: bool) -> S3Result<ListPage> {
+        let bucket = q.bucket.clone();
+        let result = if versions { self.engine.meta.list_versions(q).await } else { self.engine.meta.list_objects(q).await };
+        result.map_err(|e| with_resource(meta_error(e), &bucket, None))
+    }
+
+    pub(crate) async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        let input = req.input;
+        let enc = Enc(url_encoding(input.encoding_type.as_ref())?);
+        let max = max_keys(input.max_keys)?;
+        let page = self
+            .list(
+                ListQuery {
+                    bucket: input.bucket.clone(),
+                    prefix: input.prefix.clone().unwrap_or_default(),
+                    delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
+                    after: input.marker.clone().filter(|m| !m.is_empty()),
+                    after_version: None,
+                    max_keys: max,
+                },
+                false,
+            )
+            .await?;
+        let contents = page.versions.iter().map(|v| object_entry(v, &enc, Some(self.owner()))).collect();
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(enc.s(input.prefix.as_deref().unwrap_or_default())),
+            marker: Some(enc.s(input.marker.as_deref().unwrap_or_default())),
+            max_keys: i32::try_from(max).ok(),
+            is_truncated: Some(page.truncated),
+            contents: Some(contents),
+            common_prefixes: prefixes(&page, &enc),
+            delimiter: enc.o(input.delimiter.as_ref()),
+            // AWS returns NextMarker only when a delimiter was given.
+            next_marker: if input.delimiter.is_some() { enc.o(page.next_marker.as_ref()) } else { None },
+            encoding_type: input.encoding_type,
+            request_charged: None,
+        }))
+    }
+
+    pub(crate) async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let input = req.input;
+        let enc = Enc(url_encoding(input.encoding_type.as_ref())?);
+        let max = max_keys(input.max_keys)?;
+        let token_marker = match input.continuation_token.as_deref() {
+            None => None,
+            Some(t) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| invalid_argument("The continuation token provided is incorrect", "continuation-token", Some(t)))?,
+            ),
+        };
+        let after = token_marker.or_else(|| input.start_after.clone()).filter(|s| !s.is_empty());
+        let page = self
+            .list(
+                ListQuery {
+                    bucket: input.bucket.clone(),
+                    prefix: input.prefix.clone().unwrap_or_default(),
+                    delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
+                    after,
+                    after_version: None,
+                    max_keys: max,
+                },
+                false,
+            )
+            .await?;
+        let owner = input.fetch_owner.unwrap_or(false).then(|| self.owner());
+        let contents: Vec<Object> = page.versions.iter().map(|v| object_entry(v, &enc, owner.clone())).collect();
+        let key_count = contents.len() + page.common_prefixes.len();
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(enc.s(input.prefix.as_deref().unwrap_or_default())),
+            max_keys: i32::try_from(max).ok(),
+            key_count: i32::try_from(key_count).ok(),
+            continuation_token: input.continuation_token,
+            is_truncated: Some(page.truncated),
+            next_continuation_token: page.next_marker.as_ref().map(|m| URL_SAFE_NO_PAD.encode(m.as_bytes())),
+            contents: Some(contents),
+            common_prefixes: prefixes(&page, &enc),
+            delimiter: enc.o(input.delimiter.as_ref()),
+            encoding_type: input.encoding_type,
+            start_after: enc.o(input.start_after.as_ref()),
+            request_charged: None,
+        }))
+    }
+
+    pub(crate) async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let input = req.input;
+        let enc = Enc(url_encoding(input.encoding_type.as_ref())?);
+        let max = max_keys(input.max_keys)?;
+        let key_marker = input.key_marker.clone().filter(|m| !m.is_empty());
+        if input.version_id_marker.as_deref().is_some_and(|v| !v.is_empty()) && key_marker.is_none() {
+            return Err(invalid_argument(
+                "A version-id marker cannot be specified without a key marker.",
+                "version-id-marker",
+                input.version_id_marker.as_deref(),
+            ));
+        }
+        let page = self
+            .list(
+                ListQuery {
+                    bucket: input.bucket.clone(),
+                    prefix: input.prefix.clone().unwrap_or_default(),
+                    delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
+                    after: key_marker,
+                    after_version: input.version_id_marker.clone().filter(|m| !m.is_empty()),
+                    max_keys: max,
+                },
+                true,
+            )
+            .await?;
+        let mut versions = Vec::new();
+        let mut markers = Vec::new();
+        for v in &page.versions {
+            match &v.object {
+                Some(obj) => versions.push(ObjectVersion {
+                    e_tag: Some(etag(&obj.etag)),
+                    is_latest: Some(v.is_latest),
+                    key: Some(enc.s(&v.key)),
+                    last_modified: Some(ts(v.last_modified)),
+                    owner: Some(self.owner()),
+                    size: i64::try_from(obj.size).ok(),
+                    storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
+                    version_id: Some(v.version_id.clone()),
+                    checksum_algorithm: obj.checksum.as_ref().map(|c| vec![crate::convert::algorithm_dto(c.algorithm)]),
+                    checksum_type: obj.checksum.as_ref().map(crate::convert::checksum_type),
+                    restore_status: None,
+                }),
+                None => markers.push(DeleteMarkerEntry {
+                    is_latest: Some(v.is_latest),
+                    key: Some(enc.s(&v.key)),
+                    last_modified: Some(ts(v.last_modified)),
+                    owner: Some(self.owner()),
+                    version_id: Some(v.version_id.clone()),
+                }),
+            }
+        }
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            common_prefixes: prefixes(&page, &enc),
+            delete_markers: (!markers.is_empty()).then_some(markers),
+            delimiter: enc.o(input.delimiter.as_ref()),
+            encoding_type: input.encoding_type,
+            is_truncated: Some(page.truncated),
+            key_marker: Some(enc.s(input.key_marker.as_deref().unwrap_or_default())),
+            max_keys: i32::try_from(max).ok(),
+            name: Some(input.bucket),
+            next_key_marker: enc.o(page.next_marker.as_ref()),
+            next_version_id_marker: page.next_version_marker,
+            prefix: Some(enc.s(input.prefix.as_deref().unwrap_or_default())),
+            version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
+            versions: Some(versions),
+            request_charged: None,
+        }))
+    }
+}

@@ -1,0 +1,302 @@
+//! Multipart upload operations.
+
+use super::objects::{byte_range_header, check_lock_write, read_conditions, shown_version_id, write_conditions};
+use crate::Gateway;
+use crate::convert::*;
+use crate::error::{engine_error, meta_error, with_resource};
+use holdfast_engine::{CompletedPart as EngineCompletedPart, CreateUpload, PartSource, version_selector};
+use holdfast_meta::{UploadListQuery, Versioning};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+fn part_checksum(p: &CompletedPart) -> Option<String> {
+    p.checksum_crc32
+        .clone()
+        .or_else(|| p.checksum_crc32c.clone())
+        .or_else(|| p.checksum_crc64nvme.clone())
+        .or_else(|| p.checksum_sha1.clone())
+        .or_else(|| p.checksum_sha256.clone())
+}
+
+impl Gateway {
+    pub(crate) async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let input = req.input;
+        let bucket = self.bucket(&input.bucket).await?;
+        let lock = requested_lock(
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+            self.engine.clock.now(),
+        )?;
+        check_lock_write(&bucket, &lock, None)?;
+        let headers = object_headers(
+            input.content_type.as_ref(),
+            input.cache_control.as_ref(),
+            input.content_disposition.as_ref(),
+            input.content_encoding.as_ref(),
+            input.content_language.as_ref(),
+            input.expires.as_ref(),
+            input.website_redirect_location.as_ref(),
+            input.storage_class.as_ref(),
+            input.metadata.as_ref(),
+        )?;
+        let algorithm = input.checksum_algorithm.as_ref().map(checksum_algorithm).transpose()?;
+        let kind = checksum_kind(input.checksum_type.as_ref())?;
+        let upload = self
+            .engine
+            .create_upload(CreateUpload {
+                bucket: input.bucket.clone(),
+                key: input.key.clone(),
+                headers,
+                checksum_algorithm: algorithm,
+                checksum_kind: kind,
+                lock,
+            })
+            .await
+            .map_err(engine_error)?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(upload.upload_id),
+            checksum_algorithm: input.checksum_algorithm,
+            checksum_type: input.checksum_type,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        let S3Request { input, headers, trailing_headers, .. } = req;
+        let bucket = self.bucket(&input.bucket).await?;
+        let upload = self
+            .engine
+            .meta
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(meta_error)?;
+        let claims = body_claims(
+            &headers,
+            trailing_headers,
+            input.content_length,
+            input.content_md5.as_ref(),
+            input.checksum_algorithm.as_ref(),
+            &ChecksumValues {
+                crc32: input.checksum_crc32.as_ref(),
+                crc32c: input.checksum_crc32c.as_ref(),
+                crc64nvme: input.checksum_crc64nvme.as_ref(),
+                sha1: input.checksum_sha1.as_ref(),
+                sha256: input.checksum_sha256.as_ref(),
+            },
+        )?;
+        // W7: parts of an upload that will be locked need an integrity header too.
+        check_lock_write(&bucket, &upload.lock, Some(claims.has_integrity_check()))?;
+        let (part, _) = self
+            .engine
+            .upload_part(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                i64::from(input.part_number),
+                PartSource::Body { body: body_stream(input.body), claims },
+            )
+            .await
+            .map_err(engine_error)?;
+        let mut out = UploadPartOutput { e_tag: Some(etag(&part.etag)), ..Default::default() };
+        if let (Some(a), Some(v)) = (upload.checksum_algorithm, part.checksum.as_ref()) {
+            let stored = holdfast_meta::StoredChecksum { algorithm: a, value: v.clone(), kind: holdfast_meta::ChecksumKind::FullObject };
+            put_checksum!(out, Some(&stored));
+        }
+        Ok(S3Response::new(out))
+    }
+
+    pub(crate) async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &input.copy_source else {
+            return Err(s3_error!(NotImplemented, "Copying from an access point is not supported"));
+        };
+        let range = match input.copy_source_range.as_deref() {
+            None => None,
+            Some(r) => Some(byte_range_header(r)?),
+        };
+        let (part, src) = self
+            .engine
+            .upload_part(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                i64::from(input.part_number),
+                PartSource::Copy {
+                    bucket: src_bucket.to_string(),
+                    key: src_key.to_string(),
+                    version: version_selector(version_id.as_ref().map(ToString::to_string)).map_err(engine_error)?,
+                    conditions: read_conditions(
+                        input.copy_source_if_match.as_ref(),
+                        input.copy_source_if_none_match.as_ref(),
+                        input.copy_source_if_modified_since.as_ref(),
+                        input.copy_source_if_unmodified_since.as_ref(),
+                    ),
+                    range,
+                },
+            )
+            .await
+            .map_err(|e| with_resource(engine_error(e), src_bucket, Some(src_key)))?;
+        let copy_source_version_id = match &src {
+            Some(s) => shown_version_id(self, s).await,
+            None => None,
+        };
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(etag(&part.etag)),
+                last_modified: Some(ts(part.last_modified)),
+                ..Default::default()
+            }),
+            copy_source_version_id,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let input = req.input;
+        let bucket = self.bucket(&input.bucket).await?;
+        let parts: Vec<EngineCompletedPart> = input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| EngineCompletedPart {
+                number: u32::try_from(p.part_number.unwrap_or(0)).unwrap_or(0),
+                etag: p.e_tag.as_ref().map(|e| e.value().to_owned()).unwrap_or_default(),
+                checksum: part_checksum(p),
+            })
+            .collect();
+        let conditions = write_conditions(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let rec = self
+            .engine
+            .complete_upload(&input.bucket, &input.key, &input.upload_id, parts, conditions)
+            .await
+            .map_err(engine_error)?;
+        let obj = rec.object.as_ref().expect("completion records an object");
+        let mut out = CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket.clone()),
+            key: Some(input.key.clone()),
+            e_tag: Some(etag(&obj.etag)),
+            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            version_id: (bucket.versioning != Versioning::Unversioned).then(|| rec.version_id.clone()),
+            ..Default::default()
+        };
+        put_checksum!(out, obj.checksum.as_ref());
+        out.checksum_type = obj.checksum.as_ref().map(checksum_type);
+        Ok(S3Response::new(out))
+    }
+
+    pub(crate) async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let input = req.input;
+        self.bucket(&input.bucket).await?;
+        self.engine.abort_upload(&input.bucket, &input.key, &input.upload_id).await.map_err(engine_error)?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+
+    pub(crate) async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        self.bucket(&input.bucket).await?;
+        let upload = self.engine.meta.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(meta_error)?;
+        let marker = input.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+        let max = input.max_parts.and_then(|m| usize::try_from(m).ok()).unwrap_or(1000).min(1000);
+        let (parts, truncated) = self.engine.meta.parts(&input.upload_id, marker, max).await.map_err(meta_error)?;
+        let out_parts: Vec<Part> = parts
+            .iter()
+            .map(|p| {
+                let mut out = Part {
+                    e_tag: Some(etag(&p.etag)),
+                    last_modified: Some(ts(p.last_modified)),
+                    part_number: i32::try_from(p.number).ok(),
+                    size: i64::try_from(p.size).ok(),
+                    ..Default::default()
+                };
+                if let (Some(a), Some(v)) = (upload.checksum_algorithm, p.checksum.as_ref()) {
+                    let stored = holdfast_meta::StoredChecksum { algorithm: a, value: v.clone(), kind: holdfast_meta::ChecksumKind::FullObject };
+                    put_checksum!(out, Some(&stored));
+                }
+                out
+            })
+            .collect();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: parts.last().and_then(|p| i32::try_from(p.number).ok()),
+            max_parts: i32::try_from(max).ok(),
+            is_truncated: Some(truncated),
+            parts: Some(out_parts),
+            owner: Some(self.owner()),
+            initiator: Some(Initiator { display_name: Some("holdfast".into()), id: Some(self.owner_id.clone()) }),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            checksum_algorithm: upload.checksum_algorithm.map(algorithm_dto),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        let max = input.max_uploads.and_then(|m| usize::try_from(m).ok()).unwrap_or(1000).min(1000);
+        let page = self
+            .engine
+            .meta
+            .list_uploads(UploadListQuery {
+                bucket: input.bucket.clone(),
+                prefix: input.prefix.clone().unwrap_or_default(),
+                delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
+                key_marker: input.key_marker.clone().filter(|k| !k.is_empty()),
+                upload_id_marker: input.upload_id_marker.clone().filter(|k| !k.is_empty()),
+                max_uploads: max,
+            })
+            .await
+            .map_err(|e| with_resource(meta_error(e), &input.bucket, None))?;
+        let uploads: Vec<MultipartUpload> = page
+            .uploads
+            .iter()
+            .map(|u| MultipartUpload {
+                initiated: Some(ts(u.initiated)),
+                initiator: Some(Initiator { display_name: Some("holdfast".into()), id: Some(self.owner_id.clone()) }),
+                key: Some(u.key.clone()),
+                owner: Some(self.owner()),
+                storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                upload_id: Some(u.upload_id.clone()),
+                checksum_algorithm: u.checksum_algorithm.map(algorithm_dto),
+                checksum_type: None,
+            })
+            .collect();
+        let (next_key, next_id) = match page.uploads.last() {
+            Some(u) if page.truncated => (Some(u.key.clone()), Some(u.upload_id.clone())),
+            _ => (None, None),
+        };
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            common_prefixes: (!page.common_prefixes.is_empty())
+                .then(|| page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(p.clone()) }).collect()),
+            delimiter: input.delimiter,
+            encoding_type: input.encoding_type,
+            is_truncated: Some(page.truncated),
+            key_marker: input.key_marker,
+            max_uploads: i32::try_from(max).ok(),
+            next_key_marker: next_key,
+            next_upload_id_marker: next_id,
+            prefix: input.prefix,
+            upload_id_marker: input.upload_id_marker,
+            uploads: Some(uploads),
+            request_charged: None,
+        }))
+    }
+}

@@ -1,0 +1,534 @@
+//! Object operations: put, get, head, delete, multi-delete, copy, attributes.
+
+use super::{bypass_requested, require_integrity_header};
+use crate::Gateway;
+use crate::convert::*;
+use crate::error::{engine_error, meta_error, with_resource};
+use futures::StreamExt;
+use holdfast_engine::{ByteRange, CopyObject, GetObject, ObjectRead, PutObject, ReadConditions, version_selector};
+use holdfast_lock::{Bypass, LockState};
+use holdfast_meta::{Bucket, VersionRecord, Versioning, WriteConditions};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+const LOCK_INTEGRITY_MESSAGE: &str =
+    "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters";
+
+fn etag_text(c: &ETagCondition) -> String {
+    match c {
+        ETagCondition::Any => "*".to_owned(),
+        ETagCondition::ETag(e) => e.value().to_owned(),
+    }
+}
+
+pub(crate) fn write_conditions(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> S3Result<WriteConditions> {
+    if let Some(c) = if_none_match
+        && !c.is_any()
+    {
+        return Err(s3_error!(NotImplemented, "A header you provided implies functionality that is not implemented"));
+    }
+    Ok(WriteConditions { if_none_match_any: if_none_match.is_some(), if_match: if_match.map(etag_text) })
+}
+
+pub(crate) fn read_conditions(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> ReadConditions {
+    ReadConditions {
+        if_match: if_match.map(etag_text),
+        if_none_match: if_none_match.map(etag_text),
+        if_modified_since: if_modified_since.cloned().map(instant),
+        if_unmodified_since: if_unmodified_since.cloned().map(instant),
+    }
+}
+
+pub(crate) fn byte_range(r: Option<&Range>) -> Option<ByteRange> {
+    r.map(|r| match *r {
+        Range::Int { first, last } => ByteRange::From { first, last },
+        Range::Suffix { length } => ByteRange::Suffix(length),
+    })
+}
+
+/// W6 and W7: lock headers need a lock bucket, and locked writes an integrity header.
+pub(crate) fn check_lock_write(bucket: &Bucket, lock: &LockState, has_integrity: Option<bool>) -> S3Result<()> {
+    let requested = lock.retention.is_some() || lock.legal_hold.is_some();
+    if requested && !bucket.lock_enabled {
+        return Err(s3_error!(InvalidRequest, "Bucket is missing ObjectLockConfiguration"));
+    }
+    if let Some(has) = has_integrity
+        && bucket.lock_enabled
+        && (requested || bucket.default_retention.is_some())
+        && !has
+    {
+        return Err(s3_error!(InvalidRequest, "{}", LOCK_INTEGRITY_MESSAGE));
+    }
+    Ok(())
+}
+
+/// `x-amz-version-id` is shown for every version of a bucket that has (or had) versioning.
+pub(crate) async fn shown_version_id(gw: &Gateway, rec: &VersionRecord) -> Option<String> {
+    if rec.version_id != "null" {
+        return Some(rec.version_id.clone());
+    }
+    match gw.engine.meta.bucket(&rec.bucket).await {
+        Ok(Some(b)) if b.versioning != Versioning::Unversioned => Some("null".into()),
+        _ => None,
+    }
+}
+
+fn content_range(read: &ObjectRead) -> Option<String> {
+    read.span.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, read.object().size))
+}
+
+fn lock_headers(lock: &LockState) -> (Option<ObjectLockMode>, Option<Timestamp>, Option<ObjectLockLegalHoldStatus>) {
+    (
+        lock.retention.map(|r| ObjectLockMode::from(r.mode.as_str().to_owned())),
+        lock.retention.map(|r| ts(r.until)),
+        lock.legal_hold.map(|h| ObjectLockLegalHoldStatus::from(h.as_str().to_owned())),
+    )
+}
+
+impl Gateway {
+    pub(crate) async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let S3Request { input, headers, trailing_headers, .. } = req;
+        let bucket = self.bucket(&input.bucket).await?;
+        let lock = requested_lock(
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+            self.engine.clock.now(),
+        )?;
+        let claims = body_claims(
+            &headers,
+            trailing_headers,
+            input.content_length,
+            input.content_md5.as_ref(),
+            input.checksum_algorithm.as_ref(),
+            &ChecksumValues {
+                crc32: input.checksum_crc32.as_ref(),
+                crc32c: input.checksum_crc32c.as_ref(),
+                crc64nvme: input.checksum_crc64nvme.as_ref(),
+                sha1: input.checksum_sha1.as_ref(),
+                sha256: input.checksum_sha256.as_ref(),
+            },
+        )?;
+        check_lock_write(&bucket, &lock, Some(claims.has_integrity_check()))?;
+        let client_checksum = claims.checksum.as_ref().map(|(a, _)| *a);
+        let object_headers = object_headers(
+            input.content_type.as_ref(),
+            input.cache_control.as_ref(),
+            input.content_disposition.as_ref(),
+            input.content_encoding.as_ref(),
+            input.content_language.as_ref(),
+            input.expires.as_ref(),
+            input.website_redirect_location.as_ref(),
+            input.storage_class.as_ref(),
+            input.metadata.as_ref(),
+        )?;
+        let conditions = write_conditions(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let rec = self
+            .engine
+            .put_object(PutObject {
+                bucket: input.bucket.clone(),
+                key: input.key.clone(),
+                headers: object_headers,
+                body: body_stream(input.body),
+                claims,
+                lock,
+                conditions,
+            })
+            .await
+            .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
+        let obj = rec.object.as_ref().expect("a put records an object");
+        let mut out = PutObjectOutput {
+            e_tag: Some(etag(&obj.etag)),
+            version_id: (bucket.versioning != Versioning::Unversioned).then(|| rec.version_id.clone()),
+            size: i64::try_from(obj.size).ok(),
+            ..Default::default()
+        };
+        if client_checksum.is_some() {
+            put_checksum!(out, obj.checksum.as_ref());
+            out.checksum_type = obj.checksum.as_ref().map(checksum_type);
+        }
+        Ok(S3Response::new(out))
+    }
+
+    async fn read_object(&self, get: GetObject, with_body: bool) -> S3Result<ObjectRead> {
+        let (bucket, key) = (get.bucket.clone(), get.key.clone());
+        self.engine.get_object(get, with_body).await.map_err(|e| with_resource(engine_error(e), &bucket, Some(&key)))
+    }
+
+    pub(crate) async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        let version = version_selector(input.version_id.clone()).map_err(engine_error)?;
+        let part_number = input.part_number.map(|n| u32::try_from(n).unwrap_or(0));
+        let read = self
+            .read_object(
+                GetObject {
+                    bucket: input.bucket,
+                    key: input.key,
+                    version,
+                    range: byte_range(input.range.as_ref()),
+                    part_number,
+                    conditions: read_conditions(
+                        input.if_match.as_ref(),
+                        input.if_none_match.as_ref(),
+                        input.if_modified_since.as_ref(),
+                        input.if_unmodified_since.as_ref(),
+                    ),
+                },
+                true,
+            )
+            .await?;
+        let version_id = shown_version_id(self, &read.version).await;
+        let obj = read.object().clone();
+        let h = &obj.headers;
+        let (mode, until, hold) = lock_headers(&read.version.lock);
+        let mut out = GetObjectOutput {
+            accept_ranges: Some("bytes".into()),
+            cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
+            content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
+            content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
+            content_language: input.response_content_language.or_else(|| h.content_language.clone()),
+            content_length: i64::try_from(read.content_length()).ok(),
+            content_range: content_range(&read),
+            content_type: input.response_content_type.or_else(|| content_type_out(h)),
+            e_tag: Some(etag(&obj.etag)),
+            expires: input.response_expires.or_else(|| expires_out(h)),
+            last_modified: Some(ts(read.version.last_modified)),
+            metadata: metadata_out(h),
+            object_lock_mode: mode,
+            object_lock_retain_until_date: until,
+            object_lock_legal_hold_status: hold,
+            parts_count: read.parts_count.and_then(|n| i32::try_from(n).ok()),
+            storage_class: storage_class_out(h).map(StorageClass::from),
+            version_id,
+            website_redirect_location: h.website_redirect_location.clone(),
+            ..Default::default()
+        };
+        let checksum_mode = input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED");
+        if checksum_mode && read.span.is_none() {
+            put_checksum!(out, obj.checksum.as_ref());
+            out.checksum_type = obj.checksum.as_ref().map(checksum_type);
+        }
+        let body = read.body.expect("a GET streams the body");
+        out.body = Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body)));
+        Ok(S3Response::new(out))
+    }
+
+    pub(crate) async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        let version = version_selector(input.version_id.clone()).map_err(engine_error)?;
+        let part_number = input.part_number.map(|n| u32::try_from(n).unwrap_or(0));
+        let read = self
+            .read_object(
+                GetObject {
+                    bucket: input.bucket,
+                    key: input.key,
+                    version,
+                    range: byte_range(input.range.as_ref()),
+                    part_number,
+                    conditions: read_conditions(
+                        input.if_match.as_ref(),
+                        input.if_none_match.as_ref(),
+                        input.if_modified_since.as_ref(),
+                        input.if_unmodified_since.as_ref(),
+                    ),
+                },
+                false,
+            )
+            .await?;
+        let version_id = shown_version_id(self, &read.version).await;
+        let obj = read.object();
+        let h = &obj.headers;
+        let (mode, until, hold) = lock_headers(&read.version.lock);
+        let mut out = HeadObjectOutput {
+            accept_ranges: Some("bytes".into()),
+            cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
+            content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
+            content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
+            content_language: input.response_content_language.or_else(|| h.content_language.clone()),
+            content_length: i64::try_from(read.content_length()).ok(),
+            content_range: content_range(&read),
+            content_type: input.response_content_type.or_else(|| content_type_out(h)),
+            e_tag: Some(etag(&obj.etag)),
+            expires: input.response_expires.or_else(|| expires_out(h)),
+            last_modified: Some(ts(read.version.last_modified)),
+            metadata: metadata_out(h),
+            object_lock_mode: mode,
+            object_lock_retain_until_date: until,
+            object_lock_legal_hold_status: hold,
+            parts_count: read.parts_count.and_then(|n| i32::try_from(n).ok()),
+            storage_class: storage_class_out(h).map(StorageClass::from),
+            version_id,
+            website_redirect_location: h.website_redirect_location.clone(),
+            ..Default::default()
+        };
+        if input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED") && read.span.is_none() {
+            put_checksum!(out, obj.checksum.as_ref());
+            out.checksum_type = obj.checksum.as_ref().map(checksum_type);
+        }
+        Ok(S3Response::new(out))
+    }
+
+    /// Bypass is granted when asked for on a lock bucket; until identity lands every caller
+    /// is the root user, who holds `s3:BypassGovernanceRetention` (P5). On a bucket
+    /// without Object Lock the header is refused (AWS, D7) or ignored (DP1 compatibility).
+    pub(crate) fn bypass(&self, bucket: &Bucket, header: Option<bool>) -> S3Result<Bypass> {
+        if header.is_none() {
+            return Ok(Bypass::None);
+        }
+        if !bucket.lock_enabled {
+            if self.config.aws_strict {
+                return Err(crate::error::invalid_argument(
+                    "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.",
+                    "x-amz-bypass-governance-retention",
+                    None,
+                ));
+            }
+            return Ok(Bypass::None);
+        }
+        Ok(if bypass_requested(header) { Bypass::Governance } else { Bypass::None })
+    }
+
+    pub(crate) async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let input = req.input;
+        let bucket = self.bucket(&input.bucket).await?;
+        let sel = version_selector(input.version_id).map_err(engine_error)?;
+        let bypass = self.bypass(&bucket, input.bypass_governance_retention)?;
+        let out = self
+            .engine
+            .delete_object(&input.bucket, &input.key, &sel, bypass)
+            .await
+            .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
+        Ok(S3Response::new(DeleteObjectOutput {
+            delete_marker: out.delete_marker.then_some(true),
+            version_id: out.version_id,
+            request_charged: None,
+        }))
+    }
+
+    pub(crate) async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        require_integrity_header(&req.headers)?;
+        let input = req.input;
+        if input.delete.objects.len() > 1000 {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        }
+        let bucket = self.bucket(&input.bucket).await?;
+        let bypass = self.bypass(&bucket, input.bypass_governance_retention)?;
+        let quiet = input.delete.quiet.unwrap_or(false);
+        // Deletes run concurrently so that they share group commits; results keep input order.
+        let results: Vec<_> = futures::stream::iter(input.delete.objects)
+            .map(|obj| {
+                let bucket = input.bucket.clone();
+                async move {
+                    let outcome = match version_selector(obj.version_id.clone()) {
+                        Ok(sel) => self.engine.delete_object(&bucket, &obj.key, &sel, bypass).await,
+                        Err(e) => Err(e),
+                    };
+                    (obj, outcome)
+                }
+            })
+            .buffered(64)
+            .collect()
+            .await;
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for (obj, outcome) in results {
+            match outcome {
+                Ok(d) => {
+                    if !quiet {
+                        deleted.push(DeletedObject {
+                            key: Some(obj.key),
+                            version_id: obj.version_id,
+                            delete_marker: d.delete_marker.then_some(true),
+                            delete_marker_version_id: if d.delete_marker { d.version_id } else { None },
+                        });
+                    }
+                }
+                Err(e) => {
+                    let e = engine_error(e);
+                    errors.push(Error {
+                        code: Some(e.code().as_str().to_owned()),
+                        key: Some(obj.key),
+                        message: e.message().map(str::to_owned),
+                        version_id: obj.version_id,
+                    });
+                }
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), request_charged: None }))
+    }
+
+    pub(crate) async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        let input = req.input;
+        let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id: src_version } = &input.copy_source else {
+            return Err(s3_error!(NotImplemented, "Copying from an access point is not supported"));
+        };
+        let dest = self.bucket(&input.bucket).await?;
+        let lock = requested_lock(
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+            self.engine.clock.now(),
+        )?;
+        check_lock_write(&dest, &lock, None)?;
+        let metadata = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
+            None | Some("COPY") => holdfast_engine::MetadataDirective::Copy,
+            Some("REPLACE") => holdfast_engine::MetadataDirective::Replace(object_headers(
+                input.content_type.as_ref(),
+                input.cache_control.as_ref(),
+                input.content_disposition.as_ref(),
+                input.content_encoding.as_ref(),
+                input.content_language.as_ref(),
+                input.expires.as_ref(),
+                input.website_redirect_location.as_ref(),
+                input.storage_class.as_ref(),
+                input.metadata.as_ref(),
+            )?),
+            Some(other) => {
+                return Err(crate::error::invalid_argument(
+                    "Unknown metadata directive.",
+                    "x-amz-metadata-directive",
+                    Some(other),
+                ));
+            }
+        };
+        let checksum_algorithm = input.checksum_algorithm.as_ref().map(checksum_algorithm).transpose()?;
+        let (src, rec) = self
+            .engine
+            .copy_object(CopyObject {
+                src_bucket: src_bucket.to_string(),
+                src_key: src_key.to_string(),
+                src_version: version_selector(src_version.as_ref().map(ToString::to_string)).map_err(engine_error)?,
+                src_conditions: read_conditions(
+                    input.copy_source_if_match.as_ref(),
+                    input.copy_source_if_none_match.as_ref(),
+                    input.copy_source_if_modified_since.as_ref(),
+                    input.copy_source_if_unmodified_since.as_ref(),
+                ),
+                bucket: input.bucket.clone(),
+                key: input.key.clone(),
+                metadata,
+                checksum_algorithm,
+                lock,
+                conditions: WriteConditions::default(),
+            })
+            .await
+            .map_err(|e| with_resource(engine_error(e), src_bucket, Some(src_key)))?;
+        let obj = rec.object.as_ref().expect("a copy records an object");
+        let mut result = CopyObjectResult {
+            e_tag: Some(etag(&obj.etag)),
+            last_modified: Some(ts(rec.last_modified)),
+            ..Default::default()
+        };
+        if obj.checksum.as_ref().is_some_and(|c| c.algorithm != holdfast_meta::ChecksumAlgorithm::Crc64Nvme) {
+            put_checksum!(result, obj.checksum.as_ref());
+            result.checksum_type = obj.checksum.as_ref().map(checksum_type);
+        }
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(result),
+            copy_source_version_id: shown_version_id(self, &src).await,
+            version_id: (dest.versioning != Versioning::Unversioned).then(|| rec.version_id.clone()),
+            expiration: None,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let input = req.input;
+        let sel = version_selector(input.version_id).map_err(engine_error)?;
+        let rec = self
+            .engine
+            .resolve_object(&input.bucket, &input.key, &sel)
+            .await
+            .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
+        let obj = rec.object.as_ref().expect("resolved to an object");
+        let wants = |name: &str| input.object_attributes.iter().any(|a| a.as_str() == name);
+        let mut out = GetObjectAttributesOutput {
+            last_modified: Some(ts(rec.last_modified)),
+            version_id: shown_version_id(self, &rec).await,
+            ..Default::default()
+        };
+        if wants("ETag") {
+            out.e_tag = Some(etag(&obj.etag));
+        }
+        if wants("ObjectSize") {
+            out.object_size = i64::try_from(obj.size).ok();
+        }
+        if wants("StorageClass") {
+            out.storage_class = Some(StorageClass::from(obj.headers.storage_class.clone().unwrap_or_else(|| "STANDARD".into())));
+        }
+        if wants("Checksum")
+            && let Some(c) = obj.checksum.as_ref()
+        {
+            let mut cs = Checksum { checksum_type: Some(checksum_type(c)), ..Default::default() };
+            put_checksum!(cs, Some(c));
+            out.checksum = Some(cs);
+        }
+        if wants("ObjectParts") && !obj.parts.is_empty() {
+            let marker = input.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+            let max = input.max_parts.and_then(|m| usize::try_from(m).ok()).unwrap_or(1000);
+            let after: Vec<_> = obj.parts.iter().filter(|p| p.number > marker).collect();
+            let truncated = after.len() > max;
+            let algorithm = obj.checksum.as_ref().map(|c| c.algorithm);
+            let parts: Vec<ObjectPart> = after
+                .iter()
+                .take(max)
+                .map(|p| {
+                    let mut op = ObjectPart {
+                        part_number: i32::try_from(p.number).ok(),
+                        size: i64::try_from(p.size).ok(),
+                        ..Default::default()
+                    };
+                    if let (Some(a), Some(v)) = (algorithm, p.checksum.as_ref()) {
+                        let stored = holdfast_meta::StoredChecksum {
+                            algorithm: a,
+                            value: v.clone(),
+                            kind: holdfast_meta::ChecksumKind::FullObject,
+                        };
+                        put_checksum!(op, Some(&stored));
+                    }
+                    op
+                })
+                .collect();
+            out.object_parts = Some(GetObjectAttributesParts {
+                total_parts_count: i32::try_from(obj.parts.len()).ok(),
+                part_number_marker: Some(i32::try_from(marker).unwrap_or(0)),
+                next_part_number_marker: parts.last().and_then(|p| p.part_number),
+                max_parts: i32::try_from(max).ok(),
+                is_truncated: Some(truncated),
+                parts: Some(parts),
+            });
+        }
+        let _ = meta_error;
+        Ok(S3Response::new(out))
+    }
+}
+
+/// Parses `bytes=first-last` (x-amz-copy-source-range).
+pub(crate) fn byte_range_header(v: &str) -> S3Result<ByteRange> {
+    let bad = || {
+        crate::error::invalid_argument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+            "x-amz-copy-source-range",
+            Some(v),
+        )
+    };
+    let spec = v.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let first: u64 = a.parse().map_err(|_| bad())?;
+    let last: u64 = b.parse().map_err(|_| bad())?;
+    if last < first {
+        return Err(bad());
+    }
+    Ok(ByteRange::From { first, last: Some(last) })
+}
