@@ -1,1 +1,68 @@
-fn main(){}
+//! The `holdfast` command.
+
+mod config;
+mod credentials;
+mod edge;
+mod guards;
+mod server;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "holdfast", version, about = "An S3-compatible object store built around Object Lock")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the S3 server.
+    Serve {
+        /// Address to listen on (IP:PORT).
+        #[arg(long, env = "HOLDFAST_LISTEN")]
+        listen: Option<String>,
+        /// Directory for metadata and object data.
+        #[arg(long, env = "HOLDFAST_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// TOML configuration file.
+        #[arg(long, env = "HOLDFAST_CONFIG")]
+        config: Option<PathBuf>,
+        /// Region reported and expected in signatures.
+        #[arg(long, env = "HOLDFAST_REGION")]
+        region: Option<String>,
+        /// Base domain for virtual-hosted-style requests (bucket.<domain>).
+        #[arg(long, env = "HOLDFAST_BASE_DOMAIN")]
+        base_domain: Option<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { listen, data_dir, config, region, base_domain } => {
+            config::Config::load(config::Overrides { listen, data_dir, config, region, base_domain }).and_then(|cfg| {
+                init_logging(&cfg.log);
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|rt| rt.block_on(server::serve(cfg)))
+            })
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("holdfast: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOLDFAST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},s3s=off")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,0 +1,174 @@
+//! The HTTP edge in front of s3s: health and metrics endpoints, the guards, a request id
+//! on every response, metrics per operation, and the AWS error elements s3s cannot render.
+
+use crate::guards::{self, ChunkGuard};
+use bytes::Bytes;
+use holdfast_api::auth::OpSlot;
+use holdfast_api::error::{ERROR_FIELDS_HEADER, METHOD_PLACEHOLDER};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use metrics_exporter_prometheus::PrometheusHandle;
+use s3s::Body;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+pub const HEALTH_PATH: &str = "/_holdfast/health";
+pub const METRICS_PATH: &str = "/_holdfast/metrics";
+/// Error bodies larger than this are passed through untouched.
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+pub struct Edge {
+    pub s3: s3s::service::S3Service,
+    pub metrics: PrometheusHandle,
+    pub ready: AtomicBool,
+    pub max_chunk: u64,
+    pub max_put: u64,
+    request_seq: AtomicU64,
+    request_prefix: u32,
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message></Error>",
+        xml_escape(code),
+        xml_escape(message)
+    );
+    let mut resp = Response::new(Body::from(xml));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    resp
+}
+
+fn content_length(h: &http::HeaderMap) -> u64 {
+    h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+impl Edge {
+    pub fn new(s3: s3s::service::S3Service, metrics: PrometheusHandle, max_chunk: u64, max_put: u64) -> Self {
+        Self {
+            s3,
+            metrics,
+            ready: AtomicBool::new(false),
+            max_chunk,
+            max_put,
+            request_seq: AtomicU64::new(0),
+            request_prefix: rand::random(),
+        }
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.request_seq.fetch_add(1, Ordering::Relaxed);
+        format!("{:08X}{:08X}", self.request_prefix, n & 0xFFFF_FFFF)
+    }
+
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = self.request_id();
+        let method = req.method().clone();
+        let bytes_in = content_length(req.headers());
+        let slot = OpSlot::default();
+        let mut resp = match req.uri().path() {
+            HEALTH_PATH => self.health(),
+            METRICS_PATH => {
+                let mut r = Response::new(Body::from(self.metrics.render()));
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+                r
+            }
+            _ => self.s3_call(req, slot.clone()).await,
+        };
+        self.finish(&mut resp, &method, &request_id).await;
+        let op = slot.get().unwrap_or_else(|| "none".to_owned());
+        let status = resp.status().as_u16().to_string();
+        metrics::counter!("holdfast_requests_total", "op" => op.clone(), "status" => status).increment(1);
+        metrics::histogram!("holdfast_request_duration_seconds", "op" => op.clone()).record(started.elapsed().as_secs_f64());
+        metrics::counter!("holdfast_bytes_in_total").increment(bytes_in);
+        metrics::counter!("holdfast_bytes_out_total").increment(content_length(resp.headers()));
+        if resp.status().is_server_error() {
+            tracing::warn!(%request_id, %op, status = resp.status().as_u16(), "request failed");
+        } else {
+            tracing::debug!(%request_id, %op, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+        }
+        resp
+    }
+
+    fn health(&self) -> Response<Body> {
+        if self.ready.load(Ordering::Acquire) {
+            Response::new(Body::from(Bytes::from_static(b"ok\n")))
+        } else {
+            let mut r = Response::new(Body::from(Bytes::from_static(b"starting\n")));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r
+        }
+    }
+
+    async fn s3_call(&self, req: Request<Incoming>, slot: OpSlot) -> Response<Body> {
+        if let Err((status, code, message)) = guards::check_signature_version(req.headers(), req.uri().query()) {
+            return error_response(status, code, &message);
+        }
+        let decoded = req
+            .headers()
+            .get("x-amz-decoded-content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if decoded.is_some_and(|d| d > self.max_put) {
+            return error_response(StatusCode::BAD_REQUEST, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.");
+        }
+        let chunked = guards::is_aws_chunked(req.headers());
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(slot);
+        let body = if chunked { Body::http_body(ChunkGuard::new(body, self.max_chunk)) } else { Body::from(body) };
+        match self.s3.call(Request::from_parts(parts, body)).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::error!(error = ?e, "s3 service failed");
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.")
+            }
+        }
+    }
+
+    /// Request ids, 304 without a body, and the extra elements of error bodies.
+    async fn finish(&self, resp: &mut Response<Body>, method: &Method, request_id: &str) {
+        let fields = resp.headers_mut().remove(ERROR_FIELDS_HEADER);
+        let h = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert("x-amz-request-id", v.clone());
+            h.insert("x-amz-id-2", v);
+        }
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            resp.headers_mut().remove(header::CONTENT_TYPE);
+            resp.headers_mut().remove(header::CONTENT_LENGTH);
+            *resp.body_mut() = Body::empty();
+            return;
+        }
+        if resp.status().as_u16() < 400 || *method == Method::HEAD {
+            return;
+        }
+        if content_length(resp.headers()) as usize > MAX_ERROR_BODY {
+            return;
+        }
+        let body = std::mem::take(resp.body_mut());
+        let Ok(collected) = body.collect().await else { return };
+        let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+        let mut extra = String::new();
+        if let Some(fields) = fields.as_ref().and_then(|v| v.to_str().ok()) {
+            for pair in fields.split('&') {
+                let Some((k, v)) = pair.split_once('=') else { continue };
+                let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+                let v = if v == METHOD_PLACEHOLDER { method.as_str().into() } else { v };
+                extra.push_str(&format!("<{k}>{}</{k}>", xml_escape(&v)));
+            }
+        }
+        if !text.contains("<RequestId>") {
+            extra.push_str(&format!("<RequestId>{request_id}</RequestId>"));
+        }
+        extra.push_str(&format!("<HostId>{request_id}</HostId>"));
+        let text = if text.contains("</Error>") { text.replacen("</Error>", &format!("{extra}</Error>"), 1) } else { text };
+        resp.headers_mut().remove(header::CONTENT_LENGTH);
+        *resp.body_mut() = Body::from(Bytes::from(text));
+    }
+}

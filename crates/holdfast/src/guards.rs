@@ -1,0 +1,185 @@
+//! Checks at the HTTP edge, before s3s sees a request: protections that s3s 0.14 lacks
+//! (research/ecosystem.md §1.3): SigV2 refused, presigned URLs valid at most 7 days, and a
+//! cap on the size of one aws-chunked chunk (s3s buffers a whole chunk to verify it).
+
+use bytes::{Buf, Bytes};
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Longest presigned URL validity AWS allows.
+pub const MAX_PRESIGN_SECS: u64 = 604_800;
+
+/// A refusal: HTTP status, S3 error code, message.
+pub type Refusal = (http::StatusCode, &'static str, String);
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then_some(v)
+    })
+}
+
+/// Refuses Signature Version 2 (header or query) and over-long presigned URLs.
+pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>) -> Result<(), Refusal> {
+    let v2 = || {
+        Err((
+            http::StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".to_owned(),
+        ))
+    };
+    if let Some(auth) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && auth.starts_with("AWS ")
+    {
+        return v2();
+    }
+    if let Some(q) = query {
+        if query_param(q, "AWSAccessKeyId").is_some() || (query_param(q, "Signature").is_some() && query_param(q, "X-Amz-Signature").is_none()) {
+            return v2();
+        }
+        if let Some(exp) = query_param(q, "X-Amz-Expires") {
+            let ok = exp.parse::<u64>().is_ok_and(|s| s <= MAX_PRESIGN_SECS);
+            if !ok {
+                return Err((
+                    http::StatusCode::BAD_REQUEST,
+                    "AuthorizationQueryParametersError",
+                    "X-Amz-Expires must be less than a week (in seconds) that is; 604800".to_owned(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the body is `aws-chunked` (streaming SigV4, signed or unsigned).
+pub fn is_aws_chunked(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("STREAMING-"))
+}
+
+enum ChunkState {
+    /// Reading a chunk header line up to CRLF.
+    Header(Vec<u8>),
+    /// Skipping chunk data plus its trailing CRLF.
+    Data(u64),
+    /// After the final chunk: trailers, passed through.
+    Done,
+}
+
+/// Passes an aws-chunked body through unchanged while checking each declared chunk size.
+pub struct ChunkGuard<B> {
+    inner: B,
+    state: ChunkState,
+    max_chunk: u64,
+}
+
+impl<B> ChunkGuard<B> {
+    pub fn new(inner: B, max_chunk: u64) -> Self {
+        Self { inner, state: ChunkState::Header(Vec::new()), max_chunk }
+    }
+
+    fn observe(&mut self, mut data: &[u8]) -> Result<(), String> {
+        while !data.is_empty() {
+            match &mut self.state {
+                ChunkState::Done => return Ok(()),
+                ChunkState::Data(n) => {
+                    let take = (*n).min(data.len() as u64);
+                    *n -= take;
+                    data.advance(usize::try_from(take).unwrap_or(usize::MAX));
+                    if *n == 0 {
+                        self.state = ChunkState::Header(Vec::new());
+                    }
+                }
+                ChunkState::Header(line) => {
+                    let Some(pos) = data.iter().position(|&b| b == b'\n') else {
+                        line.extend_from_slice(data);
+                        if line.len() > 4096 {
+                            return Err("aws-chunked chunk header TooLarge".into());
+                        }
+                        return Ok(());
+                    };
+                    line.extend_from_slice(&data[..=pos]);
+                    data.advance(pos + 1);
+                    let text = String::from_utf8_lossy(line);
+                    let hex = text.trim().split(';').next().unwrap_or("").trim();
+                    let size = u64::from_str_radix(hex, 16).map_err(|_| "aws-chunked chunk header malformed".to_owned())?;
+                    if size > self.max_chunk {
+                        return Err(format!("aws-chunked chunk of {size} bytes is TooLarge (limit {})", self.max_chunk));
+                    }
+                    self.state = if size == 0 { ChunkState::Done } else { ChunkState::Data(size + 2) };
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<B> Body for ChunkGuard<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref()
+                    && let Err(e) = self.observe(data)
+                {
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            other => other.map(|o| o.map(|r| r.map_err(Into::into))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(auth: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::AUTHORIZATION, auth.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn sigv2_is_refused_and_sigv4_passes() {
+        assert!(check_signature_version(&headers("AWS AKID:sig"), None).is_err());
+        assert!(check_signature_version(&headers("AWS4-HMAC-SHA256 Credential=x"), None).is_ok());
+        assert!(check_signature_version(&HeaderMap::new(), Some("AWSAccessKeyId=a&Expires=1&Signature=s")).is_err());
+        assert!(check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604800&X-Amz-Signature=s")).is_ok());
+        let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604801&X-Amz-Signature=s")).unwrap_err();
+        assert_eq!(e.1, "AuthorizationQueryParametersError");
+    }
+
+    #[test]
+    fn chunk_sizes_are_checked_across_frame_boundaries() {
+        let mut g = ChunkGuard::new((), 16);
+        g.observe(b"10;chunk-signature=ab\r\n0123456789abcdef\r\n").unwrap();
+        g.observe(b"4;chunk-sig").unwrap();
+        g.observe(b"nature=cd\r\nabcd\r\n0;chunk-signature=ef\r\n\r\n").unwrap();
+        assert!(matches!(g.state, ChunkState::Done));
+        let mut g = ChunkGuard::new((), 16);
+        assert!(g.observe(b"11;chunk-signature=ab\r\n").unwrap_err().contains("TooLarge"));
+        let mut g = ChunkGuard::new((), 16);
+        assert!(g.observe(b"zz\r\n").is_err());
+    }
+}
