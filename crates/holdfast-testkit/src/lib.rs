@@ -1,0 +1,51 @@
+//! Test support: start the real `holdfast` binary on a free loopback port, talk to it with
+//! the official AWS SDK for Rust, or with raw (optionally SigV4-signed) HTTP requests for
+//! the malformed input no SDK will send.
+
+mod raw;
+mod server;
+
+pub use raw::{RawResponse, raw_http, signed_request};
+pub use server::{ROOT_AK, ROOT_SK, Server, ServerOptions};
+
+pub use aws_sdk_s3;
+
+/// An SDK client for `endpoint` with the given keys: path-style, us-east-1, no retries.
+pub fn s3_client(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
+    let creds = aws_credential_types::Credentials::new(access_key, secret_key, None, None, "holdfast-testkit");
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .http_client(http)
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(std::time::Duration::from_secs(120))
+                .build(),
+        )
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// The S3 error code and HTTP status of an SDK error.
+pub fn error_code<E>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> (Option<String>, Option<u16>)
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    (err.code().map(str::to_owned), err.raw_response().map(|r| r.status().as_u16()))
+}
+
+/// Unique lowercase name for a test bucket.
+pub fn bucket_name(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{}-{n}", tag.to_ascii_lowercase().replace('_', "-"), std::process::id())
+}

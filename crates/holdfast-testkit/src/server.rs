@@ -1,0 +1,154 @@
+//! A real `holdfast serve` process on 127.0.0.1 with a private data directory.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ROOT_AK: &str = "HFTESTROOTACCESSKEY0";
+pub const ROOT_SK: &str = "holdfast-test-root-secret-key-0000000000";
+
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Extra TOML appended to the generated config file.
+    pub config_toml: String,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Server {
+    bin: PathBuf,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    child: Option<Child>,
+    pub addr: String,
+    pub endpoint: String,
+    options: ServerOptions,
+}
+
+impl Server {
+    /// Starts a server on a fresh data directory.
+    pub fn start(bin: &str) -> Self {
+        Self::start_with(bin, ServerOptions::default())
+    }
+
+    pub fn start_with(bin: &str, options: ServerOptions) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let data_dir = tmp.path().join("data");
+        let mut s = Self {
+            bin: PathBuf::from(bin),
+            data_dir,
+            _tmp: Some(tmp),
+            child: None,
+            addr: String::new(),
+            endpoint: String::new(),
+            options,
+        };
+        s.spawn();
+        s
+    }
+
+    /// Starts a server on an existing data directory (owned by the caller).
+    pub fn start_in(bin: &str, data_dir: &Path, options: ServerOptions) -> Self {
+        let mut s = Self {
+            bin: PathBuf::from(bin),
+            data_dir: data_dir.to_owned(),
+            _tmp: None,
+            child: None,
+            addr: String::new(),
+            endpoint: String::new(),
+            options,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        std::fs::create_dir_all(&self.data_dir).expect("data dir");
+        let config = self.data_dir.with_extension("toml");
+        std::fs::write(&config, &self.options.config_toml).expect("config file");
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--config")
+            .arg(&config)
+            .env("HOLDFAST_ROOT_ACCESS_KEY", ROOT_AK)
+            .env("HOLDFAST_ROOT_SECRET_KEY", ROOT_SK)
+            .env("HOLDFAST_LOG", std::env::var("HOLDFAST_TEST_LOG").unwrap_or_else(|_| "warn,s3s=off".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in &self.options.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn holdfast");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let mut sent = false;
+            while let Some(Ok(line)) = lines.next() {
+                if !sent && let Some(rest) = line.strip_prefix("holdfast listening on http://") {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = tx.send(addr);
+                    sent = true;
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("holdfast did not report its address within 60 s");
+        self.endpoint = format!("http://{addr}");
+        self.addr = addr;
+        self.child = Some(child);
+        self.wait_healthy();
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = crate::raw::raw_http_blocking(&self.addr, b"GET /_holdfast/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                && r.status == 200
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("holdfast at {} never became healthy", self.addr);
+    }
+
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        crate::s3_client(&self.endpoint, ROOT_AK, ROOT_SK)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        c.wait().expect("wait")
+    }
+
+    /// Starts again on the same data directory (new port).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
