@@ -9,7 +9,7 @@ use holdfast_api::{ApiConfig, Gateway};
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
 use holdfast_meta::sqlite::SqliteMeta;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use sha2::Digest as _;
@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(30);
+/// Longest wait for a request's headers on a connection.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Holds the data directory's lock file for the life of the process: one server per dir.
 fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
@@ -107,7 +109,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     let edge = Arc::clone(&edge);
                     async move { Ok::<_, std::convert::Infallible>(edge.handle(req).await) }
                 });
-                let conn = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).into_owned();
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                // Half-close lets a client that shut its sending side still read our answer
+                // (a body shorter than Content-Length gets 400 IncompleteBody, not silence);
+                // the header timeout bounds idle and slow-loris connections.
+                builder.http1().half_close(true).timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
