@@ -93,7 +93,7 @@ impl Engine {
             PartSource::Copy { bucket: sb, key: sk, version, conditions, range } => {
                 let src = self.resolve_object(&sb, &sk, &version).await?;
                 let obj = src.object.clone().expect("resolved to an object");
-                conditions.check(&obj.etag, src.last_modified)?;
+                conditions.check_copy_source(&obj.etag, src.last_modified)?;
                 let (start, end) = match range {
                     None => (0, obj.size),
                     Some(r) => match r.resolve(obj.size) {

@@ -106,7 +106,7 @@ impl Engine {
         check_key(&req.key)?;
         let src = self.resolve_object(&req.src_bucket, &req.src_key, &req.src_version).await?;
         let src_obj = src.object.clone().expect("resolved to an object");
-        req.src_conditions.check(&src_obj.etag, src.last_modified)?;
+        req.src_conditions.check_copy_source(&src_obj.etag, src.last_modified)?;
         let same_object = req.src_bucket == req.bucket && req.src_key == req.key;
         if same_object && matches!(req.metadata, MetadataDirective::Copy) && req.src_version == VersionSelector::Latest {
             return Err(EngineError::CopyOntoItself);

@@ -76,6 +76,14 @@ impl ReadConditions {
         }
         Ok(())
     }
+
+    /// The same checks for a copy source, where a failed condition is always 412.
+    pub fn check_copy_source(&self, etag: &str, last_modified: Instant) -> EngineResult<()> {
+        self.check(etag, last_modified).map_err(|e| match e {
+            EngineError::NotModified { .. } => EngineError::PreconditionFailed,
+            other => other,
+        })
+    }
 }
 
 pub struct GetObject {
