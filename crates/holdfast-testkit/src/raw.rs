@@ -110,12 +110,14 @@ pub fn signed_request(
         .build()
         .expect("signing params")
         .into();
-    let signable = SignableRequest::new(
-        method,
-        &url,
-        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
-    )
+    // The payload hash in the canonical request is whatever x-amz-content-sha256 says.
+    let declared = all.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256")).map(|(_, v)| v.clone()).unwrap_or_default();
+    let signable_body = match declared.as_str() {
+        "UNSIGNED-PAYLOAD" => SignableBody::UnsignedPayload,
+        v if v.starts_with("STREAMING-") => SignableBody::StreamingUnsignedPayloadTrailer,
+        v => SignableBody::Precomputed(v.to_owned()),
+    };
+    let signable = SignableRequest::new(method, &url, all.iter().map(|(k, v)| (k.as_str(), v.as_str())), signable_body)
     .expect("signable");
     let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
     let (signed_headers, _) = instructions.into_parts();
