@@ -140,9 +140,20 @@ impl Server {
         c.wait().expect("wait")
     }
 
+    /// Waits for an exit that was already requested (e.g. a SIGTERM sent by the test).
+    pub fn terminate_wait(&mut self) -> std::process::ExitStatus {
+        self.child.take().expect("running").wait().expect("wait")
+    }
+
     /// Starts again on the same data directory (new port).
     pub fn restart(&mut self) {
         self.kill();
+        self.spawn();
+    }
+
+    /// Starts again after the process was stopped (SIGKILL or SIGTERM).
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
         self.spawn();
     }
 }
