@@ -5,7 +5,7 @@
 mod raw;
 mod server;
 
-pub use raw::{RawResponse, raw_http, signed_request};
+pub use raw::{Chunked, RawResponse, aws_chunked_request, raw_http, signed_request};
 pub use server::{ROOT_AK, ROOT_SK, Server, ServerOptions};
 
 pub use aws_sdk_s3;

@@ -114,7 +114,6 @@ pub fn signed_request(
     let declared = all.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256")).map(|(_, v)| v.clone()).unwrap_or_default();
     let signable_body = match declared.as_str() {
         "UNSIGNED-PAYLOAD" => SignableBody::UnsignedPayload,
-        v if v.starts_with("STREAMING-") => SignableBody::StreamingUnsignedPayloadTrailer,
         v => SignableBody::Precomputed(v.to_owned()),
     };
     let signable = SignableRequest::new(method, &url, all.iter().map(|(k, v)| (k.as_str(), v.as_str())), signable_body)
@@ -135,4 +134,97 @@ pub fn signed_request(
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(body);
     bytes
+}
+
+/// How an `aws-chunked` body is framed.
+pub enum Chunked<'a> {
+    /// STREAMING-AWS4-HMAC-SHA256-PAYLOAD: every chunk carries a signature chained from the
+    /// request's seed signature.
+    Signed,
+    /// STREAMING-UNSIGNED-PAYLOAD-TRAILER with one trailing header (name, value).
+    UnsignedTrailer(&'a str, &'a str),
+}
+
+fn amz_date(time: SystemTime) -> (String, String) {
+    let t = time::OffsetDateTime::from(time);
+    let date = format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day());
+    let full = format!("{date}T{:02}{:02}{:02}Z", t.hour(), t.minute(), t.second());
+    (date, full)
+}
+
+/// A PUT of `chunks` as an aws-chunked body, the way SDKs stream uploads.
+#[allow(clippy::too_many_arguments)]
+pub fn aws_chunked_request(
+    addr: &str,
+    path: &str,
+    chunks: &[&[u8]],
+    mode: Chunked<'_>,
+    access_key: &str,
+    secret_key: &str,
+    time: SystemTime,
+) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let total: usize = chunks.iter().map(|c| c.len()).sum();
+    let (content_sha, trailer) = match &mode {
+        Chunked::Signed => ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", None),
+        Chunked::UnsignedTrailer(name, value) => ("STREAMING-UNSIGNED-PAYLOAD-TRAILER", Some((*name, *value))),
+    };
+    let (date, full_date) = amz_date(time);
+    let signing_key = v4::generate_signing_key(secret_key, time, "us-east-1", "s3");
+    let scope = format!("{date}/us-east-1/s3/aws4_request");
+    let empty_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b""));
+
+    // Encode the body first (the seed signature is needed for signed chunks, so the
+    // header block is computed twice: once for its signature, once for its length).
+    let encode = |seed: &str| -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut prev = seed.to_owned();
+        let mut all: Vec<&[u8]> = chunks.to_vec();
+        all.push(b"");
+        for c in all {
+            match mode {
+                Chunked::Signed => {
+                    let sts = format!(
+                        "AWS4-HMAC-SHA256-PAYLOAD\n{full_date}\n{scope}\n{prev}\n{empty_sha}\n{}",
+                        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(c))
+                    );
+                    let sig = v4::calculate_signature(&signing_key, sts.as_bytes());
+                    out.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", c.len()).as_bytes());
+                    prev = sig;
+                }
+                Chunked::UnsignedTrailer(..) => out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes()),
+            }
+            out.extend_from_slice(c);
+            if !c.is_empty() {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        match trailer {
+            Some((name, value)) => {
+                let mut t = String::new();
+                let _ = write!(t, "{name}:{value}\r\n\r\n");
+                out.extend_from_slice(t.as_bytes());
+            }
+            None => out.extend_from_slice(b"\r\n"),
+        }
+        out
+    };
+    let encoded_len = encode(&"0".repeat(64)).len();
+    let decoded = total.to_string();
+    let content_length = encoded_len.to_string();
+    let mut headers: Vec<(&str, &str)> = vec![
+        ("x-amz-content-sha256", content_sha),
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", &decoded),
+        ("content-length", &content_length),
+    ];
+    if let Some((name, _)) = trailer {
+        headers.push(("x-amz-trailer", name));
+    }
+    let head = signed_request(addr, "PUT", path, &headers, b"", access_key, secret_key, time);
+    let head_text = String::from_utf8(head.clone()).expect("ascii head");
+    let seed = head_text.split("Signature=").nth(1).map(|s| s[..64].to_owned()).unwrap_or_default();
+    let mut out = head;
+    out.extend_from_slice(&encode(&seed));
+    out
 }
