@@ -26,7 +26,7 @@ pub struct PutObject {
 
 pub enum MetadataDirective {
     Copy,
-    Replace(ObjectHeaders),
+    Replace(Box<ObjectHeaders>),
 }
 
 pub struct CopyObject {
@@ -121,7 +121,7 @@ impl Engine {
         }
         let headers = match req.metadata {
             MetadataDirective::Copy => src_obj.headers.clone(),
-            MetadataDirective::Replace(h) => h,
+            MetadataDirective::Replace(h) => *h,
         };
         let body = stream_span(Arc::clone(&self.blobs), &src_obj, 0, src_obj.size)
             .map(|r| r.map_err(|e| crate::BodyError::Other(e.to_string())))
