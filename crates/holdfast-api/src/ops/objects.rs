@@ -380,7 +380,7 @@ impl Gateway {
         check_lock_write(&dest, &lock, None)?;
         let metadata = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
             None | Some("COPY") => holdfast_engine::MetadataDirective::Copy,
-            Some("REPLACE") => holdfast_engine::MetadataDirective::Replace(object_headers(
+            Some("REPLACE") => holdfast_engine::MetadataDirective::Replace(Box::new(object_headers(
                 input.content_type.as_ref(),
                 input.cache_control.as_ref(),
                 input.content_disposition.as_ref(),
@@ -390,7 +390,7 @@ impl Gateway {
                 input.website_redirect_location.as_ref(),
                 input.storage_class.as_ref(),
                 input.metadata.as_ref(),
-            )?),
+            )?)),
             Some(other) => {
                 return Err(crate::error::invalid_argument(
                     "Unknown metadata directive.",
