@@ -109,7 +109,8 @@ pub fn meta_error(e: MetaError) -> S3Error {
         MetaError::EntityTooSmall => {
             S3Error::with_message(C::EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size.")
         }
-        MetaError::Internal(m) => {
+        // Identity errors have their own (IAM) mapping; reaching here is a bug.
+        MetaError::NoSuchEntity(m) | MetaError::EntityAlreadyExists(m) | MetaError::DeleteConflict(m) | MetaError::LimitExceeded(m) | MetaError::Internal(m) => {
             tracing::error!(error = %m, "metadata store failure");
             S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.")
         }

@@ -33,6 +33,15 @@ pub enum MetaError {
     InvalidPartOrder,
     #[error("entity too small")]
     EntityTooSmall,
+    /// IAM: the named user, key or policy does not exist.
+    #[error("{0}")]
+    NoSuchEntity(String),
+    #[error("{0}")]
+    EntityAlreadyExists(String),
+    #[error("{0}")]
+    DeleteConflict(String),
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("metadata store failure: {0}")]
     Internal(String),
 }

@@ -5,11 +5,13 @@
 //! schema refuses the same things a second time with triggers (defence in depth).
 
 mod error;
+mod identity;
 mod model;
 pub mod sqlite;
 mod store;
 
 pub use error::{MetaError, MetaResult};
+pub use identity::{AccessKey, IdentityStore, User};
 pub use model::*;
 pub use store::MetaStore;
 

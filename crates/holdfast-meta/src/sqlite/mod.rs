@@ -8,6 +8,7 @@
 
 mod buckets;
 mod gc;
+mod identity;
 mod listing;
 mod multipart;
 mod objects;
@@ -72,6 +73,7 @@ impl SqliteMeta {
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.execute_batch(schema::SCHEMA)?;
+        conn.execute_batch(identity::SCHEMA)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .map(Some)
