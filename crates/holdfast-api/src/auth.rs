@@ -63,6 +63,10 @@ impl S3Access for Access {
         if cx.credentials().is_none() {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
+        // W4: runs before s3s parses the header (and would refuse it in its own words).
+        if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
+            crate::convert::check_retain_until_header(cx.headers())?;
+        }
         Ok(())
     }
 }

@@ -60,6 +60,19 @@ fn custom(code: &'static str, status: StatusCode, message: &str) -> S3Error {
     e
 }
 
+/// The message of an error that s3s raised without one (it parses request bodies before
+/// any Holdfast code runs); the HTTP edge adds it to the body. MalformedXML for request
+/// bodies that do not parse (B7, R5, L3).
+pub fn default_message(code: &str) -> Option<&'static str> {
+    match code {
+        "MalformedXML" => {
+            Some("The XML you provided was not well-formed or did not validate against our published schema")
+        }
+        "MissingRequestBodyError" => Some("Request Body is empty."),
+        _ => None,
+    }
+}
+
 pub fn locked() -> S3Error {
     S3Error::with_message(S3ErrorCode::AccessDenied, LOCKED_MESSAGE)
 }

@@ -7,6 +7,8 @@ pub mod error;
 mod ops;
 mod s3_impl;
 
+pub use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body};
+
 use holdfast_engine::Engine;
 use holdfast_meta::Bucket;
 use s3s::S3Result;

@@ -101,6 +101,15 @@ pub async fn ingest(blobs: &dyn BlobStore, mut body: BodyStream, mut claims: Bod
     }
 }
 
+/// Verifies a body already held in memory (the small XML bodies of lock-changing requests
+/// and DeleteObjects, B14 / D9) against its Content-MD5 and checksum claims.
+pub fn verify_buffered(claims: &BodyClaims, body: &[u8]) -> EngineResult<()> {
+    let algorithm = claims.checksum.as_ref().map(|(a, _)| *a);
+    let mut hasher = BodyHasher::new(algorithm);
+    hasher.update(body);
+    verify(claims, body.len() as u64, &hasher.finalize(algorithm))
+}
+
 fn verify(claims: &BodyClaims, size: u64, digests: &BodyDigests) -> EngineResult<()> {
     match claims.content_length {
         Some(len) if size < len => return Err(BodyError::Incomplete.into()),

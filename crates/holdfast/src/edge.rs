@@ -44,6 +44,16 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Bod
     resp
 }
 
+/// The message to add to an error body s3s rendered without one.
+fn default_message_for(text: &str) -> Option<&'static str> {
+    if text.contains("<Message>") {
+        return None;
+    }
+    let start = text.find("<Code>")? + "<Code>".len();
+    let end = text[start..].find("</Code>")? + start;
+    holdfast_api::error::default_message(&text[start..end])
+}
+
 fn content_length(h: &http::HeaderMap) -> u64 {
     h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
@@ -121,7 +131,30 @@ impl Edge {
         let chunked = guards::is_aws_chunked(req.headers());
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(slot);
-        let body = if chunked { Body::http_body(ChunkGuard::new(body, self.max_chunk)) } else { Body::from(body) };
+        let body = if chunked {
+            Body::http_body(ChunkGuard::new(body, self.max_chunk))
+        } else if holdfast_api::keeps_xml_body(&parts.method, parts.uri.query())
+            && parts.headers.contains_key(header::CONTENT_LENGTH)
+            && content_length(&parts.headers) <= holdfast_api::MAX_XML_BODY
+        {
+            // B14, D9: keep the small XML body so its Content-MD5 / checksum can be verified.
+            match body.collect().await {
+                Ok(collected) => {
+                    let bytes = collected.to_bytes();
+                    parts.extensions.insert(holdfast_api::XmlBody(bytes.clone()));
+                    Body::from(bytes)
+                }
+                Err(_) => {
+                    return error_response(
+                        StatusCode::BAD_REQUEST,
+                        "IncompleteBody",
+                        "You did not provide the number of bytes specified by the Content-Length HTTP header",
+                    );
+                }
+            }
+        } else {
+            Body::from(body)
+        };
         match self.s3.call(Request::from_parts(parts, body)).await {
             Ok(resp) => resp,
             Err(e) => {
@@ -168,6 +201,10 @@ impl Edge {
         }
         extra.push_str(&format!("<HostId>{request_id}</HostId>"));
         let text = if text.contains("</Error>") { text.replacen("</Error>", &format!("{extra}</Error>"), 1) } else { text };
+        let text = match default_message_for(&text) {
+            Some(m) => text.replacen("</Code>", &format!("</Code><Message>{}</Message>", xml_escape(m)), 1),
+            None => text,
+        };
         resp.headers_mut().remove(header::CONTENT_LENGTH);
         *resp.body_mut() = Body::from(Bytes::from(text));
     }

@@ -2,7 +2,7 @@
 
 use super::require_integrity_header;
 use crate::Gateway;
-use crate::convert::{instant, ts};
+use crate::convert::{instant, java_pacific_date, ts};
 use crate::error::{engine_error, invalid_argument, meta_error, with_resource};
 use holdfast_engine::version_selector;
 use holdfast_lock::{DefaultRetention, LegalHold, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, Period, Retention};
@@ -70,10 +70,11 @@ impl Gateway {
         &self,
         req: S3Request<PutObjectLockConfigurationInput>,
     ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
-        require_integrity_header(&req.headers)?;
+        require_integrity_header(&req.headers, &req.extensions)?;
         let input = req.input;
         self.bucket(&input.bucket).await?;
-        let config = input.object_lock_configuration.ok_or_else(|| s3_error!(MissingRequestBodyError, "Request Body is empty"))?;
+        // B17: no body at all is MissingRequestBodyError, not MalformedXML.
+        let config = input.object_lock_configuration.ok_or_else(|| s3_error!(MissingRequestBodyError, "Request Body is empty."))?;
         let default = self.default_retention(&config)?;
         self.engine.meta.set_lock_configuration(&input.bucket, default).await.map_err(meta_error)?;
         Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
@@ -139,14 +140,19 @@ impl Gateway {
         {
             return Err(with_resource(meta_error(MetaError::NoSuchKey), &input.bucket, Some(&input.key)));
         }
-        require_integrity_header(&req.headers)?;
+        require_integrity_header(&req.headers, &req.extensions)?;
         let r = input.retention.ok_or_else(malformed)?;
         let retention = match (r.mode.as_ref(), r.retain_until_date) {
             (None, None) => None,
             (Some(m), Some(until)) => {
                 let until = instant(until);
                 if until <= self.engine.clock.now() {
-                    return Err(invalid_argument("The retain until date must be in the future!", "RetainUntilDate", None));
+                    // R6: AWS renders the refused date Java-style in US Pacific time.
+                    return Err(invalid_argument(
+                        "The retain until date must be in the future!",
+                        "RetainUntilDate",
+                        Some(&java_pacific_date(until)),
+                    ));
                 }
                 Some(Retention { mode: mode(Some(m))?, until })
             }
@@ -189,7 +195,7 @@ impl Gateway {
         {
             return Err(with_resource(meta_error(MetaError::NoSuchKey), &input.bucket, Some(&input.key)));
         }
-        require_integrity_header(&req.headers)?;
+        require_integrity_header(&req.headers, &req.extensions)?;
         let hold = input
             .legal_hold
             .and_then(|h| h.status)

@@ -311,7 +311,7 @@ impl Gateway {
     }
 
     pub(crate) async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        require_integrity_header(&req.headers)?;
+        require_integrity_header(&req.headers, &req.extensions)?;
         let input = req.input;
         if input.delete.objects.len() > 1000 {
             return Err(s3_error!(
