@@ -101,7 +101,12 @@ pub fn body_claims(
     algorithm: Option<&dto::ChecksumAlgorithm>,
     values: &ChecksumValues<'_>,
 ) -> S3Result<BodyClaims> {
-    let content_md5 = content_md5.map(|m| parse_content_md5(m)).transpose().map_err(crate::error::engine_error)?;
+    // s3s treats an empty header as absent; an empty Content-MD5 is still an invalid one.
+    let empty_md5 = headers.get("content-md5").is_some_and(|v| v.as_bytes().trim_ascii().is_empty());
+    let content_md5 = match content_md5 {
+        None if empty_md5 => return Err(crate::error::engine_error(holdfast_engine::EngineError::InvalidDigest)),
+        m => m.map(|m| parse_content_md5(m)).transpose().map_err(crate::error::engine_error)?,
+    };
     let named = algorithm.map(checksum_algorithm).transpose()?;
     let given = values.given();
     if given.len() > 1 {

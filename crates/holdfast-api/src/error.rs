@@ -60,6 +60,12 @@ fn custom(code: &'static str, status: StatusCode, message: &str) -> S3Error {
     e
 }
 
+/// DP2 (aws_strict=false): the code s3-tests and Ceph expect for a non-positive default
+/// retention period. s3s gives custom codes status 500 unless one is set.
+pub fn invalid_retention_period(message: &str) -> S3Error {
+    custom("InvalidRetentionPeriod", StatusCode::BAD_REQUEST, message)
+}
+
 /// The message of an error that s3s raised without one (it parses request bodies before
 /// any Holdfast code runs); the HTTP edge adds it to the body. MalformedXML for request
 /// bodies that do not parse (B7, R5, L3).

@@ -98,9 +98,10 @@ impl Engine {
                     None => (0, obj.size),
                     Some(r) => match r.resolve(obj.size) {
                         Some((a, b)) if matches!(r, ByteRange::From { last: Some(l), .. } if l < obj.size) => (a, b),
+                        // A well-formed range outside the source: AWS names the source size.
                         _ => {
                             return Err(EngineError::InvalidArgument {
-                                message: "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into(),
+                                message: format!("Range specified is not valid for source object of size: {}", obj.size),
                                 name: "x-amz-copy-source-range".into(),
                                 value: None,
                             });
@@ -151,9 +152,24 @@ impl Engine {
         key: &str,
         upload_id: &str,
         requested: Vec<CompletedPart>,
+        stated: Option<(ChecksumAlgorithm, String)>,
         conditions: WriteConditions,
     ) -> EngineResult<VersionRecord> {
-        let upload = self.meta.upload(bucket, key, upload_id).await?;
+        let upload = match self.meta.upload(bucket, key, upload_id).await {
+            Ok(u) => u,
+            // S3 answers a repeated completion (a client retry) with the object it made, as
+            // long as it names the same parts.
+            Err(MetaError::NoSuchUpload) => {
+                return match self.meta.completed_upload(bucket, key, upload_id).await? {
+                    Some(rec) if same_parts(&rec, &requested) => {
+                        check_stated_checksum(stated.as_ref(), rec.object.as_ref().and_then(|o| o.checksum.as_ref()))?;
+                        Ok(rec)
+                    }
+                    _ => Err(MetaError::NoSuchUpload.into()),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        };
         if requested.is_empty() {
             return Err(EngineError::MalformedXml("The XML you provided was not well-formed or did not validate against our published schema".into()));
         }
@@ -194,12 +210,43 @@ impl Engine {
                 .map(|p| PartSummary { number: p.number, size: p.size, etag: p.etag.clone(), checksum: p.checksum.clone() })
                 .collect(),
         };
+        check_stated_checksum(stated.as_ref(), object.checksum.as_ref())?;
         Ok(self.meta.complete_upload(&upload, object, conditions, self.clock.now()).await?)
     }
 
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> EngineResult<()> {
         Ok(self.meta.abort_upload(bucket, key, upload_id).await?)
     }
+}
+
+/// The whole-object checksum a CompleteMultipartUpload states (`x-amz-checksum-<alg>`) must
+/// be the one its parts make, else 400 BadDigest; a composite value may leave out its `-N`.
+fn check_stated_checksum(stated: Option<&(ChecksumAlgorithm, String)>, made: Option<&StoredChecksum>) -> EngineResult<()> {
+    let Some((algorithm, value)) = stated else { return Ok(()) };
+    let Some(made) = made else { return Err(crate::ingest::mismatch(*algorithm)) };
+    if made.algorithm != *algorithm {
+        return Err(EngineError::InvalidRequest(format!(
+            "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+            made.algorithm.as_str().to_ascii_lowercase(),
+            algorithm.as_str().to_ascii_lowercase()
+        )));
+    }
+    let value = value.trim();
+    let same = value == made.value
+        || (made.kind == ChecksumKind::Composite && made.value.split_once('-').is_some_and(|(v, _)| v == value));
+    if same { Ok(()) } else { Err(crate::ingest::mismatch(*algorithm)) }
+}
+
+/// Whether a completion request names exactly the parts a completed object is made of.
+fn same_parts(rec: &VersionRecord, requested: &[CompletedPart]) -> bool {
+    let Some(obj) = rec.object.as_ref() else { return false };
+    if obj.parts.is_empty() {
+        // A one-part upload still records its part; an object without parts was not made
+        // by an upload.
+        return false;
+    }
+    obj.parts.len() == requested.len()
+        && obj.parts.iter().zip(requested).all(|(p, r)| p.number == r.number && p.etag == r.etag.trim().trim_matches('"'))
 }
 
 /// The completed object's checksum: composite or full-object in the upload's algorithm,

@@ -52,6 +52,8 @@ pub trait MetaStore: Send + Sync + 'static {
         cond: WriteConditions,
         now: Instant,
     ) -> MetaResult<VersionRecord>;
+    /// The version an upload made when it completed, if it did and the version still exists.
+    async fn completed_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>>;
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()>;
 
     /// Blobs queued for deletion before `before`, at most `limit`.

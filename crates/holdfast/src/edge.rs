@@ -58,6 +58,23 @@ fn content_length(h: &http::HeaderMap) -> u64 {
     h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
+/// GetObjectAttributes is the one response where AWS writes the ETag without quotes
+/// (`<ETag>d41d8cd9...</ETag>`); s3s always quotes it.
+async fn unquote_attributes_etag(resp: &mut Response<Body>) {
+    if content_length(resp.headers()) as usize > MAX_ERROR_BODY {
+        return;
+    }
+    let body = std::mem::take(resp.body_mut());
+    let Ok(collected) = body.collect().await else { return };
+    let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    let text = match (text.find("<ETag>\""), text.find("\"</ETag>")) {
+        (Some(a), Some(b)) if a < b => format!("{}<ETag>{}</ETag>{}", &text[..a], &text[a + 7..b], &text[b + 8..]),
+        _ => text,
+    };
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    *resp.body_mut() = Body::from(Bytes::from(text));
+}
+
 impl Edge {
     pub fn new(s3: s3s::service::S3Service, metrics: PrometheusHandle, max_chunk: u64, max_put: u64) -> Self {
         Self {
@@ -91,8 +108,11 @@ impl Edge {
             }
             _ => self.s3_call(req, slot.clone()).await,
         };
-        self.finish(&mut resp, &method, &request_id).await;
         let op = slot.get().unwrap_or_else(|| "none".to_owned());
+        if op == "GetObjectAttributes" && resp.status() == StatusCode::OK {
+            unquote_attributes_etag(&mut resp).await;
+        }
+        self.finish(&mut resp, &method, &request_id).await;
         let status = resp.status().as_u16().to_string();
         metrics::counter!("holdfast_requests_total", "op" => op.clone(), "status" => status).increment(1);
         metrics::histogram!("holdfast_request_duration_seconds", "op" => op.clone()).record(started.elapsed().as_secs_f64());
@@ -117,6 +137,10 @@ impl Edge {
     }
 
     async fn s3_call(&self, req: Request<Incoming>, slot: OpSlot) -> Response<Body> {
+        if req.method() == Method::OPTIONS {
+            let (status, code, message) = guards::cors_preflight(req.headers());
+            return error_response(status, code, &message);
+        }
         if let Err((status, code, message)) = guards::check_signature_version(req.headers(), req.uri().query()) {
             return error_response(status, code, &message);
         }
@@ -130,6 +154,7 @@ impl Edge {
         }
         let chunked = guards::is_aws_chunked(req.headers());
         let (mut parts, body) = req.into_parts();
+        guards::sigv4_date_from_date_header(&mut parts.headers);
         parts.extensions.insert(slot);
         let body = if chunked {
             Body::http_body(ChunkGuard::new(body, self.max_chunk))

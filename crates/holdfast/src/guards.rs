@@ -40,6 +40,13 @@ pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>) -> Resu
             return v2();
         }
         if let Some(exp) = query_param(q, "X-Amz-Expires") {
+            if exp.starts_with('-') && exp[1..].bytes().all(|b| b.is_ascii_digit()) {
+                return Err((
+                    http::StatusCode::BAD_REQUEST,
+                    "AuthorizationQueryParametersError",
+                    "X-Amz-Expires must be non-negative".to_owned(),
+                ));
+            }
             let ok = exp.parse::<u64>().is_ok_and(|s| s <= MAX_PRESIGN_SECS);
             if !ok {
                 return Err((
@@ -51,6 +58,54 @@ pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>) -> Resu
         }
     }
     Ok(())
+}
+
+/// A CORS preflight (`OPTIONS`). Holdfast has no bucket CORS configuration yet, so it answers
+/// as S3 does for a bucket without one: 400 when the preflight lacks `Origin` or
+/// `Access-Control-Request-Method`, otherwise 403.
+pub fn cors_preflight(headers: &HeaderMap) -> Refusal {
+    if !headers.contains_key(http::header::ORIGIN) {
+        return (http::StatusCode::BAD_REQUEST, "BadRequest", "Insufficient information. Origin request header needed.".to_owned());
+    }
+    if !headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD) {
+        return (http::StatusCode::BAD_REQUEST, "BadRequest", "Invalid Access-Control-Request-Method: null".to_owned());
+    }
+    (http::StatusCode::FORBIDDEN, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.".to_owned())
+}
+
+/// SigV4 lets a request carry its time in `Date` instead of `x-amz-date` (AWS SigV4: "the
+/// x-amz-date header or the Date header"); botocore does so whenever a `Date` header is
+/// set. s3s reads only `x-amz-date`, so the `Date` value is copied there in SigV4's basic
+/// ISO 8601 form. `Date` itself stays, since it may be one of the signed headers. When both
+/// are present `x-amz-date` wins, as on AWS.
+pub fn sigv4_date_from_date_header(headers: &mut HeaderMap) {
+    let sigv4 = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256 "));
+    let has_amz_date = headers.get("x-amz-date").is_some_and(|v| !v.is_empty());
+    if !sigv4 || has_amz_date {
+        return;
+    }
+    let Some(date) = headers.get(http::header::DATE).and_then(|v| v.to_str().ok()) else { return };
+    // RFC 1123 with the zone as `GMT`, or as the numeric UTC offset RFC 2822 writers use.
+    let Some((rest, zone)) = date.trim().rsplit_once(' ') else { return };
+    if !matches!(zone, "GMT" | "UTC" | "UT" | "+0000" | "-0000") {
+        return;
+    }
+    let Ok(t) = s3s::dto::Timestamp::parse(s3s::dto::TimestampFormat::HttpDate, &format!("{rest} GMT")) else { return };
+    let mut buf = Vec::new();
+    if t.format(s3s::dto::TimestampFormat::DateTime, &mut buf).is_err() {
+        return;
+    }
+    // `YYYY-MM-DDTHH:MM:SS.sssZ` -> `YYYYMMDDTHHMMSSZ`
+    let iso = String::from_utf8_lossy(&buf);
+    let basic: String = iso.get(..19).unwrap_or_default().chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
+    if basic.len() == 15
+        && let Ok(v) = http::HeaderValue::from_str(&format!("{basic}Z"))
+    {
+        headers.insert("x-amz-date", v);
+    }
 }
 
 /// Whether the body is `aws-chunked` (streaming SigV4, signed or unsigned).
@@ -168,6 +223,28 @@ mod tests {
         assert!(check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604800&X-Amz-Signature=s")).is_ok());
         let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604801&X-Amz-Signature=s")).unwrap_err();
         assert_eq!(e.1, "AuthorizationQueryParametersError");
+    }
+
+    #[test]
+    fn sigv4_date_header_fills_in_x_amz_date() {
+        let mut h = headers("AWS4-HMAC-SHA256 Credential=x");
+        h.insert(http::header::DATE, "Sun, 22 Nov 2026 00:57:56 GMT".parse().unwrap());
+        sigv4_date_from_date_header(&mut h);
+        assert_eq!(h.get("x-amz-date").unwrap(), "20261122T005756Z");
+        assert_eq!(h.get(http::header::DATE).unwrap(), "Sun, 22 Nov 2026 00:57:56 GMT");
+        let mut h = headers("AWS4-HMAC-SHA256 Credential=x");
+        h.insert(http::header::DATE, "Sun, 22 Nov 2026 01:03:53 -0000".parse().unwrap());
+        sigv4_date_from_date_header(&mut h);
+        assert_eq!(h.get("x-amz-date").unwrap(), "20261122T010353Z", "email.utils.formatdate form");
+        h.insert("x-amz-date", "20300101T000000Z".parse().unwrap());
+        sigv4_date_from_date_header(&mut h);
+        assert_eq!(h.get("x-amz-date").unwrap(), "20300101T000000Z", "x-amz-date wins");
+        let mut anon = HeaderMap::new();
+        anon.insert(http::header::DATE, "Sun, 22 Nov 2026 00:57:56 GMT".parse().unwrap());
+        sigv4_date_from_date_header(&mut anon);
+        assert!(anon.get("x-amz-date").is_none());
+        let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=-7&X-Amz-Signature=s")).unwrap_err();
+        assert_eq!((e.1, e.2.as_str()), ("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative"));
     }
 
     #[test]

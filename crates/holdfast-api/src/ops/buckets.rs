@@ -17,7 +17,15 @@ impl Gateway {
         }
         let lock = input.object_lock_enabled_for_bucket.unwrap_or(false);
         let now = self.engine.clock.now();
-        self.engine.meta.create_bucket(&input.bucket, lock, now).await.map_err(meta_error)?;
+        match self.engine.meta.create_bucket(&input.bucket, lock, now).await {
+            // AWS CreateBucket: re-creating a bucket you own answers 200 in us-east-1 (legacy
+            // behaviour) and 409 BucketAlreadyOwnedByYou in every other region. The existing
+            // bucket is left as it is, so asking for Object Lock on a bucket without it is
+            // still refused rather than answered with a 200 that did not enable anything.
+            Err(holdfast_meta::MetaError::BucketAlreadyOwnedByYou)
+                if self.config.region == "us-east-1" && (!lock || self.bucket(&input.bucket).await?.lock_enabled) => {}
+            other => other.map_err(meta_error)?,
+        }
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
     }
 

@@ -30,7 +30,7 @@ impl Gateway {
         if self.config.aws_strict || message.contains("too large") {
             invalid_argument(message, name, Some(&value.to_string()))
         } else {
-            S3Error::with_message(S3ErrorCode::Custom("InvalidRetentionPeriod".into()), message.to_owned())
+            crate::error::invalid_retention_period(message)
         }
     }
 

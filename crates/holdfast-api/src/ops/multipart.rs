@@ -1,11 +1,13 @@
 //! Multipart upload operations.
 
-use super::objects::{byte_range_header, check_lock_write, read_conditions, shown_version_id, write_conditions};
+use super::objects::{
+    byte_range_header, check_lock_write, read_conditions, shown_version_id, write_conditions, written_version_id,
+};
 use crate::Gateway;
 use crate::convert::*;
 use crate::error::{engine_error, meta_error, with_resource};
 use holdfast_engine::{CompletedPart as EngineCompletedPart, CreateUpload, PartSource, version_selector};
-use holdfast_meta::{UploadListQuery, Versioning};
+use holdfast_meta::UploadListQuery;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -162,7 +164,7 @@ impl Gateway {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
-        let bucket = self.bucket(&input.bucket).await?;
+        self.bucket(&input.bucket).await?;
         let parts: Vec<EngineCompletedPart> = input
             .multipart_upload
             .and_then(|m| m.parts)
@@ -175,9 +177,18 @@ impl Gateway {
             })
             .collect();
         let conditions = write_conditions(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let stated = [
+            (holdfast_meta::ChecksumAlgorithm::Crc32, input.checksum_crc32.as_ref()),
+            (holdfast_meta::ChecksumAlgorithm::Crc32c, input.checksum_crc32c.as_ref()),
+            (holdfast_meta::ChecksumAlgorithm::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
+            (holdfast_meta::ChecksumAlgorithm::Sha1, input.checksum_sha1.as_ref()),
+            (holdfast_meta::ChecksumAlgorithm::Sha256, input.checksum_sha256.as_ref()),
+        ]
+        .into_iter()
+        .find_map(|(a, v)| v.map(|v| (a, v.clone())));
         let rec = self
             .engine
-            .complete_upload(&input.bucket, &input.key, &input.upload_id, parts, conditions)
+            .complete_upload(&input.bucket, &input.key, &input.upload_id, parts, stated, conditions)
             .await
             .map_err(engine_error)?;
         let obj = rec.object.as_ref().expect("completion records an object");
@@ -186,7 +197,7 @@ impl Gateway {
             key: Some(input.key.clone()),
             e_tag: Some(etag(&obj.etag)),
             location: Some(format!("/{}/{}", input.bucket, input.key)),
-            version_id: (bucket.versioning != Versioning::Unversioned).then(|| rec.version_id.clone()),
+            version_id: written_version_id(&rec),
             ..Default::default()
         };
         put_checksum!(out, obj.checksum.as_ref());

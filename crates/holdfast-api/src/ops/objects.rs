@@ -7,7 +7,7 @@ use crate::error::{engine_error, meta_error, with_resource};
 use futures::StreamExt;
 use holdfast_engine::{ByteRange, CopyObject, GetObject, ObjectRead, PutObject, ReadConditions, version_selector};
 use holdfast_lock::{Bypass, LockState};
-use holdfast_meta::{Bucket, VersionRecord, Versioning, WriteConditions};
+use holdfast_meta::{Bucket, ObjectData, StoredChecksum, VersionRecord, Versioning, WriteConditions};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -78,6 +78,31 @@ pub(crate) async fn shown_version_id(gw: &Gateway, rec: &VersionRecord) -> Optio
     }
 }
 
+/// `x-amz-version-id` on a write response: only a generated id is shown. A write to an
+/// unversioned or versioning-suspended bucket makes the `null` version, and AWS sends no
+/// header then (PutObject API examples, "versioning suspended").
+pub(crate) fn written_version_id(rec: &VersionRecord) -> Option<String> {
+    (rec.version_id != "null").then(|| rec.version_id.clone())
+}
+
+/// The checksum a GET or HEAD shows with `x-amz-checksum-mode: ENABLED`: the object's for a
+/// whole-object read; for `?partNumber=N` of a multipart object the part's own checksum (in
+/// the upload's algorithm, with the object's checksum type), as AWS returns part-level
+/// checksums; none for a byte range.
+fn shown_checksum(obj: &ObjectData, part_number: Option<u32>, ranged: bool) -> Option<StoredChecksum> {
+    let whole = obj.checksum.clone();
+    match part_number {
+        None if ranged => None,
+        None => whole,
+        Some(_) if obj.parts.is_empty() => whole,
+        Some(n) => {
+            let part = obj.parts.iter().find(|p| p.number == n)?;
+            let c = whole?;
+            Some(StoredChecksum { value: part.checksum.clone()?, ..c })
+        }
+    }
+}
+
 fn content_range(read: &ObjectRead) -> Option<String> {
     read.span.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, read.object().size))
 }
@@ -144,7 +169,7 @@ impl Gateway {
         let obj = rec.object.as_ref().expect("a put records an object");
         let mut out = PutObjectOutput {
             e_tag: Some(etag(&obj.etag)),
-            version_id: (bucket.versioning != Versioning::Unversioned).then(|| rec.version_id.clone()),
+            version_id: written_version_id(&rec),
             size: i64::try_from(obj.size).ok(),
             ..Default::default()
         };
@@ -208,10 +233,10 @@ impl Gateway {
             website_redirect_location: h.website_redirect_location.clone(),
             ..Default::default()
         };
-        let checksum_mode = input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED");
-        if checksum_mode && read.span.is_none() {
-            put_checksum!(out, obj.checksum.as_ref());
-            out.checksum_type = obj.checksum.as_ref().map(checksum_type);
+        if input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED") {
+            let shown = shown_checksum(&obj, part_number, read.span.is_some());
+            put_checksum!(out, shown.as_ref());
+            out.checksum_type = shown.as_ref().map(checksum_type);
         }
         let body = read.body.expect("a GET streams the body");
         out.body = Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body)));
@@ -266,9 +291,10 @@ impl Gateway {
             website_redirect_location: h.website_redirect_location.clone(),
             ..Default::default()
         };
-        if input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED") && read.span.is_none() {
-            put_checksum!(out, obj.checksum.as_ref());
-            out.checksum_type = obj.checksum.as_ref().map(checksum_type);
+        if input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED") {
+            let shown = shown_checksum(obj, part_number, read.span.is_some());
+            put_checksum!(out, shown.as_ref());
+            out.checksum_type = shown.as_ref().map(checksum_type);
         }
         Ok(S3Response::new(out))
     }
@@ -434,7 +460,7 @@ impl Gateway {
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(result),
             copy_source_version_id: shown_version_id(self, &src).await,
-            version_id: (dest.versioning != Versioning::Unversioned).then(|| rec.version_id.clone()),
+            version_id: written_version_id(&rec),
             expiration: None,
             ..Default::default()
         }))
@@ -452,7 +478,11 @@ impl Gateway {
             .await
             .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
         let obj = rec.object.as_ref().expect("resolved to an object");
-        let wants = |name: &str| input.object_attributes.iter().any(|a| a.as_str() == name);
+        // `x-amz-object-attributes` is one comma-separated header (as the SDKs send it) or
+        // several headers; s3s hands over each header value whole.
+        let wants = |name: &str| {
+            input.object_attributes.iter().flat_map(|a| a.as_str().split(',')).any(|a| a.trim() == name)
+        };
         let mut out = GetObjectAttributesOutput {
             last_modified: Some(ts(rec.last_modified)),
             version_id: shown_version_id(self, &rec).await,

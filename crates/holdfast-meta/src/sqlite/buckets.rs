@@ -75,6 +75,7 @@ pub(super) fn delete(conn: &Connection, name: &str, now: Instant) -> MetaResult<
     for id in uploads {
         super::multipart::drop_upload(conn, &id, now)?;
     }
+    conn.execute("DELETE FROM completed_uploads WHERE bucket = ?1", [name])?;
     conn.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
     Ok(())
 }

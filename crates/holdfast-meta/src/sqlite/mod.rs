@@ -322,6 +322,11 @@ impl crate::MetaStore for SqliteMeta {
         self.write(move |c| multipart::complete(c, &upload, &object, &cond, now)).await
     }
 
+    async fn completed_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.read(move |c| multipart::completed(c, &bucket, &key, &id)).await
+    }
+
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()> {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         let now = Instant::now_system();

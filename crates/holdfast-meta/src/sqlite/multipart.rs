@@ -2,7 +2,10 @@
 
 use super::listing::common_prefix;
 use super::objects::{insert_completed, queue_blob};
-use super::{buckets, rows::key_from_row};
+use super::{
+    buckets,
+    rows::{key_from_row, version_by_seq},
+};
 use crate::model::*;
 use crate::{MetaError, MetaResult};
 use holdfast_lock::Instant;
@@ -109,7 +112,25 @@ pub(super) fn complete(
     }
     conn.execute("DELETE FROM parts WHERE upload_id = ?1", [&upload.upload_id])?;
     conn.execute("DELETE FROM uploads WHERE upload_id = ?1", [&upload.upload_id])?;
+    conn.execute(
+        "INSERT INTO completed_uploads (upload_id, bucket, key, seq, completed_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![upload.upload_id, upload.bucket, upload.key.as_bytes(), rec.seq, now.millis()],
+    )?;
     Ok(rec)
+}
+
+/// The version a completed upload made, while it still exists.
+pub(super) fn completed(conn: &Connection, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>> {
+    buckets::require(conn, bucket)?;
+    let seq: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM completed_uploads WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3",
+            params![upload_id, bucket, key.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(seq) = seq else { return Ok(None) };
+    Ok(version_by_seq(conn, seq)?.filter(|v| v.bucket == bucket && v.key == key && !v.is_delete_marker()))
 }
 
 pub(super) fn list(conn: &Connection, q: &UploadListQuery) -> MetaResult<UploadPage> {

@@ -67,6 +67,16 @@ CREATE TABLE IF NOT EXISTS parts (
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
 
+-- Uploads that completed, and the version each made: a repeated CompleteMultipartUpload
+-- answers with that version instead of NoSuchUpload, as S3 does.
+CREATE TABLE IF NOT EXISTS completed_uploads (
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    completed_ms INTEGER NOT NULL
+);
+
 -- Defence in depth: the database refuses what the lock rules refuse, judged by the system
 -- clock (the compliance clock is never behind it, so this is never more permissive).
 CREATE TRIGGER IF NOT EXISTS worm_guard_delete BEFORE DELETE ON versions
