@@ -65,6 +65,6 @@ pub use eval::{Decision, Request, authorize, evaluate, statement_applies};
 pub use glob::{wildcard_match, wildcard_match_ignore_case};
 pub use keys::{Context, remaining_retention_days};
 pub use model::{Effect, Matcher, Policy, PrincipalId, Principals, Statement, Version};
-pub use parse::{MalformedPolicy, PolicyKind, parse_policy};
+pub use parse::{MAX_BUCKET_POLICY_BYTES, MalformedPolicy, PolicyKind, parse_policy};
 pub use principal::{CallerKind, Principal};
 pub use template::Template;

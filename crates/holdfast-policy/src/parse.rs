@@ -53,6 +53,8 @@ pub enum MalformedPolicy {
     UnknownConditionOperator(String),
     #[error("Invalid value for the field {0}")]
     InvalidValue(&'static str),
+    #[error("Policy exceeds the maximum allowed document size.")]
+    TooLarge,
 }
 
 impl MalformedPolicy {
@@ -62,20 +64,37 @@ impl MalformedPolicy {
     pub const IAM_CODE: &'static str = "MalformedPolicyDocument";
 }
 
+/// The largest bucket policy S3 stores, in bytes (S3 User Guide: bucket policies are limited
+/// to 20 KB). Identity policies have IAM's per-user quota instead, which spans all of a user's
+/// inline policies and so is for the caller to check.
+pub const MAX_BUCKET_POLICY_BYTES: usize = 20 * 1024;
+
 impl Policy {
     /// Parses and validates an identity (user) policy.
+    ///
+    /// # Errors
+    /// [`MalformedPolicy`] for anything IAM would refuse.
     pub fn parse_identity(json: &str) -> Result<Self, MalformedPolicy> {
         parse_policy(json, PolicyKind::Identity)
     }
 
     /// Parses and validates the policy of `bucket`.
+    ///
+    /// # Errors
+    /// [`MalformedPolicy`] for anything S3 would refuse at PutBucketPolicy.
     pub fn parse_bucket(json: &str, bucket: &str) -> Result<Self, MalformedPolicy> {
         parse_policy(json, PolicyKind::Bucket(bucket))
     }
 }
 
 /// Parses and validates a policy document of the given kind.
+///
+/// # Errors
+/// [`MalformedPolicy`], with AWS's message for the first problem found.
 pub fn parse_policy(json: &str, kind: PolicyKind<'_>) -> Result<Policy, MalformedPolicy> {
+    if matches!(kind, PolicyKind::Bucket(_)) && json.len() > MAX_BUCKET_POLICY_BYTES {
+        return Err(MalformedPolicy::TooLarge);
+    }
     if !json.trim_start().starts_with('{') {
         return Err(MalformedPolicy::InvalidJson);
     }

@@ -186,6 +186,23 @@ fn refusals_table() {
 }
 
 #[test]
+fn bucket_policies_are_limited_to_20_kb() {
+    let statement = r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*"}"#;
+    let fits = doc(&vec![statement; 150].join(","));
+    assert!(fits.len() < holdfast_policy::MAX_BUCKET_POLICY_BYTES);
+    assert!(Policy::parse_bucket(&fits, B).is_ok());
+    let too_big = doc(&vec![statement; 250].join(","));
+    assert_eq!(bucket_err(&too_big), MalformedPolicy::TooLarge);
+    let identity_statement = r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*"}"#;
+    let big_identity = doc(&vec![identity_statement; 250].join(","));
+    assert!(big_identity.len() > holdfast_policy::MAX_BUCKET_POLICY_BYTES);
+    assert!(
+        Policy::parse_identity(&big_identity).is_ok(),
+        "identity quotas are the caller's"
+    );
+}
+
+#[test]
 fn refusal_messages_follow_aws() {
     assert_eq!(
         MalformedPolicy::UnknownField("Foo".into()).to_string(),
