@@ -291,7 +291,7 @@ pub async fn version_ids(s3: &Client, b: &str, key: &str) -> Vec<String> {
     }
     // ListObjectVersions already orders a key newest first; keep its order for objects
     // and markers by merging on time (stable for equal times).
-    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
     all.into_iter().map(|(_, v)| v).collect()
 }
 
