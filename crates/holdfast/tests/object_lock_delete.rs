@@ -217,7 +217,7 @@ async fn d5_expiry_unlocks() {
     let srv = server();
     let s3 = srv.client();
     let b = lock_bucket(&s3, "d5").await;
-    let until = in_secs(2);
+    let until = in_secs(3);
     let comp = put_locked(&s3, &b, "comp", M::Compliance, &until).await;
     let gov = put_locked(&s3, &b, "gov", M::Governance, &until).await;
     let held = put_locked(&s3, &b, "held", M::Governance, &until).await;
@@ -231,7 +231,7 @@ async fn d5_expiry_unlocks() {
         .send()
         .await;
     assert_locked(&err.unwrap_err());
-    sleep_past(&until, Duration::from_secs(5)).await;
+    sleep_past(&until, Duration::from_secs(6)).await;
     let out = s3
         .delete_object()
         .bucket(&b)

@@ -655,11 +655,11 @@ async fn r9_dp5_r12_expired_retention_is_reported_but_counts_as_absent() {
     let srv = server();
     let s3 = srv.client();
     let b = lock_bucket(&s3, "r9-expired").await;
-    let until = in_secs(2);
+    let until = in_secs(3);
     let c = put_locked(&s3, &b, "c", M::Compliance, &until).await;
     let g = put_locked(&s3, &b, "g", M::Governance, &until).await;
     let c2 = put_locked(&s3, &b, "c2", M::Compliance, &until).await;
-    sleep_past(&until, Duration::from_secs(5)).await;
+    sleep_past(&until, Duration::from_secs(6)).await;
     // R12: nothing is auto-cleared.
     for (k, v, mode) in [("c", &c, M::Compliance), ("g", &g, M::Governance)] {
         let h = s3
