@@ -392,11 +392,75 @@ pub const S3_ACTIONS: &[&str] = &[
     "RestoreObject",
 ];
 
-/// Whether an action name pattern (after `s3:`, wildcards allowed) names at least one S3 action.
-pub(crate) fn names_known_action(pattern: &str) -> bool {
+/// The actions of [`S3_ACTIONS`] whose resource is an object (the rest are bucket actions, but
+/// for [`ACCOUNT_ACTIONS`]). Service Authorization Reference, "Resource types" column.
+const OBJECT_ACTIONS: &[&str] = &[
+    "AbortMultipartUpload",
+    "BypassGovernanceRetention",
+    "DeleteObject",
+    "DeleteObjectTagging",
+    "DeleteObjectVersion",
+    "DeleteObjectVersionTagging",
+    "GetObject",
+    "GetObjectAcl",
+    "GetObjectAttributes",
+    "GetObjectLegalHold",
+    "GetObjectRetention",
+    "GetObjectTagging",
+    "GetObjectTorrent",
+    "GetObjectVersion",
+    "GetObjectVersionAcl",
+    "GetObjectVersionAttributes",
+    "GetObjectVersionForReplication",
+    "GetObjectVersionTagging",
+    "GetObjectVersionTorrent",
+    "InitiateReplication",
+    "ListMultipartUploadParts",
+    "ObjectOwnerOverrideToBucketOwner",
+    "PutObject",
+    "PutObjectAcl",
+    "PutObjectLegalHold",
+    "PutObjectRetention",
+    "PutObjectTagging",
+    "PutObjectVersionAcl",
+    "PutObjectVersionTagging",
+    "ReplicateDelete",
+    "ReplicateObject",
+    "ReplicateTags",
+    "RestoreObject",
+];
+
+/// Actions without a resource type: only `"Resource": "*"` covers them.
+const ACCOUNT_ACTIONS: &[&str] = &["CreateJob", "ListAllMyBuckets"];
+
+/// The resource an S3 action (name after `s3:`, exact) is about.
+pub(crate) fn resource_kind_of(action: &str) -> ResourceKind {
+    if OBJECT_ACTIONS
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(action))
+    {
+        ResourceKind::Object
+    } else if ACCOUNT_ACTIONS
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(action))
+    {
+        ResourceKind::Account
+    } else {
+        ResourceKind::Bucket
+    }
+}
+
+/// The known S3 actions an action name pattern (after `s3:`, wildcards allowed) names.
+pub(crate) fn known_actions_named(pattern: &str) -> impl Iterator<Item = &'static str> + '_ {
     S3_ACTIONS
         .iter()
-        .any(|a| wildcard_match_ignore_case(pattern, a))
+        .copied()
+        .filter(move |a| wildcard_match_ignore_case(pattern, a))
+}
+
+/// Whether an action name pattern (after `s3:`, wildcards allowed) names at least one S3 action.
+pub(crate) fn names_known_action(pattern: &str) -> bool {
+    known_actions_named(pattern).next().is_some()
 }
 
 #[cfg(test)]
@@ -562,6 +626,33 @@ mod tests {
             ResourceKind::Object
         );
         assert_eq!(actions_for("NoSuchOperation", &d), None);
+    }
+
+    #[test]
+    fn resource_kinds_of_actions() {
+        assert_eq!(resource_kind_of("GetObject"), ResourceKind::Object);
+        assert_eq!(resource_kind_of("putobjectretention"), ResourceKind::Object);
+        assert_eq!(
+            resource_kind_of("PutBucketObjectLockConfiguration"),
+            ResourceKind::Bucket
+        );
+        assert_eq!(resource_kind_of("ListBucket"), ResourceKind::Bucket);
+        assert_eq!(resource_kind_of("ListAllMyBuckets"), ResourceKind::Account);
+        for a in OBJECT_ACTIONS.iter().chain(ACCOUNT_ACTIONS) {
+            assert!(S3_ACTIONS.contains(a), "{a}");
+        }
+        // The operation table agrees with the kinds.
+        for op in OPERATIONS {
+            for check in actions_for(op, &RequestTraits::default()).unwrap() {
+                let kind = resource_kind_of(check.action.strip_prefix("s3:").unwrap());
+                let expected = if check.resource == ResourceKind::CopySource {
+                    ResourceKind::Object
+                } else {
+                    check.resource
+                };
+                assert_eq!(kind, expected, "{op} → {}", check.action);
+            }
+        }
     }
 
     #[test]

@@ -69,6 +69,45 @@ pub(crate) fn matches(pattern: &[Token], text: &str, ignore_case: bool) -> bool 
         .all(|tok| *tok == Token::Star)
 }
 
+/// Whether some string that starts with `prefix` matches `pattern` (used to tell whether a
+/// resource pattern can name an object in a bucket). Simulates the pattern as an automaton over
+/// `prefix`; any state still alive at its end can be completed.
+pub(crate) fn can_match_with_prefix(pattern: &[Token], prefix: &str) -> bool {
+    // `alive[i]`: pattern position i can be reached after the text read so far.
+    let mut alive = vec![false; pattern.len() + 1];
+    alive[0] = true;
+    close_over_stars(pattern, &mut alive);
+    for c in prefix.chars() {
+        let mut next = vec![false; pattern.len() + 1];
+        for (i, token) in pattern.iter().enumerate() {
+            if !alive[i] {
+                continue;
+            }
+            match token {
+                Token::Star => next[i] = true,
+                Token::Question => next[i + 1] = true,
+                Token::Char(p) if *p == c => next[i + 1] = true,
+                Token::Char(_) => {}
+            }
+        }
+        close_over_stars(pattern, &mut next);
+        if !next.contains(&true) {
+            return false;
+        }
+        alive = next;
+    }
+    true
+}
+
+/// A `*` may match nothing, so reaching it also reaches the position after it.
+fn close_over_stars(pattern: &[Token], alive: &mut [bool]) {
+    for i in 0..pattern.len() {
+        if alive[i] && pattern[i] == Token::Star {
+            alive[i + 1] = true;
+        }
+    }
+}
+
 fn chars_equal(a: char, b: char, ignore_case: bool) -> bool {
     a == b || (ignore_case && a.to_lowercase().eq(b.to_lowercase()))
 }
@@ -139,6 +178,21 @@ mod tests {
         let tokens: Vec<Token> = literal_tokens("a*").collect();
         assert!(matches(&tokens, "a*", false));
         assert!(!matches(&tokens, "abc", false));
+    }
+
+    #[test]
+    fn prefix_completion() {
+        let can = |p: &str, prefix: &str| {
+            can_match_with_prefix(&wildcard_tokens(p).collect::<Vec<_>>(), prefix)
+        };
+        assert!(can("arn:aws:s3:::b/*", "arn:aws:s3:::b/"));
+        assert!(can("arn:aws:s3:::b/key", "arn:aws:s3:::b/"));
+        assert!(can("arn:aws:s3:::b*", "arn:aws:s3:::b/"));
+        assert!(can("*", "arn:aws:s3:::b/"));
+        assert!(can("arn:aws:s3:::?/x", "arn:aws:s3:::b/"));
+        assert!(!can("arn:aws:s3:::b", "arn:aws:s3:::b/"));
+        assert!(!can("arn:aws:s3:::c/*", "arn:aws:s3:::b/"));
+        assert!(!can("arn:aws:s3:::bb/*", "arn:aws:s3:::b/"));
     }
 
     #[test]

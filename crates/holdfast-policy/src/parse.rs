@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::actions;
 use crate::condition::{Condition, Operator};
-use crate::glob::wildcard_match;
+use crate::glob::{self, wildcard_match};
 use crate::model::{Effect, Matcher, Policy, PrincipalId, Principals, Statement, Version};
 use crate::template::Template;
 
@@ -53,6 +53,8 @@ pub enum MalformedPolicy {
     UnknownConditionOperator(String),
     #[error("Invalid value for the field {0}")]
     InvalidValue(&'static str),
+    #[error("Action does not apply to any resource(s) in statement")]
+    ActionNotApplicable,
     #[error("Policy exceeds the maximum allowed document size.")]
     TooLarge,
 }
@@ -167,6 +169,12 @@ fn parse_statement(
 
     let resource = either(s, "Resource")?.ok_or(MalformedPolicy::MissingField("Resource"))?;
     let resource = map_matcher(resource, |v| parse_resources(v, version, kind))?;
+    if let (PolicyKind::Bucket(bucket), Matcher::Is(actions), Matcher::Is(resources)) =
+        (kind, &action, &resource)
+        && !some_action_applies(actions, resources, bucket)
+    {
+        return Err(MalformedPolicy::ActionNotApplicable);
+    }
 
     let conditions = match s.get("Condition") {
         None => Vec::new(),
@@ -340,6 +348,39 @@ fn valid_resource(resource: &str, kind: PolicyKind<'_>) -> bool {
             None => false,
         },
     }
+}
+
+/// S3 refuses a bucket-policy statement none of whose actions can act on any of its resources
+/// (`s3:GetObject` on `arn:aws:s3:::bucket`, `s3:ListBucket` on `arn:aws:s3:::bucket/*`).
+/// `NotAction` / `NotResource` statements are not checked.
+fn some_action_applies(actions: &[String], resources: &[Template], bucket: &str) -> bool {
+    use actions::ResourceKind;
+    let mut kinds = Vec::new();
+    for action in actions {
+        match action.split_once(':') {
+            Some((_, name)) => {
+                kinds.extend(actions::known_actions_named(name).map(actions::resource_kind_of))
+            }
+            None => kinds.extend([
+                ResourceKind::Account,
+                ResourceKind::Bucket,
+                ResourceKind::Object,
+            ]),
+        }
+    }
+    let bucket_arn = actions::bucket_arn(bucket);
+    let object_prefix = format!("{bucket_arn}/");
+    resources.iter().any(|resource| {
+        let raw = resource.as_str();
+        let tokens: Vec<_> = glob::wildcard_tokens(raw).collect();
+        kinds.iter().any(|kind| match kind {
+            ResourceKind::Account => raw == "*",
+            ResourceKind::Bucket => glob::matches(&tokens, &bucket_arn, false),
+            ResourceKind::Object | ResourceKind::CopySource => {
+                glob::can_match_with_prefix(&tokens, &object_prefix)
+            }
+        })
+    })
 }
 
 fn parse_conditions(

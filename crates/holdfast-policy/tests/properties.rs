@@ -142,12 +142,24 @@ fn stmt(with_principal: bool, deny: impl Strategy<Value = bool>) -> impl Strateg
         ),
         proptest::option::weighted(0.4, pick(CONDITIONS)),
     )
-        .prop_map(|(deny, principal, action, resource, condition)| Stmt {
-            deny,
-            principal,
-            action,
-            resource,
-            condition,
+        .prop_map(|(deny, principal, action, resource, condition)| {
+            let mut s = Stmt {
+                deny,
+                principal,
+                action,
+                resource,
+                condition,
+            };
+            // S3 refuses a bucket-policy statement whose actions meet none of its resources
+            // (s3:GetObject on a bucket ARN); widen such a statement's resources with "*".
+            let single = policy_json(std::slice::from_ref(&s));
+            if s.principal.is_some()
+                && Policy::parse_bucket(&single, "b")
+                    == Err(holdfast_policy::MalformedPolicy::ActionNotApplicable)
+            {
+                s.resource.1.push("*");
+            }
+            s
         })
 }
 

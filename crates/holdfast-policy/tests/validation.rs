@@ -203,6 +203,46 @@ fn bucket_policies_are_limited_to_20_kb() {
 }
 
 #[test]
+fn actions_meet_their_resources_in_bucket_policies() {
+    let ok = [
+        (r#""s3:GetObject""#, r#""arn:aws:s3:::examplebucket/*""#),
+        (r#""s3:GetObject""#, r#""arn:aws:s3:::example*""#),
+        (
+            r#""s3:GetObject""#,
+            r#"["arn:aws:s3:::examplebucket", "arn:aws:s3:::examplebucket/k"]"#,
+        ),
+        (r#""s3:ListBucket""#, r#""arn:aws:s3:::examplebucket""#),
+        (r#""s3:Get*""#, r#""arn:aws:s3:::examplebucket""#),
+        (
+            r#"["s3:GetObject", "s3:ListBucket"]"#,
+            r#""arn:aws:s3:::examplebucket""#,
+        ),
+        (r#""s3:*""#, r#""arn:aws:s3:::examplebucket/*""#),
+        (r#""*""#, r#""arn:aws:s3:::examplebucket""#),
+        (r#""s3:ListAllMyBuckets""#, r#""*""#),
+        (
+            r#""s3:PutObject""#,
+            r#""arn:aws:s3:::examplebucket/home/${aws:username}/*""#,
+        ),
+    ];
+    for (action, resource) in ok {
+        let json = doc(&format!(
+            r#"{{"Effect": "Allow", "Principal": "*", "Action": {action}, "Resource": {resource}}}"#
+        ));
+        Policy::parse_bucket(&json, B).unwrap_or_else(|e| panic!("{e}: {json}"));
+    }
+    // Not checked for NotAction / NotResource, nor for identity policies.
+    let not_resource = doc(
+        r#"{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::examplebucket"}"#,
+    );
+    assert!(Policy::parse_bucket(&not_resource, B).is_ok());
+    let identity = doc(
+        r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket"}"#,
+    );
+    assert!(Policy::parse_identity(&identity).is_ok());
+}
+
+#[test]
 fn refusal_messages_follow_aws() {
     assert_eq!(
         MalformedPolicy::UnknownField("Foo".into()).to_string(),
