@@ -75,6 +75,26 @@ async fn unquote_attributes_etag(resp: &mut Response<Body>) {
     *resp.body_mut() = Body::from(Bytes::from(text));
 }
 
+/// The Object Lock GET responses (configuration, retention, legal hold) carry the S3
+/// namespace on their root element (spec §0.4, §10); s3s renders them without it.
+async fn add_s3_namespace(resp: &mut Response<Body>) {
+    if content_length(resp.headers()) as usize > MAX_ERROR_BODY {
+        return;
+    }
+    let body = std::mem::take(resp.body_mut());
+    let Ok(collected) = body.collect().await else { return };
+    let mut text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    for root in ["ObjectLockConfiguration", "Retention", "LegalHold"] {
+        let bare = format!("<{root}>");
+        if text.contains(&bare) {
+            text = text.replacen(&bare, &format!("<{root} xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"), 1);
+            break;
+        }
+    }
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    *resp.body_mut() = Body::from(Bytes::from(text));
+}
+
 impl Edge {
     pub fn new(s3: s3s::service::S3Service, metrics: PrometheusHandle, max_chunk: u64, max_put: u64) -> Self {
         Self {
@@ -111,6 +131,11 @@ impl Edge {
         let op = slot.get().unwrap_or_else(|| "none".to_owned());
         if op == "GetObjectAttributes" && resp.status() == StatusCode::OK {
             unquote_attributes_etag(&mut resp).await;
+        }
+        if matches!(op.as_str(), "GetObjectLockConfiguration" | "GetObjectRetention" | "GetObjectLegalHold")
+            && resp.status() == StatusCode::OK
+        {
+            add_s3_namespace(&mut resp).await;
         }
         self.finish(&mut resp, &method, &request_id).await;
         let status = resp.status().as_u16().to_string();

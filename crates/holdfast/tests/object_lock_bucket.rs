@@ -52,9 +52,15 @@ async fn b1_create_with_lock_enables_versioning_and_reports_no_rule() {
     let v = s3.get_bucket_versioning().bucket(&b).send().await.unwrap();
     assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
     assert_eq!(get_rule(&s3, &b).await, None);
-    // Exact XML: only ObjectLockEnabled.
+    // Exact XML: only ObjectLockEnabled, in the S3 namespace (§0.4).
     let r = raw(&srv, "GET", &format!("/{b}?object-lock"), &[], b"").await;
     assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text()
+            .contains(&format!("<ObjectLockConfiguration xmlns=\"{NS}\">")),
+        "{}",
+        r.text()
+    );
     assert_eq!(r.xml("ObjectLockEnabled").as_deref(), Some("Enabled"));
     assert!(!r.text().contains("<Rule"), "{}", r.text());
 }

@@ -78,7 +78,11 @@ async fn l1_put_legal_hold_answers_empty_200_and_targets_the_current_version() {
         "{}",
         r.text()
     );
-    assert!(r.text().contains("<LegalHold"), "{}", r.text());
+    assert!(
+        r.text().contains(&format!("<LegalHold xmlns=\"{NS}\">")),
+        "{}",
+        r.text()
+    );
 }
 
 #[tokio::test]

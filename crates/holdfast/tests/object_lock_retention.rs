@@ -735,6 +735,11 @@ async fn r11_get_retention_and_never_set_is_not_found() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains(&format!("<Retention xmlns=\"{NS}\">")),
+        "{}",
+        r.text()
+    );
     assert_eq!(r.xml("Mode").as_deref(), Some("GOVERNANCE"));
     assert_eq!(r.xml("RetainUntilDate"), Some(iso_millis(&until)));
     set_hold(&s3, &b, "k", Some(&v), Hold::Off).await;
