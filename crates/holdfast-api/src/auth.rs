@@ -1,41 +1,35 @@
-//! Who is calling: SigV4 secrets for s3s, and the access check that runs before every
-//! operation (anonymous requests are refused until bucket policies exist).
+//! Who is calling: SigV4 secrets for s3s (from the key directory), and the access check
+//! that runs before every operation (policies, see `access`).
 
+use crate::access::{Authorizer, Caller, Target};
+use holdfast_identity::{Directory, Principal};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
-use s3s::{S3Result, s3_error};
+use s3s::dto::{PutObjectLegalHoldInput, PutObjectRetentionInput};
+use s3s::{S3Request, S3Result, s3_error};
 use std::sync::{Arc, Mutex};
-use subtle::ConstantTimeEq;
 
-#[derive(Clone)]
-pub struct RootCredentials {
-    pub access_key: String,
-    pub secret_key: String,
-}
-
-impl std::fmt::Debug for RootCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RootCredentials").field("access_key", &self.access_key).finish_non_exhaustive()
-    }
-}
+pub use holdfast_identity::RootCredentials;
 
 pub struct KeyStore {
-    root: RootCredentials,
+    dir: Arc<Directory>,
 }
 
 impl KeyStore {
-    pub fn new(root: RootCredentials) -> Self {
-        Self { root }
+    pub fn new(dir: Arc<Directory>) -> Self {
+        Self { dir }
     }
 }
 
 #[async_trait::async_trait]
 impl S3Auth for KeyStore {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        if bool::from(access_key.as_bytes().ct_eq(self.root.access_key.as_bytes())) {
-            return Ok(SecretKey::from(self.root.secret_key.clone()));
+        match self.dir.lookup(access_key).await {
+            Ok(Some((_, secret))) => Ok(SecretKey::from(secret)),
+            // Unknown and inactive keys look the same, as on AWS.
+            Ok(None) => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
+            Err(e) => Err(s3_error!(InternalError, "{e}")),
         }
-        Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
     }
 }
 
@@ -49,7 +43,45 @@ impl OpSlot {
     }
 }
 
-pub struct Access;
+pub struct Access {
+    authz: Arc<Authorizer>,
+}
+
+impl Access {
+    pub fn new(authz: Arc<Authorizer>) -> Self {
+        Self { authz }
+    }
+
+    async fn caller(&self, access_key: Option<&str>) -> S3Result<Principal> {
+        let Some(ak) = access_key else { return Ok(Principal::Anonymous) };
+        match self.authz.directory().principal(ak).await {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
+            Err(e) => Err(s3_error!(InternalError, "{e}")),
+        }
+    }
+
+    /// The checks of the lock operations, whose condition keys are in the XML body (P2).
+    #[allow(clippy::too_many_arguments)]
+    async fn check_parsed(
+        &self,
+        op: &str,
+        bucket: &str,
+        key: &str,
+        credentials: Option<&str>,
+        headers: &http::HeaderMap,
+        uri: &http::Uri,
+        ext: &mut http::Extensions,
+        extra: impl FnOnce(&mut holdfast_policy::Context),
+    ) -> S3Result<()> {
+        let caller = match ext.get::<Caller>() {
+            Some(Caller(p)) => p.clone(),
+            None => self.caller(credentials).await?,
+        };
+        let target = Target { operation: op, bucket: Some(bucket), key: Some(key), headers, uri };
+        self.authz.check(&caller, &target, ext, extra).await
+    }
+}
 
 #[async_trait::async_trait]
 impl S3Access for Access {
@@ -58,15 +90,51 @@ impl S3Access for Access {
         if let Some(slot) = cx.extensions_mut().get::<OpSlot>()
             && let Ok(mut g) = slot.0.lock()
         {
-            *g = Some(op);
-        }
-        if cx.credentials().is_none() {
-            return Err(s3_error!(AccessDenied, "Access Denied"));
+            *g = Some(op.clone());
         }
         // W4: runs before s3s parses the header (and would refuse it in its own words).
-        if matches!(cx.s3_op().name(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
+        if matches!(op.as_str(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
             crate::convert::check_retain_until_header(cx.headers())?;
         }
-        Ok(())
+        let caller = self.caller(cx.credentials().map(|c| c.access_key.as_str())).await?;
+        if matches!(op.as_str(), "PutObjectRetention" | "PutObjectLegalHold") {
+            // Judged once the body is parsed (its values are condition keys).
+            cx.extensions_mut().insert(Caller(caller));
+            return Ok(());
+        }
+        let (bucket, key) = Target::of_path(cx.s3_path());
+        let (bucket, key) = (bucket.map(str::to_owned), key.map(str::to_owned));
+        let (headers, uri) = (cx.headers().clone(), cx.uri().clone());
+        let target = Target { operation: &op, bucket: bucket.as_deref(), key: key.as_deref(), headers: &headers, uri: &uri };
+        self.authz.check(&caller, &target, cx.extensions_mut(), |_| {}).await
+    }
+
+    async fn put_object_retention(&self, req: &mut S3Request<PutObjectRetentionInput>) -> S3Result<()> {
+        let retention = req.input.retention.as_ref().and_then(|r| {
+            let mode = r.mode.as_ref()?.as_str().to_owned();
+            let until = holdfast_lock::Instant::from_offset_datetime(r.retain_until_date.clone()?.into());
+            Some((mode, until))
+        });
+        let ak = req.credentials.as_ref().map(|c| c.access_key.clone());
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        self.check_parsed("PutObjectRetention", &bucket, &key, ak.as_deref(), &req.headers, &req.uri, &mut req.extensions, |cx| {
+            if let Some((mode, until)) = retention {
+                let now = holdfast_lock::Instant::now_system().millis();
+                cx.set_requested_retention(&mode, until.millis(), now);
+            }
+        })
+        .await
+    }
+
+    async fn put_object_legal_hold(&self, req: &mut S3Request<PutObjectLegalHoldInput>) -> S3Result<()> {
+        let hold = req.input.legal_hold.as_ref().and_then(|h| h.status.as_ref()).map(|s| s.as_str() == "ON");
+        let ak = req.credentials.as_ref().map(|c| c.access_key.clone());
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        self.check_parsed("PutObjectLegalHold", &bucket, &key, ak.as_deref(), &req.headers, &req.uri, &mut req.extensions, |cx| {
+            if let Some(on) = hold {
+                cx.set_requested_legal_hold(on);
+            }
+        })
+        .await
     }
 }

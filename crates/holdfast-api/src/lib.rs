@@ -1,6 +1,7 @@
 //! The S3 protocol edge. The only crate that knows s3s: it turns typed s3s inputs into
 //! engine calls and engine errors into S3 errors (in `error`, and nowhere else).
 
+pub mod access;
 pub mod auth;
 mod convert;
 pub mod error;
@@ -32,13 +33,14 @@ impl Default for ApiConfig {
 
 pub struct Gateway {
     engine: Arc<Engine>,
+    dir: Arc<holdfast_identity::Directory>,
     config: ApiConfig,
     owner_id: String,
 }
 
 impl Gateway {
-    pub fn new(engine: Arc<Engine>, config: ApiConfig, owner_id: String) -> Self {
-        Self { engine, config, owner_id }
+    pub fn new(engine: Arc<Engine>, dir: Arc<holdfast_identity::Directory>, config: ApiConfig, owner_id: String) -> Self {
+        Self { engine, dir, config, owner_id }
     }
 
     async fn bucket(&self, name: &str) -> S3Result<Bucket> {
@@ -55,11 +57,12 @@ impl Gateway {
 }
 
 /// Builds the s3s service: authentication, access checks, virtual hosts, limits.
-pub fn service(gateway: Gateway, root: auth::RootCredentials) -> s3s::service::S3Service {
+pub fn service(gateway: Gateway) -> s3s::service::S3Service {
     let base_domain = gateway.config.base_domain.clone();
+    let dir = Arc::clone(&gateway.dir);
     let mut builder = s3s::service::S3ServiceBuilder::new(gateway);
-    builder.set_auth(auth::KeyStore::new(root));
-    builder.set_access(auth::Access);
+    builder.set_auth(auth::KeyStore::new(Arc::clone(&dir)));
+    builder.set_access(auth::Access::new(Arc::new(access::Authorizer::new(dir))));
     if let Some(domain) = base_domain {
         builder.set_host(BaseDomainHost { domain: domain.to_ascii_lowercase() });
     }

@@ -8,6 +8,7 @@ mod server;
 pub use raw::{Chunked, RawResponse, aws_chunked_request, raw_http, signed_request};
 pub use server::{ROOT_AK, ROOT_SK, Server, ServerOptions};
 
+pub use aws_sdk_iam;
 pub use aws_sdk_s3;
 
 /// An SDK client for `endpoint` with the given keys: path-style, us-east-1, no retries.
@@ -29,6 +30,20 @@ pub fn s3_client(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_
         )
         .build();
     aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// An IAM client for the same endpoint (the IAM query API is served there too).
+pub fn iam_client(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_iam::Client {
+    let creds = aws_credential_types::Credentials::new(access_key, secret_key, None, None, "holdfast-testkit");
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
 }
 
 /// The S3 error code and HTTP status of an SDK error.

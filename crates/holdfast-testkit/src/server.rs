@@ -121,6 +121,16 @@ impl Server {
         crate::s3_client(&self.endpoint, ROOT_AK, ROOT_SK)
     }
 
+    /// An S3 client with other keys (a user's).
+    pub fn client_as(&self, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
+        crate::s3_client(&self.endpoint, access_key, secret_key)
+    }
+
+    /// The root user's IAM client.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        crate::iam_client(&self.endpoint, ROOT_AK, ROOT_SK)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }

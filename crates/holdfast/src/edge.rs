@@ -10,6 +10,8 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use metrics_exporter_prometheus::PrometheusHandle;
 use s3s::Body;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -20,6 +22,7 @@ const MAX_ERROR_BODY: usize = 64 << 10;
 
 pub struct Edge {
     pub s3: s3s::service::S3Service,
+    pub dir: Arc<holdfast_identity::Directory>,
     pub metrics: PrometheusHandle,
     pub ready: AtomicBool,
     pub max_chunk: u64,
@@ -96,9 +99,16 @@ async fn add_s3_namespace(resp: &mut Response<Body>) {
 }
 
 impl Edge {
-    pub fn new(s3: s3s::service::S3Service, metrics: PrometheusHandle, max_chunk: u64, max_put: u64) -> Self {
+    pub fn new(
+        s3: s3s::service::S3Service,
+        dir: Arc<holdfast_identity::Directory>,
+        metrics: PrometheusHandle,
+        max_chunk: u64,
+        max_put: u64,
+    ) -> Self {
         Self {
             s3,
+            dir,
             metrics,
             ready: AtomicBool::new(false),
             max_chunk,
@@ -113,7 +123,7 @@ impl Edge {
         format!("{:08X}{:08X}", self.request_prefix, n & 0xFFFF_FFFF)
     }
 
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let request_id = self.request_id();
         let method = req.method().clone();
@@ -126,7 +136,13 @@ impl Edge {
                 r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
                 r
             }
-            _ => self.s3_call(req, slot.clone()).await,
+            _ if crate::iam_edge::is_iam(&req) => {
+                if let Ok(mut g) = slot.0.lock() {
+                    *g = Some("IAM".to_owned());
+                }
+                crate::iam_edge::handle(&self.dir, req, &request_id).await
+            }
+            _ => self.s3_call(req, slot.clone(), peer).await,
         };
         let op = slot.get().unwrap_or_else(|| "none".to_owned());
         if op == "GetObjectAttributes" && resp.status() == StatusCode::OK {
@@ -161,7 +177,7 @@ impl Edge {
         }
     }
 
-    async fn s3_call(&self, req: Request<Incoming>, slot: OpSlot) -> Response<Body> {
+    async fn s3_call(&self, req: Request<Incoming>, slot: OpSlot, peer: SocketAddr) -> Response<Body> {
         if req.method() == Method::OPTIONS {
             let (status, code, message) = guards::cors_preflight(req.headers());
             return error_response(status, code, &message);
@@ -181,6 +197,7 @@ impl Edge {
         let (mut parts, body) = req.into_parts();
         guards::sigv4_date_from_date_header(&mut parts.headers);
         parts.extensions.insert(slot);
+        parts.extensions.insert(holdfast_api::access::RemoteAddr(peer));
         let body = if chunked {
             Body::http_body(ChunkGuard::new(body, self.max_chunk))
         } else if holdfast_api::keeps_xml_body(&parts.method, parts.uri.query())

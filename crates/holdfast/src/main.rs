@@ -4,6 +4,7 @@ mod config;
 mod credentials;
 mod edge;
 mod guards;
+mod iam_edge;
 mod server;
 
 use clap::{Parser, Subcommand};

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use holdfast_api::{ApiConfig, Gateway};
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
+use holdfast_identity::{Directory, Sealer};
 use holdfast_meta::sqlite::SqliteMeta;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -64,10 +65,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 
-    let meta = SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?;
+    let meta = Arc::new(SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?);
     let blobs = LocalBlobStore::open(&config.data_dir).context("cannot open the blob store")?;
     let engine = Engine::new(
-        Arc::new(meta),
+        Arc::clone(&meta) as Arc<dyn holdfast_meta::MetaStore>,
         Arc::new(blobs),
         EngineConfig { max_put_size: config.max_put_size, min_part_size: config.min_part_size, ..EngineConfig::default() },
     )
@@ -80,8 +81,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let owner_id = hex::encode(sha2::Sha256::digest(format!("holdfast-owner:{}", root.access_key)));
     let api = ApiConfig { region: config.region.clone(), base_domain: config.base_domain.clone(), aws_strict: config.aws_strict };
-    let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), api, owner_id), root);
-    let edge = Arc::new(Edge::new(s3, metrics, config.max_chunk_size, config.max_put_size));
+    let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
+    let dir = Arc::new(Directory::new(meta as Arc<dyn holdfast_meta::IdentityStore>, sealer, root, account_id(&owner_id)));
+    let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
+    let edge = Arc::new(Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size));
 
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
@@ -94,7 +97,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -107,7 +110,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 let edge = Arc::clone(&edge);
                 let service = hyper::service::service_fn(move |req| {
                     let edge = Arc::clone(&edge);
-                    async move { Ok::<_, std::convert::Infallible>(edge.handle(req).await) }
+                    async move { Ok::<_, std::convert::Infallible>(edge.handle(req, peer).await) }
                 });
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 // Half-close lets a client that shut its sending side still read our answer
@@ -133,6 +136,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         () = tokio::time::sleep(DRAIN) => tracing::warn!("gave up waiting for connections after {DRAIN:?}"),
     }
     Ok(())
+}
+
+/// The twelve-digit account id of this installation, derived from the owner id so that it
+/// is stable across restarts (it appears in IAM ARNs and policies).
+fn account_id(owner_id: &str) -> String {
+    let n = u64::from_str_radix(&owner_id[..15], 16).unwrap_or(0);
+    format!("{:012}", n % 1_000_000_000_000)
 }
 
 async fn shutdown_signal() {

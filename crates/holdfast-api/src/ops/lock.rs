@@ -158,7 +158,7 @@ impl Gateway {
             }
             _ => return Err(malformed()),
         };
-        let bypass = self.bypass(&bucket, input.bypass_governance_retention)?;
+        let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
         self.engine
             .set_retention(&input.bucket, &input.key, &sel, retention, bypass)
             .await

@@ -5,6 +5,7 @@ pub mod listing;
 pub mod lock;
 pub mod multipart;
 pub mod objects;
+pub mod policy;
 
 use s3s::{S3Result, s3_error};
 

@@ -107,6 +107,16 @@ fn content_range(read: &ObjectRead) -> Option<String> {
     read.span.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, read.object().size))
 }
 
+/// G2: lock headers only for callers allowed to read them; the request never fails for it.
+fn visible_lock_headers(
+    lock: &LockState,
+    ext: &http::Extensions,
+) -> (Option<ObjectLockMode>, Option<Timestamp>, Option<ObjectLockLegalHoldStatus>) {
+    let (mode, until, hold) = lock_headers(lock);
+    let seen = ext.get::<crate::access::LockVisibility>().copied().unwrap_or(crate::access::LockVisibility { retention: false, legal_hold: false });
+    if seen.retention { (mode, until, if seen.legal_hold { hold } else { None }) } else { (None, None, if seen.legal_hold { hold } else { None }) }
+}
+
 fn lock_headers(lock: &LockState) -> (Option<ObjectLockMode>, Option<Timestamp>, Option<ObjectLockLegalHoldStatus>) {
     (
         lock.retention.map(|r| ObjectLockMode::from(r.mode.as_str().to_owned())),
@@ -210,7 +220,7 @@ impl Gateway {
         let version_id = shown_version_id(self, &read.version).await;
         let obj = read.object().clone();
         let h = &obj.headers;
-        let (mode, until, hold) = lock_headers(&read.version.lock);
+        let (mode, until, hold) = visible_lock_headers(&read.version.lock, &req.extensions);
         let mut out = GetObjectOutput {
             accept_ranges: Some("bytes".into()),
             cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
@@ -268,7 +278,7 @@ impl Gateway {
         let version_id = shown_version_id(self, &read.version).await;
         let obj = read.object();
         let h = &obj.headers;
-        let (mode, until, hold) = lock_headers(&read.version.lock);
+        let (mode, until, hold) = visible_lock_headers(&read.version.lock, &req.extensions);
         let mut out = HeadObjectOutput {
             accept_ranges: Some("bytes".into()),
             cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
@@ -299,10 +309,12 @@ impl Gateway {
         Ok(S3Response::new(out))
     }
 
-    /// Bypass is granted when asked for on a lock bucket; until identity lands every caller
-    /// is the root user, who holds `s3:BypassGovernanceRetention` (P5). On a bucket
-    /// without Object Lock the header is refused (AWS, D7) or ignored (DP1 compatibility).
-    pub(crate) fn bypass(&self, bucket: &Bucket, header: Option<bool>) -> S3Result<Bypass> {
+    /// Governance bypass for this request (P4): the header must say `true`, the bucket must
+    /// have Object Lock, and the access check must have found `s3:BypassGovernanceRetention`
+    /// allowed. A request asking for bypass without that permission is refused outright
+    /// (R10, DP3), even where nothing would need bypassing. On a bucket without Object Lock
+    /// the header is refused (AWS, D7) or ignored (DP1 compatibility).
+    pub(crate) fn bypass(&self, bucket: &Bucket, header: Option<bool>, ext: &http::Extensions) -> S3Result<Bypass> {
         if header.is_none() {
             return Ok(Bypass::None);
         }
@@ -316,14 +328,20 @@ impl Gateway {
             }
             return Ok(Bypass::None);
         }
-        Ok(if bypass_requested(header) { Bypass::Governance } else { Bypass::None })
+        if !bypass_requested(header) {
+            return Ok(Bypass::None);
+        }
+        match ext.get::<crate::access::BypassGrant>() {
+            Some(crate::access::BypassGrant(true)) => Ok(Bypass::Governance),
+            _ => Err(s3_error!(AccessDenied, "Access Denied")),
+        }
     }
 
     pub(crate) async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         let bucket = self.bucket(&input.bucket).await?;
         let sel = version_selector(input.version_id).map_err(engine_error)?;
-        let bypass = self.bypass(&bucket, input.bypass_governance_retention)?;
+        let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
         let out = self
             .engine
             .delete_object(&input.bucket, &input.key, &sel, bypass)
@@ -346,7 +364,7 @@ impl Gateway {
             ));
         }
         let bucket = self.bucket(&input.bucket).await?;
-        let bypass = self.bypass(&bucket, input.bypass_governance_retention)?;
+        let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
         let quiet = input.delete.quiet.unwrap_or(false);
         // Deletes run concurrently so that they share group commits; results keep input order.
         let results: Vec<_> = futures::stream::iter(input.delete.objects)

@@ -1,0 +1,255 @@
+//! Authorization: every S3 operation is judged with the actions AWS evaluates for it
+//! (`holdfast_policy::actions_for`), the caller's identity policies and the bucket policy,
+//! with the request's condition keys — including the Object Lock keys (spec §7 P1, P2).
+//!
+//! What the check learns for the handlers travels in the request extensions: who the caller
+//! is ([`Caller`]), whether it may see lock headers on GET/HEAD ([`LockVisibility`], G2) and
+//! whether it holds `s3:BypassGovernanceRetention` ([`BypassGrant`], P4, DP3).
+
+use holdfast_identity::{Directory, Principal};
+use holdfast_lock::Instant;
+use holdfast_policy::{
+    ACCOUNT_RESOURCE, ActionCheck, Context, Decision, Need, Policy, Request, RequestTraits, ResourceKind, actions_for,
+    bucket_arn, object_arn,
+};
+use http::{HeaderMap, Uri};
+use s3s::path::S3Path;
+use s3s::{S3Result, s3_error};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+/// Whether GET/HEAD may show the retention and legal-hold headers (G2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockVisibility {
+    pub retention: bool,
+    pub legal_hold: bool,
+}
+
+/// Whether the caller is allowed `s3:BypassGovernanceRetention` on the target (P4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BypassGrant(pub bool);
+
+/// The client's address, put in the request extensions by the HTTP edge (aws:SourceIp).
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub SocketAddr);
+
+fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    uri.query().map(|q| form_pairs(q)).unwrap_or_default()
+}
+
+fn form_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+/// `bucket/key[?versionId=v]` of an `x-amz-copy-source` header.
+fn copy_source(h: &HeaderMap) -> Option<(String, String, bool)> {
+    let raw = header(h, "x-amz-copy-source")?;
+    let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
+    let path = percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8_lossy().into_owned();
+    let (bucket, key) = path.split_once('/')?;
+    Some((bucket.to_owned(), key.to_owned(), query.contains("versionId=")))
+}
+
+/// The request properties that change which actions are evaluated.
+fn traits(h: &HeaderMap, uri: &Uri) -> RequestTraits {
+    let q = query_pairs(uri);
+    let has_q = |name: &str| q.iter().any(|(k, v)| k == name && !v.is_empty());
+    RequestTraits {
+        version_id: has_q("versionId"),
+        source_version_id: copy_source(h).is_some_and(|(_, _, v)| v),
+        lock_retention: h.contains_key("x-amz-object-lock-mode") || h.contains_key("x-amz-object-lock-retain-until-date"),
+        lock_legal_hold: h.contains_key("x-amz-object-lock-legal-hold"),
+        bypass_governance: header(h, "x-amz-bypass-governance-retention").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        object_lock_enabled: header(h, "x-amz-bucket-object-lock-enabled").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        acl: h.contains_key("x-amz-acl") || h.keys().any(|k| k.as_str().starts_with("x-amz-grant-")),
+        tagging: h.contains_key("x-amz-tagging"),
+    }
+}
+
+pub struct Authorizer {
+    dir: Arc<Directory>,
+}
+
+/// The inputs of one authorization.
+pub struct Target<'a> {
+    pub operation: &'a str,
+    pub bucket: Option<&'a str>,
+    pub key: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub uri: &'a Uri,
+}
+
+impl<'a> Target<'a> {
+    /// The bucket and key of a path s3s resolved (path- or virtual-hosted-style).
+    pub fn of_path(path: &'a S3Path) -> (Option<&'a str>, Option<&'a str>) {
+        match path {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(bucket), None),
+            S3Path::Object { bucket, key } => (Some(bucket), Some(key)),
+        }
+    }
+}
+
+impl Authorizer {
+    pub fn new(dir: Arc<Directory>) -> Self {
+        Self { dir }
+    }
+
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.dir
+    }
+
+    fn policy_principal(&self, p: &Principal) -> holdfast_policy::Principal {
+        match p {
+            Principal::Root => holdfast_policy::Principal::root(self.dir.account_id()),
+            Principal::User { name, id } => holdfast_policy::Principal::user(self.dir.account_id(), name, id),
+            Principal::Anonymous => holdfast_policy::Principal::anonymous(),
+        }
+    }
+
+    async fn identity_policies(&self, p: &Principal) -> S3Result<Vec<Policy>> {
+        let docs = self.dir.identity_policies(p).await.map_err(|e| s3_error!(InternalError, "{e}"))?;
+        // Documents were validated when stored; one that no longer parses grants nothing.
+        Ok(docs.iter().filter_map(|d| Policy::parse_identity(d).ok()).collect())
+    }
+
+    async fn bucket_policy(&self, bucket: &str) -> Option<Policy> {
+        let doc = self.dir.store().bucket_policy(bucket).await.ok().flatten()?;
+        Policy::parse_bucket(&doc, bucket).ok()
+    }
+
+    /// The condition keys every request carries, plus those its headers and query supply.
+    fn context(&self, caller: &holdfast_policy::Principal, t: &Target<'_>, remote: Option<RemoteAddr>) -> Context {
+        let mut cx = Context::new();
+        let now = Instant::now_system().millis();
+        cx.set_principal(caller);
+        cx.set_time(now);
+        cx.set_secure_transport(false);
+        if let Some(RemoteAddr(addr)) = remote {
+            cx.set_source_ip(addr.ip());
+        }
+        for (k, v) in query_pairs(t.uri) {
+            match k.as_str() {
+                "versionId" => {
+                    cx.insert("s3:versionid", v);
+                }
+                "prefix" => {
+                    cx.insert("s3:prefix", v);
+                }
+                "delimiter" => {
+                    cx.insert("s3:delimiter", v);
+                }
+                "max-keys" => {
+                    cx.insert("s3:max-keys", v);
+                }
+                _ => {}
+            }
+        }
+        // Lock headers of PutObject / CopyObject / CreateMultipartUpload (P2).
+        if let (Some(mode), Some(until)) =
+            (header(t.headers, "x-amz-object-lock-mode"), header(t.headers, "x-amz-object-lock-retain-until-date"))
+            && let Ok(until) = Instant::parse(until)
+        {
+            cx.set_requested_retention(mode, until.millis(), now);
+        }
+        if let Some(hold) = header(t.headers, "x-amz-object-lock-legal-hold") {
+            cx.set_requested_legal_hold(hold == "ON");
+        }
+        cx
+    }
+
+    /// Judges one operation. `extra` adds condition keys that only the parsed body knows
+    /// (PutObjectRetention, PutObjectLegalHold). Optional checks are recorded in `ext`.
+    pub async fn check(
+        &self,
+        caller: &Principal,
+        t: &Target<'_>,
+        ext: &mut http::Extensions,
+        extra: impl FnOnce(&mut Context),
+    ) -> S3Result<()> {
+        let traits = traits(t.headers, t.uri);
+        let Some(checks) = actions_for(t.operation, &traits) else {
+            // An operation without an action mapping is not implemented; only root reaches it.
+            return if *caller == Principal::Root { Ok(()) } else { Err(s3_error!(AccessDenied, "Access Denied")) };
+        };
+        let (bucket, key) = (t.bucket.map(str::to_owned), t.key.map(str::to_owned));
+        let principal = self.policy_principal(caller);
+        let remote = ext.get::<RemoteAddr>().copied();
+        let mut context = self.context(&principal, t, remote);
+        extra(&mut context);
+        let identity = self.identity_policies(caller).await?;
+        let target_policy = match &bucket {
+            Some(b) => self.bucket_policy(b).await,
+            None => None,
+        };
+        let mut visibility = LockVisibility { retention: false, legal_hold: false };
+        let mut bypass = None;
+        for ActionCheck { action, resource, need } in checks {
+            let (arn, policy) = match resource {
+                ResourceKind::Account => (ACCOUNT_RESOURCE.to_owned(), None),
+                ResourceKind::Bucket => (bucket.as_deref().map(bucket_arn).unwrap_or_default(), target_policy.as_ref()),
+                ResourceKind::Object => {
+                    (object_arn(bucket.as_deref().unwrap_or_default(), key.as_deref().unwrap_or_default()), target_policy.as_ref())
+                }
+                ResourceKind::CopySource => {
+                    let Some((sb, sk, _)) = copy_source(t.headers) else { continue };
+                    let source_policy = self.bucket_policy(&sb).await;
+                    let arn = object_arn(&sb, &sk);
+                    let allowed = self.decide(&identity, source_policy.as_ref(), &principal, action, &arn, &context);
+                    if !allowed {
+                        return Err(s3_error!(AccessDenied, "Access Denied"));
+                    }
+                    continue;
+                }
+            };
+            let allowed = self.bucket_policy_root_exception(caller, action) || self.decide(&identity, policy, &principal, action, &arn, &context);
+            match (need, action) {
+                (Need::Required, _) if !allowed => return Err(s3_error!(AccessDenied, "Access Denied")),
+                (Need::Optional, "s3:GetObjectRetention") => visibility.retention = allowed,
+                (Need::Optional, "s3:GetObjectLegalHold") => visibility.legal_hold = allowed,
+                (Need::Optional, "s3:BypassGovernanceRetention") => bypass = Some(allowed),
+                _ => {}
+            }
+        }
+        ext.insert(visibility);
+        if let Some(b) = bypass {
+            ext.insert(BypassGrant(b));
+        }
+        ext.insert(Caller(caller.clone()));
+        Ok(())
+    }
+
+    fn decide(
+        &self,
+        identity: &[Policy],
+        bucket_policy: Option<&Policy>,
+        principal: &holdfast_policy::Principal,
+        action: &str,
+        resource: &str,
+        context: &Context,
+    ) -> bool {
+        let request = Request { principal, action, resource, context };
+        holdfast_policy::authorize(identity, bucket_policy, &request) == Decision::Allow
+    }
+
+    /// AWS lets the account root manage the bucket policy even when the policy denies it, so
+    /// that a bad policy cannot lock everyone out.
+    fn bucket_policy_root_exception(&self, caller: &Principal, action: &str) -> bool {
+        *caller == Principal::Root && matches!(action, "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy")
+    }
+}

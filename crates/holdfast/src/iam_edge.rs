@@ -1,0 +1,69 @@
+//! Routes IAM query-API requests (signed with service `iam`) past s3s, which only knows
+//! `s3` and `sts`: verify SigV4 here, then hand the form to `holdfast_identity::iam`.
+
+use bytes::Bytes;
+use holdfast_identity::iam::{Iam, IamResponse, error_response};
+use holdfast_identity::sigv4::{self, SigError};
+use holdfast_identity::{Directory, Principal};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use s3s::Body;
+
+/// IAM request bodies are small forms; a policy document is at most a few KiB.
+const MAX_IAM_BODY: usize = 64 << 10;
+
+/// Whether the request is signed for the IAM service.
+pub fn is_iam(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(sigv4::service_of)
+        .is_some_and(|s| s == "iam")
+}
+
+fn to_http(r: IamResponse) -> Response<Body> {
+    let mut resp = Response::new(Body::from(Bytes::from(r.body)));
+    *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    resp
+}
+
+pub async fn handle(dir: &Directory, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = Limited::new(body, MAX_IAM_BODY).collect().await.map(|c| c.to_bytes()) else {
+        return to_http(error_response(400, "ValidationError", "The request body is too large or incomplete.", request_id));
+    };
+    let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Ok(auth) = sigv4::parse_authorization(auth) else {
+        return to_http(error_response(400, "IncompleteSignature", "The request signature does not conform to AWS standards.", request_id));
+    };
+    let (principal, secret) = match dir.lookup(&auth.access_key).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return to_http(error_response(403, "InvalidClientTokenId", "The security token included in the request is invalid.", request_id));
+        }
+        Err(e) => return to_http(error_response(500, "ServiceFailure", &e.to_string(), request_id)),
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let query = parts.uri.query().unwrap_or_default();
+    match sigv4::verify(parts.method.as_str(), parts.uri.path(), query, &parts.headers, &body, &auth, &secret, now) {
+        Ok(()) => {}
+        Err(SigError::Skewed) => {
+            return to_http(error_response(403, "SignatureDoesNotMatch", "Signature expired: the request time is more than 15 minutes from the server time.", request_id));
+        }
+        Err(_) => {
+            return to_http(error_response(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.", request_id));
+        }
+    }
+    // Query-string and form parameters both carry the action (the CLI uses the form).
+    let mut form = body.to_vec();
+    if !query.is_empty() {
+        if !form.is_empty() {
+            form.push(b'&');
+        }
+        form.extend_from_slice(query.as_bytes());
+    }
+    let caller: &Principal = &principal;
+    to_http(Iam { dir, caller, request_id }.handle(&form).await)
+}

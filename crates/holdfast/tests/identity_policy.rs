@@ -1,0 +1,219 @@
+//! Identity and bucket policies evaluated as AWS does (issue #4): the seeds' two policies,
+//! hidden lock headers (G2), a user confined to one bucket, anonymous access only through a
+//! public bucket policy, and the bucket policy API.
+
+use holdfast_testkit::aws_sdk_s3::Client;
+use holdfast_testkit::aws_sdk_s3::primitives::{ByteStream, DateTime};
+use holdfast_testkit::aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode};
+use holdfast_testkit::{Server, bucket_name, error_code, raw_http};
+use std::time::{Duration, SystemTime};
+
+/// Creates a user with one inline policy and returns its S3 client.
+async fn user(srv: &Server, name: &str, policy: &str) -> Client {
+    let iam = srv.iam();
+    iam.create_user().user_name(name).send().await.unwrap();
+    iam.put_user_policy().user_name(name).policy_name("p").policy_document(policy).send().await.unwrap();
+    let key = iam.create_access_key().user_name(name).send().await.unwrap().access_key.unwrap();
+    srv.client_as(key.access_key_id(), key.secret_access_key())
+}
+
+fn in_days(days: u64) -> DateTime {
+    DateTime::from(SystemTime::now() + Duration::from_secs(days * 86_400))
+}
+
+async fn lock_bucket(s3: &Client) -> String {
+    let b = bucket_name("pol");
+    s3.create_bucket().bucket(&b).object_lock_enabled_for_bucket(true).send().await.unwrap();
+    b
+}
+
+#[tokio::test]
+async fn seed_policy_deny_bypass_governance() {
+    let srv = Server::start(env!("CARGO_BIN_EXE_holdfast"));
+    let b = lock_bucket(&srv.client()).await;
+    // The seed's two documents: allow s3 on the bucket, deny bypassing governance anywhere.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Sid":"VisualEditor0","Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::{b}","arn:aws:s3:::{b}/*"]}},
+            {{"Sid":"DenyBypass","Effect":"Deny","Action":"s3:BypassGovernanceRetention","Resource":"*"}}]}}"#
+    );
+    let writer = user(&srv, "writer", &policy).await;
+    let put = writer
+        .put_object()
+        .bucket(&b)
+        .key("object-key")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(in_days(2))
+        .body(ByteStream::from_static(b"data"))
+        .send()
+        .await
+        .unwrap();
+    let vid = put.version_id().unwrap().to_owned();
+    let retention = |days| ObjectLockRetention::builder().mode(ObjectLockRetentionMode::Governance).retain_until_date(in_days(days)).build();
+    // Extending needs no bypass: allowed.
+    writer.put_object_retention().bucket(&b).key("object-key").version_id(&vid).retention(retention(5)).send().await.unwrap();
+    // Shortening or deleting with bypass: the explicit Deny wins (R10, P4).
+    let err = writer
+        .put_object_retention()
+        .bucket(&b)
+        .key("object-key")
+        .version_id(&vid)
+        .bypass_governance_retention(true)
+        .retention(retention(1))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
+    let err = writer.delete_object().bucket(&b).key("object-key").version_id(&vid).bypass_governance_retention(true).send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
+    let err = writer.delete_object().bucket(&b).key("object-key").version_id(&vid).send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)), "D2: still locked");
+    // The version is untouched; the root user (who holds bypass) can remove it.
+    let head = srv.client().head_object().bucket(&b).key("object-key").version_id(&vid).send().await.unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Governance));
+    srv.client().delete_object().bucket(&b).key("object-key").version_id(&vid).bypass_governance_retention(true).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn seed_bucket_policy_caps_retention_days() {
+    let srv = Server::start(env!("CARGO_BIN_EXE_holdfast"));
+    let root = srv.client();
+    let b = lock_bucket(&root).await;
+    root.put_bucket_policy()
+        .bucket(&b)
+        .policy(format!(
+            r#"{{"Version":"2012-10-17","Id":"SetRetentionLimits","Statement":[{{"Sid":"SetRetentionPeriod","Effect":"Deny","Principal":"*",
+            "Action":["s3:PutObjectRetention"],"Resource":"arn:aws:s3:::{b}/*",
+            "Condition":{{"NumericGreaterThan":{{"s3:object-lock-remaining-retention-days":"10"}}}}}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let s3 = user(&srv, "archiver", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#).await;
+    let vid = s3.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap().version_id().unwrap().to_owned();
+    let retention = |days| ObjectLockRetention::builder().mode(ObjectLockRetentionMode::Governance).retain_until_date(in_days(days)).build();
+    let err = s3.put_object_retention().bucket(&b).key("k").version_id(&vid).retention(retention(30)).send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)), "30 days is over the cap");
+    let err = srv.client().put_object_retention().bucket(&b).key("k").version_id(&vid).retention(retention(30)).send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)), "a bucket policy Deny binds the root too");
+    s3.put_object_retention().bucket(&b).key("k").version_id(&vid).retention(retention(5)).send().await.unwrap();
+    let got = srv.client().get_object_retention().bucket(&b).key("k").version_id(&vid).send().await.unwrap();
+    assert_eq!(got.retention().unwrap().mode(), Some(&ObjectLockRetentionMode::Governance));
+}
+
+#[tokio::test]
+async fn g2_lock_headers_hidden_without_read_permissions() {
+    let srv = Server::start(env!("CARGO_BIN_EXE_holdfast"));
+    let root = srv.client();
+    let b = lock_bucket(&root).await;
+    root.put_object()
+        .bucket(&b)
+        .key("k")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(in_days(1))
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let reader = user(&srv, "reader", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#).await;
+    let head = reader.head_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!((head.object_lock_mode(), head.object_lock_retain_until_date(), head.object_lock_legal_hold_status()), (None, None, None));
+    let get = reader.get_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(get.object_lock_mode(), None);
+    assert_eq!(get.body.collect().await.unwrap().into_bytes().as_ref(), b"x", "the read itself succeeds");
+    let hold_reader = user(
+        &srv,
+        "holdreader",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:GetObjectLegalHold"],"Resource":"*"}]}"#,
+    )
+    .await;
+    let head = hold_reader.head_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(head.object_lock_legal_hold_status(), Some(&ObjectLockLegalHoldStatus::On));
+    assert_eq!(head.object_lock_mode(), None, "retention needs s3:GetObjectRetention");
+    let head = root.head_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Governance));
+    // Lock headers on a write need their own permissions (W8); a default rule needs none.
+    let err = reader.put_object().bucket(&b).key("w").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
+}
+
+#[tokio::test]
+async fn a_user_confined_to_one_bucket() {
+    let srv = Server::start(env!("CARGO_BIN_EXE_holdfast"));
+    let root = srv.client();
+    let (mine, other) = (bucket_name("mine"), bucket_name("other"));
+    root.create_bucket().bucket(&mine).send().await.unwrap();
+    root.create_bucket().bucket(&other).send().await.unwrap();
+    root.put_object().bucket(&other).key("secret").body(ByteStream::from_static(b"s")).send().await.unwrap();
+    let s3 = user(
+        &srv,
+        "confined",
+        &format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::{mine}","arn:aws:s3:::{mine}/*"]}}]}}"#),
+    )
+    .await;
+    s3.put_object().bucket(&mine).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    assert_eq!(s3.list_objects_v2().bucket(&mine).send().await.unwrap().key_count(), Some(1));
+    for err in [
+        error_code(&s3.get_object().bucket(&other).key("secret").send().await.unwrap_err()),
+        error_code(&s3.put_object().bucket(&other).key("x").body(ByteStream::from_static(b"x")).send().await.unwrap_err()),
+        error_code(&s3.list_objects_v2().bucket(&other).send().await.unwrap_err()),
+        error_code(&s3.delete_object().bucket(&other).key("secret").send().await.unwrap_err()),
+        error_code(&s3.list_buckets().send().await.unwrap_err()),
+        error_code(&s3.create_bucket().bucket("brand-new-bucket-x").send().await.unwrap_err()),
+    ] {
+        assert_eq!(err, (Some("AccessDenied".into()), Some(403)));
+    }
+    root.head_object().bucket(&other).key("secret").send().await.expect("untouched");
+}
+
+#[tokio::test]
+async fn anonymous_access_only_through_a_public_bucket_policy() {
+    let srv = Server::start(env!("CARGO_BIN_EXE_holdfast"));
+    let root = srv.client();
+    let (public, private) = (bucket_name("public"), bucket_name("private"));
+    for b in [&public, &private] {
+        root.create_bucket().bucket(b).send().await.unwrap();
+        root.put_object().bucket(b).key("page.html").body(ByteStream::from_static(b"<html/>")).send().await.unwrap();
+    }
+    let anon = |method: &str, path: String| {
+        let addr = srv.addr.clone();
+        let req = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        async move { raw_http(&addr, req.into_bytes()).await.unwrap() }
+    };
+    assert_eq!(anon("GET", format!("/{public}/page.html")).await.status, 403);
+    let err = root.get_bucket_policy().bucket(&public).send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("NoSuchBucketPolicy".into()), Some(404)));
+    let err = root.put_bucket_policy().bucket(&public).policy(r#"{"Version":"2012-10-17","Statement":[]}"#).send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("MalformedPolicy".into()), Some(400)));
+    let err = root
+        .put_bucket_policy()
+        .bucket(&public)
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::another-bucket/*"}]}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), (Some("MalformedPolicy".into()), Some(400)), "resources must be in this bucket");
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{public}/*"}}]}}"#
+    );
+    root.put_bucket_policy().bucket(&public).policy(&policy).send().await.unwrap();
+    assert_eq!(root.get_bucket_policy().bucket(&public).send().await.unwrap().policy(), Some(policy.as_str()));
+    let status = root.get_bucket_policy_status().bucket(&public).send().await.unwrap();
+    assert_eq!(status.policy_status().unwrap().is_public(), Some(true));
+
+    let ok = anon("GET", format!("/{public}/page.html")).await;
+    assert_eq!((ok.status, ok.body.as_slice()), (200, b"<html/>".as_slice()));
+    assert_eq!(anon("PUT", format!("/{public}/page.html")).await.status, 403, "read-only");
+    assert_eq!(anon("GET", format!("/{public}")).await.status, 403, "listing was not granted");
+    assert_eq!(anon("GET", format!("/{private}/page.html")).await.status, 403);
+
+    // The root user can always manage the bucket policy, even one that denies everyone.
+    let deny_all = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::{public}","arn:aws:s3:::{public}/*"]}}]}}"#);
+    root.put_bucket_policy().bucket(&public).policy(&deny_all).send().await.unwrap();
+    let err = root.get_object().bucket(&public).key("page.html").send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
+    root.delete_bucket_policy().bucket(&public).send().await.unwrap();
+    root.get_object().bucket(&public).key("page.html").send().await.unwrap();
+    assert_eq!(anon("GET", format!("/{public}/page.html")).await.status, 403, "public access ended with the policy");
+}
