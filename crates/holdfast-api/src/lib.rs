@@ -51,6 +51,11 @@ impl Gateway {
         }
     }
 
+    /// Maps an engine error, following `aws_strict` where AWS and ceph/s3-tests disagree.
+    fn engine_err(&self, e: holdfast_engine::EngineError) -> s3s::S3Error {
+        error::engine_error_in(e, self.config.aws_strict)
+    }
+
     fn owner(&self) -> s3s::dto::Owner {
         s3s::dto::Owner { display_name: Some("holdfast".into()), id: Some(self.owner_id.clone()) }
     }

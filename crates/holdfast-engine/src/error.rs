@@ -26,6 +26,9 @@ pub enum EngineError {
     InvalidArgument { message: String, name: String, value: Option<String> },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// An `x-amz-checksum-*` value that is not a base64 digest of the right length.
+    #[error("the x-amz-checksum-{} value is malformed", algorithm.as_str().to_ascii_lowercase())]
+    MalformedChecksum { algorithm: holdfast_meta::ChecksumAlgorithm, trailer: bool },
     #[error("Content-MD5 is not a valid MD5 digest")]
     InvalidDigest,
     #[error("{0}")]

@@ -58,10 +58,7 @@ pub async fn ingest(blobs: &dyn BlobStore, mut body: BodyStream, mut claims: Bod
     if let Some((a, ExpectedChecksum::Given(v))) = &claims.checksum
         && checksum::decode(*a, v).is_none()
     {
-        return Err(EngineError::InvalidRequest(format!(
-            "Value for x-amz-checksum-{} header is invalid.",
-            a.as_str().to_ascii_lowercase()
-        )));
+        return Err(EngineError::MalformedChecksum { algorithm: *a, trailer: false });
     }
     if claims.content_length.is_some_and(|l| l > max_size) {
         return Err(EngineError::EntityTooLarge);
@@ -156,10 +153,7 @@ fn resolve_trailer(claims: &mut BodyClaims) -> EngineResult<()> {
         ))
     })?;
     if checksum::decode(*algorithm, &value).is_none() {
-        return Err(EngineError::InvalidRequest(format!(
-            "Value for x-amz-checksum-{} trailing header is invalid.",
-            algorithm.as_str().to_ascii_lowercase()
-        )));
+        return Err(EngineError::MalformedChecksum { algorithm: *algorithm, trailer: true });
     }
     *expected = ExpectedChecksum::Given(value);
     Ok(())

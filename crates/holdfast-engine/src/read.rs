@@ -5,7 +5,7 @@ use crate::{Engine, EngineError, EngineResult};
 use futures::StreamExt;
 use holdfast_blob::{BlobStore, ByteStream};
 use holdfast_lock::Instant;
-use holdfast_meta::{MetaError, ObjectData, VersionRecord, VersionSelector};
+use holdfast_meta::{MetaError, ObjectData, VersionRecord, VersionSelector, etag_list_matches};
 use std::sync::Arc;
 
 /// A `Range: bytes=` request.
@@ -41,14 +41,6 @@ pub struct ReadConditions {
     pub if_unmodified_since: Option<Instant>,
 }
 
-fn strip_quotes(s: &str) -> &str {
-    s.trim().trim_start_matches("W/").trim_matches('"')
-}
-
-fn etag_matches(list: &str, etag: &str) -> bool {
-    list.split(',').map(strip_quotes).any(|t| t == "*" || t == etag)
-}
-
 impl ReadConditions {
     /// RFC 7232 §6 as S3 applies it: If-Match, then If-Unmodified-Since (ignored when
     /// If-Match is present), then If-None-Match, then If-Modified-Since (ignored when
@@ -56,7 +48,7 @@ impl ReadConditions {
     pub fn check(&self, etag: &str, last_modified: Instant) -> EngineResult<()> {
         let lm_secs = last_modified.millis().div_euclid(1000);
         if let Some(m) = &self.if_match {
-            if !etag_matches(m, etag) {
+            if !etag_list_matches(m, etag) {
                 return Err(EngineError::PreconditionFailed);
             }
         } else if let Some(t) = self.if_unmodified_since
@@ -66,7 +58,7 @@ impl ReadConditions {
         }
         let not_modified = || EngineError::NotModified { etag: etag.to_owned(), last_modified };
         if let Some(m) = &self.if_none_match {
-            if etag_matches(m, etag) {
+            if etag_list_matches(m, etag) {
                 return Err(not_modified());
             }
         } else if let Some(t) = self.if_modified_since

@@ -153,10 +153,17 @@ impl VersionSelector {
 /// Preconditions evaluated inside the write transaction, against the key's current version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteConditions {
-    /// `If-None-Match: *`: fail if a current (non-marker) version exists.
-    pub if_none_match_any: bool,
-    /// `If-Match: <etag>` (`Some("*")` for any): fail unless the current version matches.
+    /// `If-None-Match`: `*` fails if a current (non-marker) version exists; a list of ETags
+    /// fails if the current version has one of them (RFC 7232; AWS itself accepts only `*`).
+    pub if_none_match: Option<String>,
+    /// `If-Match: <etag>` (`*` for any): fail unless the current version matches.
     pub if_match: Option<String>,
+}
+
+/// Whether an `If-Match` / `If-None-Match` list (`*`, or quoted ETags separated by commas)
+/// names `etag`.
+pub fn etag_list_matches(list: &str, etag: &str) -> bool {
+    list.split(',').map(|t| t.trim().trim_start_matches("W/").trim_matches('"')).any(|t| t == "*" || t == etag)
 }
 
 /// A new object version to record.

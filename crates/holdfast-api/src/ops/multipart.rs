@@ -104,7 +104,7 @@ impl Gateway {
                 PartSource::Body { body: body_stream(input.body), claims },
             )
             .await
-            .map_err(engine_error)?;
+            .map_err(|e| self.engine_err(e))?;
         let mut out = UploadPartOutput { e_tag: Some(etag(&part.etag)), ..Default::default() };
         if let (Some(a), Some(v)) = (upload.checksum_algorithm, part.checksum.as_ref()) {
             let stored = holdfast_meta::StoredChecksum { algorithm: a, value: v.clone(), kind: holdfast_meta::ChecksumKind::FullObject };

@@ -21,13 +21,10 @@ fn etag_text(c: &ETagCondition) -> String {
     }
 }
 
+/// `If-Match` / `If-None-Match` of a write. AWS accepts only `If-None-Match: *`; Holdfast
+/// also honours a list of ETags there (RFC 7232), which only ever refuses more writes.
 pub(crate) fn write_conditions(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> S3Result<WriteConditions> {
-    if let Some(c) = if_none_match
-        && !c.is_any()
-    {
-        return Err(s3_error!(NotImplemented, "A header you provided implies functionality that is not implemented"));
-    }
-    Ok(WriteConditions { if_none_match_any: if_none_match.is_some(), if_match: if_match.map(etag_text) })
+    Ok(WriteConditions { if_none_match: if_none_match.map(etag_text), if_match: if_match.map(etag_text) })
 }
 
 pub(crate) fn read_conditions(
@@ -175,7 +172,7 @@ impl Gateway {
                 conditions,
             })
             .await
-            .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
+            .map_err(|e| with_resource(self.engine_err(e), &input.bucket, Some(&input.key)))?;
         let obj = rec.object.as_ref().expect("a put records an object");
         let mut out = PutObjectOutput {
             e_tag: Some(etag(&obj.etag)),
@@ -192,7 +189,7 @@ impl Gateway {
 
     async fn read_object(&self, get: GetObject, with_body: bool) -> S3Result<ObjectRead> {
         let (bucket, key) = (get.bucket.clone(), get.key.clone());
-        self.engine.get_object(get, with_body).await.map_err(|e| with_resource(engine_error(e), &bucket, Some(&key)))
+        self.engine.get_object(get, with_body).await.map_err(|e| with_resource(self.engine_err(e), &bucket, Some(&key)))
     }
 
     pub(crate) async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {

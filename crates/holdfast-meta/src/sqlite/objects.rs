@@ -20,20 +20,22 @@ pub(super) fn resolve(conn: &Connection, bucket: &str, key: &str, sel: &VersionS
 }
 
 fn check_conditions(conn: &Connection, bucket: &str, key: &str, cond: &WriteConditions) -> MetaResult<()> {
-    if !cond.if_none_match_any && cond.if_match.is_none() {
+    if cond.if_none_match.is_none() && cond.if_match.is_none() {
         return Ok(());
     }
     let current = match latest_seq(conn, bucket, key)? {
         Some(seq) => version_by_seq(conn, seq)?.filter(|v| !v.is_delete_marker()),
         None => None,
     };
-    if cond.if_none_match_any && current.is_some() {
+    let current_etag = current.as_ref().and_then(|v| v.object.as_ref()).map(|o| o.etag.as_str());
+    if let (Some(list), Some(etag)) = (&cond.if_none_match, current_etag)
+        && etag_list_matches(list, etag)
+    {
         return Err(MetaError::PreconditionFailed);
     }
     if let Some(want) = &cond.if_match {
-        let Some(cur) = current else { return Err(MetaError::NoSuchKey) };
-        let etag = cur.object.as_ref().map(|o| o.etag.as_str()).unwrap_or_default();
-        if want != "*" && want != etag {
+        let Some(etag) = current_etag else { return Err(MetaError::NoSuchKey) };
+        if !etag_list_matches(want, etag) {
             return Err(MetaError::PreconditionFailed);
         }
     }
