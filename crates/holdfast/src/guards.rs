@@ -21,8 +21,17 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// Refuses Signature Version 2 (header or query) and over-long presigned URLs.
-pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>) -> Result<(), Refusal> {
+/// Refuses Signature Version 2 (header or query) and presigned URLs valid for a negative time
+/// or more than 7 days: 400 AuthorizationQueryParametersError as AWS answers, or, when
+/// `aws_strict` is off, 403 AccessDenied as ceph/s3-tests expects (docs/compatibility.md).
+pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>, aws_strict: bool) -> Result<(), Refusal> {
+    let expiry = |message: &str| -> Result<(), Refusal> {
+        if aws_strict {
+            Err((http::StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError", message.to_owned()))
+        } else {
+            Err((http::StatusCode::FORBIDDEN, "AccessDenied", message.to_owned()))
+        }
+    };
     let v2 = || {
         Err((
             http::StatusCode::BAD_REQUEST,
@@ -41,19 +50,10 @@ pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>) -> Resu
         }
         if let Some(exp) = query_param(q, "X-Amz-Expires") {
             if exp.starts_with('-') && exp[1..].bytes().all(|b| b.is_ascii_digit()) {
-                return Err((
-                    http::StatusCode::BAD_REQUEST,
-                    "AuthorizationQueryParametersError",
-                    "X-Amz-Expires must be non-negative".to_owned(),
-                ));
+                return expiry("X-Amz-Expires must be non-negative");
             }
-            let ok = exp.parse::<u64>().is_ok_and(|s| s <= MAX_PRESIGN_SECS);
-            if !ok {
-                return Err((
-                    http::StatusCode::BAD_REQUEST,
-                    "AuthorizationQueryParametersError",
-                    "X-Amz-Expires must be less than a week (in seconds) that is; 604800".to_owned(),
-                ));
+            if !exp.parse::<u64>().is_ok_and(|s| s <= MAX_PRESIGN_SECS) {
+                return expiry("X-Amz-Expires must be less than a week (in seconds) that is; 604800");
             }
         }
     }
@@ -217,11 +217,11 @@ mod tests {
 
     #[test]
     fn sigv2_is_refused_and_sigv4_passes() {
-        assert!(check_signature_version(&headers("AWS AKID:sig"), None).is_err());
-        assert!(check_signature_version(&headers("AWS4-HMAC-SHA256 Credential=x"), None).is_ok());
-        assert!(check_signature_version(&HeaderMap::new(), Some("AWSAccessKeyId=a&Expires=1&Signature=s")).is_err());
-        assert!(check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604800&X-Amz-Signature=s")).is_ok());
-        let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604801&X-Amz-Signature=s")).unwrap_err();
+        assert!(check_signature_version(&headers("AWS AKID:sig"), None, true).is_err());
+        assert!(check_signature_version(&headers("AWS4-HMAC-SHA256 Credential=x"), None, true).is_ok());
+        assert!(check_signature_version(&HeaderMap::new(), Some("AWSAccessKeyId=a&Expires=1&Signature=s"), true).is_err());
+        assert!(check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604800&X-Amz-Signature=s"), true).is_ok());
+        let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604801&X-Amz-Signature=s"), true).unwrap_err();
         assert_eq!(e.1, "AuthorizationQueryParametersError");
     }
 
@@ -243,7 +243,9 @@ mod tests {
         anon.insert(http::header::DATE, "Sun, 22 Nov 2026 00:57:56 GMT".parse().unwrap());
         sigv4_date_from_date_header(&mut anon);
         assert!(anon.get("x-amz-date").is_none());
-        let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=-7&X-Amz-Signature=s")).unwrap_err();
+        let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=-7&X-Amz-Signature=s"), true).unwrap_err();
+        let compat = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=-7&X-Amz-Signature=s"), false).unwrap_err();
+        assert_eq!((compat.0, compat.1), (http::StatusCode::FORBIDDEN, "AccessDenied"));
         assert_eq!((e.1, e.2.as_str()), ("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative"));
     }
 

@@ -84,7 +84,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
     let dir = Arc::new(Directory::new(meta as Arc<dyn holdfast_meta::IdentityStore>, sealer, root, account_id(&owner_id)));
     let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
-    let edge = Arc::new(Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size));
+    let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
+    edge.aws_strict = config.aws_strict;
+    let edge = Arc::new(edge);
 
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;

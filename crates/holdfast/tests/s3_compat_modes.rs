@@ -51,3 +51,16 @@ async fn if_none_match_with_etags_on_put() {
     // With no current object, any If-None-Match holds.
     s3.put_object().bucket(&b).key("fresh").if_none_match(&etag).body(ByteStream::from_static(b"x")).send().await.unwrap();
 }
+
+#[tokio::test]
+async fn presigned_url_valid_for_more_than_seven_days() {
+    use holdfast_testkit::aws_sdk_s3::presigning::PresigningConfig;
+    for (strict, want) in [(false, (403, "AccessDenied")), (true, (400, "AuthorizationQueryParametersError"))] {
+        let (srv, s3, b) = setup(strict).await;
+        let week = 7 * 24 * 3600;
+        let url = s3.get_object().bucket(&b).key("k").presigned(PresigningConfig::expires_in(std::time::Duration::from_secs(week)).unwrap()).await.unwrap();
+        let path = url.uri().strip_prefix(&srv.endpoint).unwrap().replace(&format!("X-Amz-Expires={week}"), &format!("X-Amz-Expires={}", week + 1));
+        let resp = holdfast_testkit::raw_http(&srv.addr, format!("GET {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n", srv.addr).into_bytes()).await.unwrap();
+        assert_eq!((resp.status, resp.xml("Code").as_deref()), (want.0, Some(want.1)), "aws_strict={strict}");
+    }
+}
