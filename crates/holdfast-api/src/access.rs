@@ -50,7 +50,8 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
         .filter(|s| !s.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let dec =
+                |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
             (dec(k), dec(v))
         })
         .collect()
@@ -72,10 +73,13 @@ fn traits(h: &HeaderMap, uri: &Uri) -> RequestTraits {
     RequestTraits {
         version_id: has_q("versionId"),
         source_version_id: copy_source(h).is_some_and(|(_, _, v)| v),
-        lock_retention: h.contains_key("x-amz-object-lock-mode") || h.contains_key("x-amz-object-lock-retain-until-date"),
+        lock_retention: h.contains_key("x-amz-object-lock-mode")
+            || h.contains_key("x-amz-object-lock-retain-until-date"),
         lock_legal_hold: h.contains_key("x-amz-object-lock-legal-hold"),
-        bypass_governance: header(h, "x-amz-bypass-governance-retention").is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        object_lock_enabled: header(h, "x-amz-bucket-object-lock-enabled").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        bypass_governance: header(h, "x-amz-bypass-governance-retention")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        object_lock_enabled: header(h, "x-amz-bucket-object-lock-enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         acl: h.contains_key("x-amz-acl") || h.keys().any(|k| k.as_str().starts_with("x-amz-grant-")),
         tagging: h.contains_key("x-amz-tagging"),
     }
@@ -203,9 +207,10 @@ impl Authorizer {
             let (arn, policy) = match resource {
                 ResourceKind::Account => (ACCOUNT_RESOURCE.to_owned(), None),
                 ResourceKind::Bucket => (bucket.as_deref().map(bucket_arn).unwrap_or_default(), target_policy.as_ref()),
-                ResourceKind::Object => {
-                    (object_arn(bucket.as_deref().unwrap_or_default(), key.as_deref().unwrap_or_default()), target_policy.as_ref())
-                }
+                ResourceKind::Object => (
+                    object_arn(bucket.as_deref().unwrap_or_default(), key.as_deref().unwrap_or_default()),
+                    target_policy.as_ref(),
+                ),
                 ResourceKind::CopySource => {
                     let Some((sb, sk, _)) = copy_source(t.headers) else { continue };
                     let source_policy = self.bucket_policy(&sb).await;
@@ -217,7 +222,8 @@ impl Authorizer {
                     continue;
                 }
             };
-            let allowed = self.bucket_policy_root_exception(caller, action) || self.decide(&identity, policy, &principal, action, &arn, &context);
+            let allowed = self.bucket_policy_root_exception(caller, action)
+                || self.decide(&identity, policy, &principal, action, &arn, &context);
             match (need, action) {
                 (Need::Required, _) if !allowed => return Err(s3_error!(AccessDenied, "Access Denied")),
                 (Need::Optional, "s3:GetObjectRetention") => visibility.retention = allowed,
@@ -250,6 +256,7 @@ impl Authorizer {
     /// AWS lets the account root manage the bucket policy even when the policy denies it, so
     /// that a bad policy cannot lock everyone out.
     fn bucket_policy_root_exception(&self, caller: &Principal, action: &str) -> bool {
-        *caller == Principal::Root && matches!(action, "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy")
+        *caller == Principal::Root
+            && matches!(action, "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy")
     }
 }

@@ -27,7 +27,9 @@ impl S3Auth for KeyStore {
         match self.dir.lookup(access_key).await {
             Ok(Some((_, secret))) => Ok(SecretKey::from(secret)),
             // Unknown and inactive keys look the same, as on AWS.
-            Ok(None) => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
+            Ok(None) => {
+                Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
+            }
             Err(e) => Err(s3_error!(InternalError, "{e}")),
         }
     }
@@ -56,7 +58,9 @@ impl Access {
         let Some(ak) = access_key else { return Ok(Principal::Anonymous) };
         match self.authz.directory().principal(ak).await {
             Ok(Some(p)) => Ok(p),
-            Ok(None) => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
+            Ok(None) => {
+                Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
+            }
             Err(e) => Err(s3_error!(InternalError, "{e}")),
         }
     }
@@ -105,7 +109,8 @@ impl S3Access for Access {
         let (bucket, key) = Target::of_path(cx.s3_path());
         let (bucket, key) = (bucket.map(str::to_owned), key.map(str::to_owned));
         let (headers, uri) = (cx.headers().clone(), cx.uri().clone());
-        let target = Target { operation: &op, bucket: bucket.as_deref(), key: key.as_deref(), headers: &headers, uri: &uri };
+        let target =
+            Target { operation: &op, bucket: bucket.as_deref(), key: key.as_deref(), headers: &headers, uri: &uri };
         self.authz.check(&caller, &target, cx.extensions_mut(), |_| {}).await
     }
 
@@ -117,12 +122,21 @@ impl S3Access for Access {
         });
         let ak = req.credentials.as_ref().map(|c| c.access_key.clone());
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.check_parsed("PutObjectRetention", &bucket, &key, ak.as_deref(), &req.headers, &req.uri, &mut req.extensions, |cx| {
-            if let Some((mode, until)) = retention {
-                let now = holdfast_lock::Instant::now_system().millis();
-                cx.set_requested_retention(&mode, until.millis(), now);
-            }
-        })
+        self.check_parsed(
+            "PutObjectRetention",
+            &bucket,
+            &key,
+            ak.as_deref(),
+            &req.headers,
+            &req.uri,
+            &mut req.extensions,
+            |cx| {
+                if let Some((mode, until)) = retention {
+                    let now = holdfast_lock::Instant::now_system().millis();
+                    cx.set_requested_retention(&mode, until.millis(), now);
+                }
+            },
+        )
         .await
     }
 
@@ -130,11 +144,20 @@ impl S3Access for Access {
         let hold = req.input.legal_hold.as_ref().and_then(|h| h.status.as_ref()).map(|s| s.as_str() == "ON");
         let ak = req.credentials.as_ref().map(|c| c.access_key.clone());
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.check_parsed("PutObjectLegalHold", &bucket, &key, ak.as_deref(), &req.headers, &req.uri, &mut req.extensions, |cx| {
-            if let Some(on) = hold {
-                cx.set_requested_legal_hold(on);
-            }
-        })
+        self.check_parsed(
+            "PutObjectLegalHold",
+            &bucket,
+            &key,
+            ak.as_deref(),
+            &req.headers,
+            &req.uri,
+            &mut req.extensions,
+            |cx| {
+                if let Some(on) = hold {
+                    cx.set_requested_legal_hold(on);
+                }
+            },
+        )
         .await
     }
 }

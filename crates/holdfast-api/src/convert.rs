@@ -126,8 +126,9 @@ pub fn body_claims(
         }
         Some((*a, ExpectedChecksum::Given((*v).clone())))
     } else if let Some(name) = trailer {
-        let a = ChecksumAlgorithm::parse(name.trim_start_matches("x-amz-checksum-"))
-            .ok_or_else(|| s3_error!(InvalidRequest, "The value specified in the x-amz-trailer header is not supported"))?;
+        let a = ChecksumAlgorithm::parse(name.trim_start_matches("x-amz-checksum-")).ok_or_else(|| {
+            s3_error!(InvalidRequest, "The value specified in the x-amz-trailer header is not supported")
+        })?;
         let read = move || -> Option<String> {
             trailers?.read(|h| h.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_owned)).flatten()
         };
@@ -135,11 +136,7 @@ pub fn body_claims(
     } else {
         named.map(|a| (a, ExpectedChecksum::None))
     };
-    Ok(BodyClaims {
-        content_length: content_length.and_then(|l| u64::try_from(l).ok()),
-        content_md5,
-        checksum,
-    })
+    Ok(BodyClaims { content_length: content_length.and_then(|l| u64::try_from(l).ok()), content_md5, checksum })
 }
 
 /// The standard headers and user metadata of a write, as stored.
@@ -156,13 +153,22 @@ pub fn object_headers(
     metadata: Option<&dto::Metadata>,
 ) -> S3Result<ObjectHeaders> {
     if let Some(sc) = storage_class
-        && !matches!(sc.as_str(), "STANDARD" | "REDUCED_REDUNDANCY" | "STANDARD_IA" | "ONEZONE_IA" | "INTELLIGENT_TIERING" | "GLACIER" | "DEEP_ARCHIVE" | "GLACIER_IR")
+        && !matches!(
+            sc.as_str(),
+            "STANDARD"
+                | "REDUCED_REDUNDANCY"
+                | "STANDARD_IA"
+                | "ONEZONE_IA"
+                | "INTELLIGENT_TIERING"
+                | "GLACIER"
+                | "DEEP_ARCHIVE"
+                | "GLACIER_IR"
+        )
     {
         return Err(S3Error::new(S3ErrorCode::InvalidStorageClass));
     }
-    let user: BTreeMap<String, String> = metadata
-        .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
-        .unwrap_or_default();
+    let user: BTreeMap<String, String> =
+        metadata.map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect()).unwrap_or_default();
     let meta_size: usize = user.iter().map(|(k, v)| k.len() + v.len()).sum();
     if meta_size > 2048 {
         return Err(s3_error!(MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size."));
@@ -299,7 +305,11 @@ pub fn requested_lock(
     let legal_hold = match hold {
         None => None,
         Some(h) => Some(LegalHold::parse(h.as_str()).ok_or_else(|| {
-            invalid_argument("Legal Hold must be either of 'ON' or 'OFF'", "x-amz-object-lock-legal-hold", Some(h.as_str()))
+            invalid_argument(
+                "Legal Hold must be either of 'ON' or 'OFF'",
+                "x-amz-object-lock-legal-hold",
+                Some(h.as_str()),
+            )
         })?),
     };
     Ok(LockState { retention, legal_hold })
@@ -335,11 +345,7 @@ pub fn algorithm_dto(a: ChecksumAlgorithm) -> dto::ChecksumAlgorithm {
 
 /// Keys and prefixes in listings with `encoding-type=url`.
 pub fn url_encode(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'/');
+    const SET: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }

@@ -125,11 +125,16 @@ pub fn meta_error(e: MetaError) -> S3Error {
             C::InvalidPartOrder,
             "The list of parts was not in ascending order. Parts must be ordered by part number.",
         ),
-        MetaError::EntityTooSmall => {
-            S3Error::with_message(C::EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size.")
-        }
+        MetaError::EntityTooSmall => S3Error::with_message(
+            C::EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed object size.",
+        ),
         // Identity errors have their own (IAM) mapping; reaching here is a bug.
-        MetaError::NoSuchEntity(m) | MetaError::EntityAlreadyExists(m) | MetaError::DeleteConflict(m) | MetaError::LimitExceeded(m) | MetaError::Internal(m) => {
+        MetaError::NoSuchEntity(m)
+        | MetaError::EntityAlreadyExists(m)
+        | MetaError::DeleteConflict(m)
+        | MetaError::LimitExceeded(m)
+        | MetaError::Internal(m) => {
             tracing::error!(error = %m, "metadata store failure");
             S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.")
         }
@@ -137,7 +142,10 @@ pub fn meta_error(e: MetaError) -> S3Error {
 }
 
 fn precondition_failed() -> S3Error {
-    S3Error::with_message(S3ErrorCode::PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+    S3Error::with_message(
+        S3ErrorCode::PreconditionFailed,
+        "At least one of the pre-conditions you specified did not hold",
+    )
 }
 
 pub fn engine_error(e: EngineError) -> S3Error {
@@ -158,13 +166,16 @@ pub fn engine_error(e: EngineError) -> S3Error {
                 C::SignatureDoesNotMatch,
                 "The request signature we calculated does not match the signature you provided.",
             ),
-            BodyError::TooLarge => {
-                S3Error::with_message(C::EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size.")
-            }
+            BodyError::TooLarge => S3Error::with_message(
+                C::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed object size.",
+            ),
         },
         EngineError::InvalidArgument { message, name, value } => invalid_argument(&message, &name, value.as_deref()),
         EngineError::InvalidRequest(m) => S3Error::with_message(C::InvalidRequest, m),
-        EngineError::InvalidDigest => S3Error::with_message(C::InvalidDigest, "The Content-MD5 you specified is not valid."),
+        EngineError::InvalidDigest => {
+            S3Error::with_message(C::InvalidDigest, "The Content-MD5 you specified is not valid.")
+        }
         EngineError::MalformedChecksum { algorithm, trailer } => S3Error::with_message(
             C::InvalidRequest,
             format!(
@@ -180,9 +191,11 @@ pub fn engine_error(e: EngineError) -> S3Error {
             &[("ActualObjectSize", &object_size.to_string())],
             &[("content-range", format!("bytes */{object_size}"))],
         ),
-        EngineError::InvalidPartNumber => {
-            custom("InvalidPartNumber", StatusCode::RANGE_NOT_SATISFIABLE, "The requested partnumber is not satisfiable")
-        }
+        EngineError::InvalidPartNumber => custom(
+            "InvalidPartNumber",
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "The requested partnumber is not satisfiable",
+        ),
         EngineError::NotModified { etag, last_modified } => rich_error(
             C::NotModified,
             "Not Modified",

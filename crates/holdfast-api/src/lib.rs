@@ -39,14 +39,21 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(engine: Arc<Engine>, dir: Arc<holdfast_identity::Directory>, config: ApiConfig, owner_id: String) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        dir: Arc<holdfast_identity::Directory>,
+        config: ApiConfig,
+        owner_id: String,
+    ) -> Self {
         Self { engine, dir, config, owner_id }
     }
 
     async fn bucket(&self, name: &str) -> S3Result<Bucket> {
         match self.engine.meta.bucket(name).await {
             Ok(Some(b)) => Ok(b),
-            Ok(None) => Err(error::with_resource(error::meta_error(holdfast_meta::MetaError::NoSuchBucket), name, None)),
+            Ok(None) => {
+                Err(error::with_resource(error::meta_error(holdfast_meta::MetaError::NoSuchBucket), name, None))
+            }
             Err(e) => Err(error::meta_error(e)),
         }
     }
@@ -81,7 +88,8 @@ struct BaseDomainHost {
 
 impl s3s::host::S3Host for BaseDomainHost {
     fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
-        let name = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
+        let name =
+            host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
         let vh = s3s::host::VirtualHost::new(self.domain.as_str());
         match name.to_ascii_lowercase().strip_suffix(self.domain.as_str()).and_then(|b| b.strip_suffix('.')) {
             Some(bucket) if !bucket.is_empty() => Ok(vh.with_bucket(bucket.to_owned())),

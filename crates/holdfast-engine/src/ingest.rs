@@ -54,7 +54,12 @@ pub struct Ingested {
     pub digests: BodyDigests,
 }
 
-pub async fn ingest(blobs: &dyn BlobStore, mut body: BodyStream, mut claims: BodyClaims, max_size: u64) -> EngineResult<Ingested> {
+pub async fn ingest(
+    blobs: &dyn BlobStore,
+    mut body: BodyStream,
+    mut claims: BodyClaims,
+    max_size: u64,
+) -> EngineResult<Ingested> {
     if let Some((a, ExpectedChecksum::Given(v))) = &claims.checksum
         && checksum::decode(*a, v).is_none()
     {
@@ -124,7 +129,9 @@ fn verify(claims: &BodyClaims, size: u64, digests: &BodyDigests) -> EngineResult
         let expected = match expected {
             ExpectedChecksum::None => None,
             ExpectedChecksum::Given(v) => Some(v.clone()),
-            ExpectedChecksum::Trailer(_) => return Err(EngineError::InvalidRequest("trailing checksum not read".into())),
+            ExpectedChecksum::Trailer(_) => {
+                return Err(EngineError::InvalidRequest("trailing checksum not read".into()));
+            }
         };
         if let (Some(want), Some((_, got))) = (expected, &digests.chosen)
             && checksum::decode(*algorithm, &want).as_deref() != Some(got.as_slice())

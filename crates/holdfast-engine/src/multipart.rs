@@ -10,8 +10,8 @@ use base64::Engine as _;
 use futures::StreamExt;
 use holdfast_lock::LockState;
 use holdfast_meta::{
-    ChecksumAlgorithm, ChecksumKind, MetaError, ObjectData, ObjectHeaders, Part, PartSummary, Segment,
-    StoredChecksum, Upload, VersionRecord, VersionSelector, WriteConditions,
+    ChecksumAlgorithm, ChecksumKind, MetaError, ObjectData, ObjectHeaders, Part, PartSummary, Segment, StoredChecksum,
+    Upload, VersionRecord, VersionSelector, WriteConditions,
 };
 use std::sync::Arc;
 
@@ -55,13 +55,19 @@ fn b64_decode(s: &str) -> Option<Vec<u8>> {
 impl Engine {
     pub async fn create_upload(&self, req: CreateUpload) -> EngineResult<Upload> {
         check_key(&req.key)?;
-        if req.checksum_kind == Some(ChecksumKind::FullObject) && !req.checksum_algorithm.is_some_and(ChecksumAlgorithm::supports_full_object) {
+        if req.checksum_kind == Some(ChecksumKind::FullObject)
+            && !req.checksum_algorithm.is_some_and(ChecksumAlgorithm::supports_full_object)
+        {
             return Err(EngineError::InvalidRequest(
                 "The FULL_OBJECT checksum type is only supported for CRC32, CRC32C and CRC64NVME.".into(),
             ));
         }
-        if req.checksum_kind == Some(ChecksumKind::Composite) && req.checksum_algorithm == Some(ChecksumAlgorithm::Crc64Nvme) {
-            return Err(EngineError::InvalidRequest("The COMPOSITE checksum type is not supported for CRC64NVME.".into()));
+        if req.checksum_kind == Some(ChecksumKind::Composite)
+            && req.checksum_algorithm == Some(ChecksumAlgorithm::Crc64Nvme)
+        {
+            return Err(EngineError::InvalidRequest(
+                "The COMPOSITE checksum type is not supported for CRC64NVME.".into(),
+            ));
         }
         let upload = Upload {
             upload_id: uuid::Uuid::new_v4().simple().to_string(),
@@ -101,7 +107,10 @@ impl Engine {
                         // A well-formed range outside the source: AWS names the source size.
                         _ => {
                             return Err(EngineError::InvalidArgument {
-                                message: format!("Range specified is not valid for source object of size: {}", obj.size),
+                                message: format!(
+                                    "Range specified is not valid for source object of size: {}",
+                                    obj.size
+                                ),
                                 name: "x-amz-copy-source-range".into(),
                                 value: None,
                             });
@@ -171,7 +180,9 @@ impl Engine {
             Err(e) => return Err(e.into()),
         };
         if requested.is_empty() {
-            return Err(EngineError::MalformedXml("The XML you provided was not well-formed or did not validate against our published schema".into()));
+            return Err(EngineError::MalformedXml(
+                "The XML you provided was not well-formed or did not validate against our published schema".into(),
+            ));
         }
         let (stored, _) = self.meta.parts(upload_id, 0, MAX_PART_NUMBER as usize).await?;
         let mut chosen: Vec<&Part> = Vec::with_capacity(requested.len());
@@ -207,7 +218,12 @@ impl Engine {
             segments: chosen.iter().map(|p| p.segment.clone()).collect(),
             parts: chosen
                 .iter()
-                .map(|p| PartSummary { number: p.number, size: p.size, etag: p.etag.clone(), checksum: p.checksum.clone() })
+                .map(|p| PartSummary {
+                    number: p.number,
+                    size: p.size,
+                    etag: p.etag.clone(),
+                    checksum: p.checksum.clone(),
+                })
                 .collect(),
         };
         check_stated_checksum(stated.as_ref(), object.checksum.as_ref())?;
@@ -221,7 +237,10 @@ impl Engine {
 
 /// The whole-object checksum a CompleteMultipartUpload states (`x-amz-checksum-<alg>`) must
 /// be the one its parts make, else 400 BadDigest; a composite value may leave out its `-N`.
-fn check_stated_checksum(stated: Option<&(ChecksumAlgorithm, String)>, made: Option<&StoredChecksum>) -> EngineResult<()> {
+fn check_stated_checksum(
+    stated: Option<&(ChecksumAlgorithm, String)>,
+    made: Option<&StoredChecksum>,
+) -> EngineResult<()> {
     let Some((algorithm, value)) = stated else { return Ok(()) };
     let Some(made) = made else { return Err(crate::ingest::mismatch(*algorithm)) };
     if made.algorithm != *algorithm {
@@ -246,7 +265,11 @@ fn same_parts(rec: &VersionRecord, requested: &[CompletedPart]) -> bool {
         return false;
     }
     obj.parts.len() == requested.len()
-        && obj.parts.iter().zip(requested).all(|(p, r)| p.number == r.number && p.etag == r.etag.trim().trim_matches('"'))
+        && obj
+            .parts
+            .iter()
+            .zip(requested)
+            .all(|(p, r)| p.number == r.number && p.etag == r.etag.trim().trim_matches('"'))
 }
 
 /// The completed object's checksum: composite or full-object in the upload's algorithm,
@@ -256,7 +279,11 @@ fn upload_checksum(upload: &Upload, parts: &[&Part]) -> EngineResult<StoredCheck
         let raw: Vec<(Vec<u8>, u64)> =
             parts.iter().map(|p| (b64_decode(&p.crc64nvme).unwrap_or_default(), p.size)).collect();
         let value = combine_crc(ChecksumAlgorithm::Crc64Nvme, &raw).unwrap_or_default();
-        return Ok(StoredChecksum { algorithm: ChecksumAlgorithm::Crc64Nvme, value: encode(&value), kind: ChecksumKind::FullObject });
+        return Ok(StoredChecksum {
+            algorithm: ChecksumAlgorithm::Crc64Nvme,
+            value: encode(&value),
+            kind: ChecksumKind::FullObject,
+        });
     };
     let raw: Vec<Vec<u8>> = parts
         .iter()

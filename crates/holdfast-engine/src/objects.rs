@@ -108,12 +108,14 @@ impl Engine {
         let src_obj = src.object.clone().expect("resolved to an object");
         req.src_conditions.check_copy_source(&src_obj.etag, src.last_modified)?;
         let same_object = req.src_bucket == req.bucket && req.src_key == req.key;
-        if same_object && matches!(req.metadata, MetadataDirective::Copy) && req.src_version == VersionSelector::Latest {
+        if same_object && matches!(req.metadata, MetadataDirective::Copy) && req.src_version == VersionSelector::Latest
+        {
             return Err(EngineError::CopyOntoItself);
         }
         if src_obj.size > self.config.max_put_size {
             return Err(EngineError::InvalidRequest(
-                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120".into(),
+                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
+                    .into(),
             ));
         }
         if self.meta.bucket(&req.bucket).await?.is_none() {
@@ -127,9 +129,9 @@ impl Engine {
             .map(|r| r.map_err(|e| crate::BodyError::Other(e.to_string())))
             .boxed();
         // A copy keeps the source's checksum algorithm unless the request names another.
-        let algorithm = req.checksum_algorithm.or_else(|| {
-            src_obj.checksum.as_ref().map(|c| c.algorithm).filter(|a| *a != ChecksumAlgorithm::Crc64Nvme)
-        });
+        let algorithm = req
+            .checksum_algorithm
+            .or_else(|| src_obj.checksum.as_ref().map(|c| c.algorithm).filter(|a| *a != ChecksumAlgorithm::Crc64Nvme));
         let claims = BodyClaims {
             content_length: Some(src_obj.size),
             content_md5: None,
@@ -137,11 +139,19 @@ impl Engine {
         };
         let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size).await?;
         let object = object_data(&ing, headers);
-        let rec = self.record(NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock }, req.conditions).await?;
+        let rec = self
+            .record(NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock }, req.conditions)
+            .await?;
         Ok((src, rec))
     }
 
-    pub async fn delete_object(&self, bucket: &str, key: &str, sel: &VersionSelector, bypass: Bypass) -> EngineResult<DeleteOutcome> {
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        bypass: Bypass,
+    ) -> EngineResult<DeleteOutcome> {
         Ok(self.meta.delete(bucket, key, sel, bypass, self.clock.now()).await?)
     }
 
@@ -156,7 +166,13 @@ impl Engine {
         Ok(self.meta.set_retention(bucket, key, sel, retention, bypass, self.clock.now()).await?)
     }
 
-    pub async fn set_legal_hold(&self, bucket: &str, key: &str, sel: &VersionSelector, hold: LegalHold) -> EngineResult<VersionRecord> {
+    pub async fn set_legal_hold(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        hold: LegalHold,
+    ) -> EngineResult<VersionRecord> {
         Ok(self.meta.set_legal_hold(bucket, key, sel, hold).await?)
     }
 }

@@ -155,7 +155,9 @@ impl Engine {
         req.conditions.check(&obj.etag, version.last_modified)?;
         let (span, parts_count) = match (req.part_number, req.range) {
             (Some(_), Some(_)) => {
-                return Err(EngineError::InvalidRequest("Cannot specify both Range header and partNumber query parameter.".into()));
+                return Err(EngineError::InvalidRequest(
+                    "Cannot specify both Range header and partNumber query parameter.".into(),
+                ));
             }
             (Some(n), None) => {
                 let (span, count) = part_span(obj, n)?;
@@ -222,12 +224,18 @@ mod tests {
         assert!(matches!(c(Some("\"x\""), None, None, None).check("abc", lm), Err(EngineError::PreconditionFailed)));
         assert!(matches!(c(None, Some("\"abc\""), None, None).check("abc", lm), Err(EngineError::NotModified { .. })));
         assert!(c(None, Some("\"x\""), at("2030-01-01T00:00:00Z"), None).check("abc", lm).is_ok(), "INM wins over IMS");
-        assert!(matches!(
-            c(None, None, at("2026-01-01T00:00:00Z"), None).check("abc", lm),
-            Err(EngineError::NotModified { .. })
-        ), "same second is not modified");
+        assert!(
+            matches!(
+                c(None, None, at("2026-01-01T00:00:00Z"), None).check("abc", lm),
+                Err(EngineError::NotModified { .. })
+            ),
+            "same second is not modified"
+        );
         assert!(c(None, None, at("2025-12-31T23:59:59Z"), None).check("abc", lm).is_ok());
-        assert!(matches!(c(None, None, None, at("2025-12-31T00:00:00Z")).check("abc", lm), Err(EngineError::PreconditionFailed)));
+        assert!(matches!(
+            c(None, None, None, at("2025-12-31T00:00:00Z")).check("abc", lm),
+            Err(EngineError::PreconditionFailed)
+        ));
         assert!(c(Some("abc"), None, None, at("2025-12-31T00:00:00Z")).check("abc", lm).is_ok(), "IM wins over IUS");
     }
 }

@@ -25,7 +25,10 @@ pub enum Principal {
     /// The account root: every action unless a bucket policy denies it explicitly; never
     /// an override of COMPLIANCE retention or legal hold (P5, DP9).
     Root,
-    User { name: String, id: String },
+    User {
+        name: String,
+        id: String,
+    },
     Anonymous,
 }
 
@@ -92,7 +95,9 @@ impl Directory {
     /// The identity policies (JSON documents) attached to a principal.
     pub async fn identity_policies(&self, principal: &Principal) -> MetaResult<Vec<String>> {
         match principal {
-            Principal::User { name, .. } => Ok(self.store.user_policies(name).await?.into_iter().map(|(_, d)| d).collect()),
+            Principal::User { name, .. } => {
+                Ok(self.store.user_policies(name).await?.into_iter().map(|(_, d)| d).collect())
+            }
             Principal::Root | Principal::Anonymous => Ok(Vec::new()),
         }
     }

@@ -65,7 +65,11 @@ pub struct Iam<'a> {
 type Params = HashMap<String, String>;
 
 fn param<'p>(p: &'p Params, name: &str) -> Result<&'p str, IamError> {
-    p.get(name).map(String::as_str).ok_or_else(|| validation(format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null")))
+    p.get(name).map(String::as_str).ok_or_else(|| {
+        validation(format!(
+            "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
 }
 
 fn user_name(p: &Params) -> Result<&str, IamError> {
@@ -156,16 +160,22 @@ impl Iam<'_> {
                 self.allow("iam:CreateUser", &self.user_arn(name)).await?;
                 let path = p.get("Path").cloned().unwrap_or_else(|| "/".into());
                 if !path.starts_with('/') || !path.ends_with('/') {
-                    return Err(validation("The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters."));
+                    return Err(validation(
+                        "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.",
+                    ));
                 }
-                let user = User { name: name.to_owned(), id: random("AIDA", 17, UPPER), path, created: Instant::now_system() };
+                let user =
+                    User { name: name.to_owned(), id: random("AIDA", 17, UPPER), path, created: Instant::now_system() };
                 store.create_user(user.clone()).await?;
                 Ok(format!("<CreateUserResult>{}</CreateUserResult>", self.user_xml(&user)))
             }
             "GetUser" => {
                 let name = self.target_user(p)?;
                 self.allow("iam:GetUser", &self.user_arn(name)).await?;
-                let user = store.user(name).await?.ok_or_else(|| MetaError::NoSuchEntity(format!("The user with name {name} cannot be found.")))?;
+                let user = store
+                    .user(name)
+                    .await?
+                    .ok_or_else(|| MetaError::NoSuchEntity(format!("The user with name {name} cannot be found.")))?;
                 Ok(format!("<GetUserResult>{}</GetUserResult>", self.user_xml(&user)))
             }
             "ListUsers" => {
@@ -235,7 +245,11 @@ impl Iam<'_> {
                 let active = match param(p, "Status")? {
                     "Active" => true,
                     "Inactive" => false,
-                    other => return Err(validation(format!("1 validation error detected: Value '{other}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"))),
+                    other => {
+                        return Err(validation(format!(
+                            "1 validation error detected: Value '{other}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"
+                        )));
+                    }
                 };
                 store.set_access_key_active(name, id, active).await?;
                 Ok(String::new())
@@ -266,7 +280,8 @@ impl Iam<'_> {
                     MetaError::NoSuchEntity(format!("The user policy with name {policy_name} cannot be found."))
                 })?;
                 // IAM returns the document URL-encoded (RFC 3986), as clients expect.
-                let encoded: String = form_urlencoded::byte_serialize(doc.as_bytes()).collect::<String>().replace('+', "%20");
+                let encoded: String =
+                    form_urlencoded::byte_serialize(doc.as_bytes()).collect::<String>().replace('+', "%20");
                 Ok(format!(
                     "<GetUserPolicyResult><UserName>{}</UserName><PolicyName>{}</PolicyName><PolicyDocument>{}</PolicyDocument></GetUserPolicyResult>",
                     esc(name),
@@ -277,9 +292,15 @@ impl Iam<'_> {
             "ListUserPolicies" => {
                 let name = user_name(p)?;
                 self.allow("iam:ListUserPolicies", &self.user_arn(name)).await?;
-                let names: String =
-                    store.user_policies(name).await?.iter().map(|(n, _)| format!("<member>{}</member>", esc(n))).collect();
-                Ok(format!("<ListUserPoliciesResult><PolicyNames>{names}</PolicyNames><IsTruncated>false</IsTruncated></ListUserPoliciesResult>"))
+                let names: String = store
+                    .user_policies(name)
+                    .await?
+                    .iter()
+                    .map(|(n, _)| format!("<member>{}</member>", esc(n)))
+                    .collect();
+                Ok(format!(
+                    "<ListUserPoliciesResult><PolicyNames>{names}</PolicyNames><IsTruncated>false</IsTruncated></ListUserPoliciesResult>"
+                ))
             }
             "DeleteUserPolicy" => {
                 let name = user_name(p)?;
@@ -288,7 +309,9 @@ impl Iam<'_> {
                 Ok(String::new())
             }
             "" => Err(IamError(400, "MissingAction", "Missing Action".into())),
-            other => Err(IamError(400, "InvalidAction", format!("Could not find operation {other} for version 2010-05-08"))),
+            other => {
+                Err(IamError(400, "InvalidAction", format!("Could not find operation {other} for version 2010-05-08")))
+            }
         }
     }
 }

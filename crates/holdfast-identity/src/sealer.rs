@@ -52,7 +52,8 @@ impl Sealer {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let nonce_arr = Nonce::try_from(&nonce[..]).expect("12-byte nonce");
-        let sealed = self.cipher.encrypt(&nonce_arr, secret.as_bytes()).expect("ChaCha20-Poly1305 encryption cannot fail");
+        let sealed =
+            self.cipher.encrypt(&nonce_arr, secret.as_bytes()).expect("ChaCha20-Poly1305 encryption cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         out

@@ -74,9 +74,8 @@ fn uri_encode(s: &str) -> String {
 }
 
 fn canonical_query(query: &str) -> String {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (uri_encode(&k), uri_encode(&v)))
-        .collect();
+    let mut pairs: Vec<(String, String)> =
+        form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (uri_encode(&k), uri_encode(&v))).collect();
     pairs.sort();
     pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
@@ -131,17 +130,14 @@ pub fn verify(
         auth.signed_headers.join(";")
     );
     let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
-    let to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
+    let to_sign =
+        format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
     let mut key = hmac(format!("AWS4{secret}").as_bytes(), auth.date.as_bytes());
     for part in [auth.region.as_bytes(), auth.service.as_bytes(), b"aws4_request"] {
         key = hmac(&key, part);
     }
     let expected = hex::encode(hmac(&key, to_sign.as_bytes()));
-    if bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
-        Ok(())
-    } else {
-        Err(SigError::Mismatch)
-    }
+    if bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) { Ok(()) } else { Err(SigError::Mismatch) }
 }
 
 #[cfg(test)]
@@ -164,15 +160,30 @@ mod tests {
         let now = parse_amz_date("20150830T123600Z").unwrap();
         let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
         verify("GET", "/", "Action=ListUsers&Version=2010-05-08", &headers, b"", &auth, secret, now).unwrap();
-        assert_eq!(verify("GET", "/", "Action=ListUsers&Version=2010-05-09", &headers, b"", &auth, secret, now), Err(SigError::Mismatch));
-        assert_eq!(verify("GET", "/", "Action=ListUsers&Version=2010-05-08", &headers, b"", &auth, "other", now), Err(SigError::Mismatch));
-        assert_eq!(verify("GET", "/", "Action=ListUsers&Version=2010-05-08", &headers, b"", &auth, secret, now + 3600), Err(SigError::Skewed));
+        assert_eq!(
+            verify("GET", "/", "Action=ListUsers&Version=2010-05-09", &headers, b"", &auth, secret, now),
+            Err(SigError::Mismatch)
+        );
+        assert_eq!(
+            verify("GET", "/", "Action=ListUsers&Version=2010-05-08", &headers, b"", &auth, "other", now),
+            Err(SigError::Mismatch)
+        );
+        assert_eq!(
+            verify("GET", "/", "Action=ListUsers&Version=2010-05-08", &headers, b"", &auth, secret, now + 3600),
+            Err(SigError::Skewed)
+        );
     }
 
     #[test]
     fn malformed_headers() {
         assert!(parse_authorization("AWS AKID:sig").is_err());
         assert!(parse_authorization("AWS4-HMAC-SHA256 Credential=a/b/c, SignedHeaders=host, Signature=x").is_err());
-        assert_eq!(service_of("AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=ab").as_deref(), Some("iam"));
+        assert_eq!(
+            service_of(
+                "AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=ab"
+            )
+            .as_deref(),
+            Some("iam")
+        );
     }
 }

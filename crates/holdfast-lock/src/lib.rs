@@ -14,5 +14,6 @@ pub use clock::{ClockReading, ComplianceClock, JUMP_WARN_MS};
 pub use instant::{Instant, ParseInstantError};
 pub use rules::{Bypass, LockDenied, check_delete, check_retention_change};
 pub use state::{
-    DefaultRetention, LegalHold, LockState, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, ParseModeError, Period, Retention,
+    DefaultRetention, LegalHold, LockState, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, ParseModeError, Period,
+    Retention,
 };

@@ -87,28 +87,32 @@ mod tests {
         let d0 = 2_000_000;
         // (current, requested, bypass, allowed)
         let table = [
-            (gov(d0), gov(d0), N, true),          // same date (idempotent extend)
-            (gov(d0), gov(d0 + 1), N, true),      // extend
-            (gov(d0), gov(d0 - 1), N, false),     // shorten
-            (gov(d0), gov(d0 - 1), B, true),      // shorten with bypass
-            (gov(d0), comp(d0), N, false),        // GOVERNANCE -> COMPLIANCE
-            (gov(d0), comp(d0 + 5), B, true),     // ... with bypass
-            (gov(d0), None, N, false),            // remove
-            (gov(d0), None, B, true),             // remove with bypass
-            (comp(d0), comp(d0), N, true),        // same
-            (comp(d0), comp(d0 + 1), N, true),    // extend
-            (comp(d0), comp(d0 - 1), N, false),   // shorten
-            (comp(d0), comp(d0 - 1), B, false),   // shorten with bypass
-            (comp(d0), gov(d0 + 10), N, false),   // downgrade
-            (comp(d0), gov(d0 + 10), B, false),   // downgrade with bypass
-            (comp(d0), None, B, false),           // remove
-            (None, gov(d0), N, true),             // R9: none -> any
+            (gov(d0), gov(d0), N, true),        // same date (idempotent extend)
+            (gov(d0), gov(d0 + 1), N, true),    // extend
+            (gov(d0), gov(d0 - 1), N, false),   // shorten
+            (gov(d0), gov(d0 - 1), B, true),    // shorten with bypass
+            (gov(d0), comp(d0), N, false),      // GOVERNANCE -> COMPLIANCE
+            (gov(d0), comp(d0 + 5), B, true),   // ... with bypass
+            (gov(d0), None, N, false),          // remove
+            (gov(d0), None, B, true),           // remove with bypass
+            (comp(d0), comp(d0), N, true),      // same
+            (comp(d0), comp(d0 + 1), N, true),  // extend
+            (comp(d0), comp(d0 - 1), N, false), // shorten
+            (comp(d0), comp(d0 - 1), B, false), // shorten with bypass
+            (comp(d0), gov(d0 + 10), N, false), // downgrade
+            (comp(d0), gov(d0 + 10), B, false), // downgrade with bypass
+            (comp(d0), None, B, false),         // remove
+            (None, gov(d0), N, true),           // R9: none -> any
             (None, comp(d0), N, true),
             (comp(NOW.0), gov(NOW.0 + 1), N, true), // DP5: expired counts as absent
             (gov(NOW.0 - 5), None, N, true),
         ];
         for (i, (cur, req, bypass, allowed)) in table.into_iter().enumerate() {
-            assert_eq!(check_retention_change(cur, req, NOW, bypass).is_ok(), allowed, "row {i}: {cur:?} -> {req:?} {bypass:?}");
+            assert_eq!(
+                check_retention_change(cur, req, NOW, bypass).is_ok(),
+                allowed,
+                "row {i}: {cur:?} -> {req:?} {bypass:?}"
+            );
         }
     }
 

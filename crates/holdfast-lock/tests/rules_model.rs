@@ -3,31 +3,17 @@
 //! the metadata store the WORM triggers would also refuse a COMPLIANCE delete the rules
 //! wrongly allowed, and so hide such a mistake from `holdfast-meta/tests/lock_model.rs`.
 
-use holdfast_lock::{
-    Bypass, Instant, LegalHold, LockState, Mode, Retention, check_delete, check_retention_change,
-};
+use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Mode, Retention, check_delete, check_retention_change};
 use proptest::prelude::*;
 
 fn retention() -> impl Strategy<Value = Retention> {
-    (
-        prop_oneof![Just(Mode::Governance), Just(Mode::Compliance)],
-        0i64..20,
-    )
-        .prop_map(|(mode, until)| Retention {
-            mode,
-            until: Instant(until),
-        })
+    (prop_oneof![Just(Mode::Governance), Just(Mode::Compliance)], 0i64..20)
+        .prop_map(|(mode, until)| Retention { mode, until: Instant(until) })
 }
 
 fn state() -> impl Strategy<Value = LockState> {
-    (
-        proptest::option::of(retention()),
-        proptest::option::of(prop_oneof![Just(LegalHold::On), Just(LegalHold::Off)]),
-    )
-        .prop_map(|(retention, legal_hold)| LockState {
-            retention,
-            legal_hold,
-        })
+    (proptest::option::of(retention()), proptest::option::of(prop_oneof![Just(LegalHold::On), Just(LegalHold::Off)]))
+        .prop_map(|(retention, legal_hold)| LockState { retention, legal_hold })
 }
 
 fn bypass() -> impl Strategy<Value = Bypass> {

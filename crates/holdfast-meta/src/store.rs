@@ -1,5 +1,5 @@
-use crate::model::*;
 use crate::MetaResult;
+use crate::model::*;
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
 
 /// The metadata boundary. Domain-level, not key-value: each method is one atomic
@@ -20,8 +20,14 @@ pub trait MetaStore: Send + Sync + 'static {
 
     async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord>;
     async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord>;
-    async fn delete(&self, bucket: &str, key: &str, sel: &VersionSelector, bypass: Bypass, now: Instant)
-    -> MetaResult<DeleteOutcome>;
+    async fn delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        bypass: Bypass,
+        now: Instant,
+    ) -> MetaResult<DeleteOutcome>;
     async fn set_retention(
         &self,
         bucket: &str,
@@ -31,8 +37,13 @@ pub trait MetaStore: Send + Sync + 'static {
         bypass: Bypass,
         now: Instant,
     ) -> MetaResult<VersionRecord>;
-    async fn set_legal_hold(&self, bucket: &str, key: &str, sel: &VersionSelector, hold: LegalHold)
-    -> MetaResult<VersionRecord>;
+    async fn set_legal_hold(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        hold: LegalHold,
+    ) -> MetaResult<VersionRecord>;
 
     async fn list_objects(&self, q: ListQuery) -> MetaResult<ListPage>;
     async fn list_versions(&self, q: ListQuery) -> MetaResult<ListPage>;

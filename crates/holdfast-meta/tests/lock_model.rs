@@ -28,13 +28,10 @@
 //! `until > T0` as locked by the triggers even after the simulated clock passed it, and
 //! expects such a change to be refused with `Locked` (as the store maps a trigger refusal).
 
-use holdfast_lock::{
-    Bypass, DefaultRetention, Instant, LegalHold, LockState, Mode, Period, Retention,
-};
+use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, LockState, Mode, Period, Retention};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{
-    ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, Segment,
-    VersionSelector, WriteConditions,
+    ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, Segment, VersionSelector, WriteConditions,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -54,32 +51,12 @@ struct Lock {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Put {
-        key: usize,
-        lock: Option<Lock>,
-        hold: Option<bool>,
-    },
-    SetRetention {
-        target: usize,
-        lock: Option<Lock>,
-        bypass: bool,
-    },
-    SetHold {
-        target: usize,
-        on: bool,
-    },
-    Delete {
-        key: usize,
-        target: Option<usize>,
-        bypass: bool,
-    },
-    MultiDelete {
-        entries: Vec<(usize, Option<usize>)>,
-        bypass: bool,
-    },
-    Advance {
-        ms: i64,
-    },
+    Put { key: usize, lock: Option<Lock>, hold: Option<bool> },
+    SetRetention { target: usize, lock: Option<Lock>, bypass: bool },
+    SetHold { target: usize, on: bool },
+    Delete { key: usize, target: Option<usize>, bypass: bool },
+    MultiDelete { entries: Vec<(usize, Option<usize>)>, bypass: bool },
+    Advance { ms: i64 },
 }
 
 fn mode() -> impl Strategy<Value = Mode> {
@@ -149,13 +126,7 @@ impl Model {
         }
     }
 
-    fn may_change(
-        &self,
-        cur: Option<Retention>,
-        req: Option<Retention>,
-        now: Instant,
-        bypass: bool,
-    ) -> bool {
+    fn may_change(&self, cur: Option<Retention>, req: Option<Retention>, now: Instant, bypass: bool) -> bool {
         let Some(cur) = cur.filter(|r| self.active(r, now)) else {
             return true;
         };
@@ -181,10 +152,7 @@ fn object(n: usize) -> ObjectData {
         etag: format!("{n:032x}"),
         headers: ObjectHeaders::default(),
         checksum: None,
-        segments: vec![Segment {
-            blob: format!("blob-{n}-{}", holdfast_meta::new_version_id()),
-            size: 1,
-        }],
+        segments: vec![Segment { blob: format!("blob-{n}-{}", holdfast_meta::new_version_id()), size: 1 }],
         parts: Vec::new(),
     }
 }
@@ -200,24 +168,13 @@ fn harness() -> &'static Harness {
     H.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteMeta::open(&dir.path().join("meta.db")).unwrap());
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        Harness {
-            rt,
-            store,
-            _dir: dir,
-        }
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        Harness { rt, store, _dir: dir }
     })
 }
 
 /// The store's view of the bucket: (key, version id) → (marker, lock state).
-async fn snapshot(
-    store: &SqliteMeta,
-    bucket: &str,
-) -> BTreeMap<(String, String), (bool, LockState)> {
+async fn snapshot(store: &SqliteMeta, bucket: &str) -> BTreeMap<(String, String), (bool, LockState)> {
     let page = store
         .list_versions(ListQuery {
             bucket: bucket.to_owned(),
@@ -230,23 +187,11 @@ async fn snapshot(
         .await
         .unwrap();
     assert!(!page.truncated);
-    page.versions
-        .into_iter()
-        .map(|v| {
-            (
-                (v.key.clone(), v.version_id.clone()),
-                (v.is_delete_marker(), v.lock),
-            )
-        })
-        .collect()
+    page.versions.into_iter().map(|v| ((v.key.clone(), v.version_id.clone()), (v.is_delete_marker(), v.lock))).collect()
 }
 
 fn model_view(m: &Model) -> BTreeMap<(String, String), (bool, LockState)> {
-    m.versions
-        .iter()
-        .filter(|v| v.live)
-        .map(|v| ((v.key.clone(), v.id.clone()), (v.marker, v.lock)))
-        .collect()
+    m.versions.iter().filter(|v| v.live).map(|v| ((v.key.clone(), v.id.clone()), (v.marker, v.lock))).collect()
 }
 
 fn bypass(b: bool) -> Bypass {
@@ -255,10 +200,7 @@ fn bypass(b: bool) -> Bypass {
 
 #[track_caller]
 fn expect_locked<T: std::fmt::Debug>(r: &Result<T, MetaError>, what: &str) {
-    assert!(
-        matches!(r, Err(MetaError::Locked(_))),
-        "{what}: expected Locked, got {r:?}"
-    );
+    assert!(matches!(r, Err(MetaError::Locked(_))), "{what}: expected Locked, got {r:?}");
 }
 
 async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
@@ -269,57 +211,32 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
     let mut advanced = 0i64;
     // Never behind the system clock, only forward (see the module docs).
     let clock = |advanced: i64| Instant((t0 + advanced).max(Instant::now_system().0));
-    store
-        .create_bucket(&bucket, true, clock(advanced))
-        .await
-        .unwrap();
-    store
-        .set_lock_configuration(&bucket, default)
-        .await
-        .unwrap();
-    let mut m = Model {
-        t0,
-        versions: Vec::new(),
-    };
+    store.create_bucket(&bucket, true, clock(advanced)).await.unwrap();
+    store.set_lock_configuration(&bucket, default).await.unwrap();
+    let mut m = Model { t0, versions: Vec::new() };
     for (step, op) in ops.into_iter().enumerate() {
         let now = clock(advanced);
         let before: Vec<MVersion> = m.versions.clone();
         let what = format!("step {step}: {op:?}");
         let op_bypass = match &op {
-            Op::SetRetention { bypass, .. }
-            | Op::Delete { bypass, .. }
-            | Op::MultiDelete { bypass, .. } => *bypass,
+            Op::SetRetention { bypass, .. } | Op::Delete { bypass, .. } | Op::MultiDelete { bypass, .. } => *bypass,
             _ => false,
         };
         match op {
             Op::Advance { ms } => advanced += ms,
             Op::Put { key, lock, hold } => {
                 let lock = LockState {
-                    retention: lock.map(|l| Retention {
-                        mode: l.mode,
-                        until: m.until(l.k),
-                    }),
+                    retention: lock.map(|l| Retention { mode: l.mode, until: m.until(l.k) }),
                     legal_hold: hold.map(|h| if h { LegalHold::On } else { LegalHold::Off }),
                 };
-                let v = NewVersion {
-                    bucket: bucket.clone(),
-                    key: KEYS[key].to_owned(),
-                    object: object(step),
-                    lock,
-                };
-                let rec = store
-                    .put_version(v, WriteConditions::default(), now)
-                    .await
-                    .unwrap();
+                let v = NewVersion { bucket: bucket.clone(), key: KEYS[key].to_owned(), object: object(step), lock };
+                let rec = store.put_version(v, WriteConditions::default(), now).await.unwrap();
                 // W9: the default fills in retention when none was given, from "now".
                 let mut want = lock;
                 if want.retention.is_none()
                     && let Some(d) = default
                 {
-                    want.retention = Some(Retention {
-                        mode: d.mode,
-                        until: Instant(now.0 + DAY),
-                    });
+                    want.retention = Some(Retention { mode: d.mode, until: Instant(now.0 + DAY) });
                 }
                 assert_eq!(rec.lock, want, "{what}");
                 m.versions.push(MVersion {
@@ -330,43 +247,20 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
                     live: true,
                 });
             }
-            Op::SetRetention {
-                target,
-                lock,
-                bypass: b,
-            } => {
+            Op::SetRetention { target, lock, bypass: b } => {
                 let Some(i) = (!m.versions.is_empty()).then(|| target % m.versions.len()) else {
                     continue;
                 };
                 let v = m.versions[i].clone();
-                let req = lock.map(|l| Retention {
-                    mode: l.mode,
-                    until: m.until(l.k),
-                });
-                let got = store
-                    .set_retention(
-                        &bucket,
-                        &v.key,
-                        &VersionSelector::Id(v.id.clone()),
-                        req,
-                        bypass(b),
-                        now,
-                    )
-                    .await;
+                let req = lock.map(|l| Retention { mode: l.mode, until: m.until(l.k) });
+                let got =
+                    store.set_retention(&bucket, &v.key, &VersionSelector::Id(v.id.clone()), req, bypass(b), now).await;
                 if !v.live {
-                    assert!(
-                        matches!(got, Err(MetaError::NoSuchVersion)),
-                        "{what}: {got:?}"
-                    );
+                    assert!(matches!(got, Err(MetaError::NoSuchVersion)), "{what}: {got:?}");
                 } else if v.marker {
-                    assert!(
-                        matches!(got, Err(MetaError::DeleteMarker { .. })),
-                        "{what}: {got:?}"
-                    );
+                    assert!(matches!(got, Err(MetaError::DeleteMarker { .. })), "{what}: {got:?}");
                 } else if m.may_change(v.lock.retention, req, now, b) {
-                    let rec = got.unwrap_or_else(|e| {
-                        panic!("{what}: the model allows it, the store said {e:?}")
-                    });
+                    let rec = got.unwrap_or_else(|e| panic!("{what}: the model allows it, the store said {e:?}"));
                     assert_eq!(rec.lock.retention, req, "{what}");
                     m.versions[i].lock.retention = req;
                 } else {
@@ -379,30 +273,18 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
                 };
                 let v = m.versions[i].clone();
                 let hold = if on { LegalHold::On } else { LegalHold::Off };
-                let got = store
-                    .set_legal_hold(&bucket, &v.key, &VersionSelector::Id(v.id.clone()), hold)
-                    .await;
+                let got = store.set_legal_hold(&bucket, &v.key, &VersionSelector::Id(v.id.clone()), hold).await;
                 if !v.live {
-                    assert!(
-                        matches!(got, Err(MetaError::NoSuchVersion)),
-                        "{what}: {got:?}"
-                    );
+                    assert!(matches!(got, Err(MetaError::NoSuchVersion)), "{what}: {got:?}");
                 } else if v.marker {
-                    assert!(
-                        matches!(got, Err(MetaError::DeleteMarker { .. })),
-                        "{what}: {got:?}"
-                    );
+                    assert!(matches!(got, Err(MetaError::DeleteMarker { .. })), "{what}: {got:?}");
                 } else {
                     // L4: always allowed, under any retention.
                     got.unwrap_or_else(|e| panic!("{what}: {e:?}"));
                     m.versions[i].lock.legal_hold = Some(hold);
                 }
             }
-            Op::Delete {
-                key,
-                target,
-                bypass: b,
-            } => {
+            Op::Delete { key, target, bypass: b } => {
                 delete_one(store, &bucket, &mut m, key, target, b, now, &what).await;
             }
             Op::MultiDelete { entries, bypass: b } => {
@@ -410,14 +292,9 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
                 let mut seen = std::collections::HashSet::new();
                 let mut jobs = Vec::new();
                 for (key, target) in entries {
-                    let target = target
-                        .filter(|_| !m.versions.is_empty())
-                        .map(|t| t % m.versions.len());
+                    let target = target.filter(|_| !m.versions.is_empty()).map(|t| t % m.versions.len());
                     let (key_name, sel) = match target {
-                        Some(i) => (
-                            m.versions[i].key.clone(),
-                            VersionSelector::Id(m.versions[i].id.clone()),
-                        ),
+                        Some(i) => (m.versions[i].key.clone(), VersionSelector::Id(m.versions[i].id.clone())),
                         None => (KEYS[key].to_owned(), VersionSelector::Latest),
                     };
                     if seen.insert((key_name.clone(), format!("{sel:?}"))) {
@@ -428,12 +305,7 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
                 for (n, (key_name, _, sel)) in jobs.iter().cloned().enumerate() {
                     let store = Arc::clone(store);
                     let bucket = bucket.clone();
-                    set.spawn(async move {
-                        (
-                            n,
-                            store.delete(&bucket, &key_name, &sel, bypass(b), now).await,
-                        )
-                    });
+                    set.spawn(async move { (n, store.delete(&bucket, &key_name, &sel, bypass(b), now).await) });
                 }
                 let mut results: Vec<_> = set.join_all().await;
                 results.sort_by_key(|(n, _)| *n);
@@ -453,10 +325,7 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
                 continue;
             }
             let governance_only = old.lock.legal_hold != Some(LegalHold::On)
-                && old
-                    .lock
-                    .retention
-                    .is_some_and(|r| r.mode == Mode::Governance);
+                && old.lock.retention.is_some_and(|r| r.mode == Mode::Governance);
             if protected(&old.lock, now) && !(governance_only && op_bypass) {
                 assert!(new.live, "{what}: protected version {} removed", old.id);
             }
@@ -465,30 +334,15 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
                 && now < r.until
                 && !op_bypass
             {
-                let kept = new
-                    .lock
-                    .retention
-                    .is_some_and(|n| n.mode == Mode::Governance && n.until >= r.until);
-                assert!(
-                    kept,
-                    "{what}: GOVERNANCE weakened without bypass: {:?} -> {:?}",
-                    old.lock, new.lock
-                );
+                let kept = new.lock.retention.is_some_and(|n| n.mode == Mode::Governance && n.until >= r.until);
+                assert!(kept, "{what}: GOVERNANCE weakened without bypass: {:?} -> {:?}", old.lock, new.lock);
             }
             if let Some(r) = old.lock.retention
                 && r.mode == Mode::Compliance
                 && now < r.until
             {
-                let kept = new
-                    .lock
-                    .retention
-                    .is_some_and(|n| n.mode == Mode::Compliance && n.until >= r.until);
-                assert!(
-                    new.live && kept,
-                    "{what}: COMPLIANCE weakened: {:?} -> {:?}",
-                    old.lock,
-                    new.lock
-                );
+                let kept = new.lock.retention.is_some_and(|n| n.mode == Mode::Compliance && n.until >= r.until);
+                assert!(new.live && kept, "{what}: COMPLIANCE weakened: {:?} -> {:?}", old.lock, new.lock);
             }
         }
     }
@@ -505,14 +359,9 @@ async fn delete_one(
     now: Instant,
     what: &str,
 ) {
-    let target = target
-        .filter(|_| !m.versions.is_empty())
-        .map(|t| t % m.versions.len());
+    let target = target.filter(|_| !m.versions.is_empty()).map(|t| t % m.versions.len());
     let (key_name, sel) = match target {
-        Some(i) => (
-            m.versions[i].key.clone(),
-            VersionSelector::Id(m.versions[i].id.clone()),
-        ),
+        Some(i) => (m.versions[i].key.clone(), VersionSelector::Id(m.versions[i].id.clone())),
         None => (KEYS[key].to_owned(), VersionSelector::Latest),
     };
     let got = store.delete(bucket, &key_name, &sel, bypass(b), now).await;
@@ -534,13 +383,7 @@ fn check_delete_result(
             let out = got.unwrap_or_else(|e| panic!("{what}: {e:?}"));
             assert!(out.delete_marker, "{what}");
             let id = out.version_id.expect("marker id");
-            m.versions.push(MVersion {
-                key: key.to_owned(),
-                id,
-                marker: true,
-                lock: LockState::default(),
-                live: true,
-            });
+            m.versions.push(MVersion { key: key.to_owned(), id, marker: true, lock: LockState::default(), live: true });
         }
         Some(i) => {
             let v = m.versions[i].clone();
@@ -550,9 +393,7 @@ fn check_delete_result(
                 assert!(!out.delete_marker, "{what}");
             } else if v.marker || m.may_delete(&v, now, b) {
                 // D6: markers are never protected.
-                let out = got.unwrap_or_else(|e| {
-                    panic!("{what}: the model allows it, the store said {e:?}")
-                });
+                let out = got.unwrap_or_else(|e| panic!("{what}: the model allows it, the store said {e:?}"));
                 assert_eq!(out.delete_marker, v.marker, "{what}");
                 m.versions[i].live = false;
             } else {

@@ -83,14 +83,9 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
     let v = t.version_id;
     let mut checks = vec![];
     let mut add = |action: &'static str, resource: ResourceKind, need: Need| {
-        checks.push(ActionCheck {
-            action,
-            resource,
-            need,
-        });
+        checks.push(ActionCheck { action, resource, need });
     };
-    let by_version =
-        |plain: &'static str, versioned: &'static str| if v { versioned } else { plain };
+    let by_version = |plain: &'static str, versioned: &'static str| if v { versioned } else { plain };
 
     match operation {
         // Writes of new object data. Lock headers need their own actions (spec §7 P1).
@@ -122,61 +117,27 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
 
         // Reads. Lock state in GET/HEAD responses is shown only to those allowed to read it.
         "GetObject" | "HeadObject" => {
-            add(
-                by_version("s3:GetObject", "s3:GetObjectVersion"),
-                Object,
-                Required,
-            );
+            add(by_version("s3:GetObject", "s3:GetObjectVersion"), Object, Required);
             add("s3:GetObjectRetention", Object, Optional);
             add("s3:GetObjectLegalHold", Object, Optional);
         }
-        "GetObjectAttributes" => add(
-            by_version("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"),
-            Object,
-            Required,
-        ),
-        "GetObjectAcl" => add(
-            by_version("s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
-            Object,
-            Required,
-        ),
-        "PutObjectAcl" => add(
-            by_version("s3:PutObjectAcl", "s3:PutObjectVersionAcl"),
-            Object,
-            Required,
-        ),
-        "GetObjectTagging" => add(
-            by_version("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
-            Object,
-            Required,
-        ),
-        "PutObjectTagging" => add(
-            by_version("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
-            Object,
-            Required,
-        ),
-        "DeleteObjectTagging" => {
-            add(
-                by_version("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"),
-                Object,
-                Required,
-            );
+        "GetObjectAttributes" => {
+            add(by_version("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"), Object, Required)
         }
-        "GetObjectTorrent" => add(
-            by_version("s3:GetObjectTorrent", "s3:GetObjectVersionTorrent"),
-            Object,
-            Required,
-        ),
+        "GetObjectAcl" => add(by_version("s3:GetObjectAcl", "s3:GetObjectVersionAcl"), Object, Required),
+        "PutObjectAcl" => add(by_version("s3:PutObjectAcl", "s3:PutObjectVersionAcl"), Object, Required),
+        "GetObjectTagging" => add(by_version("s3:GetObjectTagging", "s3:GetObjectVersionTagging"), Object, Required),
+        "PutObjectTagging" => add(by_version("s3:PutObjectTagging", "s3:PutObjectVersionTagging"), Object, Required),
+        "DeleteObjectTagging" => {
+            add(by_version("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"), Object, Required);
+        }
+        "GetObjectTorrent" => add(by_version("s3:GetObjectTorrent", "s3:GetObjectVersionTorrent"), Object, Required),
         "SelectObjectContent" => add("s3:GetObject", Object, Required),
         "RestoreObject" => add("s3:RestoreObject", Object, Required),
 
         // Deletes: a version id makes it DeleteObjectVersion; bypass is its own permission.
         "DeleteObject" | "DeleteObjects" => {
-            add(
-                by_version("s3:DeleteObject", "s3:DeleteObjectVersion"),
-                Object,
-                Required,
-            );
+            add(by_version("s3:DeleteObject", "s3:DeleteObjectVersion"), Object, Required);
             if t.bypass_governance {
                 add("s3:BypassGovernanceRetention", Object, Optional);
             }
@@ -192,12 +153,8 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
         "GetObjectRetention" => add("s3:GetObjectRetention", Object, Required),
         "PutObjectLegalHold" => add("s3:PutObjectLegalHold", Object, Required),
         "GetObjectLegalHold" => add("s3:GetObjectLegalHold", Object, Required),
-        "PutObjectLockConfiguration" => {
-            add("s3:PutBucketObjectLockConfiguration", Bucket, Required)
-        }
-        "GetObjectLockConfiguration" => {
-            add("s3:GetBucketObjectLockConfiguration", Bucket, Required)
-        }
+        "PutObjectLockConfiguration" => add("s3:PutBucketObjectLockConfiguration", Bucket, Required),
+        "GetObjectLockConfiguration" => add("s3:GetBucketObjectLockConfiguration", Bucket, Required),
 
         // Buckets.
         "CreateBucket" => {
@@ -220,11 +177,7 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
 }
 
 fn source_read(t: &RequestTraits) -> &'static str {
-    if t.source_version_id {
-        "s3:GetObjectVersion"
-    } else {
-        "s3:GetObject"
-    }
+    if t.source_version_id { "s3:GetObjectVersion" } else { "s3:GetObject" }
 }
 
 /// Bucket subresource operations: one action on the bucket ARN. Deleting a configuration is
@@ -246,9 +199,7 @@ fn bucket_action(operation: &str) -> Option<&'static str> {
         "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
         "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
-        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => {
-            "s3:PutLifecycleConfiguration"
-        }
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "s3:PutLifecycleConfiguration",
         "GetBucketTagging" => "s3:GetBucketTagging",
         "PutBucketTagging" | "DeleteBucketTagging" => "s3:PutBucketTagging",
         "GetBucketWebsite" => "s3:GetBucketWebsite",
@@ -265,33 +216,21 @@ fn bucket_action(operation: &str) -> Option<&'static str> {
         "GetBucketAccelerateConfiguration" => "s3:GetAccelerateConfiguration",
         "PutBucketAccelerateConfiguration" => "s3:PutAccelerateConfiguration",
         "GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
-        "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls" => {
-            "s3:PutBucketOwnershipControls"
-        }
+        "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls" => "s3:PutBucketOwnershipControls",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
-        "GetBucketAnalyticsConfiguration" | "ListBucketAnalyticsConfigurations" => {
-            "s3:GetAnalyticsConfiguration"
+        "GetBucketAnalyticsConfiguration" | "ListBucketAnalyticsConfigurations" => "s3:GetAnalyticsConfiguration",
+        "PutBucketAnalyticsConfiguration" | "DeleteBucketAnalyticsConfiguration" => "s3:PutAnalyticsConfiguration",
+        "GetBucketInventoryConfiguration" | "ListBucketInventoryConfigurations" => "s3:GetInventoryConfiguration",
+        "PutBucketInventoryConfiguration" | "DeleteBucketInventoryConfiguration" => "s3:PutInventoryConfiguration",
+        "GetBucketMetricsConfiguration" | "ListBucketMetricsConfigurations" => "s3:GetMetricsConfiguration",
+        "PutBucketMetricsConfiguration" | "DeleteBucketMetricsConfiguration" => "s3:PutMetricsConfiguration",
+        "GetBucketIntelligentTieringConfiguration" | "ListBucketIntelligentTieringConfigurations" => {
+            "s3:GetIntelligentTieringConfiguration"
         }
-        "PutBucketAnalyticsConfiguration" | "DeleteBucketAnalyticsConfiguration" => {
-            "s3:PutAnalyticsConfiguration"
+        "PutBucketIntelligentTieringConfiguration" | "DeleteBucketIntelligentTieringConfiguration" => {
+            "s3:PutIntelligentTieringConfiguration"
         }
-        "GetBucketInventoryConfiguration" | "ListBucketInventoryConfigurations" => {
-            "s3:GetInventoryConfiguration"
-        }
-        "PutBucketInventoryConfiguration" | "DeleteBucketInventoryConfiguration" => {
-            "s3:PutInventoryConfiguration"
-        }
-        "GetBucketMetricsConfiguration" | "ListBucketMetricsConfigurations" => {
-            "s3:GetMetricsConfiguration"
-        }
-        "PutBucketMetricsConfiguration" | "DeleteBucketMetricsConfiguration" => {
-            "s3:PutMetricsConfiguration"
-        }
-        "GetBucketIntelligentTieringConfiguration"
-        | "ListBucketIntelligentTieringConfigurations" => "s3:GetIntelligentTieringConfiguration",
-        "PutBucketIntelligentTieringConfiguration"
-        | "DeleteBucketIntelligentTieringConfiguration" => "s3:PutIntelligentTieringConfiguration",
         "CreateBucketMetadataTableConfiguration" => "s3:CreateBucketMetadataTableConfiguration",
         "GetBucketMetadataTableConfiguration" => "s3:GetBucketMetadataTableConfiguration",
         "DeleteBucketMetadataTableConfiguration" => "s3:DeleteBucketMetadataTableConfiguration",
@@ -435,15 +374,9 @@ const ACCOUNT_ACTIONS: &[&str] = &["CreateJob", "ListAllMyBuckets"];
 
 /// The resource an S3 action (name after `s3:`, exact) is about.
 pub(crate) fn resource_kind_of(action: &str) -> ResourceKind {
-    if OBJECT_ACTIONS
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case(action))
-    {
+    if OBJECT_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(action)) {
         ResourceKind::Object
-    } else if ACCOUNT_ACTIONS
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case(action))
-    {
+    } else if ACCOUNT_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(action)) {
         ResourceKind::Account
     } else {
         ResourceKind::Bucket
@@ -452,10 +385,7 @@ pub(crate) fn resource_kind_of(action: &str) -> ResourceKind {
 
 /// The known S3 actions an action name pattern (after `s3:`, wildcards allowed) names.
 pub(crate) fn known_actions_named(pattern: &str) -> impl Iterator<Item = &'static str> + '_ {
-    S3_ACTIONS
-        .iter()
-        .copied()
-        .filter(move |a| wildcard_match_ignore_case(pattern, a))
+    S3_ACTIONS.iter().copied().filter(move |a| wildcard_match_ignore_case(pattern, a))
 }
 
 /// Whether an action name pattern (after `s3:`, wildcards allowed) names at least one S3 action.
@@ -468,73 +398,32 @@ mod tests {
     use super::*;
 
     fn names(op: &str, t: RequestTraits) -> Vec<&'static str> {
-        actions_for(op, &t)
-            .unwrap_or_else(|| panic!("{op} unknown"))
-            .iter()
-            .map(|c| c.action)
-            .collect()
+        actions_for(op, &t).unwrap_or_else(|| panic!("{op} unknown")).iter().map(|c| c.action).collect()
     }
 
     fn versioned() -> RequestTraits {
-        RequestTraits {
-            version_id: true,
-            ..Default::default()
-        }
+        RequestTraits { version_id: true, ..Default::default() }
     }
 
     #[test]
     fn p1_version_ids_select_version_actions() {
-        assert_eq!(
-            names("DeleteObject", RequestTraits::default()),
-            ["s3:DeleteObject"]
-        );
-        assert_eq!(
-            names("DeleteObject", versioned()),
-            ["s3:DeleteObjectVersion"]
-        );
-        assert_eq!(
-            names("DeleteObjects", versioned()),
-            ["s3:DeleteObjectVersion"]
-        );
+        assert_eq!(names("DeleteObject", RequestTraits::default()), ["s3:DeleteObject"]);
+        assert_eq!(names("DeleteObject", versioned()), ["s3:DeleteObjectVersion"]);
+        assert_eq!(names("DeleteObjects", versioned()), ["s3:DeleteObjectVersion"]);
         assert_eq!(names("GetObject", versioned())[0], "s3:GetObjectVersion");
-        assert_eq!(
-            names("HeadObject", RequestTraits::default())[0],
-            "s3:GetObject"
-        );
-        assert_eq!(
-            names("PutObjectTagging", versioned()),
-            ["s3:PutObjectVersionTagging"]
-        );
+        assert_eq!(names("HeadObject", RequestTraits::default())[0], "s3:GetObject");
+        assert_eq!(names("PutObjectTagging", versioned()), ["s3:PutObjectVersionTagging"]);
     }
 
     #[test]
     fn p1_lock_headers_and_bypass_add_actions() {
-        let t = RequestTraits {
-            lock_retention: true,
-            lock_legal_hold: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            names("PutObject", t),
-            [
-                "s3:PutObject",
-                "s3:PutObjectRetention",
-                "s3:PutObjectLegalHold"
-            ]
-        );
+        let t = RequestTraits { lock_retention: true, lock_legal_hold: true, ..Default::default() };
+        assert_eq!(names("PutObject", t), ["s3:PutObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold"]);
         assert_eq!(
             names("CreateMultipartUpload", t),
-            [
-                "s3:PutObject",
-                "s3:PutObjectRetention",
-                "s3:PutObjectLegalHold"
-            ]
+            ["s3:PutObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold"]
         );
-        let bypass = RequestTraits {
-            version_id: true,
-            bypass_governance: true,
-            ..Default::default()
-        };
+        let bypass = RequestTraits { version_id: true, bypass_governance: true, ..Default::default() };
         let checks = actions_for("DeleteObject", &bypass).unwrap();
         assert_eq!(
             checks[1],
@@ -544,21 +433,11 @@ mod tests {
                 need: Need::Optional
             }
         );
-        assert_eq!(
-            names("PutObjectRetention", bypass),
-            ["s3:PutObjectRetention", "s3:BypassGovernanceRetention"]
-        );
-        let lock = RequestTraits {
-            object_lock_enabled: true,
-            ..Default::default()
-        };
+        assert_eq!(names("PutObjectRetention", bypass), ["s3:PutObjectRetention", "s3:BypassGovernanceRetention"]);
+        let lock = RequestTraits { object_lock_enabled: true, ..Default::default() };
         assert_eq!(
             names("CreateBucket", lock),
-            [
-                "s3:CreateBucket",
-                "s3:PutBucketObjectLockConfiguration",
-                "s3:PutBucketVersioning"
-            ]
+            ["s3:CreateBucket", "s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning"]
         );
     }
 
@@ -573,23 +452,11 @@ mod tests {
 
     #[test]
     fn copies_read_the_source() {
-        let checks = actions_for(
-            "CopyObject",
-            &RequestTraits {
-                source_version_id: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let checks =
+            actions_for("CopyObject", &RequestTraits { source_version_id: true, ..Default::default() }).unwrap();
         assert_eq!(checks[0].action, "s3:PutObject");
-        assert_eq!(
-            (checks[1].action, checks[1].resource),
-            ("s3:GetObjectVersion", ResourceKind::CopySource)
-        );
-        assert_eq!(
-            names("UploadPartCopy", RequestTraits::default()),
-            ["s3:PutObject", "s3:GetObject"]
-        );
+        assert_eq!((checks[1].action, checks[1].resource), ("s3:GetObjectVersion", ResourceKind::CopySource));
+        assert_eq!(names("UploadPartCopy", RequestTraits::default()), ["s3:PutObject", "s3:GetObject"]);
     }
 
     #[test]
@@ -599,32 +466,14 @@ mod tests {
         assert_eq!(names("ListObjects", d), ["s3:ListBucket"]);
         assert_eq!(names("HeadBucket", d), ["s3:ListBucket"]);
         assert_eq!(names("ListObjectVersions", d), ["s3:ListBucketVersions"]);
-        assert_eq!(
-            names("ListMultipartUploads", d),
-            ["s3:ListBucketMultipartUploads"]
-        );
+        assert_eq!(names("ListMultipartUploads", d), ["s3:ListBucketMultipartUploads"]);
         assert_eq!(names("ListParts", d), ["s3:ListMultipartUploadParts"]);
         assert_eq!(names("PutBucketPolicy", d), ["s3:PutBucketPolicy"]);
-        assert_eq!(
-            names("DeleteBucketLifecycle", d),
-            ["s3:PutLifecycleConfiguration"]
-        );
-        assert_eq!(
-            names("GetObjectLockConfiguration", d),
-            ["s3:GetBucketObjectLockConfiguration"]
-        );
-        assert_eq!(
-            actions_for("ListBuckets", &d).unwrap()[0].resource,
-            ResourceKind::Account
-        );
-        assert_eq!(
-            actions_for("ListObjectsV2", &d).unwrap()[0].resource,
-            ResourceKind::Bucket
-        );
-        assert_eq!(
-            actions_for("PutObject", &d).unwrap()[0].resource,
-            ResourceKind::Object
-        );
+        assert_eq!(names("DeleteBucketLifecycle", d), ["s3:PutLifecycleConfiguration"]);
+        assert_eq!(names("GetObjectLockConfiguration", d), ["s3:GetBucketObjectLockConfiguration"]);
+        assert_eq!(actions_for("ListBuckets", &d).unwrap()[0].resource, ResourceKind::Account);
+        assert_eq!(actions_for("ListObjectsV2", &d).unwrap()[0].resource, ResourceKind::Bucket);
+        assert_eq!(actions_for("PutObject", &d).unwrap()[0].resource, ResourceKind::Object);
         assert_eq!(actions_for("NoSuchOperation", &d), None);
     }
 
@@ -632,10 +481,7 @@ mod tests {
     fn resource_kinds_of_actions() {
         assert_eq!(resource_kind_of("GetObject"), ResourceKind::Object);
         assert_eq!(resource_kind_of("putobjectretention"), ResourceKind::Object);
-        assert_eq!(
-            resource_kind_of("PutBucketObjectLockConfiguration"),
-            ResourceKind::Bucket
-        );
+        assert_eq!(resource_kind_of("PutBucketObjectLockConfiguration"), ResourceKind::Bucket);
         assert_eq!(resource_kind_of("ListBucket"), ResourceKind::Bucket);
         assert_eq!(resource_kind_of("ListAllMyBuckets"), ResourceKind::Account);
         for a in OBJECT_ACTIONS.iter().chain(ACCOUNT_ACTIONS) {
@@ -645,11 +491,8 @@ mod tests {
         for op in OPERATIONS {
             for check in actions_for(op, &RequestTraits::default()).unwrap() {
                 let kind = resource_kind_of(check.action.strip_prefix("s3:").unwrap());
-                let expected = if check.resource == ResourceKind::CopySource {
-                    ResourceKind::Object
-                } else {
-                    check.resource
-                };
+                let expected =
+                    if check.resource == ResourceKind::CopySource { ResourceKind::Object } else { check.resource };
                 assert_eq!(kind, expected, "{op} → {}", check.action);
             }
         }

@@ -24,9 +24,7 @@ impl Cidr {
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             // Only plain decimal digits: `u8::from_str` would also take a leading `+`.
-            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse().ok()?
-            }
+            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
             Some(_) => return None,
             None => max,
         };
@@ -40,15 +38,11 @@ impl Cidr {
         };
         match (self.network, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -87,15 +81,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed_blocks() {
-        for bad in [
-            "",
-            "192.0.2.0/33",
-            "2001:db8::/129",
-            "192.0.2/24",
-            "192.0.2.0/",
-            "192.0.2.0/+8",
-            "x/8",
-        ] {
+        for bad in ["", "192.0.2.0/33", "2001:db8::/129", "192.0.2/24", "192.0.2.0/", "192.0.2.0/+8", "x/8"] {
             assert_eq!(Cidr::parse(bad), None, "{bad}");
         }
     }

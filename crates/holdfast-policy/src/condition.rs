@@ -81,58 +81,22 @@ pub enum Comparison {
 const OPERATORS: &[(&str, Test, bool)] = &[
     ("StringEquals", Test::StringEquals, false),
     ("StringNotEquals", Test::StringEquals, true),
-    (
-        "StringEqualsIgnoreCase",
-        Test::StringEqualsIgnoreCase,
-        false,
-    ),
-    (
-        "StringNotEqualsIgnoreCase",
-        Test::StringEqualsIgnoreCase,
-        true,
-    ),
+    ("StringEqualsIgnoreCase", Test::StringEqualsIgnoreCase, false),
+    ("StringNotEqualsIgnoreCase", Test::StringEqualsIgnoreCase, true),
     ("StringLike", Test::StringLike, false),
     ("StringNotLike", Test::StringLike, true),
     ("NumericEquals", Test::Numeric(Comparison::Equals), false),
     ("NumericNotEquals", Test::Numeric(Comparison::Equals), true),
-    (
-        "NumericLessThan",
-        Test::Numeric(Comparison::LessThan),
-        false,
-    ),
-    (
-        "NumericLessThanEquals",
-        Test::Numeric(Comparison::LessThanEquals),
-        false,
-    ),
-    (
-        "NumericGreaterThan",
-        Test::Numeric(Comparison::GreaterThan),
-        false,
-    ),
-    (
-        "NumericGreaterThanEquals",
-        Test::Numeric(Comparison::GreaterThanEquals),
-        false,
-    ),
+    ("NumericLessThan", Test::Numeric(Comparison::LessThan), false),
+    ("NumericLessThanEquals", Test::Numeric(Comparison::LessThanEquals), false),
+    ("NumericGreaterThan", Test::Numeric(Comparison::GreaterThan), false),
+    ("NumericGreaterThanEquals", Test::Numeric(Comparison::GreaterThanEquals), false),
     ("DateEquals", Test::Date(Comparison::Equals), false),
     ("DateNotEquals", Test::Date(Comparison::Equals), true),
     ("DateLessThan", Test::Date(Comparison::LessThan), false),
-    (
-        "DateLessThanEquals",
-        Test::Date(Comparison::LessThanEquals),
-        false,
-    ),
-    (
-        "DateGreaterThan",
-        Test::Date(Comparison::GreaterThan),
-        false,
-    ),
-    (
-        "DateGreaterThanEquals",
-        Test::Date(Comparison::GreaterThanEquals),
-        false,
-    ),
+    ("DateLessThanEquals", Test::Date(Comparison::LessThanEquals), false),
+    ("DateGreaterThan", Test::Date(Comparison::GreaterThan), false),
+    ("DateGreaterThanEquals", Test::Date(Comparison::GreaterThanEquals), false),
     ("Bool", Test::Bool, false),
     ("BinaryEquals", Test::BinaryEquals, false),
     ("IpAddress", Test::IpAddress, false),
@@ -163,23 +127,14 @@ impl Operator {
         if test == Test::Null && if_exists {
             return None;
         }
-        Some(Self {
-            qualifier,
-            test,
-            negated,
-            if_exists,
-        })
+        Some(Self { qualifier, test, negated, if_exists })
     }
 
     /// Whether policy variables are substituted in this operator's values.
     pub fn takes_variables(&self) -> bool {
         matches!(
             self.test,
-            Test::StringEquals
-                | Test::StringEqualsIgnoreCase
-                | Test::StringLike
-                | Test::ArnEquals
-                | Test::ArnLike
+            Test::StringEquals | Test::StringEqualsIgnoreCase | Test::StringLike | Test::ArnEquals | Test::ArnLike
         )
     }
 }
@@ -219,20 +174,12 @@ impl Condition {
             (None, None) => op.if_exists || op.negated,
             (None, Some(values)) => {
                 let any_match = values.iter().map(|v| self.matches_any(v, ctx));
-                if op.negated {
-                    all_false(any_match)
-                } else {
-                    any_true(any_match)
-                }
+                if op.negated { all_false(any_match) } else { any_true(any_match) }
             }
             (Some(SetQualifier::ForAnyValue), None) => op.if_exists,
             (Some(SetQualifier::ForAllValues), None) => true,
-            (Some(SetQualifier::ForAnyValue), Some(values)) => {
-                values.iter().any(|v| self.passes(v, ctx))
-            }
-            (Some(SetQualifier::ForAllValues), Some(values)) => {
-                values.iter().all(|v| self.passes(v, ctx))
-            }
+            (Some(SetQualifier::ForAnyValue), Some(values)) => values.iter().any(|v| self.passes(v, ctx)),
+            (Some(SetQualifier::ForAllValues), Some(values)) => values.iter().all(|v| self.passes(v, ctx)),
         }
     }
 
@@ -284,9 +231,7 @@ fn compare(test: Test, value: &str, policy: &Template, ctx: &Context) -> Option<
         Test::Date(cmp) => cmp.accepts(parse_date(value)?.cmp(&parse_date(policy.as_str())?)),
         Test::Bool => parse_bool(value)? == parse_bool(policy.as_str())?,
         Test::BinaryEquals => value == policy.as_str(),
-        Test::IpAddress => {
-            Cidr::parse(policy.as_str())?.contains(value.trim().parse::<IpAddr>().ok()?)
-        }
+        Test::IpAddress => Cidr::parse(policy.as_str())?.contains(value.trim().parse::<IpAddr>().ok()?),
         // AWS documents ArnEquals and ArnLike alike: per-component wildcard match.
         Test::ArnEquals | Test::ArnLike => arn_matches(&policy.pattern(ctx)?, value)?,
         Test::Null => return None,
@@ -308,9 +253,7 @@ impl Comparison {
 /// Decimal numbers (`10`, `-1.5`, `1e3`); never `inf` or `NaN`.
 pub(crate) fn parse_number(s: &str) -> Option<f64> {
     let s = s.trim();
-    let plausible = s
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+    let plausible = s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
     let n: f64 = if plausible {
         s.parse().ok()?
     } else {
@@ -342,12 +285,8 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
     }
     let t = OffsetDateTime::parse(s, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
-        .or_else(|_| {
-            PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).map(|t| t.assume_offset(UtcOffset::UTC))
-        })
-        .or_else(|_| {
-            Date::parse(s, &Iso8601::DEFAULT).map(|d| d.midnight().assume_offset(UtcOffset::UTC))
-        })
+        .or_else(|_| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).map(|t| t.assume_offset(UtcOffset::UTC)))
+        .or_else(|_| Date::parse(s, &Iso8601::DEFAULT).map(|d| d.midnight().assume_offset(UtcOffset::UTC)))
         .ok()?;
     Some(t.unix_timestamp_nanos())
 }
@@ -372,12 +311,7 @@ fn arn_matches(pattern: &[Token], value: &str) -> Option<bool> {
     if pattern_parts.len() != 6 {
         return Some(false);
     }
-    Some(
-        pattern_parts
-            .iter()
-            .zip(&value_parts)
-            .all(|(p, v)| glob::matches(p, v, false)),
-    )
+    Some(pattern_parts.iter().zip(&value_parts).all(|(p, v)| glob::matches(p, v, false)))
 }
 
 #[cfg(test)]
@@ -388,19 +322,9 @@ mod tests {
         let operator = Operator::parse(op).unwrap_or_else(|| panic!("operator {op}"));
         let values = values
             .iter()
-            .map(|v| {
-                if operator.takes_variables() {
-                    Template::with_variables(v)
-                } else {
-                    Template::literal(v)
-                }
-            })
+            .map(|v| if operator.takes_variables() { Template::with_variables(v) } else { Template::literal(v) })
             .collect();
-        Condition {
-            operator,
-            key: key.to_owned(),
-            values,
-        }
+        Condition { operator, key: key.to_owned(), values }
     }
 
     fn ctx(pairs: &[(&str, &[&str])]) -> Context {
@@ -429,14 +353,7 @@ mod tests {
         ] {
             assert_eq!(Operator::parse(name).unwrap().to_string(), name);
         }
-        for bad in [
-            "stringequals",
-            "StringEqual",
-            "NullIfExists",
-            "ForAnyValues:StringEquals",
-            "IfExists",
-            "",
-        ] {
+        for bad in ["stringequals", "StringEqual", "NullIfExists", "ForAnyValues:StringEquals", "IfExists", ""] {
             assert_eq!(Operator::parse(bad), None, "{bad}");
         }
     }
@@ -446,24 +363,11 @@ mod tests {
         let k = "s3:prefix";
         assert!(holds("StringEquals", k, &["home/"], &[(k, &["home/"])]));
         assert!(!holds("StringEquals", k, &["home/"], &[(k, &["Home/"])]));
-        assert!(
-            holds("StringEquals", k, &["a", "home/"], &[(k, &["home/"])]),
-            "OR across values"
-        );
+        assert!(holds("StringEquals", k, &["a", "home/"], &[(k, &["home/"])]), "OR across values");
         assert!(holds("StringNotEquals", k, &["a", "b"], &[(k, &["c"])]));
         assert!(!holds("StringNotEquals", k, &["a", "b"], &[(k, &["b"])]));
-        assert!(holds(
-            "StringEqualsIgnoreCase",
-            k,
-            &["HOME/"],
-            &[(k, &["home/"])]
-        ));
-        assert!(!holds(
-            "StringNotEqualsIgnoreCase",
-            k,
-            &["HOME/"],
-            &[(k, &["home/"])]
-        ));
+        assert!(holds("StringEqualsIgnoreCase", k, &["HOME/"], &[(k, &["home/"])]));
+        assert!(!holds("StringNotEqualsIgnoreCase", k, &["HOME/"], &[(k, &["home/"])]));
         assert!(holds("StringLike", k, &["home/*"], &[(k, &["home/a/b"])]));
         assert!(!holds("StringLike", k, &["home/*"], &[(k, &["Home/a"])]));
         assert!(holds("StringNotLike", k, &["home/*"], &[(k, &["other/"])]));
@@ -473,20 +377,9 @@ mod tests {
     fn missing_key_is_false_except_negated_and_if_exists() {
         let none: &[(&str, &[&str])] = &[];
         let k = "s3:x";
-        for op in [
-            "StringEquals",
-            "StringLike",
-            "NumericLessThan",
-            "DateGreaterThan",
-            "Bool",
-            "IpAddress",
-            "ArnLike",
-        ] {
+        for op in ["StringEquals", "StringLike", "NumericLessThan", "DateGreaterThan", "Bool", "IpAddress", "ArnLike"] {
             assert!(!holds(op, k, &["1"], none), "{op}");
-            assert!(
-                holds(&format!("{op}IfExists"), k, &["1"], none),
-                "{op}IfExists"
-            );
+            assert!(holds(&format!("{op}IfExists"), k, &["1"], none), "{op}IfExists");
         }
         for op in [
             "StringNotEquals",
@@ -507,18 +400,8 @@ mod tests {
     #[test]
     fn if_exists_still_tests_a_present_key() {
         let k = "s3:max-keys";
-        assert!(holds(
-            "NumericLessThanEqualsIfExists",
-            k,
-            &["100"],
-            &[(k, &["10"])]
-        ));
-        assert!(!holds(
-            "NumericLessThanEqualsIfExists",
-            k,
-            &["100"],
-            &[(k, &["1000"])]
-        ));
+        assert!(holds("NumericLessThanEqualsIfExists", k, &["100"], &[(k, &["10"])]));
+        assert!(!holds("NumericLessThanEqualsIfExists", k, &["100"], &[(k, &["1000"])]));
     }
 
     #[test]
@@ -536,19 +419,9 @@ mod tests {
         let k = "s3:object-lock-remaining-retention-days";
         assert!(holds("NumericGreaterThan", k, &["10"], &[(k, &["30"])]));
         assert!(!holds("NumericGreaterThan", k, &["10"], &[(k, &["10"])]));
-        assert!(holds(
-            "NumericGreaterThanEquals",
-            k,
-            &["10"],
-            &[(k, &["10"])]
-        ));
+        assert!(holds("NumericGreaterThanEquals", k, &["10"], &[(k, &["10"])]));
         assert!(holds("NumericLessThan", k, &["10"], &[(k, &["9.5"])]));
-        assert!(holds(
-            "NumericLessThanEquals",
-            k,
-            &["10"],
-            &[(k, &["10.0"])]
-        ));
+        assert!(holds("NumericLessThanEquals", k, &["10"], &[(k, &["10.0"])]));
         assert!(holds("NumericEquals", k, &["10"], &[(k, &["10.0"])]));
         assert!(holds("NumericNotEquals", k, &["10"], &[(k, &["11"])]));
         assert!(holds("NumericEquals", k, &["-1"], &[(k, &["-1"])]));
@@ -557,33 +430,14 @@ mod tests {
     #[test]
     fn unparsable_numbers_and_dates_never_match() {
         let k = "s3:max-keys";
-        for op in [
-            "NumericEquals",
-            "NumericNotEquals",
-            "NumericGreaterThan",
-            "NumericLessThan",
-        ] {
-            assert!(
-                !holds(op, k, &["10"], &[(k, &["ten"])]),
-                "{op} on bad request value"
-            );
-            assert!(
-                !holds(op, k, &["ten"], &[(k, &["10"])]),
-                "{op} on bad policy value"
-            );
+        for op in ["NumericEquals", "NumericNotEquals", "NumericGreaterThan", "NumericLessThan"] {
+            assert!(!holds(op, k, &["10"], &[(k, &["ten"])]), "{op} on bad request value");
+            assert!(!holds(op, k, &["ten"], &[(k, &["10"])]), "{op} on bad policy value");
             assert!(!holds(op, k, &["10"], &[(k, &["inf"])]), "{op} on inf");
         }
         let d = "aws:CurrentTime";
-        for op in [
-            "DateEquals",
-            "DateNotEquals",
-            "DateLessThan",
-            "DateGreaterThan",
-        ] {
-            assert!(
-                !holds(op, d, &["2026-01-01T00:00:00Z"], &[(d, &["yesterday"])]),
-                "{op}"
-            );
+        for op in ["DateEquals", "DateNotEquals", "DateLessThan", "DateGreaterThan"] {
+            assert!(!holds(op, d, &["2026-01-01T00:00:00Z"], &[(d, &["yesterday"])]), "{op}");
         }
     }
 
@@ -595,33 +449,12 @@ mod tests {
         assert!(holds("DateLessThan", k, &["2027-01-01"], now));
         assert!(holds("DateEquals", k, &["2026-06-01T14:00:00+02:00"], now));
         assert!(holds("DateEquals", k, &["2026-06-01T12:00:00.000Z"], now));
-        assert!(
-            holds("DateEquals", k, &["1780315200"], now),
-            "epoch seconds"
-        );
-        assert!(holds(
-            "DateLessThanEquals",
-            k,
-            &["2026-06-01T12:00:00"],
-            now
-        ));
-        assert!(holds(
-            "DateGreaterThanEquals",
-            k,
-            &["2026-06-01T12:00:00Z"],
-            now
-        ));
+        assert!(holds("DateEquals", k, &["1780315200"], now), "epoch seconds");
+        assert!(holds("DateLessThanEquals", k, &["2026-06-01T12:00:00"], now));
+        assert!(holds("DateGreaterThanEquals", k, &["2026-06-01T12:00:00Z"], now));
         assert!(holds("DateNotEquals", k, &["2026-06-01T12:00:01Z"], now));
-        let retain: &[(&str, &[&str])] = &[(
-            "s3:object-lock-retain-until-date",
-            &["2030-01-01T00:00:00.000Z"],
-        )];
-        assert!(holds(
-            "DateGreaterThan",
-            "s3:object-lock-retain-until-date",
-            &["2029-12-31T23:59:59Z"],
-            retain
-        ));
+        let retain: &[(&str, &[&str])] = &[("s3:object-lock-retain-until-date", &["2030-01-01T00:00:00.000Z"])];
+        assert!(holds("DateGreaterThan", "s3:object-lock-retain-until-date", &["2029-12-31T23:59:59Z"], retain));
     }
 
     #[test]
@@ -636,66 +469,23 @@ mod tests {
     #[test]
     fn ip_address_operators() {
         let k = "aws:SourceIp";
-        assert!(holds(
-            "IpAddress",
-            k,
-            &["192.0.2.0/24"],
-            &[(k, &["192.0.2.7"])]
-        ));
-        assert!(!holds(
-            "IpAddress",
-            k,
-            &["192.0.2.0/24"],
-            &[(k, &["203.0.113.1"])]
-        ));
-        assert!(holds(
-            "IpAddress",
-            k,
-            &["10.0.0.0/8", "2001:db8::/32"],
-            &[(k, &["2001:db8::5"])]
-        ));
-        assert!(holds(
-            "NotIpAddress",
-            k,
-            &["192.0.2.0/24"],
-            &[(k, &["203.0.113.1"])]
-        ));
-        assert!(!holds(
-            "NotIpAddress",
-            k,
-            &["192.0.2.0/24"],
-            &[(k, &["192.0.2.1"])]
-        ));
-        assert!(!holds(
-            "IpAddress",
-            k,
-            &["192.0.2.0/24"],
-            &[(k, &["not-an-ip"])]
-        ));
-        assert!(!holds(
-            "NotIpAddress",
-            k,
-            &["192.0.2.0/24"],
-            &[(k, &["not-an-ip"])]
-        ));
+        assert!(holds("IpAddress", k, &["192.0.2.0/24"], &[(k, &["192.0.2.7"])]));
+        assert!(!holds("IpAddress", k, &["192.0.2.0/24"], &[(k, &["203.0.113.1"])]));
+        assert!(holds("IpAddress", k, &["10.0.0.0/8", "2001:db8::/32"], &[(k, &["2001:db8::5"])]));
+        assert!(holds("NotIpAddress", k, &["192.0.2.0/24"], &[(k, &["203.0.113.1"])]));
+        assert!(!holds("NotIpAddress", k, &["192.0.2.0/24"], &[(k, &["192.0.2.1"])]));
+        assert!(!holds("IpAddress", k, &["192.0.2.0/24"], &[(k, &["not-an-ip"])]));
+        assert!(!holds("NotIpAddress", k, &["192.0.2.0/24"], &[(k, &["not-an-ip"])]));
     }
 
     #[test]
     fn arn_operators_match_per_component() {
         let k = "aws:PrincipalArn";
         let alice: &[(&str, &[&str])] = &[(k, &["arn:aws:iam::111122223333:user/alice"])];
-        assert!(holds(
-            "ArnEquals",
-            k,
-            &["arn:aws:iam::111122223333:user/alice"],
-            alice
-        ));
+        assert!(holds("ArnEquals", k, &["arn:aws:iam::111122223333:user/alice"], alice));
         assert!(holds("ArnLike", k, &["arn:aws:iam::*:user/*"], alice));
         assert!(holds("ArnLike", k, &["arn:aws:iam::111122223333:*"], alice));
-        assert!(
-            !holds("ArnLike", k, &["arn:aws:iam::*"], alice),
-            "a star does not span components"
-        );
+        assert!(!holds("ArnLike", k, &["arn:aws:iam::*"], alice), "a star does not span components");
         assert!(!holds("ArnLike", k, &["arn:aws:iam::*:user/bob"], alice));
         assert!(holds("ArnNotLike", k, &["arn:aws:iam::*:user/bob"], alice));
         assert!(!holds("ArnLike", k, &["*"], &[(k, &["not-an-arn"])]));
@@ -712,60 +502,20 @@ mod tests {
         let k = "aws:TagKeys";
         // ForAllValues: every request value must be in the policy set; an empty or missing set
         // passes (the IAM documentation's warning case).
-        assert!(holds(
-            "ForAllValues:StringEquals",
-            k,
-            &["a", "b"],
-            &[(k, &["a"])]
-        ));
-        assert!(!holds(
-            "ForAllValues:StringEquals",
-            k,
-            &["a", "b"],
-            &[(k, &["a", "c"])]
-        ));
-        assert!(holds(
-            "ForAllValues:StringEquals",
-            k,
-            &["a", "b"],
-            &[(k, &[])]
-        ));
+        assert!(holds("ForAllValues:StringEquals", k, &["a", "b"], &[(k, &["a"])]));
+        assert!(!holds("ForAllValues:StringEquals", k, &["a", "b"], &[(k, &["a", "c"])]));
+        assert!(holds("ForAllValues:StringEquals", k, &["a", "b"], &[(k, &[])]));
         assert!(holds("ForAllValues:StringEquals", k, &["a", "b"], &[]));
         // ForAnyValue: at least one request value; empty or missing fails.
-        assert!(holds(
-            "ForAnyValue:StringEquals",
-            k,
-            &["a", "b"],
-            &[(k, &["c", "b"])]
-        ));
-        assert!(!holds(
-            "ForAnyValue:StringEquals",
-            k,
-            &["a", "b"],
-            &[(k, &["c"])]
-        ));
+        assert!(holds("ForAnyValue:StringEquals", k, &["a", "b"], &[(k, &["c", "b"])]));
+        assert!(!holds("ForAnyValue:StringEquals", k, &["a", "b"], &[(k, &["c"])]));
         assert!(!holds("ForAnyValue:StringEquals", k, &["a"], &[(k, &[])]));
         assert!(!holds("ForAnyValue:StringEquals", k, &["a"], &[]));
         assert!(holds("ForAnyValue:StringEqualsIfExists", k, &["a"], &[]));
         // Negated inner operators apply per request value.
-        assert!(holds(
-            "ForAnyValue:StringNotEquals",
-            k,
-            &["a"],
-            &[(k, &["a", "z"])]
-        ));
-        assert!(!holds(
-            "ForAllValues:StringNotEquals",
-            k,
-            &["a"],
-            &[(k, &["a", "z"])]
-        ));
-        assert!(holds(
-            "ForAllValues:StringLike",
-            k,
-            &["team-*"],
-            &[(k, &["team-a", "team-b"])]
-        ));
+        assert!(holds("ForAnyValue:StringNotEquals", k, &["a"], &[(k, &["a", "z"])]));
+        assert!(!holds("ForAllValues:StringNotEquals", k, &["a"], &[(k, &["a", "z"])]));
+        assert!(holds("ForAllValues:StringLike", k, &["team-*"], &[(k, &["team-a", "team-b"])]));
     }
 
     #[test]
@@ -789,28 +539,13 @@ mod tests {
         assert!(holds("StringEquals", k, &["${*}"], &[(k, &["*"])]));
         assert!(!holds("StringLike", k, &["${*}"], &[(k, &["anything"])]));
         // Unresolved variable: the value never matches.
-        assert!(!holds(
-            "StringLike",
-            k,
-            &["home/${aws:username}/*"],
-            &[(k, &["home//x"])]
-        ));
+        assert!(!holds("StringLike", k, &["home/${aws:username}/*"], &[(k, &["home//x"])]));
     }
 
     #[test]
     fn condition_keys_compare_case_insensitively() {
-        assert!(holds(
-            "StringEquals",
-            "S3:Prefix",
-            &["x"],
-            &[("s3:prefix", &["x"])]
-        ));
-        assert!(holds(
-            "StringEquals",
-            "s3:prefix",
-            &["x"],
-            &[("S3:PREFIX", &["x"])]
-        ));
+        assert!(holds("StringEquals", "S3:Prefix", &["x"], &[("s3:prefix", &["x"])]));
+        assert!(holds("StringEquals", "s3:prefix", &["x"], &[("S3:PREFIX", &["x"])]));
     }
 
     #[test]

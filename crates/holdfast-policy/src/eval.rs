@@ -44,10 +44,7 @@ pub struct Request<'a> {
 /// Statements without `Principal` (identity policies) apply to the caller; statements with one
 /// (bucket policies) apply when it covers the caller. No root or anonymous rule is applied here:
 /// that is [`authorize`].
-pub fn evaluate<'p>(
-    policies: impl IntoIterator<Item = &'p Policy>,
-    request: &Request<'_>,
-) -> Decision {
+pub fn evaluate<'p>(policies: impl IntoIterator<Item = &'p Policy>, request: &Request<'_>) -> Decision {
     let mut allowed = false;
     for policy in policies {
         for statement in &policy.statements {
@@ -59,21 +56,13 @@ pub fn evaluate<'p>(
             }
         }
     }
-    if allowed {
-        Decision::Allow
-    } else {
-        Decision::ImplicitDeny
-    }
+    if allowed { Decision::Allow } else { Decision::ImplicitDeny }
 }
 
 /// Actions the account root may always take on a bucket policy, whatever that policy says, so
 /// that a bad policy can never lock the owner out (S3 User Guide, bucket policies: the root
 /// user can always delete or replace the policy).
-const ROOT_ALWAYS: &[&str] = &[
-    "s3:GetBucketPolicy",
-    "s3:PutBucketPolicy",
-    "s3:DeleteBucketPolicy",
-];
+const ROOT_ALWAYS: &[&str] = &["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"];
 
 /// The final answer for a request, with the caller rules of a single account:
 /// - the account root is allowed unless a bucket-policy statement explicitly denies it, and may
@@ -85,24 +74,12 @@ const ROOT_ALWAYS: &[&str] = &[
 ///
 /// `identity_policies` are those attached to the caller (ignored for root and anonymous callers,
 /// who have none).
-pub fn authorize(
-    identity_policies: &[Policy],
-    bucket_policy: Option<&Policy>,
-    request: &Request<'_>,
-) -> Decision {
+pub fn authorize(identity_policies: &[Policy], bucket_policy: Option<&Policy>, request: &Request<'_>) -> Decision {
     let caller = request.principal;
-    if caller.is_root()
-        && ROOT_ALWAYS
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(request.action))
-    {
+    if caller.is_root() && ROOT_ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(request.action)) {
         return Decision::Allow;
     }
-    let identity: &[Policy] = if caller.is_root() || caller.is_anonymous() {
-        &[]
-    } else {
-        identity_policies
-    };
+    let identity: &[Policy] = if caller.is_root() || caller.is_anonymous() { &[] } else { identity_policies };
     match evaluate(identity.iter().chain(bucket_policy), request) {
         Decision::ImplicitDeny if caller.is_root() => Decision::Allow,
         decision => decision,
@@ -117,21 +94,10 @@ pub fn statement_applies(statement: &Statement, request: &Request<'_>) -> bool {
     };
     principal_ok
         && statement.action.applies(
-            statement
-                .action
-                .items()
-                .iter()
-                .any(|pattern| glob::wildcard_match_ignore_case(pattern, request.action)),
+            statement.action.items().iter().any(|pattern| glob::wildcard_match_ignore_case(pattern, request.action)),
         )
-        && statement
-            .resource
-            .applies(statement.resource.items().iter().any(|template| {
-                template
-                    .pattern(request.context)
-                    .is_some_and(|p| glob::matches(&p, request.resource, false))
-            }))
-        && statement
-            .conditions
-            .iter()
-            .all(|c| c.holds(request.context))
+        && statement.resource.applies(statement.resource.items().iter().any(|template| {
+            template.pattern(request.context).is_some_and(|p| glob::matches(&p, request.resource, false))
+        }))
+        && statement.conditions.iter().all(|c| c.holds(request.context))
 }

@@ -64,9 +64,7 @@ pub(crate) fn matches(pattern: &[Token], text: &str, ignore_case: bool) -> bool 
             },
         }
     }
-    pattern[p.min(pattern.len())..]
-        .iter()
-        .all(|tok| *tok == Token::Star)
+    pattern[p.min(pattern.len())..].iter().all(|tok| *tok == Token::Star)
 }
 
 /// Whether some string that starts with `prefix` matches `pattern` (used to tell whether a
@@ -130,22 +128,10 @@ mod tests {
 
     #[test]
     fn star_spans_slashes_and_may_be_empty() {
-        assert!(wildcard_match(
-            "arn:aws:s3:::bucket/*",
-            "arn:aws:s3:::bucket/a/b/c"
-        ));
-        assert!(wildcard_match(
-            "arn:aws:s3:::bucket/*",
-            "arn:aws:s3:::bucket/"
-        ));
-        assert!(!wildcard_match(
-            "arn:aws:s3:::bucket/*",
-            "arn:aws:s3:::bucket"
-        ));
-        assert!(wildcard_match(
-            "arn:aws:s3:::bucket*",
-            "arn:aws:s3:::bucket"
-        ));
+        assert!(wildcard_match("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b/c"));
+        assert!(wildcard_match("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/"));
+        assert!(!wildcard_match("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket"));
+        assert!(wildcard_match("arn:aws:s3:::bucket*", "arn:aws:s3:::bucket"));
         assert!(wildcard_match("*", ""));
         assert!(wildcard_match("a*b*c", "aXXbYYbZc"));
         assert!(!wildcard_match("a*b*c", "aXXbYYbZ"));
@@ -161,15 +147,9 @@ mod tests {
 
     #[test]
     fn case_rules() {
-        assert!(!wildcard_match(
-            "arn:aws:s3:::Bucket/*",
-            "arn:aws:s3:::bucket/x"
-        ));
+        assert!(!wildcard_match("arn:aws:s3:::Bucket/*", "arn:aws:s3:::bucket/x"));
         assert!(wildcard_match_ignore_case("S3:getobject", "s3:GetObject"));
-        assert!(wildcard_match_ignore_case(
-            "s3:get*",
-            "s3:GetObjectRetention"
-        ));
+        assert!(wildcard_match_ignore_case("s3:get*", "s3:GetObjectRetention"));
         assert!(!wildcard_match_ignore_case("s3:put*", "s3:GetObject"));
     }
 
@@ -182,9 +162,7 @@ mod tests {
 
     #[test]
     fn prefix_completion() {
-        let can = |p: &str, prefix: &str| {
-            can_match_with_prefix(&wildcard_tokens(p).collect::<Vec<_>>(), prefix)
-        };
+        let can = |p: &str, prefix: &str| can_match_with_prefix(&wildcard_tokens(p).collect::<Vec<_>>(), prefix);
         assert!(can("arn:aws:s3:::b/*", "arn:aws:s3:::b/"));
         assert!(can("arn:aws:s3:::b/key", "arn:aws:s3:::b/"));
         assert!(can("arn:aws:s3:::b*", "arn:aws:s3:::b/"));

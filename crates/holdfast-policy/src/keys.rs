@@ -44,8 +44,7 @@ impl Context {
 
     /// Sets `key` to the single value `value`, replacing earlier values.
     pub fn insert(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
-        self.values
-            .insert(key.to_ascii_lowercase(), vec![value.into()]);
+        self.values.insert(key.to_ascii_lowercase(), vec![value.into()]);
         self
     }
 
@@ -55,10 +54,7 @@ impl Context {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.values.insert(
-            key.to_ascii_lowercase(),
-            values.into_iter().map(Into::into).collect(),
-        );
+        self.values.insert(key.to_ascii_lowercase(), values.into_iter().map(Into::into).collect());
         self
     }
 
@@ -74,21 +70,13 @@ impl Context {
     }
 
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.values
-            .get(&key.to_ascii_lowercase())
-            .map(Vec::as_slice)
+        self.values.get(&key.to_ascii_lowercase()).map(Vec::as_slice)
     }
 
     /// `aws:username` (users only), `aws:userid`, `aws:PrincipalArn`, `aws:PrincipalAccount`
     /// and `aws:PrincipalType`, with the values IAM gives each kind of caller.
     pub fn set_principal(&mut self, caller: &Principal) -> &mut Self {
-        for key in [
-            USERNAME,
-            USERID,
-            PRINCIPAL_ARN,
-            PRINCIPAL_ACCOUNT,
-            PRINCIPAL_TYPE,
-        ] {
+        for key in [USERNAME, USERID, PRINCIPAL_ARN, PRINCIPAL_ACCOUNT, PRINCIPAL_TYPE] {
             self.remove(key);
         }
         self.insert(USERID, caller.user_id());
@@ -126,21 +114,10 @@ impl Context {
     /// The retention a request asks for: `s3:object-lock-mode` (`GOVERNANCE` / `COMPLIANCE`),
     /// `s3:object-lock-retain-until-date` (ISO 8601, UTC) and
     /// `s3:object-lock-remaining-retention-days` (see [`remaining_retention_days`]).
-    pub fn set_requested_retention(
-        &mut self,
-        mode: &str,
-        retain_until_ms: i64,
-        now_ms: i64,
-    ) -> &mut Self {
+    pub fn set_requested_retention(&mut self, mode: &str, retain_until_ms: i64, now_ms: i64) -> &mut Self {
         self.insert(OBJECT_LOCK_MODE, mode);
-        self.insert(
-            OBJECT_LOCK_RETAIN_UNTIL_DATE,
-            iso8601_millis(retain_until_ms),
-        );
-        self.insert(
-            OBJECT_LOCK_REMAINING_RETENTION_DAYS,
-            remaining_retention_days(now_ms, retain_until_ms).to_string(),
-        )
+        self.insert(OBJECT_LOCK_RETAIN_UNTIL_DATE, iso8601_millis(retain_until_ms));
+        self.insert(OBJECT_LOCK_REMAINING_RETENTION_DAYS, remaining_retention_days(now_ms, retain_until_ms).to_string())
     }
 
     /// `s3:object-lock-legal-hold`: `ON` or `OFF`.
@@ -167,8 +144,7 @@ pub fn remaining_retention_days(now_ms: i64, retain_until_ms: i64) -> i64 {
 }
 
 fn datetime(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn iso8601_seconds(ms: i64) -> String {
@@ -198,10 +174,7 @@ mod tests {
         assert_eq!(remaining_retention_days(NOW, NOW), 0);
         assert_eq!(remaining_retention_days(NOW, NOW - 5 * DAY), 0);
         // No overflow at the extremes: (2^64 - 1) ms is 213 503 982 334.6 days.
-        assert_eq!(
-            remaining_retention_days(i64::MIN, i64::MAX),
-            213_503_982_335
-        );
+        assert_eq!(remaining_retention_days(i64::MIN, i64::MAX), 213_503_982_335);
     }
 
     #[test]
@@ -210,11 +183,7 @@ mod tests {
         // little behind the server, so the server sees slightly less than N days.
         let skew = 1500;
         for (n, expected) in [(5, 5), (10, 10), (11, 11), (30, 30)] {
-            assert_eq!(
-                remaining_retention_days(NOW, NOW - skew + n * DAY),
-                expected,
-                "{n} days"
-            );
+            assert_eq!(remaining_retention_days(NOW, NOW - skew + n * DAY), expected, "{n} days");
         }
     }
 
@@ -232,10 +201,7 @@ mod tests {
         c.set_principal(&Principal::user("111122223333", "alice", "AIDAALICE"));
         assert_eq!(c.get(USERNAME).unwrap(), ["alice"]);
         assert_eq!(c.get(USERID).unwrap(), ["AIDAALICE"]);
-        assert_eq!(
-            c.get(PRINCIPAL_ARN).unwrap(),
-            ["arn:aws:iam::111122223333:user/alice"]
-        );
+        assert_eq!(c.get(PRINCIPAL_ARN).unwrap(), ["arn:aws:iam::111122223333:user/alice"]);
         c.set_principal(&Principal::anonymous());
         assert_eq!(c.get(USERNAME), None);
         assert_eq!(c.get(PRINCIPAL_ARN), None);
@@ -251,16 +217,9 @@ mod tests {
         c.set_time(1_767_225_600_123); // 2026-01-01T00:00:00.123Z
         assert_eq!(c.get(CURRENT_TIME).unwrap(), ["2026-01-01T00:00:00Z"]);
         assert_eq!(c.get(EPOCH_TIME).unwrap(), ["1767225600"]);
-        c.set_requested_retention(
-            "GOVERNANCE",
-            1_767_225_600_000 + 30 * DAY,
-            1_767_225_600_000,
-        );
+        c.set_requested_retention("GOVERNANCE", 1_767_225_600_000 + 30 * DAY, 1_767_225_600_000);
         assert_eq!(c.get(OBJECT_LOCK_MODE).unwrap(), ["GOVERNANCE"]);
-        assert_eq!(
-            c.get(OBJECT_LOCK_RETAIN_UNTIL_DATE).unwrap(),
-            ["2026-01-31T00:00:00Z"]
-        );
+        assert_eq!(c.get(OBJECT_LOCK_RETAIN_UNTIL_DATE).unwrap(), ["2026-01-31T00:00:00Z"]);
         assert_eq!(c.get(OBJECT_LOCK_REMAINING_RETENTION_DAYS).unwrap(), ["30"]);
         c.set_requested_legal_hold(true);
         assert_eq!(c.get(OBJECT_LOCK_LEGAL_HOLD).unwrap(), ["ON"]);

@@ -57,8 +57,7 @@ mod principal;
 mod template;
 
 pub use actions::{
-    ACCOUNT_RESOURCE, ActionCheck, Need, RequestTraits, ResourceKind, S3_ACTIONS, actions_for,
-    bucket_arn, object_arn,
+    ACCOUNT_RESOURCE, ActionCheck, Need, RequestTraits, ResourceKind, S3_ACTIONS, actions_for, bucket_arn, object_arn,
 };
 pub use condition::{Comparison, Condition, Operator, SetQualifier, Test};
 pub use eval::{Decision, Request, authorize, evaluate, statement_applies};

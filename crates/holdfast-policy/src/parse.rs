@@ -124,24 +124,11 @@ pub fn parse_policy(json: &str, kind: PolicyKind<'_>) -> Result<Policy, Malforme
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(MalformedPolicy::InvalidValue("Statement")),
     };
-    Ok(Policy {
-        version,
-        id,
-        statements,
-    })
+    Ok(Policy { version, id, statements })
 }
 
-const STATEMENT_FIELDS: &[&str] = &[
-    "Sid",
-    "Effect",
-    "Principal",
-    "NotPrincipal",
-    "Action",
-    "NotAction",
-    "Resource",
-    "NotResource",
-    "Condition",
-];
+const STATEMENT_FIELDS: &[&str] =
+    &["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
 
 fn parse_statement(
     s: &Map<String, Value>,
@@ -169,8 +156,7 @@ fn parse_statement(
 
     let resource = either(s, "Resource")?.ok_or(MalformedPolicy::MissingField("Resource"))?;
     let resource = map_matcher(resource, |v| parse_resources(v, version, kind))?;
-    if let (PolicyKind::Bucket(bucket), Matcher::Is(actions), Matcher::Is(resources)) =
-        (kind, &action, &resource)
+    if let (PolicyKind::Bucket(bucket), Matcher::Is(actions), Matcher::Is(resources)) = (kind, &action, &resource)
         && !some_action_applies(actions, resources, bucket)
     {
         return Err(MalformedPolicy::ActionNotApplicable);
@@ -181,21 +167,11 @@ fn parse_statement(
         Some(Value::Object(block)) => parse_conditions(block, version)?,
         Some(_) => return Err(MalformedPolicy::InvalidValue("Condition")),
     };
-    Ok(Statement {
-        sid,
-        effect,
-        principal,
-        action,
-        resource,
-        conditions,
-    })
+    Ok(Statement { sid, effect, principal, action, resource, conditions })
 }
 
 /// The `X` or `NotX` element of a statement, refusing both at once.
-fn either<'v>(
-    s: &'v Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<Matcher<&'v Value>>, MalformedPolicy> {
+fn either<'v>(s: &'v Map<String, Value>, name: &'static str) -> Result<Option<Matcher<&'v Value>>, MalformedPolicy> {
     let not_name = format!("Not{name}");
     match (s.get(name), s.get(&not_name)) {
         (Some(_), Some(_)) => Err(MalformedPolicy::BothElements(name)),
@@ -252,13 +228,9 @@ fn parse_principal_id(kind: &str, value: &str) -> Result<PrincipalId, MalformedP
         "AWS" if value == "*" => Ok(PrincipalId::Everyone),
         "AWS" if is_account_id(value) => Ok(PrincipalId::Account(value.to_owned())),
         "AWS" => {
-            let rest = value
-                .strip_prefix("arn:aws:iam::")
-                .or_else(|| value.strip_prefix("arn:aws:sts::"))
-                .ok_or(invalid)?;
-            let (account, resource) = rest
-                .split_once(':')
-                .ok_or(MalformedPolicy::InvalidPrincipal)?;
+            let rest =
+                value.strip_prefix("arn:aws:iam::").or_else(|| value.strip_prefix("arn:aws:sts::")).ok_or(invalid)?;
+            let (account, resource) = rest.split_once(':').ok_or(MalformedPolicy::InvalidPrincipal)?;
             if !is_account_id(account) || resource.is_empty() {
                 return Err(MalformedPolicy::InvalidPrincipal);
             }
@@ -297,37 +269,24 @@ fn valid_action(action: &str, kind: PolicyKind<'_>) -> bool {
     let Some((service, name)) = action.split_once(':') else {
         return false;
     };
-    let service_ok = !service.is_empty()
-        && service
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let service_ok = !service.is_empty() && service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !service_ok || name.is_empty() || name.contains(':') {
         return false;
     }
     match kind {
         PolicyKind::Identity => true,
-        PolicyKind::Bucket(_) => {
-            service.eq_ignore_ascii_case("s3") && actions::names_known_action(name)
-        }
+        PolicyKind::Bucket(_) => service.eq_ignore_ascii_case("s3") && actions::names_known_action(name),
     }
 }
 
-fn parse_resources(
-    v: &Value,
-    version: Version,
-    kind: PolicyKind<'_>,
-) -> Result<Vec<Template>, MalformedPolicy> {
+fn parse_resources(v: &Value, version: Version, kind: PolicyKind<'_>) -> Result<Vec<Template>, MalformedPolicy> {
     let list = string_list(v).ok_or(MalformedPolicy::InvalidResource)?;
     list.into_iter()
         .map(|r| {
             if !valid_resource(r, kind) {
                 return Err(MalformedPolicy::InvalidResource);
             }
-            Ok(if version.has_variables() {
-                Template::with_variables(r)
-            } else {
-                Template::literal(r)
-            })
+            Ok(if version.has_variables() { Template::with_variables(r) } else { Template::literal(r) })
         })
         .collect()
 }
@@ -358,14 +317,8 @@ fn some_action_applies(actions: &[String], resources: &[Template], bucket: &str)
     let mut kinds = Vec::new();
     for action in actions {
         match action.split_once(':') {
-            Some((_, name)) => {
-                kinds.extend(actions::known_actions_named(name).map(actions::resource_kind_of))
-            }
-            None => kinds.extend([
-                ResourceKind::Account,
-                ResourceKind::Bucket,
-                ResourceKind::Object,
-            ]),
+            Some((_, name)) => kinds.extend(actions::known_actions_named(name).map(actions::resource_kind_of)),
+            None => kinds.extend([ResourceKind::Account, ResourceKind::Bucket, ResourceKind::Object]),
         }
     }
     let bucket_arn = actions::bucket_arn(bucket);
@@ -376,21 +329,15 @@ fn some_action_applies(actions: &[String], resources: &[Template], bucket: &str)
         kinds.iter().any(|kind| match kind {
             ResourceKind::Account => raw == "*",
             ResourceKind::Bucket => glob::matches(&tokens, &bucket_arn, false),
-            ResourceKind::Object | ResourceKind::CopySource => {
-                glob::can_match_with_prefix(&tokens, &object_prefix)
-            }
+            ResourceKind::Object | ResourceKind::CopySource => glob::can_match_with_prefix(&tokens, &object_prefix),
         })
     })
 }
 
-fn parse_conditions(
-    block: &Map<String, Value>,
-    version: Version,
-) -> Result<Vec<Condition>, MalformedPolicy> {
+fn parse_conditions(block: &Map<String, Value>, version: Version) -> Result<Vec<Condition>, MalformedPolicy> {
     let mut conditions = Vec::new();
     for (name, entries) in block {
-        let operator = Operator::parse(name)
-            .ok_or_else(|| MalformedPolicy::UnknownConditionOperator(name.clone()))?;
+        let operator = Operator::parse(name).ok_or_else(|| MalformedPolicy::UnknownConditionOperator(name.clone()))?;
         let Value::Object(entries) = entries else {
             return Err(MalformedPolicy::InvalidValue("Condition"));
         };
@@ -409,11 +356,7 @@ fn parse_conditions(
                     }
                 })
                 .collect();
-            conditions.push(Condition {
-                operator,
-                key: key.clone(),
-                values,
-            });
+            conditions.push(Condition { operator, key: key.clone(), values });
         }
     }
     Ok(conditions)
@@ -442,10 +385,7 @@ fn reject_unknown(map: &Map<String, Value>, known: &[&str]) -> Result<(), Malfor
     }
 }
 
-fn optional_string(
-    map: &Map<String, Value>,
-    field: &'static str,
-) -> Result<Option<String>, MalformedPolicy> {
+fn optional_string(map: &Map<String, Value>, field: &'static str) -> Result<Option<String>, MalformedPolicy> {
     match map.get(field) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),

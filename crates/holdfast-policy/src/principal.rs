@@ -26,34 +26,19 @@ pub enum CallerKind {
 
 impl Principal {
     pub fn root(account_id: impl Into<String>) -> Self {
-        Self {
-            account_id: account_id.into(),
-            kind: CallerKind::Root,
-            canonical_id: None,
-        }
+        Self { account_id: account_id.into(), kind: CallerKind::Root, canonical_id: None }
     }
 
-    pub fn user(
-        account_id: impl Into<String>,
-        name: impl Into<String>,
-        id: impl Into<String>,
-    ) -> Self {
+    pub fn user(account_id: impl Into<String>, name: impl Into<String>, id: impl Into<String>) -> Self {
         Self {
             account_id: account_id.into(),
-            kind: CallerKind::User {
-                name: name.into(),
-                id: id.into(),
-            },
+            kind: CallerKind::User { name: name.into(), id: id.into() },
             canonical_id: None,
         }
     }
 
     pub fn anonymous() -> Self {
-        Self {
-            account_id: String::new(),
-            kind: CallerKind::Anonymous,
-            canonical_id: None,
-        }
+        Self { account_id: String::new(), kind: CallerKind::Anonymous, canonical_id: None }
     }
 
     pub fn with_canonical_id(mut self, id: impl Into<String>) -> Self {
@@ -80,9 +65,7 @@ impl Principal {
     pub fn arn(&self) -> Option<String> {
         match &self.kind {
             CallerKind::Root => Some(format!("arn:aws:iam::{}:root", self.account_id)),
-            CallerKind::User { name, .. } => {
-                Some(format!("arn:aws:iam::{}:user/{name}", self.account_id))
-            }
+            CallerKind::User { name, .. } => Some(format!("arn:aws:iam::{}:user/{name}", self.account_id)),
             CallerKind::Anonymous => None,
         }
     }
@@ -165,10 +148,7 @@ mod tests {
 
     #[test]
     fn caller_arns_and_user_ids() {
-        assert_eq!(
-            Principal::root(ACCT).arn().unwrap(),
-            "arn:aws:iam::111122223333:root"
-        );
+        assert_eq!(Principal::root(ACCT).arn().unwrap(), "arn:aws:iam::111122223333:root");
         let alice = Principal::user(ACCT, "alice", "AIDAALICE");
         assert_eq!(alice.arn().unwrap(), "arn:aws:iam::111122223333:user/alice");
         assert_eq!(alice.user_id(), "AIDAALICE");
@@ -200,95 +180,43 @@ mod tests {
     #[test]
     fn everyone_includes_anonymous_but_nothing_else_does() {
         let anon = Principal::anonymous();
-        assert!(covers(
-            &Matcher::Is(Principals::Everyone),
-            &anon,
-            Effect::Allow
-        ));
-        assert!(covers(
-            &is(vec![PrincipalId::Everyone]),
-            &anon,
-            Effect::Allow
-        ));
+        assert!(covers(&Matcher::Is(Principals::Everyone), &anon, Effect::Allow));
+        assert!(covers(&is(vec![PrincipalId::Everyone]), &anon, Effect::Allow));
         assert!(!covers(&is(vec![account()]), &anon, Effect::Deny));
-        assert!(!covers(
-            &is(vec![PrincipalId::Account(String::new())]),
-            &anon,
-            Effect::Deny
-        ));
+        assert!(!covers(&is(vec![PrincipalId::Account(String::new())]), &anon, Effect::Deny));
         assert!(covers(&not(vec![account()]), &anon, Effect::Deny));
-        assert!(!covers(
-            &Matcher::Not(Principals::Everyone),
-            &anon,
-            Effect::Deny
-        ));
+        assert!(!covers(&Matcher::Not(Principals::Everyone), &anon, Effect::Deny));
     }
 
     #[test]
     fn account_principal_names_root_and_denies_users() {
-        assert!(covers(
-            &is(vec![account()]),
-            &Principal::root(ACCT),
-            Effect::Allow
-        ));
+        assert!(covers(&is(vec![account()]), &Principal::root(ACCT), Effect::Allow));
         assert!(covers(&is(vec![account()]), &alice(), Effect::Deny));
         assert!(!covers(&is(vec![account()]), &alice(), Effect::Allow));
-        assert!(!covers(
-            &is(vec![account()]),
-            &Principal::root("999999999999"),
-            Effect::Deny
-        ));
+        assert!(!covers(&is(vec![account()]), &Principal::root("999999999999"), Effect::Deny));
     }
 
     #[test]
     fn user_arn_names_exactly_that_user() {
         assert!(covers(&is(vec![alice_arn()]), &alice(), Effect::Allow));
-        assert!(!covers(
-            &is(vec![alice_arn()]),
-            &Principal::user(ACCT, "bob", "B"),
-            Effect::Allow
-        ));
-        assert!(!covers(
-            &is(vec![alice_arn()]),
-            &Principal::root(ACCT),
-            Effect::Allow
-        ));
+        assert!(!covers(&is(vec![alice_arn()]), &Principal::user(ACCT, "bob", "B"), Effect::Allow));
+        assert!(!covers(&is(vec![alice_arn()]), &Principal::root(ACCT), Effect::Allow));
     }
 
     #[test]
     fn not_principal_deny_exempts_a_user_only_with_its_account() {
         // The IAM documentation's NotPrincipal example lists both the user and the account.
-        assert!(!covers(
-            &not(vec![alice_arn(), account()]),
-            &alice(),
-            Effect::Deny
-        ));
+        assert!(!covers(&not(vec![alice_arn(), account()]), &alice(), Effect::Deny));
         assert!(covers(&not(vec![alice_arn()]), &alice(), Effect::Deny));
-        assert!(covers(
-            &not(vec![alice_arn(), account()]),
-            &Principal::user(ACCT, "bob", "B"),
-            Effect::Deny
-        ));
-        assert!(!covers(
-            &not(vec![account()]),
-            &Principal::root(ACCT),
-            Effect::Deny
-        ));
-        assert!(covers(
-            &not(vec![alice_arn()]),
-            &Principal::root(ACCT),
-            Effect::Deny
-        ));
+        assert!(covers(&not(vec![alice_arn(), account()]), &Principal::user(ACCT, "bob", "B"), Effect::Deny));
+        assert!(!covers(&not(vec![account()]), &Principal::root(ACCT), Effect::Deny));
+        assert!(covers(&not(vec![alice_arn()]), &Principal::root(ACCT), Effect::Deny));
     }
 
     #[test]
     fn canonical_user_matches_canonical_id() {
         let p = is(vec![PrincipalId::CanonicalUser("abc".into())]);
-        assert!(covers(
-            &p,
-            &Principal::root(ACCT).with_canonical_id("abc"),
-            Effect::Allow
-        ));
+        assert!(covers(&p, &Principal::root(ACCT).with_canonical_id("abc"), Effect::Allow));
         assert!(!covers(&p, &Principal::root(ACCT), Effect::Allow));
     }
 }

@@ -24,19 +24,13 @@ enum Part {
     /// `${*}`, `${?}`, `${$}`: the character itself, never a wildcard.
     Escaped(char),
     /// `${key}` or `${key, 'default'}`; `key` is lower-cased (condition keys ignore case).
-    Variable {
-        key: String,
-        default: Option<String>,
-    },
+    Variable { key: String, default: Option<String> },
 }
 
 impl Template {
     /// A template whose text is taken as written (Version 2008-10-17, or non-string operators).
     pub fn literal(raw: &str) -> Self {
-        Self {
-            raw: raw.to_owned(),
-            parts: vec![Part::Text(raw.to_owned())],
-        }
+        Self { raw: raw.to_owned(), parts: vec![Part::Text(raw.to_owned())] }
     }
 
     /// Parses `${...}` variables. An unterminated `${` is kept as text.
@@ -66,10 +60,7 @@ impl Template {
         if !text.is_empty() {
             parts.push(Part::Text(text));
         }
-        Self {
-            raw: raw.to_owned(),
-            parts,
-        }
+        Self { raw: raw.to_owned(), parts }
     }
 
     /// The string as written in the policy.
@@ -85,9 +76,7 @@ impl Template {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Escaped(c) => out.push(*c),
-                Part::Variable { key, default } => {
-                    out.push_str(&lookup(ctx, key, default.as_deref())?)
-                }
+                Part::Variable { key, default } => out.push_str(&lookup(ctx, key, default.as_deref())?),
             }
         }
         Some(out)
@@ -120,10 +109,7 @@ fn parse_variable(inner: &str) -> Part {
             };
         }
     }
-    Part::Variable {
-        key: inner.trim().to_ascii_lowercase(),
-        default: None,
-    }
+    Part::Variable { key: inner.trim().to_ascii_lowercase(), default: None }
 }
 
 /// A variable takes the value of a single-valued request key; multivalued keys cannot be
@@ -150,10 +136,7 @@ mod tests {
     #[test]
     fn substitutes_known_variables() {
         let t = Template::with_variables("arn:aws:s3:::home/${aws:username}/*");
-        assert_eq!(
-            t.resolve(&ctx()).as_deref(),
-            Some("arn:aws:s3:::home/alice/*")
-        );
+        assert_eq!(t.resolve(&ctx()).as_deref(), Some("arn:aws:s3:::home/alice/*"));
         let t = Template::with_variables("${AWS:UserId}");
         assert_eq!(t.resolve(&ctx()).as_deref(), Some("AIDAEXAMPLE"));
     }

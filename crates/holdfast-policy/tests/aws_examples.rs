@@ -26,52 +26,15 @@ fn public_read_bucket_policy() {
     );
     let anon = Principal::anonymous();
     let ctx = context(&anon, &[]);
-    assert_eq!(
-        decide(
-            &[],
-            Some(&policy),
-            &anon,
-            "s3:GetObject",
-            &obj("a/b.txt"),
-            &ctx
-        ),
-        Allow
-    );
-    assert_eq!(
-        decide(
-            &[],
-            Some(&policy),
-            &anon,
-            "s3:PutObject",
-            &obj("a/b.txt"),
-            &ctx
-        ),
-        ImplicitDeny
-    );
-    assert_eq!(
-        decide(
-            &[],
-            Some(&policy),
-            &anon,
-            "s3:ListBucket",
-            &bucket_arn(BUCKET),
-            &ctx
-        ),
-        ImplicitDeny
-    );
+    assert_eq!(decide(&[], Some(&policy), &anon, "s3:GetObject", &obj("a/b.txt"), &ctx), Allow);
+    assert_eq!(decide(&[], Some(&policy), &anon, "s3:PutObject", &obj("a/b.txt"), &ctx), ImplicitDeny);
+    assert_eq!(decide(&[], Some(&policy), &anon, "s3:ListBucket", &bucket_arn(BUCKET), &ctx), ImplicitDeny);
     // Without a bucket policy an anonymous caller gets nothing.
-    assert_eq!(
-        decide(&[], None, &anon, "s3:GetObject", &obj("a"), &ctx),
-        ImplicitDeny
-    );
+    assert_eq!(decide(&[], None, &anon, "s3:GetObject", &obj("a"), &ctx), ImplicitDeny);
     // Identity policies never apply to anonymous callers.
-    let everything = identity(
-        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#,
-    );
-    assert_eq!(
-        decide(&[everything], None, &anon, "s3:GetObject", &obj("a"), &ctx),
-        ImplicitDeny
-    );
+    let everything =
+        identity(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#);
+    assert_eq!(decide(&[everything], None, &anon, "s3:GetObject", &obj("a"), &ctx), ImplicitDeny);
 }
 
 /// S3 UG, "Managing access based on specific IP addresses" (IPv4 and IPv6 together).
@@ -85,9 +48,8 @@ fn ip_address_bucket_policy() {
         BUCKET,
     );
     let alice = user("alice");
-    let allow_all = identity(
-        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#,
-    );
+    let allow_all =
+        identity(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#);
     let idp = [allow_all];
     for (ip, expected) in [
         ("192.0.2.10", Allow),
@@ -96,19 +58,12 @@ fn ip_address_bucket_policy() {
         ("2001:db8:1234:5679::1", ExplicitDeny),
     ] {
         let ctx = context(&alice, &[("aws:SourceIp", ip)]);
-        assert_eq!(
-            decide(&idp, Some(&policy), &alice, "s3:GetObject", &obj("k"), &ctx),
-            expected,
-            "{ip}"
-        );
+        assert_eq!(decide(&idp, Some(&policy), &alice, "s3:GetObject", &obj("k"), &ctx), expected, "{ip}");
     }
     // The root user is bound by an explicit bucket-policy Deny too.
     let root = root();
     let ctx = context(&root, &[("aws:SourceIp", "203.0.113.7")]);
-    assert_eq!(
-        decide(&[], Some(&policy), &root, "s3:GetObject", &obj("k"), &ctx),
-        ExplicitDeny
-    );
+    assert_eq!(decide(&[], Some(&policy), &root, "s3:GetObject", &obj("k"), &ctx), ExplicitDeny);
 }
 
 /// S3 UG, "Enforcing encryption in transit": deny when aws:SecureTransport is false.
@@ -123,26 +78,10 @@ fn https_only_bucket_policy() {
     let r = root();
     let plain = context(&r, &[("aws:SecureTransport", "false")]);
     let tls = context(&r, &[("aws:SecureTransport", "true")]);
-    assert_eq!(
-        decide(&[], Some(&policy), &r, "s3:PutObject", &obj("x"), &plain),
-        ExplicitDeny
-    );
-    assert_eq!(
-        decide(&[], Some(&policy), &r, "s3:PutObject", &obj("x"), &tls),
-        Allow
-    );
+    assert_eq!(decide(&[], Some(&policy), &r, "s3:PutObject", &obj("x"), &plain), ExplicitDeny);
+    assert_eq!(decide(&[], Some(&policy), &r, "s3:PutObject", &obj("x"), &tls), Allow);
     // A missing key makes Bool false: no Deny.
-    assert_eq!(
-        decide(
-            &[],
-            Some(&policy),
-            &r,
-            "s3:PutObject",
-            &obj("x"),
-            &context(&r, &[])
-        ),
-        Allow
-    );
+    assert_eq!(decide(&[], Some(&policy), &r, "s3:PutObject", &obj("x"), &context(&r, &[])), Allow);
 }
 
 /// IAM UG, "IAM policy elements: Variables and tags" — the home-folder policy.
@@ -159,53 +98,19 @@ fn home_folder_with_policy_variables() {
     let alice = user("alice");
     let ctx = |prefix: &str| context(&alice, &[("s3:prefix", prefix)]);
     let b = bucket_arn(BUCKET);
-    assert_eq!(
-        decide(&p, None, &alice, "s3:ListBucket", &b, &ctx("")),
-        Allow
-    );
-    assert_eq!(
-        decide(&p, None, &alice, "s3:ListBucket", &b, &ctx("home/")),
-        Allow
-    );
-    assert_eq!(
-        decide(
-            &p,
-            None,
-            &alice,
-            "s3:ListBucket",
-            &b,
-            &ctx("home/alice/docs")
-        ),
-        Allow
-    );
-    assert_eq!(
-        decide(&p, None, &alice, "s3:ListBucket", &b, &ctx("home/bob/")),
-        ImplicitDeny
-    );
-    assert_eq!(
-        decide(&p, None, &alice, "s3:ListBucket", &b, &context(&alice, &[])),
-        ImplicitDeny
-    );
+    assert_eq!(decide(&p, None, &alice, "s3:ListBucket", &b, &ctx("")), Allow);
+    assert_eq!(decide(&p, None, &alice, "s3:ListBucket", &b, &ctx("home/")), Allow);
+    assert_eq!(decide(&p, None, &alice, "s3:ListBucket", &b, &ctx("home/alice/docs")), Allow);
+    assert_eq!(decide(&p, None, &alice, "s3:ListBucket", &b, &ctx("home/bob/")), ImplicitDeny);
+    assert_eq!(decide(&p, None, &alice, "s3:ListBucket", &b, &context(&alice, &[])), ImplicitDeny);
     let c = context(&alice, &[]);
-    assert_eq!(
-        decide(&p, None, &alice, "s3:PutObject", &obj("home/alice/f"), &c),
-        Allow
-    );
-    assert_eq!(
-        decide(&p, None, &alice, "s3:PutObject", &obj("home/bob/f"), &c),
-        ImplicitDeny
-    );
+    assert_eq!(decide(&p, None, &alice, "s3:PutObject", &obj("home/alice/f"), &c), Allow);
+    assert_eq!(decide(&p, None, &alice, "s3:PutObject", &obj("home/bob/f"), &c), ImplicitDeny);
     // A name with wildcard characters is substituted literally.
     let star = user("a*");
     let c = context(&star, &[]);
-    assert_eq!(
-        decide(&p, None, &star, "s3:GetObject", &obj("home/a*/f"), &c),
-        Allow
-    );
-    assert_eq!(
-        decide(&p, None, &star, "s3:GetObject", &obj("home/ab/f"), &c),
-        ImplicitDeny
-    );
+    assert_eq!(decide(&p, None, &star, "s3:GetObject", &obj("home/a*/f"), &c), Allow);
+    assert_eq!(decide(&p, None, &star, "s3:GetObject", &obj("home/ab/f"), &c), ImplicitDeny);
 }
 
 /// IAM UG, "Version": under 2008-10-17 policy variables are plain text.
@@ -218,21 +123,8 @@ fn policy_variables_only_under_2012_10_17() {
     let alice = user("alice");
     let c = context(&alice, &[]);
     let p = [old];
-    assert_eq!(
-        decide(&p, None, &alice, "s3:GetObject", &obj("home/alice/f"), &c),
-        ImplicitDeny
-    );
-    assert_eq!(
-        decide(
-            &p,
-            None,
-            &alice,
-            "s3:GetObject",
-            &obj("home/${aws:username}/f"),
-            &c
-        ),
-        Allow
-    );
+    assert_eq!(decide(&p, None, &alice, "s3:GetObject", &obj("home/alice/f"), &c), ImplicitDeny);
+    assert_eq!(decide(&p, None, &alice, "s3:GetObject", &obj("home/${aws:username}/f"), &c), Allow);
 }
 
 /// IAM UG, "Creating a condition with multiple context keys or values": AND across operators
@@ -251,34 +143,15 @@ fn multiple_keys_and_values() {
     let check = |time: &str, dept: &str, role: &str| {
         let c = context(
             &u,
-            &[
-                ("aws:CurrentTime", time),
-                ("aws:PrincipalTag/department", dept),
-                ("aws:PrincipalTag/role", role),
-            ],
+            &[("aws:CurrentTime", time), ("aws:PrincipalTag/department", dept), ("aws:PrincipalTag/role", role)],
         );
         decide(&p, None, &u, "s3:GetObject", &obj("x"), &c)
     };
     assert_eq!(check("2020-05-01T00:00:00Z", "finance", "audit"), Allow);
-    assert_eq!(
-        check("2020-05-01T00:00:00Z", "finance", "security"),
-        Allow,
-        "OR across values"
-    );
-    assert_eq!(
-        check("2020-05-01T00:00:00Z", "finance", "dev"),
-        ImplicitDeny
-    );
-    assert_eq!(
-        check("2020-05-01T00:00:00Z", "hr", "audit"),
-        ImplicitDeny,
-        "AND across keys"
-    );
-    assert_eq!(
-        check("2020-07-01T00:00:00Z", "finance", "audit"),
-        ImplicitDeny,
-        "AND across operators"
-    );
+    assert_eq!(check("2020-05-01T00:00:00Z", "finance", "security"), Allow, "OR across values");
+    assert_eq!(check("2020-05-01T00:00:00Z", "finance", "dev"), ImplicitDeny);
+    assert_eq!(check("2020-05-01T00:00:00Z", "hr", "audit"), ImplicitDeny, "AND across keys");
+    assert_eq!(check("2020-07-01T00:00:00Z", "finance", "audit"), ImplicitDeny, "AND across operators");
 }
 
 /// IAM UG, "IfExists condition operators" and S3 UG "Example: limiting max-keys".
@@ -305,10 +178,7 @@ fn if_exists_and_max_keys() {
         (&lenient, &thousand, ImplicitDeny),
         (&lenient, &none, Allow),
     ] {
-        assert_eq!(
-            decide(std::slice::from_ref(p), None, &u, "s3:ListBucket", &b, ctx),
-            expected
-        );
+        assert_eq!(decide(std::slice::from_ref(p), None, &u, "s3:ListBucket", &b, ctx), expected);
     }
 }
 
@@ -324,21 +194,9 @@ fn null_condition_denies_missing_header() {
         BUCKET,
     );
     let r = root();
-    let put = |extra: &[(&str, &str)]| {
-        decide(
-            &[],
-            Some(&policy),
-            &r,
-            "s3:PutObject",
-            &obj("k"),
-            &context(&r, extra),
-        )
-    };
+    let put = |extra: &[(&str, &str)]| decide(&[], Some(&policy), &r, "s3:PutObject", &obj("k"), &context(&r, extra));
     assert_eq!(put(&[]), ExplicitDeny);
-    assert_eq!(
-        put(&[("s3:x-amz-server-side-encryption", "aws:kms")]),
-        ExplicitDeny
-    );
+    assert_eq!(put(&[("s3:x-amz-server-side-encryption", "aws:kms")]), ExplicitDeny);
     assert_eq!(put(&[("s3:x-amz-server-side-encryption", "AES256")]), Allow);
 }
 
@@ -351,23 +209,13 @@ fn not_principal_deny_everyone_but_one_user() {
             "Action": "s3:*", "Resource": ["arn:aws:s3:::amzn-s3-demo-bucket", "arn:aws:s3:::amzn-s3-demo-bucket/*"]}]}"#,
         BUCKET,
     );
-    let allow_all = [identity(
-        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#,
-    )];
+    let allow_all =
+        [identity(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#)];
     let bob = user("Bob");
     let alice = user("alice");
     let anon = Principal::anonymous();
     let r = root();
-    let get = |who: &Principal| {
-        decide(
-            &allow_all,
-            Some(&policy),
-            who,
-            "s3:GetObject",
-            &obj("k"),
-            &context(who, &[]),
-        )
-    };
+    let get = |who: &Principal| decide(&allow_all, Some(&policy), who, "s3:GetObject", &obj("k"), &context(who, &[]));
     assert_eq!(get(&bob), Allow);
     assert_eq!(get(&alice), ExplicitDeny);
     assert_eq!(get(&anon), ExplicitDeny);
@@ -383,63 +231,19 @@ fn not_action() {
     let u = user("erin");
     let c = context(&u, &[]);
     let p = [allow_but_iam];
-    assert_eq!(
-        decide(&p, None, &u, "s3:DeleteObject", &obj("k"), &c),
-        Allow
-    );
-    assert_eq!(
-        decide(
-            &p,
-            None,
-            &u,
-            "iam:CreateUser",
-            "arn:aws:iam::111122223333:user/x",
-            &c
-        ),
-        ImplicitDeny
-    );
+    assert_eq!(decide(&p, None, &u, "s3:DeleteObject", &obj("k"), &c), Allow);
+    assert_eq!(decide(&p, None, &u, "iam:CreateUser", "arn:aws:iam::111122223333:user/x", &c), ImplicitDeny);
 
     let deny_but_reads = bucket(
         r#"{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Principal": "*",
             "NotAction": ["s3:Get*", "s3:List*"], "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/*"}}"#,
         BUCKET,
     );
-    let all = [identity(
-        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#,
-    )];
-    assert_eq!(
-        decide(
-            &all,
-            Some(&deny_but_reads),
-            &u,
-            "s3:GetObject",
-            &obj("k"),
-            &c
-        ),
-        Allow
-    );
-    assert_eq!(
-        decide(
-            &all,
-            Some(&deny_but_reads),
-            &u,
-            "s3:getobjectretention",
-            &obj("k"),
-            &c
-        ),
-        Allow
-    );
-    assert_eq!(
-        decide(
-            &all,
-            Some(&deny_but_reads),
-            &u,
-            "s3:PutObject",
-            &obj("k"),
-            &c
-        ),
-        ExplicitDeny
-    );
+    let all =
+        [identity(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#)];
+    assert_eq!(decide(&all, Some(&deny_but_reads), &u, "s3:GetObject", &obj("k"), &c), Allow);
+    assert_eq!(decide(&all, Some(&deny_but_reads), &u, "s3:getobjectretention", &obj("k"), &c), Allow);
+    assert_eq!(decide(&all, Some(&deny_but_reads), &u, "s3:PutObject", &obj("k"), &c), ExplicitDeny);
 }
 
 /// IAM UG, "NotResource": deny everything outside the payroll folder.
@@ -454,48 +258,11 @@ fn not_resource() {
     let u = user("frank");
     let c = context(&u, &[]);
     let p = [policy];
+    assert_eq!(decide(&p, None, &u, "s3:GetObject", "arn:aws:s3:::HRBucket/Payroll/jan.csv", &c), Allow);
+    assert_eq!(decide(&p, None, &u, "s3:ListBucket", "arn:aws:s3:::HRBucket/Payroll", &c), Allow);
+    assert_eq!(decide(&p, None, &u, "s3:GetObject", "arn:aws:s3:::HRBucket/Other/x", &c), ExplicitDeny);
     assert_eq!(
-        decide(
-            &p,
-            None,
-            &u,
-            "s3:GetObject",
-            "arn:aws:s3:::HRBucket/Payroll/jan.csv",
-            &c
-        ),
-        Allow
-    );
-    assert_eq!(
-        decide(
-            &p,
-            None,
-            &u,
-            "s3:ListBucket",
-            "arn:aws:s3:::HRBucket/Payroll",
-            &c
-        ),
-        Allow
-    );
-    assert_eq!(
-        decide(
-            &p,
-            None,
-            &u,
-            "s3:GetObject",
-            "arn:aws:s3:::HRBucket/Other/x",
-            &c
-        ),
-        ExplicitDeny
-    );
-    assert_eq!(
-        decide(
-            &p,
-            None,
-            &u,
-            "s3:GetObject",
-            "arn:aws:s3:::hrbucket/Payroll/x",
-            &c
-        ),
+        decide(&p, None, &u, "s3:GetObject", "arn:aws:s3:::hrbucket/Payroll/x", &c),
         ExplicitDeny,
         "resources are case-sensitive"
     );
@@ -519,21 +286,11 @@ fn for_all_values_passes_on_an_empty_set() {
         c
     };
     let (all, any) = ([policy], [any]);
-    let put = |p: &[holdfast_policy::Policy], c: &Context| {
-        decide(p, None, &u, "s3:PutObject", &obj("k"), c)
-    };
+    let put = |p: &[holdfast_policy::Policy], c: &Context| decide(p, None, &u, "s3:PutObject", &obj("k"), c);
     assert_eq!(put(&all, &with(&["environment"])), Allow);
     assert_eq!(put(&all, &with(&["environment", "owner"])), ImplicitDeny);
-    assert_eq!(
-        put(&all, &with(&[])),
-        Allow,
-        "empty set: ForAllValues is true"
-    );
-    assert_eq!(
-        put(&all, &context(&u, &[])),
-        Allow,
-        "missing key: ForAllValues is true"
-    );
+    assert_eq!(put(&all, &with(&[])), Allow, "empty set: ForAllValues is true");
+    assert_eq!(put(&all, &context(&u, &[])), Allow, "missing key: ForAllValues is true");
     assert_eq!(put(&any, &with(&["owner", "cost-center"])), Allow);
     assert_eq!(put(&any, &with(&[])), ImplicitDeny);
     assert_eq!(put(&any, &context(&u, &[])), ImplicitDeny);
@@ -556,32 +313,15 @@ fn identity_and_bucket_policies_combine() {
     let ivy = user("ivy");
     let c = context(&hank, &[]);
     let bp = Some(&allow_user_in_bucket_policy);
-    assert_eq!(
-        decide(&[], bp, &hank, "s3:GetObject", &obj("a"), &c),
-        Allow,
-        "bucket policy alone allows"
-    );
-    assert_eq!(
-        decide(
-            &[],
-            bp,
-            &ivy,
-            "s3:GetObject",
-            &obj("a"),
-            &context(&ivy, &[])
-        ),
-        ImplicitDeny
-    );
+    assert_eq!(decide(&[], bp, &hank, "s3:GetObject", &obj("a"), &c), Allow, "bucket policy alone allows");
+    assert_eq!(decide(&[], bp, &ivy, "s3:GetObject", &obj("a"), &context(&ivy, &[])), ImplicitDeny);
     let idp = [deny_in_identity];
     assert_eq!(
         decide(&idp, bp, &hank, "s3:GetObject", &obj("secret/x"), &c),
         ExplicitDeny,
         "identity Deny beats bucket Allow"
     );
-    assert_eq!(
-        decide(&idp, bp, &hank, "s3:GetObject", &obj("a"), &c),
-        Allow
-    );
+    assert_eq!(decide(&idp, bp, &hank, "s3:GetObject", &obj("a"), &c), Allow);
 }
 
 /// An account principal in an Allow delegates to the account: it grants its users nothing by
@@ -600,29 +340,12 @@ fn account_principal_in_bucket_policy() {
     );
     let jo = user("jo");
     let c = context(&jo, &[]);
-    assert_eq!(
-        decide(&[], Some(&allow), &jo, "s3:GetObject", &obj("a"), &c),
-        ImplicitDeny
-    );
-    let all = [identity(
-        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#,
-    )];
-    assert_eq!(
-        decide(&all, Some(&deny), &jo, "s3:DeleteObject", &obj("a"), &c),
-        ExplicitDeny
-    );
+    assert_eq!(decide(&[], Some(&allow), &jo, "s3:GetObject", &obj("a"), &c), ImplicitDeny);
+    let all =
+        [identity(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#)];
+    assert_eq!(decide(&all, Some(&deny), &jo, "s3:DeleteObject", &obj("a"), &c), ExplicitDeny);
     let r = root();
-    assert_eq!(
-        decide(
-            &[],
-            Some(&deny),
-            &r,
-            "s3:DeleteObject",
-            &obj("a"),
-            &context(&r, &[])
-        ),
-        ExplicitDeny
-    );
+    assert_eq!(decide(&[], Some(&deny), &r, "s3:DeleteObject", &obj("a"), &context(&r, &[])), ExplicitDeny);
 }
 
 /// The root user: allowed by default, denied only explicitly, and never locked out of the
@@ -637,39 +360,18 @@ fn root_rules() {
     let r = root();
     let c = context(&r, &[]);
     let b = bucket_arn(BUCKET);
-    assert_eq!(
-        decide(&[], None, &r, "s3:BypassGovernanceRetention", &obj("a"), &c),
-        Allow
-    );
-    assert_eq!(
-        decide(&[], Some(&lockout), &r, "s3:GetObject", &obj("a"), &c),
-        ExplicitDeny
-    );
-    for action in [
-        "s3:GetBucketPolicy",
-        "s3:PutBucketPolicy",
-        "s3:DeleteBucketPolicy",
-    ] {
-        assert_eq!(
-            decide(&[], Some(&lockout), &r, action, &b, &c),
-            Allow,
-            "{action}"
-        );
+    assert_eq!(decide(&[], None, &r, "s3:BypassGovernanceRetention", &obj("a"), &c), Allow);
+    assert_eq!(decide(&[], Some(&lockout), &r, "s3:GetObject", &obj("a"), &c), ExplicitDeny);
+    for action in ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"] {
+        assert_eq!(decide(&[], Some(&lockout), &r, action, &b, &c), Allow, "{action}");
     }
     // Identity policies passed for root are ignored (root has none in IAM).
-    let deny = [identity(
-        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}"#,
-    )];
-    assert_eq!(
-        decide(&deny, None, &r, "s3:GetObject", &obj("a"), &c),
-        Allow
-    );
+    let deny =
+        [identity(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}"#)];
+    assert_eq!(decide(&deny, None, &r, "s3:GetObject", &obj("a"), &c), Allow);
     // A user with no policy at all is implicitly denied.
     let u = user("kim");
-    assert_eq!(
-        decide(&[], None, &u, "s3:GetObject", &obj("a"), &context(&u, &[])),
-        ImplicitDeny
-    );
+    assert_eq!(decide(&[], None, &u, "s3:GetObject", &obj("a"), &context(&u, &[])), ImplicitDeny);
 }
 
 /// IAM UG, "Condition operators": ArnLike on aws:PrincipalArn, Date operators on
@@ -688,29 +390,13 @@ fn arn_and_time_conditions() {
     let outsider = user("solo");
     let mut c = context(&member, &[]);
     c.set_time(1_800_000_000_000);
-    assert_eq!(
-        decide(&[], Some(&policy), &member, "s3:GetObject", &obj("a"), &c),
-        Allow
-    );
+    assert_eq!(decide(&[], Some(&policy), &member, "s3:GetObject", &obj("a"), &c), Allow);
     let mut later = c.clone();
     later.set_time(1_900_000_000_000);
-    assert_eq!(
-        decide(
-            &[],
-            Some(&policy),
-            &member,
-            "s3:GetObject",
-            &obj("a"),
-            &later
-        ),
-        ExplicitDeny
-    );
+    assert_eq!(decide(&[], Some(&policy), &member, "s3:GetObject", &obj("a"), &later), ExplicitDeny);
     let mut c = context(&outsider, &[]);
     c.set_time(1_800_000_000_000);
-    assert_eq!(
-        decide(&[], Some(&policy), &outsider, "s3:GetObject", &obj("a"), &c),
-        ImplicitDeny
-    );
+    assert_eq!(decide(&[], Some(&policy), &outsider, "s3:GetObject", &obj("a"), &c), ImplicitDeny);
 }
 
 /// S3 UG, Object Lock: require a mode and cap the retain-until date with the lock keys.
@@ -727,22 +413,14 @@ fn object_lock_condition_keys() {
         BUCKET,
     );
     let writer = user("lee");
-    let all = [identity(
-        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#,
-    )];
+    let all =
+        [identity(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#)];
     let now = 1_893_456_000_000; // 2030-01-01
     let day = 86_400_000;
     let retention = |mode: &str, days: i64| {
         let mut c = context(&writer, &[]);
         c.set_requested_retention(mode, now + days * day, now);
-        decide(
-            &all,
-            Some(&policy),
-            &writer,
-            "s3:PutObjectRetention",
-            &obj("k"),
-            &c,
-        )
+        decide(&all, Some(&policy), &writer, "s3:PutObjectRetention", &obj("k"), &c)
     };
     assert_eq!(retention("COMPLIANCE", 30), Allow);
     assert_eq!(retention("GOVERNANCE", 30), ExplicitDeny);
@@ -750,14 +428,7 @@ fn object_lock_condition_keys() {
     let hold = |on: bool| {
         let mut c = context(&writer, &[]);
         c.set_requested_legal_hold(on);
-        decide(
-            &all,
-            Some(&policy),
-            &writer,
-            "s3:PutObjectLegalHold",
-            &obj("k"),
-            &c,
-        )
+        decide(&all, Some(&policy), &writer, "s3:PutObjectLegalHold", &obj("k"), &c)
     };
     assert_eq!(hold(true), Allow);
     assert_eq!(hold(false), ExplicitDeny);
@@ -780,10 +451,6 @@ fn action_wildcards() {
         let p = [identity(&format!(
             r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow", "Action": "{pattern}", "Resource": "*"}}}}"#
         ))];
-        assert_eq!(
-            decide(&p, None, &u, action, &obj("k"), &c),
-            expected,
-            "{pattern} vs {action}"
-        );
+        assert_eq!(decide(&p, None, &u, action, &obj("k"), &c), expected, "{pattern} vs {action}");
     }
 }

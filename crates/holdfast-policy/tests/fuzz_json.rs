@@ -80,7 +80,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         let key = prop_oneof![4 => proptest::sample::select(KEYS).prop_map(str::to_owned), 1 => "\\PC{0,8}"];
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            proptest::collection::vec((key, inner), 0..5).prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<_, _>>())),
+            proptest::collection::vec((key, inner), 0..5)
+                .prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }
@@ -90,64 +91,42 @@ fn mutated_seed() -> impl Strategy<Value = String> {
     let edit = (
         any::<prop::sample::Index>(),
         0u8..3,
-        proptest::sample::select(
-            &[
-                '{', '}', '[', ']', '"', ',', ':', '*', '$', '?', '\\', 'a', '0', ' ',
-            ][..],
-        ),
+        proptest::sample::select(&['{', '}', '[', ']', '"', ',', ':', '*', '$', '?', '\\', 'a', '0', ' '][..]),
     );
-    (
-        proptest::sample::select(SEEDS),
-        proptest::collection::vec(edit, 1..6),
-    )
-        .prop_map(|(seed, edits)| {
-            let mut chars: Vec<char> = seed.chars().collect();
-            for (at, kind, c) in edits {
-                let i = at.index(chars.len().max(1)).min(chars.len());
-                match kind {
-                    0 => chars.insert(i, c),
-                    1 if i < chars.len() => {
-                        chars.remove(i);
-                    }
-                    _ if i < chars.len() => chars[i] = c,
-                    _ => chars.push(c),
+    (proptest::sample::select(SEEDS), proptest::collection::vec(edit, 1..6)).prop_map(|(seed, edits)| {
+        let mut chars: Vec<char> = seed.chars().collect();
+        for (at, kind, c) in edits {
+            let i = at.index(chars.len().max(1)).min(chars.len());
+            match kind {
+                0 => chars.insert(i, c),
+                1 if i < chars.len() => {
+                    chars.remove(i);
                 }
+                _ if i < chars.len() => chars[i] = c,
+                _ => chars.push(c),
             }
-            chars.into_iter().collect()
-        })
+        }
+        chars.into_iter().collect()
+    })
 }
 
 /// The contract: no panic; whatever parses evaluates, and never allows without Allow.
 fn check(text: &str) -> Result<(), TestCaseError> {
-    for policy in [
-        Policy::parse_identity(text),
-        Policy::parse_bucket(text, "b"),
-    ]
-    .iter()
-    .flatten()
-    {
+    for policy in [Policy::parse_identity(text), Policy::parse_bucket(text, "b")].iter().flatten() {
         let has_allow = policy.statements.iter().any(|s| s.effect == Effect::Allow);
-        for caller in [
-            Principal::root("111122223333"),
-            Principal::user("111122223333", "alice", "AIDA"),
-            Principal::anonymous(),
-        ] {
+        for caller in
+            [Principal::root("111122223333"), Principal::user("111122223333", "alice", "AIDA"), Principal::anonymous()]
+        {
             let mut context = Context::new();
             context.set_principal(&caller);
             context.set_time(1_800_000_000_000);
             context.insert("s3:prefix", "home/alice/");
             context.insert("aws:SourceIp", "192.0.2.1");
             context.insert_all("aws:TagKeys", ["a", "b"]);
-            for (action, resource) in [
-                ("s3:GetObject", "arn:aws:s3:::b/home/alice/x"),
-                ("s3:ListBucket", "arn:aws:s3:::b"),
-            ] {
-                let request = Request {
-                    principal: &caller,
-                    action,
-                    resource,
-                    context: &context,
-                };
+            for (action, resource) in
+                [("s3:GetObject", "arn:aws:s3:::b/home/alice/x"), ("s3:ListBucket", "arn:aws:s3:::b")]
+            {
+                let request = Request { principal: &caller, action, resource, context: &context };
                 let decision = evaluate([policy], &request);
                 prop_assert!(has_allow || decision != Decision::Allow);
                 let _ = authorize(std::slice::from_ref(policy), Some(policy), &request);
@@ -185,10 +164,7 @@ proptest! {
 #[test]
 fn seeds_are_valid() {
     for seed in SEEDS {
-        assert!(
-            Policy::parse_identity(seed).is_ok() || Policy::parse_bucket(seed, "b").is_ok(),
-            "{seed}"
-        );
+        assert!(Policy::parse_identity(seed).is_ok() || Policy::parse_bucket(seed, "b").is_ok(), "{seed}");
     }
 }
 
@@ -196,10 +172,6 @@ fn seeds_are_valid() {
 fn deeply_nested_json_is_refused_not_overflowed() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(Policy::parse_identity(&deep).is_err());
-    let deep_object = format!(
-        r#"{{"Statement": {}{}}}"#,
-        "[".repeat(100_000),
-        "]".repeat(100_000)
-    );
+    let deep_object = format!(r#"{{"Statement": {}{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
     assert!(Policy::parse_bucket(&deep_object, "b").is_err());
 }

@@ -68,12 +68,7 @@ const ACTIONS: &[&str] = &[
     "s3:ListBucket",
     "s3:DeleteObjectVersion",
 ];
-const RESOURCES: &[&str] = &[
-    "arn:aws:s3:::b",
-    "arn:aws:s3:::b/a/1",
-    "arn:aws:s3:::b/home/alice/x",
-    "arn:aws:s3:::b/z",
-];
+const RESOURCES: &[&str] = &["arn:aws:s3:::b", "arn:aws:s3:::b/a/1", "arn:aws:s3:::b/home/alice/x", "arn:aws:s3:::b/z"];
 
 #[derive(Debug, Clone)]
 struct Stmt {
@@ -92,20 +87,9 @@ impl Stmt {
         };
         let not = |negated: bool| if negated { "Not" } else { "" };
         let mut fields = vec![
-            format!(
-                r#""Effect": "{}""#,
-                if self.deny { "Deny" } else { "Allow" }
-            ),
-            format!(
-                r#""{}Action": {}"#,
-                not(self.action.0),
-                list(&self.action.1)
-            ),
-            format!(
-                r#""{}Resource": {}"#,
-                not(self.resource.0),
-                list(&self.resource.1)
-            ),
+            format!(r#""Effect": "{}""#, if self.deny { "Deny" } else { "Allow" }),
+            format!(r#""{}Action": {}"#, not(self.action.0), list(&self.action.1)),
+            format!(r#""{}Resource": {}"#, not(self.resource.0), list(&self.resource.1)),
         ];
         if let Some((negated, p)) = self.principal {
             fields.push(format!(r#""{}Principal": {p}"#, not(negated)));
@@ -123,39 +107,24 @@ fn pick(items: &'static [&'static str]) -> impl Strategy<Value = &'static str> {
 
 fn stmt(with_principal: bool, deny: impl Strategy<Value = bool>) -> impl Strategy<Value = Stmt> {
     let principal = if with_principal {
-        (proptest::bool::weighted(0.2), pick(PRINCIPALS))
-            .prop_map(Some)
-            .boxed()
+        (proptest::bool::weighted(0.2), pick(PRINCIPALS)).prop_map(Some).boxed()
     } else {
         Just(None).boxed()
     };
     (
         deny,
         principal,
-        (
-            proptest::bool::weighted(0.2),
-            proptest::collection::vec(pick(ACTION_PATTERNS), 1..3),
-        ),
-        (
-            proptest::bool::weighted(0.2),
-            proptest::collection::vec(pick(RESOURCE_PATTERNS), 1..3),
-        ),
+        (proptest::bool::weighted(0.2), proptest::collection::vec(pick(ACTION_PATTERNS), 1..3)),
+        (proptest::bool::weighted(0.2), proptest::collection::vec(pick(RESOURCE_PATTERNS), 1..3)),
         proptest::option::weighted(0.4, pick(CONDITIONS)),
     )
         .prop_map(|(deny, principal, action, resource, condition)| {
-            let mut s = Stmt {
-                deny,
-                principal,
-                action,
-                resource,
-                condition,
-            };
+            let mut s = Stmt { deny, principal, action, resource, condition };
             // S3 refuses a bucket-policy statement whose actions meet none of its resources
             // (s3:GetObject on a bucket ARN); widen such a statement's resources with "*".
             let single = policy_json(std::slice::from_ref(&s));
             if s.principal.is_some()
-                && Policy::parse_bucket(&single, "b")
-                    == Err(holdfast_policy::MalformedPolicy::ActionNotApplicable)
+                && Policy::parse_bucket(&single, "b") == Err(holdfast_policy::MalformedPolicy::ActionNotApplicable)
             {
                 s.resource.1.push("*");
             }
@@ -165,19 +134,12 @@ fn stmt(with_principal: bool, deny: impl Strategy<Value = bool>) -> impl Strateg
 
 fn policy_json(statements: &[Stmt]) -> String {
     let body: Vec<String> = statements.iter().map(Stmt::json).collect();
-    format!(
-        r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
-        body.join(", ")
-    )
+    format!(r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#, body.join(", "))
 }
 
 fn parse(statements: &[Stmt], is_bucket: bool) -> Policy {
     let json = policy_json(statements);
-    let parsed = if is_bucket {
-        Policy::parse_bucket(&json, "b")
-    } else {
-        Policy::parse_identity(&json)
-    };
+    let parsed = if is_bucket { Policy::parse_bucket(&json, "b") } else { Policy::parse_identity(&json) };
     parsed.unwrap_or_else(|e| panic!("generated policy refused: {e}\n{json}"))
 }
 
@@ -190,12 +152,7 @@ struct Req {
 }
 
 fn caller() -> impl Strategy<Value = Principal> {
-    prop_oneof![
-        Just(root()),
-        Just(user("alice")),
-        Just(user("bob")),
-        Just(Principal::anonymous())
-    ]
+    prop_oneof![Just(root()), Just(user("alice")), Just(user("bob")), Just(Principal::anonymous())]
 }
 
 fn request() -> impl Strategy<Value = Req> {
@@ -210,52 +167,32 @@ fn request() -> impl Strategy<Value = Req> {
         proptest::option::of(proptest::collection::vec(pick(&["a", "b", "c"]), 0..3)),
         any::<bool>(),
     )
-        .prop_map(
-            |(caller, action, resource, days, prefix, tls, ip, tags, compliance)| {
-                let mut context = context(&caller, &[]);
-                context.set_time(1_800_000_000_000);
-                if let Some(days) = days {
-                    let mode = if compliance {
-                        "COMPLIANCE"
-                    } else {
-                        "GOVERNANCE"
-                    };
-                    context.set_requested_retention(
-                        mode,
-                        1_800_000_000_000 + days * 86_400_000,
-                        1_800_000_000_000,
-                    );
-                }
-                if let Some(p) = prefix {
-                    context.insert("s3:prefix", p);
-                }
-                if let Some(t) = tls {
-                    context.insert("aws:SecureTransport", t);
-                }
-                if let Some(ip) = ip {
-                    context.insert("aws:SourceIp", ip);
-                }
-                if let Some(tags) = tags {
-                    context.insert_all("aws:TagKeys", tags);
-                }
-                Req {
-                    caller,
-                    action,
-                    resource,
-                    context,
-                }
-            },
-        )
+        .prop_map(|(caller, action, resource, days, prefix, tls, ip, tags, compliance)| {
+            let mut context = context(&caller, &[]);
+            context.set_time(1_800_000_000_000);
+            if let Some(days) = days {
+                let mode = if compliance { "COMPLIANCE" } else { "GOVERNANCE" };
+                context.set_requested_retention(mode, 1_800_000_000_000 + days * 86_400_000, 1_800_000_000_000);
+            }
+            if let Some(p) = prefix {
+                context.insert("s3:prefix", p);
+            }
+            if let Some(t) = tls {
+                context.insert("aws:SecureTransport", t);
+            }
+            if let Some(ip) = ip {
+                context.insert("aws:SourceIp", ip);
+            }
+            if let Some(tags) = tags {
+                context.insert_all("aws:TagKeys", tags);
+            }
+            Req { caller, action, resource, context }
+        })
 }
 
 impl Req {
     fn as_request(&self) -> Request<'_> {
-        Request {
-            principal: &self.caller,
-            action: self.action,
-            resource: self.resource,
-            context: &self.context,
-        }
+        Request { principal: &self.caller, action: self.action, resource: self.resource, context: &self.context }
     }
 }
 
@@ -366,15 +303,9 @@ fn generators_cover_every_decision() {
     let mut counts = std::collections::HashMap::new();
     for _ in 0..1_000 {
         let (stmts, req) = strategy.new_tree(&mut runner).unwrap().current();
-        *counts
-            .entry(evaluate([&parse(&stmts, true)], &req.as_request()))
-            .or_insert(0) += 1;
+        *counts.entry(evaluate([&parse(&stmts, true)], &req.as_request())).or_insert(0) += 1;
     }
-    for decision in [
-        Decision::Allow,
-        Decision::ExplicitDeny,
-        Decision::ImplicitDeny,
-    ] {
+    for decision in [Decision::Allow, Decision::ExplicitDeny, Decision::ImplicitDeny] {
         let n = counts.get(&decision).copied().unwrap_or(0);
         assert!(n >= 100, "{decision:?} only {n} times in 1000: {counts:?}");
     }

@@ -40,30 +40,16 @@ fn seed_identity_policy_denies_bypass_but_not_writes() {
         ("s3:GetObjectRetention", Allow),
         ("s3:BypassGovernanceRetention", ExplicitDeny),
     ] {
-        assert_eq!(
-            decide(&policies, None, &u, action, &key, &c),
-            expected,
-            "{action}"
-        );
+        assert_eq!(decide(&policies, None, &u, action, &key, &c), expected, "{action}");
     }
 
     // DeleteObject with a version id and the bypass header: the delete itself is allowed, the
     // (optional) bypass check is denied, so the bypass has no effect (spec P4).
-    let traits = RequestTraits {
-        version_id: true,
-        bypass_governance: true,
-        ..Default::default()
-    };
+    let traits = RequestTraits { version_id: true, bypass_governance: true, ..Default::default() };
     let checks = actions_for("DeleteObject", &traits).unwrap();
     let outcomes: Vec<_> = checks
         .iter()
-        .map(|check| {
-            (
-                check.action,
-                check.need,
-                decide(&policies, None, &u, check.action, &key, &c),
-            )
-        })
+        .map(|check| (check.action, check.need, decide(&policies, None, &u, check.action, &key, &c)))
         .collect();
     assert_eq!(
         outcomes,
@@ -75,17 +61,7 @@ fn seed_identity_policy_denies_bypass_but_not_writes() {
 
     // The seed's remark: the root user can still bypass governance retention.
     let r = root();
-    assert_eq!(
-        decide(
-            &[],
-            None,
-            &r,
-            "s3:BypassGovernanceRetention",
-            &key,
-            &context(&r, &[])
-        ),
-        Allow
-    );
+    assert_eq!(decide(&[], None, &r, "s3:BypassGovernanceRetention", &key, &context(&r, &[])), Allow);
 }
 
 /// Seed 001 (S3 UG "Setting retention limits"), with the placeholders filled in.
@@ -119,40 +95,19 @@ fn retention_limit_policy() -> holdfast_policy::Policy {
 fn seed_bucket_policy_caps_retention_at_ten_days() {
     let policy = retention_limit_policy();
     let writer = user("writer");
-    let allow_all = [identity(
-        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#,
-    )];
+    let allow_all =
+        [identity(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#)];
     let key = object_arn(BUCKET, "object-key");
-    let put_retention = |caller: &holdfast_policy::Principal,
-                         days: i64,
-                         identity_policies: &[holdfast_policy::Policy]| {
-        let mut c = context(caller, &[]);
-        // The client computed "now + days" a moment before the server read its clock.
-        c.set_requested_retention("GOVERNANCE", NOW - 2_000 + days * DAY, NOW);
-        decide(
-            identity_policies,
-            Some(&policy),
-            caller,
-            "s3:PutObjectRetention",
-            &key,
-            &c,
-        )
-    };
-    assert_eq!(
-        put_retention(&writer, 30, &allow_all),
-        ExplicitDeny,
-        "30 days is denied"
-    );
-    assert_eq!(
-        put_retention(&writer, 5, &allow_all),
-        Allow,
-        "5 days is allowed"
-    );
-    assert_eq!(
-        put_retention(&writer, 10, &allow_all),
-        Allow,
-        "exactly the limit is allowed"
-    );
+    let put_retention =
+        |caller: &holdfast_policy::Principal, days: i64, identity_policies: &[holdfast_policy::Policy]| {
+            let mut c = context(caller, &[]);
+            // The client computed "now + days" a moment before the server read its clock.
+            c.set_requested_retention("GOVERNANCE", NOW - 2_000 + days * DAY, NOW);
+            decide(identity_policies, Some(&policy), caller, "s3:PutObjectRetention", &key, &c)
+        };
+    assert_eq!(put_retention(&writer, 30, &allow_all), ExplicitDeny, "30 days is denied");
+    assert_eq!(put_retention(&writer, 5, &allow_all), Allow, "5 days is allowed");
+    assert_eq!(put_retention(&writer, 10, &allow_all), Allow, "exactly the limit is allowed");
     assert_eq!(put_retention(&writer, 11, &allow_all), ExplicitDeny);
     // Principal "*" binds the root user too.
     let r = root();
@@ -160,10 +115,7 @@ fn seed_bucket_policy_caps_retention_at_ten_days() {
     assert_eq!(put_retention(&r, 5, &[]), Allow);
     // Other actions are untouched by the policy.
     let c = context(&writer, &[]);
-    assert_eq!(
-        decide(&allow_all, Some(&policy), &writer, "s3:PutObject", &key, &c),
-        Allow
-    );
+    assert_eq!(decide(&allow_all, Some(&policy), &writer, "s3:PutObject", &key, &c), Allow);
 }
 
 #[test]

@@ -20,39 +20,23 @@ fn doc(statement: &str) -> String {
 #[test]
 fn refusals_table() {
     use MalformedPolicy::*;
-    let public_read = r#""Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*""#;
+    let public_read =
+        r#""Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*""#;
     let table: Vec<(String, MalformedPolicy)> = vec![
         ("".into(), InvalidJson),
         ("[]".into(), InvalidJson),
         ("{ not json".into(), InvalidJson),
-        (
-            r#"{"Version": "2012-10-17"}"#.into(),
-            MissingField("Statement"),
-        ),
-        (
-            r#"{"Version": "2012-10-17", "Statement": []}"#.into(),
-            EmptyStatement,
-        ),
-        (
-            r#"{"Version": "2012-10-18", "Statement": {"Effect": "Allow"}}"#.into(),
-            InvalidVersion,
-        ),
-        (
-            r#"{"Version": 2012, "Statement": {"Effect": "Allow"}}"#.into(),
-            InvalidVersion,
-        ),
+        (r#"{"Version": "2012-10-17"}"#.into(), MissingField("Statement")),
+        (r#"{"Version": "2012-10-17", "Statement": []}"#.into(), EmptyStatement),
+        (r#"{"Version": "2012-10-18", "Statement": {"Effect": "Allow"}}"#.into(), InvalidVersion),
+        (r#"{"Version": 2012, "Statement": {"Effect": "Allow"}}"#.into(), InvalidVersion),
         (
             format!(r#"{{"Version": "2012-10-17", "Foo": 1, "Statement": {{{public_read}}}}}"#),
             UnknownField("Foo".into()),
         ),
+        (doc(&format!(r#"{{{public_read}, "Extra": true}}"#)), UnknownField("Extra".into())),
         (
-            doc(&format!(r#"{{{public_read}, "Extra": true}}"#)),
-            UnknownField("Extra".into()),
-        ),
-        (
-            doc(
-                r#"{"Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*"}"#,
-            ),
+            doc(r#"{"Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*"}"#),
             MissingField("Effect"),
         ),
         (
@@ -62,21 +46,14 @@ fn refusals_table() {
             InvalidEffect("allow".into()),
         ),
         (
-            doc(
-                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*"}"#,
-            ),
+            doc(r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*"}"#),
             MissingField("Principal"),
         ),
         (
-            doc(
-                r#"{"Effect": "Allow", "Principal": "*", "Resource": "arn:aws:s3:::examplebucket/*"}"#,
-            ),
+            doc(r#"{"Effect": "Allow", "Principal": "*", "Resource": "arn:aws:s3:::examplebucket/*"}"#),
             MissingField("Action"),
         ),
-        (
-            doc(r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}"#),
-            MissingField("Resource"),
-        ),
+        (doc(r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}"#), MissingField("Resource")),
         (
             doc(
                 r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "NotAction": "s3:PutObject", "Resource": "arn:aws:s3:::examplebucket/*"}"#,
@@ -102,17 +79,10 @@ fn refusals_table() {
             InvalidResource,
         ),
         (
-            doc(
-                r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "examplebucket/*"}"#,
-            ),
+            doc(r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "examplebucket/*"}"#),
             InvalidResource,
         ),
-        (
-            doc(
-                r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": []}"#,
-            ),
-            InvalidResource,
-        ),
+        (doc(r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": []}"#), InvalidResource),
         (
             doc(
                 r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObjekt", "Resource": "arn:aws:s3:::examplebucket/*"}"#,
@@ -156,27 +126,19 @@ fn refusals_table() {
             InvalidPrincipal,
         ),
         (
-            doc(&format!(
-                r#"{{{public_read}, "Condition": {{"StringEqualz": {{"s3:prefix": "a"}}}}}}"#
-            )),
+            doc(&format!(r#"{{{public_read}, "Condition": {{"StringEqualz": {{"s3:prefix": "a"}}}}}}"#)),
             UnknownConditionOperator("StringEqualz".into()),
         ),
         (
-            doc(&format!(
-                r#"{{{public_read}, "Condition": {{"NullIfExists": {{"s3:prefix": "true"}}}}}}"#
-            )),
+            doc(&format!(r#"{{{public_read}, "Condition": {{"NullIfExists": {{"s3:prefix": "true"}}}}}}"#)),
             UnknownConditionOperator("NullIfExists".into()),
         ),
         (
-            doc(&format!(
-                r#"{{{public_read}, "Condition": {{"StringEquals": "s3:prefix"}}}}"#
-            )),
+            doc(&format!(r#"{{{public_read}, "Condition": {{"StringEquals": "s3:prefix"}}}}"#)),
             InvalidValue("Condition"),
         ),
         (
-            doc(&format!(
-                r#"{{{public_read}, "Condition": {{"StringEquals": {{"s3:prefix": {{"a": 1}}}}}}}}"#
-            )),
+            doc(&format!(r#"{{{public_read}, "Condition": {{"StringEquals": {{"s3:prefix": {{"a": 1}}}}}}}}"#)),
             InvalidValue("Condition"),
         ),
     ];
@@ -193,13 +155,11 @@ fn bucket_policies_are_limited_to_20_kb() {
     assert!(Policy::parse_bucket(&fits, B).is_ok());
     let too_big = doc(&vec![statement; 250].join(","));
     assert_eq!(bucket_err(&too_big), MalformedPolicy::TooLarge);
-    let identity_statement = r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*"}"#;
+    let identity_statement =
+        r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*"}"#;
     let big_identity = doc(&vec![identity_statement; 250].join(","));
     assert!(big_identity.len() > holdfast_policy::MAX_BUCKET_POLICY_BYTES);
-    assert!(
-        Policy::parse_identity(&big_identity).is_ok(),
-        "identity quotas are the caller's"
-    );
+    assert!(Policy::parse_identity(&big_identity).is_ok(), "identity quotas are the caller's");
 }
 
 #[test]
@@ -207,28 +167,18 @@ fn actions_meet_their_resources_in_bucket_policies() {
     let ok = [
         (r#""s3:GetObject""#, r#""arn:aws:s3:::examplebucket/*""#),
         (r#""s3:GetObject""#, r#""arn:aws:s3:::example*""#),
-        (
-            r#""s3:GetObject""#,
-            r#"["arn:aws:s3:::examplebucket", "arn:aws:s3:::examplebucket/k"]"#,
-        ),
+        (r#""s3:GetObject""#, r#"["arn:aws:s3:::examplebucket", "arn:aws:s3:::examplebucket/k"]"#),
         (r#""s3:ListBucket""#, r#""arn:aws:s3:::examplebucket""#),
         (r#""s3:Get*""#, r#""arn:aws:s3:::examplebucket""#),
-        (
-            r#"["s3:GetObject", "s3:ListBucket"]"#,
-            r#""arn:aws:s3:::examplebucket""#,
-        ),
+        (r#"["s3:GetObject", "s3:ListBucket"]"#, r#""arn:aws:s3:::examplebucket""#),
         (r#""s3:*""#, r#""arn:aws:s3:::examplebucket/*""#),
         (r#""*""#, r#""arn:aws:s3:::examplebucket""#),
         (r#""s3:ListAllMyBuckets""#, r#""*""#),
-        (
-            r#""s3:PutObject""#,
-            r#""arn:aws:s3:::examplebucket/home/${aws:username}/*""#,
-        ),
+        (r#""s3:PutObject""#, r#""arn:aws:s3:::examplebucket/home/${aws:username}/*""#),
     ];
     for (action, resource) in ok {
-        let json = doc(&format!(
-            r#"{{"Effect": "Allow", "Principal": "*", "Action": {action}, "Resource": {resource}}}"#
-        ));
+        let json =
+            doc(&format!(r#"{{"Effect": "Allow", "Principal": "*", "Action": {action}, "Resource": {resource}}}"#));
         Policy::parse_bucket(&json, B).unwrap_or_else(|e| panic!("{e}: {json}"));
     }
     // Not checked for NotAction / NotResource, nor for identity policies.
@@ -236,50 +186,26 @@ fn actions_meet_their_resources_in_bucket_policies() {
         r#"{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::examplebucket"}"#,
     );
     assert!(Policy::parse_bucket(&not_resource, B).is_ok());
-    let identity = doc(
-        r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket"}"#,
-    );
+    let identity = doc(r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket"}"#);
     assert!(Policy::parse_identity(&identity).is_ok());
 }
 
 #[test]
 fn refusal_messages_follow_aws() {
-    assert_eq!(
-        MalformedPolicy::UnknownField("Foo".into()).to_string(),
-        "Unknown field Foo"
-    );
-    assert_eq!(
-        MalformedPolicy::MissingField("Effect").to_string(),
-        "Missing required field Effect"
-    );
-    assert_eq!(
-        MalformedPolicy::InvalidResource.to_string(),
-        "Policy has invalid resource"
-    );
-    assert_eq!(
-        MalformedPolicy::InvalidAction.to_string(),
-        "Policy has invalid action"
-    );
-    assert_eq!(
-        MalformedPolicy::InvalidJson.to_string(),
-        "Policies must be valid JSON and the first byte must be '{'"
-    );
-    assert_eq!(
-        MalformedPolicy::UnknownConditionOperator("X".into()).to_string(),
-        "Invalid Condition type : X"
-    );
+    assert_eq!(MalformedPolicy::UnknownField("Foo".into()).to_string(), "Unknown field Foo");
+    assert_eq!(MalformedPolicy::MissingField("Effect").to_string(), "Missing required field Effect");
+    assert_eq!(MalformedPolicy::InvalidResource.to_string(), "Policy has invalid resource");
+    assert_eq!(MalformedPolicy::InvalidAction.to_string(), "Policy has invalid action");
+    assert_eq!(MalformedPolicy::InvalidJson.to_string(), "Policies must be valid JSON and the first byte must be '{'");
+    assert_eq!(MalformedPolicy::UnknownConditionOperator("X".into()).to_string(), "Invalid Condition type : X");
     assert_eq!(MalformedPolicy::S3_CODE, "MalformedPolicy");
     assert_eq!(MalformedPolicy::IAM_CODE, "MalformedPolicyDocument");
 }
 
 #[test]
 fn identity_policies_refuse_principal_and_accept_other_services() {
-    let with_principal =
-        doc(r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}"#);
-    assert_eq!(
-        identity_err(&with_principal),
-        MalformedPolicy::PrincipalNotAllowed
-    );
+    let with_principal = doc(r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}"#);
+    assert_eq!(identity_err(&with_principal), MalformedPolicy::PrincipalNotAllowed);
     let not_arn = doc(r#"{"Effect": "Allow", "Action": "s3:*", "Resource": "bucket/*"}"#);
     assert_eq!(identity_err(&not_arn), MalformedPolicy::InvalidResource);
     let p = Policy::parse_identity(&doc(
@@ -310,9 +236,7 @@ fn accepted_shapes() {
         Some(Matcher::Not(Principals::Listed(vec![
             PrincipalId::Account("111122223333".into()),
             PrincipalId::Arn("arn:aws:iam::111122223333:user/alice".into()),
-            PrincipalId::CanonicalUser(
-                "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be".into()
-            ),
+            PrincipalId::CanonicalUser("79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be".into()),
         ])))
     );
     assert!(matches!(&s.action, Matcher::Not(a) if a.len() == 2));
@@ -320,10 +244,7 @@ fn accepted_shapes() {
     assert_eq!(s.conditions.len(), 2);
     // Numbers and booleans in condition values are read as their text.
     let texts: Vec<&str> = s.conditions.iter().map(|c| c.values[0].as_str()).collect();
-    assert!(
-        texts.contains(&"false") && texts.contains(&"10"),
-        "{texts:?}"
-    );
+    assert!(texts.contains(&"false") && texts.contains(&"10"), "{texts:?}");
 
     // Missing Version is 2008-10-17; `{"AWS": "*"}` is everyone; root ARN is the account.
     let p = Policy::parse_bucket(
@@ -333,15 +254,10 @@ fn accepted_shapes() {
     )
     .unwrap();
     assert_eq!(p.version, Version::V2008_10_17);
-    assert_eq!(
-        p.statements[0].principal,
-        Some(Matcher::Is(Principals::Everyone))
-    );
+    assert_eq!(p.statements[0].principal, Some(Matcher::Is(Principals::Everyone)));
     assert_eq!(
         p.statements[1].principal,
-        Some(Matcher::Is(Principals::Listed(vec![PrincipalId::Account(
-            "111122223333".into()
-        )])))
+        Some(Matcher::Is(Principals::Listed(vec![PrincipalId::Account("111122223333".into())])))
     );
 }
 

@@ -37,7 +37,8 @@ fn parse(raw: &[u8]) -> std::io::Result<RawResponse> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(bad)?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
-    let status: u16 = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let status: u16 =
+        lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -111,13 +112,17 @@ pub fn signed_request(
         .expect("signing params")
         .into();
     // The payload hash in the canonical request is whatever x-amz-content-sha256 says.
-    let declared = all.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256")).map(|(_, v)| v.clone()).unwrap_or_default();
+    let declared = all
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let signable_body = match declared.as_str() {
         "UNSIGNED-PAYLOAD" => SignableBody::UnsignedPayload,
         v => SignableBody::Precomputed(v.to_owned()),
     };
     let signable = SignableRequest::new(method, &url, all.iter().map(|(k, v)| (k.as_str(), v.as_str())), signable_body)
-    .expect("signable");
+        .expect("signable");
     let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
     let (signed_headers, _) = instructions.into_parts();
     for h in signed_headers {

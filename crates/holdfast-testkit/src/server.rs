@@ -107,8 +107,10 @@ impl Server {
     fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(r) = crate::raw::raw_http_blocking(&self.addr, b"GET /_holdfast/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                && r.status == 200
+            if let Ok(r) = crate::raw::raw_http_blocking(
+                &self.addr,
+                b"GET /_holdfast/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            ) && r.status == 200
             {
                 return;
             }

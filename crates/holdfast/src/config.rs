@@ -66,7 +66,8 @@ impl Config {
         };
         let limits = file.limits.unwrap_or_default();
         let listen = o.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:9000".into());
-        let listen: SocketAddr = listen.parse().with_context(|| format!("invalid listen address {listen:?} (expected IP:PORT)"))?;
+        let listen: SocketAddr =
+            listen.parse().with_context(|| format!("invalid listen address {listen:?} (expected IP:PORT)"))?;
         let region = o.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
@@ -94,7 +95,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("holdfast-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("c.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:7000\"\nregion = \"eu-west-1\"\n[limits]\nmin_part_size = 1024\n").unwrap();
+        std::fs::write(&file, "listen = \"127.0.0.1:7000\"\nregion = \"eu-west-1\"\n[limits]\nmin_part_size = 1024\n")
+            .unwrap();
         let c = Config::load(Overrides {
             listen: Some("127.0.0.1:7001".into()),
             config: Some(file.clone()),

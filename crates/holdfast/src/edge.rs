@@ -159,7 +159,8 @@ impl Edge {
         self.finish(&mut resp, &method, &request_id).await;
         let status = resp.status().as_u16().to_string();
         metrics::counter!("holdfast_requests_total", "op" => op.clone(), "status" => status).increment(1);
-        metrics::histogram!("holdfast_request_duration_seconds", "op" => op.clone()).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("holdfast_request_duration_seconds", "op" => op.clone())
+            .record(started.elapsed().as_secs_f64());
         metrics::counter!("holdfast_bytes_in_total").increment(bytes_in);
         metrics::counter!("holdfast_bytes_out_total").increment(content_length(resp.headers()));
         if resp.status().is_server_error() {
@@ -185,7 +186,9 @@ impl Edge {
             let (status, code, message) = guards::cors_preflight(req.headers());
             return error_response(status, code, &message);
         }
-        if let Err((status, code, message)) = guards::check_signature_version(req.headers(), req.uri().query(), self.aws_strict) {
+        if let Err((status, code, message)) =
+            guards::check_signature_version(req.headers(), req.uri().query(), self.aws_strict)
+        {
             return error_response(status, code, &message);
         }
         let decoded = req
@@ -194,7 +197,11 @@ impl Edge {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if decoded.is_some_and(|d| d > self.max_put) {
-            return error_response(StatusCode::BAD_REQUEST, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.");
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed object size.",
+            );
         }
         let chunked = guards::is_aws_chunked(req.headers());
         let (mut parts, body) = req.into_parts();
@@ -229,7 +236,11 @@ impl Edge {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::error!(error = ?e, "s3 service failed");
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.")
+                error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
             }
         }
     }
@@ -270,7 +281,8 @@ impl Edge {
             extra.push_str(&format!("<RequestId>{request_id}</RequestId>"));
         }
         extra.push_str(&format!("<HostId>{request_id}</HostId>"));
-        let text = if text.contains("</Error>") { text.replacen("</Error>", &format!("{extra}</Error>"), 1) } else { text };
+        let text =
+            if text.contains("</Error>") { text.replacen("</Error>", &format!("{extra}</Error>"), 1) } else { text };
         let text = match default_message_for(&text) {
             Some(m) => text.replacen("</Code>", &format!("</Code><Message>{}</Message>", xml_escape(m)), 1),
             None => text,

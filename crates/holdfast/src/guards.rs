@@ -45,7 +45,9 @@ pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>, aws_str
         return v2();
     }
     if let Some(q) = query {
-        if query_param(q, "AWSAccessKeyId").is_some() || (query_param(q, "Signature").is_some() && query_param(q, "X-Amz-Signature").is_none()) {
+        if query_param(q, "AWSAccessKeyId").is_some()
+            || (query_param(q, "Signature").is_some() && query_param(q, "X-Amz-Signature").is_none())
+        {
             return v2();
         }
         if let Some(exp) = query_param(q, "X-Amz-Expires") {
@@ -65,7 +67,11 @@ pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>, aws_str
 /// `Access-Control-Request-Method`, otherwise 403.
 pub fn cors_preflight(headers: &HeaderMap) -> Refusal {
     if !headers.contains_key(http::header::ORIGIN) {
-        return (http::StatusCode::BAD_REQUEST, "BadRequest", "Insufficient information. Origin request header needed.".to_owned());
+        return (
+            http::StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Insufficient information. Origin request header needed.".to_owned(),
+        );
     }
     if !headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD) {
         return (http::StatusCode::BAD_REQUEST, "BadRequest", "Invalid Access-Control-Request-Method: null".to_owned());
@@ -110,10 +116,7 @@ pub fn sigv4_date_from_date_header(headers: &mut HeaderMap) {
 
 /// Whether the body is `aws-chunked` (streaming SigV4, signed or unsigned).
 pub fn is_aws_chunked(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("STREAMING-"))
+    headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("STREAMING-"))
 }
 
 enum ChunkState {
@@ -161,9 +164,13 @@ impl<B> ChunkGuard<B> {
                     data.advance(pos + 1);
                     let text = String::from_utf8_lossy(line);
                     let hex = text.trim().split(';').next().unwrap_or("").trim();
-                    let size = u64::from_str_radix(hex, 16).map_err(|_| "aws-chunked chunk header malformed".to_owned())?;
+                    let size =
+                        u64::from_str_radix(hex, 16).map_err(|_| "aws-chunked chunk header malformed".to_owned())?;
                     if size > self.max_chunk {
-                        return Err(format!("aws-chunked chunk of {size} bytes is TooLarge (limit {})", self.max_chunk));
+                        return Err(format!(
+                            "aws-chunked chunk of {size} bytes is TooLarge (limit {})",
+                            self.max_chunk
+                        ));
                     }
                     self.state = if size == 0 { ChunkState::Done } else { ChunkState::Data(size + 2) };
                 }
@@ -219,9 +226,14 @@ mod tests {
     fn sigv2_is_refused_and_sigv4_passes() {
         assert!(check_signature_version(&headers("AWS AKID:sig"), None, true).is_err());
         assert!(check_signature_version(&headers("AWS4-HMAC-SHA256 Credential=x"), None, true).is_ok());
-        assert!(check_signature_version(&HeaderMap::new(), Some("AWSAccessKeyId=a&Expires=1&Signature=s"), true).is_err());
-        assert!(check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604800&X-Amz-Signature=s"), true).is_ok());
-        let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604801&X-Amz-Signature=s"), true).unwrap_err();
+        assert!(
+            check_signature_version(&HeaderMap::new(), Some("AWSAccessKeyId=a&Expires=1&Signature=s"), true).is_err()
+        );
+        assert!(
+            check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604800&X-Amz-Signature=s"), true).is_ok()
+        );
+        let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=604801&X-Amz-Signature=s"), true)
+            .unwrap_err();
         assert_eq!(e.1, "AuthorizationQueryParametersError");
     }
 
@@ -243,8 +255,10 @@ mod tests {
         anon.insert(http::header::DATE, "Sun, 22 Nov 2026 00:57:56 GMT".parse().unwrap());
         sigv4_date_from_date_header(&mut anon);
         assert!(anon.get("x-amz-date").is_none());
-        let e = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=-7&X-Amz-Signature=s"), true).unwrap_err();
-        let compat = check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=-7&X-Amz-Signature=s"), false).unwrap_err();
+        let e =
+            check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=-7&X-Amz-Signature=s"), true).unwrap_err();
+        let compat =
+            check_signature_version(&HeaderMap::new(), Some("X-Amz-Expires=-7&X-Amz-Signature=s"), false).unwrap_err();
         assert_eq!((compat.0, compat.1), (http::StatusCode::FORBIDDEN, "AccessDenied"));
         assert_eq!((e.1, e.2.as_str()), ("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative"));
     }

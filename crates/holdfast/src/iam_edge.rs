@@ -32,16 +32,31 @@ fn to_http(r: IamResponse) -> Response<Body> {
 pub async fn handle(dir: &Directory, req: Request<Incoming>, request_id: &str) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let Ok(body) = Limited::new(body, MAX_IAM_BODY).collect().await.map(|c| c.to_bytes()) else {
-        return to_http(error_response(400, "ValidationError", "The request body is too large or incomplete.", request_id));
+        return to_http(error_response(
+            400,
+            "ValidationError",
+            "The request body is too large or incomplete.",
+            request_id,
+        ));
     };
     let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Ok(auth) = sigv4::parse_authorization(auth) else {
-        return to_http(error_response(400, "IncompleteSignature", "The request signature does not conform to AWS standards.", request_id));
+        return to_http(error_response(
+            400,
+            "IncompleteSignature",
+            "The request signature does not conform to AWS standards.",
+            request_id,
+        ));
     };
     let (principal, secret) = match dir.lookup(&auth.access_key).await {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return to_http(error_response(403, "InvalidClientTokenId", "The security token included in the request is invalid.", request_id));
+            return to_http(error_response(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+                request_id,
+            ));
         }
         Err(e) => return to_http(error_response(500, "ServiceFailure", &e.to_string(), request_id)),
     };
@@ -50,10 +65,20 @@ pub async fn handle(dir: &Directory, req: Request<Incoming>, request_id: &str) -
     match sigv4::verify(parts.method.as_str(), parts.uri.path(), query, &parts.headers, &body, &auth, &secret, now) {
         Ok(()) => {}
         Err(SigError::Skewed) => {
-            return to_http(error_response(403, "SignatureDoesNotMatch", "Signature expired: the request time is more than 15 minutes from the server time.", request_id));
+            return to_http(error_response(
+                403,
+                "SignatureDoesNotMatch",
+                "Signature expired: the request time is more than 15 minutes from the server time.",
+                request_id,
+            ));
         }
         Err(_) => {
-            return to_http(error_response(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.", request_id));
+            return to_http(error_response(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+                request_id,
+            ));
         }
     }
     // Query-string and form parameters both carry the action (the CLI uses the form).

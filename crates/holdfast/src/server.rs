@@ -65,12 +65,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 
-    let meta = Arc::new(SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?);
+    let meta =
+        Arc::new(SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?);
     let blobs = LocalBlobStore::open(&config.data_dir).context("cannot open the blob store")?;
     let engine = Engine::new(
         Arc::clone(&meta) as Arc<dyn holdfast_meta::MetaStore>,
         Arc::new(blobs),
-        EngineConfig { max_put_size: config.max_put_size, min_part_size: config.min_part_size, ..EngineConfig::default() },
+        EngineConfig {
+            max_put_size: config.max_put_size,
+            min_part_size: config.min_part_size,
+            ..EngineConfig::default()
+        },
     )
     .await
     .context("cannot start the engine")?;
@@ -80,15 +85,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     engine.spawn_gc(Duration::from_secs(10));
 
     let owner_id = hex::encode(sha2::Sha256::digest(format!("holdfast-owner:{}", root.access_key)));
-    let api = ApiConfig { region: config.region.clone(), base_domain: config.base_domain.clone(), aws_strict: config.aws_strict };
+    let api = ApiConfig {
+        region: config.region.clone(),
+        base_domain: config.base_domain.clone(),
+        aws_strict: config.aws_strict,
+    };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
-    let dir = Arc::new(Directory::new(meta as Arc<dyn holdfast_meta::IdentityStore>, sealer, root, account_id(&owner_id)));
+    let dir =
+        Arc::new(Directory::new(meta as Arc<dyn holdfast_meta::IdentityStore>, sealer, root, account_id(&owner_id)));
     let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;
     let edge = Arc::new(edge);
 
-    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     edge.ready.store(true, Ordering::Release);
     println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());

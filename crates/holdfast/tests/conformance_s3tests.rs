@@ -3,12 +3,11 @@
 
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
 use holdfast_testkit::aws_sdk_s3::types::{
-    BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode, ChecksumType,
-    CompletedMultipartUpload, CompletedPart, ObjectAttributes, VersioningConfiguration,
+    BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+    ObjectAttributes, VersioningConfiguration,
 };
 use holdfast_testkit::{
-    ROOT_AK, ROOT_SK, RawResponse, Server, ServerOptions, bucket_name, error_code, raw_http,
-    signed_request,
+    ROOT_AK, ROOT_SK, RawResponse, Server, ServerOptions, bucket_name, error_code, raw_http, signed_request,
 };
 use sha2::Digest as _;
 use std::time::SystemTime;
@@ -19,35 +18,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_holdfast");
 fn small_parts_server() -> Server {
     Server::start_with(
         BIN,
-        ServerOptions {
-            config_toml: "[limits]\nmin_part_size = 1024\n".into(),
-            ..Default::default()
-        },
+        ServerOptions { config_toml: "[limits]\nmin_part_size = 1024\n".into(), ..Default::default() },
     )
 }
 
-async fn signed(
-    srv: &Server,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> RawResponse {
-    raw_http(
-        &srv.addr,
-        signed_request(
-            &srv.addr,
-            method,
-            path,
-            headers,
-            body,
-            ROOT_AK,
-            ROOT_SK,
-            SystemTime::now(),
-        ),
-    )
-    .await
-    .unwrap()
+async fn signed(srv: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+    raw_http(&srv.addr, signed_request(&srv.addr, method, path, headers, body, ROOT_AK, ROOT_SK, SystemTime::now()))
+        .await
+        .unwrap()
 }
 
 async fn set_versioning(srv: &Server, b: &str, status: BucketVersioningStatus) {
@@ -71,42 +49,17 @@ async fn non_positive_default_retention_is_400_invalid_retention_period() {
     let srv = Server::start(BIN);
     let s3 = srv.client();
     let b = bucket_name("dp2");
-    s3.create_bucket()
-        .bucket(&b)
-        .object_lock_enabled_for_bucket(true)
-        .send()
-        .await
-        .unwrap();
+    s3.create_bucket().bucket(&b).object_lock_enabled_for_bucket(true).send().await.unwrap();
     for (unit, n) in [("Days", 0), ("Years", -1)] {
         let body = format!(
             "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><{unit}>{n}</{unit}></DefaultRetention></Rule></ObjectLockConfiguration>"
         );
         let md5 = base64_md5(body.as_bytes());
-        let r = signed(
-            &srv,
-            "PUT",
-            &format!("/{b}?object-lock"),
-            &[("content-md5", &md5)],
-            body.as_bytes(),
-        )
-        .await;
-        assert_eq!(
-            (r.status, r.xml("Code").as_deref()),
-            (400, Some("InvalidRetentionPeriod")),
-            "{}",
-            r.text()
-        );
+        let r = signed(&srv, "PUT", &format!("/{b}?object-lock"), &[("content-md5", &md5)], body.as_bytes()).await;
+        assert_eq!((r.status, r.xml("Code").as_deref()), (400, Some("InvalidRetentionPeriod")), "{}", r.text());
     }
-    let cfg = s3
-        .get_object_lock_configuration()
-        .bucket(&b)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        cfg.object_lock_configuration().unwrap().rule().is_none(),
-        "nothing was stored"
-    );
+    let cfg = s3.get_object_lock_configuration().bucket(&b).send().await.unwrap();
+    assert!(cfg.object_lock_configuration().unwrap().rule().is_none(), "nothing was stored");
 }
 
 fn base64_md5(data: &[u8]) -> String {
@@ -122,13 +75,7 @@ async fn get_object_attributes_answers_every_listed_attribute_with_an_unquoted_e
     let s3 = srv.client();
     let b = bucket_name("attrs");
     s3.create_bucket().bucket(&b).send().await.unwrap();
-    s3.put_object()
-        .bucket(&b)
-        .key("obj")
-        .body(ByteStream::from_static(b"foo"))
-        .send()
-        .await
-        .unwrap();
+    s3.put_object().bucket(&b).key("obj").body(ByteStream::from_static(b"foo")).send().await.unwrap();
     let out = s3
         .get_object_attributes()
         .bucket(&b)
@@ -146,23 +93,15 @@ async fn get_object_attributes_answers_every_listed_attribute_with_an_unquoted_e
     assert_eq!(out.storage_class().map(|s| s.as_str()), Some("STANDARD"));
     assert!(out.object_parts().is_none());
     assert!(out.version_id().is_none(), "unversioned bucket");
-    let r = signed(
-        &srv,
-        "GET",
-        &format!("/{b}/obj?attributes"),
-        &[("x-amz-object-attributes", "ETag,ObjectSize")],
-        b"",
-    )
-    .await;
+    let r =
+        signed(&srv, "GET", &format!("/{b}/obj?attributes"), &[("x-amz-object-attributes", "ETag,ObjectSize")], b"")
+            .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.xml("ETag"), Some(md5_hex(b"foo")), "{}", r.text());
     assert_eq!(r.xml("ObjectSize").as_deref(), Some("3"));
     // Everywhere else the ETag keeps its quotes.
     let head = signed(&srv, "HEAD", &format!("/{b}/obj"), &[], b"").await;
-    assert_eq!(
-        head.header("etag"),
-        Some(format!("\"{}\"", md5_hex(b"foo")).as_str())
-    );
+    assert_eq!(head.header("etag"), Some(format!("\"{}\"", md5_hex(b"foo")).as_str()));
 }
 
 /// Writes to a versioning-suspended bucket make the `null` version, and AWS sends no
@@ -175,42 +114,15 @@ async fn writes_to_a_suspended_bucket_show_no_version_id() {
     let b = bucket_name("suspended");
     s3.create_bucket().bucket(&b).send().await.unwrap();
     set_versioning(&srv, &b, BucketVersioningStatus::Enabled).await;
-    let enabled = s3
-        .put_object()
-        .bucket(&b)
-        .key("k")
-        .body(ByteStream::from_static(b"v1"))
-        .send()
-        .await
-        .unwrap();
+    let enabled = s3.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"v1")).send().await.unwrap();
     assert!(enabled.version_id().is_some_and(|v| v != "null"));
     set_versioning(&srv, &b, BucketVersioningStatus::Suspended).await;
 
-    let put = s3
-        .put_object()
-        .bucket(&b)
-        .key("k")
-        .body(ByteStream::from_static(b"v2"))
-        .send()
-        .await
-        .unwrap();
+    let put = s3.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"v2")).send().await.unwrap();
     assert_eq!(put.version_id(), None);
-    let copy = s3
-        .copy_object()
-        .bucket(&b)
-        .key("copy")
-        .copy_source(format!("{b}/k"))
-        .send()
-        .await
-        .unwrap();
+    let copy = s3.copy_object().bucket(&b).key("copy").copy_source(format!("{b}/k")).send().await.unwrap();
     assert_eq!(copy.version_id(), None);
-    let up = s3
-        .create_multipart_upload()
-        .bucket(&b)
-        .key("mp")
-        .send()
-        .await
-        .unwrap();
+    let up = s3.create_multipart_upload().bucket(&b).key("mp").send().await.unwrap();
     let part = s3
         .upload_part()
         .bucket(&b)
@@ -228,12 +140,7 @@ async fn writes_to_a_suspended_bucket_show_no_version_id() {
         .upload_id(up.upload_id().unwrap())
         .multipart_upload(
             CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(part.e_tag().unwrap())
-                        .build(),
-                )
+                .parts(CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
                 .build(),
         )
         .send()
@@ -244,18 +151,8 @@ async fn writes_to_a_suspended_bucket_show_no_version_id() {
         let head = s3.head_object().bucket(&b).key(key).send().await.unwrap();
         assert_eq!(head.version_id(), Some("null"), "{key}");
     }
-    let versions = s3
-        .list_object_versions()
-        .bucket(&b)
-        .prefix("k")
-        .send()
-        .await
-        .unwrap();
-    let ids: Vec<_> = versions
-        .versions()
-        .iter()
-        .filter_map(|v| v.version_id())
-        .collect();
+    let versions = s3.list_object_versions().bucket(&b).prefix("k").send().await.unwrap();
+    let ids: Vec<_> = versions.versions().iter().filter_map(|v| v.version_id()).collect();
     assert_eq!(ids, vec!["null", enabled.version_id().unwrap()]);
 }
 
@@ -269,54 +166,18 @@ async fn recreating_an_owned_bucket_in_us_east_1_is_200_and_changes_nothing() {
     let b = bucket_name("again");
     s3.create_bucket().bucket(&b).send().await.unwrap();
     set_versioning(&srv, &b, BucketVersioningStatus::Enabled).await;
-    s3.put_object()
-        .bucket(&b)
-        .key("k")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap();
+    s3.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
     let again = s3.create_bucket().bucket(&b).send().await.unwrap();
     assert_eq!(again.location(), Some(format!("/{b}").as_str()));
     assert_eq!(
-        s3.get_bucket_versioning()
-            .bucket(&b)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        s3.get_bucket_versioning().bucket(&b).send().await.unwrap().status(),
         Some(&BucketVersioningStatus::Enabled)
     );
-    assert_eq!(
-        s3.list_objects_v2()
-            .bucket(&b)
-            .send()
-            .await
-            .unwrap()
-            .key_count(),
-        Some(1)
-    );
-    let err = s3
-        .create_bucket()
-        .bucket(&b)
-        .object_lock_enabled_for_bucket(true)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        error_code(&err),
-        (Some("BucketAlreadyOwnedByYou".into()), Some(409))
-    );
-    let err = s3
-        .get_object_lock_configuration()
-        .bucket(&b)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        error_code(&err).0.as_deref(),
-        Some("ObjectLockConfigurationNotFoundError")
-    );
+    assert_eq!(s3.list_objects_v2().bucket(&b).send().await.unwrap().key_count(), Some(1));
+    let err = s3.create_bucket().bucket(&b).object_lock_enabled_for_bucket(true).send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("BucketAlreadyOwnedByYou".into()), Some(409)));
+    let err = s3.get_object_lock_configuration().bucket(&b).send().await.unwrap_err();
+    assert_eq!(error_code(&err).0.as_deref(), Some("ObjectLockConfigurationNotFoundError"));
 }
 
 /// An empty Content-MD5 header is an invalid digest, not an absent one.
@@ -324,34 +185,10 @@ async fn recreating_an_owned_bucket_in_us_east_1_is_200_and_changes_nothing() {
 async fn empty_content_md5_is_invalid_digest() {
     let srv = Server::start(BIN);
     let b = bucket_name("md5");
-    srv.client()
-        .create_bucket()
-        .bucket(&b)
-        .send()
-        .await
-        .unwrap();
-    let r = signed(
-        &srv,
-        "PUT",
-        &format!("/{b}/k"),
-        &[("content-md5", "")],
-        b"bar",
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.xml("Code").as_deref()),
-        (400, Some("InvalidDigest")),
-        "{}",
-        r.text()
-    );
-    let err = srv
-        .client()
-        .head_object()
-        .bucket(&b)
-        .key("k")
-        .send()
-        .await
-        .unwrap_err();
+    srv.client().create_bucket().bucket(&b).send().await.unwrap();
+    let r = signed(&srv, "PUT", &format!("/{b}/k"), &[("content-md5", "")], b"bar").await;
+    assert_eq!((r.status, r.xml("Code").as_deref()), (400, Some("InvalidDigest")), "{}", r.text());
+    let err = srv.client().head_object().bucket(&b).key("k").send().await.unwrap_err();
     assert_eq!(error_code(&err).1, Some(404), "nothing stored");
 }
 
@@ -400,11 +237,7 @@ async fn part_reads_show_the_part_checksum() {
         .bucket(&b)
         .key("mp")
         .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
         .send()
         .await
         .unwrap();
@@ -439,14 +272,7 @@ async fn part_reads_show_the_part_checksum() {
             .unwrap();
         assert_eq!(head.checksum_sha256(), Some(want.as_str()), "HEAD part {n}");
     }
-    let get = s3
-        .get_object()
-        .bucket(&b)
-        .key("mp")
-        .checksum_mode(ChecksumMode::Enabled)
-        .send()
-        .await
-        .unwrap();
+    let get = s3.get_object().bucket(&b).key("mp").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
     assert_eq!(get.checksum_sha256(), Some(whole.as_str()));
     let ranged = s3
         .get_object()
@@ -462,19 +288,8 @@ async fn part_reads_show_the_part_checksum() {
     // (The SDK asks for checksums on every GET; a raw request does not.)
     let plain = signed(&srv, "GET", &format!("/{b}/mp?partNumber=1"), &[], b"").await;
     assert_eq!(plain.status, 206, "{}", plain.text());
-    assert_eq!(
-        plain.header("x-amz-checksum-sha256"),
-        None,
-        "no checksum without checksum mode"
-    );
-    let asked = signed(
-        &srv,
-        "GET",
-        &format!("/{b}/mp?partNumber=2"),
-        &[("x-amz-checksum-mode", "ENABLED")],
-        b"",
-    )
-    .await;
+    assert_eq!(plain.header("x-amz-checksum-sha256"), None, "no checksum without checksum mode");
+    let asked = signed(&srv, "GET", &format!("/{b}/mp?partNumber=2"), &[("x-amz-checksum-mode", "ENABLED")], b"").await;
     let want = {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bodies[1]))
@@ -528,11 +343,7 @@ async fn repeated_complete_multipart_upload_returns_the_same_object() {
             .bucket(&b)
             .key("mp")
             .upload_id(&id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
     };
     let first = complete(parts.clone()).await.unwrap();
@@ -540,26 +351,12 @@ async fn repeated_complete_multipart_upload_returns_the_same_object() {
     assert_eq!(second.e_tag(), first.e_tag());
     assert_eq!(second.version_id(), first.version_id());
     assert_eq!(second.checksum_sha256(), first.checksum_sha256());
-    assert!(
-        second.e_tag().unwrap().ends_with("-2\""),
-        "{:?}",
-        second.e_tag()
-    );
+    assert!(second.e_tag().unwrap().ends_with("-2\""), "{:?}", second.e_tag());
     let versions = s3.list_object_versions().bucket(&b).send().await.unwrap();
-    assert_eq!(
-        versions.versions().len(),
-        1,
-        "the retry made no second version"
-    );
+    assert_eq!(versions.versions().len(), 1, "the retry made no second version");
     let err = complete(parts[..1].to_vec()).await.unwrap_err();
     assert_eq!(error_code(&err), (Some("NoSuchUpload".into()), Some(404)));
-    s3.delete_object()
-        .bucket(&b)
-        .key("mp")
-        .version_id(first.version_id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    s3.delete_object().bucket(&b).key("mp").version_id(first.version_id().unwrap()).send().await.unwrap();
     let err = complete(parts).await.unwrap_err();
     assert_eq!(error_code(&err), (Some("NoSuchUpload".into()), Some(404)));
 }
@@ -569,76 +366,39 @@ async fn repeated_complete_multipart_upload_returns_the_same_object() {
 async fn options_preflight_without_cors() {
     let srv = Server::start(BIN);
     let b = bucket_name("cors");
-    srv.client()
-        .create_bucket()
-        .bucket(&b)
-        .send()
-        .await
-        .unwrap();
-    let req = format!(
-        "OPTIONS /{b}/foo HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
-        srv.addr
-    );
+    srv.client().create_bucket().bucket(&b).send().await.unwrap();
+    let req = format!("OPTIONS /{b}/foo HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n", srv.addr);
     let r = raw_http(&srv.addr, req.into_bytes()).await.unwrap();
-    assert_eq!(
-        (r.status, r.xml("Code").as_deref()),
-        (400, Some("BadRequest")),
-        "{}",
-        r.text()
-    );
-    assert_eq!(
-        r.xml("Message").as_deref(),
-        Some("Insufficient information. Origin request header needed.")
-    );
+    assert_eq!((r.status, r.xml("Code").as_deref()), (400, Some("BadRequest")), "{}", r.text());
+    assert_eq!(r.xml("Message").as_deref(), Some("Insufficient information. Origin request header needed."));
     let req = format!(
         "OPTIONS /{b}/foo HTTP/1.1\r\nhost: {}\r\norigin: https://example.com\r\naccess-control-request-method: GET\r\nconnection: close\r\n\r\n",
         srv.addr
     );
     let r = raw_http(&srv.addr, req.into_bytes()).await.unwrap();
-    assert_eq!(
-        (r.status, r.xml("Code").as_deref()),
-        (403, Some("AccessForbidden")),
-        "{}",
-        r.text()
-    );
+    assert_eq!((r.status, r.xml("Code").as_deref()), (403, Some("AccessForbidden")), "{}", r.text());
     assert!(r.header("access-control-allow-origin").is_none());
 }
 
 fn hmac(key: &[u8], msg: &[u8]) -> Vec<u8> {
     let mut k = [0u8; 64];
     k[..key.len()].copy_from_slice(key);
-    let inner: Vec<u8> = k
-        .iter()
-        .map(|b| b ^ 0x36)
-        .chain(msg.iter().copied())
-        .collect();
-    let outer: Vec<u8> = k
-        .iter()
-        .map(|b| b ^ 0x5c)
-        .chain(sha2::Sha256::digest(&inner))
-        .collect();
+    let inner: Vec<u8> = k.iter().map(|b| b ^ 0x36).chain(msg.iter().copied()).collect();
+    let outer: Vec<u8> = k.iter().map(|b| b ^ 0x5c).chain(sha2::Sha256::digest(&inner)).collect();
     sha2::Sha256::digest(&outer).to_vec()
 }
 
 /// A SigV4 PUT whose time is in `Date` (signed) rather than `x-amz-date`, as botocore sends
 /// when a Date header is set.
-fn sigv4_put_with_date_header(
-    addr: &str,
-    path: &str,
-    body: &[u8],
-    date: &str,
-    amz_time: &str,
-) -> Vec<u8> {
+fn sigv4_put_with_date_header(addr: &str, path: &str, body: &[u8], date: &str, amz_time: &str) -> Vec<u8> {
     let day = &amz_time[..8];
     let payload = hex::encode(sha2::Sha256::digest(body));
     let canonical = format!(
         "PUT\n{path}\n\ndate:{date}\nhost:{addr}\nx-amz-content-sha256:{payload}\n\ndate;host;x-amz-content-sha256\n{payload}"
     );
     let scope = format!("{day}/us-east-1/s3/aws4_request");
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_time}\n{scope}\n{}",
-        hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
-    );
+    let to_sign =
+        format!("AWS4-HMAC-SHA256\n{amz_time}\n{scope}\n{}", hex::encode(sha2::Sha256::digest(canonical.as_bytes())));
     let mut key = hmac(format!("AWS4{ROOT_SK}").as_bytes(), day.as_bytes());
     for part in ["us-east-1", "s3", "aws4_request"] {
         key = hmac(&key, part.as_bytes());
@@ -655,22 +415,16 @@ fn sigv4_put_with_date_header(
 
 fn http_date(t: SystemTime) -> String {
     let mut out = Vec::new();
-    s3s::dto::Timestamp::from(t)
-        .format(s3s::dto::TimestampFormat::HttpDate, &mut out)
-        .unwrap();
+    s3s::dto::Timestamp::from(t).format(s3s::dto::TimestampFormat::HttpDate, &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 
 /// `YYYYMMDDTHHMMSSZ`
 fn amz_time(t: SystemTime) -> String {
     let mut out = Vec::new();
-    s3s::dto::Timestamp::from(t)
-        .format(s3s::dto::TimestampFormat::DateTime, &mut out)
-        .unwrap();
-    let basic: String = String::from_utf8(out).unwrap()[..19]
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .collect();
+    s3s::dto::Timestamp::from(t).format(s3s::dto::TimestampFormat::DateTime, &mut out).unwrap();
+    let basic: String =
+        String::from_utf8(out).unwrap()[..19].chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
     format!("{basic}Z")
 }
 
@@ -680,28 +434,15 @@ fn amz_time(t: SystemTime) -> String {
 async fn sigv4_with_the_time_in_the_date_header() {
     let srv = Server::start(BIN);
     let b = bucket_name("datehdr");
-    srv.client()
-        .create_bucket()
-        .bucket(&b)
-        .send()
-        .await
-        .unwrap();
+    srv.client().create_bucket().bucket(&b).send().await.unwrap();
     let now = SystemTime::now();
     let (date, time) = (http_date(now), amz_time(now));
     let numeric_zone = date.replace(" GMT", " -0000");
     for (key, date) in [("gmt", date.as_str()), ("numeric", numeric_zone.as_str())] {
-        let req =
-            sigv4_put_with_date_header(&srv.addr, &format!("/{b}/{key}"), b"bar", date, &time);
+        let req = sigv4_put_with_date_header(&srv.addr, &format!("/{b}/{key}"), b"bar", date, &time);
         let r = raw_http(&srv.addr, req).await.unwrap();
         assert_eq!(r.status, 200, "{date}: {}", r.text());
-        let got = srv
-            .client()
-            .get_object()
-            .bucket(&b)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
+        let got = srv.client().get_object().bucket(&b).key(key).send().await.unwrap();
         assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"bar");
     }
     // The signature still covers the time: a Date an hour off no longer matches.
@@ -716,19 +457,17 @@ async fn sigv4_with_the_time_in_the_date_header() {
 /// s3-tests expects) by default.
 #[tokio::test]
 async fn presigned_negative_expiry_is_an_authorization_query_error() {
-    let srv = Server::start_with(BIN, holdfast_testkit::ServerOptions { config_toml: "aws_strict = true\n".into(), ..Default::default() });
+    let srv = Server::start_with(
+        BIN,
+        holdfast_testkit::ServerOptions { config_toml: "aws_strict = true\n".into(), ..Default::default() },
+    );
     let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=x%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=00";
     for (expires, message) in [
         ("-7", "X-Amz-Expires must be non-negative"),
-        (
-            "609901",
-            "X-Amz-Expires must be less than a week (in seconds) that is; 604800",
-        ),
+        ("609901", "X-Amz-Expires must be less than a week (in seconds) that is; 604800"),
     ] {
-        let req = format!(
-            "GET /b/k?{q}&X-Amz-Expires={expires} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
-            srv.addr
-        );
+        let req =
+            format!("GET /b/k?{q}&X-Amz-Expires={expires} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n", srv.addr);
         let r = raw_http(&srv.addr, req.into_bytes()).await.unwrap();
         assert_eq!(
             (r.status, r.xml("Code").as_deref()),
@@ -748,20 +487,8 @@ async fn upload_part_copy_range_past_the_source_names_its_size() {
     let s3 = srv.client();
     let b = bucket_name("copyrange");
     s3.create_bucket().bucket(&b).send().await.unwrap();
-    s3.put_object()
-        .bucket(&b)
-        .key("src")
-        .body(ByteStream::from_static(b"12345"))
-        .send()
-        .await
-        .unwrap();
-    let up = s3
-        .create_multipart_upload()
-        .bucket(&b)
-        .key("dest")
-        .send()
-        .await
-        .unwrap();
+    s3.put_object().bucket(&b).key("src").body(ByteStream::from_static(b"12345")).send().await.unwrap();
+    let up = s3.create_multipart_upload().bucket(&b).key("dest").send().await.unwrap();
     let err = s3
         .upload_part_copy()
         .bucket(&b)
@@ -773,23 +500,10 @@ async fn upload_part_copy_range_past_the_source_names_its_size() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        error_code(&err),
-        (Some("InvalidArgument".into()), Some(400))
-    );
+    assert_eq!(error_code(&err), (Some("InvalidArgument".into()), Some(400)));
     use holdfast_testkit::aws_sdk_s3::error::ProvideErrorMetadata as _;
-    assert_eq!(
-        err.message(),
-        Some("Range specified is not valid for source object of size: 5")
-    );
-    let parts = s3
-        .list_parts()
-        .bucket(&b)
-        .key("dest")
-        .upload_id(up.upload_id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(err.message(), Some("Range specified is not valid for source object of size: 5"));
+    let parts = s3.list_parts().bucket(&b).key("dest").upload_id(up.upload_id().unwrap()).send().await.unwrap();
     assert!(parts.parts().is_empty());
 }
 
@@ -823,55 +537,30 @@ async fn complete_multipart_upload_checks_the_stated_checksum() {
         .await
         .unwrap();
     let part_sum = out.checksum_sha256().unwrap().to_owned();
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(&part_sum)
-        .unwrap();
+    let raw = base64::engine::general_purpose::STANDARD.decode(&part_sum).unwrap();
     let composite = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&raw));
-    let part = CompletedPart::builder()
-        .part_number(1)
-        .e_tag(out.e_tag().unwrap())
-        .checksum_sha256(&part_sum)
-        .build();
+    let part = CompletedPart::builder().part_number(1).e_tag(out.e_tag().unwrap()).checksum_sha256(&part_sum).build();
     let complete = |stated: &str| {
         s3.complete_multipart_upload()
             .bucket(&b)
             .key("mp")
             .upload_id(&id)
             .checksum_sha256(stated)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .parts(part.clone())
-                    .build(),
-            )
+            .multipart_upload(CompletedMultipartUpload::builder().parts(part.clone()).build())
             .send()
     };
     let wrong = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b"other"));
     for stated in [format!("{wrong}-1"), "bad".to_owned()] {
         let err = complete(&stated).await.unwrap_err();
-        assert_eq!(
-            error_code(&err),
-            (Some("BadDigest".into()), Some(400)),
-            "{stated}"
-        );
+        assert_eq!(error_code(&err), (Some("BadDigest".into()), Some(400)), "{stated}");
     }
     assert_eq!(
-        s3.list_parts()
-            .bucket(&b)
-            .key("mp")
-            .upload_id(&id)
-            .send()
-            .await
-            .unwrap()
-            .parts()
-            .len(),
+        s3.list_parts().bucket(&b).key("mp").upload_id(&id).send().await.unwrap().parts().len(),
         1,
         "still open"
     );
     let done = complete(&format!("{composite}-1")).await.unwrap();
-    assert_eq!(
-        done.checksum_sha256(),
-        Some(format!("{composite}-1").as_str())
-    );
+    assert_eq!(done.checksum_sha256(), Some(format!("{composite}-1").as_str()));
     // The retry may state it without the part count.
     let again = complete(&composite).await.unwrap();
     assert_eq!(again.e_tag(), done.e_tag());

@@ -6,7 +6,8 @@ use holdfast_testkit::aws_sdk_iam::types::StatusType;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
 use holdfast_testkit::{Server, bucket_name, error_code, iam_client};
 
-const ALLOW_ALL_S3: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+const ALLOW_ALL_S3: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
 
 fn iam_code<E: holdfast_testkit::aws_sdk_iam::error::ProvideErrorMetadata, R>(
     e: &holdfast_testkit::aws_sdk_iam::error::SdkError<E, R>,
@@ -32,7 +33,8 @@ async fn users_keys_and_policies_lifecycle() {
     assert_eq!(iam_code(&err).as_deref(), Some("NoSuchEntity"));
     assert_eq!(iam.get_user().user_name("alice").send().await.unwrap().user().unwrap().user_name(), "alice");
     iam.create_user().user_name("bob").send().await.unwrap();
-    let names: Vec<_> = iam.list_users().send().await.unwrap().users().iter().map(|u| u.user_name().to_owned()).collect();
+    let names: Vec<_> =
+        iam.list_users().send().await.unwrap().users().iter().map(|u| u.user_name().to_owned()).collect();
     assert_eq!(names, vec!["alice", "bob"]);
 
     let key = iam.create_access_key().user_name("alice").send().await.unwrap();
@@ -49,7 +51,14 @@ async fn users_keys_and_policies_lifecycle() {
     let secret = key.secret_access_key().as_bytes();
     assert!(!db.windows(secret.len()).any(|w| w == secret) && !wal.windows(secret.len()).any(|w| w == secret));
 
-    let err = iam.put_user_policy().user_name("alice").policy_name("p").policy_document("{not json").send().await.unwrap_err();
+    let err = iam
+        .put_user_policy()
+        .user_name("alice")
+        .policy_name("p")
+        .policy_document("{not json")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(iam_code(&err).as_deref(), Some("MalformedPolicyDocument"));
     let err = iam
         .put_user_policy()
@@ -90,10 +99,22 @@ async fn deactivated_and_deleted_keys_are_refused() {
     carol.create_bucket().bucket(&b).send().await.unwrap();
     carol.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
 
-    iam.update_access_key().user_name("carol").access_key_id(key.access_key_id()).status(StatusType::Inactive).send().await.unwrap();
+    iam.update_access_key()
+        .user_name("carol")
+        .access_key_id(key.access_key_id())
+        .status(StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
     let err = carol.get_object().bucket(&b).key("k").send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("InvalidAccessKeyId".into()), Some(403)));
-    iam.update_access_key().user_name("carol").access_key_id(key.access_key_id()).status(StatusType::Active).send().await.unwrap();
+    iam.update_access_key()
+        .user_name("carol")
+        .access_key_id(key.access_key_id())
+        .status(StatusType::Active)
+        .send()
+        .await
+        .unwrap();
     carol.get_object().bucket(&b).key("k").send().await.unwrap();
 
     iam.delete_access_key().user_name("carol").access_key_id(key.access_key_id()).send().await.unwrap();

@@ -4,7 +4,9 @@
 
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::{ByteStream, DateTime};
-use holdfast_testkit::aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode};
+use holdfast_testkit::aws_sdk_s3::types::{
+    ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode,
+};
 use holdfast_testkit::{Server, bucket_name, error_code, raw_http};
 use std::time::{Duration, SystemTime};
 
@@ -49,9 +51,22 @@ async fn seed_policy_deny_bypass_governance() {
         .await
         .unwrap();
     let vid = put.version_id().unwrap().to_owned();
-    let retention = |days| ObjectLockRetention::builder().mode(ObjectLockRetentionMode::Governance).retain_until_date(in_days(days)).build();
+    let retention = |days| {
+        ObjectLockRetention::builder()
+            .mode(ObjectLockRetentionMode::Governance)
+            .retain_until_date(in_days(days))
+            .build()
+    };
     // Extending needs no bypass: allowed.
-    writer.put_object_retention().bucket(&b).key("object-key").version_id(&vid).retention(retention(5)).send().await.unwrap();
+    writer
+        .put_object_retention()
+        .bucket(&b)
+        .key("object-key")
+        .version_id(&vid)
+        .retention(retention(5))
+        .send()
+        .await
+        .unwrap();
     // Shortening or deleting with bypass: the explicit Deny wins (R10, P4).
     let err = writer
         .put_object_retention()
@@ -64,14 +79,30 @@ async fn seed_policy_deny_bypass_governance() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
-    let err = writer.delete_object().bucket(&b).key("object-key").version_id(&vid).bypass_governance_retention(true).send().await.unwrap_err();
+    let err = writer
+        .delete_object()
+        .bucket(&b)
+        .key("object-key")
+        .version_id(&vid)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
     let err = writer.delete_object().bucket(&b).key("object-key").version_id(&vid).send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)), "D2: still locked");
     // The version is untouched; the root user (who holds bypass) can remove it.
     let head = srv.client().head_object().bucket(&b).key("object-key").version_id(&vid).send().await.unwrap();
     assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Governance));
-    srv.client().delete_object().bucket(&b).key("object-key").version_id(&vid).bypass_governance_retention(true).send().await.unwrap();
+    srv.client()
+        .delete_object()
+        .bucket(&b)
+        .key("object-key")
+        .version_id(&vid)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -89,12 +120,49 @@ async fn seed_bucket_policy_caps_retention_days() {
         .send()
         .await
         .unwrap();
-    let s3 = user(&srv, "archiver", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#).await;
-    let vid = s3.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap().version_id().unwrap().to_owned();
-    let retention = |days| ObjectLockRetention::builder().mode(ObjectLockRetentionMode::Governance).retain_until_date(in_days(days)).build();
-    let err = s3.put_object_retention().bucket(&b).key("k").version_id(&vid).retention(retention(30)).send().await.unwrap_err();
+    let s3 = user(
+        &srv,
+        "archiver",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+    )
+    .await;
+    let vid = s3
+        .put_object()
+        .bucket(&b)
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned();
+    let retention = |days| {
+        ObjectLockRetention::builder()
+            .mode(ObjectLockRetentionMode::Governance)
+            .retain_until_date(in_days(days))
+            .build()
+    };
+    let err = s3
+        .put_object_retention()
+        .bucket(&b)
+        .key("k")
+        .version_id(&vid)
+        .retention(retention(30))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)), "30 days is over the cap");
-    let err = srv.client().put_object_retention().bucket(&b).key("k").version_id(&vid).retention(retention(30)).send().await.unwrap_err();
+    let err = srv
+        .client()
+        .put_object_retention()
+        .bucket(&b)
+        .key("k")
+        .version_id(&vid)
+        .retention(retention(30))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)), "a bucket policy Deny binds the root too");
     s3.put_object_retention().bucket(&b).key("k").version_id(&vid).retention(retention(5)).send().await.unwrap();
     let got = srv.client().get_object_retention().bucket(&b).key("k").version_id(&vid).send().await.unwrap();
@@ -116,9 +184,17 @@ async fn g2_lock_headers_hidden_without_read_permissions() {
         .send()
         .await
         .unwrap();
-    let reader = user(&srv, "reader", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#).await;
+    let reader = user(
+        &srv,
+        "reader",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+    )
+    .await;
     let head = reader.head_object().bucket(&b).key("k").send().await.unwrap();
-    assert_eq!((head.object_lock_mode(), head.object_lock_retain_until_date(), head.object_lock_legal_hold_status()), (None, None, None));
+    assert_eq!(
+        (head.object_lock_mode(), head.object_lock_retain_until_date(), head.object_lock_legal_hold_status()),
+        (None, None, None)
+    );
     let get = reader.get_object().bucket(&b).key("k").send().await.unwrap();
     assert_eq!(get.object_lock_mode(), None);
     assert_eq!(get.body.collect().await.unwrap().into_bytes().as_ref(), b"x", "the read itself succeeds");
@@ -156,7 +232,9 @@ async fn a_user_confined_to_one_bucket() {
     assert_eq!(s3.list_objects_v2().bucket(&mine).send().await.unwrap().key_count(), Some(1));
     for err in [
         error_code(&s3.get_object().bucket(&other).key("secret").send().await.unwrap_err()),
-        error_code(&s3.put_object().bucket(&other).key("x").body(ByteStream::from_static(b"x")).send().await.unwrap_err()),
+        error_code(
+            &s3.put_object().bucket(&other).key("x").body(ByteStream::from_static(b"x")).send().await.unwrap_err(),
+        ),
         error_code(&s3.list_objects_v2().bucket(&other).send().await.unwrap_err()),
         error_code(&s3.delete_object().bucket(&other).key("secret").send().await.unwrap_err()),
         error_code(&s3.list_buckets().send().await.unwrap_err()),
@@ -184,7 +262,13 @@ async fn anonymous_access_only_through_a_public_bucket_policy() {
     assert_eq!(anon("GET", format!("/{public}/page.html")).await.status, 403);
     let err = root.get_bucket_policy().bucket(&public).send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("NoSuchBucketPolicy".into()), Some(404)));
-    let err = root.put_bucket_policy().bucket(&public).policy(r#"{"Version":"2012-10-17","Statement":[]}"#).send().await.unwrap_err();
+    let err = root
+        .put_bucket_policy()
+        .bucket(&public)
+        .policy(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("MalformedPolicy".into()), Some(400)));
     let err = root
         .put_bucket_policy()
@@ -209,7 +293,9 @@ async fn anonymous_access_only_through_a_public_bucket_policy() {
     assert_eq!(anon("GET", format!("/{private}/page.html")).await.status, 403);
 
     // The root user can always manage the bucket policy, even one that denies everyone.
-    let deny_all = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::{public}","arn:aws:s3:::{public}/*"]}}]}}"#);
+    let deny_all = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::{public}","arn:aws:s3:::{public}/*"]}}]}}"#
+    );
     root.put_bucket_policy().bucket(&public).policy(&deny_all).send().await.unwrap();
     let err = root.get_object().bucket(&public).key("page.html").send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));

@@ -8,8 +8,8 @@ mod object_lock_support;
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::DateTime;
 use holdfast_testkit::aws_sdk_s3::types::{
-    BucketVersioningStatus, ObjectLockLegalHoldStatus as Hold, ObjectLockMode as M,
-    ObjectLockRetentionMode as RM, VersioningConfiguration,
+    BucketVersioningStatus, ObjectLockLegalHoldStatus as Hold, ObjectLockMode as M, ObjectLockRetentionMode as RM,
+    VersioningConfiguration,
 };
 use holdfast_testkit::{Server, ServerOptions};
 use object_lock_support::*;
@@ -31,10 +31,7 @@ async fn populate(s3: &Client) -> Fixture {
     let comp_until = days(2);
     let comp = put_locked(s3, &b, "comp", M::Compliance, &comp_until).await;
     let gov = put(s3, &b, "gov", b"default retention").await;
-    let gov_until = get_retention(s3, &b, "gov", &gov)
-        .await
-        .expect("default applied")
-        .1;
+    let gov_until = get_retention(s3, &b, "gov", &gov).await.expect("default applied").1;
     let held = put_held(s3, &b, "held").await;
     let released = put_held(s3, &b, "released").await;
     set_hold(s3, &b, "released", Some(&released), Hold::Off).await;
@@ -47,115 +44,40 @@ async fn populate(s3: &Client) -> Fixture {
         .send()
         .await
         .unwrap();
-    let marker = s3
-        .delete_object()
-        .bucket(&b)
-        .key("comp")
-        .send()
-        .await
-        .unwrap()
-        .version_id()
-        .unwrap()
-        .to_owned();
-    Fixture {
-        b,
-        comp,
-        gov,
-        held,
-        released,
-        marker,
-        comp_until,
-        gov_until,
-    }
+    let marker = s3.delete_object().bucket(&b).key("comp").send().await.unwrap().version_id().unwrap().to_owned();
+    Fixture { b, comp, gov, held, released, marker, comp_until, gov_until }
 }
 
 /// Everything `populate` set up (plus `comp_until` as extended since) is still in force.
 async fn verify(s3: &Client, f: &Fixture) {
     let b = &f.b;
-    let cfg = s3
-        .get_object_lock_configuration()
-        .bucket(b)
-        .send()
-        .await
-        .unwrap();
-    let rule = cfg
-        .object_lock_configuration()
-        .unwrap()
-        .rule()
-        .unwrap()
-        .default_retention()
-        .unwrap();
-    assert_eq!(
-        (rule.mode(), rule.days(), rule.years()),
-        (Some(&RM::Governance), None, Some(1))
-    );
+    let cfg = s3.get_object_lock_configuration().bucket(b).send().await.unwrap();
+    let rule = cfg.object_lock_configuration().unwrap().rule().unwrap().default_retention().unwrap();
+    assert_eq!((rule.mode(), rule.days(), rule.years()), (Some(&RM::Governance), None, Some(1)));
     let v = s3.get_bucket_versioning().bucket(b).send().await.unwrap();
     assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
     let err = s3
         .put_bucket_versioning()
         .bucket(b)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Suspended)
-                .build(),
-        )
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build())
         .send()
         .await
         .unwrap_err();
     assert_err(&err, "InvalidBucketState", 409, None);
-    assert_eq!(
-        get_retention(s3, b, "comp", &f.comp).await,
-        Some(("COMPLIANCE".into(), f.comp_until))
-    );
-    assert_eq!(
-        get_retention(s3, b, "gov", &f.gov).await,
-        Some(("GOVERNANCE".into(), f.gov_until))
-    );
-    let h = s3
-        .head_object()
-        .bucket(b)
-        .key("held")
-        .version_id(&f.held)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(get_retention(s3, b, "comp", &f.comp).await, Some(("COMPLIANCE".into(), f.comp_until)));
+    assert_eq!(get_retention(s3, b, "gov", &f.gov).await, Some(("GOVERNANCE".into(), f.gov_until)));
+    let h = s3.head_object().bucket(b).key("held").version_id(&f.held).send().await.unwrap();
     assert_eq!(h.object_lock_legal_hold_status(), Some(&Hold::On));
-    let h = s3
-        .head_object()
-        .bucket(b)
-        .key("released")
-        .version_id(&f.released)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        (h.object_lock_legal_hold_status(), h.object_lock_mode()),
-        (Some(&Hold::Off), None)
-    );
-    assert_eq!(
-        version_ids(s3, b, "comp").await,
-        vec![f.marker.clone(), f.comp.clone()]
-    );
+    let h = s3.head_object().bucket(b).key("released").version_id(&f.released).send().await.unwrap();
+    assert_eq!((h.object_lock_legal_hold_status(), h.object_lock_mode()), (Some(&Hold::Off), None));
+    assert_eq!(version_ids(s3, b, "comp").await, vec![f.marker.clone(), f.comp.clone()]);
     // The refusals still hold.
     for (k, v) in [("comp", &f.comp), ("gov", &f.gov), ("held", &f.held)] {
-        let err = s3
-            .delete_object()
-            .bucket(b)
-            .key(k)
-            .version_id(v)
-            .send()
-            .await
-            .unwrap_err();
+        let err = s3.delete_object().bucket(b).key(k).version_id(v).send().await.unwrap_err();
         assert_locked(&err);
     }
-    let err = s3
-        .delete_object()
-        .bucket(b)
-        .key("comp")
-        .version_id(&f.comp)
-        .bypass_governance_retention(true)
-        .send()
-        .await;
+    let err =
+        s3.delete_object().bucket(b).key("comp").version_id(&f.comp).bypass_governance_retention(true).send().await;
     assert_locked(&err.unwrap_err());
     let err = s3
         .put_object_retention()

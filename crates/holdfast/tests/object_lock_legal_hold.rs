@@ -16,22 +16,8 @@ fn hold_xml(status: &str) -> String {
 
 /// The stored legal hold of a version ("ON"/"OFF"), or None (404 never set).
 async fn stored_hold(s3: &Client, b: &str, k: &str, v: &str) -> Option<String> {
-    match s3
-        .get_object_legal_hold()
-        .bucket(b)
-        .key(k)
-        .version_id(v)
-        .send()
-        .await
-    {
-        Ok(out) => Some(
-            out.legal_hold()
-                .unwrap()
-                .status()
-                .unwrap()
-                .as_str()
-                .to_owned(),
-        ),
+    match s3.get_object_legal_hold().bucket(b).key(k).version_id(v).send().await {
+        Ok(out) => Some(out.legal_hold().unwrap().status().unwrap().as_str().to_owned()),
         Err(e) => {
             assert_err(
                 &e,
@@ -51,38 +37,16 @@ async fn l1_put_legal_hold_answers_empty_200_and_targets_the_current_version() {
     let b = lock_bucket(&s3, "l1").await;
     let v1 = put(&s3, &b, "k", b"1").await;
     let v2 = put(&s3, &b, "k", b"2").await;
-    let r = raw_md5(
-        &srv,
-        "PUT",
-        &format!("/{b}/k?legal-hold"),
-        &[],
-        hold_xml("ON").as_bytes(),
-    )
-    .await;
+    let r = raw_md5(&srv, "PUT", &format!("/{b}/k?legal-hold"), &[], hold_xml("ON").as_bytes()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.body.is_empty(), "{}", r.text());
     assert_eq!(stored_hold(&s3, &b, "k", &v2).await.as_deref(), Some("ON"));
     assert_eq!(stored_hold(&s3, &b, "k", &v1).await, None);
-    let cur = s3
-        .get_object_legal_hold()
-        .bucket(&b)
-        .key("k")
-        .send()
-        .await
-        .unwrap();
+    let cur = s3.get_object_legal_hold().bucket(&b).key("k").send().await.unwrap();
     assert_eq!(cur.legal_hold().unwrap().status(), Some(&Hold::On));
     let r = raw(&srv, "GET", &format!("/{b}/k?legal-hold"), &[], b"").await;
-    assert_eq!(
-        (r.status, r.xml("Status").as_deref()),
-        (200, Some("ON")),
-        "{}",
-        r.text()
-    );
-    assert!(
-        r.text().contains(&format!("<LegalHold xmlns=\"{NS}\">")),
-        "{}",
-        r.text()
-    );
+    assert_eq!((r.status, r.xml("Status").as_deref()), (200, Some("ON")), "{}", r.text());
+    assert!(r.text().contains(&format!("<LegalHold xmlns=\"{NS}\">")), "{}", r.text());
 }
 
 #[tokio::test]
@@ -91,13 +55,7 @@ async fn l2_legal_hold_on_plain_bucket_is_invalid_request() {
     let srv = server();
     let s3 = srv.client();
     let b = plain_bucket(&s3, "l2").await;
-    s3.put_object()
-        .bucket(&b)
-        .key("k")
-        .body(b"x".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    s3.put_object().bucket(&b).key("k").body(b"x".to_vec().into()).send().await.unwrap();
     let msg = Some("Bucket is missing Object Lock Configuration");
     let err = s3
         .put_object_legal_hold()
@@ -108,13 +66,7 @@ async fn l2_legal_hold_on_plain_bucket_is_invalid_request() {
         .await
         .unwrap_err();
     assert_err(&err, "InvalidRequest", 400, msg);
-    let err = s3
-        .get_object_legal_hold()
-        .bucket(&b)
-        .key("k")
-        .send()
-        .await
-        .unwrap_err();
+    let err = s3.get_object_legal_hold().bucket(&b).key("k").send().await.unwrap_err();
     assert_err(&err, "InvalidRequest", 400, msg);
 }
 
@@ -131,55 +83,18 @@ async fn l3_invalid_legal_hold_bodies_are_malformed_xml() {
         ("Status empty", hold_xml("")),
         ("no Status", format!("<LegalHold xmlns=\"{NS}\"/>")),
         ("empty body", String::new()),
-        (
-            "not well-formed",
-            "<LegalHold><Status>ON</Status>".to_owned(),
-        ),
+        ("not well-formed", "<LegalHold><Status>ON</Status>".to_owned()),
     ] {
-        let r = raw_md5(
-            &srv,
-            "PUT",
-            &format!("/{b}/k?legal-hold&versionId={v}"),
-            &[],
-            body.as_bytes(),
-        )
-        .await;
-        assert_eq!(
-            (r.status, r.xml("Code").as_deref()),
-            (400, Some("MalformedXML")),
-            "{what}: {}",
-            r.text()
-        );
-        assert_eq!(
-            xml_text(&r, "Message").as_deref(),
-            Some(MALFORMED),
-            "{what}"
-        );
+        let r = raw_md5(&srv, "PUT", &format!("/{b}/k?legal-hold&versionId={v}"), &[], body.as_bytes()).await;
+        assert_eq!((r.status, r.xml("Code").as_deref()), (400, Some("MalformedXML")), "{what}: {}", r.text());
+        assert_eq!(xml_text(&r, "Message").as_deref(), Some(MALFORMED), "{what}");
     }
     assert_eq!(stored_hold(&s3, &b, "k", &v).await, None);
     // A missing key is NoSuchKey, before the body is judged.
-    let r = raw_md5(
-        &srv,
-        "PUT",
-        &format!("/{b}/nope?legal-hold"),
-        &[],
-        hold_xml("abc").as_bytes(),
-    )
-    .await;
-    assert_raw_err(
-        &r,
-        404,
-        "NoSuchKey",
-        Some("The specified key does not exist."),
-    );
+    let r = raw_md5(&srv, "PUT", &format!("/{b}/nope?legal-hold"), &[], hold_xml("abc").as_bytes()).await;
+    assert_raw_err(&r, 404, "NoSuchKey", Some("The specified key does not exist."));
     assert_eq!(r.xml("Key").as_deref(), Some("nope"));
-    let err = s3
-        .get_object_legal_hold()
-        .bucket(&b)
-        .key("nope")
-        .send()
-        .await
-        .unwrap_err();
+    let err = s3.get_object_legal_hold().bucket(&b).key("nope").send().await.unwrap_err();
     assert_err(&err, "NoSuchKey", 404, None);
 }
 
@@ -190,20 +105,8 @@ async fn b14_retention_and_legal_hold_need_an_integrity_header() {
     let b = lock_bucket(&s3, "b14-obj").await;
     let v = put(&s3, &b, "k", b"x").await;
     let hold = hold_xml("ON");
-    let r = raw(
-        &srv,
-        "PUT",
-        &format!("/{b}/k?legal-hold&versionId={v}"),
-        &[],
-        hold.as_bytes(),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.xml("Code").as_deref()),
-        (400, Some("InvalidRequest")),
-        "{}",
-        r.text()
-    );
+    let r = raw(&srv, "PUT", &format!("/{b}/k?legal-hold&versionId={v}"), &[], hold.as_bytes()).await;
+    assert_eq!((r.status, r.xml("Code").as_deref()), (400, Some("InvalidRequest")), "{}", r.text());
     assert!(
         xml_text(&r, "Message")
             .unwrap_or_default()
@@ -212,20 +115,8 @@ async fn b14_retention_and_legal_hold_need_an_integrity_header() {
     let ret = format!(
         "<Retention xmlns=\"{NS}\"><Mode>GOVERNANCE</Mode><RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate></Retention>"
     );
-    let r = raw(
-        &srv,
-        "PUT",
-        &format!("/{b}/k?retention&versionId={v}"),
-        &[],
-        ret.as_bytes(),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.xml("Code").as_deref()),
-        (400, Some("InvalidRequest")),
-        "{}",
-        r.text()
-    );
+    let r = raw(&srv, "PUT", &format!("/{b}/k?retention&versionId={v}"), &[], ret.as_bytes()).await;
+    assert_eq!((r.status, r.xml("Code").as_deref()), (400, Some("InvalidRequest")), "{}", r.text());
     assert!(
         xml_text(&r, "Message")
             .unwrap_or_default()
@@ -234,23 +125,10 @@ async fn b14_retention_and_legal_hold_need_an_integrity_header() {
     // A Content-MD5 that does not match the body is refused as well.
     let wrong = md5_b64(b"other");
     for (sub, body) in [("legal-hold", &hold), ("retention", &ret)] {
-        let r = raw(
-            &srv,
-            "PUT",
-            &format!("/{b}/k?{sub}&versionId={v}"),
-            &[("content-md5", &wrong)],
-            body.as_bytes(),
-        )
-        .await;
+        let r =
+            raw(&srv, "PUT", &format!("/{b}/k?{sub}&versionId={v}"), &[("content-md5", &wrong)], body.as_bytes()).await;
         assert_eq!(r.status, 400, "{sub}: {}", r.text());
-        assert!(
-            matches!(
-                r.xml("Code").as_deref(),
-                Some("BadDigest" | "InvalidDigest")
-            ),
-            "{sub}: {}",
-            r.text()
-        );
+        assert!(matches!(r.xml("Code").as_deref(), Some("BadDigest" | "InvalidDigest")), "{sub}: {}", r.text());
     }
     assert_eq!(stored_hold(&s3, &b, "k", &v).await, None);
     assert_eq!(get_retention(&s3, &b, "k", &v).await, None);
@@ -268,18 +146,8 @@ async fn l4_hold_can_be_set_and_cleared_under_active_compliance() {
     set_hold(&s3, &b, "k", Some(&v), Hold::Off).await;
     assert_eq!(stored_hold(&s3, &b, "k", &v).await.as_deref(), Some("OFF"));
     // Clearing the hold leaves the retention untouched, and the version still protected.
-    assert_eq!(
-        get_retention(&s3, &b, "k", &v).await,
-        Some(("COMPLIANCE".into(), until))
-    );
-    let err = s3
-        .delete_object()
-        .bucket(&b)
-        .key("k")
-        .version_id(&v)
-        .send()
-        .await
-        .unwrap_err();
+    assert_eq!(get_retention(&s3, &b, "k", &v).await, Some(("COMPLIANCE".into(), until)));
+    let err = s3.delete_object().bucket(&b).key("k").version_id(&v).send().await.unwrap_err();
     assert_locked(&err);
 }
 
@@ -293,41 +161,15 @@ async fn l5_legal_hold_is_per_version() {
     let v2 = put(&s3, &b, "k", b"2").await;
     set_hold(&s3, &b, "k", Some(&v1), Hold::On).await;
     assert_eq!(stored_hold(&s3, &b, "k", &v2).await, None);
-    s3.delete_object()
-        .bucket(&b)
-        .key("k")
-        .version_id(&v2)
-        .send()
-        .await
-        .unwrap();
-    let err = s3
-        .delete_object()
-        .bucket(&b)
-        .key("k")
-        .version_id(&v1)
-        .send()
-        .await
-        .unwrap_err();
+    s3.delete_object().bucket(&b).key("k").version_id(&v2).send().await.unwrap();
+    let err = s3.delete_object().bucket(&b).key("k").version_id(&v1).send().await.unwrap_err();
     assert_locked(&err);
     assert_eq!(version_ids(&s3, &b, "k").await, vec![v1.clone()]);
     // Both held, clear one: only that one becomes deletable.
     let v3 = put_held(&s3, &b, "k").await;
     set_hold(&s3, &b, "k", Some(&v1), Hold::Off).await;
-    s3.delete_object()
-        .bucket(&b)
-        .key("k")
-        .version_id(&v1)
-        .send()
-        .await
-        .unwrap();
-    let err = s3
-        .delete_object()
-        .bucket(&b)
-        .key("k")
-        .version_id(&v3)
-        .send()
-        .await
-        .unwrap_err();
+    s3.delete_object().bucket(&b).key("k").version_id(&v1).send().await.unwrap();
+    let err = s3.delete_object().bucket(&b).key("k").version_id(&v3).send().await.unwrap_err();
     assert_locked(&err);
     assert_eq!(version_ids(&s3, &b, "k").await, vec![v3]);
 }
@@ -345,10 +187,7 @@ async fn l6_get_legal_hold_never_set_on_and_off() {
         .bucket(&b)
         .key("k")
         .version_id(&v)
-        .retention(retention(
-            holdfast_testkit::aws_sdk_s3::types::ObjectLockRetentionMode::Governance,
-            &days(1),
-        ))
+        .retention(retention(holdfast_testkit::aws_sdk_s3::types::ObjectLockRetentionMode::Governance, &days(1)))
         .send()
         .await
         .unwrap();
@@ -357,20 +196,8 @@ async fn l6_get_legal_hold_never_set_on_and_off() {
     assert_eq!(stored_hold(&s3, &b, "k", &v).await.as_deref(), Some("ON"));
     set_hold(&s3, &b, "k", Some(&v), Hold::Off).await;
     assert_eq!(stored_hold(&s3, &b, "k", &v).await.as_deref(), Some("OFF"));
-    let r = raw(
-        &srv,
-        "GET",
-        &format!("/{b}/k?legal-hold&versionId={v}"),
-        &[],
-        b"",
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.xml("Status").as_deref()),
-        (200, Some("OFF")),
-        "{}",
-        r.text()
-    );
+    let r = raw(&srv, "GET", &format!("/{b}/k?legal-hold&versionId={v}"), &[], b"").await;
+    assert_eq!((r.status, r.xml("Status").as_deref()), (200, Some("OFF")), "{}", r.text());
     // OFF written on a write is reported as OFF too.
     let out = s3
         .put_object()
@@ -381,12 +208,7 @@ async fn l6_get_legal_hold_never_set_on_and_off() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        stored_hold(&s3, &b, "w", out.version_id().unwrap())
-            .await
-            .as_deref(),
-        Some("OFF")
-    );
+    assert_eq!(stored_hold(&s3, &b, "w", out.version_id().unwrap()).await.as_deref(), Some("OFF"));
 }
 
 #[tokio::test]
@@ -395,55 +217,15 @@ async fn l7_delete_marker_targets_are_method_not_allowed() {
     let s3 = srv.client();
     let b = lock_bucket(&s3, "l7").await;
     put(&s3, &b, "k", b"x").await;
-    let dm = s3
-        .delete_object()
-        .bucket(&b)
-        .key("k")
-        .send()
-        .await
-        .unwrap()
-        .version_id()
-        .unwrap()
-        .to_owned();
-    let r = raw_md5(
-        &srv,
-        "PUT",
-        &format!("/{b}/k?legal-hold&versionId={dm}"),
-        &[],
-        hold_xml("ON").as_bytes(),
-    )
-    .await;
-    assert_raw_err(
-        &r,
-        405,
-        "MethodNotAllowed",
-        Some("The specified method is not allowed against this resource."),
-    );
-    assert_eq!(
-        (r.xml("Method").as_deref(), r.xml("ResourceType").as_deref()),
-        (Some("PUT"), Some("DeleteMarker"))
-    );
-    let r = raw(
-        &srv,
-        "GET",
-        &format!("/{b}/k?legal-hold&versionId={dm}"),
-        &[],
-        b"",
-    )
-    .await;
+    let dm = s3.delete_object().bucket(&b).key("k").send().await.unwrap().version_id().unwrap().to_owned();
+    let r = raw_md5(&srv, "PUT", &format!("/{b}/k?legal-hold&versionId={dm}"), &[], hold_xml("ON").as_bytes()).await;
+    assert_raw_err(&r, 405, "MethodNotAllowed", Some("The specified method is not allowed against this resource."));
+    assert_eq!((r.xml("Method").as_deref(), r.xml("ResourceType").as_deref()), (Some("PUT"), Some("DeleteMarker")));
+    let r = raw(&srv, "GET", &format!("/{b}/k?legal-hold&versionId={dm}"), &[], b"").await;
     assert_raw_err(&r, 405, "MethodNotAllowed", None);
-    assert_eq!(
-        (r.xml("Method").as_deref(), r.xml("ResourceType").as_deref()),
-        (Some("GET"), Some("DeleteMarker"))
-    );
+    assert_eq!((r.xml("Method").as_deref(), r.xml("ResourceType").as_deref()), (Some("GET"), Some("DeleteMarker")));
     // The marker can still be removed (D6): it got no lock state.
-    s3.delete_object()
-        .bucket(&b)
-        .key("k")
-        .version_id(&dm)
-        .send()
-        .await
-        .unwrap();
+    s3.delete_object().bucket(&b).key("k").version_id(&dm).send().await.unwrap();
 }
 
 #[tokio::test]
@@ -452,14 +234,7 @@ async fn s14_40_legal_hold_blocks_delete_even_with_bypass_until_cleared() {
     let s3 = srv.client();
     let b = lock_bucket(&s3, "s14-40").await;
     let v = put_held(&s3, &b, "k").await;
-    let err = s3
-        .delete_object()
-        .bucket(&b)
-        .key("k")
-        .version_id(&v)
-        .send()
-        .await
-        .unwrap_err();
+    let err = s3.delete_object().bucket(&b).key("k").version_id(&v).send().await.unwrap_err();
     assert_locked(&err);
     let err = s3
         .delete_object()
@@ -473,14 +248,7 @@ async fn s14_40_legal_hold_blocks_delete_even_with_bypass_until_cleared() {
     assert_locked(&err);
     assert_eq!(version_ids(&s3, &b, "k").await, vec![v.clone()]);
     set_hold(&s3, &b, "k", Some(&v), Hold::Off).await;
-    let out = s3
-        .delete_object()
-        .bucket(&b)
-        .key("k")
-        .version_id(&v)
-        .send()
-        .await
-        .unwrap();
+    let out = s3.delete_object().bucket(&b).key("k").version_id(&v).send().await.unwrap();
     assert_eq!(out.version_id(), Some(v.as_str()));
     assert!(version_ids(&s3, &b, "k").await.is_empty());
 }

@@ -45,7 +45,16 @@ async fn clock_skew_over_15_minutes_is_refused() {
         }
     }
     // 14 minutes is within the allowed window.
-    let req = signed_request(&srv.addr, "PUT", &format!("/{b}/ok"), &[], b"data", ROOT_AK, ROOT_SK, SystemTime::now() - Duration::from_secs(14 * 60));
+    let req = signed_request(
+        &srv.addr,
+        "PUT",
+        &format!("/{b}/ok"),
+        &[],
+        b"data",
+        ROOT_AK,
+        ROOT_SK,
+        SystemTime::now() - Duration::from_secs(14 * 60),
+    );
     assert_eq!(raw_http(&srv.addr, req).await.unwrap().status, 200);
     assert_absent(&srv, &b, "skewed").await;
 }
@@ -53,7 +62,16 @@ async fn clock_skew_over_15_minutes_is_refused() {
 #[tokio::test]
 async fn tampered_request_is_refused() {
     let (srv, b) = setup().await;
-    let req = signed_request(&srv.addr, "PUT", &format!("/{b}/k"), &[("x-amz-meta-a", "1")], b"data", ROOT_AK, ROOT_SK, SystemTime::now());
+    let req = signed_request(
+        &srv.addr,
+        "PUT",
+        &format!("/{b}/k"),
+        &[("x-amz-meta-a", "1")],
+        b"data",
+        ROOT_AK,
+        ROOT_SK,
+        SystemTime::now(),
+    );
     let tampered = String::from_utf8(req).unwrap().replace("x-amz-meta-a: 1", "x-amz-meta-a: 2").into_bytes();
     let resp = raw_http(&srv.addr, tampered).await.unwrap();
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (403, Some("SignatureDoesNotMatch")));
@@ -79,10 +97,18 @@ async fn presigned_urls_expired_tampered_and_too_long() {
         let addr = srv.addr.clone();
         async move {
             let path = url.strip_prefix(&format!("http://{addr}")).unwrap().to_owned();
-            raw_http(&addr, format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").into_bytes()).await.unwrap()
+            raw_http(&addr, format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").into_bytes())
+                .await
+                .unwrap()
         }
     };
-    let ok = s3.get_object().bucket(&b).key("k").presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap()).await.unwrap();
+    let ok = s3
+        .get_object()
+        .bucket(&b)
+        .key("k")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
+        .await
+        .unwrap();
     let resp = get(ok.uri().to_owned()).await;
     assert_eq!((resp.status, resp.body.as_slice()), (200, b"secret".as_slice()));
 
@@ -101,7 +127,13 @@ async fn presigned_urls_expired_tampered_and_too_long() {
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (403, Some("SignatureDoesNotMatch")));
 
     let week = 7 * 24 * 3600;
-    let max = s3.get_object().bucket(&b).key("k").presigned(PresigningConfig::expires_in(Duration::from_secs(week)).unwrap()).await.unwrap();
+    let max = s3
+        .get_object()
+        .bucket(&b)
+        .key("k")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(week)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(get(max.uri().to_owned()).await.status, 200, "exactly seven days is allowed");
     let too_long = max.uri().replace(&format!("X-Amz-Expires={week}"), &format!("X-Amz-Expires={}", week + 1));
     let resp = get(too_long).await;
@@ -109,11 +141,24 @@ async fn presigned_urls_expired_tampered_and_too_long() {
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (403, Some("AccessDenied")));
 
     // A presigned PUT writes; an expired one does not.
-    let put = s3.put_object().bucket(&b).key("via-url").presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap()).await.unwrap();
+    let put = s3
+        .put_object()
+        .bucket(&b)
+        .key("via-url")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
     let path = put.uri().strip_prefix(&srv.endpoint).unwrap().to_owned();
-    let resp = raw_http(&srv.addr, format!("PUT {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: 3\r\nconnection: close\r\n\r\nabc", srv.addr).into_bytes()).await.unwrap();
+    let resp = raw_http(
+        &srv.addr,
+        format!("PUT {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: 3\r\nconnection: close\r\n\r\nabc", srv.addr)
+            .into_bytes(),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status, 200, "{}", resp.text());
-    let got = s3.get_object().bucket(&b).key("via-url").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    let got =
+        s3.get_object().bucket(&b).key("via-url").send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(got.as_ref(), b"abc");
 }
 
@@ -121,10 +166,14 @@ async fn presigned_urls_expired_tampered_and_too_long() {
 async fn sigv2_and_anonymous_requests_are_refused() {
     let (srv, b) = setup().await;
     let host = &srv.addr;
-    let v2 = format!("PUT /{b}/k HTTP/1.1\r\nhost: {host}\r\ndate: Sun, 22 Nov 2026 00:00:00 GMT\r\nauthorization: AWS {ROOT_AK}:c2lnbmF0dXJl\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx");
+    let v2 = format!(
+        "PUT /{b}/k HTTP/1.1\r\nhost: {host}\r\ndate: Sun, 22 Nov 2026 00:00:00 GMT\r\nauthorization: AWS {ROOT_AK}:c2lnbmF0dXJl\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx"
+    );
     let resp = raw_http(host, v2.into_bytes()).await.unwrap();
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (400, Some("InvalidRequest")));
-    let v2q = format!("GET /{b}/k?AWSAccessKeyId={ROOT_AK}&Expires=9999999999&Signature=abc HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+    let v2q = format!(
+        "GET /{b}/k?AWSAccessKeyId={ROOT_AK}&Expires=9999999999&Signature=abc HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+    );
     let resp = raw_http(host, v2q.into_bytes()).await.unwrap();
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (400, Some("InvalidRequest")));
 
@@ -132,13 +181,21 @@ async fn sigv2_and_anonymous_requests_are_refused() {
     let resp = raw_http(host, anon_put.into_bytes()).await.unwrap();
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (403, Some("AccessDenied")));
     for path in ["/", &format!("/{b}"), &format!("/{b}/k")] {
-        let resp = raw_http(host, format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n").into_bytes()).await.unwrap();
+        let resp =
+            raw_http(host, format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n").into_bytes())
+                .await
+                .unwrap();
         assert_eq!((resp.status, resp.xml("Code").as_deref()), (403, Some("AccessDenied")), "{path}");
         assert!(resp.header("x-amz-request-id").is_some());
         assert!(resp.xml("RequestId").is_some());
     }
     assert_absent(&srv, &b, "k").await;
     // Health stays open without credentials.
-    let resp = raw_http(host, format!("GET /_holdfast/health HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n").into_bytes()).await.unwrap();
+    let resp = raw_http(
+        host,
+        format!("GET /_holdfast/health HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n").into_bytes(),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status, 200);
 }

@@ -20,19 +20,35 @@ fn md5_b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
 }
 
-async fn signed(srv: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> holdfast_testkit::RawResponse {
-    raw_http(&srv.addr, signed_request(&srv.addr, method, path, headers, body, ROOT_AK, ROOT_SK, SystemTime::now())).await.unwrap()
+async fn signed(
+    srv: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> holdfast_testkit::RawResponse {
+    raw_http(&srv.addr, signed_request(&srv.addr, method, path, headers, body, ROOT_AK, ROOT_SK, SystemTime::now()))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn body_shorter_than_content_length_is_incomplete_and_stores_nothing() {
     let (srv, b) = setup().await;
     // Unsigned payload: the server can only notice the missing bytes when the body ends.
-    let resp = signed(&srv, "PUT", &format!("/{b}/short"), &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD"), ("content-length", "100")], &[b'x'; 50]).await;
+    let resp = signed(
+        &srv,
+        "PUT",
+        &format!("/{b}/short"),
+        &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD"), ("content-length", "100")],
+        &[b'x'; 50],
+    )
+    .await;
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (400, Some("IncompleteBody")), "{}", resp.text());
     // Signed payload: the signature covers 100 bytes that never arrive.
     let full = [b'y'; 100];
-    let mut req = signed_request(&srv.addr, "PUT", &format!("/{b}/short2"), &[], &full, ROOT_AK, ROOT_SK, SystemTime::now());
+    let mut req =
+        signed_request(&srv.addr, "PUT", &format!("/{b}/short2"), &[], &full, ROOT_AK, ROOT_SK, SystemTime::now());
     req.truncate(req.len() - 40);
     let resp = raw_http(&srv.addr, req).await.unwrap();
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (400, Some("IncompleteBody")), "{}", resp.text());
@@ -51,14 +67,27 @@ async fn delete_objects_malformed_xml_missing_md5_and_too_many_keys() {
     let s3 = srv.client();
     s3.put_object().bucket(&b).key("keep").body(ByteStream::from_static(b"x")).send().await.unwrap();
     let path = format!("/{b}?delete");
-    for body in [&b"<Delete><Object><Key>keep</Key></Object>"[..], b"not xml at all", b"<Delete><Object><Key>keep</Key></Objec></Delete>"] {
+    for body in [
+        &b"<Delete><Object><Key>keep</Key></Object>"[..],
+        b"not xml at all",
+        b"<Delete><Object><Key>keep</Key></Objec></Delete>",
+    ] {
         let md5 = md5_b64(body);
         let resp = signed(&srv, "POST", &path, &[("content-md5", &md5)], body).await;
-        assert_eq!((resp.status, resp.xml("Code").as_deref()), (400, Some("MalformedXML")), "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            (resp.status, resp.xml("Code").as_deref()),
+            (400, Some("MalformedXML")),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
     }
     let good = b"<Delete><Object><Key>keep</Key></Object></Delete>";
     let resp = signed(&srv, "POST", &path, &[], good).await;
-    assert_eq!((resp.status, resp.xml("Code").as_deref()), (400, Some("InvalidRequest")), "D9/B14: an integrity header is required");
+    assert_eq!(
+        (resp.status, resp.xml("Code").as_deref()),
+        (400, Some("InvalidRequest")),
+        "D9/B14: an integrity header is required"
+    );
     let mut many = String::from("<Delete>");
     for i in 0..1001 {
         many.push_str(&format!("<Object><Key>k{i}</Key></Object>"));
@@ -75,7 +104,15 @@ async fn complete_multipart_upload_with_malformed_xml() {
     let (srv, b) = setup().await;
     let s3 = srv.client();
     let id = s3.create_multipart_upload().bucket(&b).key("k").send().await.unwrap().upload_id().unwrap().to_owned();
-    s3.upload_part().bucket(&b).key("k").upload_id(&id).part_number(1).body(ByteStream::from_static(b"part")).send().await.unwrap();
+    s3.upload_part()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .unwrap();
     let path = format!("/{b}/k?uploadId={id}");
     for body in [&b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"[..], b"{json: true}"] {
         let resp = signed(&srv, "POST", &path, &[], body).await;
@@ -90,7 +127,14 @@ async fn complete_multipart_upload_with_malformed_xml() {
 #[tokio::test]
 async fn malformed_versioning_configuration() {
     let (srv, b) = setup().await;
-    let resp = signed(&srv, "PUT", &format!("/{b}?versioning"), &[], b"<VersioningConfiguration><Status>Maybe</Status></VersioningConfiguration>").await;
+    let resp = signed(
+        &srv,
+        "PUT",
+        &format!("/{b}?versioning"),
+        &[],
+        b"<VersioningConfiguration><Status>Maybe</Status></VersioningConfiguration>",
+    )
+    .await;
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (400, Some("MalformedXML")));
     let resp = signed(&srv, "PUT", &format!("/{b}?versioning"), &[], b"<Versioning").await;
     assert_eq!((resp.status, resp.xml("Code").as_deref()), (400, Some("MalformedXML")));
@@ -114,7 +158,13 @@ async fn delete_objects_reports_per_key_and_honours_quiet() {
         ObjectIdentifier::builder().key("b").build().unwrap(),
         ObjectIdentifier::builder().key("c").version_id("malformed-version").build().unwrap(),
     ];
-    let out = s3.delete_objects().bucket(&b).delete(Delete::builder().set_objects(Some(ids.clone())).build().unwrap()).send().await.unwrap();
+    let out = s3
+        .delete_objects()
+        .bucket(&b)
+        .delete(Delete::builder().set_objects(Some(ids.clone())).build().unwrap())
+        .send()
+        .await
+        .unwrap();
     let deleted: Vec<_> = out.deleted().iter().map(|d| (d.key().unwrap(), d.version_id(), d.delete_marker())).collect();
     assert_eq!(deleted.len(), 2);
     assert_eq!(deleted[0], ("a", v.version_id(), None));
@@ -124,7 +174,13 @@ async fn delete_objects_reports_per_key_and_honours_quiet() {
     assert_eq!((out.errors()[0].key(), out.errors()[0].code()), (Some("c"), Some("InvalidArgument")));
     assert_eq!(out.errors()[0].version_id(), Some("malformed-version"));
 
-    let quiet = s3.delete_objects().bucket(&b).delete(Delete::builder().set_objects(Some(ids)).quiet(true).build().unwrap()).send().await.unwrap();
+    let quiet = s3
+        .delete_objects()
+        .bucket(&b)
+        .delete(Delete::builder().set_objects(Some(ids)).quiet(true).build().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert!(quiet.deleted().is_empty(), "quiet suppresses successes");
     assert_eq!(quiet.errors().len(), 1, "quiet still reports failures");
     let versions = s3.list_object_versions().bucket(&b).send().await.unwrap();

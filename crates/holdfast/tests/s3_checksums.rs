@@ -7,7 +7,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::config::RequestChecksumCalculation;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
-use holdfast_testkit::aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart};
+use holdfast_testkit::aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+};
 use holdfast_testkit::{Server, ServerOptions, bucket_name, error_code};
 
 fn crc(alg: crc_fast::CrcAlgorithm, width: usize, data: &[u8]) -> Vec<u8> {
@@ -32,11 +34,18 @@ fn b64(alg: &ChecksumAlgorithm, data: &[u8]) -> String {
 
 /// A client that only sends checksums when asked (the SDK default adds CRC32).
 fn plain_client(s3: &Client) -> Client {
-    Client::from_conf(s3.config().to_builder().request_checksum_calculation(RequestChecksumCalculation::WhenRequired).build())
+    Client::from_conf(
+        s3.config().to_builder().request_checksum_calculation(RequestChecksumCalculation::WhenRequired).build(),
+    )
 }
 
-const ALGORITHMS: [ChecksumAlgorithm; 5] =
-    [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32C, ChecksumAlgorithm::Crc64Nvme, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Sha256];
+const ALGORITHMS: [ChecksumAlgorithm; 5] = [
+    ChecksumAlgorithm::Crc32,
+    ChecksumAlgorithm::Crc32C,
+    ChecksumAlgorithm::Crc64Nvme,
+    ChecksumAlgorithm::Sha1,
+    ChecksumAlgorithm::Sha256,
+];
 
 macro_rules! returned {
     ($out:expr, $alg:expr) => {
@@ -61,7 +70,15 @@ async fn every_algorithm_is_verified_stored_and_returned() {
     for alg in ALGORITHMS {
         let key = format!("obj-{}", alg.as_str());
         // The SDK computes the checksum and sends it (as an aws-chunked trailer on http).
-        let put = s3.put_object().bucket(&b).key(&key).checksum_algorithm(alg.clone()).body(ByteStream::from(data.clone())).send().await.unwrap();
+        let put = s3
+            .put_object()
+            .bucket(&b)
+            .key(&key)
+            .checksum_algorithm(alg.clone())
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
         let want = b64(&alg, &data);
         assert_eq!(returned!(put, &alg), Some(want.as_str()), "{alg:?} put");
         let get = s3.get_object().bucket(&b).key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
@@ -83,12 +100,26 @@ async fn wrong_checksums_and_digests_are_refused_and_store_nothing() {
     let data = b"the body".to_vec();
     let other = b"another body".to_vec();
     // Correct explicit values are accepted.
-    s3.put_object().bucket(&b).key("ok").checksum_sha256(b64(&ChecksumAlgorithm::Sha256, &data)).body(ByteStream::from(data.clone())).send().await.unwrap();
+    s3.put_object()
+        .bucket(&b)
+        .key("ok")
+        .checksum_sha256(b64(&ChecksumAlgorithm::Sha256, &data))
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
     let md5 = {
         use md5::Digest;
         B64.encode(md5::Md5::digest(&data))
     };
-    s3.put_object().bucket(&b).key("ok-md5").content_md5(&md5).body(ByteStream::from(data.clone())).send().await.unwrap();
+    s3.put_object()
+        .bucket(&b)
+        .key("ok-md5")
+        .content_md5(&md5)
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
 
     for alg in ALGORITHMS {
         let wrong = b64(&alg, &other);
@@ -105,15 +136,39 @@ async fn wrong_checksums_and_digests_are_refused_and_store_nothing() {
     }
     // A malformed value: BadDigest in the default mode, InvalidRequest with aws_strict
     // (tests/s3_compat_modes.rs).
-    let err = s3.put_object().bucket(&b).key("bad").checksum_crc32("not base64!").body(ByteStream::from(data.clone())).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket(&b)
+        .key("bad")
+        .checksum_crc32("not base64!")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("BadDigest".into()), Some(400)));
     let wrong_md5 = {
         use md5::Digest;
         B64.encode(md5::Md5::digest(&other))
     };
-    let err = s3.put_object().bucket(&b).key("bad").content_md5(wrong_md5).body(ByteStream::from(data.clone())).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket(&b)
+        .key("bad")
+        .content_md5(wrong_md5)
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("BadDigest".into()), Some(400)));
-    let err = s3.put_object().bucket(&b).key("bad").content_md5("AAAA").body(ByteStream::from(data.clone())).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket(&b)
+        .key("bad")
+        .content_md5("AAAA")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("InvalidDigest".into()), Some(400)));
     let err = s3.head_object().bucket(&b).key("bad").send().await.unwrap_err();
     assert_eq!(error_code(&err).1, Some(404), "nothing was stored by the refused writes");
@@ -134,13 +189,38 @@ async fn objects_without_a_checksum_get_a_full_object_crc64nvme() {
     assert_eq!(head.checksum_type(), Some(&ChecksumType::FullObject));
 }
 
-async fn multipart(s3: &Client, b: &str, key: &str, alg: Option<ChecksumAlgorithm>, kind: Option<ChecksumType>, parts: &[Vec<u8>]) -> String {
-    let create = s3.create_multipart_upload().bucket(b).key(key).set_checksum_algorithm(alg.clone()).set_checksum_type(kind).send().await.unwrap();
+async fn multipart(
+    s3: &Client,
+    b: &str,
+    key: &str,
+    alg: Option<ChecksumAlgorithm>,
+    kind: Option<ChecksumType>,
+    parts: &[Vec<u8>],
+) -> String {
+    let create = s3
+        .create_multipart_upload()
+        .bucket(b)
+        .key(key)
+        .set_checksum_algorithm(alg.clone())
+        .set_checksum_type(kind)
+        .send()
+        .await
+        .unwrap();
     let id = create.upload_id().unwrap().to_owned();
     let mut done = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let n = i as i32 + 1;
-        let out = s3.upload_part().bucket(b).key(key).upload_id(&id).part_number(n).set_checksum_algorithm(alg.clone()).body(ByteStream::from(p.clone())).send().await.unwrap();
+        let out = s3
+            .upload_part()
+            .bucket(b)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .set_checksum_algorithm(alg.clone())
+            .body(ByteStream::from(p.clone()))
+            .send()
+            .await
+            .unwrap();
         let mut cp = CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap());
         if let Some(a) = &alg {
             let v = returned!(out, a).unwrap().to_owned();
@@ -186,7 +266,8 @@ async fn multipart_composite_and_full_object_checksums() {
     assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
 
     multipart(&s3, &b, "sha-composite", Some(ChecksumAlgorithm::Sha256), None, &parts).await;
-    let head = s3.head_object().bucket(&b).key("sha-composite").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    let head =
+        s3.head_object().bucket(&b).key("sha-composite").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
     let raw: Vec<u8> = parts.iter().flat_map(|p| digest(&ChecksumAlgorithm::Sha256, p)).collect();
     assert_eq!(head.checksum_sha256(), Some(format!("{}-3", b64(&ChecksumAlgorithm::Sha256, &raw)).as_str()));
 
@@ -200,7 +281,17 @@ async fn multipart_composite_and_full_object_checksums() {
     assert_eq!(head.checksum_crc64_nvme(), Some(b64(&ChecksumAlgorithm::Crc64Nvme, &whole).as_str()));
 
     // A part that declares another algorithm than its upload is refused.
-    let id = s3.create_multipart_upload().bucket(&b).key("mismatch").checksum_algorithm(ChecksumAlgorithm::Sha1).send().await.unwrap().upload_id().unwrap().to_owned();
+    let id = s3
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("mismatch")
+        .checksum_algorithm(ChecksumAlgorithm::Sha1)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
     let err = s3
         .upload_part()
         .bucket(&b)

@@ -11,7 +11,9 @@ async fn setup(s3: &Client, versioned: bool) -> String {
     if versioned {
         s3.put_bucket_versioning()
             .bucket(&b)
-            .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
             .send()
             .await
             .unwrap();
@@ -120,9 +122,18 @@ async fn copy_conditions() {
     let lm = s3.head_object().bucket(&b).key("src").send().await.unwrap().last_modified().cloned().unwrap();
     let src = format!("{b}/src");
     s3.copy_object().bucket(&b).key("a").copy_source(&src).copy_source_if_match(etag).send().await.unwrap();
-    let err = s3.copy_object().bucket(&b).key("b").copy_source(&src).copy_source_if_match("\"x\"").send().await.unwrap_err();
+    let err =
+        s3.copy_object().bucket(&b).key("b").copy_source(&src).copy_source_if_match("\"x\"").send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("PreconditionFailed".into()), Some(412)));
-    let err = s3.copy_object().bucket(&b).key("b").copy_source(&src).copy_source_if_none_match(etag).send().await.unwrap_err();
+    let err = s3
+        .copy_object()
+        .bucket(&b)
+        .key("b")
+        .copy_source(&src)
+        .copy_source_if_none_match(etag)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err).1, Some(412), "a failed copy condition is 412, never 304");
     let err = s3
         .copy_object()

@@ -16,7 +16,8 @@ const MAX_PUTS_PER_WRITER: usize = 400;
 
 /// Deterministic content for (key, generation): no need to keep the bytes in memory.
 fn content(key: &str, generation: u32) -> Vec<u8> {
-    let seed = key.bytes().fold(u64::from(generation) * 0x9E37_79B9, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let seed =
+        key.bytes().fold(u64::from(generation) * 0x9E37_79B9, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     let len = 1 + (seed % (192 * 1024)) as usize;
     let mut x = seed | 1;
     (0..len)
@@ -86,7 +87,13 @@ async fn sigkill_mid_load_loses_no_acknowledged_write() {
         verify(&s3, &bucket, &snapshot).await;
         verify_no_orphans(&srv, &s3, &bucket).await;
         // The server takes writes again.
-        s3.put_object().bucket(&bucket).key(format!("after-{round}")).body(ByteStream::from_static(b"alive")).send().await.unwrap();
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("after-{round}"))
+            .body(ByteStream::from_static(b"alive"))
+            .send()
+            .await
+            .unwrap();
     }
     eprintln!("crash test: {total_acked} acknowledged PUTs over 3 SIGKILL cycles, all intact");
 }
@@ -107,9 +114,23 @@ async fn verify_no_orphans(srv: &Server, s3: &Client, bucket: &str) {
     let mut listed = 0usize;
     let (mut km, mut vm): (Option<String>, Option<String>) = (None, None);
     loop {
-        let page = s3.list_object_versions().bucket(bucket).set_key_marker(km.clone()).set_version_id_marker(vm.clone()).send().await.unwrap();
+        let page = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_key_marker(km.clone())
+            .set_version_id_marker(vm.clone())
+            .send()
+            .await
+            .unwrap();
         for v in page.versions() {
-            let got = s3.get_object().bucket(bucket).key(v.key().unwrap()).version_id(v.version_id().unwrap()).send().await.unwrap();
+            let got = s3
+                .get_object()
+                .bucket(bucket)
+                .key(v.key().unwrap())
+                .version_id(v.version_id().unwrap())
+                .send()
+                .await
+                .unwrap();
             let len = got.body.collect().await.unwrap().into_bytes().len();
             assert_eq!(Some(len as i64), v.size(), "listed version {:?} lacks bytes", v.key());
             listed += 1;

@@ -65,7 +65,15 @@ async fn v2_paging_with_continuation_token_start_after_and_max_keys() {
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..20 {
-        let page = s3.list_objects_v2().bucket(&b).delimiter("/").max_keys(2).set_continuation_token(token.clone()).send().await.unwrap();
+        let page = s3
+            .list_objects_v2()
+            .bucket(&b)
+            .delimiter("/")
+            .max_keys(2)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .unwrap();
         assert!(page.key_count().unwrap() <= 2);
         seen.extend(page.contents().iter().map(|o| o.key().unwrap().to_owned()));
         seen.extend(page.common_prefixes().iter().map(|p| p.prefix().unwrap().to_owned()));
@@ -169,7 +177,18 @@ async fn object_versions_paging_with_key_and_version_markers() {
     for key in ["k1", "k2"] {
         let mut ids = Vec::new();
         for _ in 0..3 {
-            ids.push(s3.put_object().bucket(&b).key(key).body(ByteStream::from_static(b"x")).send().await.unwrap().version_id().unwrap().to_owned());
+            ids.push(
+                s3.put_object()
+                    .bucket(&b)
+                    .key(key)
+                    .body(ByteStream::from_static(b"x"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .version_id()
+                    .unwrap()
+                    .to_owned(),
+            );
         }
         ids.reverse();
         expected.extend(ids.into_iter().map(|id| (key.to_owned(), id)));
@@ -180,12 +199,24 @@ async fn object_versions_paging_with_key_and_version_markers() {
     let mut seen: Vec<(String, String, bool)> = Vec::new();
     let (mut km, mut vm): (Option<String>, Option<String>) = (None, None);
     for _ in 0..20 {
-        let page = s3.list_object_versions().bucket(&b).max_keys(2).set_key_marker(km.clone()).set_version_id_marker(vm.clone()).send().await.unwrap();
+        let page = s3
+            .list_object_versions()
+            .bucket(&b)
+            .max_keys(2)
+            .set_key_marker(km.clone())
+            .set_version_id_marker(vm.clone())
+            .send()
+            .await
+            .unwrap();
         let mut entries: Vec<(String, String, bool)> = page
             .versions()
             .iter()
             .map(|v| (v.key().unwrap().to_owned(), v.version_id().unwrap().to_owned(), v.is_latest().unwrap()))
-            .chain(page.delete_markers().iter().map(|m| (m.key().unwrap().to_owned(), m.version_id().unwrap().to_owned(), m.is_latest().unwrap())))
+            .chain(
+                page.delete_markers()
+                    .iter()
+                    .map(|m| (m.key().unwrap().to_owned(), m.version_id().unwrap().to_owned(), m.is_latest().unwrap())),
+            )
             .collect();
         entries.sort_by_key(|(k, id, _)| expected.iter().position(|(ek, eid)| ek == k && eid == id));
         assert!(entries.len() <= 2);

@@ -26,7 +26,16 @@ async fn upload_parts(s3: &Client, b: &str, key: &str, id: &str, parts: &[Vec<u8
     let mut done = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let n = i as i32 + 1;
-        let out = s3.upload_part().bucket(b).key(key).upload_id(id).part_number(n).body(ByteStream::from(p.clone())).send().await.unwrap();
+        let out = s3
+            .upload_part()
+            .bucket(b)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(p.clone()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(out.e_tag(), Some(format!("\"{}\"", hex::encode(md5(p))).as_str()));
         done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
     }
@@ -40,7 +49,15 @@ async fn complete_upload_with_real_5mib_parts() {
     let b = bucket_name("mpu");
     s3.create_bucket().bucket(&b).send().await.unwrap();
     let parts = vec![vec![1u8; 5 * MIB], vec![2u8; 5 * MIB], vec![3u8; 1000]];
-    let create = s3.create_multipart_upload().bucket(&b).key("big").content_type("application/x-big").metadata("m", "v").send().await.unwrap();
+    let create = s3
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("big")
+        .content_type("application/x-big")
+        .metadata("m", "v")
+        .send()
+        .await
+        .unwrap();
     let id = create.upload_id().unwrap().to_owned();
     let done = upload_parts(&s3, &b, "big", &id, &parts).await;
 
@@ -82,7 +99,14 @@ async fn complete_upload_with_real_5mib_parts() {
     let head = s3.head_object().bucket(&b).key("big").part_number(3).send().await.unwrap();
     assert_eq!(head.content_length(), Some(1000));
     // A range across the part boundary.
-    let r = s3.get_object().bucket(&b).key("big").range(format!("bytes={}-{}", 5 * MIB - 2, 5 * MIB + 1)).send().await.unwrap();
+    let r = s3
+        .get_object()
+        .bucket(&b)
+        .key("big")
+        .range(format!("bytes={}-{}", 5 * MIB - 2, 5 * MIB + 1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.body.collect().await.unwrap().into_bytes().to_vec(), vec![1, 1, 2, 2]);
 
     let attrs = s3
@@ -98,7 +122,10 @@ async fn complete_upload_with_real_5mib_parts() {
     assert_eq!(attrs.object_size(), Some((10 * MIB + 1000) as i64));
     assert_eq!(attrs.e_tag().map(|e| e.trim_matches('"')), Some(want_etag.trim_matches('"')));
     assert_eq!(attrs.object_parts().unwrap().total_parts_count(), Some(3));
-    assert!(s3.list_multipart_uploads().bucket(&b).send().await.unwrap().uploads().is_empty(), "completion ends the upload");
+    assert!(
+        s3.list_multipart_uploads().bucket(&b).send().await.unwrap().uploads().is_empty(),
+        "completion ends the upload"
+    );
     let err = s3.list_parts().bucket(&b).key("big").upload_id(&id).send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("NoSuchUpload".into()), Some(404)));
 }
@@ -133,7 +160,16 @@ async fn completion_checks_order_etags_and_sizes() {
     complete(vec![done[0].clone()]).await.unwrap();
     let got = s3.get_object().bucket(&b).key("k").send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(got.to_vec(), vec![7u8; 100]);
-    let err = s3.upload_part().bucket(&b).key("k").upload_id("nonexistentupload").part_number(1).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err = s3
+        .upload_part()
+        .bucket(&b)
+        .key("k")
+        .upload_id("nonexistentupload")
+        .part_number(1)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("NoSuchUpload".into()), Some(404)));
 }
 
@@ -146,12 +182,30 @@ async fn abort_removes_the_upload_and_parts_can_be_replaced() {
     let id = s3.create_multipart_upload().bucket(&b).key("k").send().await.unwrap().upload_id().unwrap().to_owned();
     upload_parts(&s3, &b, "k", &id, &[vec![1u8; 2048]]).await;
     // Re-uploading part 1 replaces it.
-    let again = s3.upload_part().bucket(&b).key("k").upload_id(&id).part_number(1).body(ByteStream::from(vec![9u8; 1500])).send().await.unwrap();
+    let again = s3
+        .upload_part()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(vec![9u8; 1500]))
+        .send()
+        .await
+        .unwrap();
     let parts = s3.list_parts().bucket(&b).key("k").upload_id(&id).send().await.unwrap();
     assert_eq!(parts.parts().len(), 1);
     assert_eq!(parts.parts()[0].size(), Some(1500));
     assert_eq!(parts.parts()[0].e_tag(), again.e_tag());
-    let err = s3.upload_part().bucket(&b).key("k").upload_id(&id).part_number(10001).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err = s3
+        .upload_part()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&id)
+        .part_number(10001)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("InvalidArgument".into()), Some(400)));
     s3.abort_multipart_upload().bucket(&b).key("k").upload_id(&id).send().await.unwrap();
     let err = s3.list_parts().bucket(&b).key("k").upload_id(&id).send().await.unwrap_err();
@@ -171,9 +225,38 @@ async fn upload_part_copy_with_ranges() {
     let src: Vec<u8> = (0..4096u32).map(|i| (i % 256) as u8).collect();
     s3.put_object().bucket(&b).key("src").body(ByteStream::from(src.clone())).send().await.unwrap();
     let id = s3.create_multipart_upload().bucket(&b).key("dst").send().await.unwrap().upload_id().unwrap().to_owned();
-    let p1 = s3.upload_part_copy().bucket(&b).key("dst").upload_id(&id).part_number(1).copy_source(format!("{b}/src")).copy_source_range("bytes=0-2047").send().await.unwrap();
-    let p2 = s3.upload_part_copy().bucket(&b).key("dst").upload_id(&id).part_number(2).copy_source(format!("{b}/src")).send().await.unwrap();
-    let err = s3.upload_part_copy().bucket(&b).key("dst").upload_id(&id).part_number(3).copy_source(format!("{b}/src")).copy_source_range("bytes=0-999999").send().await.unwrap_err();
+    let p1 = s3
+        .upload_part_copy()
+        .bucket(&b)
+        .key("dst")
+        .upload_id(&id)
+        .part_number(1)
+        .copy_source(format!("{b}/src"))
+        .copy_source_range("bytes=0-2047")
+        .send()
+        .await
+        .unwrap();
+    let p2 = s3
+        .upload_part_copy()
+        .bucket(&b)
+        .key("dst")
+        .upload_id(&id)
+        .part_number(2)
+        .copy_source(format!("{b}/src"))
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .upload_part_copy()
+        .bucket(&b)
+        .key("dst")
+        .upload_id(&id)
+        .part_number(3)
+        .copy_source(format!("{b}/src"))
+        .copy_source_range("bytes=0-999999")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("InvalidArgument".into()), Some(400)), "range beyond the source");
     let parts = vec![
         CompletedPart::builder().part_number(1).e_tag(p1.copy_part_result().unwrap().e_tag().unwrap()).build(),
@@ -187,7 +270,8 @@ async fn upload_part_copy_with_ranges() {
         .send()
         .await
         .unwrap();
-    let got = s3.get_object().bucket(&b).key("dst").send().await.unwrap().body.collect().await.unwrap().into_bytes().to_vec();
+    let got =
+        s3.get_object().bucket(&b).key("dst").send().await.unwrap().body.collect().await.unwrap().into_bytes().to_vec();
     let mut want = src[..2048].to_vec();
     want.extend_from_slice(&src);
     assert_eq!(got, want);

@@ -17,7 +17,9 @@ async fn bucket(s3: &Client, tag: &str, versioned: bool) -> String {
     if versioned {
         s3.put_bucket_versioning()
             .bucket(&b)
-            .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
             .send()
             .await
             .unwrap();
@@ -111,11 +113,19 @@ async fn missing_key_and_bucket_errors() {
     assert_eq!(error_code(&err).1, Some(404));
     let err = s3.get_object().bucket("no-such-bucket-x").key("k").send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("NoSuchBucket".into()), Some(404)));
-    let err = s3.put_object().bucket("no-such-bucket-x").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket("no-such-bucket-x")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("NoSuchBucket".into()), Some(404)));
     let err = s3.get_object().bucket(&b).key("k").version_id("not-a-version").send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("InvalidArgument".into()), Some(400)));
-    let err = s3.get_object().bucket(&b).key("k").version_id("0123456789abcdef0123456789abcdef").send().await.unwrap_err();
+    let err =
+        s3.get_object().bucket(&b).key("k").version_id("0123456789abcdef0123456789abcdef").send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("NoSuchVersion".into()), Some(404)));
 }
 
@@ -124,15 +134,58 @@ async fn conditional_put_if_none_match_and_if_match() {
     let srv = server();
     let s3 = srv.client();
     let b = bucket(&s3, "condput", false).await;
-    let first = s3.put_object().bucket(&b).key("k").if_none_match("*").body(ByteStream::from_static(b"one")).send().await.unwrap();
-    let err = s3.put_object().bucket(&b).key("k").if_none_match("*").body(ByteStream::from_static(b"two")).send().await.unwrap_err();
+    let first = s3
+        .put_object()
+        .bucket(&b)
+        .key("k")
+        .if_none_match("*")
+        .body(ByteStream::from_static(b"one"))
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .put_object()
+        .bucket(&b)
+        .key("k")
+        .if_none_match("*")
+        .body(ByteStream::from_static(b"two"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("PreconditionFailed".into()), Some(412)));
-    let err = s3.put_object().bucket(&b).key("k").if_match("\"0000\"").body(ByteStream::from_static(b"two")).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket(&b)
+        .key("k")
+        .if_match("\"0000\"")
+        .body(ByteStream::from_static(b"two"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("PreconditionFailed".into()), Some(412)));
-    assert_eq!(body(s3.get_object().bucket(&b).key("k").send().await.unwrap()).await, b"one", "refused writes change nothing");
-    s3.put_object().bucket(&b).key("k").if_match(first.e_tag().unwrap()).body(ByteStream::from_static(b"two")).send().await.unwrap();
+    assert_eq!(
+        body(s3.get_object().bucket(&b).key("k").send().await.unwrap()).await,
+        b"one",
+        "refused writes change nothing"
+    );
+    s3.put_object()
+        .bucket(&b)
+        .key("k")
+        .if_match(first.e_tag().unwrap())
+        .body(ByteStream::from_static(b"two"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body(s3.get_object().bucket(&b).key("k").send().await.unwrap()).await, b"two");
-    let err = s3.put_object().bucket(&b).key("absent").if_match("\"abc\"").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket(&b)
+        .key("absent")
+        .if_match("\"abc\"")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("NoSuchKey".into()), Some(404)));
 }
 
@@ -198,7 +251,14 @@ async fn response_header_overrides() {
     let srv = server();
     let s3 = srv.client();
     let b = bucket(&s3, "override", false).await;
-    s3.put_object().bucket(&b).key("k").content_type("text/plain").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    s3.put_object()
+        .bucket(&b)
+        .key("k")
+        .content_type("text/plain")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
     let out = s3
         .get_object()
         .bucket(&b)
@@ -285,7 +345,11 @@ async fn suspended_versioning_uses_the_null_version() {
     s3.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"n2")).send().await.unwrap();
     let list = s3.list_object_versions().bucket(&b).send().await.unwrap();
     let ids: Vec<_> = list.versions().iter().map(|v| v.version_id().unwrap().to_owned()).collect();
-    assert_eq!(ids, vec!["null".to_owned(), kept.version_id().unwrap().to_owned()], "the null version was replaced, not added");
+    assert_eq!(
+        ids,
+        vec!["null".to_owned(), kept.version_id().unwrap().to_owned()],
+        "the null version was replaced, not added"
+    );
     let got = s3.get_object().bucket(&b).key("k").version_id("null").send().await.unwrap();
     assert_eq!(got.version_id(), Some("null"));
     assert_eq!(body(got).await, b"n2");
@@ -304,7 +368,14 @@ async fn delete_of_absent_keys_and_versions_succeeds() {
     let d = s3.delete_object().bucket(&plain).key("never").send().await.unwrap();
     assert_eq!((d.delete_marker(), d.version_id()), (None, None));
     let versioned = bucket(&s3, "absentv", true).await;
-    let d = s3.delete_object().bucket(&versioned).key("k").version_id("0123456789abcdef0123456789abcdef").send().await.unwrap();
+    let d = s3
+        .delete_object()
+        .bucket(&versioned)
+        .key("k")
+        .version_id("0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(d.delete_marker(), None, "D13: an absent version is simply gone");
     let err = s3.delete_object().bucket(&versioned).key("k").version_id("bad").send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("InvalidArgument".into()), Some(400)));
@@ -328,17 +399,26 @@ async fn hostile_keys_stay_inside_the_data_dir_and_round_trip() {
         &"k".repeat(1024),
     ];
     for (i, k) in keys.iter().enumerate() {
-        s3.put_object().bucket(&b).key(*k).body(ByteStream::from(vec![i as u8; 3])).send().await.unwrap_or_else(|e| panic!("{k:?}: {e:?}"));
+        s3.put_object()
+            .bucket(&b)
+            .key(*k)
+            .body(ByteStream::from(vec![i as u8; 3]))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{k:?}: {e:?}"));
     }
     for (i, k) in keys.iter().enumerate() {
         let got = s3.get_object().bucket(&b).key(*k).send().await.unwrap_or_else(|e| panic!("{k:?}: {e:?}"));
         assert_eq!(body(got).await, vec![i as u8; 3], "{k:?}");
     }
-    let err = s3.put_object().bucket(&b).key("k".repeat(1025)).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err =
+        s3.put_object().bucket(&b).key("k".repeat(1025)).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
     assert_eq!(error_code(&err), (Some("KeyTooLongError".into()), Some(400)));
     // Nothing was written outside the data directory's own layout.
-    let mut names: Vec<String> =
-        std::fs::read_dir(&srv.data_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&srv.data_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     let allowed = ["blobs", "holdfast.lock", "meta.db", "meta.db-shm", "meta.db-wal", "secrets.key", "tmp"];
     assert!(names.iter().all(|n| allowed.contains(&n.as_str())), "{names:?}");

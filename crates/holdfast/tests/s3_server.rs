@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 const BIN: &str = env!("CARGO_BIN_EXE_holdfast");
 
 async fn get(addr: &str, path: &str) -> holdfast_testkit::RawResponse {
-    raw_http(addr, format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").into_bytes()).await.unwrap()
+    raw_http(addr, format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").into_bytes())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -40,7 +42,10 @@ async fn health_metrics_and_request_ids() {
 
 #[tokio::test]
 async fn virtual_hosted_style_addressing() {
-    let srv = Server::start_with(BIN, ServerOptions { config_toml: "base_domain = \"s3.holdfast.test\"\n".into(), ..Default::default() });
+    let srv = Server::start_with(
+        BIN,
+        ServerOptions { config_toml: "base_domain = \"s3.holdfast.test\"\n".into(), ..Default::default() },
+    );
     let b = bucket_name("vhost");
     srv.client().create_bucket().bucket(&b).send().await.unwrap();
     srv.client().put_object().bucket(&b).key("dir/obj").body(ByteStream::from_static(b"vh")).send().await.unwrap();
@@ -63,7 +68,16 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     let addr = srv.addr.clone();
     let path = format!("/{b}/slow");
     let body = vec![b'z'; 64 * 1024];
-    let req = signed_request(&addr, "PUT", &path, &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")], &body, ROOT_AK, ROOT_SK, SystemTime::now());
+    let req = signed_request(
+        &addr,
+        "PUT",
+        &path,
+        &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")],
+        &body,
+        ROOT_AK,
+        ROOT_SK,
+        SystemTime::now(),
+    );
     let split = req.len() - body.len() / 2;
     let upload = tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -87,7 +101,19 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     assert!(status.success(), "{status:?}");
     // Acknowledged means stored: it is there after a restart.
     srv.restart();
-    let got = srv.client().get_object().bucket(&b).key("slow").send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    let got = srv
+        .client()
+        .get_object()
+        .bucket(&b)
+        .key("slow")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
     assert_eq!(got.len(), 64 * 1024);
 }
 
@@ -107,7 +133,11 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     }
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -125,7 +155,10 @@ fn startup_errors_are_one_clear_line() {
 
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().to_string();
-    let (code, _, err) = run(&["serve", "--listen", &port, "--data-dir", dir.join("a").to_str().unwrap()], &[("HOLDFAST_ROOT_ACCESS_KEY", "a"), ("HOLDFAST_ROOT_SECRET_KEY", "b")]);
+    let (code, _, err) = run(
+        &["serve", "--listen", &port, "--data-dir", dir.join("a").to_str().unwrap()],
+        &[("HOLDFAST_ROOT_ACCESS_KEY", "a"), ("HOLDFAST_ROOT_SECRET_KEY", "b")],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("cannot listen on") && err.contains("Address already in use"), "{err}");
     assert!(!err.contains("panicked"));
@@ -136,7 +169,10 @@ fn startup_errors_are_one_clear_line() {
     assert_eq!(code, 1);
     assert!(err.starts_with("holdfast: cannot create data dir"), "{err}");
 
-    let (code, _, err) = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.join("c").to_str().unwrap()], &[("HOLDFAST_ROOT_ACCESS_KEY", "only-one")]);
+    let (code, _, err) = run(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.join("c").to_str().unwrap()],
+        &[("HOLDFAST_ROOT_ACCESS_KEY", "only-one")],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("HOLDFAST_ROOT_SECRET_KEY"), "{err}");
 }

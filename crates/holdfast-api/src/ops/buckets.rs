@@ -8,7 +8,10 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 impl Gateway {
-    pub(crate) async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    pub(crate) async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let input = req.input;
         if let Some(loc) = input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref())
             && loc.as_str() != self.config.region
@@ -29,7 +32,10 @@ impl Gateway {
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
     }
 
-    pub(crate) async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    pub(crate) async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let name = req.input.bucket;
         self.engine.meta.delete_bucket(&name).await.map_err(|e| with_resource(meta_error(e), &name, None))?;
         Ok(S3Response::new(DeleteBucketOutput {}))
@@ -40,7 +46,10 @@ impl Gateway {
         Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(self.config.region.clone()), ..Default::default() }))
     }
 
-    pub(crate) async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    pub(crate) async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let prefix = req.input.prefix.unwrap_or_default();
         let buckets = self.engine.meta.buckets().await.map_err(meta_error)?;
         let buckets = buckets

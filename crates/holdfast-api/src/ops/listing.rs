@@ -14,7 +14,11 @@ const MAX_KEYS: i32 = 1000;
 fn max_keys(v: Option<i32>) -> S3Result<usize> {
     match v {
         None => Ok(MAX_KEYS as usize),
-        Some(n) if n < 0 => Err(invalid_argument("Argument maxKeys must be an integer between 0 and 2147483647", "maxKeys", Some(&n.to_string()))),
+        Some(n) if n < 0 => Err(invalid_argument(
+            "Argument maxKeys must be an integer between 0 and 2147483647",
+            "maxKeys",
+            Some(&n.to_string()),
+        )),
         Some(n) => Ok(usize::try_from(n.min(MAX_KEYS)).unwrap_or(0)),
     }
 }
@@ -46,7 +50,9 @@ fn object_entry(v: &VersionRecord, enc: &Enc, owner: Option<Owner>) -> Object {
         key: Some(enc.s(&v.key)),
         last_modified: Some(ts(v.last_modified)),
         size: i64::try_from(obj.size).ok(),
-        storage_class: Some(ObjectStorageClass::from(obj.headers.storage_class.clone().unwrap_or_else(|| "STANDARD".into()))),
+        storage_class: Some(ObjectStorageClass::from(
+            obj.headers.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
+        )),
         owner,
         checksum_algorithm: obj.checksum.as_ref().map(|c| vec![crate::convert::algorithm_dto(c.algorithm)]),
         checksum_type: obj.checksum.as_ref().map(crate::convert::checksum_type),
@@ -62,11 +68,15 @@ fn prefixes(page: &ListPage, enc: &Enc) -> Option<Vec<CommonPrefix>> {
 impl Gateway {
     async fn list(&self, q: ListQuery, versions: bool) -> S3Result<ListPage> {
         let bucket = q.bucket.clone();
-        let result = if versions { self.engine.meta.list_versions(q).await } else { self.engine.meta.list_objects(q).await };
+        let result =
+            if versions { self.engine.meta.list_versions(q).await } else { self.engine.meta.list_objects(q).await };
         result.map_err(|e| with_resource(meta_error(e), &bucket, None))
     }
 
-    pub(crate) async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    pub(crate) async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
         let enc = Enc(url_encoding(input.encoding_type.as_ref())?);
         let max = max_keys(input.max_keys)?;
@@ -100,19 +110,20 @@ impl Gateway {
         }))
     }
 
-    pub(crate) async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    pub(crate) async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let enc = Enc(url_encoding(input.encoding_type.as_ref())?);
         let max = max_keys(input.max_keys)?;
         let token_marker = match input.continuation_token.as_deref() {
             None => None,
-            Some(t) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| invalid_argument("The continuation token provided is incorrect", "continuation-token", Some(t)))?,
-            ),
+            Some(t) => {
+                Some(URL_SAFE_NO_PAD.decode(t).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
+                    invalid_argument("The continuation token provided is incorrect", "continuation-token", Some(t))
+                })?)
+            }
         };
         let after = token_marker.or_else(|| input.start_after.clone()).filter(|s| !s.is_empty());
         let page = self

@@ -45,7 +45,11 @@ impl Gateway {
         let period = match (d.days, d.years) {
             (Some(days), None) => {
                 if days <= 0 {
-                    return Err(self.period_error("Default retention period must be a positive integer value.", "Days", days));
+                    return Err(self.period_error(
+                        "Default retention period must be a positive integer value.",
+                        "Days",
+                        days,
+                    ));
                 }
                 if i64::from(days) > MAX_DEFAULT_DAYS {
                     return Err(self.period_error("Default retention period too large.", "Days", days));
@@ -54,7 +58,11 @@ impl Gateway {
             }
             (None, Some(years)) => {
                 if years <= 0 {
-                    return Err(self.period_error("Default retention period must be a positive integer value.", "Years", years));
+                    return Err(self.period_error(
+                        "Default retention period must be a positive integer value.",
+                        "Years",
+                        years,
+                    ));
                 }
                 if i64::from(years) > MAX_DEFAULT_YEARS {
                     return Err(self.period_error("Default retention period too large.", "Years", years));
@@ -74,7 +82,9 @@ impl Gateway {
         let input = req.input;
         self.bucket(&input.bucket).await?;
         // B17: no body at all is MissingRequestBodyError, not MalformedXML.
-        let config = input.object_lock_configuration.ok_or_else(|| s3_error!(MissingRequestBodyError, "Request Body is empty."))?;
+        let config = input
+            .object_lock_configuration
+            .ok_or_else(|| s3_error!(MissingRequestBodyError, "Request Body is empty."))?;
         let default = self.default_retention(&config)?;
         self.engine.meta.set_lock_configuration(&input.bucket, default).await.map_err(meta_error)?;
         Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
@@ -124,7 +134,10 @@ impl Gateway {
 
     /// The version a lock read names; a current delete marker is NoSuchKey, a named one 405.
     async fn lock_target(&self, bucket: &str, key: &str, sel: &VersionSelector) -> S3Result<VersionRecord> {
-        self.engine.resolve_object(bucket, key, sel).await.map_err(|e| with_resource(engine_error(e), bucket, Some(key)))
+        self.engine
+            .resolve_object(bucket, key, sel)
+            .await
+            .map_err(|e| with_resource(engine_error(e), bucket, Some(key)))
     }
 
     pub(crate) async fn put_object_retention(
@@ -196,11 +209,8 @@ impl Gateway {
             return Err(with_resource(meta_error(MetaError::NoSuchKey), &input.bucket, Some(&input.key)));
         }
         require_integrity_header(&req.headers, &req.extensions)?;
-        let hold = input
-            .legal_hold
-            .and_then(|h| h.status)
-            .and_then(|s| LegalHold::parse(s.as_str()))
-            .ok_or_else(malformed)?;
+        let hold =
+            input.legal_hold.and_then(|h| h.status).and_then(|s| LegalHold::parse(s.as_str())).ok_or_else(malformed)?;
         self.engine
             .set_legal_hold(&input.bucket, &input.key, &sel, hold)
             .await
@@ -218,7 +228,9 @@ impl Gateway {
         let rec = self.lock_target(&input.bucket, &input.key, &sel).await?;
         let hold = rec.lock.legal_hold.ok_or_else(no_lock_configuration)?;
         Ok(S3Response::new(GetObjectLegalHoldOutput {
-            legal_hold: Some(ObjectLockLegalHold { status: Some(ObjectLockLegalHoldStatus::from(hold.as_str().to_owned())) }),
+            legal_hold: Some(ObjectLockLegalHold {
+                status: Some(ObjectLockLegalHoldStatus::from(hold.as_str().to_owned())),
+            }),
         }))
     }
 }

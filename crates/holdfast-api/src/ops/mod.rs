@@ -22,7 +22,10 @@ pub fn require_integrity_header(h: &http::HeaderMap, ext: &http::Extensions) -> 
         || h.keys().any(|k| k.as_str().starts_with("x-amz-checksum-") && k.as_str() != "x-amz-checksum-type")
         || trailer;
     if !has {
-        return Err(s3_error!(InvalidRequest, "Missing required header for this request: Content-MD5 OR x-amz-checksum-*"));
+        return Err(s3_error!(
+            InvalidRequest,
+            "Missing required header for this request: Content-MD5 OR x-amz-checksum-*"
+        ));
     }
     if let Some(XmlBody(body)) = ext.get::<XmlBody>()
         && !trailer

@@ -72,12 +72,7 @@ impl Gateway {
     pub(crate) async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let S3Request { input, headers, trailing_headers, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
-        let upload = self
-            .engine
-            .meta
-            .upload(&input.bucket, &input.key, &input.upload_id)
-            .await
-            .map_err(meta_error)?;
+        let upload = self.engine.meta.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(meta_error)?;
         let claims = body_claims(
             &headers,
             trailing_headers,
@@ -107,13 +102,20 @@ impl Gateway {
             .map_err(|e| self.engine_err(e))?;
         let mut out = UploadPartOutput { e_tag: Some(etag(&part.etag)), ..Default::default() };
         if let (Some(a), Some(v)) = (upload.checksum_algorithm, part.checksum.as_ref()) {
-            let stored = holdfast_meta::StoredChecksum { algorithm: a, value: v.clone(), kind: holdfast_meta::ChecksumKind::FullObject };
+            let stored = holdfast_meta::StoredChecksum {
+                algorithm: a,
+                value: v.clone(),
+                kind: holdfast_meta::ChecksumKind::FullObject,
+            };
             put_checksum!(out, Some(&stored));
         }
         Ok(S3Response::new(out))
     }
 
-    pub(crate) async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    pub(crate) async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
         let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &input.copy_source else {
             return Err(s3_error!(NotImplemented, "Copying from an access point is not supported"));
@@ -233,7 +235,11 @@ impl Gateway {
                     ..Default::default()
                 };
                 if let (Some(a), Some(v)) = (upload.checksum_algorithm, p.checksum.as_ref()) {
-                    let stored = holdfast_meta::StoredChecksum { algorithm: a, value: v.clone(), kind: holdfast_meta::ChecksumKind::FullObject };
+                    let stored = holdfast_meta::StoredChecksum {
+                        algorithm: a,
+                        value: v.clone(),
+                        kind: holdfast_meta::ChecksumKind::FullObject,
+                    };
                     put_checksum!(out, Some(&stored));
                 }
                 out

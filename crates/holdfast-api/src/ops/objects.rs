@@ -23,7 +23,10 @@ fn etag_text(c: &ETagCondition) -> String {
 
 /// `If-Match` / `If-None-Match` of a write. AWS accepts only `If-None-Match: *`; Holdfast
 /// also honours a list of ETags there (RFC 7232), which only ever refuses more writes.
-pub(crate) fn write_conditions(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> S3Result<WriteConditions> {
+pub(crate) fn write_conditions(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<WriteConditions> {
     Ok(WriteConditions { if_none_match: if_none_match.map(etag_text), if_match: if_match.map(etag_text) })
 }
 
@@ -110,8 +113,15 @@ fn visible_lock_headers(
     ext: &http::Extensions,
 ) -> (Option<ObjectLockMode>, Option<Timestamp>, Option<ObjectLockLegalHoldStatus>) {
     let (mode, until, hold) = lock_headers(lock);
-    let seen = ext.get::<crate::access::LockVisibility>().copied().unwrap_or(crate::access::LockVisibility { retention: false, legal_hold: false });
-    if seen.retention { (mode, until, if seen.legal_hold { hold } else { None }) } else { (None, None, if seen.legal_hold { hold } else { None }) }
+    let seen = ext
+        .get::<crate::access::LockVisibility>()
+        .copied()
+        .unwrap_or(crate::access::LockVisibility { retention: false, legal_hold: false });
+    if seen.retention {
+        (mode, until, if seen.legal_hold { hold } else { None })
+    } else {
+        (None, None, if seen.legal_hold { hold } else { None })
+    }
 }
 
 fn lock_headers(lock: &LockState) -> (Option<ObjectLockMode>, Option<Timestamp>, Option<ObjectLockLegalHoldStatus>) {
@@ -334,7 +344,10 @@ impl Gateway {
         }
     }
 
-    pub(crate) async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    pub(crate) async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         let bucket = self.bucket(&input.bucket).await?;
         let sel = version_selector(input.version_id).map_err(engine_error)?;
@@ -351,7 +364,10 @@ impl Gateway {
         }))
     }
 
-    pub(crate) async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    pub(crate) async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         require_integrity_header(&req.headers, &req.extensions)?;
         let input = req.input;
         if input.delete.objects.len() > 1000 {
@@ -408,7 +424,8 @@ impl Gateway {
 
     pub(crate) async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
-        let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id: src_version } = &input.copy_source else {
+        let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id: src_version } = &input.copy_source
+        else {
             return Err(s3_error!(NotImplemented, "Copying from an access point is not supported"));
         };
         let dest = self.bucket(&input.bucket).await?;
@@ -495,9 +512,8 @@ impl Gateway {
         let obj = rec.object.as_ref().expect("resolved to an object");
         // `x-amz-object-attributes` is one comma-separated header (as the SDKs send it) or
         // several headers; s3s hands over each header value whole.
-        let wants = |name: &str| {
-            input.object_attributes.iter().flat_map(|a| a.as_str().split(',')).any(|a| a.trim() == name)
-        };
+        let wants =
+            |name: &str| input.object_attributes.iter().flat_map(|a| a.as_str().split(',')).any(|a| a.trim() == name);
         let mut out = GetObjectAttributesOutput {
             last_modified: Some(ts(rec.last_modified)),
             version_id: shown_version_id(self, &rec).await,
@@ -510,7 +526,8 @@ impl Gateway {
             out.object_size = i64::try_from(obj.size).ok();
         }
         if wants("StorageClass") {
-            out.storage_class = Some(StorageClass::from(obj.headers.storage_class.clone().unwrap_or_else(|| "STANDARD".into())));
+            out.storage_class =
+                Some(StorageClass::from(obj.headers.storage_class.clone().unwrap_or_else(|| "STANDARD".into())));
         }
         if wants("Checksum")
             && let Some(c) = obj.checksum.as_ref()

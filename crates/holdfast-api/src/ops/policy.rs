@@ -38,7 +38,10 @@ impl Gateway {
         self.dir.store()
     }
 
-    pub(crate) async fn put_bucket_policy(&self, req: S3Request<PutBucketPolicyInput>) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+    pub(crate) async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
         let input = req.input;
         self.bucket(&input.bucket).await?;
         if input.policy.len() > MAX_POLICY_BYTES {
@@ -53,7 +56,10 @@ impl Gateway {
         Ok(S3Response::with_status(PutBucketPolicyOutput {}, http::StatusCode::NO_CONTENT))
     }
 
-    pub(crate) async fn get_bucket_policy(&self, req: S3Request<GetBucketPolicyInput>) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+    pub(crate) async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
         let bucket = req.input.bucket;
         self.bucket(&bucket).await?;
         let policy = self
@@ -71,7 +77,10 @@ impl Gateway {
     ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
         let bucket = req.input.bucket;
         self.bucket(&bucket).await?;
-        self.identity_store().set_bucket_policy(&bucket, None).await.map_err(|e| with_resource(meta_error(e), &bucket, None))?;
+        self.identity_store()
+            .set_bucket_policy(&bucket, None)
+            .await
+            .map_err(|e| with_resource(meta_error(e), &bucket, None))?;
         Ok(S3Response::new(DeleteBucketPolicyOutput {}))
     }
 
@@ -88,6 +97,8 @@ impl Gateway {
             .map_err(|e| with_resource(meta_error(e), &bucket, None))?
             .ok_or_else(|| no_policy(&bucket))?;
         let public = Policy::parse_bucket(&doc, &bucket).map(|p| is_public(&p)).unwrap_or(false);
-        Ok(S3Response::new(GetBucketPolicyStatusOutput { policy_status: Some(PolicyStatus { is_public: Some(public) }) }))
+        Ok(S3Response::new(GetBucketPolicyStatusOutput {
+            policy_status: Some(PolicyStatus { is_public: Some(public) }),
+        }))
     }
 }

@@ -91,7 +91,11 @@ pub(super) fn set_versioning(conn: &Connection, name: &str, versioning: Versioni
     Ok(())
 }
 
-pub(super) fn set_lock_configuration(conn: &Connection, name: &str, default: Option<DefaultRetention>) -> MetaResult<()> {
+pub(super) fn set_lock_configuration(
+    conn: &Connection,
+    name: &str,
+    default: Option<DefaultRetention>,
+) -> MetaResult<()> {
     let bucket = require(conn, name)?;
     if !bucket.lock_enabled && bucket.versioning != Versioning::Enabled {
         return Err(MetaError::InvalidBucketState(

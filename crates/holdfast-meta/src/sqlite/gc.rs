@@ -33,6 +33,7 @@ pub(super) fn unknown(conn: &Connection, blobs: Vec<String>) -> MetaResult<Vec<S
 }
 
 pub(super) fn clock_high_water(conn: &Connection) -> MetaResult<Instant> {
-    let ms: Option<i64> = conn.query_row("SELECT high_water_ms FROM clock WHERE id = 1", [], |r| r.get(0)).optional()?;
+    let ms: Option<i64> =
+        conn.query_row("SELECT high_water_ms FROM clock WHERE id = 1", [], |r| r.get(0)).optional()?;
     Ok(Instant(ms.unwrap_or(0)))
 }

@@ -82,7 +82,8 @@ impl IdentityStore for SqliteMeta {
     async fn user(&self, name: &str) -> MetaResult<Option<User>> {
         let name = name.to_owned();
         self.read(move |c| {
-            Ok(c.query_row("SELECT name, id, path, created_ms FROM users WHERE name = ?1", [&name], user_from_row).optional()?)
+            Ok(c.query_row("SELECT name, id, path, created_ms FROM users WHERE name = ?1", [&name], user_from_row)
+                .optional()?)
         })
         .await
     }
@@ -100,10 +101,14 @@ impl IdentityStore for SqliteMeta {
         let name = name.to_owned();
         self.write(move |c| {
             require_user(c, &name)?;
-            let keys: i64 = c.query_row("SELECT count(*) FROM access_keys WHERE user_name = ?1", [&name], |r| r.get(0))?;
-            let policies: i64 = c.query_row("SELECT count(*) FROM user_policies WHERE user_name = ?1", [&name], |r| r.get(0))?;
+            let keys: i64 =
+                c.query_row("SELECT count(*) FROM access_keys WHERE user_name = ?1", [&name], |r| r.get(0))?;
+            let policies: i64 =
+                c.query_row("SELECT count(*) FROM user_policies WHERE user_name = ?1", [&name], |r| r.get(0))?;
             if keys > 0 || policies > 0 {
-                return Err(MetaError::DeleteConflict("Cannot delete entity, must delete access keys and policies first.".into()));
+                return Err(MetaError::DeleteConflict(
+                    "Cannot delete entity, must delete access keys and policies first.".into(),
+                ));
             }
             c.execute("DELETE FROM users WHERE name = ?1", [&name])?;
             Ok(())
@@ -114,7 +119,8 @@ impl IdentityStore for SqliteMeta {
     async fn create_access_key(&self, key: AccessKey) -> MetaResult<()> {
         self.write(move |c| {
             require_user(c, &key.user)?;
-            let n: i64 = c.query_row("SELECT count(*) FROM access_keys WHERE user_name = ?1", [&key.user], |r| r.get(0))?;
+            let n: i64 =
+                c.query_row("SELECT count(*) FROM access_keys WHERE user_name = ?1", [&key.user], |r| r.get(0))?;
             if n >= MAX_KEYS_PER_USER {
                 return Err(MetaError::LimitExceeded("Cannot exceed quota for AccessKeysPerUser: 2".into()));
             }
@@ -130,8 +136,12 @@ impl IdentityStore for SqliteMeta {
     async fn access_key(&self, access_key_id: &str) -> MetaResult<Option<AccessKey>> {
         let id = access_key_id.to_owned();
         self.read(move |c| {
-            Ok(c.query_row(&format!("SELECT {KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?1"), [&id], key_from_row)
-                .optional()?)
+            Ok(c.query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?1"),
+                [&id],
+                key_from_row,
+            )
+            .optional()?)
         })
         .await
     }
@@ -140,7 +150,8 @@ impl IdentityStore for SqliteMeta {
         let user = user.to_owned();
         self.read(move |c| {
             require_user(c, &user)?;
-            let mut stmt = c.prepare(&format!("SELECT {KEY_COLUMNS} FROM access_keys WHERE user_name = ?1 ORDER BY created_ms"))?;
+            let mut stmt =
+                c.prepare(&format!("SELECT {KEY_COLUMNS} FROM access_keys WHERE user_name = ?1 ORDER BY created_ms"))?;
             let rows = stmt.query_map([&user], key_from_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -167,7 +178,8 @@ impl IdentityStore for SqliteMeta {
         let (user, id) = (user.to_owned(), access_key_id.to_owned());
         self.write(move |c| {
             require_user(c, &user)?;
-            let n = c.execute("DELETE FROM access_keys WHERE user_name = ?1 AND access_key_id = ?2", params![user, id])?;
+            let n =
+                c.execute("DELETE FROM access_keys WHERE user_name = ?1 AND access_key_id = ?2", params![user, id])?;
             if n == 0 {
                 return Err(no_such_key(&id));
             }
@@ -249,7 +261,8 @@ impl IdentityStore for SqliteMeta {
         let bucket = bucket.to_owned();
         self.read(move |c| {
             super::buckets::require(c, &bucket)?;
-            Ok(c.query_row("SELECT document FROM bucket_policies WHERE bucket = ?1", [&bucket], |r| r.get(0)).optional()?)
+            Ok(c.query_row("SELECT document FROM bucket_policies WHERE bucket = ?1", [&bucket], |r| r.get(0))
+                .optional()?)
         })
         .await
     }

@@ -3,8 +3,8 @@
 
 use super::buckets;
 use super::rows::{VERSION_COLUMNS, version_from_row};
-use crate::model::{ListPage, ListQuery, VersionRecord};
 use crate::MetaResult;
+use crate::model::{ListPage, ListQuery, VersionRecord};
 use rusqlite::{Connection, params};
 
 const BATCH: usize = 256;
@@ -103,7 +103,13 @@ impl<'q> Scan<'q> {
     }
 }
 
-fn query_rows(conn: &Connection, sql: &str, bucket: &str, lower: &[u8], upper: Option<&[u8]>) -> MetaResult<Vec<VersionRecord>> {
+fn query_rows(
+    conn: &Connection,
+    sql: &str,
+    bucket: &str,
+    lower: &[u8],
+    upper: Option<&[u8]>,
+) -> MetaResult<Vec<VersionRecord>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let upper = upper.unwrap_or(&[0xFF; 1025]);
     let rows = stmt.query_map(params![bucket, lower, upper, BATCH as i64], version_from_row)?;

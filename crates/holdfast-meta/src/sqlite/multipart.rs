@@ -38,9 +38,8 @@ fn part_rows(conn: &Connection, upload_id: &str, after: u32, limit: usize) -> Me
     let mut stmt = conn.prepare_cached(
         "SELECT data FROM parts WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![upload_id, after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-        r.get::<_, String>(0)
-    })?;
+    let rows =
+        stmt.query_map(params![upload_id, after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get::<_, String>(0))?;
     rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
 }
 
@@ -51,7 +50,14 @@ pub(super) fn parts(conn: &Connection, upload_id: &str, after: u32, max: usize) 
     Ok((parts, truncated))
 }
 
-pub(super) fn put_part(conn: &Connection, bucket: &str, key: &str, upload_id: &str, part: &Part, now: Instant) -> MetaResult<()> {
+pub(super) fn put_part(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    part: &Part,
+    now: Instant,
+) -> MetaResult<()> {
     get(conn, bucket, key, upload_id)?;
     let old: Option<String> = conn
         .query_row(
@@ -120,7 +126,12 @@ pub(super) fn complete(
 }
 
 /// The version a completed upload made, while it still exists.
-pub(super) fn completed(conn: &Connection, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>> {
+pub(super) fn completed(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> MetaResult<Option<VersionRecord>> {
     buckets::require(conn, bucket)?;
     let seq: Option<i64> = conn
         .query_row(

@@ -155,7 +155,12 @@ fn effective_lock(bucket: &Bucket, requested: LockState, now: Instant) -> LockSt
     lock
 }
 
-pub(super) fn put_version(conn: &Connection, v: &NewVersion, cond: &WriteConditions, now: Instant) -> MetaResult<VersionRecord> {
+pub(super) fn put_version(
+    conn: &Connection,
+    v: &NewVersion,
+    cond: &WriteConditions,
+    now: Instant,
+) -> MetaResult<VersionRecord> {
     let bucket = buckets::require(conn, &v.bucket)?;
     check_conditions(conn, &v.bucket, &v.key, cond)?;
     let lock = effective_lock(&bucket, v.lock, now);
@@ -200,7 +205,12 @@ pub(super) fn delete(
     }
 }
 
-fn resolve_for_lock_change(conn: &Connection, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
+fn resolve_for_lock_change(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    sel: &VersionSelector,
+) -> MetaResult<VersionRecord> {
     let rec = resolve(conn, bucket, key, sel)?;
     if rec.is_delete_marker() {
         return Err(MetaError::DeleteMarker { version_id: rec.version_id, last_modified: rec.last_modified });

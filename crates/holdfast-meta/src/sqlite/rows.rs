@@ -1,7 +1,7 @@
 //! Row ↔ record mapping shared by the queries.
 
-use crate::model::{ObjectData, VersionRecord};
 use crate::MetaResult;
+use crate::model::{ObjectData, VersionRecord};
 use holdfast_lock::{Instant, LegalHold, LockState, Retention};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -29,10 +29,9 @@ pub(super) fn version_from_row(row: &Row<'_>) -> rusqlite::Result<VersionRecord>
     let mode: Option<String> = row.get(7)?;
     let until: Option<i64> = row.get(8)?;
     let retention = match (mode, until) {
-        (Some(m), Some(u)) => Some(Retention {
-            mode: m.parse().map_err(|e| conversion(7, Type::Text, e))?,
-            until: Instant(u),
-        }),
+        (Some(m), Some(u)) => {
+            Some(Retention { mode: m.parse().map_err(|e| conversion(7, Type::Text, e))?, until: Instant(u) })
+        }
         _ => None,
     };
     let legal_hold = row.get::<_, Option<i64>>(9)?.map(|h| if h == 1 { LegalHold::On } else { LegalHold::Off });
@@ -62,12 +61,15 @@ pub(super) fn version_by_seq(conn: &Connection, seq: i64) -> MetaResult<Option<V
 }
 
 pub(super) fn version_by_id(conn: &Connection, bucket: &str, key: &str, id: &str) -> MetaResult<Option<VersionRecord>> {
-    let sql = format!("SELECT {VERSION_COLUMNS} FROM versions v WHERE v.bucket = ?1 AND v.key = ?2 AND v.version_id = ?3");
+    let sql =
+        format!("SELECT {VERSION_COLUMNS} FROM versions v WHERE v.bucket = ?1 AND v.key = ?2 AND v.version_id = ?3");
     Ok(conn.query_row(&sql, params![bucket, key.as_bytes(), id], version_from_row).optional()?)
 }
 
 pub(super) fn latest_seq(conn: &Connection, bucket: &str, key: &str) -> MetaResult<Option<i64>> {
     Ok(conn
-        .query_row("SELECT seq FROM latest WHERE bucket = ?1 AND key = ?2", params![bucket, key.as_bytes()], |r| r.get(0))
+        .query_row("SELECT seq FROM latest WHERE bucket = ?1 AND key = ?2", params![bucket, key.as_bytes()], |r| {
+            r.get(0)
+        })
         .optional()?)
 }

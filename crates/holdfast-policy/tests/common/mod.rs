@@ -18,8 +18,7 @@ pub fn identity(json: &str) -> Policy {
 }
 
 pub fn bucket(json: &str, bucket: &str) -> Policy {
-    Policy::parse_bucket(json, bucket)
-        .unwrap_or_else(|e| panic!("bucket policy refused: {e}\n{json}"))
+    Policy::parse_bucket(json, bucket).unwrap_or_else(|e| panic!("bucket policy refused: {e}\n{json}"))
 }
 
 /// A request context with the principal keys filled in, plus `extra` keys.
@@ -41,11 +40,6 @@ pub fn decide(
     resource: &str,
     ctx: &Context,
 ) -> Decision {
-    let request = Request {
-        principal: caller,
-        action,
-        resource,
-        context: ctx,
-    };
+    let request = Request { principal: caller, action, resource, context: ctx };
     authorize(identity_policies, bucket_policy, &request)
 }

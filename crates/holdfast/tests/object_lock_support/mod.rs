@@ -8,19 +8,16 @@ use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use holdfast_testkit::aws_sdk_s3::primitives::{ByteStream, DateTime};
 use holdfast_testkit::aws_sdk_s3::types::{
-    BucketVersioningStatus, DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled,
-    ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention,
-    ObjectLockRetentionMode, ObjectLockRule, VersioningConfiguration,
+    BucketVersioningStatus, DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold,
+    ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode, ObjectLockRule,
+    VersioningConfiguration,
 };
-use holdfast_testkit::{
-    ROOT_AK, ROOT_SK, RawResponse, Server, ServerOptions, bucket_name, raw_http, signed_request,
-};
+use holdfast_testkit::{ROOT_AK, ROOT_SK, RawResponse, Server, ServerOptions, bucket_name, raw_http, signed_request};
 use std::time::{Duration, SystemTime};
 
 /// §9: the message of every refusal by the lock rules.
 pub const LOCKED: &str = "Access Denied because object protected by object lock.";
-pub const MALFORMED: &str =
-    "The XML you provided was not well-formed or did not validate against our published schema";
+pub const MALFORMED: &str = "The XML you provided was not well-formed or did not validate against our published schema";
 pub const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 pub fn server() -> Server {
@@ -31,17 +28,12 @@ pub fn server() -> Server {
 pub fn strict_server() -> Server {
     Server::start_with(
         env!("CARGO_BIN_EXE_holdfast"),
-        ServerOptions {
-            config_toml: "aws_strict = true\n".into(),
-            ..Default::default()
-        },
+        ServerOptions { config_toml: "aws_strict = true\n".into(), ..Default::default() },
     )
 }
 
 /// Code, HTTP status and message of an SDK error.
-pub fn err3<E: ProvideErrorMetadata>(
-    err: &SdkError<E>,
-) -> (Option<String>, Option<u16>, Option<String>) {
+pub fn err3<E: ProvideErrorMetadata>(err: &SdkError<E>) -> (Option<String>, Option<u16>, Option<String>) {
     let (code, status) = holdfast_testkit::error_code(err);
     (code, status, err.message().map(str::to_owned))
 }
@@ -68,10 +60,7 @@ pub fn assert_locked<E: ProvideErrorMetadata + std::fmt::Debug>(err: &SdkError<E
 
 /// `now + secs` as the SDK's DateTime (millisecond precision, as the server stores it).
 pub fn in_secs(secs: i64) -> DateTime {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
     DateTime::from_millis(now + secs * 1000)
 }
 
@@ -80,8 +69,7 @@ pub fn days(n: i64) -> DateTime {
 }
 
 pub fn iso(dt: &DateTime) -> String {
-    dt.fmt(holdfast_testkit::aws_sdk_s3::primitives::DateTimeFormat::DateTime)
-        .unwrap()
+    dt.fmt(holdfast_testkit::aws_sdk_s3::primitives::DateTimeFormat::DateTime).unwrap()
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.sssZ`, the form Holdfast emits (R15, G4, DP7).
@@ -94,10 +82,7 @@ pub fn iso_millis(dt: &DateTime) -> String {
 
 /// Sleeps until the system clock is past `dt` (plus a small margin); bounded by `max`.
 pub async fn sleep_past(dt: &DateTime, max: Duration) {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
     let wait = (dt.to_millis().unwrap() - now + 150).max(0) as u64;
     assert!(wait <= max.as_millis() as u64, "would sleep {wait} ms");
     tokio::time::sleep(Duration::from_millis(wait)).await;
@@ -105,12 +90,7 @@ pub async fn sleep_past(dt: &DateTime, max: Duration) {
 
 pub async fn lock_bucket(s3: &Client, tag: &str) -> String {
     let b = bucket_name(tag);
-    s3.create_bucket()
-        .bucket(&b)
-        .object_lock_enabled_for_bucket(true)
-        .send()
-        .await
-        .unwrap();
+    s3.create_bucket().bucket(&b).object_lock_enabled_for_bucket(true).send().await.unwrap();
     b
 }
 
@@ -133,9 +113,7 @@ pub fn retention_mode(m: &ObjectLockMode) -> ObjectLockRetentionMode {
     ObjectLockRetentionMode::from(m.as_str())
 }
 
-pub fn lock_config(
-    rule: Option<(ObjectLockRetentionMode, Option<i32>, Option<i32>)>,
-) -> ObjectLockConfiguration {
+pub fn lock_config(rule: Option<(ObjectLockRetentionMode, Option<i32>, Option<i32>)>) -> ObjectLockConfiguration {
     let mut c = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled);
     if let Some((mode, d, y)) = rule {
         let mut r = DefaultRetention::builder().mode(mode);
@@ -145,50 +123,24 @@ pub fn lock_config(
         if let Some(y) = y {
             r = r.years(y);
         }
-        c = c.rule(
-            ObjectLockRule::builder()
-                .default_retention(r.build())
-                .build(),
-        );
+        c = c.rule(ObjectLockRule::builder().default_retention(r.build()).build());
     }
     c.build()
 }
 
 /// Sets (or clears, with `None`) the bucket's default retention rule.
-pub async fn set_default(
-    s3: &Client,
-    b: &str,
-    rule: Option<(ObjectLockRetentionMode, Option<i32>, Option<i32>)>,
-) {
-    s3.put_object_lock_configuration()
-        .bucket(b)
-        .object_lock_configuration(lock_config(rule))
-        .send()
-        .await
-        .unwrap();
+pub async fn set_default(s3: &Client, b: &str, rule: Option<(ObjectLockRetentionMode, Option<i32>, Option<i32>)>) {
+    s3.put_object_lock_configuration().bucket(b).object_lock_configuration(lock_config(rule)).send().await.unwrap();
 }
 
 /// A plain write; returns the new version id.
 pub async fn put(s3: &Client, b: &str, k: &str, body: &[u8]) -> String {
-    let out = s3
-        .put_object()
-        .bucket(b)
-        .key(k)
-        .body(ByteStream::from(body.to_vec()))
-        .send()
-        .await
-        .unwrap();
+    let out = s3.put_object().bucket(b).key(k).body(ByteStream::from(body.to_vec())).send().await.unwrap();
     out.version_id().expect("version id").to_owned()
 }
 
 /// A write with explicit retention; returns the new version id.
-pub async fn put_locked(
-    s3: &Client,
-    b: &str,
-    k: &str,
-    mode: ObjectLockMode,
-    until: &DateTime,
-) -> String {
+pub async fn put_locked(s3: &Client, b: &str, k: &str, mode: ObjectLockMode, until: &DateTime) -> String {
     let out = s3
         .put_object()
         .bucket(b)
@@ -215,13 +167,7 @@ pub async fn put_held(s3: &Client, b: &str, k: &str) -> String {
     out.version_id().expect("version id").to_owned()
 }
 
-pub async fn set_hold(
-    s3: &Client,
-    b: &str,
-    k: &str,
-    v: Option<&str>,
-    status: ObjectLockLegalHoldStatus,
-) {
+pub async fn set_hold(s3: &Client, b: &str, k: &str, v: Option<&str>, status: ObjectLockLegalHoldStatus) {
     s3.put_object_legal_hold()
         .bucket(b)
         .key(k)
@@ -233,28 +179,15 @@ pub async fn set_hold(
 }
 
 pub fn retention(mode: ObjectLockRetentionMode, until: &DateTime) -> ObjectLockRetention {
-    ObjectLockRetention::builder()
-        .mode(mode)
-        .retain_until_date(*until)
-        .build()
+    ObjectLockRetention::builder().mode(mode).retain_until_date(*until).build()
 }
 
 /// The stored retention of a version: (mode, retain-until), or None (404).
 pub async fn get_retention(s3: &Client, b: &str, k: &str, v: &str) -> Option<(String, DateTime)> {
-    match s3
-        .get_object_retention()
-        .bucket(b)
-        .key(k)
-        .version_id(v)
-        .send()
-        .await
-    {
+    match s3.get_object_retention().bucket(b).key(k).version_id(v).send().await {
         Ok(out) => {
             let r = out.retention().expect("retention");
-            Some((
-                r.mode().unwrap().as_str().to_owned(),
-                *r.retain_until_date().unwrap(),
-            ))
+            Some((r.mode().unwrap().as_str().to_owned(), *r.retain_until_date().unwrap()))
         }
         Err(e) => {
             assert_err(&e, "NoSuchObjectLockConfiguration", 404, None);
@@ -265,28 +198,16 @@ pub async fn get_retention(s3: &Client, b: &str, k: &str, v: &str) -> Option<(St
 
 /// Every version id (objects and delete markers) of `key`, newest first.
 pub async fn version_ids(s3: &Client, b: &str, key: &str) -> Vec<String> {
-    let out = s3
-        .list_object_versions()
-        .bucket(b)
-        .prefix(key)
-        .send()
-        .await
-        .unwrap();
+    let out = s3.list_object_versions().bucket(b).prefix(key).send().await.unwrap();
     let mut all: Vec<(DateTime, String)> = Vec::new();
     for v in out.versions() {
         if v.key() == Some(key) {
-            all.push((
-                *v.last_modified().unwrap(),
-                v.version_id().unwrap().to_owned(),
-            ));
+            all.push((*v.last_modified().unwrap(), v.version_id().unwrap().to_owned()));
         }
     }
     for m in out.delete_markers() {
         if m.key() == Some(key) {
-            all.push((
-                *m.last_modified().unwrap(),
-                m.version_id().unwrap().to_owned(),
-            ));
+            all.push((*m.last_modified().unwrap(), m.version_id().unwrap().to_owned()));
         }
     }
     // ListObjectVersions already orders a key newest first; keep its order for objects
@@ -308,16 +229,7 @@ pub async fn raw(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> RawResponse {
-    let req = signed_request(
-        &srv.addr,
-        method,
-        path_and_query,
-        headers,
-        body,
-        ROOT_AK,
-        ROOT_SK,
-        SystemTime::now(),
-    );
+    let req = signed_request(&srv.addr, method, path_and_query, headers, body, ROOT_AK, ROOT_SK, SystemTime::now());
     raw_http(&srv.addr, req).await.expect("raw request")
 }
 
@@ -338,12 +250,7 @@ pub async fn raw_md5(
 /// Asserts a raw error response: status, Code, and Message when given.
 #[track_caller]
 pub fn assert_raw_err(r: &RawResponse, status: u16, code: &str, message: Option<&str>) {
-    assert_eq!(
-        (r.status, r.xml("Code").as_deref()),
-        (status, Some(code)),
-        "{}",
-        r.text()
-    );
+    assert_eq!((r.status, r.xml("Code").as_deref()), (status, Some(code)), "{}", r.text());
     if let Some(m) = message {
         assert_eq!(xml_text(r, "Message").as_deref(), Some(m), "{}", r.text());
     }
@@ -352,10 +259,6 @@ pub fn assert_raw_err(r: &RawResponse, status: u16, code: &str, message: Option<
 /// The text of the first `<tag>` element with XML character entities decoded.
 pub fn xml_text(r: &RawResponse, tag: &str) -> Option<String> {
     r.xml(tag).map(|t| {
-        t.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&")
+        t.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
     })
 }
