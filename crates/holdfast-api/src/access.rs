@@ -42,7 +42,7 @@ fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
-    uri.query().map(|q| form_pairs(q)).unwrap_or_default()
+    uri.query().map(form_pairs).unwrap_or_default()
 }
 
 fn form_pairs(q: &str) -> Vec<(String, String)> {

@@ -26,7 +26,7 @@ fn is_public(policy: &Policy) -> bool {
     policy.statements.iter().any(|s| {
         let everyone = match &s.principal {
             Some(Matcher::Is(Principals::Everyone)) => true,
-            Some(Matcher::Is(Principals::Listed(ids))) => ids.iter().any(|id| *id == PrincipalId::Everyone),
+            Some(Matcher::Is(Principals::Listed(ids))) => ids.contains(&PrincipalId::Everyone),
             _ => false,
         };
         s.effect == Effect::Allow && everyone && s.conditions.is_empty()
