@@ -1,4 +1,5 @@
-//! Metadata: the domain records, the [`MetaStore`] boundary, and the embedded SQLite store.
+//! Metadata: the domain records, the [`MetaStore`] boundary, the embedded SQLite store and
+//! the PostgreSQL store that several gateways share.
 //!
 //! Every method that deletes or changes a version runs the pure lock rules of
 //! `holdfast-lock` inside the same transaction as the change (check-and-mutate), and the
@@ -6,14 +7,16 @@
 
 mod error;
 mod identity;
+mod listing;
 mod model;
+pub mod postgres;
 pub mod sqlite;
 mod store;
 
 pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
 pub use model::*;
-pub use store::MetaStore;
+pub use store::{GatewayClock, MetaStore};
 
 /// Whether a string is a version id this store could have issued (R3: a malformed id is
 /// 400 InvalidArgument, an unknown well-formed one 404 NoSuchVersion).
