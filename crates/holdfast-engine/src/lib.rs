@@ -4,7 +4,6 @@
 
 pub mod checksum;
 mod clock;
-pub mod cluster;
 mod error;
 mod gc;
 pub mod ingest;

@@ -1,5 +1,4 @@
-//! Metadata: the domain records, the [`MetaStore`] boundary, the embedded SQLite store and
-//! the PostgreSQL store that several gateways share.
+//! Metadata: the domain records, the [`MetaStore`] boundary, and the embedded SQLite store.
 //!
 //! Every method that deletes or changes a version runs the pure lock rules of
 //! `holdfast-lock` inside the same transaction as the change (check-and-mutate), and the
@@ -7,16 +6,18 @@
 
 mod error;
 mod identity;
-mod listing;
+mod lifecycle;
 mod model;
-pub mod postgres;
+mod notify;
 pub mod sqlite;
 mod store;
 
 pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
+pub use lifecycle::*;
 pub use model::*;
-pub use store::{GatewayClock, MetaStore};
+pub use notify::*;
+pub use store::MetaStore;
 
 /// Whether a string is a version id this store could have issued (R3: a malformed id is
 /// 400 InvalidArgument, an unknown well-formed one 404 NoSuchVersion).

@@ -174,6 +174,27 @@ pub struct NewVersion {
     pub object: ObjectData,
     /// Explicit lock state from the request; the bucket default fills in retention (W9, W10).
     pub lock: LockState,
+    /// Which request wrote it, for the event it emits (`s3:ObjectCreated:<origin>`).
+    pub origin: WriteOrigin,
+}
+
+/// The request that created a version by PUT, POST or copy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WriteOrigin {
+    #[default]
+    Put,
+    Post,
+    Copy,
+}
+
+impl WriteOrigin {
+    pub const fn event_name(self) -> &'static str {
+        match self {
+            Self::Put => "s3:ObjectCreated:Put",
+            Self::Post => "s3:ObjectCreated:Post",
+            Self::Copy => "s3:ObjectCreated:Copy",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 use crate::MetaResult;
 use crate::model::*;
+use crate::{BucketConfigKind, LifecycleAction, LockReport, QueuedEvent, Settlement};
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
 
 /// The metadata boundary. Domain-level, not key-value: each method is one atomic
@@ -67,37 +68,46 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn completed_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>>;
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()>;
 
-    /// Blobs queued for deletion before `before`, at most `limit`. A store shared by several
-    /// gateways claims them for a while (a lease), so that one collector removes each.
+    /// Blobs queued for deletion before `before`, at most `limit`.
     async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>>;
     async fn gc_done(&self, blobs: Vec<String>) -> MetaResult<()>;
     /// Of these blob ids, those that no version, part or queue entry knows (orphans).
     async fn unknown_blobs(&self, blobs: Vec<String>) -> MetaResult<Vec<String>>;
 
-    /// The persisted compliance-clock high-water mark (of every gateway, when shared).
+    /// The persisted compliance-clock high-water mark.
     async fn clock_high_water(&self) -> MetaResult<Instant>;
 
-    /// Several gateways: records this gateway's compliance-clock reading and returns every
-    /// live gateway's clock relative to the database's, so that one far from the others is
-    /// reported. A store owned by one process has nothing to compare and returns nothing.
-    async fn report_clock(&self, _now: Instant) -> MetaResult<Vec<GatewayClock>> {
-        Ok(Vec::new())
-    }
+    // --- Evidence and retention operations (issue #5) -------------------------------------
 
-    /// Whether other processes (gateways) share this store and its blob directory. Then no
-    /// process may treat a blob file without a record as an orphan until it is old enough
-    /// that no write can still be in flight.
-    fn shared(&self) -> bool {
-        false
-    }
-}
+    /// Sets (`Some`) or removes (`None`) a bucket-level document (notification or lifecycle
+    /// configuration, JSON of the records in this crate). NoSuchBucket if the bucket does
+    /// not exist; the documents go with the bucket when it is deleted.
+    async fn put_bucket_config(&self, bucket: &str, kind: BucketConfigKind, doc: Option<String>) -> MetaResult<()>;
+    /// The document set by [`put_bucket_config`](Self::put_bucket_config), if any.
+    async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>>;
 
-/// One gateway's last clock reading, as the shared store saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayClock {
-    pub gateway: String,
-    /// The gateway's compliance clock minus the database clock at the moment it reported.
-    pub offset_ms: i64,
-    /// Whether this is the gateway that asked.
-    pub this: bool,
+    /// Event deliveries due at `now`, at most `limit`, oldest first. Each one claimed is
+    /// leased: it is not handed out again before `now + lease_ms` unless settled.
+    /// (Every method that changes a version queues its events in the same transaction, one
+    /// delivery per rule of the bucket's notification configuration that matches; see
+    /// [`NotificationConfig::deliveries`](crate::NotificationConfig::deliveries).)
+    async fn claim_events(&self, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>>;
+    /// Removes delivered events and reschedules failed ones (attempts + 1), in one transaction.
+    async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()>;
+
+    /// The lifecycle worker's only way to remove or hide a version: re-checks in the
+    /// transaction that `version_id` is still in the state `action` expects (otherwise
+    /// PreconditionFailed), then deletes exactly as [`delete`](Self::delete) does, lock check
+    /// included (Locked when protected). Emits `s3:LifecycleExpiration:*` events.
+    async fn lifecycle_delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        action: LifecycleAction,
+        now: Instant,
+    ) -> MetaResult<DeleteOutcome>;
+
+    /// What is protected at `now`, per bucket (one bucket, or every bucket in name order).
+    async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>>;
 }

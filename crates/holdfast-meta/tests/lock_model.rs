@@ -229,7 +229,13 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
                     retention: lock.map(|l| Retention { mode: l.mode, until: m.until(l.k) }),
                     legal_hold: hold.map(|h| if h { LegalHold::On } else { LegalHold::Off }),
                 };
-                let v = NewVersion { bucket: bucket.clone(), key: KEYS[key].to_owned(), object: object(step), lock };
+                let v = NewVersion {
+                    bucket: bucket.clone(),
+                    key: KEYS[key].to_owned(),
+                    object: object(step),
+                    lock,
+                    origin: Default::default(),
+                };
                 let rec = store.put_version(v, WriteConditions::default(), now).await.unwrap();
                 // W9: the default fills in retention when none was given, from "now".
                 let mut want = lock;

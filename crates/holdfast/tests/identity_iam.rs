@@ -46,12 +46,10 @@ async fn users_keys_and_policies_lifecycle() {
     assert_eq!(listed.access_key_metadata()[0].status(), Some(&StatusType::Active));
 
     // The secret is stored sealed, never in the clear.
-    let stored = srv.metadata_bytes();
+    let db = std::fs::read(srv.data_dir.join("meta.db")).unwrap();
+    let wal = std::fs::read(srv.data_dir.join("meta.db-wal")).unwrap_or_default();
     let secret = key.secret_access_key().as_bytes();
-    let secret_hex = hex_of(secret);
-    for needle in [secret, secret_hex.as_bytes()] {
-        assert!(!stored.windows(needle.len()).any(|w| w == needle), "the secret is stored in the clear");
-    }
+    assert!(!db.windows(secret.len()).any(|w| w == secret) && !wal.windows(secret.len()).any(|w| w == secret));
 
     let err = iam
         .put_user_policy()
@@ -173,9 +171,4 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap()
-}
-
-/// How PostgreSQL dumps a `bytea` holding these bytes.
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -7,6 +7,7 @@
 //! Reads use a small pool of read-only connections on the blocking thread pool.
 
 mod buckets;
+mod evidence;
 mod gc;
 mod identity;
 mod listing;
@@ -16,7 +17,7 @@ mod rows;
 mod schema;
 
 use crate::model::*;
-use crate::{MetaError, MetaResult};
+use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement};
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -74,6 +75,7 @@ impl SqliteMeta {
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.execute_batch(schema::SCHEMA)?;
         conn.execute_batch(identity::SCHEMA)?;
+        conn.execute_batch(evidence::SCHEMA)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .map(Some)
@@ -276,7 +278,8 @@ impl crate::MetaStore for SqliteMeta {
         hold: LegalHold,
     ) -> MetaResult<VersionRecord> {
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
-        self.write(move |c| objects::set_legal_hold(c, &bucket, &key, &sel, hold)).await
+        let now = Instant::now_system();
+        self.write(move |c| objects::set_legal_hold(c, &bucket, &key, &sel, hold, now)).await
     }
 
     async fn list_objects(&self, q: ListQuery) -> MetaResult<ListPage> {
@@ -347,5 +350,40 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn clock_high_water(&self) -> MetaResult<Instant> {
         self.read(gc::clock_high_water).await
+    }
+
+    async fn put_bucket_config(&self, bucket: &str, kind: BucketConfigKind, doc: Option<String>) -> MetaResult<()> {
+        let bucket = bucket.to_owned();
+        self.write(move |c| evidence::put_config(c, &bucket, kind, doc.as_deref())).await
+    }
+
+    async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
+        let bucket = bucket.to_owned();
+        self.read(move |c| evidence::config(c, &bucket, kind)).await
+    }
+
+    async fn claim_events(&self, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
+        self.write(move |c| evidence::claim(c, now, lease_ms, limit)).await
+    }
+
+    async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()> {
+        self.write(move |c| evidence::settle(c, &outcomes)).await
+    }
+
+    async fn lifecycle_delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        action: LifecycleAction,
+        now: Instant,
+    ) -> MetaResult<DeleteOutcome> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
+        self.write(move |c| objects::lifecycle_delete(c, &bucket, &key, &id, action, now)).await
+    }
+
+    async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {
+        let bucket = bucket.map(str::to_owned);
+        self.read(move |c| evidence::lock_report(c, bucket.as_deref(), now)).await
     }
 }

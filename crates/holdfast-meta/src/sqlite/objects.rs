@@ -2,10 +2,24 @@
 //! transaction of the writer and checks the lock rules against the state it changes.
 
 use super::rows::{latest_seq, lock_columns, version_by_id, version_by_seq};
-use super::{buckets, bump_clock, worm_guard};
+use super::{buckets, bump_clock, evidence, worm_guard};
 use crate::model::*;
-use crate::{MetaError, MetaResult, new_version_id};
+use crate::{LifecycleAction, MetaError, MetaResult, new_version_id};
 use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_delete, check_retention_change};
+
+/// The event names of a delete: what DeleteObject emits, or what lifecycle expiration does.
+#[derive(Clone, Copy)]
+pub(super) struct RemovalEvents {
+    removed: &'static str,
+    marker: &'static str,
+}
+
+const DELETE_EVENTS: RemovalEvents =
+    RemovalEvents { removed: "s3:ObjectRemoved:Delete", marker: "s3:ObjectRemoved:DeleteMarkerCreated" };
+const LIFECYCLE_EVENTS: RemovalEvents = RemovalEvents {
+    removed: "s3:LifecycleExpiration:Delete",
+    marker: "s3:LifecycleExpiration:DeleteMarkerCreated",
+};
 use rusqlite::{Connection, params};
 
 pub(super) fn resolve(conn: &Connection, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
@@ -76,6 +90,7 @@ fn refresh_latest(conn: &Connection, bucket: &str, key: &str) -> MetaResult<()> 
 
 /// Inserts a version or delete marker as the key's newest, replacing a `null` version when
 /// the id is `null` (unversioned and suspended buckets) — through the lock check.
+#[allow(clippy::too_many_arguments)]
 fn insert(
     conn: &Connection,
     bucket: &str,
@@ -84,6 +99,7 @@ fn insert(
     object: Option<&ObjectData>,
     lock: &LockState,
     now: Instant,
+    event: &str,
 ) -> MetaResult<VersionRecord> {
     if version_id == "null"
         && let Some(old) = version_by_id(conn, bucket, key, "null")?
@@ -123,7 +139,7 @@ fn insert(
         }
     }
     bump_clock(conn, now)?;
-    Ok(VersionRecord {
+    let rec = VersionRecord {
         seq,
         bucket: bucket.to_owned(),
         key: key.to_owned(),
@@ -132,7 +148,9 @@ fn insert(
         is_latest: true,
         object: object.cloned(),
         lock: *lock,
-    })
+    };
+    evidence::emit(conn, event, &rec, false, now)?;
+    Ok(rec)
 }
 
 fn version_id_for(bucket: &Bucket) -> String {
@@ -164,7 +182,7 @@ pub(super) fn put_version(
     let bucket = buckets::require(conn, &v.bucket)?;
     check_conditions(conn, &v.bucket, &v.key, cond)?;
     let lock = effective_lock(&bucket, v.lock, now);
-    insert(conn, &v.bucket, &v.key, &version_id_for(&bucket), Some(&v.object), &lock, now)
+    insert(conn, &v.bucket, &v.key, &version_id_for(&bucket), Some(&v.object), &lock, now, v.origin.event_name())
 }
 
 pub(super) fn delete(
@@ -175,19 +193,33 @@ pub(super) fn delete(
     bypass: Bypass,
     now: Instant,
 ) -> MetaResult<DeleteOutcome> {
+    delete_with(conn, bucket, key, sel, bypass, now, DELETE_EVENTS)
+}
+
+/// The one delete: lock check and removal (or a marker) in the caller's transaction.
+fn delete_with(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    sel: &VersionSelector,
+    bypass: Bypass,
+    now: Instant,
+    events: RemovalEvents,
+) -> MetaResult<DeleteOutcome> {
     let b = buckets::require(conn, bucket)?;
     match sel {
         VersionSelector::Latest => match b.versioning {
             // D1: a delete without versionId only ever adds a marker.
             Versioning::Enabled | Versioning::Suspended => {
                 let id = version_id_for(&b);
-                insert(conn, bucket, key, &id, None, &LockState::default(), now)?;
+                insert(conn, bucket, key, &id, None, &LockState::default(), now, events.marker)?;
                 Ok(DeleteOutcome { version_id: Some(id), delete_marker: true })
             }
             Versioning::Unversioned => {
                 if let Some(old) = version_by_id(conn, bucket, key, "null")? {
                     check_delete(&old.lock, now, bypass)?;
                     remove_version(conn, &old, now)?;
+                    evidence::emit(conn, events.removed, &old, true, now)?;
                 }
                 Ok(DeleteOutcome { version_id: None, delete_marker: false })
             }
@@ -199,6 +231,7 @@ pub(super) fn delete(
                 check_delete(&rec.lock, now, bypass)?;
                 remove_version(conn, &rec, now)?;
                 bump_clock(conn, now)?;
+                evidence::emit(conn, events.removed, &rec, true, now)?;
                 Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: rec.is_delete_marker() })
             }
         },
@@ -243,6 +276,7 @@ pub(super) fn set_retention(
     let lock = LockState { retention, ..rec.lock };
     store_lock(conn, &mut rec, lock)?;
     bump_clock(conn, now)?;
+    evidence::emit(conn, "s3:ObjectCreated:PutRetention", &rec, false, now)?;
     Ok(rec)
 }
 
@@ -252,11 +286,13 @@ pub(super) fn set_legal_hold(
     key: &str,
     sel: &VersionSelector,
     hold: LegalHold,
+    now: Instant,
 ) -> MetaResult<VersionRecord> {
     // L4: a hold may be placed or lifted at any time, under any retention.
     let mut rec = resolve_for_lock_change(conn, bucket, key, sel)?;
     let lock = LockState { legal_hold: Some(hold), ..rec.lock };
     store_lock(conn, &mut rec, lock)?;
+    evidence::emit(conn, "s3:ObjectCreated:PutLegalHold", &rec, false, now)?;
     Ok(rec)
 }
 
@@ -270,5 +306,50 @@ pub(super) fn insert_completed(
     let bucket = buckets::require(conn, &upload.bucket)?;
     check_conditions(conn, &upload.bucket, &upload.key, cond)?;
     let lock = effective_lock(&bucket, upload.lock, now);
-    insert(conn, &upload.bucket, &upload.key, &version_id_for(&bucket), Some(object), &lock, now)
+    insert(
+        conn,
+        &upload.bucket,
+        &upload.key,
+        &version_id_for(&bucket),
+        Some(object),
+        &lock,
+        now,
+        "s3:ObjectCreated:CompleteMultipartUpload",
+    )
+}
+
+/// Lifecycle expiration of one version: the state the worker saw is re-checked here, then
+/// the version goes through [`delete_with`], the same lock check and removal as DeleteObject.
+pub(super) fn lifecycle_delete(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    action: LifecycleAction,
+    now: Instant,
+) -> MetaResult<DeleteOutcome> {
+    buckets::require(conn, bucket)?;
+    let rec = version_by_id(conn, bucket, key, version_id)?.ok_or(MetaError::PreconditionFailed)?;
+    let still = match action {
+        LifecycleAction::ExpireCurrent => rec.is_latest && !rec.is_delete_marker(),
+        LifecycleAction::ExpireNoncurrent => !rec.is_latest,
+        LifecycleAction::RemoveExpiredMarker => {
+            let others: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM versions WHERE bucket = ?1 AND key = ?2 AND seq <> ?3",
+                params![bucket, key.as_bytes(), rec.seq],
+                |r| r.get(0),
+            )?;
+            rec.is_latest && rec.is_delete_marker() && others == 0
+        }
+    };
+    if !still {
+        return Err(MetaError::PreconditionFailed);
+    }
+    let sel = match action {
+        LifecycleAction::ExpireCurrent => VersionSelector::Latest,
+        LifecycleAction::ExpireNoncurrent | LifecycleAction::RemoveExpiredMarker => {
+            VersionSelector::Id(version_id.to_owned())
+        }
+    };
+    delete_with(conn, bucket, key, &sel, Bypass::None, now, LIFECYCLE_EVENTS)
 }
