@@ -27,8 +27,20 @@ fn is_blob_id(id: &str) -> bool {
 
 impl LocalBlobStore {
     /// Opens the store, creating its directories, and removes temporary files left by a crash.
+    /// For a directory that this process alone uses.
     pub fn open(root: &Path) -> io::Result<Self> {
+        Self::open_with(root, None)
+    }
+
+    /// Opens a directory that several gateways share: only temporaries older than
+    /// `grace_secs` are removed (younger ones may be another gateway's writes in progress).
+    pub fn open_shared(root: &Path, grace_secs: u64) -> io::Result<Self> {
+        Self::open_with(root, Some(grace_secs))
+    }
+
+    fn open_with(root: &Path, tmp_grace_secs: Option<u64>) -> io::Result<Self> {
         let store = Self { root: root.to_owned() };
+        let cutoff = SystemTime::now() - Duration::from_secs(tmp_grace_secs.unwrap_or(0));
         fs::create_dir_all(store.tmp_dir())?;
         for i in 0..=255u8 {
             fs::create_dir_all(store.root.join("blobs").join(format!("{i:02x}")))?;
@@ -37,8 +49,16 @@ impl LocalBlobStore {
         fsync_dir(&store.root)?;
         let mut swept = 0;
         for entry in fs::read_dir(store.tmp_dir())? {
-            fs::remove_file(entry?.path())?;
-            swept += 1;
+            let entry = entry?;
+            if tmp_grace_secs.is_some() && entry.metadata()?.modified()? > cutoff {
+                continue;
+            }
+            match fs::remove_file(entry.path()) {
+                Ok(()) => swept += 1,
+                // Another gateway finished (renamed) or removed it meanwhile.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         if swept > 0 {
             tracing::info!(swept, "removed temporary blob files left by an earlier run");
@@ -206,6 +226,8 @@ mod tests {
         w.write(Bytes::from_static(b"partial")).await.unwrap();
         std::mem::forget(w);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 1);
+        LocalBlobStore::open_shared(dir.path(), 3600).unwrap();
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 1, "shared: a fresh temporary stays");
         LocalBlobStore::open(dir.path()).unwrap();
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }

@@ -4,6 +4,7 @@
 
 pub mod checksum;
 mod clock;
+pub mod cluster;
 mod error;
 mod gc;
 pub mod ingest;

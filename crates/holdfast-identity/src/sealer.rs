@@ -26,19 +26,36 @@ pub struct Sealer {
     cipher: ChaCha20Poly1305,
 }
 
+fn create_key(data_dir: &Path, path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut key = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    let tmp = data_dir.join(format!(".{KEY_FILE}.{}", rand::rng().next_u64()));
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    f.write_all(&key)?;
+    f.sync_all()?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            std::fs::File::open(data_dir)?.sync_all()?;
+            Ok(key)
+        }
+        // Another gateway linked its key first: use that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path),
+        Err(e) => Err(e),
+    }
+}
+
 impl Sealer {
     /// Loads `<data_dir>/secrets.key`, creating it (32 random bytes, 0600) on first start.
+    /// Several gateways sharing the data dir may start at once: the key is written to a
+    /// private file and linked into place, so every one of them ends up with the one key.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, SealError> {
         let path = data_dir.join(KEY_FILE);
-        let key = if path.exists() {
-            std::fs::read(&path)?
-        } else {
-            let mut key = vec![0u8; 32];
-            rand::rng().fill_bytes(&mut key);
-            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
-            f.write_all(&key)?;
-            f.sync_all()?;
-            key
+        let key = match std::fs::read(&path) {
+            Ok(key) => key,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(data_dir, &path)?,
+            Err(e) => return Err(e.into()),
         };
         Self::from_key(&key)
     }

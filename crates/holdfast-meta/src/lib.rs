@@ -1,4 +1,5 @@
-//! Metadata: the domain records, the [`MetaStore`] boundary, and the embedded SQLite store.
+//! Metadata: the domain records, the [`MetaStore`] boundary, the embedded SQLite store and
+//! the PostgreSQL store that several gateways share.
 //!
 //! Every method that deletes or changes a version runs the pure lock rules of
 //! `holdfast-lock` inside the same transaction as the change (check-and-mutate), and the
@@ -7,8 +8,10 @@
 mod error;
 mod identity;
 mod lifecycle;
+mod listing;
 mod model;
 mod notify;
+pub mod postgres;
 pub mod sqlite;
 mod store;
 
@@ -17,7 +20,7 @@ pub use identity::{AccessKey, IdentityStore, User};
 pub use lifecycle::*;
 pub use model::*;
 pub use notify::*;
-pub use store::MetaStore;
+pub use store::{GatewayClock, MetaStore};
 
 /// Whether a string is a version id this store could have issued (R3: a malformed id is
 /// 400 InvalidArgument, an unknown well-formed one 404 NoSuchVersion).

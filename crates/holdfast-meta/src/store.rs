@@ -68,14 +68,29 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn completed_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>>;
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()>;
 
-    /// Blobs queued for deletion before `before`, at most `limit`.
+    /// Blobs queued for deletion before `before`, at most `limit`. A store shared by several
+    /// gateways claims them for a while (a lease), so that one collector removes each.
     async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>>;
     async fn gc_done(&self, blobs: Vec<String>) -> MetaResult<()>;
     /// Of these blob ids, those that no version, part or queue entry knows (orphans).
     async fn unknown_blobs(&self, blobs: Vec<String>) -> MetaResult<Vec<String>>;
 
-    /// The persisted compliance-clock high-water mark.
+    /// The persisted compliance-clock high-water mark (of every gateway, when shared).
     async fn clock_high_water(&self) -> MetaResult<Instant>;
+
+    /// Several gateways: records this gateway's compliance-clock reading and returns every
+    /// live gateway's clock relative to the database's, so that one far from the others is
+    /// reported. A store owned by one process has nothing to compare and returns nothing.
+    async fn report_clock(&self, _now: Instant) -> MetaResult<Vec<GatewayClock>> {
+        Ok(Vec::new())
+    }
+
+    /// Whether other processes (gateways) share this store and its blob directory. Then no
+    /// process may treat a blob file without a record as an orphan until it is old enough
+    /// that no write can still be in flight.
+    fn shared(&self) -> bool {
+        false
+    }
 
     // --- Evidence and retention operations (issue #5) -------------------------------------
 
@@ -110,4 +125,14 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// What is protected at `now`, per bucket (one bucket, or every bucket in name order).
     async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>>;
+}
+
+/// One gateway's last clock reading, as the shared store saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayClock {
+    pub gateway: String,
+    /// The gateway's compliance clock minus the database clock at the moment it reported.
+    pub offset_ms: i64,
+    /// Whether this is the gateway that asked.
+    pub this: bool,
 }

@@ -2,9 +2,11 @@
 //! the official AWS SDK for Rust, or with raw (optionally SigV4-signed) HTTP requests for
 //! the malformed input no SDK will send.
 
+mod postgres;
 mod raw;
 mod server;
 
+pub use postgres::{META_ENV, Postgres, meta_is_postgres};
 pub use raw::{Chunked, RawResponse, aws_chunked_request, raw_http, signed_request};
 pub use server::{ROOT_AK, ROOT_SK, Server, ServerOptions};
 

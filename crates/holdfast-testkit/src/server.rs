@@ -1,5 +1,6 @@
 //! A real `holdfast serve` process on 127.0.0.1 with a private data directory.
 
+use sha2::Digest as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -63,10 +64,43 @@ impl Server {
         s
     }
 
+    /// With `HOLDFAST_TEST_META=postgres`, the database this server's data dir stands for
+    /// (one per data dir, so restarts and several servers on one dir share it), on the
+    /// test process's shared cluster; `None` for the embedded store or when the test
+    /// configured `[meta]` itself.
+    pub fn meta_database(&self) -> Option<String> {
+        if !crate::postgres::meta_is_postgres() || self.options.config_toml.contains("[meta]") {
+            return None;
+        }
+        let path = std::fs::canonicalize(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+        let digest = sha2::Sha256::digest(path.to_string_lossy().as_bytes());
+        Some(format!("hf_{}", &hex::encode(digest)[..24]))
+    }
+
+    /// The metadata as stored, for tests that look for what must never be kept in the
+    /// clear: the SQLite files, or a dump of the PostgreSQL database.
+    pub fn metadata_bytes(&self) -> Vec<u8> {
+        match self.meta_database() {
+            Some(db) => crate::Postgres::shared().dump(&db),
+            None => {
+                let mut bytes = std::fs::read(self.data_dir.join("meta.db")).expect("meta.db");
+                bytes.extend(std::fs::read(self.data_dir.join("meta.db-wal")).unwrap_or_default());
+                bytes
+            }
+        }
+    }
+
     fn spawn(&mut self) {
+        use std::fmt::Write as _;
         std::fs::create_dir_all(&self.data_dir).expect("data dir");
         let config = self.data_dir.with_extension("toml");
-        std::fs::write(&config, &self.options.config_toml).expect("config file");
+        let mut toml = self.options.config_toml.clone();
+        if let Some(db) = self.meta_database() {
+            let url = crate::Postgres::shared().database(&db);
+            // One server per data dir in these tests: it may sweep orphans at once.
+            let _ = write!(toml, "\n[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\norphan_grace_secs = 0\n");
+        }
+        std::fs::write(&config, toml).expect("config file");
         let mut cmd = Command::new(&self.bin);
         cmd.arg("serve")
             .arg("--listen")

@@ -16,6 +16,31 @@ pub struct FileConfig {
     pub aws_strict: Option<bool>,
     pub log: Option<String>,
     pub limits: Option<LimitsConfig>,
+    pub meta: Option<MetaFileConfig>,
+}
+
+/// `[meta]`: where metadata lives.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaFileConfig {
+    /// `sqlite` (embedded, the default) or `postgres` (several gateways share it).
+    pub backend: Option<String>,
+    /// `postgres://user:password@host:port/database` (also `HOLDFAST_META_URL`).
+    pub url: Option<String>,
+    /// Connections each gateway keeps to PostgreSQL (default 16).
+    pub pool_size: Option<usize>,
+    /// With PostgreSQL, blob files and temporaries younger than this that no record names
+    /// are left alone (another gateway may be writing them); default 3600 s.
+    pub orphan_grace_secs: Option<u64>,
+}
+
+/// The metadata store a server uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaBackend {
+    /// SQLite in the data dir; one process owns the data dir.
+    Sqlite,
+    /// PostgreSQL shared by several gateways, which also share the data dir's blobs.
+    Postgres { url: String, pool_size: usize, orphan_grace_secs: u64 },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +66,7 @@ pub struct Config {
     pub max_put_size: u64,
     pub min_part_size: u64,
     pub max_chunk_size: u64,
+    pub meta: MetaBackend,
 }
 
 /// Values from the command line or environment (clap resolves that precedence).
@@ -58,6 +84,34 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
 }
 
+fn meta_backend(file: Option<MetaFileConfig>, env_url: Option<String>) -> anyhow::Result<MetaBackend> {
+    let file = file.unwrap_or_default();
+    let url = env_url.filter(|u| !u.is_empty()).or(file.url);
+    let backend = match file.backend.as_deref() {
+        Some(b) => b.to_ascii_lowercase(),
+        None if url.is_some() => "postgres".into(),
+        None => "sqlite".into(),
+    };
+    match backend.as_str() {
+        "sqlite" if url.is_some() => {
+            bail!("[meta] backend = \"sqlite\" takes no url (HOLDFAST_META_URL is for PostgreSQL)")
+        }
+        "sqlite" => Ok(MetaBackend::Sqlite),
+        "postgres" | "postgresql" => {
+            let Some(url) = url else {
+                bail!("[meta] backend = \"postgres\" needs url = \"postgres://...\" (or HOLDFAST_META_URL)")
+            };
+            Ok(MetaBackend::Postgres {
+                url,
+                pool_size: file.pool_size.unwrap_or(16).max(1),
+                orphan_grace_secs: file.orphan_grace_secs.unwrap_or(3600),
+            })
+        }
+        other => bail!("unknown [meta] backend {other:?} (expected \"sqlite\" or \"postgres\")"),
+    }
+}
+
+
 impl Config {
     pub fn load(o: Overrides) -> anyhow::Result<Self> {
         let file = match &o.config {
@@ -65,6 +119,7 @@ impl Config {
             None => FileConfig::default(),
         };
         let limits = file.limits.unwrap_or_default();
+        let meta = meta_backend(file.meta, std::env::var("HOLDFAST_META_URL").ok())?;
         let listen = o.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:9000".into());
         let listen: SocketAddr =
             listen.parse().with_context(|| format!("invalid listen address {listen:?} (expected IP:PORT)"))?;
@@ -82,6 +137,7 @@ impl Config {
             max_put_size: limits.max_put_size.unwrap_or(5 << 30),
             min_part_size: limits.min_part_size.unwrap_or(5 << 20),
             max_chunk_size: limits.max_chunk_size.unwrap_or(16 << 20),
+            meta,
         })
     }
 }
@@ -112,5 +168,23 @@ mod tests {
         std::fs::write(&file, "unknown_key = 1\n").unwrap();
         assert!(Config::load(Overrides { config: Some(file), ..Default::default() }).is_err());
         assert!(Config::load(Overrides { listen: Some("nonsense".into()), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn meta_backend_from_file_or_environment() {
+        let toml = |s: &str| -> MetaFileConfig { toml::from_str(s).unwrap() };
+        assert_eq!(meta_backend(None, None).unwrap(), MetaBackend::Sqlite);
+        let pg = MetaBackend::Postgres { url: "postgres://h/db".into(), pool_size: 16, orphan_grace_secs: 3600 };
+        assert_eq!(meta_backend(Some(toml("backend = \"postgres\"\nurl = \"postgres://h/db\"")), None).unwrap(), pg);
+        assert_eq!(meta_backend(None, Some("postgres://h/db".into())).unwrap(), pg, "the URL implies PostgreSQL");
+        let over = meta_backend(Some(toml("url = \"postgres://file/db\"\npool_size = 4")), Some("postgres://h/db".into()));
+        assert_eq!(
+            over.unwrap(),
+            MetaBackend::Postgres { url: "postgres://h/db".into(), pool_size: 4, orphan_grace_secs: 3600 },
+            "environment beats file"
+        );
+        assert!(meta_backend(Some(toml("backend = \"postgres\"")), None).is_err(), "no URL");
+        assert!(meta_backend(Some(toml("backend = \"sqlite\"")), Some("postgres://h/db".into())).is_err());
+        assert!(meta_backend(Some(toml("backend = \"mysql\"")), None).is_err());
     }
 }

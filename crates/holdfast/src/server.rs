@@ -1,7 +1,7 @@
 //! `holdfast serve`: open the data dir, wire the layers, accept connections, shut down
 //! gracefully on SIGTERM/SIGINT.
 
-use crate::config::Config;
+use crate::config::{Config, MetaBackend};
 use crate::credentials;
 use crate::edge::Edge;
 use anyhow::{Context, bail};
@@ -9,7 +9,9 @@ use holdfast_api::{ApiConfig, Gateway};
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
 use holdfast_identity::{Directory, Sealer};
+use holdfast_meta::postgres::{PgMeta, PgOptions};
 use holdfast_meta::sqlite::SqliteMeta;
+use holdfast_meta::{IdentityStore, MetaStore};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
@@ -21,11 +23,15 @@ use tokio::net::TcpListener;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(30);
+/// Gateways whose clocks differ by more than this are reported (log and metric).
+const CLOCK_SKEW_WARN_MS: i64 = 2_000;
 /// Longest wait for a request's headers on a connection.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Holds the data directory's lock file for the life of the process: one server per dir.
-fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+/// Holds the data directory's lock file for the life of the process. An embedded server
+/// owns its dir (exclusive lock); gateways on PostgreSQL share theirs (shared lock), so an
+/// embedded server and gateways never mix on one dir, as far as the filesystem's locks see.
+fn lock_data_dir(dir: &std::path::Path, shared: bool) -> anyhow::Result<std::fs::File> {
     let path = dir.join("holdfast.lock");
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -33,10 +39,43 @@ fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    if f.try_lock().is_err() {
-        bail!("data dir {} is in use by another holdfast process", dir.display());
+    let locked = if shared { f.try_lock_shared() } else { f.try_lock() };
+    match locked {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) if shared => {
+            bail!("data dir {} is in use by an embedded holdfast process", dir.display())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("data dir {} is in use by another holdfast process", dir.display())
+        }
+        // A shared filesystem without locks: the gateways' rules do not depend on it.
+        Err(std::fs::TryLockError::Error(e)) if shared => {
+            tracing::warn!(error = %e, "cannot lock {} (shared filesystem without locks?)", path.display());
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
     }
     Ok(f)
+}
+
+
+/// The metadata store the configuration names, as the two boundaries the layers use.
+async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<dyn IdentityStore>)> {
+    fn both<T: MetaStore + IdentityStore>(m: Arc<T>) -> (Arc<dyn MetaStore>, Arc<dyn IdentityStore>) {
+        (Arc::clone(&m) as Arc<dyn MetaStore>, m as Arc<dyn IdentityStore>)
+    }
+    match &config.meta {
+        MetaBackend::Sqlite => {
+            let meta = SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?;
+            Ok(both(Arc::new(meta)))
+        }
+        MetaBackend::Postgres { url, pool_size, .. } => {
+            let mut options = PgOptions::new(url.clone());
+            options.pool_size = *pool_size;
+            let meta = PgMeta::open(options).await.context("cannot open the PostgreSQL metadata store")?;
+            tracing::info!(gateway = meta.gateway(), db = %holdfast_meta::postgres::redact_url(url), "metadata on PostgreSQL");
+            Ok(both(Arc::new(meta)))
+        }
+    }
 }
 
 fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
@@ -50,7 +89,13 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     prepare_data_dir(&config.data_dir)?;
-    let _lock = lock_data_dir(&config.data_dir)?;
+    // With PostgreSQL several gateways share the data dir's blobs; each only sweeps what is
+    // older than the grace period. Embedded, this process alone writes there.
+    let shared_grace = match &config.meta {
+        MetaBackend::Sqlite => None,
+        MetaBackend::Postgres { orphan_grace_secs, .. } => Some(*orphan_grace_secs),
+    };
+    let _lock = lock_data_dir(&config.data_dir, shared_grace.is_some())?;
     let (root, generated) = credentials::load_or_create(&config.data_dir)?;
     if generated {
         println!("Generated root credentials (stored in {}):", config.data_dir.join("root-credentials").display());
@@ -65,11 +110,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 
-    let meta =
-        Arc::new(SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?);
-    let blobs = LocalBlobStore::open(&config.data_dir).context("cannot open the blob store")?;
+    let (meta, identity) = open_meta(&config).await?;
+    let blobs = match shared_grace {
+        None => LocalBlobStore::open(&config.data_dir),
+        Some(grace) => LocalBlobStore::open_shared(&config.data_dir, grace),
+    }
+    .context("cannot open the blob store")?;
     let engine = Engine::new(
-        Arc::clone(&meta) as Arc<dyn holdfast_meta::MetaStore>,
+        meta,
         Arc::new(blobs),
         EngineConfig {
             max_put_size: config.max_put_size,
@@ -80,8 +128,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("cannot start the engine")?;
     let engine = Arc::new(engine);
-    // One process owns the data dir, so no write is in flight: any unknown blob is an orphan.
-    engine.sweep_orphans(0).await.context("orphan sweep failed")?;
+    match shared_grace {
+        // One process owns the data dir, so no write is in flight: any unknown blob is an orphan.
+        None => {
+            engine.sweep_orphans(0).await.context("orphan sweep failed")?;
+        }
+        // Other gateways may be mid-write: only old unknown blobs are orphans, swept again hourly.
+        Some(grace) => {
+            engine.sweep_orphans(grace).await.context("orphan sweep failed")?;
+            engine.spawn_orphan_sweep(Duration::from_secs(3600), grace);
+            engine.report_clock(CLOCK_SKEW_WARN_MS).await.context("cannot report the clock to the database")?;
+            engine.spawn_clock_report(Duration::from_secs(10), CLOCK_SKEW_WARN_MS);
+        }
+    }
     engine.spawn_gc(Duration::from_secs(10));
 
     let owner_id = hex::encode(sha2::Sha256::digest(format!("holdfast-owner:{}", root.access_key)));
@@ -91,8 +150,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         aws_strict: config.aws_strict,
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
-    let dir =
-        Arc::new(Directory::new(meta as Arc<dyn holdfast_meta::IdentityStore>, sealer, root, account_id(&owner_id)));
+    let dir = Arc::new(Directory::new(identity, sealer, root, account_id(&owner_id)));
     let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;

@@ -1,6 +1,6 @@
 //! Multipart uploads in progress and their parts.
 
-use super::listing::common_prefix;
+use crate::listing::common_prefix;
 use super::objects::{insert_completed, queue_blob};
 use super::{
     buckets,

@@ -1,0 +1,111 @@
+//! Bucket records and their configuration (versioning, Object Lock).
+
+use super::rows::{execute, query, query_opt};
+use super::{Fail, RowLock, Tx};
+use crate::MetaError;
+use crate::model::{Bucket, Versioning};
+use holdfast_lock::{DefaultRetention, Instant};
+use tokio_postgres::Row;
+
+const BUCKET_COLUMNS: &str = "name, created_ms, versioning, lock_enabled, default_retention";
+
+fn versioning_to_str(v: Versioning) -> &'static str {
+    match v {
+        Versioning::Unversioned => "",
+        Versioning::Enabled => "Enabled",
+        Versioning::Suspended => "Suspended",
+    }
+}
+
+fn bucket_from_row(row: &Row) -> Result<Bucket, Fail> {
+    let versioning: String = row.try_get(2)?;
+    let default: Option<String> = row.try_get(4)?;
+    Ok(Bucket {
+        name: row.try_get(0)?,
+        created: Instant(row.try_get(1)?),
+        versioning: match versioning.as_str() {
+            "Enabled" => Versioning::Enabled,
+            "Suspended" => Versioning::Suspended,
+            _ => Versioning::Unversioned,
+        },
+        lock_enabled: row.try_get(3)?,
+        default_retention: default.and_then(|s| serde_json::from_str(&s).ok()),
+    })
+}
+
+pub(super) async fn get(tx: &Tx<'_>, name: &str, lock: RowLock) -> Result<Option<Bucket>, Fail> {
+    let sql = format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = $1{}", lock.sql());
+    query_opt(tx, &sql, &[&name]).await?.as_ref().map(bucket_from_row).transpose()
+}
+
+/// The bucket, locked as asked; NoSuchBucket if it does not exist.
+pub(super) async fn require(tx: &Tx<'_>, name: &str, lock: RowLock) -> Result<Bucket, Fail> {
+    get(tx, name, lock).await?.ok_or(Fail::Meta(MetaError::NoSuchBucket))
+}
+
+pub(super) async fn all(tx: &Tx<'_>) -> Result<Vec<Bucket>, Fail> {
+    let sql = format!("SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name");
+    query(tx, &sql, &[]).await?.iter().map(bucket_from_row).collect()
+}
+
+pub(super) async fn create(tx: &Tx<'_>, name: &str, lock_enabled: bool, now: Instant) -> Result<(), Fail> {
+    // A lock-enabled bucket always has versioning Enabled (B1).
+    let versioning = if lock_enabled { Versioning::Enabled } else { Versioning::Unversioned };
+    let n = execute(
+        tx,
+        "INSERT INTO buckets (name, created_ms, versioning, lock_enabled) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO NOTHING",
+        &[&name, &now.millis(), &versioning_to_str(versioning), &lock_enabled],
+    )
+    .await?;
+    if n == 0 {
+        return Err(MetaError::BucketAlreadyOwnedByYou.into());
+    }
+    Ok(())
+}
+
+pub(super) async fn delete(tx: &Tx<'_>, name: &str, now: Instant) -> Result<(), Fail> {
+    require(tx, name, RowLock::Update).await?;
+    if query_opt(tx, "SELECT 1 FROM versions WHERE bucket = $1 LIMIT 1", &[&name]).await?.is_some() {
+        return Err(MetaError::BucketNotEmpty.into());
+    }
+    // Uploads in progress go with the bucket; their parts' blobs are collected.
+    let uploads = query(tx, "SELECT upload_id FROM uploads WHERE bucket = $1", &[&name]).await?;
+    for row in uploads {
+        let id: String = row.try_get(0)?;
+        super::multipart::drop_upload(tx, &id, now).await?;
+    }
+    execute(tx, "DELETE FROM completed_uploads WHERE bucket = $1", &[&name]).await?;
+    execute(tx, "DELETE FROM buckets WHERE name = $1", &[&name]).await?;
+    Ok(())
+}
+
+pub(super) async fn set_versioning(tx: &Tx<'_>, name: &str, versioning: Versioning) -> Result<(), Fail> {
+    let bucket = require(tx, name, RowLock::Update).await?;
+    if bucket.lock_enabled && versioning != Versioning::Enabled {
+        return Err(MetaError::InvalidBucketState(
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+        )
+        .into());
+    }
+    execute(tx, "UPDATE buckets SET versioning = $2 WHERE name = $1", &[&name, &versioning_to_str(versioning)]).await?;
+    Ok(())
+}
+
+pub(super) async fn set_lock_configuration(
+    tx: &Tx<'_>,
+    name: &str,
+    default: Option<DefaultRetention>,
+) -> Result<(), Fail> {
+    let bucket = require(tx, name, RowLock::Update).await?;
+    if !bucket.lock_enabled && bucket.versioning != Versioning::Enabled {
+        return Err(MetaError::InvalidBucketState(
+            "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
+        )
+        .into());
+    }
+    let default = default.map(|d| serde_json::to_string(&d)).transpose()?;
+    execute(tx, "UPDATE buckets SET lock_enabled = true, default_retention = $2 WHERE name = $1", &[&name, &default])
+        .await?;
+    Ok(())
+}

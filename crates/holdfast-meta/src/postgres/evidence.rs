@@ -1,0 +1,186 @@
+//! Bucket-level documents, the event queue (filled inside the transactions that change
+//! versions) and the lock report, shared by every gateway. A delivery worker claims due
+//! events with a lease (`FOR UPDATE SKIP LOCKED`), so two gateways never hand out the same
+//! delivery at once and a gateway that dies leaves its claims to expire.
+
+use super::rows::{execute, query, query_one, query_opt};
+use super::{Fail, RowLock, Tx, buckets};
+use crate::model::VersionRecord;
+use crate::{BucketConfigKind, LockReport, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent, Settlement, Tally};
+use holdfast_lock::{Instant, LockState};
+
+pub(super) async fn put_config(
+    tx: &Tx<'_>,
+    bucket: &str,
+    kind: BucketConfigKind,
+    doc: Option<&str>,
+) -> Result<(), Fail> {
+    buckets::require(tx, bucket, RowLock::KeyShare).await?;
+    match doc {
+        Some(doc) => {
+            execute(
+                tx,
+                "INSERT INTO bucket_configs (bucket, kind, doc) VALUES ($1, $2, $3)
+                 ON CONFLICT (bucket, kind) DO UPDATE SET doc = excluded.doc",
+                &[&bucket, &kind.as_str(), &doc],
+            )
+            .await?
+        }
+        None => {
+            execute(tx, "DELETE FROM bucket_configs WHERE bucket = $1 AND kind = $2", &[&bucket, &kind.as_str()])
+                .await?
+        }
+    };
+    Ok(())
+}
+
+pub(super) async fn config(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
+    buckets::require(tx, bucket, RowLock::None).await?;
+    config_doc(tx, bucket, kind).await
+}
+
+async fn config_doc(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
+    let row =
+        query_opt(tx, "SELECT doc FROM bucket_configs WHERE bucket = $1 AND kind = $2", &[&bucket, &kind.as_str()])
+            .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// Queues `name` for `rec` to every target whose rule matches, in the caller's transaction.
+/// `removed`: the version is gone (no size, no lock state in the record).
+pub(super) async fn emit(
+    tx: &Tx<'_>,
+    name: &str,
+    rec: &VersionRecord,
+    removed: bool,
+    now: Instant,
+) -> Result<(), Fail> {
+    let Some(doc) = config_doc(tx, &rec.bucket, BucketConfigKind::Notification).await? else { return Ok(()) };
+    let config: NotificationConfig = serde_json::from_str(&doc)?;
+    let object = rec.object.as_ref().filter(|_| !removed);
+    let mut event = ObjectEvent {
+        name: name.to_owned(),
+        bucket: rec.bucket.clone(),
+        key: rec.key.clone(),
+        version_id: rec.version_id.clone(),
+        size: object.map(|o| o.size),
+        etag: object.map(|o| o.etag.clone()),
+        time: now,
+        lock: if removed { LockState::default() } else { rec.lock },
+        sequencer: 0,
+    };
+    let deliveries = config.deliveries(&event);
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    // Increasing across gateways; a key's events are ordered because its writes are.
+    event.sequencer = query_one(tx, "SELECT nextval('event_sequencer')", &[]).await?.try_get(0)?;
+    let json = serde_json::to_string(&event)?;
+    for (config_id, target) in deliveries {
+        execute(
+            tx,
+            "INSERT INTO event_queue (target, config_id, event, attempts, due_ms) VALUES ($1, $2, $3, 0, $4)",
+            &[&target, &config_id, &json, &now.millis()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn claim(tx: &Tx<'_>, now: Instant, lease_ms: i64, limit: usize) -> Result<Vec<QueuedEvent>, Fail> {
+    let rows = query(
+        tx,
+        "UPDATE event_queue SET due_ms = $3 WHERE id IN (
+             SELECT id FROM event_queue WHERE due_ms <= $1 ORDER BY due_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id, target, config_id, event, attempts",
+        &[&now.millis(), &i64::try_from(limit).unwrap_or(i64::MAX), &now.plus_millis(lease_ms).millis()],
+    )
+    .await?;
+    let mut out = rows
+        .iter()
+        .map(|r| {
+            let event: ObjectEvent = serde_json::from_str(&r.try_get::<_, String>(3)?)?;
+            Ok(QueuedEvent {
+                id: r.try_get(0)?,
+                target: r.try_get(1)?,
+                config_id: r.try_get(2)?,
+                event,
+                attempts: u32::try_from(r.try_get::<_, i32>(4)?).unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>, Fail>>()?;
+    out.sort_by_key(|e| e.id);
+    Ok(out)
+}
+
+pub(super) async fn settle(tx: &Tx<'_>, outcomes: &[(i64, Settlement)]) -> Result<(), Fail> {
+    for (id, outcome) in outcomes {
+        match outcome {
+            Settlement::Delivered => execute(tx, "DELETE FROM event_queue WHERE id = $1", &[id]).await?,
+            Settlement::RetryAt(at) => {
+                execute(
+                    tx,
+                    "UPDATE event_queue SET due_ms = $2, attempts = attempts + 1 WHERE id = $1",
+                    &[id, &at.millis()],
+                )
+                .await?
+            }
+        };
+    }
+    Ok(())
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(super) async fn lock_report(tx: &Tx<'_>, bucket: Option<&str>, now: Instant) -> Result<Vec<LockReport>, Fail> {
+    let names: Vec<String> = match bucket {
+        Some(b) => vec![buckets::require(tx, b, RowLock::None).await?.name],
+        None => buckets::all(tx).await?.into_iter().map(|b| b.name).collect(),
+    };
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let r = query_one(
+            tx,
+            "SELECT
+               count(*) FILTER (WHERE lock_mode = 'GOVERNANCE' AND lock_until_ms > $2),
+               COALESCE(sum(size) FILTER (WHERE lock_mode = 'GOVERNANCE' AND lock_until_ms > $2), 0)::bigint,
+               count(*) FILTER (WHERE lock_mode = 'COMPLIANCE' AND lock_until_ms > $2),
+               COALESCE(sum(size) FILTER (WHERE lock_mode = 'COMPLIANCE' AND lock_until_ms > $2), 0)::bigint,
+               count(*) FILTER (WHERE legal_hold IS TRUE),
+               COALESCE(sum(size) FILTER (WHERE legal_hold IS TRUE), 0)::bigint,
+               max(lock_until_ms) FILTER (WHERE lock_mode IS NOT NULL AND lock_until_ms > $2)
+             FROM versions WHERE bucket = $1 AND (lock_mode IS NOT NULL OR legal_hold IS TRUE)",
+            &[&name, &now.millis()],
+        )
+        .await?;
+        let months = query(
+            tx,
+            "SELECT to_char(to_timestamp(lock_until_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
+                    count(*), COALESCE(sum(size), 0)::bigint
+             FROM versions WHERE bucket = $1 AND lock_mode IS NOT NULL AND lock_until_ms > $2
+             GROUP BY month ORDER BY month",
+            &[&name, &now.millis()],
+        )
+        .await?;
+        out.push(LockReport {
+            governance: Tally { versions: to_u64(r.try_get(0)?), bytes: to_u64(r.try_get(1)?) },
+            compliance: Tally { versions: to_u64(r.try_get(2)?), bytes: to_u64(r.try_get(3)?) },
+            legal_hold: Tally { versions: to_u64(r.try_get(4)?), bytes: to_u64(r.try_get(5)?) },
+            latest_retain_until: r.try_get::<_, Option<i64>>(6)?.map(Instant),
+            expiries_by_month: months
+                .iter()
+                .map(|m| {
+                    Ok(MonthTally {
+                        month: m.try_get(0)?,
+                        versions: to_u64(m.try_get(1)?),
+                        bytes: to_u64(m.try_get(2)?),
+                    })
+                })
+                .collect::<Result<_, Fail>>()?,
+            bucket: name,
+        });
+    }
+    Ok(out)
+}

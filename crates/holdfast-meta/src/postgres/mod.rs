@@ -1,0 +1,453 @@
+//! The scale-out metadata store: PostgreSQL, shared by several stateless gateways.
+//!
+//! Every check-and-mutate runs in one READ COMMITTED transaction that first takes row
+//! locks on what it decides about, always in the same order, so concurrent gateways
+//! serialize exactly where they must and nowhere else:
+//!
+//! 1. the bucket row: `FOR KEY SHARE` by object writes (many at once), `FOR UPDATE` by
+//!    bucket changes (versioning, lock configuration, deletion);
+//! 2. an upload row `FOR UPDATE` (parts, completion, abort);
+//! 3. the key's `latest` row `FOR UPDATE`: every change to a key's versions holds it, so
+//!    the reads that follow see the key's committed history and nobody else changes it.
+//!    A key that has no `latest` row yet is claimed by inserting one; a transaction that
+//!    loses that race is retried from the start and then sees the winner's version.
+//!
+//! The whole transaction is retried on serialization failure (SQLSTATE 40001), deadlock
+//! (40P01) and a lost insert race, so a serializable engine (CockroachDB, YugabyteDB) can
+//! stand in. No advisory locks, no LISTEN/NOTIFY. Keys are `bytea` (byte order); names
+//! that are ordered are `COLLATE "C"`. Triggers refuse a second time what the lock rules
+//! refuse, judged by the database server's clock.
+
+mod buckets;
+mod clock;
+mod evidence;
+mod gc;
+mod identity;
+mod listing;
+mod multipart;
+mod objects;
+mod rows;
+mod schema;
+
+use crate::model::*;
+use crate::store::GatewayClock;
+use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+pub use schema::SCHEMA_VERSION;
+
+/// Attempts of one transaction before a persistent conflict is reported.
+const MAX_ATTEMPTS: u32 = 12;
+
+/// A transaction of the pool's connections.
+pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+/// How a gateway connects.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// `postgres://user:password@host:port/database` (libpq URL or key=value form).
+    pub url: String,
+    /// Connections this gateway keeps open.
+    pub pool_size: usize,
+    /// This gateway's name in the shared clock tables (unique per process).
+    pub gateway: String,
+    /// How long to wait for the database when opening.
+    pub connect_timeout: Duration,
+}
+
+impl PgOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            pool_size: 16,
+            gateway: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Which row lock a lookup takes (see the module documentation for the order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowLock {
+    None,
+    /// Keeps the row (and its key) from changing or going away; shared.
+    KeyShare,
+    Update,
+}
+
+impl RowLock {
+    pub(crate) const fn sql(self) -> &'static str {
+        match self {
+            Self::None => "",
+            Self::KeyShare => " FOR KEY SHARE",
+            Self::Update => " FOR UPDATE",
+        }
+    }
+}
+
+pub struct PgMeta {
+    pool: Pool,
+    gateway: String,
+}
+
+/// What a step inside a transaction can end with.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// A domain refusal or failure: the transaction rolls back and the caller gets it.
+    Meta(MetaError),
+    Db(tokio_postgres::Error),
+    /// Another transaction won a race this one cannot wait for (it inserted the same
+    /// `latest` row first): run the whole transaction again.
+    Retry,
+}
+
+impl From<MetaError> for Fail {
+    fn from(e: MetaError) -> Self {
+        Self::Meta(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for Fail {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<holdfast_lock::LockDenied> for Fail {
+    fn from(e: holdfast_lock::LockDenied) -> Self {
+        Self::Meta(MetaError::Locked(e))
+    }
+}
+
+impl From<serde_json::Error> for Fail {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Meta(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Fail {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Meta(MetaError::Internal(format!("no database connection: {e}")))
+    }
+}
+
+/// The SQLSTATE the WORM guard triggers raise.
+pub(crate) const WORM_GUARD_STATE: &str = "HFW01";
+
+impl Fail {
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Retry => true,
+            Self::Db(e) => {
+                matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+            }
+            Self::Meta(_) => false,
+        }
+    }
+
+    fn into_meta(self) -> MetaError {
+        match self {
+            Self::Meta(e) => e,
+            Self::Retry => MetaError::ConditionalConflict,
+            Self::Db(e) if e.code().map(SqlState::code) == Some(WORM_GUARD_STATE) => {
+                tracing::error!(error = %e, "database WORM guard refused a change the lock rules allowed");
+                MetaError::Locked(holdfast_lock::LockDenied::Compliance)
+            }
+            Self::Db(e) => MetaError::Internal(format!("metadata database: {}", db_message(&e))),
+        }
+    }
+}
+
+/// An error's text including the server's message (tokio-postgres' Display omits it).
+fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs `$body` (an expression that may use `$tx` and `?` with [`Fail`]) in one
+/// transaction of `$iso`, committing at the end; retries the whole transaction on a
+/// serialization failure, a deadlock or a lost race.
+macro_rules! transaction {
+    ($meta:expr, $iso:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            let outcome: Result<_, $crate::postgres::Fail> = async {
+                let mut client = $meta.pool.get().await?;
+                let $tx = client.build_transaction().isolation_level($iso).start().await?;
+                let value = $body;
+                $tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match $crate::postgres::settle(outcome, &mut attempt).await {
+                Some(result) => break result,
+                None => continue,
+            }
+        }
+    }};
+}
+
+/// A write: READ COMMITTED, row locks taken by the body.
+macro_rules! write {
+    ($meta:expr, |$tx:ident| $body:expr) => {
+        $crate::postgres::transaction!($meta, tokio_postgres::IsolationLevel::ReadCommitted, |$tx| $body)
+    };
+}
+
+/// A read: one snapshot for every statement of the body.
+macro_rules! read {
+    ($meta:expr, |$tx:ident| $body:expr) => {
+        $crate::postgres::transaction!($meta, tokio_postgres::IsolationLevel::RepeatableRead, |$tx| $body)
+    };
+}
+
+pub(crate) use {read, transaction, write};
+
+/// Decides what follows an attempt: `Some` to return, `None` to run it again.
+pub(crate) async fn settle<T>(outcome: Result<T, Fail>, attempt: &mut u32) -> Option<MetaResult<T>> {
+    match outcome {
+        Ok(v) => Some(Ok(v)),
+        Err(e) if e.retryable() && *attempt + 1 < MAX_ATTEMPTS => {
+            *attempt += 1;
+            // Exponential backoff with jitter: 1 ms, 2 ms, ... up to 128 ms.
+            let cap = 1u64 << (*attempt).min(7);
+            let ms = rand::random_range(0..=cap);
+            tracing::debug!(attempt = *attempt, "metadata transaction conflicted; retrying");
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            None
+        }
+        Err(e) => Some(Err(e.into_meta())),
+    }
+}
+
+impl PgMeta {
+    /// Connects, creates or migrates the schema, and checks that it is not newer than this
+    /// build. Fails with a clear message when the database cannot be reached.
+    pub async fn open(options: PgOptions) -> MetaResult<Self> {
+        let shown = redact_url(&options.url);
+        let mut config = tokio_postgres::Config::from_str(&options.url)
+            .map_err(|e| MetaError::Internal(format!("invalid database URL {shown}: {e}")))?;
+        config.connect_timeout(options.connect_timeout);
+        if config.get_application_name().is_none() {
+            config.application_name("holdfast");
+        }
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|e| MetaError::Internal(format!("cannot build the connection pool: {e}")))?;
+        {
+            let mut client = pool.get().await.map_err(|e| {
+                let detail = match &e {
+                    deadpool_postgres::PoolError::Backend(db) => db_message(db),
+                    other => other.to_string(),
+                };
+                MetaError::Internal(format!("cannot reach the metadata database at {shown}: {detail}"))
+            })?;
+            schema::migrate(&mut client).await?;
+        }
+        Ok(Self { pool, gateway: options.gateway })
+    }
+
+    /// This gateway's name in the shared tables.
+    pub fn gateway(&self) -> &str {
+        &self.gateway
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::MetaStore for PgMeta {
+    async fn create_bucket(&self, name: &str, lock_enabled: bool, now: Instant) -> MetaResult<()> {
+        write!(self, |tx| buckets::create(&tx, name, lock_enabled, now).await?)
+    }
+
+    async fn bucket(&self, name: &str) -> MetaResult<Option<Bucket>> {
+        read!(self, |tx| buckets::get(&tx, name, RowLock::None).await?)
+    }
+
+    async fn buckets(&self) -> MetaResult<Vec<Bucket>> {
+        read!(self, |tx| buckets::all(&tx).await?)
+    }
+
+    async fn delete_bucket(&self, name: &str) -> MetaResult<()> {
+        let now = Instant::now_system();
+        write!(self, |tx| buckets::delete(&tx, name, now).await?)
+    }
+
+    async fn set_versioning(&self, name: &str, versioning: Versioning) -> MetaResult<()> {
+        write!(self, |tx| buckets::set_versioning(&tx, name, versioning).await?)
+    }
+
+    async fn set_lock_configuration(&self, name: &str, default: Option<DefaultRetention>) -> MetaResult<()> {
+        write!(self, |tx| buckets::set_lock_configuration(&tx, name, default).await?)
+    }
+
+    async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord> {
+        write!(self, |tx| objects::put_version(&tx, &v, &cond, now).await?)
+    }
+
+    async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
+        read!(self, |tx| objects::resolve(&tx, bucket, key, sel).await?)
+    }
+
+    async fn delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        bypass: Bypass,
+        now: Instant,
+    ) -> MetaResult<DeleteOutcome> {
+        write!(self, |tx| objects::delete(&tx, bucket, key, sel, bypass, now).await?)
+    }
+
+    async fn set_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        retention: Option<Retention>,
+        bypass: Bypass,
+        now: Instant,
+    ) -> MetaResult<VersionRecord> {
+        write!(self, |tx| objects::set_retention(&tx, bucket, key, sel, retention, bypass, now).await?)
+    }
+
+    async fn set_legal_hold(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        hold: LegalHold,
+    ) -> MetaResult<VersionRecord> {
+        let now = Instant::now_system();
+        write!(self, |tx| objects::set_legal_hold(&tx, bucket, key, sel, hold, now).await?)
+    }
+
+    async fn list_objects(&self, q: ListQuery) -> MetaResult<ListPage> {
+        read!(self, |tx| listing::list_objects(&tx, &q).await?)
+    }
+
+    async fn list_versions(&self, q: ListQuery) -> MetaResult<ListPage> {
+        read!(self, |tx| listing::list_versions(&tx, &q).await?)
+    }
+
+    async fn create_upload(&self, upload: Upload) -> MetaResult<()> {
+        write!(self, |tx| multipart::create(&tx, &upload).await?)
+    }
+
+    async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Upload> {
+        read!(self, |tx| multipart::get(&tx, bucket, key, upload_id, RowLock::None).await?)
+    }
+
+    async fn put_part(&self, bucket: &str, key: &str, upload_id: &str, part: Part) -> MetaResult<()> {
+        let now = Instant::now_system();
+        write!(self, |tx| multipart::put_part(&tx, bucket, key, upload_id, &part, now).await?)
+    }
+
+    async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<(Vec<Part>, bool)> {
+        read!(self, |tx| multipart::parts(&tx, upload_id, after, max).await?)
+    }
+
+    async fn list_uploads(&self, q: UploadListQuery) -> MetaResult<UploadPage> {
+        read!(self, |tx| multipart::list(&tx, &q).await?)
+    }
+
+    async fn complete_upload(
+        &self,
+        upload: &Upload,
+        object: ObjectData,
+        cond: WriteConditions,
+        now: Instant,
+    ) -> MetaResult<VersionRecord> {
+        write!(self, |tx| multipart::complete(&tx, upload, &object, &cond, now).await?)
+    }
+
+    async fn completed_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>> {
+        read!(self, |tx| multipart::completed(&tx, bucket, key, upload_id).await?)
+    }
+
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()> {
+        let now = Instant::now_system();
+        write!(self, |tx| multipart::abort(&tx, bucket, key, upload_id, now).await?)
+    }
+
+    async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>> {
+        let now = Instant::now_system();
+        write!(self, |tx| gc::claim(&tx, before, limit, now).await?)
+    }
+
+    async fn gc_done(&self, blobs: Vec<String>) -> MetaResult<()> {
+        write!(self, |tx| gc::done(&tx, &blobs).await?)
+    }
+
+    async fn unknown_blobs(&self, blobs: Vec<String>) -> MetaResult<Vec<String>> {
+        read!(self, |tx| gc::unknown(&tx, &blobs).await?)
+    }
+
+    async fn clock_high_water(&self) -> MetaResult<Instant> {
+        read!(self, |tx| clock::high_water(&tx).await?)
+    }
+
+    async fn report_clock(&self, now: Instant) -> MetaResult<Vec<GatewayClock>> {
+        write!(self, |tx| clock::report(&tx, &self.gateway, now).await?)
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn put_bucket_config(&self, bucket: &str, kind: BucketConfigKind, doc: Option<String>) -> MetaResult<()> {
+        write!(self, |tx| evidence::put_config(&tx, bucket, kind, doc.as_deref()).await?)
+    }
+
+    async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
+        read!(self, |tx| evidence::config(&tx, bucket, kind).await?)
+    }
+
+    async fn claim_events(&self, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
+        write!(self, |tx| evidence::claim(&tx, now, lease_ms, limit).await?)
+    }
+
+    async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()> {
+        write!(self, |tx| evidence::settle(&tx, &outcomes).await?)
+    }
+
+    async fn lifecycle_delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        action: LifecycleAction,
+        now: Instant,
+    ) -> MetaResult<DeleteOutcome> {
+        write!(self, |tx| objects::lifecycle_delete(&tx, bucket, key, version_id, action, now).await?)
+    }
+
+    async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {
+        read!(self, |tx| evidence::lock_report(&tx, bucket, now).await?)
+    }
+}

@@ -1,0 +1,810 @@
+//! The store conformance suite: written once against the `MetaStore` and `IdentityStore`
+//! traits, run against the embedded SQLite store and against PostgreSQL (a private
+//! cluster that `holdfast_testkit::Postgres` starts; without PostgreSQL's binaries the
+//! PostgreSQL half fails with a message saying what to install).
+//!
+//! Covers buckets, versions and their order, deletes and lock refusals, retention and
+//! legal-hold transitions, default retention, conditional writes, listings (byte order,
+//! delimiters, markers), multipart uploads, the collection queue, identity, the compliance
+//! clock, the database WORM guard, and races between two store instances (two gateways).
+
+use holdfast_lock::{
+    Bypass, DefaultRetention, Instant, LegalHold, LockDenied, LockState, Mode, Period, Retention,
+};
+use holdfast_meta::postgres::{PgMeta, PgOptions};
+use holdfast_meta::sqlite::SqliteMeta;
+use holdfast_meta::{
+    AccessKey, BucketConfigKind, LifecycleAction, IdentityStore, ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, Part, Segment,
+    Upload, UploadListQuery, User, VersionSelector, Versioning, WriteConditions,
+};
+use holdfast_testkit::Postgres;
+use std::sync::Arc;
+
+trait Store: MetaStore + IdentityStore {}
+impl<T: MetaStore + IdentityStore> Store for T {}
+
+/// One backend under test; `twin` opens a second store instance on the same data, as a
+/// second gateway would (the same instance for SQLite, which one process owns).
+struct Fixture {
+    store: Arc<dyn Store>,
+    twin: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL database name, for direct SQL.
+    pg_db: Option<String>,
+    sqlite_path: Option<std::path::PathBuf>,
+}
+
+async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteMeta::open(&path).unwrap());
+    Fixture { twin: Arc::clone(&store), store, _dir: Some(dir), pg_db: None, sqlite_path: Some(path) }
+}
+
+async fn postgres() -> Fixture {
+    let pg = Postgres::shared();
+    let url = pg.fresh_database();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let store: Arc<dyn Store> = Arc::new(PgMeta::open(PgOptions::new(url.clone())).await.unwrap());
+    let twin: Arc<dyn Store> = Arc::new(PgMeta::open(PgOptions::new(url)).await.unwrap());
+    Fixture { store, twin, _dir: None, pg_db: Some(db), sqlite_path: None }
+}
+
+fn now() -> Instant {
+    Instant::now_system()
+}
+
+const DAY: i64 = 86_400_000;
+
+fn obj(blob: &str, etag: &str) -> ObjectData {
+    ObjectData {
+        size: 3,
+        etag: etag.into(),
+        headers: ObjectHeaders::default(),
+        checksum: None,
+        segments: vec![Segment { blob: blob.into(), size: 3 }],
+        parts: Vec::new(),
+    }
+}
+
+fn blob_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn new_version(bucket: &str, key: &str, lock: LockState) -> NewVersion {
+    NewVersion { bucket: bucket.into(), key: key.into(), object: obj(&blob_id(), "e"), lock, origin: Default::default() }
+}
+
+async fn put(s: &dyn Store, bucket: &str, key: &str) -> holdfast_meta::VersionRecord {
+    s.put_version(new_version(bucket, key, LockState::default()), WriteConditions::default(), now()).await.unwrap()
+}
+
+async fn put_locked(s: &dyn Store, bucket: &str, key: &str, lock: LockState) -> holdfast_meta::VersionRecord {
+    s.put_version(new_version(bucket, key, lock), WriteConditions::default(), now()).await.unwrap()
+}
+
+fn retention(mode: Mode, from_now_ms: i64) -> Option<Retention> {
+    Some(Retention { mode, until: now().plus_millis(from_now_ms) })
+}
+
+fn id(v: &str) -> VersionSelector {
+    VersionSelector::Id(v.into())
+}
+
+async fn versioned_bucket(s: &dyn Store, name: &str) {
+    s.create_bucket(name, false, now()).await.unwrap();
+    s.set_versioning(name, Versioning::Enabled).await.unwrap();
+}
+
+fn query(bucket: &str) -> ListQuery {
+    ListQuery {
+        bucket: bucket.into(),
+        prefix: String::new(),
+        delimiter: None,
+        after: None,
+        after_version: None,
+        max_keys: 1000,
+    }
+}
+
+macro_rules! assert_err {
+    ($e:expr, $pat:pat) => {
+        match $e {
+            Err($pat) => {}
+            other => panic!("expected {}, got {:?}", stringify!($pat), other.map(|_| ())),
+        }
+    };
+}
+
+// --- buckets ---------------------------------------------------------------------------
+
+async fn buckets(f: Fixture) {
+    let s = &*f.store;
+    for name in ["b-2", "b.2", "b0", "a"] {
+        s.create_bucket(name, false, now()).await.unwrap();
+    }
+    assert_err!(s.create_bucket("a", false, now()).await, MetaError::BucketAlreadyOwnedByYou);
+    let names: Vec<String> = s.buckets().await.unwrap().into_iter().map(|b| b.name).collect();
+    assert_eq!(names, ["a", "b-2", "b.2", "b0"], "byte order");
+    let b = s.bucket("a").await.unwrap().unwrap();
+    assert_eq!((b.versioning, b.lock_enabled, b.default_retention), (Versioning::Unversioned, false, None));
+    assert!(s.bucket("nope").await.unwrap().is_none());
+    assert_err!(s.set_versioning("nope", Versioning::Enabled).await, MetaError::NoSuchBucket);
+    assert_err!(s.delete_bucket("nope").await, MetaError::NoSuchBucket);
+
+    // Lock configuration needs versioning; a lock-enabled bucket cannot suspend it (B13).
+    assert_err!(s.set_lock_configuration("a", None).await, MetaError::InvalidBucketState(_));
+    s.create_bucket("locked", true, now()).await.unwrap();
+    let l = s.bucket("locked").await.unwrap().unwrap();
+    assert_eq!((l.versioning, l.lock_enabled), (Versioning::Enabled, true));
+    assert_err!(s.set_versioning("locked", Versioning::Suspended).await, MetaError::InvalidBucketState(_));
+    let default = DefaultRetention { mode: Mode::Governance, period: Period::Days(2) };
+    s.set_lock_configuration("locked", Some(default)).await.unwrap();
+    assert_eq!(s.bucket("locked").await.unwrap().unwrap().default_retention, Some(default));
+
+    put(s, "a", "k").await;
+    assert_err!(s.delete_bucket("a").await, MetaError::BucketNotEmpty);
+    s.delete("a", "k", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+    s.delete_bucket("a").await.unwrap();
+    assert!(s.bucket("a").await.unwrap().is_none());
+    s.create_bucket("a", false, now()).await.unwrap();
+}
+
+// --- versions --------------------------------------------------------------------------
+
+async fn versions_in_order(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "v").await;
+    let v1 = put(s, "v", "k").await;
+    let v2 = put(s, "v", "k").await;
+    let v3 = put(s, "v", "k").await;
+    assert!(v1.seq < v2.seq && v2.seq < v3.seq);
+    assert_ne!(v1.version_id, v2.version_id);
+    let latest = s.version("v", "k", &VersionSelector::Latest).await.unwrap();
+    assert_eq!(latest.version_id, v3.version_id);
+    assert!(latest.is_latest);
+    let old = s.version("v", "k", &id(&v1.version_id)).await.unwrap();
+    assert!(!old.is_latest);
+    assert_eq!(old.object, v1.object);
+    let listed: Vec<String> =
+        s.list_versions(query("v")).await.unwrap().versions.into_iter().map(|v| v.version_id).collect();
+    assert_eq!(listed, [v3.version_id.clone(), v2.version_id.clone(), v1.version_id.clone()]);
+    assert_err!(s.version("v", "nokey", &VersionSelector::Latest).await, MetaError::NoSuchKey);
+    assert_err!(s.version("v", "k", &id("0123456789abcdef0123456789abcdef")).await, MetaError::NoSuchVersion);
+    assert_err!(s.version("nope", "k", &VersionSelector::Latest).await, MetaError::NoSuchBucket);
+}
+
+async fn null_versions(f: Fixture) {
+    let s = &*f.store;
+    s.create_bucket("u", false, now()).await.unwrap();
+    let a = put(s, "u", "k").await;
+    let b = put(s, "u", "k").await;
+    assert_eq!((a.version_id.as_str(), b.version_id.as_str()), ("null", "null"));
+    let all = s.list_versions(query("u")).await.unwrap().versions;
+    assert_eq!(all.len(), 1, "an unversioned bucket keeps one version");
+    assert_eq!(all[0].object, b.object);
+    // Suspended: the null version is replaced, versioned ones stay.
+    s.set_versioning("u", Versioning::Enabled).await.unwrap();
+    let v = put(s, "u", "k").await;
+    s.set_versioning("u", Versioning::Suspended).await.unwrap();
+    let n = put(s, "u", "k").await;
+    assert_eq!(n.version_id, "null");
+    let ids: Vec<String> = s.list_versions(query("u")).await.unwrap().versions.into_iter().map(|v| v.version_id).collect();
+    assert_eq!(ids, ["null".to_owned(), v.version_id]);
+}
+
+// --- deletes and lock refusals -----------------------------------------------------------
+
+async fn deletes_and_markers(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "d").await;
+    let v1 = put(s, "d", "k").await;
+    let out = s.delete("d", "k", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+    assert!(out.delete_marker);
+    let marker = out.version_id.unwrap();
+    let latest = s.version("d", "k", &VersionSelector::Latest).await.unwrap();
+    assert!(latest.is_delete_marker() && latest.version_id == marker);
+    assert!(s.list_objects(query("d")).await.unwrap().versions.is_empty(), "a marker hides the key");
+    assert_err!(
+        s.set_retention("d", "k", &VersionSelector::Latest, retention(Mode::Governance, DAY), Bypass::None, now()).await,
+        MetaError::DeleteMarker { .. }
+    );
+    // Removing the marker makes the old version current again.
+    let out = s.delete("d", "k", &id(&marker), Bypass::None, now()).await.unwrap();
+    assert!(out.delete_marker);
+    assert_eq!(s.version("d", "k", &VersionSelector::Latest).await.unwrap().version_id, v1.version_id);
+    // D13: deleting a version that does not exist succeeds.
+    let gone = "0123456789abcdef0123456789abcdef";
+    assert!(!s.delete("d", "k", &id(gone), Bypass::None, now()).await.unwrap().delete_marker);
+    s.delete("d", "k", &id(&v1.version_id), Bypass::None, now()).await.unwrap();
+    assert_err!(s.version("d", "k", &VersionSelector::Latest).await, MetaError::NoSuchKey);
+    // A marker on a key that never existed.
+    assert!(s.delete("d", "never", &VersionSelector::Latest, Bypass::None, now()).await.unwrap().delete_marker);
+    // Unversioned: the null version goes.
+    s.create_bucket("du", false, now()).await.unwrap();
+    put(s, "du", "k").await;
+    let out = s.delete("du", "k", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+    assert!(!out.delete_marker);
+    assert_err!(s.version("du", "k", &VersionSelector::Latest).await, MetaError::NoSuchKey);
+    s.delete("du", "absent", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+}
+
+async fn lock_refusals(f: Fixture) {
+    let s = &*f.store;
+    s.create_bucket("l", true, now()).await.unwrap();
+    let comp = put_locked(s, "l", "c", LockState { retention: retention(Mode::Compliance, DAY), legal_hold: None }).await;
+    let gov = put_locked(s, "l", "g", LockState { retention: retention(Mode::Governance, DAY), legal_hold: None }).await;
+    let held = put_locked(s, "l", "h", LockState { retention: None, legal_hold: Some(LegalHold::On) }).await;
+    let expired =
+        put_locked(s, "l", "x", LockState { retention: retention(Mode::Compliance, -1000), legal_hold: None }).await;
+    for bypass in [Bypass::None, Bypass::Governance] {
+        assert_err!(
+            s.delete("l", "c", &id(&comp.version_id), bypass, now()).await,
+            MetaError::Locked(LockDenied::Compliance)
+        );
+        assert_err!(
+            s.delete("l", "h", &id(&held.version_id), bypass, now()).await,
+            MetaError::Locked(LockDenied::LegalHold)
+        );
+    }
+    assert_err!(
+        s.delete("l", "g", &id(&gov.version_id), Bypass::None, now()).await,
+        MetaError::Locked(LockDenied::Governance)
+    );
+    // A delete without a version id only adds a marker, protected or not (D1).
+    assert!(s.delete("l", "c", &VersionSelector::Latest, Bypass::None, now()).await.unwrap().delete_marker);
+    // Refusals changed nothing.
+    assert_eq!(s.version("l", "c", &id(&comp.version_id)).await.unwrap().lock, comp.lock);
+    s.delete("l", "g", &id(&gov.version_id), Bypass::Governance, now()).await.unwrap();
+    s.delete("l", "x", &id(&expired.version_id), Bypass::None, now()).await.unwrap();
+    s.set_legal_hold("l", "h", &id(&held.version_id), LegalHold::Off).await.unwrap();
+    s.delete("l", "h", &id(&held.version_id), Bypass::None, now()).await.unwrap();
+}
+
+async fn retention_transitions(f: Fixture) {
+    let s = &*f.store;
+    s.create_bucket("r", true, now()).await.unwrap();
+    let v = put(s, "r", "k").await;
+    let k = id(&v.version_id);
+    let set = |r: Option<Retention>, b: Bypass| s.set_retention("r", "k", &k, r, b, now());
+    // Governance: extend freely; shorten, remove or raise to COMPLIANCE only with bypass (R8).
+    set(retention(Mode::Governance, DAY), Bypass::None).await.unwrap();
+    set(retention(Mode::Governance, 2 * DAY), Bypass::None).await.unwrap();
+    assert_err!(set(retention(Mode::Governance, DAY), Bypass::None).await, MetaError::Locked(LockDenied::Governance));
+    assert_err!(set(None, Bypass::None).await, MetaError::Locked(LockDenied::Governance));
+    assert_err!(set(retention(Mode::Compliance, 3 * DAY), Bypass::None).await, MetaError::Locked(LockDenied::Governance));
+    let r = set(retention(Mode::Governance, DAY), Bypass::Governance).await.unwrap();
+    assert_eq!(r.lock.retention.unwrap().mode, Mode::Governance);
+    set(None, Bypass::Governance).await.unwrap();
+    assert_eq!(s.version("r", "k", &k).await.unwrap().lock.retention, None);
+    // Compliance: only ever extended.
+    set(retention(Mode::Compliance, DAY), Bypass::None).await.unwrap();
+    let longer = retention(Mode::Compliance, 2 * DAY);
+    set(longer, Bypass::None).await.unwrap();
+    for (r, b) in [
+        (retention(Mode::Compliance, DAY), Bypass::Governance),
+        (retention(Mode::Governance, 3 * DAY), Bypass::Governance),
+        (None, Bypass::Governance),
+    ] {
+        assert_err!(set(r, b).await, MetaError::Locked(LockDenied::Compliance));
+    }
+    assert_eq!(s.version("r", "k", &k).await.unwrap().lock.retention, longer);
+    // Legal hold is independent of retention (L4).
+    let h = s.set_legal_hold("r", "k", &VersionSelector::Latest, LegalHold::On).await.unwrap();
+    assert_eq!((h.lock.legal_hold, h.lock.retention), (Some(LegalHold::On), longer));
+    s.set_legal_hold("r", "k", &k, LegalHold::Off).await.unwrap();
+    assert_eq!(s.version("r", "k", &k).await.unwrap().lock.legal_hold, Some(LegalHold::Off));
+    assert_err!(s.set_legal_hold("r", "nokey", &VersionSelector::Latest, LegalHold::On).await, MetaError::NoSuchKey);
+}
+
+async fn default_retention(f: Fixture) {
+    let s = &*f.store;
+    s.create_bucket("dr", true, now()).await.unwrap();
+    s.set_lock_configuration("dr", Some(DefaultRetention { mode: Mode::Compliance, period: Period::Days(1) }))
+        .await
+        .unwrap();
+    let t = now();
+    let v = s
+        .put_version(
+            new_version("dr", "k", LockState { retention: None, legal_hold: Some(LegalHold::On) }),
+            WriteConditions::default(),
+            t,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.lock.retention, Some(Retention { mode: Mode::Compliance, until: t.plus_millis(DAY) }), "W9");
+    assert_eq!(v.lock.legal_hold, Some(LegalHold::On));
+    let explicit = retention(Mode::Governance, 5 * DAY);
+    let w = put_locked(s, "dr", "k2", LockState { retention: explicit, legal_hold: None }).await;
+    assert_eq!(w.lock.retention, explicit, "an explicit retention wins (W10)");
+    assert_eq!(s.version("dr", "k", &VersionSelector::Latest).await.unwrap().lock, v.lock);
+}
+
+async fn conditional_writes(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "c").await;
+    let none_match = WriteConditions { if_none_match: Some("*".into()), if_match: None };
+    s.put_version(new_version("c", "k", LockState::default()), none_match.clone(), now()).await.unwrap();
+    assert_err!(
+        s.put_version(new_version("c", "k", LockState::default()), none_match.clone(), now()).await,
+        MetaError::PreconditionFailed
+    );
+    let wrong = WriteConditions { if_none_match: None, if_match: Some("\"other\"".into()) };
+    assert_err!(
+        s.put_version(new_version("c", "k", LockState::default()), wrong.clone(), now()).await,
+        MetaError::PreconditionFailed
+    );
+    assert_err!(
+        s.put_version(new_version("c", "new", LockState::default()), wrong, now()).await,
+        MetaError::NoSuchKey
+    );
+    let right = WriteConditions { if_none_match: None, if_match: Some("\"e\"".into()) };
+    s.put_version(new_version("c", "k", LockState::default()), right, now()).await.unwrap();
+    // Behind a delete marker the key has no current object: `*` succeeds again.
+    s.delete("c", "k", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+    s.put_version(new_version("c", "k", LockState::default()), none_match, now()).await.unwrap();
+}
+
+// --- listings --------------------------------------------------------------------------
+
+async fn listings(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "ls").await;
+    let keys = ["a", "a/b", "a/c/d", "a/c/e", "a-b", "a.b", "b", "Z", "é", "~", "\u{7f}x", "a/\u{e9}"];
+    for k in keys {
+        put(s, "ls", k).await;
+    }
+    put(s, "ls", "b").await;
+    s.delete("ls", "Z", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+    let mut want: Vec<&str> = keys.iter().copied().filter(|k| *k != "Z").collect();
+    want.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let all: Vec<String> = s.list_objects(query("ls")).await.unwrap().versions.into_iter().map(|v| v.key).collect();
+    assert_eq!(all, want, "UTF-8 byte order, delete markers hidden");
+
+    // Pages of two, continuing after the last key.
+    let mut q = query("ls");
+    q.max_keys = 2;
+    let mut paged = Vec::new();
+    for _ in 0..20 {
+        let page = s.list_objects(q.clone()).await.unwrap();
+        paged.extend(page.versions.iter().map(|v| v.key.clone()));
+        if !page.truncated {
+            break;
+        }
+        q.after = page.next_marker;
+    }
+    assert_eq!(paged, want);
+
+    // Delimiter roll-up and prefixes.
+    let mut q = query("ls");
+    q.delimiter = Some("/".into());
+    let page = s.list_objects(q.clone()).await.unwrap();
+    assert_eq!(page.common_prefixes, ["a/"]);
+    assert!(page.versions.iter().all(|v| !v.key.contains('/')));
+    q.prefix = "a/".into();
+    let page = s.list_objects(q.clone()).await.unwrap();
+    assert_eq!(page.common_prefixes, ["a/c/"]);
+    let ks: Vec<String> = page.versions.into_iter().map(|v| v.key).collect();
+    assert_eq!(ks, ["a/b", "a/\u{e9}"]);
+    // A page that ends on a common prefix continues after everything under it.
+    q.prefix = String::new();
+    q.max_keys = 2;
+    let first = s.list_objects(q.clone()).await.unwrap();
+    assert_eq!((first.versions.len(), first.common_prefixes.clone()), (1, vec!["a/".to_owned()]));
+    q.after = first.next_marker.clone();
+    let second = s.list_objects(q.clone()).await.unwrap();
+    assert_eq!(second.versions[0].key, "a-b");
+
+    // Versions: newest first within a key, markers included, version markers resume inside a key.
+    let mut q = query("ls");
+    q.prefix = "b".into();
+    let vs = s.list_versions(q.clone()).await.unwrap().versions;
+    assert_eq!(vs.len(), 2);
+    assert!(vs[0].is_latest && !vs[1].is_latest && vs[0].seq > vs[1].seq);
+    q.prefix = String::new();
+    q.max_keys = 3;
+    let mut seen = Vec::new();
+    for _ in 0..30 {
+        let page = s.list_versions(q.clone()).await.unwrap();
+        seen.extend(page.versions.iter().map(|v| (v.key.clone(), v.version_id.clone())));
+        if !page.truncated {
+            break;
+        }
+        q.after = page.next_marker;
+        q.after_version = page.next_version_marker;
+    }
+    assert_eq!(seen.len(), keys.len() + 2, "every version and the marker, once");
+    let mut dedup = seen.clone();
+    dedup.dedup();
+    assert_eq!(dedup, seen);
+}
+
+// --- multipart -------------------------------------------------------------------------
+
+fn upload(bucket: &str, key: &str, upload_id: &str) -> Upload {
+    Upload {
+        upload_id: upload_id.into(),
+        bucket: bucket.into(),
+        key: key.into(),
+        initiated: now(),
+        headers: ObjectHeaders::default(),
+        checksum_algorithm: None,
+        checksum_kind: None,
+        lock: LockState::default(),
+    }
+}
+
+fn part(number: u32, blob: &str) -> Part {
+    Part {
+        number,
+        size: 5,
+        etag: format!("p{number}"),
+        last_modified: now(),
+        checksum: None,
+        crc64nvme: String::new(),
+        md5: String::new(),
+        segment: Segment { blob: blob.into(), size: 5 },
+    }
+}
+
+async fn multipart(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "mp").await;
+    let u = upload("mp", "dir/k", "u1");
+    s.create_upload(u.clone()).await.unwrap();
+    s.create_upload(upload("mp", "dir/j", "u2")).await.unwrap();
+    s.create_upload(upload("mp", "top", "u3")).await.unwrap();
+    assert_eq!(s.upload("mp", "dir/k", "u1").await.unwrap(), u);
+    assert_err!(s.upload("mp", "other", "u1").await, MetaError::NoSuchUpload);
+    let blobs: Vec<String> = (0..4).map(|_| blob_id()).collect();
+    for (n, b) in [(1, &blobs[0]), (2, &blobs[1]), (3, &blobs[2])] {
+        s.put_part("mp", "dir/k", "u1", part(n, b)).await.unwrap();
+    }
+    // Replacing part 2 queues the old blob for collection.
+    s.put_part("mp", "dir/k", "u1", part(2, &blobs[3])).await.unwrap();
+    assert_eq!(s.unknown_blobs(vec![blobs[1].clone()]).await.unwrap(), Vec::<String>::new(), "queued, not unknown");
+    let (first, more) = s.parts("u1", 0, 2).await.unwrap();
+    assert_eq!((first.iter().map(|p| p.number).collect::<Vec<_>>(), more), (vec![1, 2], true));
+    assert_eq!(first[1].segment.blob, blobs[3]);
+    let (rest, more) = s.parts("u1", 2, 10).await.unwrap();
+    assert_eq!((rest.len(), more), (1, false));
+
+    let mut uq = UploadListQuery { bucket: "mp".into(), max_uploads: 100, ..Default::default() };
+    let page = s.list_uploads(uq.clone()).await.unwrap();
+    assert_eq!(page.uploads.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(), ["dir/j", "dir/k", "top"]);
+    uq.delimiter = Some("/".into());
+    let page = s.list_uploads(uq.clone()).await.unwrap();
+    assert_eq!((page.common_prefixes.clone(), page.uploads.len()), (vec!["dir/".to_owned()], 1));
+    uq.delimiter = None;
+    uq.key_marker = Some("dir/j".into());
+    uq.max_uploads = 1;
+    let page = s.list_uploads(uq).await.unwrap();
+    assert_eq!((page.uploads[0].key.as_str(), page.truncated), ("dir/k", true));
+
+    // A stale part list is refused; completion uses parts 1 and 2 and collects part 3.
+    let stale = ObjectData {
+        segments: vec![Segment { blob: blobs[1].clone(), size: 5 }],
+        ..obj(&blobs[0], "x-1")
+    };
+    assert_err!(s.complete_upload(&u, stale, WriteConditions::default(), now()).await, MetaError::InvalidPart);
+    let object = ObjectData {
+        size: 10,
+        segments: vec![Segment { blob: blobs[0].clone(), size: 5 }, Segment { blob: blobs[3].clone(), size: 5 }],
+        ..obj(&blobs[0], "m-2")
+    };
+    let rec = s.complete_upload(&u, object.clone(), WriteConditions::default(), now()).await.unwrap();
+    assert_eq!(rec.object.as_ref(), Some(&object));
+    assert_eq!(s.version("mp", "dir/k", &VersionSelector::Latest).await.unwrap().version_id, rec.version_id);
+    assert_err!(s.upload("mp", "dir/k", "u1").await, MetaError::NoSuchUpload);
+    assert_eq!(s.completed_upload("mp", "dir/k", "u1").await.unwrap().map(|v| v.version_id), Some(rec.version_id));
+    let queued = s.gc_candidates(now().plus_millis(1000), 100).await.unwrap();
+    assert!(queued.contains(&blobs[1]) && queued.contains(&blobs[2]), "replaced and unused parts collected");
+    assert!(!queued.contains(&blobs[0]) && !queued.contains(&blobs[3]));
+
+    let b = blob_id();
+    s.put_part("mp", "top", "u3", part(1, &b)).await.unwrap();
+    s.abort_upload("mp", "top", "u3").await.unwrap();
+    assert_err!(s.abort_upload("mp", "top", "u3").await, MetaError::NoSuchUpload);
+    assert_err!(s.put_part("mp", "top", "u3", part(1, &b)).await, MetaError::NoSuchUpload);
+    // Deleting the bucket drops the remaining upload (after its versions are gone).
+    for v in s.list_versions(query("mp")).await.unwrap().versions {
+        s.delete("mp", &v.key, &id(&v.version_id), Bypass::None, now()).await.unwrap();
+    }
+    s.delete_bucket("mp").await.unwrap();
+}
+
+// --- collection queue ------------------------------------------------------------------
+
+async fn gc_queue(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "g").await;
+    let v = put(s, "g", "k").await;
+    let blob = v.object.as_ref().unwrap().segments[0].blob.clone();
+    let stranger = blob_id();
+    assert_eq!(s.unknown_blobs(vec![blob.clone(), stranger.clone()]).await.unwrap(), [stranger.clone()]);
+    let before_delete = now().plus_millis(-1);
+    s.delete("g", "k", &id(&v.version_id), Bypass::None, now()).await.unwrap();
+    assert!(s.gc_candidates(before_delete, 10).await.unwrap().is_empty(), "queued after `before`");
+    let due = s.gc_candidates(now().plus_millis(1000), 10).await.unwrap();
+    assert_eq!(due, [blob.clone()]);
+    assert!(s.unknown_blobs(vec![blob.clone()]).await.unwrap().is_empty(), "still queued");
+    s.gc_done(due).await.unwrap();
+    assert_eq!(s.unknown_blobs(vec![blob.clone()]).await.unwrap(), [blob]);
+    assert!(s.gc_candidates(now().plus_millis(1000), 10).await.unwrap().is_empty());
+}
+
+// --- identity --------------------------------------------------------------------------
+
+async fn identity(f: Fixture) {
+    let s = &*f.store;
+    let user = |name: &str| User { name: name.into(), id: format!("AIDA{name}"), path: "/".into(), created: now() };
+    s.create_user(user("bob")).await.unwrap();
+    s.create_user(user("alice")).await.unwrap();
+    assert_err!(s.create_user(user("bob")).await, MetaError::EntityAlreadyExists(_));
+    let names: Vec<String> = s.users().await.unwrap().into_iter().map(|u| u.name).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(s.user("bob").await.unwrap().unwrap().id, "AIDAbob");
+    let key = |id: &str| AccessKey {
+        access_key_id: id.into(),
+        user: "bob".into(),
+        sealed_secret: vec![1, 2, 3],
+        active: true,
+        created: now(),
+    };
+    s.create_access_key(key("K1")).await.unwrap();
+    s.create_access_key(key("K2")).await.unwrap();
+    assert_err!(s.create_access_key(key("K3")).await, MetaError::LimitExceeded(_));
+    assert_err!(s.create_access_key(AccessKey { user: "nobody".into(), ..key("K4") }).await, MetaError::NoSuchEntity(_));
+    s.set_access_key_active("bob", "K1", false).await.unwrap();
+    assert!(!s.access_key("K1").await.unwrap().unwrap().active);
+    assert_eq!(s.access_key("K2").await.unwrap().unwrap().sealed_secret, vec![1, 2, 3]);
+    assert_eq!(s.access_keys("bob").await.unwrap().len(), 2);
+    assert_err!(s.set_access_key_active("alice", "K1", true).await, MetaError::NoSuchEntity(_));
+    s.put_user_policy("bob", "p2", "{}").await.unwrap();
+    s.put_user_policy("bob", "p1", "{\"a\":1}").await.unwrap();
+    s.put_user_policy("bob", "p1", "{\"a\":2}").await.unwrap();
+    assert_eq!(s.user_policy("bob", "p1").await.unwrap().as_deref(), Some("{\"a\":2}"));
+    let names: Vec<String> = s.user_policies("bob").await.unwrap().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["p1", "p2"]);
+    assert_err!(s.delete_user("bob").await, MetaError::DeleteConflict(_));
+    for k in ["K1", "K2"] {
+        s.delete_access_key("bob", k).await.unwrap();
+    }
+    assert_err!(s.delete_access_key("bob", "K1").await, MetaError::NoSuchEntity(_));
+    for p in ["p1", "p2"] {
+        s.delete_user_policy("bob", p).await.unwrap();
+    }
+    assert_err!(s.delete_user_policy("bob", "p1").await, MetaError::NoSuchEntity(_));
+    s.delete_user("bob").await.unwrap();
+    assert!(s.user("bob").await.unwrap().is_none());
+
+    s.create_bucket("pb", false, now()).await.unwrap();
+    assert_eq!(s.bucket_policy("pb").await.unwrap(), None);
+    s.set_bucket_policy("pb", Some("{\"Version\":\"2012-10-17\"}")).await.unwrap();
+    assert!(s.bucket_policy("pb").await.unwrap().is_some());
+    s.set_bucket_policy("pb", None).await.unwrap();
+    assert_eq!(s.bucket_policy("pb").await.unwrap(), None);
+    assert_err!(s.set_bucket_policy("nope", Some("{}")).await, MetaError::NoSuchBucket);
+}
+
+// --- compliance clock -----------------------------------------------------------------
+
+async fn clock_high_water(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "t").await;
+    let ahead = now().plus_millis(60_000);
+    s.put_version(new_version("t", "k", LockState::default()), WriteConditions::default(), ahead).await.unwrap();
+    assert!(s.clock_high_water().await.unwrap() >= ahead);
+    put(s, "t", "k").await;
+    assert!(s.clock_high_water().await.unwrap() >= ahead, "never moves back");
+    assert!(f.twin.clock_high_water().await.unwrap() >= ahead, "shared by every gateway");
+}
+
+// --- the database's own WORM guard ------------------------------------------------------
+
+async fn worm_guard(f: Fixture) {
+    let s = &*f.store;
+    s.create_bucket("w", true, now()).await.unwrap();
+    put_locked(s, "w", "c", LockState { retention: retention(Mode::Compliance, DAY), legal_hold: None }).await;
+    put_locked(s, "w", "h", LockState { retention: None, legal_hold: Some(LegalHold::On) }).await;
+    let attempts = [
+        "DELETE FROM versions WHERE key = 'c'",
+        "DELETE FROM versions WHERE key = 'h'",
+        "UPDATE versions SET lock_until_ms = lock_until_ms - 1000 WHERE key = 'c'",
+        "UPDATE versions SET lock_mode = 'GOVERNANCE' WHERE key = 'c'",
+    ];
+    if let Some(db) = &f.pg_db {
+        let pg = Postgres::shared();
+        for sql in attempts {
+            let sql = sql.replace("'c'", "'\\x63'::bytea").replace("'h'", "'\\x68'::bytea");
+            let err = pg.psql(db, &sql).expect_err(&sql);
+            assert!(err.contains("WORM guard"), "{sql}: {err}");
+        }
+        let err = pg.psql(db, "TRUNCATE versions").unwrap_err();
+        assert!(err.contains("WORM guard"), "{err}");
+    } else if let Some(path) = &f.sqlite_path {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        for sql in attempts {
+            let sql = sql.replace("'c'", "CAST('c' AS BLOB)").replace("'h'", "CAST('h' AS BLOB)");
+            let err = conn.execute(&sql, []).expect_err(&sql);
+            assert!(err.to_string().contains("WORM guard"), "{sql}: {err}");
+        }
+    }
+    assert_eq!(s.list_versions(query("w")).await.unwrap().versions.len(), 2);
+}
+
+// --- races between two gateways -----------------------------------------------------------
+
+async fn races(f: Fixture) {
+    let (a, b) = (Arc::clone(&f.store), Arc::clone(&f.twin));
+    versioned_bucket(&*a, "race").await;
+    // Conditional creates of one key: exactly one wins.
+    for round in 0..5 {
+        let key = format!("once-{round}");
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let s = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
+                let key = key.clone();
+                tokio::spawn(async move {
+                    let cond = WriteConditions { if_none_match: Some("*".into()), if_match: None };
+                    s.put_version(new_version("race", &key, LockState::default()), cond, now()).await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(MetaError::PreconditionFailed | MetaError::ConditionalConflict) => {}
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert_eq!(won, 1, "round {round}");
+        assert_eq!(a.list_versions(query("race")).await.unwrap().versions.iter().filter(|v| v.key == key).count(), 1);
+    }
+    // Concurrent writes to one key: every acknowledged version is there, in one order that
+    // both gateways see, and the latest is the newest.
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let s = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
+            tokio::spawn(async move { put(&*s, "race", "hot").await.version_id })
+        })
+        .collect();
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.push(t.await.unwrap());
+    }
+    let mut q = query("race");
+    q.prefix = "hot".into();
+    let seen_a: Vec<(String, i64)> =
+        a.list_versions(q.clone()).await.unwrap().versions.into_iter().map(|v| (v.version_id, v.seq)).collect();
+    let seen_b: Vec<(String, i64)> =
+        b.list_versions(q).await.unwrap().versions.into_iter().map(|v| (v.version_id, v.seq)).collect();
+    assert_eq!(seen_a, seen_b);
+    assert_eq!(seen_a.len(), 16);
+    assert!(seen_a.windows(2).all(|w| w[0].1 > w[1].1));
+    assert!(acked.iter().all(|v| seen_a.iter().any(|(s, _)| s == v)));
+    assert_eq!(a.version("race", "hot", &VersionSelector::Latest).await.unwrap().version_id, seen_a[0].0);
+
+    // Retention changes against deletes with bypass: the version is either removed while
+    // its retention allowed it, or it survives with a retention that forbids its removal.
+    a.set_lock_configuration("race", None).await.unwrap();
+    for round in 0..6 {
+        let key = format!("guard-{round}");
+        let v = put_locked(&*a, "race", &key, LockState { retention: retention(Mode::Governance, DAY), legal_hold: None })
+            .await;
+        let vid = v.version_id.clone();
+        let (k1, k2, v1, v2) = (key.clone(), key.clone(), vid.clone(), vid.clone());
+        let (sa, sb) = (Arc::clone(&a), Arc::clone(&b));
+        let to_compliance = round % 3 == 0;
+        let change = tokio::spawn(async move {
+            let r = match round % 3 {
+                0 => retention(Mode::Compliance, DAY),
+                1 => retention(Mode::Governance, 2 * DAY),
+                _ => retention(Mode::Governance, 3_600_000), // shortened, with bypass
+            };
+            sa.set_retention("race", &k1, &id(&v1), r, Bypass::Governance, now()).await
+        });
+        let delete =
+            tokio::spawn(async move { sb.delete("race", &k2, &id(&v2), Bypass::Governance, now()).await });
+        let (changed, deleted) = (change.await.unwrap(), delete.await.unwrap());
+        let left = a.version("race", &key, &id(&vid)).await;
+        match (&deleted, &left) {
+            (Ok(_), Err(MetaError::NoSuchVersion)) => {}
+            (Err(MetaError::Locked(LockDenied::Compliance)), Ok(rec)) => {
+                assert!(changed.is_ok() && to_compliance);
+                assert_eq!(rec.lock.retention.unwrap().mode, Mode::Compliance);
+            }
+            other => panic!("round {round}: delete {deleted:?}, change {changed:?}, left {:?}", other.1.as_ref().map(|r| &r.lock)),
+        }
+    }
+}
+
+// --- evidence: bucket documents, owners, event queue, lifecycle, lock report (issue #5) ----
+
+async fn evidence(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "ev").await;
+    assert_eq!(s.bucket_config("ev", BucketConfigKind::Lifecycle).await.unwrap(), None);
+    s.put_bucket_config("ev", BucketConfigKind::Lifecycle, Some("{\"rules\":[]}".into())).await.unwrap();
+    assert!(s.bucket_config("ev", BucketConfigKind::Lifecycle).await.unwrap().is_some());
+    assert_err!(s.put_bucket_config("nope", BucketConfigKind::Lifecycle, None).await, MetaError::NoSuchBucket);
+    s.set_bucket_owner("ev", "111122223333").await.unwrap();
+    assert_eq!(s.bucket_owner("ev").await.unwrap().as_deref(), Some("111122223333"));
+    assert_eq!(s.bucket_owners().await.unwrap(), [("ev".to_owned(), "111122223333".to_owned())]);
+
+    // Lifecycle deletes re-check the state they were decided on.
+    let old = put(s, "ev", "k").await;
+    let cur = put(s, "ev", "k").await;
+    assert_err!(
+        s.lifecycle_delete("ev", "k", &old.version_id, LifecycleAction::ExpireCurrent, now()).await,
+        MetaError::PreconditionFailed
+    );
+    s.lifecycle_delete("ev", "k", &old.version_id, LifecycleAction::ExpireNoncurrent, now()).await.unwrap();
+    let out = s.lifecycle_delete("ev", "k", &cur.version_id, LifecycleAction::ExpireCurrent, now()).await.unwrap();
+    assert!(out.delete_marker);
+
+    // Lock report counts what is protected now.
+    s.set_lock_configuration("ev", None).await.unwrap();
+    put_locked(s, "ev", "g", LockState { retention: retention(Mode::Governance, DAY), legal_hold: None }).await;
+    put_locked(s, "ev", "c", LockState { retention: retention(Mode::Compliance, DAY), legal_hold: Some(LegalHold::On) })
+        .await;
+    let report = s.lock_report(Some("ev"), now()).await.unwrap();
+    assert_eq!(report.len(), 1);
+    let r = &report[0];
+    assert_eq!((r.governance.versions, r.compliance.versions, r.legal_hold.versions), (1, 1, 1));
+    assert_eq!((r.governance.bytes, r.compliance.bytes), (3, 3));
+    assert_eq!(r.expiries_by_month.iter().map(|m| m.versions).sum::<u64>(), 2);
+
+    // With no notification configuration nothing is queued; claims are leased.
+    assert!(s.claim_events(now(), 60_000, 10).await.unwrap().is_empty());
+    s.settle_events(Vec::new()).await.unwrap();
+    s.delete("ev", "g", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+    for v in s.list_versions(query("ev")).await.unwrap().versions {
+        if v.key == "k" {
+            s.delete("ev", &v.key, &id(&v.version_id), Bypass::None, now()).await.unwrap();
+        }
+    }
+    let report = s.lock_report(None, now()).await.unwrap();
+    assert_eq!(report.iter().map(|r| r.bucket.as_str()).collect::<Vec<_>>(), ["ev"]);
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    buckets,
+    versions_in_order,
+    null_versions,
+    deletes_and_markers,
+    lock_refusals,
+    retention_transitions,
+    default_retention,
+    conditional_writes,
+    listings,
+    multipart,
+    gc_queue,
+    identity,
+    clock_high_water,
+    worm_guard,
+    races,
+    evidence,
+);
