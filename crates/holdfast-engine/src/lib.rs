@@ -8,6 +8,7 @@ pub mod cluster;
 mod error;
 mod gc;
 pub mod ingest;
+pub mod lifecycle;
 mod multipart;
 mod objects;
 mod read;
@@ -16,7 +17,7 @@ pub use clock::Clock;
 pub use error::{BodyError, EngineError, EngineResult};
 pub use ingest::{BodyClaims, BodyStream, ExpectedChecksum};
 pub use multipart::{CompletedPart, CreateUpload, PartSource};
-pub use objects::{CopyObject, MetadataDirective, PutObject};
+pub use objects::{CopyObject, LockChange, MetadataDirective, PutObject};
 pub use read::{ByteRange, GetObject, ObjectRead, ReadConditions};
 
 use holdfast_blob::BlobStore;
@@ -45,12 +46,24 @@ pub struct Engine {
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Clock,
     pub config: EngineConfig,
+    /// Where background work (lifecycle) and clock alarms leave evidence, once set.
+    audit: std::sync::OnceLock<Arc<holdfast_audit::AuditLog>>,
 }
 
 impl Engine {
     pub async fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, config: EngineConfig) -> EngineResult<Self> {
         let clock = Clock::new(meta.clock_high_water().await?);
-        Ok(Self { meta, blobs, clock, config })
+        Ok(Self { meta, blobs, clock, config, audit: std::sync::OnceLock::new() })
+    }
+
+    /// Sends lifecycle actions and compliance-clock alarms to the audit trail from now on.
+    pub fn set_audit(&self, log: Arc<holdfast_audit::AuditLog>) {
+        self.clock.set_alarm(Arc::clone(&log));
+        let _ = self.audit.set(log);
+    }
+
+    pub fn audit(&self) -> Option<&Arc<holdfast_audit::AuditLog>> {
+        self.audit.get()
     }
 }
 

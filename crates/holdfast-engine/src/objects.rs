@@ -8,11 +8,19 @@ use futures::StreamExt;
 use holdfast_lock::{Bypass, LegalHold, LockState, Retention};
 use holdfast_meta::{
     ChecksumAlgorithm, ChecksumKind, DeleteOutcome, NewVersion, ObjectData, ObjectHeaders, Segment, StoredChecksum,
-    VersionRecord, VersionSelector, WriteConditions,
+    VersionRecord, VersionSelector, WriteConditions, WriteOrigin,
 };
 use std::sync::Arc;
 
 pub const MAX_KEY_BYTES: usize = 1024;
+
+/// A lock change as the audit trail records it.
+#[derive(Debug, Clone)]
+pub struct LockChange {
+    /// The state read just before the change (`None` if the version could not be read).
+    pub before: Option<LockState>,
+    pub after: VersionRecord,
+}
 
 pub struct PutObject {
     pub bucket: String,
@@ -99,7 +107,11 @@ impl Engine {
         }
         let ing = ingest(self.blobs.as_ref(), req.body, req.claims, self.config.max_put_size).await?;
         let object = object_data(&ing, req.headers);
-        self.record(NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock }, req.conditions).await
+        self.record(
+            NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock, origin: WriteOrigin::Put },
+            req.conditions,
+        )
+        .await
     }
 
     pub async fn copy_object(&self, req: CopyObject) -> EngineResult<(VersionRecord, VersionRecord)> {
@@ -140,7 +152,10 @@ impl Engine {
         let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size).await?;
         let object = object_data(&ing, headers);
         let rec = self
-            .record(NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock }, req.conditions)
+            .record(
+                NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock, origin: WriteOrigin::Copy },
+                req.conditions,
+            )
             .await?;
         Ok((src, rec))
     }
@@ -155,6 +170,8 @@ impl Engine {
         Ok(self.meta.delete(bucket, key, sel, bypass, self.clock.now()).await?)
     }
 
+    /// Changes a version's retention. The state before comes from a read just before the
+    /// change (for the audit trail); the store judges the change against its own state.
     pub async fn set_retention(
         &self,
         bucket: &str,
@@ -162,8 +179,10 @@ impl Engine {
         sel: &VersionSelector,
         retention: Option<Retention>,
         bypass: Bypass,
-    ) -> EngineResult<VersionRecord> {
-        Ok(self.meta.set_retention(bucket, key, sel, retention, bypass, self.clock.now()).await?)
+    ) -> EngineResult<LockChange> {
+        let before = self.lock_before(bucket, key, sel).await;
+        let after = self.meta.set_retention(bucket, key, sel, retention, bypass, self.clock.now()).await?;
+        Ok(LockChange { before, after })
     }
 
     pub async fn set_legal_hold(
@@ -172,7 +191,14 @@ impl Engine {
         key: &str,
         sel: &VersionSelector,
         hold: LegalHold,
-    ) -> EngineResult<VersionRecord> {
-        Ok(self.meta.set_legal_hold(bucket, key, sel, hold).await?)
+    ) -> EngineResult<LockChange> {
+        let before = self.lock_before(bucket, key, sel).await;
+        let after = self.meta.set_legal_hold(bucket, key, sel, hold).await?;
+        Ok(LockChange { before, after })
+    }
+
+    /// The current lock state of a version, if it can be read (for the audit trail).
+    pub async fn lock_before(&self, bucket: &str, key: &str, sel: &VersionSelector) -> Option<LockState> {
+        self.meta.version(bucket, key, sel).await.ok().map(|v| v.lock)
     }
 }
