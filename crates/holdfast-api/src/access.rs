@@ -9,7 +9,7 @@
 use holdfast_identity::{Directory, Principal};
 use holdfast_lock::Instant;
 use holdfast_policy::{
-    ACCOUNT_RESOURCE, ActionCheck, Context, Decision, Need, Policy, Request, RequestTraits, ResourceKind, actions_for,
+    ACCOUNT_RESOURCE, ActionCheck, Context, Decision, Need, Policy, Request, RequestTraits, ResourceKind, actions_for, evaluate,
     bucket_arn, object_arn,
 };
 use http::{HeaderMap, Uri};
@@ -122,6 +122,7 @@ impl Authorizer {
         match p {
             Principal::Root => holdfast_policy::Principal::root(self.dir.account_id()),
             Principal::User { name, id } => holdfast_policy::Principal::user(self.dir.account_id(), name, id),
+            Principal::AccountRoot { account_id } => holdfast_policy::Principal::root(account_id.clone()),
             Principal::Anonymous => holdfast_policy::Principal::anonymous(),
         }
     }
@@ -201,6 +202,11 @@ impl Authorizer {
             Some(b) => self.bucket_policy(b).await,
             None => None,
         };
+        // A bucket being created, and the account resource, belong to the caller's account.
+        let target_cross = match bucket.as_deref() {
+            Some(b) if t.operation != "CreateBucket" => self.is_cross_account(caller, b).await,
+            _ => false,
+        };
         let mut visibility = LockVisibility { retention: false, legal_hold: false };
         let mut bypass = None;
         for ActionCheck { action, resource, need } in checks {
@@ -215,15 +221,17 @@ impl Authorizer {
                     let Some((sb, sk, _)) = copy_source(t.headers) else { continue };
                     let source_policy = self.bucket_policy(&sb).await;
                     let arn = object_arn(&sb, &sk);
-                    let allowed = self.decide(&identity, source_policy.as_ref(), &principal, action, &arn, &context);
+                    let cross = self.is_cross_account(caller, &sb).await;
+                    let allowed = self.decide(&identity, source_policy.as_ref(), &principal, action, &arn, &context, cross);
                     if !allowed {
                         return Err(s3_error!(AccessDenied, "Access Denied"));
                     }
                     continue;
                 }
             };
-            let allowed = self.bucket_policy_root_exception(caller, action)
-                || self.decide(&identity, policy, &principal, action, &arn, &context);
+            let cross = resource != ResourceKind::Account && target_cross;
+            let allowed = (!cross && self.bucket_policy_root_exception(caller, action))
+                || self.decide(&identity, policy, &principal, action, &arn, &context, cross);
             match (need, action) {
                 (Need::Required, _) if !allowed => return Err(s3_error!(AccessDenied, "Access Denied")),
                 (Need::Optional, "s3:GetObjectRetention") => visibility.retention = allowed,
@@ -240,6 +248,14 @@ impl Authorizer {
         Ok(())
     }
 
+    /// Whether the caller acts on a bucket another account owns (or anonymously on any).
+    async fn is_cross_account(&self, caller: &Principal, bucket: &str) -> bool {
+        let Some(mine) = self.dir.account_of(caller) else { return false };
+        let owner = self.dir.store().bucket_owner(bucket).await.ok().flatten();
+        owner.as_deref().unwrap_or(self.dir.account_id()) != mine
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
         identity: &[Policy],
@@ -248,9 +264,19 @@ impl Authorizer {
         action: &str,
         resource: &str,
         context: &Context,
+        cross_account: bool,
     ) -> bool {
         let request = Request { principal, action, resource, context };
-        holdfast_policy::authorize(identity, bucket_policy, &request) == Decision::Allow
+        if !cross_account {
+            return holdfast_policy::authorize(identity, bucket_policy, &request) == Decision::Allow;
+        }
+        // Across accounts AWS needs both sides: the owner's bucket policy must allow this
+        // principal, and the caller's own account must allow the action (its root always
+        // does); any explicit Deny still wins.
+        let resource_allows = bucket_policy.is_some_and(|p| evaluate([p], &request) == Decision::Allow);
+        let caller_allows = principal.is_root() || evaluate(identity, &request) == Decision::Allow;
+        let denied = evaluate(identity.iter().chain(bucket_policy), &request) == Decision::ExplicitDeny;
+        resource_allows && caller_allows && !denied
     }
 
     /// AWS lets the account root manage the bucket policy even when the policy denies it, so

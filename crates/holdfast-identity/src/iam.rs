@@ -111,7 +111,8 @@ impl Iam<'_> {
         };
         let caller = match self.caller {
             Principal::Root => return Ok(()),
-            Principal::Anonymous => return Err(denied()),
+            // Other accounts have no IAM users here; their roots manage nothing in IAM.
+            Principal::AccountRoot { .. } | Principal::Anonymous => return Err(denied()),
             Principal::User { name, id } => holdfast_policy::Principal::user(self.dir.account_id(), name, id),
         };
         let docs = self.dir.identity_policies(self.caller).await?;

@@ -7,5 +7,5 @@ pub mod iam;
 mod sealer;
 pub mod sigv4;
 
-pub use directory::{Directory, Principal, RootCredentials};
+pub use directory::{Account, Directory, Principal, RootCredentials};
 pub use sealer::{SealError, Sealer};

@@ -49,4 +49,12 @@ pub trait IdentityStore: Send + Sync + 'static {
 
     async fn set_bucket_policy(&self, bucket: &str, document: Option<&str>) -> MetaResult<()>;
     async fn bucket_policy(&self, bucket: &str) -> MetaResult<Option<String>>;
+
+    /// Records that `account` (another account than the installation's own) owns `bucket`;
+    /// the record goes with the bucket.
+    async fn set_bucket_owner(&self, bucket: &str, account: &str) -> MetaResult<()>;
+    /// (bucket, account) for every bucket another account owns; unlisted buckets belong to the
+    /// installation's own account.
+    async fn bucket_owners(&self) -> MetaResult<Vec<(String, String)>>;
+    async fn bucket_owner(&self, bucket: &str) -> MetaResult<Option<String>>;
 }

@@ -17,6 +17,18 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub limits: Option<LimitsConfig>,
     pub meta: Option<MetaFileConfig>,
+    /// Other accounts on this installation, each with its own root keys and buckets.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// `[[accounts]]`: another account with its own root keys; it owns the buckets it creates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub name: String,
+    pub access_key: String,
+    pub secret_key: String,
 }
 
 /// `[meta]`: where metadata lives.
@@ -67,6 +79,7 @@ pub struct Config {
     pub min_part_size: u64,
     pub max_chunk_size: u64,
     pub meta: MetaBackend,
+    pub accounts: Vec<AccountConfig>,
 }
 
 /// Values from the command line or environment (clap resolves that precedence).
@@ -111,7 +124,6 @@ fn meta_backend(file: Option<MetaFileConfig>, env_url: Option<String>) -> anyhow
     }
 }
 
-
 impl Config {
     pub fn load(o: Overrides) -> anyhow::Result<Self> {
         let file = match &o.config {
@@ -137,6 +149,7 @@ impl Config {
             max_put_size: limits.max_put_size.unwrap_or(5 << 30),
             min_part_size: limits.min_part_size.unwrap_or(5 << 20),
             max_chunk_size: limits.max_chunk_size.unwrap_or(16 << 20),
+            accounts: file.accounts,
             meta,
         })
     }

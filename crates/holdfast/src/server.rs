@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use holdfast_api::{ApiConfig, Gateway};
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
-use holdfast_identity::{Directory, Sealer};
+use holdfast_identity::{Account, Directory, Sealer};
 use holdfast_meta::postgres::{PgMeta, PgOptions};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{IdentityStore, MetaStore};
@@ -56,7 +56,6 @@ fn lock_data_dir(dir: &std::path::Path, shared: bool) -> anyhow::Result<std::fs:
     }
     Ok(f)
 }
-
 
 /// The metadata store the configuration names, as the two boundaries the layers use.
 async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<dyn IdentityStore>)> {
@@ -143,14 +142,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     engine.spawn_gc(Duration::from_secs(10));
 
-    let owner_id = hex::encode(sha2::Sha256::digest(format!("holdfast-owner:{}", root.access_key)));
+    let owner_id = canonical_id(&root.access_key);
     let api = ApiConfig {
         region: config.region.clone(),
         base_domain: config.base_domain.clone(),
         aws_strict: config.aws_strict,
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
-    let dir = Arc::new(Directory::new(identity, sealer, root, account_id(&owner_id)));
+    let accounts = config
+        .accounts
+        .iter()
+        .map(|a| Account {
+            name: a.name.clone(),
+            account_id: account_id(&canonical_id(&a.access_key)),
+            canonical_id: canonical_id(&a.access_key),
+            access_key: a.access_key.clone(),
+            secret_key: a.secret_key.clone(),
+        })
+        .collect();
+    let dir = Directory::new(identity, sealer, root, account_id(&owner_id), owner_id.clone()).with_accounts(accounts);
+    let dir = Arc::new(dir);
     let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;
@@ -207,6 +218,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         () = tokio::time::sleep(DRAIN) => tracing::warn!("gave up waiting for connections after {DRAIN:?}"),
     }
     Ok(())
+}
+
+/// The canonical user id S3 shows for an account, derived from its root access key.
+fn canonical_id(access_key: &str) -> String {
+    hex::encode(sha2::Sha256::digest(format!("holdfast-owner:{access_key}")))
 }
 
 /// The twelve-digit account id of this installation, derived from the owner id so that it

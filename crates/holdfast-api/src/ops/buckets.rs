@@ -13,6 +13,7 @@ impl Gateway {
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         let input = req.input;
+        let caller_account = self.caller_account(&req.extensions);
         if let Some(loc) = input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref())
             && loc.as_str() != self.config.region
         {
@@ -20,7 +21,20 @@ impl Gateway {
         }
         let lock = input.object_lock_enabled_for_bucket.unwrap_or(false);
         let now = self.engine.clock.now();
-        match self.engine.meta.create_bucket(&input.bucket, lock, now).await {
+        // Bucket names are global: another account's bucket is not yours to re-create.
+        if self.engine.meta.bucket(&input.bucket).await.map_err(meta_error)?.is_some()
+            && self.bucket_account(&input.bucket).await? != caller_account
+        {
+            return Err(s3_error!(
+                BucketAlreadyExists,
+                "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+            ));
+        }
+        let created = self.engine.meta.create_bucket(&input.bucket, lock, now).await;
+        if created.is_ok() && caller_account != self.dir.account_id() {
+            self.dir.store().set_bucket_owner(&input.bucket, &caller_account).await.map_err(meta_error)?;
+        }
+        match created {
             // AWS CreateBucket: re-creating a bucket you own answers 200 in us-east-1 (legacy
             // behaviour) and 409 BucketAlreadyOwnedByYou in every other region. The existing
             // bucket is left as it is, so asking for Object Lock on a bucket without it is
@@ -51,10 +65,14 @@ impl Gateway {
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
         let prefix = req.input.prefix.unwrap_or_default();
+        let caller_account = self.caller_account(&req.extensions);
+        let owners: std::collections::HashMap<String, String> =
+            self.dir.store().bucket_owners().await.map_err(meta_error)?.into_iter().collect();
+        let mine = |name: &str| owners.get(name).map_or(self.dir.account_id(), String::as_str) == caller_account;
         let buckets = self.engine.meta.buckets().await.map_err(meta_error)?;
         let buckets = buckets
             .into_iter()
-            .filter(|b| b.name.starts_with(&prefix))
+            .filter(|b| b.name.starts_with(&prefix) && mine(&b.name))
             .map(|b| Bucket {
                 bucket_region: Some(self.config.region.clone()),
                 creation_date: Some(ts(b.created)),
@@ -63,7 +81,10 @@ impl Gateway {
             .collect();
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
-            owner: Some(self.owner()),
+            owner: Some(s3s::dto::Owner {
+                display_name: Some("holdfast".into()),
+                id: Some(self.dir.canonical_id(&caller_account).to_owned()),
+            }),
             prefix: (!prefix.is_empty()).then_some(prefix),
             continuation_token: None,
         }))
@@ -115,5 +136,17 @@ impl Gateway {
             Versioning::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
         };
         Ok(S3Response::new(GetBucketVersioningOutput { status, mfa_delete: None }))
+    }
+
+    /// The account the request acts for (the installation's own for anonymous callers).
+    fn caller_account(&self, ext: &http::Extensions) -> String {
+        ext.get::<crate::access::Caller>()
+            .and_then(|c| self.dir.account_of(&c.0).map(str::to_owned))
+            .unwrap_or_else(|| self.dir.account_id().to_owned())
+    }
+
+    async fn bucket_account(&self, bucket: &str) -> S3Result<String> {
+        let owner = self.dir.store().bucket_owner(bucket).await.map_err(meta_error)?;
+        Ok(owner.unwrap_or_else(|| self.dir.account_id().to_owned()))
     }
 }

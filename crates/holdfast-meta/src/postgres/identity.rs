@@ -264,34 +264,4 @@ impl IdentityStore for PgMeta {
             row.map(|r| r.try_get::<_, String>(0)).transpose()?
         })
     }
-
-    async fn set_bucket_owner(&self, bucket: &str, account: &str) -> MetaResult<()> {
-        write!(self, |tx| {
-            buckets::require(&tx, bucket, RowLock::KeyShare).await?;
-            execute(
-                &tx,
-                "INSERT INTO bucket_owners (bucket, account) VALUES ($1, $2)
-                 ON CONFLICT (bucket) DO UPDATE SET account = excluded.account",
-                &[&bucket, &account],
-            )
-            .await?;
-        })
-    }
-
-    async fn bucket_owners(&self) -> MetaResult<Vec<(String, String)>> {
-        read!(self, |tx| {
-            query(&tx, "SELECT bucket, account FROM bucket_owners ORDER BY bucket", &[])
-                .await?
-                .iter()
-                .map(|r| Ok::<_, tokio_postgres::Error>((r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?)))
-                .collect::<Result<Vec<_>, _>>()?
-        })
-    }
-
-    async fn bucket_owner(&self, bucket: &str) -> MetaResult<Option<String>> {
-        read!(self, |tx| {
-            let row = query_opt(&tx, "SELECT account FROM bucket_owners WHERE bucket = $1", &[&bucket]).await?;
-            row.map(|r| r.try_get::<_, String>(0)).transpose()?
-        })
-    }
 }

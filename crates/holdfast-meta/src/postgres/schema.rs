@@ -116,10 +116,6 @@ CREATE TABLE bucket_policies (
     bucket text COLLATE "C" PRIMARY KEY REFERENCES buckets (name) ON DELETE CASCADE,
     document text NOT NULL
 );
-CREATE TABLE bucket_owners (
-    bucket text COLLATE "C" PRIMARY KEY REFERENCES buckets (name) ON DELETE CASCADE,
-    account text NOT NULL
-);
 
 -- Another account owns the bucket (issue #4); the record goes with the bucket.
 CREATE TABLE bucket_owners (

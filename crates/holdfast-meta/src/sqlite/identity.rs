@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS user_policies (
     document TEXT NOT NULL,
     PRIMARY KEY (user_name, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bucket_owners (
+    bucket TEXT PRIMARY KEY REFERENCES buckets (name) ON DELETE CASCADE,
+    account TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bucket_policies (
     bucket TEXT PRIMARY KEY REFERENCES buckets (name) ON DELETE CASCADE,
     document TEXT NOT NULL
@@ -263,6 +267,37 @@ impl IdentityStore for SqliteMeta {
             super::buckets::require(c, &bucket)?;
             Ok(c.query_row("SELECT document FROM bucket_policies WHERE bucket = ?1", [&bucket], |r| r.get(0))
                 .optional()?)
+        })
+        .await
+    }
+
+    async fn set_bucket_owner(&self, bucket: &str, account: &str) -> MetaResult<()> {
+        let (bucket, account) = (bucket.to_owned(), account.to_owned());
+        self.write(move |c| {
+            super::buckets::require(c, &bucket)?;
+            c.execute(
+                "INSERT INTO bucket_owners (bucket, account) VALUES (?1, ?2)
+                 ON CONFLICT (bucket) DO UPDATE SET account = excluded.account",
+                params![bucket, account],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn bucket_owners(&self) -> MetaResult<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT bucket, account FROM bucket_owners ORDER BY bucket")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn bucket_owner(&self, bucket: &str) -> MetaResult<Option<String>> {
+        let bucket = bucket.to_owned();
+        self.read(move |c| {
+            Ok(c.query_row("SELECT account FROM bucket_owners WHERE bucket = ?1", [&bucket], |r| r.get(0)).optional()?)
         })
         .await
     }
