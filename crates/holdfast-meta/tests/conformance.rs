@@ -8,14 +8,13 @@
 //! delimiters, markers), multipart uploads, the collection queue, identity, the compliance
 //! clock, the database WORM guard, and races between two store instances (two gateways).
 
-use holdfast_lock::{
-    Bypass, DefaultRetention, Instant, LegalHold, LockDenied, LockState, Mode, Period, Retention,
-};
+use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, LockDenied, LockState, Mode, Period, Retention};
 use holdfast_meta::postgres::{PgMeta, PgOptions};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{
-    AccessKey, BucketConfigKind, LifecycleAction, IdentityStore, ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, Part, Segment,
-    Upload, UploadListQuery, User, VersionSelector, Versioning, WriteConditions,
+    AccessKey, BucketConfigKind, IdentityStore, LifecycleAction, ListQuery, MetaError, MetaStore, NewVersion,
+    ObjectData, ObjectHeaders, Part, Segment, Upload, UploadListQuery, User, VersionSelector, Versioning,
+    WriteConditions,
 };
 use holdfast_testkit::Postgres;
 use std::sync::Arc;
@@ -72,7 +71,13 @@ fn blob_id() -> String {
 }
 
 fn new_version(bucket: &str, key: &str, lock: LockState) -> NewVersion {
-    NewVersion { bucket: bucket.into(), key: key.into(), object: obj(&blob_id(), "e"), lock, origin: Default::default() }
+    NewVersion {
+        bucket: bucket.into(),
+        key: key.into(),
+        object: obj(&blob_id(), "e"),
+        lock,
+        origin: Default::default(),
+    }
 }
 
 async fn put(s: &dyn Store, bucket: &str, key: &str) -> holdfast_meta::VersionRecord {
@@ -189,7 +194,8 @@ async fn null_versions(f: Fixture) {
     s.set_versioning("u", Versioning::Suspended).await.unwrap();
     let n = put(s, "u", "k").await;
     assert_eq!(n.version_id, "null");
-    let ids: Vec<String> = s.list_versions(query("u")).await.unwrap().versions.into_iter().map(|v| v.version_id).collect();
+    let ids: Vec<String> =
+        s.list_versions(query("u")).await.unwrap().versions.into_iter().map(|v| v.version_id).collect();
     assert_eq!(ids, ["null".to_owned(), v.version_id]);
 }
 
@@ -206,7 +212,8 @@ async fn deletes_and_markers(f: Fixture) {
     assert!(latest.is_delete_marker() && latest.version_id == marker);
     assert!(s.list_objects(query("d")).await.unwrap().versions.is_empty(), "a marker hides the key");
     assert_err!(
-        s.set_retention("d", "k", &VersionSelector::Latest, retention(Mode::Governance, DAY), Bypass::None, now()).await,
+        s.set_retention("d", "k", &VersionSelector::Latest, retention(Mode::Governance, DAY), Bypass::None, now())
+            .await,
         MetaError::DeleteMarker { .. }
     );
     // Removing the marker makes the old version current again.
@@ -232,8 +239,10 @@ async fn deletes_and_markers(f: Fixture) {
 async fn lock_refusals(f: Fixture) {
     let s = &*f.store;
     s.create_bucket("l", true, now()).await.unwrap();
-    let comp = put_locked(s, "l", "c", LockState { retention: retention(Mode::Compliance, DAY), legal_hold: None }).await;
-    let gov = put_locked(s, "l", "g", LockState { retention: retention(Mode::Governance, DAY), legal_hold: None }).await;
+    let comp =
+        put_locked(s, "l", "c", LockState { retention: retention(Mode::Compliance, DAY), legal_hold: None }).await;
+    let gov =
+        put_locked(s, "l", "g", LockState { retention: retention(Mode::Governance, DAY), legal_hold: None }).await;
     let held = put_locked(s, "l", "h", LockState { retention: None, legal_hold: Some(LegalHold::On) }).await;
     let expired =
         put_locked(s, "l", "x", LockState { retention: retention(Mode::Compliance, -1000), legal_hold: None }).await;
@@ -272,7 +281,10 @@ async fn retention_transitions(f: Fixture) {
     set(retention(Mode::Governance, 2 * DAY), Bypass::None).await.unwrap();
     assert_err!(set(retention(Mode::Governance, DAY), Bypass::None).await, MetaError::Locked(LockDenied::Governance));
     assert_err!(set(None, Bypass::None).await, MetaError::Locked(LockDenied::Governance));
-    assert_err!(set(retention(Mode::Compliance, 3 * DAY), Bypass::None).await, MetaError::Locked(LockDenied::Governance));
+    assert_err!(
+        set(retention(Mode::Compliance, 3 * DAY), Bypass::None).await,
+        MetaError::Locked(LockDenied::Governance)
+    );
     let r = set(retention(Mode::Governance, DAY), Bypass::Governance).await.unwrap();
     assert_eq!(r.lock.retention.unwrap().mode, Mode::Governance);
     set(None, Bypass::Governance).await.unwrap();
@@ -334,10 +346,7 @@ async fn conditional_writes(f: Fixture) {
         s.put_version(new_version("c", "k", LockState::default()), wrong.clone(), now()).await,
         MetaError::PreconditionFailed
     );
-    assert_err!(
-        s.put_version(new_version("c", "new", LockState::default()), wrong, now()).await,
-        MetaError::NoSuchKey
-    );
+    assert_err!(s.put_version(new_version("c", "new", LockState::default()), wrong, now()).await, MetaError::NoSuchKey);
     let right = WriteConditions { if_none_match: None, if_match: Some("\"e\"".into()) };
     s.put_version(new_version("c", "k", LockState::default()), right, now()).await.unwrap();
     // Behind a delete marker the key has no current object: `*` succeeds again.
@@ -483,10 +492,7 @@ async fn multipart(f: Fixture) {
     assert_eq!((page.uploads[0].key.as_str(), page.truncated), ("dir/k", true));
 
     // A stale part list is refused; completion uses parts 1 and 2 and collects part 3.
-    let stale = ObjectData {
-        segments: vec![Segment { blob: blobs[1].clone(), size: 5 }],
-        ..obj(&blobs[0], "x-1")
-    };
+    let stale = ObjectData { segments: vec![Segment { blob: blobs[1].clone(), size: 5 }], ..obj(&blobs[0], "x-1") };
     assert_err!(s.complete_upload(&u, stale, WriteConditions::default(), now()).await, MetaError::InvalidPart);
     let object = ObjectData {
         size: 10,
@@ -555,7 +561,10 @@ async fn identity(f: Fixture) {
     s.create_access_key(key("K1")).await.unwrap();
     s.create_access_key(key("K2")).await.unwrap();
     assert_err!(s.create_access_key(key("K3")).await, MetaError::LimitExceeded(_));
-    assert_err!(s.create_access_key(AccessKey { user: "nobody".into(), ..key("K4") }).await, MetaError::NoSuchEntity(_));
+    assert_err!(
+        s.create_access_key(AccessKey { user: "nobody".into(), ..key("K4") }).await,
+        MetaError::NoSuchEntity(_)
+    );
     s.set_access_key_active("bob", "K1", false).await.unwrap();
     assert!(!s.access_key("K1").await.unwrap().unwrap().active);
     assert_eq!(s.access_key("K2").await.unwrap().unwrap().sealed_secret, vec![1, 2, 3]);
@@ -692,8 +701,9 @@ async fn races(f: Fixture) {
     a.set_lock_configuration("race", None).await.unwrap();
     for round in 0..6 {
         let key = format!("guard-{round}");
-        let v = put_locked(&*a, "race", &key, LockState { retention: retention(Mode::Governance, DAY), legal_hold: None })
-            .await;
+        let v =
+            put_locked(&*a, "race", &key, LockState { retention: retention(Mode::Governance, DAY), legal_hold: None })
+                .await;
         let vid = v.version_id.clone();
         let (k1, k2, v1, v2) = (key.clone(), key.clone(), vid.clone(), vid.clone());
         let (sa, sb) = (Arc::clone(&a), Arc::clone(&b));
@@ -706,8 +716,7 @@ async fn races(f: Fixture) {
             };
             sa.set_retention("race", &k1, &id(&v1), r, Bypass::Governance, now()).await
         });
-        let delete =
-            tokio::spawn(async move { sb.delete("race", &k2, &id(&v2), Bypass::Governance, now()).await });
+        let delete = tokio::spawn(async move { sb.delete("race", &k2, &id(&v2), Bypass::Governance, now()).await });
         let (changed, deleted) = (change.await.unwrap(), delete.await.unwrap());
         let left = a.version("race", &key, &id(&vid)).await;
         match (&deleted, &left) {
@@ -716,7 +725,10 @@ async fn races(f: Fixture) {
                 assert!(changed.is_ok() && to_compliance);
                 assert_eq!(rec.lock.retention.unwrap().mode, Mode::Compliance);
             }
-            other => panic!("round {round}: delete {deleted:?}, change {changed:?}, left {:?}", other.1.as_ref().map(|r| &r.lock)),
+            other => panic!(
+                "round {round}: delete {deleted:?}, change {changed:?}, left {:?}",
+                other.1.as_ref().map(|r| &r.lock)
+            ),
         }
     }
 }
@@ -748,8 +760,13 @@ async fn evidence(f: Fixture) {
     // Lock report counts what is protected now.
     s.set_lock_configuration("ev", None).await.unwrap();
     put_locked(s, "ev", "g", LockState { retention: retention(Mode::Governance, DAY), legal_hold: None }).await;
-    put_locked(s, "ev", "c", LockState { retention: retention(Mode::Compliance, DAY), legal_hold: Some(LegalHold::On) })
-        .await;
+    put_locked(
+        s,
+        "ev",
+        "c",
+        LockState { retention: retention(Mode::Compliance, DAY), legal_hold: Some(LegalHold::On) },
+    )
+    .await;
     let report = s.lock_report(Some("ev"), now()).await.unwrap();
     assert_eq!(report.len(), 1);
     let r = &report[0];

@@ -181,7 +181,11 @@ impl Postgres {
     /// be killed.
     fn spawn_watchdog(&mut self) {
         let stop = match &self.run_as {
-            Some(user) => format!("runuser -u {user} -- '{}' -D '{}' stop -m immediate", self.exe("pg_ctl"), self.data().display()),
+            Some(user) => format!(
+                "runuser -u {user} -- '{}' -D '{}' stop -m immediate",
+                self.exe("pg_ctl"),
+                self.data().display()
+            ),
             None => format!("'{}' -D '{}' stop -m immediate", self.exe("pg_ctl"), self.data().display()),
         };
         let script = format!("cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf '{}'", self.root.display());

@@ -120,7 +120,13 @@ async fn retention_changes_race_bypass_deletes_across_gateways() {
         let delete = {
             let (s3, bucket, key, vid) = (s3[(round + 2) % 3].clone(), bucket.clone(), key.clone(), vid.clone());
             tokio::spawn(async move {
-                s3.delete_object().bucket(bucket).key(key).version_id(vid).bypass_governance_retention(true).send().await
+                s3.delete_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .version_id(vid)
+                    .bypass_governance_retention(true)
+                    .send()
+                    .await
             })
         };
         let (changed, deleted) = (change.await.unwrap(), delete.await.unwrap());
@@ -184,10 +190,7 @@ async fn if_none_match_puts_of_one_key_have_exactly_one_winner() {
                 Ok(_) => winners.push(body),
                 Err(e) => {
                     let (code, status) = error_code(&e);
-                    assert!(
-                        matches!(status, Some(412 | 409)),
-                        "round {round}: loser answered {code:?} {status:?}"
-                    );
+                    assert!(matches!(status, Some(412 | 409)), "round {round}: loser answered {code:?} {status:?}");
                 }
             }
         }

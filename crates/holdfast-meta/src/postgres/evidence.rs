@@ -6,7 +6,9 @@
 use super::rows::{execute, query, query_one, query_opt};
 use super::{Fail, RowLock, Tx, buckets};
 use crate::model::VersionRecord;
-use crate::{BucketConfigKind, LockReport, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent, Settlement, Tally};
+use crate::{
+    BucketConfigKind, LockReport, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent, Settlement, Tally,
+};
 use holdfast_lock::{Instant, LockState};
 
 pub(super) async fn put_config(

@@ -100,13 +100,10 @@ impl IdentityStore for PgMeta {
     async fn create_access_key(&self, key: AccessKey) -> MetaResult<()> {
         write!(self, |tx| {
             require_user(&tx, &key.user, RowLock::Update).await?;
-            let n: i64 = super::rows::query_one(
-                &tx,
-                "SELECT count(*) FROM access_keys WHERE user_name = $1",
-                &[&key.user],
-            )
-            .await?
-            .try_get(0)?;
+            let n: i64 =
+                super::rows::query_one(&tx, "SELECT count(*) FROM access_keys WHERE user_name = $1", &[&key.user])
+                    .await?
+                    .try_get(0)?;
             if n >= MAX_KEYS_PER_USER {
                 return Err(MetaError::LimitExceeded("Cannot exceed quota for AccessKeysPerUser: 2".into()).into());
             }
@@ -182,9 +179,12 @@ impl IdentityStore for PgMeta {
     async fn user_policy(&self, user: &str, name: &str) -> MetaResult<Option<String>> {
         read!(self, |tx| {
             require_user(&tx, user, RowLock::None).await?;
-            let row =
-                query_opt(&tx, "SELECT document FROM user_policies WHERE user_name = $1 AND name = $2", &[&user, &name])
-                    .await?;
+            let row = query_opt(
+                &tx,
+                "SELECT document FROM user_policies WHERE user_name = $1 AND name = $2",
+                &[&user, &name],
+            )
+            .await?;
             row.map(|r| r.try_get::<_, String>(0)).transpose()?
         })
     }

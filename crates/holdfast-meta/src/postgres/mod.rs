@@ -36,8 +36,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
 use std::str::FromStr;
 use std::time::Duration;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
 
 pub use schema::SCHEMA_VERSION;
 
@@ -250,8 +250,7 @@ impl PgMeta {
         if config.get_application_name().is_none() {
             config.application_name("holdfast");
         }
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)

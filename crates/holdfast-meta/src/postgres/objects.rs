@@ -3,9 +3,9 @@
 //! the state it changes.
 
 use super::clock::bump;
-use super::{buckets, evidence};
 use super::rows::{VERSION_COLUMNS, execute, lock_columns, query_one, query_opt, version_by_id, version_from_row};
 use super::{Fail, RowLock, Tx};
+use super::{buckets, evidence};
 use crate::model::*;
 use crate::{LifecycleAction, MetaError, new_version_id};
 use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_delete, check_retention_change};
@@ -38,7 +38,12 @@ async fn latest_version(tx: &Tx<'_>, bucket: &str, key: &str) -> Result<Option<V
     query_opt(tx, &sql, &[&bucket, &key.as_bytes()]).await?.as_ref().map(version_from_row).transpose()
 }
 
-pub(super) async fn resolve(tx: &Tx<'_>, bucket: &str, key: &str, sel: &VersionSelector) -> Result<VersionRecord, Fail> {
+pub(super) async fn resolve(
+    tx: &Tx<'_>,
+    bucket: &str,
+    key: &str,
+    sel: &VersionSelector,
+) -> Result<VersionRecord, Fail> {
     buckets::require(tx, bucket, RowLock::None).await?;
     match sel {
         VersionSelector::Latest => latest_version(tx, bucket, key).await?.ok_or(MetaError::NoSuchKey.into()),

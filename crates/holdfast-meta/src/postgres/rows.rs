@@ -49,7 +49,9 @@ pub(super) fn version_from_row(row: &Row) -> Result<VersionRecord, Fail> {
     let mode: Option<String> = row.try_get(7)?;
     let until: Option<i64> = row.try_get(8)?;
     let retention = match (mode, until) {
-        (Some(m), Some(u)) => Some(Retention { mode: m.parse().map_err(|e| corrupt("lock mode", e))?, until: Instant(u) }),
+        (Some(m), Some(u)) => {
+            Some(Retention { mode: m.parse().map_err(|e| corrupt("lock mode", e))?, until: Instant(u) })
+        }
         _ => None,
     };
     let legal_hold = row.try_get::<_, Option<bool>>(9)?.map(|h| if h { LegalHold::On } else { LegalHold::Off });
