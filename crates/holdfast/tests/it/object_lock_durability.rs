@@ -3,7 +3,7 @@
 //! them. Every change here was acknowledged before the process went away, so it must be
 //! there afterwards (design.md: nothing is acknowledged before it is durable). Issue #3.
 
-mod object_lock_support;
+
 
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::DateTime;
@@ -12,7 +12,7 @@ use holdfast_testkit::aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 use holdfast_testkit::{Server, ServerOptions};
-use object_lock_support::*;
+use crate::object_lock_support::*;
 
 struct Fixture {
     b: String,

@@ -1,0 +1,29 @@
+//! The integration suite in one test binary: one link instead of one per file, and every
+//! test of every file scheduled together (cargo runs test binaries one after another).
+
+mod object_lock_support;
+mod buckets;
+mod conformance_s3tests;
+mod identity_accounts;
+mod identity_iam;
+mod identity_policy;
+mod object_lock_bucket;
+mod object_lock_delete;
+mod object_lock_durability;
+mod object_lock_legal_hold;
+mod object_lock_read;
+mod object_lock_retention;
+mod object_lock_writes;
+mod s3_auth;
+mod s3_bad_input;
+mod s3_checksums;
+mod s3_chunked;
+mod s3_compat_modes;
+mod s3_copy;
+mod s3_crash;
+mod s3_listing;
+mod s3_multipart;
+mod s3_objects;
+mod s3_server;
+mod s3_streaming;
+mod scaleout_gateways;
