@@ -101,6 +101,22 @@ impl S3Access for Access {
             crate::convert::check_retain_until_header(cx.headers())?;
         }
         let caller = self.caller(cx.credentials().map(|c| c.access_key.as_str())).await?;
+        {
+            let (bucket, key) = Target::of_path(cx.s3_path());
+            let (bucket, key) = (bucket.map(str::to_owned), key.map(str::to_owned));
+            let version_id = cx.uri().query().and_then(|q| {
+                q.split('&').find_map(|kv| kv.strip_prefix("versionId=")).map(|v| {
+                    percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned()
+                })
+            });
+            let principal = crate::audit::principal_name(&caller, self.authz.directory().account_id());
+            crate::audit::AuditSlot::update(cx.extensions_mut(), |f| {
+                f.principal = Some(principal);
+                f.bucket = bucket;
+                f.key = key;
+                f.version_id = version_id.filter(|v| !v.is_empty());
+            });
+        }
         if matches!(op.as_str(), "PutObjectRetention" | "PutObjectLegalHold") {
             // Judged once the body is parsed (its values are condition keys).
             cx.extensions_mut().insert(Caller(caller));

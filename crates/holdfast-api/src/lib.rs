@@ -2,6 +2,7 @@
 //! engine calls and engine errors into S3 errors (in `error`, and nowhere else).
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 mod convert;
 pub mod error;
@@ -23,11 +24,14 @@ pub struct ApiConfig {
     pub base_domain: Option<String>,
     /// AWS-exact behaviour where AWS and ceph/s3-tests disagree (spec §12 DP1, DP2).
     pub aws_strict: bool,
+    /// ARNs of the event targets declared in the server configuration; a notification
+    /// configuration naming any other is refused.
+    pub notify_targets: std::collections::BTreeSet<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { region: "us-east-1".into(), base_domain: None, aws_strict: false }
+        Self { region: "us-east-1".into(), base_domain: None, aws_strict: false, notify_targets: Default::default() }
     }
 }
 

@@ -10,6 +10,7 @@ mod gc;
 pub mod ingest;
 pub mod lifecycle;
 mod multipart;
+mod notify;
 mod objects;
 mod read;
 

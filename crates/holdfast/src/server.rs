@@ -147,6 +147,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         region: config.region.clone(),
         base_domain: config.base_domain.clone(),
         aws_strict: config.aws_strict,
+        notify_targets: Default::default(),
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
     let accounts = config

@@ -2,9 +2,10 @@
 
 use super::require_integrity_header;
 use crate::Gateway;
+use crate::audit::AuditSlot;
 use crate::convert::{instant, java_pacific_date, ts};
 use crate::error::{engine_error, invalid_argument, meta_error, with_resource};
-use holdfast_engine::version_selector;
+use holdfast_engine::{LockChange, version_selector};
 use holdfast_lock::{DefaultRetention, LegalHold, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, Period, Retention};
 use holdfast_meta::{Bucket, MetaError, VersionRecord, VersionSelector};
 use s3s::dto::*;
@@ -25,6 +26,32 @@ fn missing_object_lock() -> S3Error {
 }
 
 impl Gateway {
+    /// Lock state before and after a lock change for the audit trail; for a refused change,
+    /// the state that was kept.
+    async fn audit_lock_change(
+        &self,
+        ext: &http::Extensions,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        change: Option<&LockChange>,
+    ) {
+        let (version_id, before, after) = match change {
+            Some(c) => (Some(c.after.version_id.clone()), c.before, Some(c.after.lock)),
+            None => match self.engine.meta.version(bucket, key, sel).await {
+                Ok(v) => (Some(v.version_id), Some(v.lock), None),
+                Err(_) => (None, None, None),
+            },
+        };
+        AuditSlot::update(ext, |f| {
+            if version_id.is_some() {
+                f.version_id = version_id;
+            }
+            f.lock_before = before;
+            f.lock_after = after;
+        });
+    }
+
     fn period_error(&self, message: &str, name: &str, value: i32) -> S3Error {
         // DP2: s3-tests and Ceph expect InvalidRetentionPeriod; AWS answers InvalidArgument.
         if self.config.aws_strict || message.contains("too large") {
@@ -172,10 +199,10 @@ impl Gateway {
             _ => return Err(malformed()),
         };
         let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
-        self.engine
-            .set_retention(&input.bucket, &input.key, &sel, retention, bypass)
-            .await
-            .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
+        AuditSlot::update(&req.extensions, |f| f.bypass = bypass == holdfast_lock::Bypass::Governance);
+        let change = self.engine.set_retention(&input.bucket, &input.key, &sel, retention, bypass).await;
+        self.audit_lock_change(&req.extensions, &input.bucket, &input.key, &sel, change.as_ref().ok()).await;
+        change.map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
         Ok(S3Response::new(PutObjectRetentionOutput::default()))
     }
 
@@ -211,10 +238,9 @@ impl Gateway {
         require_integrity_header(&req.headers, &req.extensions)?;
         let hold =
             input.legal_hold.and_then(|h| h.status).and_then(|s| LegalHold::parse(s.as_str())).ok_or_else(malformed)?;
-        self.engine
-            .set_legal_hold(&input.bucket, &input.key, &sel, hold)
-            .await
-            .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
+        let change = self.engine.set_legal_hold(&input.bucket, &input.key, &sel, hold).await;
+        self.audit_lock_change(&req.extensions, &input.bucket, &input.key, &sel, change.as_ref().ok()).await;
+        change.map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
         Ok(S3Response::new(PutObjectLegalHoldOutput::default()))
     }
 

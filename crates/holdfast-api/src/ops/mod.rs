@@ -1,9 +1,11 @@
 //! One module per group of S3 operations; each function takes the typed s3s request.
 
 pub mod buckets;
+pub mod lifecycle;
 pub mod listing;
 pub mod lock;
 pub mod multipart;
+pub mod notification;
 pub mod objects;
 pub mod policy;
 
@@ -48,7 +50,7 @@ pub fn require_integrity_header(h: &http::HeaderMap, ext: &http::Extensions) -> 
 }
 
 /// The whole body of a small XML request (Object Lock configuration, retention, legal hold,
-/// DeleteObjects), kept by the HTTP edge in the request extensions so that its
+/// lifecycle configuration, DeleteObjects), kept by the HTTP edge in the request extensions so that its
 /// Content-MD5 / x-amz-checksum-* can be verified (B14, D9); s3s does not verify them.
 #[derive(Debug, Clone)]
 pub struct XmlBody(pub bytes::Bytes);
@@ -60,7 +62,7 @@ pub const MAX_XML_BODY: u64 = 8 << 20;
 pub fn keeps_xml_body(method: &http::Method, query: Option<&str>) -> bool {
     let has = |name: &str| query.is_some_and(|q| q.split('&').any(|kv| kv.split('=').next() == Some(name)));
     match *method {
-        http::Method::PUT => has("object-lock") || has("retention") || has("legal-hold"),
+        http::Method::PUT => has("object-lock") || has("retention") || has("legal-hold") || has("lifecycle"),
         http::Method::POST => has("delete"),
         _ => false,
     }

@@ -193,6 +193,7 @@ impl Gateway {
             .complete_upload(&input.bucket, &input.key, &input.upload_id, parts, stated, conditions)
             .await
             .map_err(engine_error)?;
+        crate::audit::AuditSlot::update(&req.extensions, |f| f.version_id = Some(rec.version_id.clone()));
         let obj = rec.object.as_ref().expect("completion records an object");
         let mut out = CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),

@@ -2,6 +2,7 @@
 
 use super::{bypass_requested, require_integrity_header};
 use crate::Gateway;
+use crate::audit::AuditSlot;
 use crate::convert::*;
 use crate::error::{engine_error, meta_error, with_resource};
 use futures::StreamExt;
@@ -134,7 +135,7 @@ fn lock_headers(lock: &LockState) -> (Option<ObjectLockMode>, Option<Timestamp>,
 
 impl Gateway {
     pub(crate) async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        let S3Request { input, headers, trailing_headers, .. } = req;
+        let S3Request { input, headers, trailing_headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
         let lock = requested_lock(
             input.object_lock_mode.as_ref(),
@@ -183,6 +184,7 @@ impl Gateway {
             })
             .await
             .map_err(|e| with_resource(self.engine_err(e), &input.bucket, Some(&input.key)))?;
+        AuditSlot::update(&extensions, |f| f.version_id = Some(rec.version_id.clone()));
         let obj = rec.object.as_ref().expect("a put records an object");
         let mut out = PutObjectOutput {
             e_tag: Some(etag(&obj.etag)),
@@ -352,11 +354,13 @@ impl Gateway {
         let bucket = self.bucket(&input.bucket).await?;
         let sel = version_selector(input.version_id).map_err(engine_error)?;
         let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
+        AuditSlot::update(&req.extensions, |f| f.bypass = bypass == Bypass::Governance);
         let out = self
             .engine
             .delete_object(&input.bucket, &input.key, &sel, bypass)
             .await
             .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
+        AuditSlot::update(&req.extensions, |f| f.version_id.clone_from(&out.version_id));
         Ok(S3Response::new(DeleteObjectOutput {
             delete_marker: out.delete_marker.then_some(true),
             version_id: out.version_id,
@@ -378,6 +382,7 @@ impl Gateway {
         }
         let bucket = self.bucket(&input.bucket).await?;
         let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
+        AuditSlot::update(&req.extensions, |f| f.bypass = bypass == Bypass::Governance);
         let quiet = input.delete.quiet.unwrap_or(false);
         // Deletes run concurrently so that they share group commits; results keep input order.
         let results: Vec<_> = futures::stream::iter(input.delete.objects)
@@ -410,6 +415,9 @@ impl Gateway {
                 }
                 Err(e) => {
                     let e = engine_error(e);
+                    AuditSlot::update(&req.extensions, |f| {
+                        f.refused.push((obj.key.clone(), obj.version_id.clone(), e.code().as_str().to_owned()));
+                    });
                     errors.push(Error {
                         code: Some(e.code().as_str().to_owned()),
                         key: Some(obj.key),
@@ -479,6 +487,7 @@ impl Gateway {
             })
             .await
             .map_err(|e| with_resource(engine_error(e), src_bucket, Some(src_key)))?;
+        AuditSlot::update(&req.extensions, |f| f.version_id = Some(rec.version_id.clone()));
         let obj = rec.object.as_ref().expect("a copy records an object");
         let mut result = CopyObjectResult {
             e_tag: Some(etag(&obj.etag)),

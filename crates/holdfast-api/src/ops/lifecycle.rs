@@ -1,0 +1,274 @@
+//! Put/Get/DeleteBucketLifecycleConfiguration. Expiration (Days, Date,
+//! ExpiredObjectDeleteMarker), NoncurrentVersionExpiration (NoncurrentDays,
+//! NewerNoncurrentVersions) and AbortIncompleteMultipartUpload, filtered by prefix and object
+//! size. Tag filters and transitions are refused with 501 NotImplemented: Holdfast stores no
+//! object tags and has one storage class.
+
+use super::require_integrity_header;
+use crate::Gateway;
+use crate::convert::{instant, ts};
+use crate::error::{engine_error, invalid_argument, rich_error, with_resource};
+use holdfast_meta::{CurrentExpiration, LifecycleConfig, LifecycleFilter, LifecycleRule as Rule};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+const MALFORMED: &str = "The XML you provided was not well-formed or did not validate against our published schema";
+const MAX_RULES: usize = 1000;
+const DAY_MS: i64 = 86_400_000;
+
+fn malformed() -> S3Error {
+    S3Error::with_message(S3ErrorCode::MalformedXML, MALFORMED)
+}
+
+fn positive(v: i32, message: &str, name: &str) -> S3Result<u32> {
+    u32::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| invalid_argument(message, name, Some(&v.to_string())))
+}
+
+fn no_tags() -> S3Error {
+    s3_error!(
+        NotImplemented,
+        "Lifecycle filters on object tags are not supported: Holdfast does not store object tags"
+    )
+}
+
+fn size(v: Option<i64>) -> S3Result<Option<u64>> {
+    v.map(|n| u64::try_from(n).map_err(|_| s3_error!(InvalidArgument, "Object size filters must not be negative")))
+        .transpose()
+}
+
+fn filter(rule: &LifecycleRule) -> S3Result<LifecycleFilter> {
+    match (&rule.prefix, &rule.filter) {
+        (Some(_), Some(_)) => Err(malformed()),
+        (Some(p), None) => Ok(LifecycleFilter { prefix: p.clone(), ..Default::default() }),
+        (None, None) => Ok(LifecycleFilter::default()),
+        (None, Some(f)) => {
+            if f.tag.is_some() || f.and.as_ref().is_some_and(|a| a.tags.as_ref().is_some_and(|t| !t.is_empty())) {
+                return Err(no_tags());
+            }
+            let (prefix, gt, lt) = match &f.and {
+                Some(and) => {
+                    if f.prefix.is_some() || f.object_size_greater_than.is_some() || f.object_size_less_than.is_some() {
+                        return Err(malformed());
+                    }
+                    (and.prefix.clone(), and.object_size_greater_than, and.object_size_less_than)
+                }
+                None => (f.prefix.clone(), f.object_size_greater_than, f.object_size_less_than),
+            };
+            let filter = LifecycleFilter {
+                prefix: prefix.unwrap_or_default(),
+                size_greater_than: size(gt)?,
+                size_less_than: size(lt)?,
+            };
+            if let (Some(g), Some(l)) = (filter.size_greater_than, filter.size_less_than)
+                && g >= l
+            {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "ObjectSizeGreaterThan must be less than ObjectSizeLessThan"
+                ));
+            }
+            Ok(filter)
+        }
+    }
+}
+
+fn rule_from_dto(r: &LifecycleRule) -> S3Result<Rule> {
+    let enabled = match r.status.as_str() {
+        "Enabled" => true,
+        "Disabled" => false,
+        _ => return Err(malformed()),
+    };
+    let id = r.id.clone().filter(|i| !i.is_empty()).unwrap_or_else(holdfast_meta::new_version_id);
+    if id.len() > 255 {
+        return Err(invalid_argument("ID length should not exceed allowed limit of 255", "ID", Some(&id)));
+    }
+    if r.transitions.as_ref().is_some_and(|t| !t.is_empty())
+        || r.noncurrent_version_transitions.as_ref().is_some_and(|t| !t.is_empty())
+    {
+        return Err(s3_error!(NotImplemented, "Transition actions are not supported: Holdfast has one storage class"));
+    }
+    let mut rule = Rule { id, enabled, filter: filter(r)?, ..Default::default() };
+    if let Some(e) = &r.expiration {
+        let marker = e.expired_object_delete_marker.unwrap_or(false);
+        rule.expiration = match (e.days, &e.date) {
+            (Some(_), Some(_)) => return Err(malformed()),
+            (Some(d), None) => Some(CurrentExpiration::Days(positive(
+                d,
+                "'Days' for Expiration action must be a positive integer",
+                "Days",
+            )?)),
+            (None, Some(date)) => {
+                let at = instant(date.clone());
+                if at.millis().rem_euclid(DAY_MS) != 0 {
+                    return Err(invalid_argument("'Date' must be at midnight GMT", "Date", None));
+                }
+                Some(CurrentExpiration::Date(at))
+            }
+            (None, None) if e.expired_object_delete_marker.is_some() => None,
+            (None, None) => return Err(malformed()),
+        };
+        if marker && rule.expiration.is_some() {
+            return Err(invalid_argument(
+                "ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle Expiration Policy",
+                "ExpiredObjectDeleteMarker",
+                None,
+            ));
+        }
+        rule.expired_object_delete_marker = marker;
+    }
+    if let Some(n) = &r.noncurrent_version_expiration {
+        let days = n.noncurrent_days.ok_or_else(malformed)?;
+        rule.noncurrent_days = Some(positive(
+            days,
+            "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
+            "NoncurrentDays",
+        )?);
+        if let Some(keep) = n.newer_noncurrent_versions {
+            let keep = positive(
+                keep,
+                "'NewerNoncurrentVersions' for NoncurrentVersionExpiration action must be a positive integer",
+                "NewerNoncurrentVersions",
+            )?;
+            if keep > 100 {
+                return Err(invalid_argument(
+                    "'NewerNoncurrentVersions' for NoncurrentVersionExpiration action must be at most 100",
+                    "NewerNoncurrentVersions",
+                    Some(&keep.to_string()),
+                ));
+            }
+            rule.newer_noncurrent_versions = Some(keep);
+        }
+    }
+    if let Some(a) = &r.abort_incomplete_multipart_upload {
+        let days = a.days_after_initiation.ok_or_else(malformed)?;
+        rule.abort_incomplete_days = Some(positive(
+            days,
+            "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
+            "DaysAfterInitiation",
+        )?);
+    }
+    if rule.expiration.is_none()
+        && !rule.expired_object_delete_marker
+        && rule.noncurrent_days.is_none()
+        && rule.abort_incomplete_days.is_none()
+    {
+        return Err(s3_error!(InvalidRequest, "At least one action needs to be specified in a rule"));
+    }
+    Ok(rule)
+}
+
+fn rule_to_dto(r: Rule) -> LifecycleRule {
+    let f = r.filter;
+    let has_size = f.size_greater_than.is_some() || f.size_less_than.is_some();
+    let as_i64 = |v: Option<u64>| v.and_then(|n| i64::try_from(n).ok());
+    let filter = if has_size && !f.prefix.is_empty() {
+        LifecycleRuleFilter {
+            and: Some(LifecycleRuleAndOperator {
+                prefix: Some(f.prefix),
+                object_size_greater_than: as_i64(f.size_greater_than),
+                object_size_less_than: as_i64(f.size_less_than),
+                tags: None,
+            }),
+            ..Default::default()
+        }
+    } else {
+        LifecycleRuleFilter {
+            prefix: (!has_size).then_some(f.prefix),
+            object_size_greater_than: as_i64(f.size_greater_than),
+            object_size_less_than: as_i64(f.size_less_than),
+            ..Default::default()
+        }
+    };
+    let expiration = (r.expiration.is_some() || r.expired_object_delete_marker).then(|| LifecycleExpiration {
+        date: match &r.expiration {
+            Some(CurrentExpiration::Date(at)) => Some(ts(*at)),
+            _ => None,
+        },
+        days: match &r.expiration {
+            Some(CurrentExpiration::Days(d)) => i32::try_from(*d).ok(),
+            _ => None,
+        },
+        expired_object_delete_marker: r.expired_object_delete_marker.then_some(true),
+    });
+    LifecycleRule {
+        abort_incomplete_multipart_upload: r.abort_incomplete_days.map(|d| AbortIncompleteMultipartUpload {
+            days_after_initiation: i32::try_from(d).ok(),
+        }),
+        expiration,
+        filter: Some(filter),
+        id: Some(r.id),
+        noncurrent_version_expiration: r.noncurrent_days.map(|d| NoncurrentVersionExpiration {
+            noncurrent_days: i32::try_from(d).ok(),
+            newer_noncurrent_versions: r.newer_noncurrent_versions.and_then(|n| i32::try_from(n).ok()),
+        }),
+        noncurrent_version_transitions: None,
+        prefix: None,
+        status: ExpirationStatus::from(if r.enabled { "Enabled" } else { "Disabled" }.to_owned()),
+        transitions: None,
+    }
+}
+
+impl Gateway {
+    pub(crate) async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        require_integrity_header(&req.headers, &req.extensions)?;
+        let input = req.input;
+        self.bucket(&input.bucket).await?;
+        let dto = input.lifecycle_configuration.ok_or_else(malformed)?;
+        if dto.rules.is_empty() || dto.rules.len() > MAX_RULES {
+            return Err(malformed());
+        }
+        let rules = dto.rules.iter().map(rule_from_dto).collect::<S3Result<Vec<_>>>()?;
+        let mut ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err(invalid_argument(
+                "Rule ID must be unique. Found same ID for more than one rule",
+                "ID",
+                ids.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]),
+            ));
+        }
+        self.engine
+            .set_lifecycle_config(&input.bucket, Some(&LifecycleConfig { rules }))
+            .await
+            .map_err(|e| with_resource(engine_error(e), &input.bucket, None))?;
+        Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
+    }
+
+    pub(crate) async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        let bucket = req.input.bucket;
+        self.bucket(&bucket).await?;
+        let config = self
+            .engine
+            .lifecycle_config(&bucket)
+            .await
+            .map_err(|e| with_resource(engine_error(e), &bucket, None))?
+            .ok_or_else(|| {
+                rich_error(
+                    S3ErrorCode::NoSuchLifecycleConfiguration,
+                    "The lifecycle configuration does not exist",
+                    &[("BucketName", &bucket)],
+                    &[],
+                )
+            })?;
+        Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {
+            rules: Some(config.rules.into_iter().map(rule_to_dto).collect()),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        let bucket = req.input.bucket;
+        self.bucket(&bucket).await?;
+        self.engine.set_lifecycle_config(&bucket, None).await.map_err(|e| with_resource(engine_error(e), &bucket, None))?;
+        Ok(S3Response::with_status(DeleteBucketLifecycleOutput {}, http::StatusCode::NO_CONTENT))
+    }
+}
