@@ -37,6 +37,8 @@ enum Command {
         #[arg(long, env = "HOLDFAST_BASE_DOMAIN")]
         base_domain: Option<String>,
     },
+    /// Load-test an S3 endpoint (this server or any other) and measure the disk's limits.
+    Bench(Box<holdfast_bench::BenchArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,6 +54,7 @@ fn main() -> std::process::ExitCode {
                     .and_then(|rt| rt.block_on(server::serve(cfg)))
             })
         }
+        Command::Bench(args) => holdfast_bench::run(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
