@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// What the TOML file may contain. Every field is optional; absent means "not set here".
 #[derive(Debug, Default, Deserialize)]
@@ -20,6 +21,39 @@ pub struct FileConfig {
     /// Other accounts on this installation, each with its own root keys and buckets.
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
+    /// Event targets (`[notify.webhook.<id>]`).
+    pub notify: Option<NotifyConfig>,
+    /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
+    pub lifecycle: Option<LifecycleFileConfig>,
+}
+
+/// `[notify]`: the targets bucket notification configurations may name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// `[notify.webhook.<id>] endpoint = "http://..."`; ARN `arn:holdfast:sqs::<id>:webhook`.
+    #[serde(default)]
+    pub webhook: std::collections::BTreeMap<String, WebhookConfig>,
+    /// First retry delay after a failed delivery, in milliseconds (default 1000); it doubles
+    /// with every failure up to `retry_max_ms` (default 300000).
+    pub retry_min_ms: Option<u64>,
+    pub retry_max_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub endpoint: String,
+}
+
+/// `[lifecycle]`. Both values exist to make tests fast; production keeps the defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleFileConfig {
+    /// Length of a lifecycle "day" in seconds (default 86400). TEST SETTING.
+    pub day_seconds: Option<f64>,
+    /// Seconds between two lifecycle passes (default 3600). TEST SETTING when shortened.
+    pub interval_seconds: Option<f64>,
 }
 
 /// `[[accounts]]`: another account with its own root keys; it owns the buckets it creates.
@@ -80,6 +114,13 @@ pub struct Config {
     pub max_chunk_size: u64,
     pub meta: MetaBackend,
     pub accounts: Vec<AccountConfig>,
+    /// Webhook targets, in id order.
+    pub webhooks: Vec<holdfast_events::WebhookTarget>,
+    pub event_retry_min: Duration,
+    pub event_retry_max: Duration,
+    /// A lifecycle day in milliseconds.
+    pub lifecycle_day_ms: i64,
+    pub lifecycle_interval: Duration,
 }
 
 /// Values from the command line or environment (clap resolves that precedence).
@@ -135,6 +176,26 @@ impl Config {
         let listen = o.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:9000".into());
         let listen: SocketAddr =
             listen.parse().with_context(|| format!("invalid listen address {listen:?} (expected IP:PORT)"))?;
+        let notify = file.notify.unwrap_or_default();
+        let webhooks: Vec<holdfast_events::WebhookTarget> = notify
+            .webhook
+            .into_iter()
+            .map(|(id, w)| holdfast_events::WebhookTarget { id, endpoint: w.endpoint })
+            .collect();
+        // Refuse a bad endpoint or id at start, not at the first delivery.
+        holdfast_events::Targets::new(&webhooks).map_err(|e| anyhow::anyhow!("[notify.webhook]: {e}"))?;
+        let retry_min = Duration::from_millis(notify.retry_min_ms.unwrap_or(1000).max(1));
+        let retry_max = Duration::from_millis(notify.retry_max_ms.unwrap_or(300_000)).max(retry_min);
+        let lifecycle = file.lifecycle.unwrap_or_default();
+        let seconds = |name: &str, v: Option<f64>, default: f64| -> anyhow::Result<f64> {
+            let v = v.unwrap_or(default);
+            if !(v.is_finite() && v >= 0.001) {
+                bail!("[lifecycle] {name} must be a positive number of seconds");
+            }
+            Ok(v)
+        };
+        let day = seconds("day_seconds", lifecycle.day_seconds, 86_400.0)?;
+        let interval = seconds("interval_seconds", lifecycle.interval_seconds, 3600.0)?;
         let region = o.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
@@ -151,6 +212,11 @@ impl Config {
             max_chunk_size: limits.max_chunk_size.unwrap_or(16 << 20),
             accounts: file.accounts,
             meta,
+            webhooks,
+            event_retry_min: retry_min,
+            event_retry_max: retry_max,
+            lifecycle_day_ms: (day * 1000.0).round() as i64,
+            lifecycle_interval: Duration::from_secs_f64(interval),
         })
     }
 }
@@ -184,13 +250,36 @@ mod tests {
     }
 
     #[test]
+    fn notify_and_lifecycle_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[notify.webhook.ops]\nendpoint = \"http://127.0.0.1:8080/hook\"\n[lifecycle]\nday_seconds = 2\ninterval_seconds = 0.5\n",
+        )
+        .unwrap();
+        let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
+        assert_eq!(c.webhooks.len(), 1);
+        assert_eq!(c.webhooks[0].id, "ops");
+        assert_eq!(c.lifecycle_day_ms, 2000);
+        assert_eq!(c.lifecycle_interval, Duration::from_millis(500));
+        let d = Config::load(Overrides::default()).unwrap();
+        assert_eq!((d.lifecycle_day_ms, d.lifecycle_interval), (86_400_000, Duration::from_secs(3600)));
+        std::fs::write(&file, "[notify.webhook.ops]\nendpoint = \"https://x/\"\n").unwrap();
+        assert!(Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).is_err());
+        std::fs::write(&file, "[lifecycle]\nday_seconds = 0\n").unwrap();
+        assert!(Config::load(Overrides { config: Some(file), ..Default::default() }).is_err());
+    }
+
+    #[test]
     fn meta_backend_from_file_or_environment() {
         let toml = |s: &str| -> MetaFileConfig { toml::from_str(s).unwrap() };
         assert_eq!(meta_backend(None, None).unwrap(), MetaBackend::Sqlite);
         let pg = MetaBackend::Postgres { url: "postgres://h/db".into(), pool_size: 16, orphan_grace_secs: 3600 };
         assert_eq!(meta_backend(Some(toml("backend = \"postgres\"\nurl = \"postgres://h/db\"")), None).unwrap(), pg);
         assert_eq!(meta_backend(None, Some("postgres://h/db".into())).unwrap(), pg, "the URL implies PostgreSQL");
-        let over = meta_backend(Some(toml("url = \"postgres://file/db\"\npool_size = 4")), Some("postgres://h/db".into()));
+        let over =
+            meta_backend(Some(toml("url = \"postgres://file/db\"\npool_size = 4")), Some("postgres://h/db".into()));
         assert_eq!(
             over.unwrap(),
             MetaBackend::Postgres { url: "postgres://h/db".into(), pool_size: 4, orphan_grace_secs: 3600 },

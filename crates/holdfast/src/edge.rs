@@ -3,6 +3,7 @@
 
 use crate::guards::{self, ChunkGuard};
 use bytes::Bytes;
+use holdfast_api::audit::AuditSlot;
 use holdfast_api::auth::OpSlot;
 use holdfast_api::error::{ERROR_FIELDS_HEADER, METHOD_PLACEHOLDER};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -29,8 +30,14 @@ pub struct Edge {
     pub max_put: u64,
     /// AWS-exact answers where AWS and ceph/s3-tests disagree.
     pub aws_strict: bool,
+    /// Where state changes and denials are recorded (issue #5).
+    pub audit: Option<Arc<holdfast_audit::AuditLog>>,
+    /// For the lock-report gauges on the metrics endpoint.
+    pub engine: Option<Arc<holdfast_engine::Engine>>,
     request_seq: AtomicU64,
     request_prefix: u32,
+    /// (bucket, month) label pairs of the expiry gauges last set, to zero those that vanish.
+    expiry_labels: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
 }
 
 fn xml_escape(s: &str) -> String {
@@ -116,8 +123,11 @@ impl Edge {
             max_chunk,
             max_put,
             aws_strict: false,
+            audit: None,
+            engine: None,
             request_seq: AtomicU64::new(0),
             request_prefix: rand::random(),
+            expiry_labels: std::sync::Mutex::default(),
         }
     }
 
@@ -132,9 +142,14 @@ impl Edge {
         let method = req.method().clone();
         let bytes_in = content_length(req.headers());
         let slot = OpSlot::default();
+        let facts = AuditSlot::default();
+        let audited = !matches!(req.uri().path(), HEALTH_PATH | METRICS_PATH);
+        let request = crate::audit::RequestFacts::of(&req, peer);
+        let mut iam_action = None;
         let mut resp = match req.uri().path() {
             HEALTH_PATH => self.health(),
             METRICS_PATH => {
+                self.lock_gauges().await;
                 let mut r = Response::new(Body::from(self.metrics.render()));
                 r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
                 r
@@ -143,9 +158,11 @@ impl Edge {
                 if let Ok(mut g) = slot.0.lock() {
                     *g = Some("IAM".to_owned());
                 }
-                crate::iam_edge::handle(&self.dir, req, &request_id).await
+                let (r, action) = crate::iam_edge::handle(&self.dir, req, &request_id, &facts).await;
+                iam_action = Some(format!("iam:{}", action.unwrap_or_default()));
+                r
             }
-            _ => self.s3_call(req, slot.clone(), peer).await,
+            _ => self.s3_call(req, slot.clone(), facts.clone(), peer).await,
         };
         let op = slot.get().unwrap_or_else(|| "none".to_owned());
         if op == "GetObjectAttributes" && resp.status() == StatusCode::OK {
@@ -157,6 +174,23 @@ impl Edge {
             add_s3_namespace(&mut resp).await;
         }
         self.finish(&mut resp, &method, &request_id).await;
+        if audited
+            && let Some(log) = &self.audit
+            && let Err(e) =
+                crate::audit::record(log, iam_action.as_deref().unwrap_or(&op), &request, &facts, &resp, &request_id)
+                    .await
+        {
+            // A lock change or denial that cannot be written to the trail is not answered as
+            // done: the client sees 500 (the change itself is committed; retrying is safe).
+            tracing::error!(%request_id, %op, error = %e, "cannot write the audit trail");
+            metrics::counter!("holdfast_audit_failures_total").increment(1);
+            resp = error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            );
+            self.finish(&mut resp, &method, &request_id).await;
+        }
         let status = resp.status().as_u16().to_string();
         metrics::counter!("holdfast_requests_total", "op" => op.clone(), "status" => status).increment(1);
         metrics::histogram!("holdfast_request_duration_seconds", "op" => op.clone())
@@ -181,7 +215,49 @@ impl Edge {
         }
     }
 
-    async fn s3_call(&self, req: Request<Incoming>, slot: OpSlot, peer: SocketAddr) -> Response<Body> {
+    /// The lock report of every bucket as gauges (`holdfast_lock_*`), refreshed per scrape.
+    async fn lock_gauges(&self) {
+        let Some(engine) = &self.engine else { return };
+        let reports = match engine.meta.lock_report(None, engine.clock.now()).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "lock report for the metrics failed");
+                return;
+            }
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &reports {
+            for (kind, t) in [("governance", r.governance), ("compliance", r.compliance), ("legal_hold", r.legal_hold)]
+            {
+                let labels = [("bucket", r.bucket.clone()), ("kind", kind.to_owned())];
+                metrics::gauge!("holdfast_lock_versions", &labels).set(t.versions as f64);
+                metrics::gauge!("holdfast_lock_bytes", &labels).set(t.bytes as f64);
+            }
+            let latest = r.latest_retain_until.map_or(0.0, |i| i.millis() as f64 / 1000.0);
+            metrics::gauge!("holdfast_lock_latest_retain_until_seconds", "bucket" => r.bucket.clone()).set(latest);
+            for m in &r.expiries_by_month {
+                let labels = [("bucket", r.bucket.clone()), ("month", m.month.clone())];
+                metrics::gauge!("holdfast_lock_expiring_versions", &labels).set(m.versions as f64);
+                metrics::gauge!("holdfast_lock_expiring_bytes", &labels).set(m.bytes as f64);
+                seen.insert((r.bucket.clone(), m.month.clone()));
+            }
+        }
+        let mut last = self.expiry_labels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (bucket, month) in last.difference(&seen) {
+            let labels = [("bucket", bucket.clone()), ("month", month.clone())];
+            metrics::gauge!("holdfast_lock_expiring_versions", &labels).set(0.0);
+            metrics::gauge!("holdfast_lock_expiring_bytes", &labels).set(0.0);
+        }
+        *last = seen;
+    }
+
+    async fn s3_call(
+        &self,
+        req: Request<Incoming>,
+        slot: OpSlot,
+        facts: AuditSlot,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         if req.method() == Method::OPTIONS {
             let (status, code, message) = guards::cors_preflight(req.headers());
             return error_response(status, code, &message);
@@ -207,6 +283,7 @@ impl Edge {
         let (mut parts, body) = req.into_parts();
         guards::sigv4_date_from_date_header(&mut parts.headers);
         parts.extensions.insert(slot);
+        parts.extensions.insert(facts);
         parts.extensions.insert(holdfast_api::access::RemoteAddr(peer));
         let body = if chunked {
             Body::http_body(ChunkGuard::new(body, self.max_chunk))

@@ -1,5 +1,7 @@
 //! The `holdfast` command.
 
+mod admin;
+mod audit;
 mod config;
 mod credentials;
 mod edge;
@@ -37,8 +39,45 @@ enum Command {
         #[arg(long, env = "HOLDFAST_BASE_DOMAIN")]
         base_domain: Option<String>,
     },
+    /// Administration of a data directory.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Load-test an S3 endpoint (this server or any other) and measure the disk's limits.
     Bench(Box<holdfast_bench::BenchArgs>),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Per bucket: versions and bytes under GOVERNANCE, COMPLIANCE and legal hold, the latest
+    /// retain-until date, and retention ending by month.
+    Report {
+        /// Only this bucket.
+        bucket: Option<String>,
+        #[arg(long, env = "HOLDFAST_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The server's TOML configuration (for a PostgreSQL metadata store).
+        #[arg(long, env = "HOLDFAST_CONFIG")]
+        config: Option<PathBuf>,
+        /// The same figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks the whole hash chain; exits non-zero naming the first broken line.
+    Verify {
+        #[arg(long, env = "HOLDFAST_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,6 +92,16 @@ fn main() -> std::process::ExitCode {
                     .map_err(anyhow::Error::from)
                     .and_then(|rt| rt.block_on(server::serve(cfg)))
             })
+        }
+        Command::Admin { command: AdminCommand::Audit { command: AuditCommand::Verify { data_dir } } } => {
+            admin::audit_verify(&data_dir)
+        }
+        Command::Admin { command: AdminCommand::Report { bucket, data_dir, config, json } } => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(admin::report(&data_dir, config, bucket, json)))
         }
         Command::Bench(args) => holdfast_bench::run(*args),
     };

@@ -52,9 +52,41 @@ fn lock_data_dir(dir: &std::path::Path, shared: bool) -> anyhow::Result<std::fs:
         Err(std::fs::TryLockError::Error(e)) if shared => {
             tracing::warn!(error = %e, "cannot lock {} (shared filesystem without locks?)", path.display());
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
     }
     Ok(f)
+}
+
+/// Where this process writes its audit trail. Embedded: `<data>/audit`. Gateways sharing a
+/// data dir each need a chain of their own (one writer per chain): the first of
+/// `<data>/audit/gw-1`, `gw-2`, ... whose lock file is free, so a restarted gateway continues
+/// a chain and two running gateways never share one.
+fn audit_dir(data_dir: &std::path::Path, shared: bool) -> anyhow::Result<(std::path::PathBuf, Option<std::fs::File>)> {
+    let base = data_dir.join(holdfast_audit::AUDIT_DIR);
+    if !shared {
+        return Ok((base, None));
+    }
+    for n in 1..=1024 {
+        let dir = base.join(format!("gw-{n}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("writer.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match f.try_lock() {
+            Ok(()) => return Ok((dir, Some(f))),
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+    }
+    bail!("no free audit trail directory under {}", base.display())
 }
 
 /// The metadata store the configuration names, as the two boundaries the layers use.
@@ -64,7 +96,8 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
     }
     match &config.meta {
         MetaBackend::Sqlite => {
-            let meta = SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?;
+            let meta =
+                SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?;
             Ok(both(Arc::new(meta)))
         }
         MetaBackend::Postgres { url, pool_size, .. } => {
@@ -142,12 +175,37 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     engine.spawn_gc(Duration::from_secs(10));
 
+    // Evidence (issue #5): the audit trail, event delivery and the lifecycle worker.
+    let (audit_dir, _audit_lock) = audit_dir(&config.data_dir, shared_grace.is_some())?;
+    let audit = Arc::new(
+        holdfast_audit::AuditLog::open(&audit_dir, holdfast_audit::AuditOptions::default())
+            .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?,
+    );
+    engine.set_audit(Arc::clone(&audit));
+    let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
+    let notify_targets = targets.arns().map(str::to_owned).collect();
+    let dispatcher = holdfast_events::Dispatcher::new(
+        Arc::clone(&engine.meta),
+        targets,
+        holdfast_events::EventSettings {
+            region: config.region.clone(),
+            retry_min: config.event_retry_min,
+            retry_max: config.event_retry_max,
+            ..Default::default()
+        },
+    );
+    Arc::new(dispatcher).spawn();
+    engine.spawn_lifecycle(holdfast_engine::lifecycle::LifecycleSettings {
+        day_ms: config.lifecycle_day_ms,
+        interval: config.lifecycle_interval,
+    });
+
     let owner_id = canonical_id(&root.access_key);
     let api = ApiConfig {
         region: config.region.clone(),
         base_domain: config.base_domain.clone(),
         aws_strict: config.aws_strict,
-        notify_targets: Default::default(),
+        notify_targets,
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
     let accounts = config
@@ -166,6 +224,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;
+    edge.audit = Some(audit);
+    edge.engine = Some(Arc::clone(&engine));
     let edge = Arc::new(edge);
 
     let listener =
@@ -217,6 +277,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(DRAIN) => tracing::warn!("gave up waiting for connections after {DRAIN:?}"),
+    }
+    if let Some(audit) = engine.audit()
+        && let Err(e) = audit.flush().await
+    {
+        tracing::error!(error = %e, "cannot flush the audit trail");
     }
     Ok(())
 }
