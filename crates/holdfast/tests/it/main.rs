@@ -4,6 +4,11 @@
 mod object_lock_support;
 mod buckets;
 mod conformance_s3tests;
+mod evidence_audit;
+mod evidence_events;
+mod evidence_lifecycle;
+mod evidence_report;
+mod evidence_support;
 mod identity_accounts;
 mod identity_iam;
 mod identity_policy;
