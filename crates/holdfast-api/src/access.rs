@@ -9,8 +9,8 @@
 use holdfast_identity::{Directory, Principal};
 use holdfast_lock::Instant;
 use holdfast_policy::{
-    ACCOUNT_RESOURCE, ActionCheck, Context, Decision, Need, Policy, Request, RequestTraits, ResourceKind, actions_for, evaluate,
-    bucket_arn, object_arn,
+    ACCOUNT_RESOURCE, ActionCheck, Context, Decision, Need, Policy, Request, RequestTraits, ResourceKind, actions_for,
+    bucket_arn, evaluate, object_arn,
 };
 use http::{HeaderMap, Uri};
 use s3s::path::S3Path;
@@ -135,7 +135,9 @@ impl Authorizer {
 
     async fn bucket_policy(&self, bucket: &str) -> Option<Policy> {
         let doc = self.dir.store().bucket_policy(bucket).await.ok().flatten()?;
-        Policy::parse_bucket(&doc, bucket).ok()
+        // Permissive: a policy stored in s3-tests mode may hold statements AWS would have
+        // refused as inapplicable; they never apply, and the rest of the policy must.
+        Policy::parse_bucket_permissive(&doc, bucket).ok()
     }
 
     /// The condition keys every request carries, plus those its headers and query supply.
@@ -222,7 +224,8 @@ impl Authorizer {
                     let source_policy = self.bucket_policy(&sb).await;
                     let arn = object_arn(&sb, &sk);
                     let cross = self.is_cross_account(caller, &sb).await;
-                    let allowed = self.decide(&identity, source_policy.as_ref(), &principal, action, &arn, &context, cross);
+                    let allowed =
+                        self.decide(&identity, source_policy.as_ref(), &principal, action, &arn, &context, cross);
                     if !allowed {
                         return Err(s3_error!(AccessDenied, "Access Denied"));
                     }

@@ -87,6 +87,19 @@ impl Policy {
     pub fn parse_bucket(json: &str, bucket: &str) -> Result<Self, MalformedPolicy> {
         parse_policy(json, PolicyKind::Bucket(bucket))
     }
+
+    /// As [`Policy::parse_bucket`], except that a statement none of whose actions can act on
+    /// any of its resources (`s3:PutObject` on `arn:aws:s3:::bucket`) is kept instead of
+    /// refused with [`MalformedPolicy::ActionNotApplicable`]. Such a statement never applies
+    /// to a request, so the policy means the same; only the refusal AWS makes at
+    /// PutBucketPolicy is skipped (ceph/s3-tests stores such policies). Use this to read a
+    /// stored policy back, whichever way it was accepted.
+    ///
+    /// # Errors
+    /// [`MalformedPolicy`] for everything else [`Policy::parse_bucket`] refuses.
+    pub fn parse_bucket_permissive(json: &str, bucket: &str) -> Result<Self, MalformedPolicy> {
+        parse_with(json, PolicyKind::Bucket(bucket), false)
+    }
 }
 
 /// Parses and validates a policy document of the given kind.
@@ -94,6 +107,12 @@ impl Policy {
 /// # Errors
 /// [`MalformedPolicy`], with AWS's message for the first problem found.
 pub fn parse_policy(json: &str, kind: PolicyKind<'_>) -> Result<Policy, MalformedPolicy> {
+    parse_with(json, kind, true)
+}
+
+/// `applicable_actions`: refuse bucket-policy statements whose actions cannot act on any of
+/// their resources (AWS's check at PutBucketPolicy).
+fn parse_with(json: &str, kind: PolicyKind<'_>, applicable_actions: bool) -> Result<Policy, MalformedPolicy> {
     if matches!(kind, PolicyKind::Bucket(_)) && json.len() > MAX_BUCKET_POLICY_BYTES {
         return Err(MalformedPolicy::TooLarge);
     }
@@ -113,12 +132,12 @@ pub fn parse_policy(json: &str, kind: PolicyKind<'_>) -> Result<Policy, Malforme
     let id = optional_string(doc, "Id")?;
     let statements = match doc.get("Statement") {
         None => return Err(MalformedPolicy::MissingField("Statement")),
-        Some(Value::Object(one)) => vec![parse_statement(one, version, kind)?],
+        Some(Value::Object(one)) => vec![parse_statement(one, version, kind, applicable_actions)?],
         Some(Value::Array(list)) if list.is_empty() => return Err(MalformedPolicy::EmptyStatement),
         Some(Value::Array(list)) => list
             .iter()
             .map(|s| match s {
-                Value::Object(s) => parse_statement(s, version, kind),
+                Value::Object(s) => parse_statement(s, version, kind, applicable_actions),
                 _ => Err(MalformedPolicy::InvalidValue("Statement")),
             })
             .collect::<Result<_, _>>()?,
@@ -134,6 +153,7 @@ fn parse_statement(
     s: &Map<String, Value>,
     version: Version,
     kind: PolicyKind<'_>,
+    applicable_actions: bool,
 ) -> Result<Statement, MalformedPolicy> {
     reject_unknown(s, STATEMENT_FIELDS)?;
     let sid = optional_string(s, "Sid")?;
@@ -157,6 +177,7 @@ fn parse_statement(
     let resource = either(s, "Resource")?.ok_or(MalformedPolicy::MissingField("Resource"))?;
     let resource = map_matcher(resource, |v| parse_resources(v, version, kind))?;
     if let (PolicyKind::Bucket(bucket), Matcher::Is(actions), Matcher::Is(resources)) = (kind, &action, &resource)
+        && applicable_actions
         && !some_action_applies(actions, resources, bucket)
     {
         return Err(MalformedPolicy::ActionNotApplicable);

@@ -190,6 +190,63 @@ fn actions_meet_their_resources_in_bucket_policies() {
     assert!(Policy::parse_identity(&identity).is_ok());
 }
 
+/// `parse_bucket_permissive` (ceph/s3-tests mode, and reading a stored policy back) keeps a
+/// statement whose actions cannot act on its resources; everything else is refused as before,
+/// and such a statement never applies (s3-tests `test_bucket_policy_multipart`).
+#[test]
+fn permissive_parse_keeps_inapplicable_statements_only() {
+    use holdfast_policy::{Context, Decision, Principal, Request, bucket_arn, evaluate, object_arn};
+    let inapplicable = [
+        (r#""s3:PutObject""#, r#""arn:aws:s3:::examplebucket""#),
+        (r#""s3:GetObject""#, r#""arn:aws:s3:::examplebucket""#),
+        (r#""s3:ListBucket""#, r#""arn:aws:s3:::examplebucket/*""#),
+        (r#""s3:ListAllMyBuckets""#, r#""arn:aws:s3:::examplebucket""#),
+    ];
+    let caller = Principal::root("444455556666");
+    let context = Context::new();
+    for (action, resource) in inapplicable {
+        let json =
+            doc(&format!(r#"{{"Effect": "Allow", "Principal": "*", "Action": {action}, "Resource": {resource}}}"#));
+        assert_eq!(bucket_err(&json), MalformedPolicy::ActionNotApplicable, "{json}");
+        let policy = Policy::parse_bucket_permissive(&json, B).unwrap_or_else(|e| panic!("{e}: {json}"));
+        // The requests S3 makes for these actions (each on its own kind of resource).
+        for (name, arn) in [
+            ("s3:PutObject", object_arn(B, "k")),
+            ("s3:GetObject", object_arn(B, "k")),
+            ("s3:ListBucket", bucket_arn(B)),
+            ("s3:ListAllMyBuckets", holdfast_policy::ACCOUNT_RESOURCE.to_owned()),
+        ] {
+            let request = Request { principal: &caller, action: name, resource: &arn, context: &context };
+            assert_eq!(evaluate([&policy], &request), Decision::ImplicitDeny, "{json}: {name} on {arn}");
+        }
+    }
+    // Every other refusal stays.
+    for (json, err) in [
+        (
+            doc(
+                r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:Nope", "Resource": "arn:aws:s3:::examplebucket/*"}"#,
+            ),
+            MalformedPolicy::InvalidAction,
+        ),
+        (
+            doc(
+                r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other/*"}"#,
+            ),
+            MalformedPolicy::InvalidResource,
+        ),
+        (
+            doc(
+                r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::s3tenant1:root"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::examplebucket"}"#,
+            ),
+            MalformedPolicy::InvalidPrincipal,
+        ),
+        (doc(r#"{"Effect": "Allow", "Principal": "*", "Resource": "*"}"#), MalformedPolicy::MissingField("Action")),
+    ] {
+        assert_eq!(Policy::parse_bucket_permissive(&json, B), Err(err.clone()), "{json}");
+        assert_eq!(bucket_err(&json), err, "{json}");
+    }
+}
+
 #[test]
 fn refusal_messages_follow_aws() {
     assert_eq!(MalformedPolicy::UnknownField("Foo".into()).to_string(), "Unknown field Foo");

@@ -47,8 +47,14 @@ impl Gateway {
         if input.policy.len() > MAX_POLICY_BYTES {
             return Err(S3Error::with_message(S3ErrorCode::MalformedPolicy, "Policies must be less than 20 KB"));
         }
-        Policy::parse_bucket(&input.policy, &input.bucket)
-            .map_err(|e| S3Error::with_message(S3ErrorCode::MalformedPolicy, e.to_string()))?;
+        // aws_strict = false stores what ceph/s3-tests stores: a statement whose actions cannot
+        // act on its resources (it never applies). AWS refuses it.
+        let parsed = if self.config.aws_strict {
+            Policy::parse_bucket(&input.policy, &input.bucket)
+        } else {
+            Policy::parse_bucket_permissive(&input.policy, &input.bucket)
+        };
+        parsed.map_err(|e| S3Error::with_message(S3ErrorCode::MalformedPolicy, e.to_string()))?;
         self.identity_store()
             .set_bucket_policy(&input.bucket, Some(&input.policy))
             .await
@@ -94,9 +100,19 @@ impl Gateway {
             .identity_store()
             .bucket_policy(&bucket)
             .await
-            .map_err(|e| with_resource(meta_error(e), &bucket, None))?
-            .ok_or_else(|| no_policy(&bucket))?;
-        let public = Policy::parse_bucket(&doc, &bucket).map(|p| is_public(&p)).unwrap_or(false);
+            .map_err(|e| with_resource(meta_error(e), &bucket, None))?;
+        // Without a policy AWS answers 404 NoSuchBucketPolicy; ceph/s3-tests expects "not
+        // public" (Holdfast has no ACLs, so no policy means nothing is public).
+        let doc = match doc {
+            Some(doc) => doc,
+            None if self.config.aws_strict => return Err(no_policy(&bucket)),
+            None => {
+                return Ok(S3Response::new(GetBucketPolicyStatusOutput {
+                    policy_status: Some(PolicyStatus { is_public: Some(false) }),
+                }));
+            }
+        };
+        let public = Policy::parse_bucket_permissive(&doc, &bucket).map(|p| is_public(&p)).unwrap_or(false);
         Ok(S3Response::new(GetBucketPolicyStatusOutput {
             policy_status: Some(PolicyStatus { is_public: Some(public) }),
         }))

@@ -303,3 +303,98 @@ async fn anonymous_access_only_through_a_public_bucket_policy() {
     root.get_object().bucket(&public).key("page.html").send().await.unwrap();
     assert_eq!(anon("GET", format!("/{public}/page.html")).await.status, 403, "public access ended with the policy");
 }
+
+const ALT_AK: &str = "HFALTPOLICYKEY000001";
+const ALT_SK: &str = "alt-policy-secret-key-00000000000000000000";
+
+/// A server with a second account ("alt", as ceph/s3-tests has), `aws_strict` as given.
+fn with_alt_account(aws_strict: bool) -> Server {
+    holdfast_testkit::Server::start_with(
+        env!("CARGO_BIN_EXE_holdfast"),
+        holdfast_testkit::ServerOptions {
+            config_toml: format!(
+                "aws_strict = {aws_strict}\n[[accounts]]\nname = \"alt\"\naccess_key = \"{ALT_AK}\"\nsecret_key = \"{ALT_SK}\"\n"
+            ),
+            ..Default::default()
+        },
+    )
+}
+
+fn everyone_may(action: &str, resource: &str, condition: &str) -> String {
+    let condition = if condition.is_empty() { String::new() } else { format!(r#","Condition":{condition}"#) };
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"*"}},"Action":"{action}","Resource":"{resource}"{condition}}}]}}"#
+    )
+}
+
+/// s3-tests `test_bucket_policy_multipart`: a statement whose action cannot act on its resource
+/// (`s3:PutObject` on the bucket ARN) is stored in s3-tests mode and grants nothing; with
+/// `aws_strict` it is refused as AWS refuses it.
+#[tokio::test]
+async fn inapplicable_statement_is_stored_in_s3tests_mode_and_grants_nothing() {
+    for aws_strict in [false, true] {
+        let srv = with_alt_account(aws_strict);
+        let (main, alt) = (srv.client(), srv.client_as(ALT_AK, ALT_SK));
+        let b = bucket_name("mpol");
+        main.create_bucket().bucket(&b).send().await.unwrap();
+        let err = alt.create_multipart_upload().bucket(&b).key("mpobj").send().await.unwrap_err();
+        assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
+
+        let on_bucket = everyone_may("s3:PutObject", &format!("arn:aws:s3:::{b}"), "");
+        let stored = main.put_bucket_policy().bucket(&b).policy(&on_bucket).send().await;
+        if aws_strict {
+            let err = stored.unwrap_err();
+            assert_eq!(error_code(&err), (Some("MalformedPolicy".into()), Some(400)));
+            assert_eq!(
+                err.into_service_error().meta().message(),
+                Some("Action does not apply to any resource(s) in statement")
+            );
+        } else {
+            stored.unwrap();
+            assert_eq!(main.get_bucket_policy().bucket(&b).send().await.unwrap().policy(), Some(on_bucket.as_str()));
+            let err = alt.create_multipart_upload().bucket(&b).key("mpobj").send().await.unwrap_err();
+            assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)), "the statement never applies");
+        }
+
+        let on_object = everyone_may("s3:PutObject", &format!("arn:aws:s3:::{b}/mpobj"), "");
+        main.put_bucket_policy().bucket(&b).policy(&on_object).send().await.unwrap();
+        let upload = alt.create_multipart_upload().bucket(&b).key("mpobj").send().await.unwrap();
+        assert!(upload.upload_id().is_some());
+        let err = alt.create_multipart_upload().bucket(&b).key("other").send().await.unwrap_err();
+        assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
+    }
+}
+
+/// s3-tests `test_get_bucket_policy_status`, `test_get_publicpolicy_acl_bucket_policy_status`,
+/// `test_get_nonpublicpolicy_acl_bucket_policy_status`: without a policy the status is "not
+/// public" in s3-tests mode, 404 NoSuchBucketPolicy with `aws_strict` (as AWS answers).
+#[tokio::test]
+async fn policy_status_without_policy_follows_aws_strict() {
+    for aws_strict in [false, true] {
+        let srv = with_alt_account(aws_strict);
+        let main = srv.client();
+        let b = bucket_name("pstat");
+        main.create_bucket().bucket(&b).send().await.unwrap();
+        let status = main.get_bucket_policy_status().bucket(&b).send().await;
+        if aws_strict {
+            assert_eq!(error_code(&status.unwrap_err()), (Some("NoSuchBucketPolicy".into()), Some(404)));
+        } else {
+            assert_eq!(status.unwrap().policy_status().unwrap().is_public(), Some(false));
+        }
+        let resources = format!(r#"["arn:aws:s3:::{b}","arn:aws:s3:::{b}/*"]"#);
+        let list = |condition: &str| {
+            let condition = if condition.is_empty() { String::new() } else { format!(r#","Condition":{condition}"#) };
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"*"}},"Action":"s3:ListBucket","Resource":{resources}{condition}}}]}}"#
+            )
+        };
+        for (policy, public) in [(list(""), true), (list(r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/32"}}"#), false)] {
+            main.put_bucket_policy().bucket(&b).policy(policy).send().await.unwrap();
+            let status = main.get_bucket_policy_status().bucket(&b).send().await.unwrap();
+            assert_eq!(status.policy_status().unwrap().is_public(), Some(public));
+        }
+        main.delete_bucket_policy().bucket(&b).send().await.unwrap();
+        let status = main.get_bucket_policy_status().bucket(&b).send().await;
+        assert_eq!(status.is_ok(), !aws_strict);
+    }
+}
