@@ -167,6 +167,12 @@ impl Authorizer {
                 _ => {}
             }
         }
+        // Keys straight from headers (s3:x-amz-acl, s3:x-amz-grant-*, s3:x-amz-metadata-directive,
+        // aws:Referer, ...) and the copy source as `bucket/key`.
+        cx.set_request_headers(t.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))));
+        if let Some((bucket, key, _)) = copy_source(t.headers) {
+            cx.set_copy_source(&bucket, &key);
+        }
         // Lock headers of PutObject / CopyObject / CreateMultipartUpload (P2).
         if let (Some(mode), Some(until)) =
             (header(t.headers, "x-amz-object-lock-mode"), header(t.headers, "x-amz-object-lock-retain-until-date"))

@@ -55,7 +55,8 @@ pub struct RequestTraits {
     pub bypass_governance: bool,
     /// `x-amz-bucket-object-lock-enabled: true` on CreateBucket.
     pub object_lock_enabled: bool,
-    /// A canned ACL or `x-amz-grant-*` header on a write.
+    /// A canned ACL or `x-amz-grant-*` header on CreateBucket (`s3:PutBucketAcl`). On object
+    /// writes these headers add no action, only condition keys.
     pub acl: bool,
     /// `x-amz-tagging` on a write.
     pub tagging: bool,
@@ -100,9 +101,10 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
             if t.tagging {
                 add("s3:PutObjectTagging", Object, Required);
             }
-            if t.acl {
-                add("s3:PutObjectAcl", Object, Required);
-            }
+            // ACL headers (x-amz-acl, x-amz-grant-*) need no s3:PutObjectAcl here: the bucket
+            // owner governs them with the s3:x-amz-acl / s3:x-amz-grant-* condition keys on
+            // s3:PutObject (S3 User Guide, "Policy examples for ACLs": a user granted only
+            // s3:PutObject uploads with --grant-full-control or --acl).
             if operation == "CopyObject" {
                 add(source_read(t), CopySource, Required);
             }
@@ -439,6 +441,18 @@ mod tests {
             names("CreateBucket", lock),
             ["s3:CreateBucket", "s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning"]
         );
+    }
+
+    #[test]
+    fn acl_headers_on_object_writes_need_only_put_object() {
+        let acl = RequestTraits { acl: true, ..Default::default() };
+        for op in ["PutObject", "CreateMultipartUpload", "PostObject"] {
+            assert_eq!(names(op, acl), ["s3:PutObject"], "{op}");
+        }
+        assert_eq!(names("CopyObject", acl), ["s3:PutObject", "s3:GetObject"]);
+        assert_eq!(names("CreateBucket", acl), ["s3:CreateBucket", "s3:PutBucketAcl"]);
+        let tagged = RequestTraits { tagging: true, ..Default::default() };
+        assert_eq!(names("PutObject", tagged), ["s3:PutObject", "s3:PutObjectTagging"]);
     }
 
     #[test]

@@ -26,6 +26,30 @@ pub const USERID: &str = "aws:userid";
 pub const PRINCIPAL_ARN: &str = "aws:PrincipalArn";
 pub const PRINCIPAL_ACCOUNT: &str = "aws:PrincipalAccount";
 pub const PRINCIPAL_TYPE: &str = "aws:PrincipalType";
+pub const REFERER: &str = "aws:Referer";
+pub const USER_AGENT: &str = "aws:UserAgent";
+pub const COPY_SOURCE: &str = "s3:x-amz-copy-source";
+pub const METADATA_DIRECTIVE: &str = "s3:x-amz-metadata-directive";
+pub const ACL: &str = "s3:x-amz-acl";
+pub const GRANT_FULL_CONTROL: &str = "s3:x-amz-grant-full-control";
+
+/// Request headers whose value, as sent, is the value of the S3 condition key `s3:<header>`
+/// (Service Authorization Reference, "Condition keys for Amazon S3"). `x-amz-copy-source` is
+/// not here: its key names the source as `bucket/key` ([`Context::set_copy_source`]). The
+/// server-side-encryption keys are left out while Holdfast does not encrypt on request: a
+/// policy requiring `AES256` must not be satisfied by a header the server ignores.
+pub const HEADER_KEYS: &[&str] = &[
+    "x-amz-acl",
+    "x-amz-grant-full-control",
+    "x-amz-grant-read",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write",
+    "x-amz-grant-write-acp",
+    "x-amz-metadata-directive",
+    "x-amz-storage-class",
+    "x-amz-website-redirect-location",
+    "x-amz-content-sha256",
+];
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
@@ -120,6 +144,34 @@ impl Context {
         self.insert(OBJECT_LOCK_REMAINING_RETENTION_DAYS, remaining_retention_days(now_ms, retain_until_ms).to_string())
     }
 
+    /// The keys a request's headers supply: `s3:<header>` for each header of [`HEADER_KEYS`],
+    /// and the global keys `aws:Referer` and `aws:UserAgent`. `headers` yields (name, value)
+    /// pairs; names compare case-insensitively. A header sent twice keeps its first value.
+    pub fn set_request_headers<'h>(&mut self, headers: impl IntoIterator<Item = (&'h str, &'h str)>) -> &mut Self {
+        for (name, value) in headers {
+            let key = if name.eq_ignore_ascii_case("referer") {
+                REFERER.to_owned()
+            } else if name.eq_ignore_ascii_case("user-agent") {
+                USER_AGENT.to_owned()
+            } else if HEADER_KEYS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                format!("s3:{}", name.to_ascii_lowercase())
+            } else {
+                continue;
+            };
+            if self.get(&key).is_none() {
+                self.insert(&key, value);
+            }
+        }
+        self
+    }
+
+    /// `s3:x-amz-copy-source` of CopyObject / UploadPartCopy: the source as `bucket/key`,
+    /// decoded, without a leading slash or `?versionId=` (S3 User Guide, condition key examples:
+    /// `"s3:x-amz-copy-source": "amzn-s3-demo-source-bucket/public/*"`).
+    pub fn set_copy_source(&mut self, bucket: &str, key: &str) -> &mut Self {
+        self.insert(COPY_SOURCE, format!("{bucket}/{key}"))
+    }
+
     /// `s3:object-lock-legal-hold`: `ON` or `OFF`.
     pub fn set_requested_legal_hold(&mut self, on: bool) -> &mut Self {
         self.insert(OBJECT_LOCK_LEGAL_HOLD, if on { "ON" } else { "OFF" })
@@ -209,6 +261,32 @@ mod tests {
         c.set_principal(&Principal::root("111122223333"));
         assert_eq!(c.get(USERID).unwrap(), ["111122223333"]);
         assert_eq!(c.get(PRINCIPAL_TYPE).unwrap(), ["Account"]);
+    }
+
+    #[test]
+    fn header_keys_from_request_headers() {
+        let mut c = Context::new();
+        c.set_request_headers([
+            ("X-Amz-Grant-Full-Control", "id=abc"),
+            ("x-amz-acl", "bucket-owner-full-control"),
+            ("x-amz-metadata-directive", "COPY"),
+            ("Referer", "http://www.example.com/"),
+            ("user-agent", "aws-cli/2"),
+            ("x-amz-server-side-encryption", "AES256"),
+            ("x-amz-copy-source", "/src/a%20b"),
+            ("x-amz-meta-foo", "bar"),
+            ("referer", "http://second.example.com/"),
+        ]);
+        assert_eq!(c.get(GRANT_FULL_CONTROL).unwrap(), ["id=abc"]);
+        assert_eq!(c.get(ACL).unwrap(), ["bucket-owner-full-control"]);
+        assert_eq!(c.get(METADATA_DIRECTIVE).unwrap(), ["COPY"]);
+        assert_eq!(c.get(REFERER).unwrap(), ["http://www.example.com/"], "first value kept");
+        assert_eq!(c.get(USER_AGENT).unwrap(), ["aws-cli/2"]);
+        assert_eq!(c.get("s3:x-amz-server-side-encryption"), None, "not honoured, so not a key");
+        assert_eq!(c.get(COPY_SOURCE), None, "only through set_copy_source");
+        assert_eq!(c.get("s3:x-amz-meta-foo"), None);
+        c.set_copy_source("src", "public/a b");
+        assert_eq!(c.get(COPY_SOURCE).unwrap(), ["src/public/a b"]);
     }
 
     #[test]

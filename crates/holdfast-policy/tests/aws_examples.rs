@@ -454,3 +454,96 @@ fn action_wildcards() {
         assert_eq!(decide(&p, None, &u, action, &obj("k"), &c), expected, "{pattern} vs {action}");
     }
 }
+
+/// S3 UG, "Policy examples for ACLs": Account A grants s3:PutObject to another account on the
+/// condition that the upload grants the bucket owner full control (`s3:x-amz-grant-full-control`)
+/// or carries the canned ACL `bucket-owner-full-control` (`s3:x-amz-acl`); the keys come from
+/// the request headers.
+#[test]
+fn put_object_requiring_bucket_owner_full_control() {
+    let policy = bucket(
+        r#"{"Version": "2012-10-17", "Statement": [
+            {"Sid": "statement1", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+             "Action": "s3:PutObject", "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/*",
+             "Condition": {"StringEquals": {"s3:x-amz-grant-full-control": "id=AccountA-CanonicalUserID"}}},
+            {"Sid": "statement2", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+             "Action": "s3:PutObject", "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/*",
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]}"#,
+        BUCKET,
+    );
+    let other = Principal::root("444455556666");
+    let with = |headers: &[(&str, &str)]| {
+        let mut ctx = context(&other, &[]);
+        ctx.set_request_headers(headers.iter().copied());
+        ctx
+    };
+    let put = |ctx: &Context| {
+        holdfast_policy::evaluate(
+            [&policy],
+            &holdfast_policy::Request {
+                principal: &other,
+                action: "s3:PutObject",
+                resource: &obj("HappyFace.jpg"),
+                context: ctx,
+            },
+        )
+    };
+    assert_eq!(put(&with(&[("x-amz-grant-full-control", "id=AccountA-CanonicalUserID")])), Allow);
+    assert_eq!(put(&with(&[("x-amz-acl", "bucket-owner-full-control")])), Allow);
+    assert_eq!(put(&with(&[("x-amz-grant-full-control", "id=SomeoneElse")])), ImplicitDeny);
+    assert_eq!(put(&with(&[("x-amz-acl", "public-read")])), ImplicitDeny);
+    assert_eq!(put(&with(&[])), ImplicitDeny);
+}
+
+/// S3 UG, "Bucket policy examples using condition keys": s3:PutObject with a restriction on the
+/// copy source (`s3:x-amz-copy-source`, `bucket/key`) and on the metadata directive.
+#[test]
+fn copy_source_and_metadata_directive() {
+    let policy = bucket(
+        r#"{"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/*",
+             "Condition": {"StringLike": {"s3:x-amz-copy-source": "amzn-s3-demo-source-bucket/public/*"}}},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/*",
+             "Condition": {"StringEquals": {"s3:x-amz-metadata-directive": "REPLACE"}}}]}"#,
+        BUCKET,
+    );
+    let alice = user("alice");
+    let copy = |source_key: &str, directive: Option<&str>| {
+        let mut ctx = context(&alice, &[]);
+        ctx.set_copy_source("amzn-s3-demo-source-bucket", source_key);
+        if let Some(d) = directive {
+            ctx.set_request_headers([("x-amz-metadata-directive", d)]);
+        }
+        decide(&[], Some(&policy), &alice, "s3:PutObject", &obj("copy"), &ctx)
+    };
+    assert_eq!(copy("public/PublicHappyFace1.jpg", None), Allow);
+    assert_eq!(copy("public/PublicHappyFace1.jpg", Some("COPY")), Allow);
+    assert_eq!(copy("private/secret.jpg", None), ImplicitDeny);
+    assert_eq!(copy("public/PublicHappyFace1.jpg", Some("REPLACE")), ExplicitDeny);
+    // A plain upload has no copy source.
+    let plain = context(&alice, &[]);
+    assert_eq!(decide(&[], Some(&policy), &alice, "s3:PutObject", &obj("up"), &plain), ImplicitDeny);
+}
+
+/// IAM UG, "...IfExists condition operators" with the global key `aws:Referer` (ceph/s3-tests
+/// `test_bucket_policy_set_condition_operator_end_with_IfExists`): a present Referer must match,
+/// an absent one passes.
+#[test]
+fn referer_if_exists() {
+    let policy = bucket(
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/*",
+            "Condition": {"StringLikeIfExists": {"aws:Referer": "http://www.example.com/*"}}}]}"#,
+        BUCKET,
+    );
+    let anon = Principal::anonymous();
+    let get = |referer: Option<&str>| {
+        let mut ctx = context(&anon, &[]);
+        ctx.set_request_headers(referer.map(|r| ("Referer", r)));
+        decide(&[], Some(&policy), &anon, "s3:GetObject", &obj("foo"), &ctx)
+    };
+    assert_eq!(get(Some("http://www.example.com/")), Allow);
+    assert_eq!(get(Some("http://www.example.com/index.html")), Allow);
+    assert_eq!(get(Some("http://example.com")), ImplicitDeny);
+    assert_eq!(get(None), Allow);
+}
