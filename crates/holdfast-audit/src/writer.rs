@@ -252,18 +252,20 @@ impl Writer {
         } else {
             waiters.extend(batch.into_iter().filter_map(|(_, _, d)| d));
         }
-        if durable && self.failed.is_none() {
-            if let Err(e) = self.sync() {
-                self.fail(&e);
-            }
+        if durable
+            && self.failed.is_none()
+            && let Err(e) = self.sync()
+        {
+            self.fail(&e);
         }
         // Rotate before answering: a caller that saw its record durable and then reopens the
         // trail (a restart) must find the writer done with the directory.
         let written = self.status();
-        if self.failed.is_none() && self.size >= self.opts.max_file_bytes {
-            if let Err(e) = self.rotate() {
-                self.fail(&e);
-            }
+        if self.failed.is_none()
+            && self.size >= self.opts.max_file_bytes
+            && let Err(e) = self.rotate()
+        {
+            self.fail(&e);
         }
         for w in waiters {
             let _ = w.send(written.as_ref().map(|_| ()).map_err(|e| io::Error::other(e.to_string())));

@@ -123,7 +123,10 @@ impl Gateway {
                 .iter()
                 .enumerate()
                 .flat_map(|(i, (arn, why))| {
-                    [(format!("ArgumentName{}", i + 1), arn.clone()), (format!("ArgumentValue{}", i + 1), (*why).to_owned())]
+                    [
+                        (format!("ArgumentName{}", i + 1), arn.clone()),
+                        (format!("ArgumentValue{}", i + 1), (*why).to_owned()),
+                    ]
                 })
                 .collect();
             let fields: Vec<(&str, &str)> = names.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -163,13 +166,11 @@ impl Gateway {
             let mut filter_rules = Vec::new();
             for (name, value) in [(FilterRuleName::PREFIX, &r.prefix), (FilterRuleName::SUFFIX, &r.suffix)] {
                 if !value.is_empty() {
-                    filter_rules.push(FilterRule {
-                        name: Some(FilterRuleName::from_static(name)),
-                        value: Some(value.clone()),
-                    });
+                    filter_rules
+                        .push(FilterRule { name: Some(FilterRuleName::from_static(name)), value: Some(value.clone()) });
                 }
             }
-            let filter = (!filter_rules.is_empty()).then(|| NotificationConfigurationFilter {
+            let filter = (!filter_rules.is_empty()).then_some(NotificationConfigurationFilter {
                 key: Some(S3KeyFilter { filter_rules: Some(filter_rules) }),
             });
             let events: Vec<Event> = r.events.into_iter().map(Event::from).collect();

@@ -221,3 +221,49 @@ async fn verify_passes_on_an_intact_trail_and_names_the_first_broken_line() {
     copy_trail(&data, &dir, |_| {});
     assert!(holdfast(&["admin", "audit", "verify", "--data-dir", dir.to_str().unwrap()]).0);
 }
+
+#[tokio::test]
+async fn a_compliance_clock_alarm_is_in_the_trail() {
+    // The embedded store's clock mark is moved forward by hand; PostgreSQL keeps it elsewhere.
+    if holdfast_testkit::meta_is_postgres() {
+        return;
+    }
+    let mut srv = Server::start(BIN);
+    let s3 = srv.client();
+    let b = crate::object_lock_support::plain_bucket(&s3, "audclk").await;
+    s3.put_bucket_versioning()
+        .bucket(&b)
+        .versioning_configuration(
+            holdfast_testkit::aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(holdfast_testkit::aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v = crate::object_lock_support::put(&s3, &b, "k", b"x").await;
+    assert_eq!(srv.terminate().code(), Some(0));
+    // A delete judged one hour ahead persists that hour as the clock's high-water mark, as
+    // if the system clock had run ahead and was then set back.
+    let ahead = holdfast_lock::Instant::now_system().plus_millis(3_600_000);
+    {
+        use holdfast_meta::MetaStore as _;
+        let meta = holdfast_meta::sqlite::SqliteMeta::open(&srv.data_dir.join("meta.db")).unwrap();
+        let sel = holdfast_meta::VersionSelector::Id(v);
+        meta.delete(&b, "k", &sel, holdfast_lock::Bypass::None, ahead).await.unwrap();
+        assert_eq!(meta.clock_high_water().await.unwrap(), ahead);
+    }
+    srv.start_again();
+    let records = wait_for("the clock alarm", Duration::from_secs(5), async || {
+        let r = audit_records(&srv.data_dir);
+        r.iter().any(|r| r["op"] == "ClockBehindHighWater").then_some(r)
+    })
+    .await;
+    let alarm: Vec<&Value> = records.iter().filter(|r| r["op"] == "ClockBehindHighWater").collect();
+    assert_eq!(alarm.len(), 1, "{records:#?}");
+    assert_eq!(alarm[0]["principal"], "holdfast:clock");
+    assert_eq!(alarm[0]["detail"]["high_water"], ahead.to_iso8601());
+    // Still one chain.
+    let (ok, out, err) = holdfast(&["admin", "audit", "verify", "--data-dir", srv.data_dir.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+}

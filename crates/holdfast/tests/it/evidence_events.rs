@@ -170,7 +170,7 @@ async fn webhook_gets_aws_records_with_lock_state() {
     let v_marker = marker.version_id().unwrap().to_owned();
     s3.delete_object().bucket(&b).key("in/copy").version_id(&v_copy).send().await.unwrap();
 
-    let expected = vec![
+    let expected = [
         ("ObjectCreated:Put", "in/locked+file.txt", v_locked.as_str()),
         ("ObjectCreated:Put", "in/plain", v_plain.as_str()),
         ("ObjectCreated:Copy", "in/copy", v_copy.as_str()),
