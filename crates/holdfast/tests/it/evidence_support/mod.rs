@@ -124,9 +124,16 @@ pub async fn wait_for<T>(what: &str, limit: Duration, mut f: impl AsyncFnMut() -
     }
 }
 
+/// The directory of the server's chain: `audit/`, or on PostgreSQL (gateways sharing a data
+/// dir, one chain each) the first gateway slot `audit/gw-1/`.
+pub fn trail_dir(data_dir: &Path) -> PathBuf {
+    let gateway = data_dir.join("audit").join("gw-1");
+    if gateway.is_dir() { gateway } else { data_dir.join("audit") }
+}
+
 /// The trail's files in chain order.
 pub fn trail_files(data_dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir.join("audit"))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(trail_dir(data_dir))
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
     files.retain(|p| p.file_name().unwrap().to_string_lossy().starts_with("audit-"));
