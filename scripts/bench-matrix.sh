@@ -58,6 +58,9 @@ STATIC_ARGS=()
 if [[ -z "${NO_NGINX:-}" ]] && command -v nginx >/dev/null; then
     NPORT="$(free_port)"
     mkdir -p "$WORK/static" "$WORK/nginx"
+    # nginx started as root serves through unprivileged workers: let them reach the files.
+    chmod 711 "$WORK"
+    chmod 755 "$WORK/static"
     cat >"$WORK/nginx/nginx.conf" <<CONF
 worker_processes auto;
 daemon off;

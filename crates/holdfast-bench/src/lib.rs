@@ -7,6 +7,7 @@
 //! measures the disk's limits (parallel fdatasync rate, sequential fdatasync bandwidth).
 
 mod client;
+pub mod hotpaths;
 mod payload;
 pub mod probe;
 mod report;
@@ -87,6 +88,15 @@ pub struct BenchArgs {
     /// Versions in the bucket that listings page through.
     #[arg(long, default_value_t = 1_000_000)]
     pub list_objects: u64,
+    /// The bucket listings page through: created and filled with `--list-objects` empty
+    /// objects if it does not exist yet, and kept afterwards (so that a second run, or another
+    /// server build on the same data, can list it without preparing a million objects
+    /// again). Without it, both listing cells share one bucket of this run, removed after.
+    #[arg(long)]
+    pub list_bucket: Option<String>,
+    /// Concurrent writers that prepare objects before a measurement.
+    #[arg(long, default_value_t = 64)]
+    pub fill_concurrency: usize,
     /// Part size of `--op multipart`.
     #[arg(long, default_value = "8MiB", value_parser = parse_size)]
     pub part_size: u64,
@@ -119,6 +129,13 @@ pub struct BenchArgs {
     /// Keep the buckets (and objects) the bench made.
     #[arg(long)]
     pub keep: bool,
+    /// Instead of loading an endpoint, run `--count` requests of one hot path in process
+    /// (for instruction counts under callgrind: `scripts/perf-guard.sh`).
+    #[arg(long, value_enum, hide = true)]
+    pub hotpath: Option<hotpaths::HotPath>,
+    /// With `--hotpath`: prepare and sign the requests, but do not send them.
+    #[arg(long, hide = true)]
+    pub dry: bool,
 }
 
 /// One group of cells: prepared once, measured at each concurrency, cleaned up once.
@@ -181,11 +198,23 @@ impl Bench {
         S3::new(Arc::clone(&self.s3_endpoint), self.signer.clone())
     }
 
-    async fn group(&mut self, g: &Group) -> anyhow::Result<()> {
+    /// The bucket of the listing cells, and whether this run made it (and removes it).
+    fn listing_bucket(&self) -> (String, bool) {
+        match &self.args.list_bucket {
+            Some(b) => (b.clone(), false),
+            None => (format!("hfbench-list-{:x}", self.run & 0xffff_ffff), true),
+        }
+    }
+
+    async fn group(&mut self, g: &Group, last_listing: bool) -> anyhow::Result<()> {
         let objects = self.objects_for(g.op, g.size);
         let lock = (g.lock || self.args.lock).then_some(self.args.lock_mode);
-        let bucket = format!("hfbench-{}-{:x}", g.op.name(), self.run & 0xffff_ffff);
-        let bucket = format!("{bucket}-{}", self.rows.len());
+        let listing = matches!(g.op, Op::List | Op::Listversions);
+        let bucket = if listing {
+            self.listing_bucket().0
+        } else {
+            format!("hfbench-{}-{:x}-{}", g.op.name(), self.run & 0xffff_ffff, self.rows.len())
+        };
         let mut work = Workload::new(g.op, g.size, bucket.clone(), lock, objects, self.run);
         work.part_size = self.args.part_size;
         work.retain_secs = self.args.retain_secs;
@@ -199,6 +228,12 @@ impl Bench {
         // Prepare.
         if g.op == Op::Static {
             self.write_static_files(g.size, objects)?;
+        } else if listing
+            && setup::bucket_holds(&mut self.admin(), &bucket, &workload::listing_key(objects - 1)).await?
+        {
+            if !self.args.json {
+                eprintln!("listing {bucket}, prepared before");
+            }
         } else {
             let mut admin = self.admin();
             setup::create_bucket(&mut admin, &bucket, work.needs_lock_bucket(), work.needs_versioning())
@@ -212,7 +247,7 @@ impl Bench {
                 let fill = Load {
                     endpoint: Arc::clone(&endpoint),
                     signer: signer.clone(),
-                    concurrency: 32,
+                    concurrency: self.args.fill_concurrency.max(1),
                     count: n,
                     duration: Duration::from_secs(3600),
                 };
@@ -248,6 +283,8 @@ impl Bench {
             self.remove_static_files(g.size, objects);
         } else if self.args.keep {
             eprintln!("kept bucket {bucket}");
+        } else if listing && (!self.listing_bucket().1 || !last_listing) {
+            // Kept: named by --list-bucket, or the next listing cell pages through it too.
         } else if lock == Some(LockMode::Compliance) {
             eprintln!("bucket {bucket} holds COMPLIANCE-locked objects and stays until they expire");
         } else {
@@ -309,6 +346,9 @@ fn probes(dir: &std::path::Path, json: bool) -> anyhow::Result<Vec<probe::ProbeR
 
 /// Runs the bench as the command line asks.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(path) = args.hotpath {
+        return hotpaths::run(path, args.count, args.dry);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()?;
     rt.block_on(run_async(args))
 }
@@ -352,8 +392,9 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", report::HEADER);
     }
     let mut failures = Vec::new();
-    for g in &groups {
-        if let Err(e) = bench.group(g).await {
+    let last_listing = groups.iter().rposition(|g| matches!(g.op, Op::List | Op::Listversions));
+    for (i, g) in groups.iter().enumerate() {
+        if let Err(e) = bench.group(g, last_listing == Some(i)).await {
             eprintln!("{}: {e:#}", g.label());
             failures.push(format!("{}: {e:#}", g.label()));
         }

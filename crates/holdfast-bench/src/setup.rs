@@ -12,13 +12,23 @@ pub async fn create_bucket(s3: &mut S3, bucket: &str, lock: bool, versioned: boo
     if lock {
         call = call.header("x-amz-bucket-object-lock-enabled", "true");
     }
-    s3.send(call, true).await?.ok()?;
+    let r = s3.send(call, true).await?;
+    // A listing bucket whose preparation was interrupted is filled again.
+    if !(r.status == http::StatusCode::CONFLICT && r.text().contains("BucketAlreadyOwnedByYou")) {
+        r.ok()?;
+    }
     if versioned && !lock {
         let xml = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
                    <Status>Enabled</Status></VersioningConfiguration>";
         s3.send(Call::new(Method::PUT, bucket, None).query("versioning", "").body_md5(xml), true).await?.ok()?;
     }
     Ok(())
+}
+
+/// Whether `bucket` exists and holds `key` (the last object a preparation writes).
+pub async fn bucket_holds(s3: &mut S3, bucket: &str, key: &str) -> anyhow::Result<bool> {
+    let r = s3.send(Call::new(Method::HEAD, bucket, Some(key)), false).await?;
+    Ok(r.status.is_success())
 }
 
 /// Every (key, version id, is delete marker) of the bucket, a page at a time.

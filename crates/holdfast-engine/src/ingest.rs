@@ -48,17 +48,32 @@ pub fn parse_content_md5(value: &str) -> EngineResult<[u8; 16]> {
     raw.try_into().map_err(|_| EngineError::InvalidDigest)
 }
 
+/// Where an accepted body is now.
+pub enum Stored {
+    /// A durable blob (fsynced file and directory entry).
+    Blob(String),
+    /// Held in memory, to be written inline with the version's metadata (in the same
+    /// transaction, so nothing of it is on disk yet, and nothing needs removing if the
+    /// metadata refuses it).
+    Inline(Bytes),
+}
+
 pub struct Ingested {
-    pub blob: String,
+    pub stored: Stored,
     pub size: u64,
     pub digests: BodyDigests,
 }
 
+/// Receives a body: hashes it, checks the claims, and keeps it either in memory (bodies of at
+/// most `inline_max` bytes, `0` never) or as a durable blob. A body whose declared length
+/// is larger than `inline_max` goes to a blob from its first byte; one without a declared
+/// length is buffered until it outgrows `inline_max`, then written to a blob.
 pub async fn ingest(
     blobs: &dyn BlobStore,
     mut body: BodyStream,
     mut claims: BodyClaims,
     max_size: u64,
+    inline_max: u64,
 ) -> EngineResult<Ingested> {
     if let Some((a, ExpectedChecksum::Given(v))) = &claims.checksum
         && checksum::decode(*a, v).is_none()
@@ -70,7 +85,9 @@ pub async fn ingest(
     }
     let algorithm = claims.checksum.as_ref().map(|(a, _)| *a);
     let mut hasher = BodyHasher::new(algorithm);
-    let mut writer = blobs.create().await?;
+    let may_inline = inline_max > 0 && claims.content_length.is_none_or(|l| l <= inline_max);
+    let mut writer = if may_inline { None } else { Some(blobs.create().await?) };
+    let mut held: Vec<Bytes> = Vec::new();
     let mut size: u64 = 0;
     let read: EngineResult<()> = async {
         while let Some(chunk) = body.next().await {
@@ -80,7 +97,19 @@ pub async fn ingest(
                 return Err(EngineError::EntityTooLarge);
             }
             hasher.update(&chunk);
-            writer.write(chunk).await?;
+            match writer.as_mut() {
+                Some(w) => w.write(chunk).await?,
+                None if size <= inline_max => held.push(chunk),
+                None => {
+                    // Outgrew the inline limit: what was held goes first into a blob.
+                    let mut w = blobs.create().await?;
+                    for piece in held.drain(..) {
+                        w.write(piece).await?;
+                    }
+                    w.write(chunk).await?;
+                    writer = Some(w);
+                }
+            }
         }
         Ok(())
     }
@@ -91,16 +120,29 @@ pub async fn ingest(
         verify(&claims, size, &digests)?;
         Ok(digests)
     });
-    match checked {
-        Ok(digests) => {
+    match (checked, writer) {
+        (Ok(digests), Some(writer)) => {
             let blob = writer.commit().await?;
-            Ok(Ingested { blob, size, digests })
+            Ok(Ingested { stored: Stored::Blob(blob), size, digests })
         }
-        Err(e) => {
+        (Ok(digests), None) => Ok(Ingested { stored: Stored::Inline(concat(held, size)), size, digests }),
+        (Err(e), Some(writer)) => {
             writer.abort().await;
             Err(e)
         }
+        (Err(e), None) => Err(e),
     }
+}
+
+fn concat(mut pieces: Vec<Bytes>, size: u64) -> Bytes {
+    if pieces.len() == 1 {
+        return pieces.pop().unwrap_or_default();
+    }
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    for p in pieces {
+        out.extend_from_slice(&p);
+    }
+    Bytes::from(out)
 }
 
 /// Verifies a body already held in memory (the small XML bodies of lock-changing requests

@@ -25,6 +25,9 @@ use holdfast_blob::BlobStore;
 use holdfast_meta::{MetaStore, VersionSelector, is_well_formed_version_id};
 use std::sync::Arc;
 
+/// Default of [`EngineConfig::inline_max_size`]: 64 KiB.
+pub const DEFAULT_INLINE_MAX: u64 = 64 << 10;
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Largest single PUT or part body (AWS: 5 GiB).
@@ -34,11 +37,15 @@ pub struct EngineConfig {
     /// How long a blob waits in the collection queue before its file is removed, so that
     /// reads that started before the delete can finish.
     pub gc_grace_ms: i64,
+    /// Largest object whose bytes are kept inline in the metadata store (when the store
+    /// can), written and fsynced in the same commit as its version; `0` keeps every
+    /// object in a blob file.
+    pub inline_max_size: u64,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { max_put_size: 5 << 30, min_part_size: 5 << 20, gc_grace_ms: 60_000 }
+        Self { max_put_size: 5 << 30, min_part_size: 5 << 20, gc_grace_ms: 60_000, inline_max_size: DEFAULT_INLINE_MAX }
     }
 }
 
@@ -65,6 +72,11 @@ impl Engine {
 
     pub fn audit(&self) -> Option<&Arc<holdfast_audit::AuditLog>> {
         self.audit.get()
+    }
+
+    /// The inline limit in force: 0 when the metadata store keeps no bytes.
+    pub(crate) fn inline_max(&self) -> u64 {
+        if self.meta.stores_inline() { self.config.inline_max_size } else { 0 }
     }
 }
 

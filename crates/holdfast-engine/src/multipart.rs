@@ -135,7 +135,11 @@ impl Engine {
             (None, Some(want)) => claims.checksum = Some((want, ExpectedChecksum::None)),
             _ => {}
         }
-        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size).await?;
+        // Parts are always blobs: a completed upload is the list of its parts' blobs.
+        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, 0).await?;
+        let crate::ingest::Stored::Blob(blob) = ing.stored else {
+            return Err(MetaError::Internal("a part was not written to a blob".into()).into());
+        };
         let part = Part {
             number,
             size: ing.size,
@@ -146,10 +150,10 @@ impl Engine {
                 .and_then(|a| ing.digests.chosen.as_ref().filter(|(c, _)| *c == a).map(|(_, raw)| encode(raw))),
             crc64nvme: encode(&ing.digests.crc64nvme),
             md5: encode(&ing.digests.md5),
-            segment: Segment { blob: ing.blob.clone(), size: ing.size },
+            segment: Segment { blob: blob.clone(), size: ing.size },
         };
         if let Err(e) = self.meta.put_part(bucket, key, upload_id, part.clone()).await {
-            let _ = self.blobs.delete(&ing.blob).await;
+            let _ = self.blobs.delete(&blob).await;
             return Err(e.into());
         }
         Ok((part, src))
@@ -225,6 +229,7 @@ impl Engine {
                     checksum: p.checksum.clone(),
                 })
                 .collect(),
+            inline: None,
         };
         check_stated_checksum(stated.as_ref(), object.checksum.as_ref())?;
         Ok(self.meta.complete_upload(&upload, object, conditions, self.clock.now()).await?)

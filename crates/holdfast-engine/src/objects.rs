@@ -1,7 +1,7 @@
 //! Writes of whole objects: PUT, copy, delete, and lock changes on a version.
 
 use crate::checksum::encode;
-use crate::ingest::{BodyClaims, BodyStream, Ingested, ingest};
+use crate::ingest::{BodyClaims, BodyStream, Ingested, Stored, ingest};
 use crate::read::{ReadConditions, stream_span};
 use crate::{Engine, EngineError, EngineResult};
 use futures::StreamExt;
@@ -64,13 +64,20 @@ fn stored_checksum(ing: &Ingested) -> StoredChecksum {
 }
 
 fn object_data(ing: &Ingested, headers: ObjectHeaders) -> ObjectData {
+    let (segments, inline) = match &ing.stored {
+        Stored::Blob(blob) => (vec![Segment { blob: blob.clone(), size: ing.size }], None),
+        // An empty object needs no bytes anywhere.
+        Stored::Inline(bytes) if bytes.is_empty() => (Vec::new(), None),
+        Stored::Inline(bytes) => (Vec::new(), Some(bytes.clone())),
+    };
     ObjectData {
         size: ing.size,
         etag: hex::encode(ing.digests.md5),
         headers,
         checksum: Some(stored_checksum(ing)),
-        segments: vec![Segment { blob: ing.blob.clone(), size: ing.size }],
+        segments,
         parts: Vec::new(),
+        inline,
     }
 }
 
@@ -105,7 +112,8 @@ impl Engine {
         if self.meta.bucket(&req.bucket).await?.is_none() {
             return Err(holdfast_meta::MetaError::NoSuchBucket.into());
         }
-        let ing = ingest(self.blobs.as_ref(), req.body, req.claims, self.config.max_put_size).await?;
+        let ing =
+            ingest(self.blobs.as_ref(), req.body, req.claims, self.config.max_put_size, self.inline_max()).await?;
         let object = object_data(&ing, req.headers);
         self.record(
             NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock, origin: WriteOrigin::Put },
@@ -149,7 +157,7 @@ impl Engine {
             content_md5: None,
             checksum: algorithm.map(|a| (a, crate::ExpectedChecksum::None)),
         };
-        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size).await?;
+        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, self.inline_max()).await?;
         let object = object_data(&ing, headers);
         let rec = self
             .record(

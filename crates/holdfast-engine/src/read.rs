@@ -108,6 +108,13 @@ impl ObjectRead {
 /// Streams `[start, end)` of an object whose bytes are the concatenation of its segments.
 /// Segment files are opened lazily, as the stream reaches them.
 pub fn stream_span(blobs: Arc<dyn BlobStore>, obj: &ObjectData, start: u64, end: u64) -> ByteStream {
+    if let Some(bytes) = &obj.inline {
+        // Inline bytes came with the version record: nothing to open.
+        let (start, end) = (usize::try_from(start).unwrap_or(usize::MAX), usize::try_from(end).unwrap_or(usize::MAX));
+        let end = end.min(bytes.len());
+        let piece = if start < end { bytes.slice(start..end) } else { bytes::Bytes::new() };
+        return futures::stream::once(std::future::ready(Ok(piece))).boxed();
+    }
     let mut pieces = Vec::new();
     let mut offset = 0u64;
     for seg in &obj.segments {

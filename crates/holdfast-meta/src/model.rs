@@ -113,6 +113,13 @@ pub struct ObjectData {
     pub segments: Vec<Segment>,
     /// Empty for a single-part object.
     pub parts: Vec<PartSummary>,
+    /// The bytes of a small object kept in the metadata store itself (no segments then):
+    /// written in the version's own transaction, so one commit makes bytes and metadata
+    /// durable together. Never part of the serialized record; a store that keeps inline
+    /// bytes fills this in when a version is read for its content
+    /// ([`crate::MetaStore::version`]), not in listings.
+    #[serde(skip)]
+    pub inline: Option<bytes::Bytes>,
 }
 
 /// One row of a key's history: an object version or a delete marker.

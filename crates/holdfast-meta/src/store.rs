@@ -19,7 +19,15 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Enables Object Lock (B4, B5) and sets or clears the default rule (B10).
     async fn set_lock_configuration(&self, name: &str, default: Option<DefaultRetention>) -> MetaResult<()>;
 
+    /// Records a new version. When the object carries `inline` bytes (only if
+    /// [`Self::stores_inline`]), they are kept in the same transaction as the version.
     async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord>;
+    /// Whether this store keeps small objects' bytes itself (`ObjectData::inline`).
+    /// A store that answers false refuses versions with inline bytes.
+    fn stores_inline(&self) -> bool {
+        false
+    }
+    /// The version a read names, with its inline bytes when it has them.
     async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord>;
     async fn delete(
         &self,

@@ -63,6 +63,7 @@ fn obj(blob: &str, etag: &str) -> ObjectData {
         checksum: None,
         segments: vec![Segment { blob: blob.into(), size: 3 }],
         parts: Vec::new(),
+        inline: None,
     }
 }
 

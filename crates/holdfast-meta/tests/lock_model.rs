@@ -154,6 +154,7 @@ fn object(n: usize) -> ObjectData {
         checksum: None,
         segments: vec![Segment { blob: format!("blob-{n}-{}", holdfast_meta::new_version_id()), size: 1 }],
         parts: Vec::new(),
+        inline: None,
     }
 }
 

@@ -98,6 +98,9 @@ pub struct LimitsConfig {
     pub min_part_size: Option<u64>,
     /// Largest aws-chunked chunk accepted, in bytes (default 16 MiB).
     pub max_chunk_size: Option<u64>,
+    /// Largest object kept inline in the embedded metadata database, in bytes (default
+    /// 64 KiB, at most 1 MiB; 0 keeps every object in a blob file). Ignored on PostgreSQL.
+    pub inline_max_size: Option<u64>,
 }
 
 /// The effective settings.
@@ -112,6 +115,7 @@ pub struct Config {
     pub max_put_size: u64,
     pub min_part_size: u64,
     pub max_chunk_size: u64,
+    pub inline_max_size: u64,
     pub meta: MetaBackend,
     pub accounts: Vec<AccountConfig>,
     /// Webhook targets, in id order.
@@ -210,6 +214,11 @@ impl Config {
             max_put_size: limits.max_put_size.unwrap_or(5 << 30),
             min_part_size: limits.min_part_size.unwrap_or(5 << 20),
             max_chunk_size: limits.max_chunk_size.unwrap_or(16 << 20),
+            inline_max_size: match limits.inline_max_size {
+                Some(n) if n > 1 << 20 => bail!("[limits] inline_max_size is at most 1048576 (1 MiB), not {n}"),
+                Some(n) => n,
+                None => holdfast_engine::DEFAULT_INLINE_MAX,
+            },
             accounts: file.accounts,
             meta,
             webhooks,

@@ -154,6 +154,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         EngineConfig {
             max_put_size: config.max_put_size,
             min_part_size: config.min_part_size,
+            inline_max_size: config.inline_max_size,
             ..EngineConfig::default()
         },
     )

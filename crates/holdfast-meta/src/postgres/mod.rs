@@ -305,6 +305,10 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord> {
+        // Small objects are not kept inline here (`stores_inline` is false): never drop bytes.
+        if v.object.inline.is_some() {
+            return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
+        }
         write!(self, |tx| objects::put_version(&tx, &v, &cond, now).await?)
     }
 

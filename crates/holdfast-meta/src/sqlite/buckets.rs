@@ -33,7 +33,7 @@ fn bucket_from_row(row: &Row<'_>) -> rusqlite::Result<Bucket> {
 
 pub(super) fn get(conn: &Connection, name: &str) -> MetaResult<Option<Bucket>> {
     let sql = format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?1");
-    Ok(conn.query_row(&sql, [name], bucket_from_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([name], bucket_from_row).optional()?)
 }
 
 pub(super) fn require(conn: &Connection, name: &str) -> MetaResult<Bucket> {

@@ -1,6 +1,6 @@
 //! Users, access keys and policies in SQLite.
 
-use super::SqliteMeta;
+use super::{CacheKind, Cached, SqliteMeta};
 use crate::identity::{AccessKey, IdentityStore, User};
 use crate::{MetaError, MetaResult};
 use holdfast_lock::Instant;
@@ -262,13 +262,15 @@ impl IdentityStore for SqliteMeta {
     }
 
     async fn bucket_policy(&self, bucket: &str) -> MetaResult<Option<String>> {
-        let bucket = bucket.to_owned();
-        self.read(move |c| {
-            super::buckets::require(c, &bucket)?;
-            Ok(c.query_row("SELECT document FROM bucket_policies WHERE bucket = ?1", [&bucket], |r| r.get(0))
-                .optional()?)
-        })
-        .await
+        let owned = bucket.to_owned();
+        let doc = self
+            .cached(CacheKind::Policy, bucket, move |c| {
+                super::buckets::require(c, &owned)?;
+                let mut stmt = c.prepare_cached("SELECT document FROM bucket_policies WHERE bucket = ?1")?;
+                Ok(Cached::Text(stmt.query_row([&owned], |r| r.get(0)).optional()?))
+            })
+            .await?;
+        cached_text(doc)
     }
 
     async fn set_bucket_owner(&self, bucket: &str, account: &str) -> MetaResult<()> {
@@ -295,10 +297,20 @@ impl IdentityStore for SqliteMeta {
     }
 
     async fn bucket_owner(&self, bucket: &str) -> MetaResult<Option<String>> {
-        let bucket = bucket.to_owned();
-        self.read(move |c| {
-            Ok(c.query_row("SELECT account FROM bucket_owners WHERE bucket = ?1", [&bucket], |r| r.get(0)).optional()?)
-        })
-        .await
+        let owned = bucket.to_owned();
+        let owner = self
+            .cached(CacheKind::Owner, bucket, move |c| {
+                let mut stmt = c.prepare_cached("SELECT account FROM bucket_owners WHERE bucket = ?1")?;
+                Ok(Cached::Text(stmt.query_row([&owned], |r| r.get(0)).optional()?))
+            })
+            .await?;
+        cached_text(owner)
+    }
+}
+
+fn cached_text(c: Cached) -> MetaResult<Option<String>> {
+    match c {
+        Cached::Text(t) => Ok(t),
+        Cached::Bucket(_) => Err(MetaError::Internal("bucket cache holds the wrong kind".into())),
     }
 }

@@ -28,11 +28,65 @@ use tokio::sync::oneshot;
 const MAX_BATCH: usize = 512;
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+/// Where the writer thread is in a batch, for [`CommitObserver`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitStage {
+    /// Every job of the batch ran; `COMMIT` comes next. An `Err` from the observer rolls
+    /// the batch back instead (fault injection): every caller gets an error.
+    BeforeCommit { jobs: usize },
+    /// `COMMIT` returned: with WAL and `synchronous=FULL` the log is fsynced. Callers are
+    /// answered only after this.
+    Committed { jobs: usize },
+}
+
+/// Watches (and may fail) the writer's commits: for tests that prove the order
+/// "durable commit, then acknowledgement", and for fault injection. Runs on the writer
+/// thread with its connection.
+pub type CommitObserver = std::sync::Arc<dyn Fn(CommitStage, &Connection) -> Result<(), String> + Send + Sync>;
+type Work = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+struct Job {
+    work: Work,
+    /// May change a bucket-level record (bucket, policy, owner, configuration): the batch
+    /// that commits it empties the [`BucketCache`] before anyone is answered.
+    touches_buckets: bool,
+}
+
+/// Bucket-level records that nearly every request reads (the bucket, its policy, its
+/// owner), kept in memory so that a GET or HEAD needs one trip to the blocking pool (its
+/// version) instead of four. Correct because one process owns an embedded store (the data
+/// dir lock): every change goes through this writer, which empties the cache after the
+/// commit and before answering; a read that raced with that change is not cached (its
+/// generation is stale). Hits take only the read side of the lock.
+#[derive(Default)]
+struct BucketCache {
+    generation: u64,
+    entries: std::collections::HashMap<(CacheKind, String), Cached>,
+}
+
+/// Entries beyond which misses are not cached (many buckets: fall back to reading).
+const MAX_CACHED: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum CacheKind {
+    Bucket,
+    Policy,
+    Owner,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Cached {
+    Bucket(Option<Bucket>),
+    Text(Option<String>),
+}
+
+type SharedCache = Arc<std::sync::RwLock<BucketCache>>;
 
 pub struct SqliteMeta {
     jobs: mpsc::Sender<Job>,
     readers: Arc<ReadPool>,
+    cache: SharedCache,
 }
 
 struct ReadPool {
@@ -66,6 +120,11 @@ fn open_reader(path: &Path) -> MetaResult<Connection> {
 impl SqliteMeta {
     /// Opens (creating if needed) the database at `path` and starts the writer thread.
     pub fn open(path: &Path) -> MetaResult<Self> {
+        Self::open_observed(path, None)
+    }
+
+    /// [`Self::open`] with an observer of the writer's commits.
+    pub fn open_observed(path: &Path, observer: Option<CommitObserver>) -> MetaResult<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -90,24 +149,74 @@ impl SqliteMeta {
                     schema::SCHEMA_VERSION
                 )));
             }
+            Some(v) if v < schema::SCHEMA_VERSION => {
+                // Additive: the tables above were created by `IF NOT EXISTS`. From now on an
+                // older build refuses this database instead of misreading inline objects.
+                conn.execute("UPDATE schema_version SET version = ?1", [schema::SCHEMA_VERSION])?;
+            }
             Some(_) => {}
         }
         let (tx, rx) = mpsc::channel::<Job>();
+        let cache = SharedCache::default();
+        let writer_cache = Arc::clone(&cache);
         std::thread::Builder::new()
             .name("holdfast-meta-writer".into())
-            .spawn(move || writer_loop(&conn, &rx))
+            .spawn(move || writer_loop(&conn, &rx, observer.as_ref(), &writer_cache))
             .map_err(|e| MetaError::Internal(format!("cannot start writer thread: {e}")))?;
         let readers = Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
-        Ok(Self { jobs: tx, readers })
+        Ok(Self { jobs: tx, readers, cache })
     }
 
     /// Runs `f` in the next write batch and returns its result once the batch is durable.
+    /// For changes that may touch bucket-level records (the cache is emptied).
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
     ) -> MetaResult<T> {
+        self.write_job(true, f).await
+    }
+
+    /// [`Self::write`] for changes to versions, uploads and queues only, never to a bucket's
+    /// own records: the bucket cache stays.
+    async fn write_object<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
+    ) -> MetaResult<T> {
+        self.write_job(false, f).await
+    }
+
+    /// A bucket-level record through the cache; `load` reads it on a miss.
+    pub(super) async fn cached(
+        &self,
+        kind: CacheKind,
+        name: &str,
+        load: impl FnOnce(&Connection) -> MetaResult<Cached> + Send + 'static,
+    ) -> MetaResult<Cached> {
+        let key = (kind, name.to_owned());
+        let generation = {
+            let cache = self.cache.read().map_err(|_| MetaError::Internal("bucket cache poisoned".into()))?;
+            if let Some(hit) = cache.entries.get(&key) {
+                return Ok(hit.clone());
+            }
+            cache.generation
+        };
+        let value = self.read(load).await?;
+        if let Ok(mut cache) = self.cache.write()
+            && cache.generation == generation
+            && cache.entries.len() < MAX_CACHED
+        {
+            cache.entries.insert(key, value.clone());
+        }
+        Ok(value)
+    }
+
+    async fn write_job<T: Send + 'static>(
+        &self,
+        touches_buckets: bool,
+        f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
+    ) -> MetaResult<T> {
         let (done_tx, done_rx) = oneshot::channel::<MetaResult<T>>();
-        let job: Job = Box::new(move |conn| {
+        let work: Work = Box::new(move |conn| {
             let result = f(conn);
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |commit| {
@@ -119,7 +228,9 @@ impl SqliteMeta {
             });
             (ok, reply)
         });
-        self.jobs.send(job).map_err(|_| MetaError::Internal("metadata writer stopped".into()))?;
+        self.jobs
+            .send(Job { work, touches_buckets })
+            .map_err(|_| MetaError::Internal("metadata writer stopped".into()))?;
         done_rx.await.map_err(|_| MetaError::Internal("metadata writer dropped a job".into()))?
     }
 
@@ -134,7 +245,7 @@ impl SqliteMeta {
     }
 }
 
-fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>) {
+fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, observer: Option<&CommitObserver>, cache: &SharedCache) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -143,12 +254,25 @@ fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let jobs = batch.len();
+        let touches_buckets = batch.iter().any(|j| j.touches_buckets);
         let replies = run_batch(conn, batch);
-        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let committed = observer
+            .map_or(Ok(()), |o| o(CommitStage::BeforeCommit { jobs }, conn))
+            .and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
             tracing::error!(error = ?committed, "metadata commit failed");
+        } else if let Some(o) = observer {
+            let _ = o(CommitStage::Committed { jobs }, conn);
         }
+        if touches_buckets {
+            // Before any answer: whoever sees the change acknowledged reads it fresh.
+            let mut c = cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            c.generation += 1;
+            c.entries.clear();
+        }
+        // Only now, after the commit (and its fsync) returned, is any caller answered.
         for reply in replies {
             reply(committed.clone());
         }
@@ -164,7 +288,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> Vec<Reply> {
         if conn.execute_batch("SAVEPOINT job").is_err() {
             continue; // the job's reply is dropped: its caller sees an internal error
         }
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.work)(conn)));
         match outcome {
             Ok((true, reply)) => {
                 let _ = conn.execute_batch("RELEASE job");
@@ -185,11 +309,11 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> Vec<Reply> {
 
 /// Raises the persisted compliance-clock high-water mark within the current transaction.
 fn bump_clock(conn: &Connection, now: holdfast_lock::Instant) -> MetaResult<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO clock (id, high_water_ms) VALUES (1, ?1)
          ON CONFLICT (id) DO UPDATE SET high_water_ms = max(high_water_ms, excluded.high_water_ms)",
-        [now.millis()],
-    )?;
+    )?
+    .execute([now.millis()])?;
     Ok(())
 }
 
@@ -212,8 +336,11 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn bucket(&self, name: &str) -> MetaResult<Option<Bucket>> {
-        let name = name.to_owned();
-        self.read(move |c| buckets::get(c, &name)).await
+        let owned = name.to_owned();
+        match self.cached(CacheKind::Bucket, name, move |c| Ok(Cached::Bucket(buckets::get(c, &owned)?))).await? {
+            Cached::Bucket(b) => Ok(b),
+            Cached::Text(_) => Err(MetaError::Internal("bucket cache holds the wrong kind".into())),
+        }
     }
 
     async fn buckets(&self) -> MetaResult<Vec<Bucket>> {
@@ -237,12 +364,16 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord> {
-        self.write(move |c| objects::put_version(c, &v, &cond, now)).await
+        self.write_object(move |c| objects::put_version(c, &v, &cond, now)).await
     }
 
     async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
-        self.read(move |c| objects::resolve(c, &bucket, &key, &sel)).await
+        self.read(move |c| objects::resolve_content(c, &bucket, &key, &sel)).await
+    }
+
+    fn stores_inline(&self) -> bool {
+        true
     }
 
     async fn delete(
@@ -254,7 +385,7 @@ impl crate::MetaStore for SqliteMeta {
         now: Instant,
     ) -> MetaResult<DeleteOutcome> {
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
-        self.write(move |c| objects::delete(c, &bucket, &key, &sel, bypass, now)).await
+        self.write_object(move |c| objects::delete(c, &bucket, &key, &sel, bypass, now)).await
     }
 
     async fn set_retention(
@@ -267,7 +398,7 @@ impl crate::MetaStore for SqliteMeta {
         now: Instant,
     ) -> MetaResult<VersionRecord> {
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
-        self.write(move |c| objects::set_retention(c, &bucket, &key, &sel, retention, bypass, now)).await
+        self.write_object(move |c| objects::set_retention(c, &bucket, &key, &sel, retention, bypass, now)).await
     }
 
     async fn set_legal_hold(
@@ -279,7 +410,7 @@ impl crate::MetaStore for SqliteMeta {
     ) -> MetaResult<VersionRecord> {
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
         let now = Instant::now_system();
-        self.write(move |c| objects::set_legal_hold(c, &bucket, &key, &sel, hold, now)).await
+        self.write_object(move |c| objects::set_legal_hold(c, &bucket, &key, &sel, hold, now)).await
     }
 
     async fn list_objects(&self, q: ListQuery) -> MetaResult<ListPage> {
@@ -291,7 +422,7 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn create_upload(&self, upload: Upload) -> MetaResult<()> {
-        self.write(move |c| multipart::create(c, &upload)).await
+        self.write_object(move |c| multipart::create(c, &upload)).await
     }
 
     async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Upload> {
@@ -302,7 +433,7 @@ impl crate::MetaStore for SqliteMeta {
     async fn put_part(&self, bucket: &str, key: &str, upload_id: &str, part: Part) -> MetaResult<()> {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         let now = Instant::now_system();
-        self.write(move |c| multipart::put_part(c, &bucket, &key, &id, &part, now)).await
+        self.write_object(move |c| multipart::put_part(c, &bucket, &key, &id, &part, now)).await
     }
 
     async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<(Vec<Part>, bool)> {
@@ -322,7 +453,7 @@ impl crate::MetaStore for SqliteMeta {
         now: Instant,
     ) -> MetaResult<VersionRecord> {
         let upload = upload.clone();
-        self.write(move |c| multipart::complete(c, &upload, &object, &cond, now)).await
+        self.write_object(move |c| multipart::complete(c, &upload, &object, &cond, now)).await
     }
 
     async fn completed_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>> {
@@ -333,7 +464,7 @@ impl crate::MetaStore for SqliteMeta {
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()> {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         let now = Instant::now_system();
-        self.write(move |c| multipart::abort(c, &bucket, &key, &id, now)).await
+        self.write_object(move |c| multipart::abort(c, &bucket, &key, &id, now)).await
     }
 
     async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>> {
@@ -341,7 +472,7 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn gc_done(&self, blobs: Vec<String>) -> MetaResult<()> {
-        self.write(move |c| gc::done(c, &blobs)).await
+        self.write_object(move |c| gc::done(c, &blobs)).await
     }
 
     async fn unknown_blobs(&self, blobs: Vec<String>) -> MetaResult<Vec<String>> {
@@ -363,11 +494,11 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn claim_events(&self, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
-        self.write(move |c| evidence::claim(c, now, lease_ms, limit)).await
+        self.write_object(move |c| evidence::claim(c, now, lease_ms, limit)).await
     }
 
     async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()> {
-        self.write(move |c| evidence::settle(c, &outcomes)).await
+        self.write_object(move |c| evidence::settle(c, &outcomes)).await
     }
 
     async fn lifecycle_delete(
@@ -379,7 +510,7 @@ impl crate::MetaStore for SqliteMeta {
         now: Instant,
     ) -> MetaResult<DeleteOutcome> {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
-        self.write(move |c| objects::lifecycle_delete(c, &bucket, &key, &id, action, now)).await
+        self.write_object(move |c| objects::lifecycle_delete(c, &bucket, &key, &id, action, now)).await
     }
 
     async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {

@@ -1,7 +1,7 @@
 //! Versions: write, read, delete and lock changes. Each write function runs inside one
 //! transaction of the writer and checks the lock rules against the state it changes.
 
-use super::rows::{latest_seq, lock_columns, version_by_id, version_by_seq};
+use super::rows::{latest_seq, load_inline, lock_columns, version_by_id, version_by_seq};
 use super::{buckets, bump_clock, evidence, worm_guard};
 use crate::model::*;
 use crate::{LifecycleAction, MetaError, MetaResult, new_version_id};
@@ -16,11 +16,21 @@ pub(super) struct RemovalEvents {
 
 const DELETE_EVENTS: RemovalEvents =
     RemovalEvents { removed: "s3:ObjectRemoved:Delete", marker: "s3:ObjectRemoved:DeleteMarkerCreated" };
-const LIFECYCLE_EVENTS: RemovalEvents = RemovalEvents {
-    removed: "s3:LifecycleExpiration:Delete",
-    marker: "s3:LifecycleExpiration:DeleteMarkerCreated",
-};
+const LIFECYCLE_EVENTS: RemovalEvents =
+    RemovalEvents { removed: "s3:LifecycleExpiration:Delete", marker: "s3:LifecycleExpiration:DeleteMarkerCreated" };
 use rusqlite::{Connection, params};
+
+/// [`resolve`] for a read of the content: with the inline bytes of a small object.
+pub(super) fn resolve_content(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    sel: &VersionSelector,
+) -> MetaResult<VersionRecord> {
+    let mut rec = resolve(conn, bucket, key, sel)?;
+    load_inline(conn, &mut rec)?;
+    Ok(rec)
+}
 
 pub(super) fn resolve(conn: &Connection, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
     buckets::require(conn, bucket)?;
@@ -59,7 +69,10 @@ fn check_conditions(conn: &Connection, bucket: &str, key: &str, cond: &WriteCond
 /// Removes one version or marker after the lock rules allowed it: its blobs go to the
 /// collection queue in this same transaction, and the key's latest pointer moves back.
 pub(super) fn remove_version(conn: &Connection, rec: &VersionRecord, now: Instant) -> MetaResult<()> {
-    conn.execute("DELETE FROM versions WHERE seq = ?1", [rec.seq]).map_err(worm_guard)?;
+    conn.prepare_cached("DELETE FROM versions WHERE seq = ?1")?.execute([rec.seq]).map_err(worm_guard)?;
+    // Inline bytes go with their version, in the same transaction (no collection needed:
+    // a read that resolved the version before holds the bytes already).
+    conn.prepare_cached("DELETE FROM inline_data WHERE seq = ?1")?.execute([rec.seq]).map_err(worm_guard)?;
     if let Some(obj) = &rec.object {
         for seg in &obj.segments {
             queue_blob(conn, &seg.blob, now)?;
@@ -69,22 +82,21 @@ pub(super) fn remove_version(conn: &Connection, rec: &VersionRecord, now: Instan
 }
 
 pub(super) fn queue_blob(conn: &Connection, blob: &str, now: Instant) -> MetaResult<()> {
-    conn.execute("DELETE FROM blobs WHERE id = ?1", [blob])?;
-    conn.execute(
-        "INSERT INTO gc_queue (id, queued_ms) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
-        params![blob, now.millis()],
-    )?;
+    conn.prepare_cached("DELETE FROM blobs WHERE id = ?1")?.execute([blob])?;
+    conn.prepare_cached("INSERT INTO gc_queue (id, queued_ms) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING")?
+        .execute(params![blob, now.millis()])?;
     Ok(())
 }
 
 fn refresh_latest(conn: &Connection, bucket: &str, key: &str) -> MetaResult<()> {
-    conn.execute("DELETE FROM latest WHERE bucket = ?1 AND key = ?2", params![bucket, key.as_bytes()])?;
-    conn.execute(
+    conn.prepare_cached("DELETE FROM latest WHERE bucket = ?1 AND key = ?2")?
+        .execute(params![bucket, key.as_bytes()])?;
+    conn.prepare_cached(
         "INSERT INTO latest (bucket, key, seq, delete_marker)
          SELECT bucket, key, seq, delete_marker FROM versions
          WHERE bucket = ?1 AND key = ?2 ORDER BY seq DESC LIMIT 1",
-        params![bucket, key.as_bytes()],
-    )?;
+    )?
+    .execute(params![bucket, key.as_bytes()])?;
     Ok(())
 }
 
@@ -109,33 +121,43 @@ fn insert(
     }
     let (mode, until, hold) = lock_columns(lock);
     let data = object.map(serde_json::to_string).transpose()?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO versions (bucket, key, version_id, delete_marker, last_modified_ms, size, etag, data,
                                lock_mode, lock_until_ms, legal_hold)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
-            bucket,
-            key.as_bytes(),
-            version_id,
-            object.is_none(),
-            now.millis(),
-            object.map_or(0, |o| i64::try_from(o.size).unwrap_or(i64::MAX)),
-            object.map_or("", |o| o.etag.as_str()),
-            data,
-            mode,
-            until,
-            hold
-        ],
-    )?;
+    )?
+    .execute(params![
+        bucket,
+        key.as_bytes(),
+        version_id,
+        object.is_none(),
+        now.millis(),
+        object.map_or(0, |o| i64::try_from(o.size).unwrap_or(i64::MAX)),
+        object.map_or("", |o| o.etag.as_str()),
+        data,
+        mode,
+        until,
+        hold
+    ])?;
     let seq = conn.last_insert_rowid();
-    conn.execute(
+    if let Some(obj) = object
+        && let Some(bytes) = &obj.inline
+    {
+        if !obj.segments.is_empty() || bytes.len() as u64 != obj.size {
+            return Err(MetaError::Internal("inline bytes must be the whole object and its only content".into()));
+        }
+        conn.prepare_cached("INSERT INTO inline_data (seq, bytes) VALUES (?1, ?2)")?
+            .execute(params![seq, &bytes[..]])?;
+    }
+    conn.prepare_cached(
         "INSERT INTO latest (bucket, key, seq, delete_marker) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (bucket, key) DO UPDATE SET seq = excluded.seq, delete_marker = excluded.delete_marker",
-        params![bucket, key.as_bytes(), seq, object.is_none()],
-    )?;
+    )?
+    .execute(params![bucket, key.as_bytes(), seq, object.is_none()])?;
     if let Some(obj) = object {
         for seg in &obj.segments {
-            conn.execute("INSERT INTO blobs (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", [&seg.blob])?;
+            conn.prepare_cached("INSERT INTO blobs (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")?
+                .execute([&seg.blob])?;
         }
     }
     bump_clock(conn, now)?;
@@ -253,11 +275,9 @@ fn resolve_for_lock_change(
 
 fn store_lock(conn: &Connection, rec: &mut VersionRecord, lock: LockState) -> MetaResult<()> {
     let (mode, until, hold) = lock_columns(&lock);
-    conn.execute(
-        "UPDATE versions SET lock_mode = ?2, lock_until_ms = ?3, legal_hold = ?4 WHERE seq = ?1",
-        params![rec.seq, mode, until, hold],
-    )
-    .map_err(worm_guard)?;
+    conn.prepare_cached("UPDATE versions SET lock_mode = ?2, lock_until_ms = ?3, legal_hold = ?4 WHERE seq = ?1")?
+        .execute(params![rec.seq, mode, until, hold])
+        .map_err(worm_guard)?;
     rec.lock = lock;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Row ↔ record mapping shared by the queries.
 
-use crate::MetaResult;
 use crate::model::{ObjectData, VersionRecord};
+use crate::{MetaError, MetaResult};
 use holdfast_lock::{Instant, LegalHold, LockState, Retention};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -47,6 +47,27 @@ pub(super) fn version_from_row(row: &Row<'_>) -> rusqlite::Result<VersionRecord>
     })
 }
 
+/// Fills in the inline bytes of an object version that keeps them in `inline_data`
+/// (no segments, not empty).
+pub(super) fn load_inline(conn: &Connection, rec: &mut VersionRecord) -> MetaResult<()> {
+    let seq = rec.seq;
+    let Some(obj) = rec.object.as_mut() else { return Ok(()) };
+    if !obj.segments.is_empty() || obj.size == 0 {
+        return Ok(());
+    }
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT bytes FROM inline_data WHERE seq = ?1")?
+        .query_row(params![seq], |r| r.get(0))
+        .optional()?;
+    let bytes =
+        bytes.ok_or_else(|| MetaError::Internal(format!("version {seq} has no segments and no inline bytes")))?;
+    if bytes.len() as u64 != obj.size {
+        return Err(MetaError::Internal(format!("version {seq}: {} inline bytes for size {}", bytes.len(), obj.size)));
+    }
+    obj.inline = Some(bytes::Bytes::from(bytes));
+    Ok(())
+}
+
 pub(super) fn lock_columns(lock: &LockState) -> (Option<&'static str>, Option<i64>, Option<i64>) {
     (
         lock.retention.map(|r| r.mode.as_str()),
@@ -57,19 +78,18 @@ pub(super) fn lock_columns(lock: &LockState) -> (Option<&'static str>, Option<i6
 
 pub(super) fn version_by_seq(conn: &Connection, seq: i64) -> MetaResult<Option<VersionRecord>> {
     let sql = format!("SELECT {VERSION_COLUMNS} FROM versions v WHERE v.seq = ?1");
-    Ok(conn.query_row(&sql, params![seq], version_from_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row(params![seq], version_from_row).optional()?)
 }
 
 pub(super) fn version_by_id(conn: &Connection, bucket: &str, key: &str, id: &str) -> MetaResult<Option<VersionRecord>> {
     let sql =
         format!("SELECT {VERSION_COLUMNS} FROM versions v WHERE v.bucket = ?1 AND v.key = ?2 AND v.version_id = ?3");
-    Ok(conn.query_row(&sql, params![bucket, key.as_bytes(), id], version_from_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row(params![bucket, key.as_bytes(), id], version_from_row).optional()?)
 }
 
 pub(super) fn latest_seq(conn: &Connection, bucket: &str, key: &str) -> MetaResult<Option<i64>> {
     Ok(conn
-        .query_row("SELECT seq FROM latest WHERE bucket = ?1 AND key = ?2", params![bucket, key.as_bytes()], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT seq FROM latest WHERE bucket = ?1 AND key = ?2")?
+        .query_row(params![bucket, key.as_bytes()], |r| r.get(0))
         .optional()?)
 }

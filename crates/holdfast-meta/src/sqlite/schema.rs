@@ -1,7 +1,9 @@
 //! The embedded schema. Keys are BLOBs so that SQLite's BINARY ordering is UTF-8 byte
 //! order, which is how S3 lists.
 
-pub const SCHEMA_VERSION: i64 = 1;
+/// 2: small objects' bytes inline (`inline_data`). A build that knows only version 1
+/// would read such objects as empty, so it refuses a database at version 2.
+pub const SCHEMA_VERSION: i64 = 2;
 
 pub const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -76,6 +78,25 @@ CREATE TABLE IF NOT EXISTS completed_uploads (
     seq INTEGER NOT NULL,
     completed_ms INTEGER NOT NULL
 );
+
+-- The bytes of small objects, inserted in the transaction that inserts their version, so
+-- that one commit (one fsync of the WAL) makes bytes and metadata durable together. Rows
+-- never change, and go only after (or with) their version.
+CREATE TABLE IF NOT EXISTS inline_data (
+    seq INTEGER PRIMARY KEY,
+    bytes BLOB NOT NULL
+);
+
+CREATE TRIGGER IF NOT EXISTS inline_guard_delete BEFORE DELETE ON inline_data
+WHEN EXISTS (SELECT 1 FROM versions WHERE seq = OLD.seq)
+BEGIN
+  SELECT RAISE(ABORT, 'WORM guard: refusing to delete the bytes of an existing version');
+END;
+
+CREATE TRIGGER IF NOT EXISTS inline_guard_update BEFORE UPDATE ON inline_data
+BEGIN
+  SELECT RAISE(ABORT, 'WORM guard: inline object bytes never change');
+END;
 
 -- Defence in depth: the database refuses what the lock rules refuse, judged by the system
 -- clock (the compliance clock is never behind it, so this is never more permissive).

@@ -1,0 +1,140 @@
+//! The hot paths in process, for instruction counts (`scripts/perf-guard.sh` runs this under
+//! callgrind): the S3 service as the server builds it (s3s with Holdfast's authentication
+//! and access check, the engine, SQLite, blob files in a temporary directory), called with
+//! signed requests, without sockets.
+//!
+//! Every run signs the same `iters` requests (and makes the same bodies); with `dry` it
+//! stops there. The instructions of a path per request are therefore
+//! `(count(run) - count(dry run)) / iters`: setup, signing and bodies cancel out, what is
+//! left is what the server does for a request: SigV4 verification, routing, access check,
+//! the operation, the metadata commit or read.
+
+use crate::sigv4::{self, Signer, UNSIGNED_PAYLOAD};
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use holdfast_api::{ApiConfig, Gateway};
+use holdfast_blob::LocalBlobStore;
+use holdfast_engine::{Engine, EngineConfig};
+use holdfast_identity::{Directory, RootCredentials, Sealer};
+use holdfast_meta::sqlite::SqliteMeta;
+use holdfast_meta::{IdentityStore, MetaStore};
+use http::Method;
+use http_body_util::BodyExt;
+use std::sync::Arc;
+
+const AK: &str = "HFHOTPATHSACCESSKEY0";
+const SK: &str = "hotpaths-secret-key-000000000000000000000";
+const HOST: &str = "127.0.0.1:9000";
+const BUCKET: &str = "hot";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HotPath {
+    /// HeadBucket: SigV4 verification, routing, access check, one bucket lookup.
+    Sigv4,
+    /// PutObject of 4 KiB (inline in the metadata database, one commit).
+    Put4k,
+    /// GetObject of 4 KiB, body read to the end.
+    Get4k,
+}
+
+struct Signed {
+    method: Method,
+    path: String,
+    amz_date: String,
+    authorization: String,
+    body: Bytes,
+}
+
+fn sign(signer: &Signer, method: Method, path: String, body: Bytes, now: i64) -> Signed {
+    let amz_date = sigv4::amz_date(now);
+    let sig = signer.sign(method.as_str(), HOST, &path, "", &[], UNSIGNED_PAYLOAD, &amz_date);
+    Signed { method, path, amz_date: sig.amz_date, authorization: sig.authorization, body }
+}
+
+async fn call(service: &s3s::service::S3Service, r: Signed) -> anyhow::Result<usize> {
+    let len = r.body.len();
+    let mut req = http::Request::builder()
+        .method(r.method)
+        .uri(&r.path)
+        .header("host", HOST)
+        .header("x-amz-content-sha256", UNSIGNED_PAYLOAD)
+        .header("x-amz-date", r.amz_date)
+        .header("authorization", r.authorization);
+    if len > 0 {
+        req = req.header("content-length", len);
+    }
+    let req = req.body(s3s::Body::from(r.body))?;
+    let resp = service.call(req).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await.map_err(|e| anyhow::anyhow!("{e:?}"))?.to_bytes();
+    if !status.is_success() {
+        bail!("HTTP {status}: {}", String::from_utf8_lossy(&body));
+    }
+    Ok(body.len())
+}
+
+fn key(i: u64) -> String {
+    format!("/{BUCKET}/k{i:06}")
+}
+
+/// Runs `iters` requests of `path` (or with `dry` only prepares them); prints a summary line.
+pub fn run(path: HotPath, iters: u64, dry: bool) -> anyhow::Result<()> {
+    // One thread: the same interleaving every run, so that counts repeat.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(run_async(path, iters, dry))
+}
+
+async fn run_async(path: HotPath, iters: u64, dry: bool) -> anyhow::Result<()> {
+    let tmp = std::env::temp_dir().join(format!("holdfast-hotpaths-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let result = measure(&tmp, path, iters, dry).await;
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) -> anyhow::Result<()> {
+    let meta = Arc::new(SqliteMeta::open(&dir.join("meta.db"))?);
+    let blobs = Arc::new(LocalBlobStore::open(dir)?);
+    let engine = Arc::new(Engine::new(Arc::clone(&meta) as Arc<dyn MetaStore>, blobs, EngineConfig::default()).await?);
+    let root = RootCredentials { access_key: AK.into(), secret_key: SK.into() };
+    let sealer = Sealer::from_key(&[7u8; 32]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let owner = "0".repeat(64);
+    let directory = Directory::new(meta as Arc<dyn IdentityStore>, sealer, root, "000000000000".into(), owner.clone());
+    let gateway = Gateway::new(engine, Arc::new(directory), ApiConfig::default(), owner);
+    let service = holdfast_api::service(gateway);
+    let signer = Signer::new(AK, SK, "us-east-1");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let now = i64::try_from(now)?;
+
+    // Setup, the same in every run: the bucket, and for GET the objects it reads.
+    call(&service, sign(&signer, Method::PUT, format!("/{BUCKET}"), Bytes::new(), now)).await.context("bucket")?;
+    let body = |i: u64| crate::payload::bytes(crate::payload::seed(0x5eed, i), 4096);
+    if path == HotPath::Get4k {
+        for i in 0..iters {
+            call(&service, sign(&signer, Method::PUT, key(i), body(i), now)).await.context("preparing")?;
+        }
+    }
+    // A few requests of the measured kind first, in both runs: statement caches, pools.
+    let warm = match path {
+        HotPath::Sigv4 => sign(&signer, Method::HEAD, format!("/{BUCKET}"), Bytes::new(), now),
+        HotPath::Put4k => sign(&signer, Method::PUT, "/hot/warm".into(), body(u64::MAX), now),
+        HotPath::Get4k => sign(&signer, Method::GET, key(0), Bytes::new(), now),
+    };
+    call(&service, warm).await.context("warm-up")?;
+
+    let requests: Vec<Signed> = (0..iters)
+        .map(|i| match path {
+            HotPath::Sigv4 => sign(&signer, Method::HEAD, format!("/{BUCKET}"), Bytes::new(), now),
+            HotPath::Put4k => sign(&signer, Method::PUT, format!("/{BUCKET}/p{i:06}"), body(1 << 32 | i), now),
+            HotPath::Get4k => sign(&signer, Method::GET, key(i), Bytes::new(), now),
+        })
+        .collect();
+    let mut received = 0;
+    if !dry {
+        for r in requests {
+            received += call(&service, r).await?;
+        }
+    }
+    println!("hotpath {path:?} iters {iters} dry {dry} received {received}");
+    Ok(())
+}
