@@ -33,6 +33,11 @@ pub struct LockVisibility {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BypassGrant(pub bool);
 
+/// Whether the caller is allowed `s3:ListBucket` on the bucket of a GET/HEAD: without it a
+/// missing key answers 403, not 404 (AWS GetObject/HeadObject).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListGrant(pub bool);
+
 /// The client's address, put in the request extensions by the HTTP edge (aws:SourceIp).
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteAddr(pub SocketAddr);
@@ -217,6 +222,7 @@ impl Authorizer {
         };
         let mut visibility = LockVisibility { retention: false, legal_hold: false };
         let mut bypass = None;
+        let mut list = None;
         for ActionCheck { action, resource, need } in checks {
             let (arn, policy) = match resource {
                 ResourceKind::Account => (ACCOUNT_RESOURCE.to_owned(), None),
@@ -246,12 +252,16 @@ impl Authorizer {
                 (Need::Optional, "s3:GetObjectRetention") => visibility.retention = allowed,
                 (Need::Optional, "s3:GetObjectLegalHold") => visibility.legal_hold = allowed,
                 (Need::Optional, "s3:BypassGovernanceRetention") => bypass = Some(allowed),
+                (Need::Optional, "s3:ListBucket") => list = Some(allowed),
                 _ => {}
             }
         }
         ext.insert(visibility);
         if let Some(b) = bypass {
             ext.insert(BypassGrant(b));
+        }
+        if let Some(l) = list {
+            ext.insert(ListGrant(l));
         }
         ext.insert(Caller(caller.clone()));
         Ok(())

@@ -122,6 +122,8 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
             add(by_version("s3:GetObject", "s3:GetObjectVersion"), Object, Required);
             add("s3:GetObjectRetention", Object, Optional);
             add("s3:GetObjectLegalHold", Object, Optional);
+            // Decides whether a missing key is 404 (allowed) or 403 (AWS GetObject/HeadObject).
+            add("s3:ListBucket", Bucket, Optional);
         }
         "GetObjectAttributes" => {
             add(by_version("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"), Object, Required)
@@ -462,6 +464,7 @@ mod tests {
         assert!(checks[1..].iter().all(|c| c.need == Need::Optional));
         assert_eq!(checks[1].action, "s3:GetObjectRetention");
         assert_eq!(checks[2].action, "s3:GetObjectLegalHold");
+        assert_eq!((checks[3].action, checks[3].resource), ("s3:ListBucket", ResourceKind::Bucket));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::{bypass_requested, require_integrity_header};
 use crate::Gateway;
+use crate::access::ListGrant;
 use crate::audit::AuditSlot;
 use crate::convert::*;
 use crate::error::{engine_error, meta_error, with_resource};
@@ -10,7 +11,7 @@ use holdfast_engine::{ByteRange, CopyObject, GetObject, ObjectRead, PutObject, R
 use holdfast_lock::{Bypass, LockState};
 use holdfast_meta::{Bucket, ObjectData, StoredChecksum, VersionRecord, Versioning, WriteConditions};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 const LOCK_INTEGRITY_MESSAGE: &str =
     "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters";
@@ -199,9 +200,18 @@ impl Gateway {
         Ok(S3Response::new(out))
     }
 
-    async fn read_object(&self, get: GetObject, with_body: bool) -> S3Result<ObjectRead> {
+    async fn read_object(&self, get: GetObject, with_body: bool, ext: &http::Extensions) -> S3Result<ObjectRead> {
         let (bucket, key) = (get.bucket.clone(), get.key.clone());
-        self.engine.get_object(get, with_body).await.map_err(|e| with_resource(self.engine_err(e), &bucket, Some(&key)))
+        let e = match self.engine.get_object(get, with_body).await {
+            Ok(read) => return Ok(read),
+            Err(e) => with_resource(self.engine_err(e), &bucket, Some(&key)),
+        };
+        // AWS: a missing key is 404 only for a caller allowed s3:ListBucket on the bucket;
+        // anyone else learns nothing about which keys exist (403).
+        if *e.code() == S3ErrorCode::NoSuchKey && ext.get::<ListGrant>().is_some_and(|g| !g.0) {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
+        Err(e)
     }
 
     pub(crate) async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
@@ -224,6 +234,7 @@ impl Gateway {
                     ),
                 },
                 true,
+                &req.extensions,
             )
             .await?;
         let version_id = shown_version_id(self, &read.version).await;
@@ -282,6 +293,7 @@ impl Gateway {
                     ),
                 },
                 false,
+                &req.extensions,
             )
             .await?;
         let version_id = shown_version_id(self, &read.version).await;

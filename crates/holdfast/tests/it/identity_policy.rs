@@ -540,3 +540,45 @@ async fn referer_condition_if_exists() {
         .await
         .expect("the owner's root needs no Allow");
 }
+
+/// AWS GetObject/HeadObject: a missing key is 404 NoSuchKey only for a caller allowed
+/// s3:ListBucket on the bucket; a caller who may only read objects gets 403 AccessDenied, so
+/// that it cannot probe which keys exist. An existing key reads the same either way.
+#[tokio::test]
+async fn missing_key_is_403_without_list_bucket_and_404_with_it() {
+    let srv = Server::start(env!("CARGO_BIN_EXE_holdfast"));
+    let root = srv.client();
+    let b = bucket_name("probe");
+    root.create_bucket().bucket(&b).send().await.unwrap();
+    root.put_object().bucket(&b).key("present").body(ByteStream::from_static(b"p")).send().await.unwrap();
+    let read_only = user(
+        &srv,
+        "reader",
+        &format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#),
+    )
+    .await;
+    let lister = user(
+        &srv,
+        "lister",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}},
+            {{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::{b}"}}]}}"#
+        ),
+    )
+    .await;
+    for s3 in [&read_only, &lister] {
+        let got = s3.get_object().bucket(&b).key("present").send().await.unwrap();
+        assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"p");
+    }
+    let err = read_only.get_object().bucket(&b).key("absent").send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
+    let err = read_only.head_object().bucket(&b).key("absent").send().await.unwrap_err();
+    assert_eq!(error_code(&err).1, Some(403));
+    let err = lister.get_object().bucket(&b).key("absent").send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("NoSuchKey".into()), Some(404)));
+    let err = lister.head_object().bucket(&b).key("absent").send().await.unwrap_err();
+    assert_eq!(error_code(&err).1, Some(404));
+    // The account root holds s3:ListBucket.
+    let err = root.get_object().bucket(&b).key("absent").send().await.unwrap_err();
+    assert_eq!(error_code(&err), (Some("NoSuchKey".into()), Some(404)));
+}
