@@ -232,12 +232,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal();
     edge.ready.store(true, Ordering::Release);
     println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "ready");
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -299,12 +300,16 @@ fn account_id(owner_id: &str) -> String {
     format!("{:012}", n % 1_000_000_000_000)
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM/SIGINT handlers at once (before "listening" is printed: a signal sent
+/// right after it must shut down gracefully, not kill the process) and returns the wait.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
+    async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
     }
 }
