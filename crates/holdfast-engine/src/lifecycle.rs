@@ -5,6 +5,13 @@
 //! same delete and the same lock check as DeleteObject inside the metadata transaction. A
 //! protected version is skipped (counted in `holdfast_lifecycle_skipped_protected_total` and
 //! in the audit trail) and expired on a later pass, once its protection has ended.
+//!
+//! Gateways sharing a metadata store take turns through a lease in the store
+//! ([`LIFECYCLE_LEASE`]): only its holder runs passes, renews it while it lives (during a
+//! pass too), and stops a pass between two versions if it ever loses it. Another gateway
+//! takes over once a dead holder's lease has run out. The lease saves work and keeps the
+//! evidence of a pass in one audit chain; that a version is removed at most once rests on
+//! the store, which re-checks each version inside the transaction that removes it.
 
 use crate::{Engine, EngineResult};
 use holdfast_audit::AuditRecord;
@@ -14,7 +21,18 @@ use holdfast_meta::{
     UploadListQuery, VersionRecord, Versioning,
 };
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// The name of the lifecycle worker's lease in the metadata store.
+pub const LIFECYCLE_LEASE: &str = "lifecycle";
+
+/// How long the lifecycle lease lasts unless renewed: ten worker periods, at least 10 s and
+/// at most 2 min. The holder renews it every third of that, so another gateway takes over
+/// at most this long after the holder died.
+pub fn lease_ttl(interval: Duration) -> Duration {
+    interval.saturating_mul(10).clamp(Duration::from_secs(10), Duration::from_secs(120))
+}
 
 /// How long a lifecycle "day" is and how often the worker runs. Shorter values than the
 /// defaults exist for tests only.
@@ -74,6 +92,8 @@ struct BucketPass<'e> {
     day_ms: i64,
     stats: PassStats,
     skipped: Vec<String>,
+    /// Set when this gateway lost the lease: no further action is taken.
+    stop: &'e AtomicBool,
 }
 
 impl BucketPass<'_> {
@@ -84,7 +104,14 @@ impl BucketPass<'_> {
         }
     }
 
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
     async fn act(&mut self, v: &VersionRecord, action: LifecycleAction, rule: &str) {
+        if self.stopped() {
+            return;
+        }
         let now = self.engine.clock.now();
         match self.engine.meta.lifecycle_delete(&self.bucket.name, &v.key, &v.version_id, action, now).await {
             Ok(out) => {
@@ -205,6 +232,9 @@ impl BucketPass<'_> {
                     max_keys: PAGE,
                 })
                 .await?;
+            if self.stopped() {
+                return Ok(());
+            }
             for v in page.versions {
                 if history.first().is_some_and(|h| h.key != v.key) {
                     self.key(&history).await;
@@ -247,6 +277,9 @@ impl BucketPass<'_> {
                 .await?;
             let now = self.engine.clock.now();
             for u in &page.uploads {
+                if self.stopped() {
+                    return Ok(());
+                }
                 let Some(rule) = rules.iter().find(|r| {
                     u.key.starts_with(&r.filter.prefix)
                         && r.abort_incomplete_days
@@ -295,14 +328,30 @@ impl Engine {
 
     /// One pass over every bucket with a lifecycle configuration.
     pub async fn lifecycle_pass(&self, day_ms: i64) -> EngineResult<PassStats> {
+        self.lifecycle_pass_until(day_ms, &AtomicBool::new(false)).await
+    }
+
+    /// A pass that takes no further action once `stop` is set.
+    async fn lifecycle_pass_until(&self, day_ms: i64, stop: &AtomicBool) -> EngineResult<PassStats> {
         let mut total = PassStats::default();
         for bucket in self.meta.buckets().await? {
+            if stop.load(Ordering::Acquire) {
+                break;
+            }
             let Some(config) = self.lifecycle_config(&bucket.name).await? else { continue };
             let rules: Vec<&LifecycleRule> = config.rules.iter().filter(|r| r.enabled).collect();
             if rules.is_empty() {
                 continue;
             }
-            let mut pass = BucketPass { engine: self, bucket: &bucket, rules, day_ms, stats: PassStats::default(), skipped: Vec::new() };
+            let mut pass = BucketPass {
+                engine: self,
+                bucket: &bucket,
+                rules,
+                day_ms,
+                stats: PassStats::default(),
+                skipped: Vec::new(),
+                stop,
+            };
             pass.versions().await?;
             pass.uploads().await?;
             let s = pass.stats;
@@ -326,19 +375,89 @@ impl Engine {
         Ok(total)
     }
 
-    /// Runs a pass every `settings.interval` until the process ends.
+    /// This process's name as a lease holder: its audit chain (`gw-<n>`, which names the
+    /// gateway among those sharing the data dir), its pid, and a random tag that tells a
+    /// restarted process from the one before it.
+    pub fn lease_holder(&self) -> String {
+        let chain = self
+            .audit()
+            .and_then(|a| a.dir().file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "holdfast".into());
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        format!("{chain}:pid-{}:{}", std::process::id(), &tag[..8])
+    }
+
+    /// Takes or renews the lifecycle lease; false when another gateway holds it or the
+    /// store cannot be asked (then this gateway must not act as the holder).
+    async fn lifecycle_lease(&self, holder: &str, ttl: Duration) -> bool {
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        match self.meta.acquire_lease(LIFECYCLE_LEASE, holder, ttl_ms).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take or renew the lifecycle lease");
+                false
+            }
+        }
+    }
+
+    /// One pass while holding the lease: renews it every third of `ttl` and stops the pass
+    /// (between two versions) as soon as a renewal fails.
+    async fn leased_pass(&self, holder: &str, day_ms: i64, ttl: Duration) -> EngineResult<PassStats> {
+        let stop = AtomicBool::new(false);
+        let (done, mut finished) = tokio::sync::oneshot::channel::<()>();
+        let pass = async {
+            let stats = self.lifecycle_pass_until(day_ms, &stop).await;
+            let _ = done.send(());
+            stats
+        };
+        let keeper = async {
+            loop {
+                tokio::select! {
+                    _ = &mut finished => return,
+                    () = tokio::time::sleep(ttl / 3) => {
+                        if !self.lifecycle_lease(holder, ttl).await {
+                            tracing::warn!(holder, "lost the lifecycle lease mid-pass; stopping the pass");
+                            stop.store(true, Ordering::Release);
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        let (stats, ()) = tokio::join!(pass, keeper);
+        stats
+    }
+
+    /// Runs a pass every `settings.interval` until the process ends, whenever this process
+    /// holds the lifecycle lease (always, on a store that one process owns).
     pub fn spawn_lifecycle(self: &Arc<Self>, settings: LifecycleSettings) -> tokio::task::JoinHandle<()> {
         let engine = Arc::clone(self);
+        let holder = engine.lease_holder();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(settings.interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let ttl = lease_ttl(settings.interval);
+            let wake = settings.interval.min(ttl / 3);
+            let mut held = false;
+            let mut last_pass: Option<std::time::Instant> = None;
             loop {
-                tick.tick().await;
-                match engine.lifecycle_pass(settings.day_ms).await {
-                    Ok(s) if s != PassStats::default() => tracing::info!(?s, "lifecycle pass"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "lifecycle pass failed"),
+                let now_held = engine.lifecycle_lease(&holder, ttl).await;
+                if now_held != held && engine.meta.shared() {
+                    if now_held {
+                        tracing::info!(holder, "this gateway holds the lifecycle lease and runs the passes");
+                    } else {
+                        tracing::info!(holder, "another gateway holds the lifecycle lease");
+                    }
                 }
+                held = now_held;
+                metrics::gauge!("holdfast_lifecycle_lease_held").set(if held { 1.0 } else { 0.0 });
+                if held && last_pass.is_none_or(|t| t.elapsed() >= settings.interval) {
+                    last_pass = Some(std::time::Instant::now());
+                    match engine.leased_pass(&holder, settings.day_ms, ttl).await {
+                        Ok(s) if s != PassStats::default() => tracing::info!(?s, "lifecycle pass"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "lifecycle pass failed"),
+                    }
+                }
+                tokio::time::sleep(wake).await;
             }
         })
     }

@@ -100,6 +100,17 @@ pub trait MetaStore: Send + Sync + 'static {
         false
     }
 
+    /// Takes or renews the lease `name` (a background job that one gateway at a time runs,
+    /// such as the lifecycle pass) for `holder` until `ttl_ms` from now by the store's clock,
+    /// in one transaction. Granted (true) when nobody holds it, when the last holder's lease
+    /// has expired, or when `holder` holds it already (a renewal); refused (false) while
+    /// another holder's lease runs. A store that one process owns has nobody to share a
+    /// job with: it grants every request (a shared store that does not implement leases
+    /// grants none, so that no job runs twice at once).
+    async fn acquire_lease(&self, _name: &str, _holder: &str, _ttl_ms: i64) -> MetaResult<bool> {
+        Ok(!self.shared())
+    }
+
     // --- Evidence and retention operations (issue #5) -------------------------------------
 
     /// Sets (`Some`) or removes (`None`) a bucket-level document (notification or lifecycle

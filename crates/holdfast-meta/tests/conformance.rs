@@ -788,6 +788,44 @@ async fn evidence(f: Fixture) {
     assert_eq!(report.iter().map(|r| r.bucket.as_str()).collect::<Vec<_>>(), ["ev"]);
 }
 
+/// Leases for singleton background jobs (issue #7): one holder at a time on a shared store,
+/// renewals keep it, expiry hands it over, and racers get exactly one grant. A store that
+/// one process owns grants every request.
+async fn leases(f: Fixture) {
+    let (s, twin) = (f.store.as_ref(), f.twin.as_ref());
+    assert!(s.acquire_lease("job", "a", 60_000).await.unwrap());
+    assert!(s.acquire_lease("job", "a", 60_000).await.unwrap(), "the holder renews");
+    if !s.shared() {
+        assert!(twin.acquire_lease("job", "b", 60_000).await.unwrap(), "one process: every request is granted");
+        return;
+    }
+    assert!(!twin.acquire_lease("job", "b", 60_000).await.unwrap(), "held by a, for another minute");
+    assert!(twin.acquire_lease("other-job", "b", 60_000).await.unwrap(), "leases are per job");
+    let db = f.pg_db.as_deref().unwrap();
+    let pg = Postgres::shared();
+    assert_eq!(pg.psql(db, "SELECT holder FROM leases WHERE name = 'job'").unwrap().trim(), "a");
+    // Expiry is judged by the database clock: a short lease runs out, and then b takes it
+    // and a (still believing itself the holder) is refused.
+    assert!(s.acquire_lease("job", "a", 200).await.unwrap());
+    assert!(!twin.acquire_lease("job", "b", 60_000).await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(twin.acquire_lease("job", "b", 60_000).await.unwrap(), "an expired lease is taken over");
+    assert!(!s.acquire_lease("job", "a", 60_000).await.unwrap(), "the old holder cannot renew after a takeover");
+    assert_eq!(pg.psql(db, "SELECT holder FROM leases WHERE name = 'job'").unwrap().trim(), "b");
+    // Sixteen racers from two store instances on a fresh job: exactly one grant.
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = if i % 2 == 0 { Arc::clone(&f.store) } else { Arc::clone(&f.twin) };
+            tokio::spawn(async move { store.acquire_lease("race", &format!("r{i}"), 60_000).await.unwrap() })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        granted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(granted, 1, "exactly one of the racers holds the lease");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -826,4 +864,5 @@ conformance!(
     worm_guard,
     races,
     evidence,
+    leases,
 );

@@ -23,6 +23,7 @@ mod clock;
 mod evidence;
 mod gc;
 mod identity;
+mod lease;
 mod listing;
 mod multipart;
 mod objects;
@@ -421,6 +422,10 @@ impl crate::MetaStore for PgMeta {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> MetaResult<bool> {
+        write!(self, |tx| lease::acquire(&tx, name, holder, ttl_ms).await?)
     }
 
     async fn put_bucket_config(&self, bucket: &str, kind: BucketConfigKind, doc: Option<String>) -> MetaResult<()> {

@@ -6,9 +6,9 @@ use super::WORM_GUARD_STATE;
 use crate::{MetaError, MetaResult};
 
 /// Schema versions this build knows; `MIGRATIONS[n - 1]` brings version n-1 to n.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2];
 
 const V1: &str = r#"
 CREATE TABLE clock_marks (
@@ -189,6 +189,18 @@ BEGIN
 END $$;
 CREATE TRIGGER worm_guard_truncate BEFORE TRUNCATE ON versions
     FOR EACH STATEMENT EXECUTE FUNCTION holdfast_worm_guard_truncate();
+"#;
+
+/// Version 2 (issue #7): leases for background jobs that one gateway at a time runs.
+const V2: &str = r#"
+-- One row per job (the lifecycle pass): who runs it, since when, and until when unless
+-- renewed; all by the database server's clock.
+CREATE TABLE leases (
+    name text PRIMARY KEY,
+    holder text NOT NULL,
+    since_ms bigint NOT NULL,
+    expires_ms bigint NOT NULL
+);
 "#;
 
 fn internal(what: &str, e: &tokio_postgres::Error) -> MetaError {
