@@ -45,8 +45,17 @@ fn xml_escape(s: &str) -> String {
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    error_response_with(status, code, message, "")
+}
+
+/// An error body with one more AWS element, e.g. `<Header>Transfer-Encoding</Header>`.
+fn error_response_naming(status: StatusCode, code: &str, message: &str, element: &str, value: &str) -> Response<Body> {
+    error_response_with(status, code, message, &format!("<{element}>{}</{element}>", xml_escape(value)))
+}
+
+fn error_response_with(status: StatusCode, code: &str, message: &str, extra_xml: &str) -> Response<Body> {
     let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message></Error>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message>{extra_xml}</Error>",
         xml_escape(code),
         xml_escape(message)
     );
@@ -266,6 +275,9 @@ impl Edge {
             guards::check_signature_version(req.headers(), req.uri().query(), self.aws_strict)
         {
             return error_response(status, code, &message);
+        }
+        if let Err((status, code, message)) = guards::check_transfer_encoding(req.method(), req.headers()) {
+            return error_response_naming(status, code, &message, "Header", "Transfer-Encoding");
         }
         let decoded = req
             .headers()

@@ -62,6 +62,22 @@ pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>, aws_str
     Ok(())
 }
 
+/// Amazon S3 accepts no `Transfer-Encoding` on a request that carries a body (PUT, POST): it
+/// answers 501 NotImplemented naming the header, whatever the encoding. Streaming uploads use
+/// `aws-chunked` *content* encoding with a Content-Length instead, as the AWS SDKs do.
+pub fn check_transfer_encoding(method: &http::Method, headers: &HeaderMap) -> Result<(), Refusal> {
+    if matches!(*method, http::Method::PUT | http::Method::POST)
+        && headers.contains_key(http::header::TRANSFER_ENCODING)
+    {
+        return Err((
+            http::StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// A CORS preflight (`OPTIONS`). Holdfast has no bucket CORS configuration yet, so it answers
 /// as S3 does for a bucket without one: 400 when the preflight lacks `Origin` or
 /// `Access-Control-Request-Method`, otherwise 403.

@@ -187,3 +187,33 @@ async fn delete_objects_reports_per_key_and_honours_quiet() {
     assert_eq!(versions.versions().len(), 1, "only b's version remains");
     assert_eq!(versions.delete_markers().len(), 2, "two markers on b");
 }
+
+/// Amazon S3 answers a body sent with `Transfer-Encoding: chunked` with 501 NotImplemented
+/// naming the header (uploads of unknown length use aws-chunked content encoding instead);
+/// nothing is stored.
+#[tokio::test]
+async fn transfer_encoding_on_upload_is_not_implemented_and_stores_nothing() {
+    let (srv, b) = setup().await;
+    let signed = signed_request(
+        &srv.addr,
+        "PUT",
+        &format!("/{b}/te"),
+        &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")],
+        b"",
+        ROOT_AK,
+        ROOT_SK,
+        SystemTime::now(),
+    );
+    let text = String::from_utf8(signed).unwrap().replace("content-length: 0\r\n", "transfer-encoding: chunked\r\n");
+    let mut req = text.into_bytes();
+    req.extend_from_slice(b"3\r\nbar\r\n0\r\n\r\n");
+    let resp = raw_http(&srv.addr, req).await.unwrap();
+    assert_eq!(
+        (resp.status, resp.xml("Code").as_deref(), resp.xml("Header").as_deref()),
+        (501, Some("NotImplemented"), Some("Transfer-Encoding")),
+        "{}",
+        resp.text()
+    );
+    let err = srv.client().head_object().bucket(&b).key("te").send().await.unwrap_err();
+    assert_eq!(error_code(&err).1, Some(404));
+}
