@@ -28,17 +28,22 @@ const CLOCK_SKEW_WARN_MS: i64 = 2_000;
 /// Longest wait for a request's headers on a connection.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Opens (creating) a file that exists only to be locked.
+fn open_lock_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
 /// Holds the data directory's lock file for the life of the process. An embedded server
 /// owns its dir (exclusive lock); gateways on PostgreSQL share theirs (shared lock), so an
 /// embedded server and gateways never mix on one dir, as far as the filesystem's locks see.
 fn lock_data_dir(dir: &std::path::Path, shared: bool) -> anyhow::Result<std::fs::File> {
     let path = dir.join("holdfast.lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let f = open_lock_file(&path)?;
     let locked = if shared { f.try_lock_shared() } else { f.try_lock() };
     match locked {
         Ok(()) => {}
@@ -72,12 +77,7 @@ fn audit_dir(data_dir: &std::path::Path, shared: bool) -> anyhow::Result<(std::p
         let dir = base.join(format!("gw-{n}"));
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("writer.lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let f = open_lock_file(&path)?;
         match f.try_lock() {
             Ok(()) => return Ok((dir, Some(f))),
             Err(std::fs::TryLockError::WouldBlock) => continue,
