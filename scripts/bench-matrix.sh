@@ -24,7 +24,10 @@ DURATION="${DURATION:-10s}"
 LIST_OBJECTS="${LIST_OBJECTS:-1000000}"
 THREADS="${THREADS:-1}"
 RSS_UPLOADS="${RSS_UPLOADS:-64}"
-RSS_UPLOAD_SIZE="${RSS_UPLOAD_SIZE:-128MiB}"
+# The memory cell's uploads all exist at once on disk (64 x 32 MiB = 2 GiB): a server's memory
+# per upload does not grow with the object size (bodies stream), so this measures what 64
+# concurrent 1 GiB uploads would hold, without filling a shared disk.
+RSS_UPLOAD_SIZE="${RSS_UPLOAD_SIZE:-32MiB}"
 OUT="${OUT:-bench-results/$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$OUT"
 WORK="$(mktemp -d "${DATA_PARENT:-/var/tmp}/hfbench.XXXXXX")"
@@ -39,6 +42,17 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+bytes_of() { # 32MiB -> 33554432
+    local n="${1%%[!0-9]*}" unit="${1#"${1%%[!0-9]*}"}"
+    case "${unit,,}" in
+        "" | b) echo "$n" ;;
+        k | kib | kb) echo $((n << 10)) ;;
+        m | mib | mb) echo $((n << 20)) ;;
+        g | gib | gb) echo $((n << 30)) ;;
+        *) echo "unknown size $1" >&2; exit 1 ;;
+    esac
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -91,6 +105,7 @@ fi
     echo "# $(date -u +%FT%TZ) server: $SERVER_BIN ($("$SERVER_BIN" --version))"
     echo "# $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; client threads: $THREADS; cell duration: $DURATION"
     echo "# disk under $WORK: $(df -h "$WORK" | awk 'NR==2 {print $1, $2}')"
+    echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/matrix.txt"
 
 ONLY_ARGS=()
@@ -100,8 +115,17 @@ ONLY_ARGS=()
     "${STATIC_ARGS[@]}" "${ONLY_ARGS[@]}" | tee -a "$OUT/matrix.txt"
 
 if [[ "$RSS_UPLOADS" != 0 ]]; then
+    need_kib=$(( RSS_UPLOADS * $(bytes_of "$RSS_UPLOAD_SIZE") / 1024 * 3 / 2 ))
+    avail_kib=$(df -Pk "$WORK" | awk 'NR==2 {print $4}')
+    if (( avail_kib < need_kib )); then
+        echo "# memory cell skipped: $((need_kib / 1024)) MiB of free disk needed, $((avail_kib / 1024)) MiB free" | tee -a "$OUT/matrix.txt"
+        RSS_UPLOADS=0
+    fi
+fi
+if [[ "$RSS_UPLOADS" != 0 ]]; then
     echo "# memory under $RSS_UPLOADS concurrent $RSS_UPLOAD_SIZE uploads" | tee -a "$OUT/matrix.txt"
     "$HOLDFAST_BIN" bench --op put --size "$RSS_UPLOAD_SIZE" --concurrency "$RSS_UPLOADS" --count "$RSS_UPLOADS" \
         --duration 10m --endpoint "$ENDPOINT" --threads "$THREADS" --server-pid "$SERVER_PID" | tee -a "$OUT/matrix.txt"
 fi
+echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/matrix.txt"
 echo "results in $OUT/matrix.txt"
