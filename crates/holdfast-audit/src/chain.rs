@@ -90,7 +90,9 @@ pub struct VerifyReport {
 }
 
 /// Checks one sequence of lines (the files of a trail, in order) from the genesis.
-pub fn verify_lines<'a>(lines: impl IntoIterator<Item = (&'a Path, usize, &'a str)>) -> Result<VerifyReport, VerifyError> {
+pub fn verify_lines<'a>(
+    lines: impl IntoIterator<Item = (&'a Path, usize, &'a str)>,
+) -> Result<VerifyReport, VerifyError> {
     let mut prev = GENESIS.to_owned();
     let mut expected: u64 = 1;
     let mut files: Vec<&Path> = Vec::new();
@@ -129,9 +131,7 @@ pub(crate) fn trail_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("audit-") && n.ends_with(".jsonl"))
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("audit-") && n.ends_with(".jsonl"))
             })
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),

@@ -107,9 +107,10 @@ impl Dispatcher {
         for e in claimed {
             by_target.entry(e.target.clone()).or_default().push(e);
         }
-        let results =
-            futures::future::join_all(by_target.into_iter().map(|(arn, evs)| async move { self.deliver_to(&arn, evs).await }))
-                .await;
+        let results = futures::future::join_all(
+            by_target.into_iter().map(|(arn, evs)| async move { self.deliver_to(&arn, evs).await }),
+        )
+        .await;
         self.meta.settle_events(results.into_iter().flatten().collect()).await?;
         Ok(n)
     }

@@ -56,8 +56,8 @@ mod tests {
 
     #[test]
     fn arns_and_validation() {
-        let t = Targets::new(&[WebhookTarget { id: "audit-1".into(), endpoint: "http://127.0.0.1:9/x".into() }])
-            .unwrap();
+        let t =
+            Targets::new(&[WebhookTarget { id: "audit-1".into(), endpoint: "http://127.0.0.1:9/x".into() }]).unwrap();
         assert!(t.knows("arn:holdfast:sqs::audit-1:webhook"));
         assert!(t.knows("arn:holdfast:sns::audit-1:webhook"));
         assert!(!t.knows("arn:holdfast:sqs::other:webhook"));

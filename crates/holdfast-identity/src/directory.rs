@@ -49,7 +49,10 @@ pub struct Account {
 
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account").field("name", &self.name).field("account_id", &self.account_id).finish_non_exhaustive()
+        f.debug_struct("Account")
+            .field("name", &self.name)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
     }
 }
 

@@ -4,8 +4,8 @@
 use super::buckets;
 use crate::model::VersionRecord;
 use crate::{
-    BucketConfigKind, LockReport, MetaResult, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent,
-    Settlement, Tally,
+    BucketConfigKind, LockReport, MetaResult, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent, Settlement,
+    Tally,
 };
 use holdfast_lock::{Instant, LockState};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -43,8 +43,9 @@ pub(super) fn put_config(conn: &Connection, bucket: &str, kind: BucketConfigKind
              ON CONFLICT (bucket, kind) DO UPDATE SET doc = excluded.doc",
             params![bucket, kind.as_str(), doc],
         )?,
-        None => conn
-            .execute("DELETE FROM bucket_configs WHERE bucket = ?1 AND kind = ?2", params![bucket, kind.as_str()])?,
+        None => {
+            conn.execute("DELETE FROM bucket_configs WHERE bucket = ?1 AND kind = ?2", params![bucket, kind.as_str()])?
+        }
     };
     Ok(())
 }
@@ -81,9 +82,8 @@ pub(super) fn emit(conn: &Connection, name: &str, rec: &VersionRecord, removed: 
         return Ok(());
     }
     // The id the first row will get: increasing with every event, shared by its deliveries.
-    let last: Option<i64> = conn
-        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'event_queue'", [], |r| r.get(0))
-        .optional()?;
+    let last: Option<i64> =
+        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'event_queue'", [], |r| r.get(0)).optional()?;
     event.sequencer = last.unwrap_or(0) + 1;
     let json = serde_json::to_string(&event)?;
     let mut stmt = conn.prepare_cached(

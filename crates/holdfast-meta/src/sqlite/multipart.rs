@@ -1,11 +1,11 @@
 //! Multipart uploads in progress and their parts.
 
-use crate::listing::common_prefix;
 use super::objects::{insert_completed, queue_blob};
 use super::{
     buckets,
     rows::{key_from_row, version_by_seq},
 };
+use crate::listing::common_prefix;
 use crate::model::*;
 use crate::{MetaError, MetaResult};
 use holdfast_lock::Instant;

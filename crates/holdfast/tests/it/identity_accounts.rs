@@ -20,7 +20,9 @@ fn server() -> Server {
     Server::start_with(
         env!("CARGO_BIN_EXE_holdfast"),
         ServerOptions {
-            config_toml: format!("[[accounts]]\nname = \"alt\"\naccess_key = \"{ALT_AK}\"\nsecret_key = \"{ALT_SK}\"\n"),
+            config_toml: format!(
+                "[[accounts]]\nname = \"alt\"\naccess_key = \"{ALT_AK}\"\nsecret_key = \"{ALT_SK}\"\n"
+            ),
             ..Default::default()
         },
     )
@@ -45,13 +47,22 @@ async fn accounts_own_their_buckets_and_cross_only_by_bucket_policy() {
     assert_eq!(listed(alt_list), vec![theirs.clone()]);
 
     // s3-tests test_object_copy_not_owned_bucket: copying out of another account's bucket.
-    let err = alt.copy_object().bucket(&theirs).key("bar321foo").copy_source(format!("{mine}/foo123bar")).send().await.unwrap_err();
+    let err = alt
+        .copy_object()
+        .bucket(&theirs)
+        .key("bar321foo")
+        .copy_source(format!("{mine}/foo123bar"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), (Some("AccessDenied".into()), Some(403)));
     for err in [
         error_code(&alt.get_object().bucket(&mine).key("foo123bar").send().await.unwrap_err()),
         error_code(&alt.list_objects_v2().bucket(&mine).send().await.unwrap_err()),
         error_code(&alt.delete_object().bucket(&mine).key("foo123bar").send().await.unwrap_err()),
-        error_code(&main.put_object().bucket(&theirs).key("x").body(ByteStream::from_static(b"x")).send().await.unwrap_err()),
+        error_code(
+            &main.put_object().bucket(&theirs).key("x").body(ByteStream::from_static(b"x")).send().await.unwrap_err(),
+        ),
     ] {
         assert_eq!(err, (Some("AccessDenied".into()), Some(403)));
     }

@@ -2,11 +2,9 @@
 //! over HTTP with the AWS SDK and raw signed requests. Issue #3.
 //! B2 and B16 (permissions of non-root users) belong to issue #4.
 
-
-
+use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::types::{BucketVersioningStatus, ObjectLockEnabled, ObjectLockRetentionMode as RM};
 use holdfast_testkit::bucket_name;
-use crate::object_lock_support::*;
 
 const VERSIONING_REQUIRED: &str = "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration";
 const CANNOT_SUSPEND: &str =

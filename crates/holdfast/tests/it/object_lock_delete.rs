@@ -3,13 +3,11 @@
 //! D10's non-root half (a caller without s3:BypassGovernanceRetention) belongs to issue #4;
 //! D11 (lifecycle) is not applicable: Holdfast has no lifecycle engine yet.
 
-
-
+use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::types::{
     Delete, ObjectIdentifier, ObjectLockLegalHoldStatus as Hold, ObjectLockMode as M, ObjectLockRetentionMode as RM,
 };
-use crate::object_lock_support::*;
 use std::time::Duration;
 
 const ONLY_LOCK_BUCKETS: &str = "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.";

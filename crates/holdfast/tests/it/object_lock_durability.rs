@@ -3,8 +3,7 @@
 //! them. Every change here was acknowledged before the process went away, so it must be
 //! there afterwards (design.md: nothing is acknowledged before it is durable). Issue #3.
 
-
-
+use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::DateTime;
 use holdfast_testkit::aws_sdk_s3::types::{
@@ -12,7 +11,6 @@ use holdfast_testkit::aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 use holdfast_testkit::{Server, ServerOptions};
-use crate::object_lock_support::*;
 
 struct Fixture {
     b: String,

@@ -2,13 +2,11 @@
 //! §14 scenarios 28, 32, 40, 47..49). Issue #3.
 //! L8 (legal hold permissions of non-root users) belongs to issue #4.
 
-
-
+use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::types::{
     ObjectLockLegalHold, ObjectLockLegalHoldStatus as Hold, ObjectLockMode as M,
 };
-use crate::object_lock_support::*;
 
 fn hold_xml(status: &str) -> String {
     format!("<LegalHold xmlns=\"{NS}\"><Status>{status}</Status></LegalHold>")

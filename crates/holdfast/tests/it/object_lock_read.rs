@@ -2,10 +2,8 @@
 //! 45, 47). Issue #3. G2 (headers hidden from callers without s3:GetObjectRetention /
 //! s3:GetObjectLegalHold, §14 scenario 46) belongs to issue #4.
 
-
-
-use holdfast_testkit::aws_sdk_s3::types::{ObjectLockLegalHoldStatus as Hold, ObjectLockMode as M};
 use crate::object_lock_support::*;
+use holdfast_testkit::aws_sdk_s3::types::{ObjectLockLegalHoldStatus as Hold, ObjectLockMode as M};
 
 const MODE: &str = "x-amz-object-lock-mode";
 const UNTIL: &str = "x-amz-object-lock-retain-until-date";

@@ -3,15 +3,13 @@
 //! R10 and R14 (bypass / retention permissions of non-root users) belong to issue #4; the
 //! root user used here holds s3:BypassGovernanceRetention (P5).
 
-
-
+use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::DateTime;
 use holdfast_testkit::aws_sdk_s3::types::{
     ObjectLockLegalHoldStatus as Hold, ObjectLockMode as M, ObjectLockRetention, ObjectLockRetentionMode as RM,
 };
 use holdfast_testkit::bucket_name;
-use crate::object_lock_support::*;
 use std::time::Duration;
 
 fn retention_xml(inner: &str) -> String {

@@ -2,15 +2,13 @@
 //! §12 DP4, DP6; §14 scenarios 15..21, 23..27). Issue #3.
 //! W8 (lock headers need s3:PutObjectRetention / s3:PutObjectLegalHold) belongs to issue #4.
 
-
-
+use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::{ByteStream, DateTime};
 use holdfast_testkit::aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHoldStatus as Hold,
     ObjectLockMode as M, ObjectLockRetentionMode as RM,
 };
-use crate::object_lock_support::*;
 
 const BOTH: &str = "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied";
 const MISSING_LOCK: &str = "Bucket is missing ObjectLockConfiguration";
