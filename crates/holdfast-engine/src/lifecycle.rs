@@ -375,16 +375,14 @@ impl Engine {
         Ok(total)
     }
 
-    /// This process's name as a lease holder: its audit chain (`gw-<n>`, which names the
-    /// gateway among those sharing the data dir), its pid, and a random tag that tells a
-    /// restarted process from the one before it.
+    /// This process's name as a lease holder: its audit chain (`gw-<n>`). Gateways sharing a
+    /// data dir hold their chains exclusively (a file lock), so the name is unique among live
+    /// gateways, and a gateway restarted on its old chain takes its old lease back at once
+    /// instead of waiting for it to run out.
     pub fn lease_holder(&self) -> String {
-        let chain = self
-            .audit()
+        self.audit()
             .and_then(|a| a.dir().file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "holdfast".into());
-        let tag = uuid::Uuid::new_v4().simple().to_string();
-        format!("{chain}:pid-{}:{}", std::process::id(), &tag[..8])
+            .unwrap_or_else(|| "holdfast".into())
     }
 
     /// Takes or renews the lifecycle lease; false when another gateway holds it or the

@@ -31,4 +31,5 @@ mod s3_multipart;
 mod s3_objects;
 mod s3_server;
 mod s3_streaming;
+mod scaleout_evidence;
 mod scaleout_gateways;
