@@ -14,6 +14,7 @@ mod notify;
 pub mod postgres;
 pub mod sqlite;
 mod store;
+mod tags;
 
 pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
@@ -21,6 +22,7 @@ pub use lifecycle::*;
 pub use model::*;
 pub use notify::*;
 pub use store::{GatewayClock, MetaStore};
+pub use tags::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, TagSet};
 
 /// Whether a string is a version id this store could have issued (R3: a malformed id is
 /// 400 InvalidArgument, an unknown well-formed one 404 NoSuchVersion).

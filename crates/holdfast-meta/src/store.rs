@@ -1,6 +1,6 @@
 use crate::MetaResult;
 use crate::model::*;
-use crate::{BucketConfigKind, LifecycleAction, LockReport, QueuedEvent, Settlement};
+use crate::{BucketConfigKind, LifecycleAction, LockReport, QueuedEvent, Settlement, TagSet};
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
 
 /// The metadata boundary. Domain-level, not key-value: each method is one atomic
@@ -64,7 +64,8 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn parts(&self, upload_id: &str, after: u32, max: usize) -> MetaResult<(Vec<Part>, bool)>;
     async fn list_uploads(&self, q: UploadListQuery) -> MetaResult<UploadPage>;
     /// Turns the upload into a version made of `object.segments`, which must still be the
-    /// current blobs of the named parts; unused parts are collected.
+    /// current blobs of the named parts; unused parts are collected. The version gets the
+    /// tags set with [`set_upload_tags`](Self::set_upload_tags).
     async fn complete_upload(
         &self,
         upload: &Upload,
@@ -144,6 +145,39 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// What is protected at `now`, per bucket (one bucket, or every bucket in name order).
     async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>>;
+
+    // --- Object tags (issue #5) ------------------------------------------------------------
+    // Tags are metadata, not protected data: they change on any version whatever its lock
+    // state, and go with their version. Versions written by `put_version` have none.
+
+    /// [`put_version`](Self::put_version) with the new version's tags, in the same
+    /// transaction (PutObject with `x-amz-tagging`, CopyObject).
+    async fn put_version_tagged(
+        &self,
+        v: NewVersion,
+        tags: TagSet,
+        cond: WriteConditions,
+        now: Instant,
+    ) -> MetaResult<VersionRecord>;
+    /// The version `sel` names (as [`version`](Self::version) resolves it, without inline
+    /// bytes) and its tags. A delete marker is `DeleteMarker`.
+    async fn version_tags(&self, bucket: &str, key: &str, sel: &VersionSelector)
+    -> MetaResult<(VersionRecord, TagSet)>;
+    /// Replaces the tags of the version `sel` names; an empty set removes them. A delete
+    /// marker is `DeleteMarker`. Returns the version.
+    async fn set_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        tags: TagSet,
+    ) -> MetaResult<VersionRecord>;
+    /// The tags the object of a multipart upload gets when it completes:
+    /// [`complete_upload`](Self::complete_upload) gives them to the version it records, in
+    /// its transaction. They go with the upload when it is aborted.
+    async fn set_upload_tags(&self, bucket: &str, key: &str, upload_id: &str, tags: TagSet) -> MetaResult<()>;
+    /// The tags of every version of one key that has any, by version id (lifecycle filters).
+    async fn key_tags(&self, bucket: &str, key: &str) -> MetaResult<Vec<(String, TagSet)>>;
 }
 
 /// One gateway's last clock reading, as the shared store saw it.

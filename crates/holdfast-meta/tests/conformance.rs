@@ -13,7 +13,7 @@ use holdfast_meta::postgres::{PgMeta, PgOptions};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{
     AccessKey, BucketConfigKind, IdentityStore, LifecycleAction, ListQuery, MetaError, MetaStore, NewVersion,
-    ObjectData, ObjectHeaders, Part, Segment, Upload, UploadListQuery, User, VersionSelector, Versioning,
+    ObjectData, ObjectHeaders, Part, Segment, TagSet, Upload, UploadListQuery, User, VersionSelector, Versioning,
     WriteConditions,
 };
 use holdfast_testkit::Postgres;
@@ -788,6 +788,120 @@ async fn evidence(f: Fixture) {
     assert_eq!(report.iter().map(|r| r.bucket.as_str()).collect::<Vec<_>>(), ["ev"]);
 }
 
+// --- object tags (issue #5) ------------------------------------------------------------
+
+fn tagset(pairs: &[(&str, &str)]) -> TagSet {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// Rows left in a tag table, read with SQL (tags of removed versions or uploads must go).
+fn tag_rows(f: &Fixture, table: &str) -> usize {
+    let sql = format!("SELECT count(*) FROM {table}");
+    if let Some(db) = &f.pg_db {
+        Postgres::shared().psql(db, &sql).unwrap().trim().parse().unwrap()
+    } else {
+        let conn = rusqlite::Connection::open(f.sqlite_path.as_ref().unwrap()).unwrap();
+        conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize
+    }
+}
+
+async fn tags(f: Fixture) {
+    let s = &*f.store;
+    let latest = VersionSelector::Latest;
+    versioned_bucket(s, "tg").await;
+    let plain = put(s, "tg", "k").await;
+    assert_eq!(s.version_tags("tg", "k", &latest).await.unwrap().1, TagSet::new(), "written without tags");
+
+    // A tagged write keeps its tags with the new version only.
+    let t1 = tagset(&[("b", ""), ("a", "1")]);
+    let v1 = s
+        .put_version_tagged(new_version("tg", "k", LockState::default()), t1.clone(), WriteConditions::default(), now())
+        .await
+        .unwrap();
+    let (rec, got) = s.version_tags("tg", "k", &latest).await.unwrap();
+    assert_eq!((rec.version_id.as_str(), &got), (v1.version_id.as_str(), &t1));
+    assert_eq!(got.keys().map(String::as_str).collect::<Vec<_>>(), ["a", "b"], "key order");
+    assert!(s.version_tags("tg", "k", &id(&plain.version_id)).await.unwrap().1.is_empty());
+
+    // Changing one version's tags, by id, leaves the others alone; a new set replaces the old.
+    let t2 = tagset(&[("c", "3")]);
+    let changed = s.set_version_tags("tg", "k", &id(&plain.version_id), t2.clone()).await.unwrap();
+    assert_eq!(changed.version_id, plain.version_id);
+    assert_eq!(s.version_tags("tg", "k", &id(&plain.version_id)).await.unwrap().1, t2);
+    assert_eq!(s.version_tags("tg", "k", &latest).await.unwrap().1, t1);
+    s.set_version_tags("tg", "k", &latest, tagset(&[("z", "9")])).await.unwrap();
+    assert_eq!(s.version_tags("tg", "k", &latest).await.unwrap().1, tagset(&[("z", "9")]));
+    assert_eq!(
+        s.key_tags("tg", "k").await.unwrap(),
+        vec![(v1.version_id.clone(), tagset(&[("z", "9")])), (plain.version_id.clone(), t2.clone())],
+        "newest first"
+    );
+    // The empty set removes them (no row left).
+    s.set_version_tags("tg", "k", &latest, TagSet::new()).await.unwrap();
+    assert!(s.version_tags("tg", "k", &latest).await.unwrap().1.is_empty());
+    assert_eq!(s.key_tags("tg", "k").await.unwrap(), vec![(plain.version_id.clone(), t2.clone())]);
+    assert_eq!(tag_rows(&f, "version_tags"), 1);
+
+    // What cannot carry tags.
+    assert_err!(s.version_tags("tg", "missing", &latest).await, MetaError::NoSuchKey);
+    assert_err!(s.set_version_tags("tg", "missing", &latest, t1.clone()).await, MetaError::NoSuchKey);
+    assert_err!(s.set_version_tags("tg", "k", &id(&"0".repeat(32)), t1.clone()).await, MetaError::NoSuchVersion);
+    assert_err!(s.version_tags("nobucket", "k", &latest).await, MetaError::NoSuchBucket);
+    let marker = s.delete("tg", "k", &latest, Bypass::None, now()).await.unwrap();
+    assert!(marker.delete_marker);
+    let marker_id = marker.version_id.unwrap();
+    assert_err!(s.version_tags("tg", "k", &latest).await, MetaError::DeleteMarker { .. });
+    assert_err!(s.set_version_tags("tg", "k", &id(&marker_id), t1.clone()).await, MetaError::DeleteMarker { .. });
+    // Older versions stay reachable by id.
+    assert_eq!(s.version_tags("tg", "k", &id(&plain.version_id)).await.unwrap().1, t2);
+
+    // Removing a version removes its tags.
+    s.delete("tg", "k", &id(&plain.version_id), Bypass::None, now()).await.unwrap();
+    assert!(s.key_tags("tg", "k").await.unwrap().is_empty());
+    assert_eq!(tag_rows(&f, "version_tags"), 0);
+
+    // Tags are not protected data: a COMPLIANCE version's tags change; the version stays.
+    s.create_bucket("tl", true, now()).await.unwrap();
+    let locked =
+        put_locked(s, "tl", "c", LockState { retention: retention(Mode::Compliance, DAY), legal_hold: None }).await;
+    s.set_version_tags("tl", "c", &id(&locked.version_id), t1.clone()).await.unwrap();
+    s.set_version_tags("tl", "c", &id(&locked.version_id), t2.clone()).await.unwrap();
+    assert_eq!(s.version_tags("tl", "c", &id(&locked.version_id)).await.unwrap().1, t2);
+    assert_err!(
+        s.delete("tl", "c", &id(&locked.version_id), Bypass::None, now()).await,
+        MetaError::Locked(LockDenied::Compliance)
+    );
+    let after = s.version("tl", "c", &id(&locked.version_id)).await.unwrap();
+    assert_eq!((after.lock, after.object), (locked.lock, locked.object));
+
+    // An unversioned bucket's new `null` version replaces the old one and its tags.
+    s.create_bucket("tn", false, now()).await.unwrap();
+    s.put_version_tagged(new_version("tn", "n", LockState::default()), t1.clone(), WriteConditions::default(), now())
+        .await
+        .unwrap();
+    assert_eq!(s.version_tags("tn", "n", &latest).await.unwrap().1, t1);
+    put(s, "tn", "n").await;
+    assert!(s.version_tags("tn", "n", &latest).await.unwrap().1.is_empty());
+    assert_eq!(tag_rows(&f, "version_tags"), 1, "only the locked version's tags remain");
+
+    // Multipart: tags set on the upload go to the version at completion; abort drops them.
+    let u = upload("tg", "mp", "tu1");
+    s.create_upload(u.clone()).await.unwrap();
+    s.set_upload_tags("tg", "mp", "tu1", t1.clone()).await.unwrap();
+    assert_err!(s.set_upload_tags("tg", "other", "tu1", t1.clone()).await, MetaError::NoSuchUpload);
+    let b = blob_id();
+    s.put_part("tg", "mp", "tu1", part(1, &b)).await.unwrap();
+    let object = ObjectData { size: 5, segments: vec![Segment { blob: b.clone(), size: 5 }], ..obj(&b, "m-1") };
+    let done = s.complete_upload(&u, object, WriteConditions::default(), now()).await.unwrap();
+    assert_eq!(s.version_tags("tg", "mp", &latest).await.unwrap(), (done.clone(), t1.clone()));
+    assert_eq!(tag_rows(&f, "upload_tags"), 0, "completion consumed the upload's tags");
+    s.create_upload(upload("tg", "mp2", "tu2")).await.unwrap();
+    s.set_upload_tags("tg", "mp2", "tu2", t2.clone()).await.unwrap();
+    assert_eq!(tag_rows(&f, "upload_tags"), 1);
+    s.abort_upload("tg", "mp2", "tu2").await.unwrap();
+    assert_eq!(tag_rows(&f, "upload_tags"), 0, "abort dropped the upload's tags");
+}
+
 /// Leases for singleton background jobs (issue #7): one holder at a time on a shared store,
 /// renewals keep it, expiry hands it over, and racers get exactly one grant. A store that
 /// one process owns grants every request.
@@ -864,5 +978,6 @@ conformance!(
     worm_guard,
     races,
     evidence,
+    tags,
     leases,
 );

@@ -29,10 +29,11 @@ mod multipart;
 mod objects;
 mod rows;
 mod schema;
+mod tags;
 
 use crate::model::*;
 use crate::store::GatewayClock;
-use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement};
+use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement, TagSet};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
 use std::str::FromStr;
@@ -387,7 +388,7 @@ impl crate::MetaStore for PgMeta {
         cond: WriteConditions,
         now: Instant,
     ) -> MetaResult<VersionRecord> {
-        write!(self, |tx| multipart::complete(&tx, upload, &object, &cond, now).await?)
+        write!(self, |tx| tags::complete(&tx, upload, &object, &cond, now).await?)
     }
 
     async fn completed_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>> {
@@ -457,5 +458,45 @@ impl crate::MetaStore for PgMeta {
 
     async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {
         read!(self, |tx| evidence::lock_report(&tx, bucket, now).await?)
+    }
+
+    async fn put_version_tagged(
+        &self,
+        v: NewVersion,
+        tags: TagSet,
+        cond: WriteConditions,
+        now: Instant,
+    ) -> MetaResult<VersionRecord> {
+        if v.object.inline.is_some() {
+            return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
+        }
+        write!(self, |tx| tags::put_version(&tx, &v, &tags, &cond, now).await?)
+    }
+
+    async fn version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+    ) -> MetaResult<(VersionRecord, TagSet)> {
+        read!(self, |tx| tags::get(&tx, bucket, key, sel).await?)
+    }
+
+    async fn set_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        tags: TagSet,
+    ) -> MetaResult<VersionRecord> {
+        write!(self, |tx| tags::set(&tx, bucket, key, sel, &tags).await?)
+    }
+
+    async fn set_upload_tags(&self, bucket: &str, key: &str, upload_id: &str, tags: TagSet) -> MetaResult<()> {
+        write!(self, |tx| tags::set_upload(&tx, bucket, key, upload_id, &tags).await?)
+    }
+
+    async fn key_tags(&self, bucket: &str, key: &str) -> MetaResult<Vec<(String, TagSet)>> {
+        read!(self, |tx| tags::of_key(&tx, bucket, key).await?)
     }
 }

@@ -15,9 +15,10 @@ mod multipart;
 mod objects;
 mod rows;
 mod schema;
+mod tags;
 
 use crate::model::*;
-use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement};
+use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement, TagSet};
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -135,6 +136,7 @@ impl SqliteMeta {
         conn.execute_batch(schema::SCHEMA)?;
         conn.execute_batch(identity::SCHEMA)?;
         conn.execute_batch(evidence::SCHEMA)?;
+        conn.execute_batch(tags::SCHEMA)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .map(Some)
@@ -453,7 +455,7 @@ impl crate::MetaStore for SqliteMeta {
         now: Instant,
     ) -> MetaResult<VersionRecord> {
         let upload = upload.clone();
-        self.write_object(move |c| multipart::complete(c, &upload, &object, &cond, now)).await
+        self.write_object(move |c| tags::complete(c, &upload, &object, &cond, now)).await
     }
 
     async fn completed_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>> {
@@ -516,5 +518,46 @@ impl crate::MetaStore for SqliteMeta {
     async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {
         let bucket = bucket.map(str::to_owned);
         self.read(move |c| evidence::lock_report(c, bucket.as_deref(), now)).await
+    }
+
+    async fn put_version_tagged(
+        &self,
+        v: NewVersion,
+        tags: TagSet,
+        cond: WriteConditions,
+        now: Instant,
+    ) -> MetaResult<VersionRecord> {
+        self.write_object(move |c| tags::put_version(c, &v, &tags, &cond, now)).await
+    }
+
+    async fn version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+    ) -> MetaResult<(VersionRecord, TagSet)> {
+        let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
+        self.read(move |c| tags::get(c, &bucket, &key, &sel)).await
+    }
+
+    async fn set_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        tags: TagSet,
+    ) -> MetaResult<VersionRecord> {
+        let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
+        self.write_object(move |c| tags::set(c, &bucket, &key, &sel, &tags)).await
+    }
+
+    async fn set_upload_tags(&self, bucket: &str, key: &str, upload_id: &str, tags: TagSet) -> MetaResult<()> {
+        let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.write_object(move |c| tags::set_upload(c, &bucket, &key, &id, &tags)).await
+    }
+
+    async fn key_tags(&self, bucket: &str, key: &str) -> MetaResult<Vec<(String, TagSet)>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.read(move |c| tags::of_key(c, &bucket, &key)).await
     }
 }

@@ -3,7 +3,9 @@
 
 /// 2: small objects' bytes inline (`inline_data`). A build that knows only version 1
 /// would read such objects as empty, so it refuses a database at version 2.
-pub const SCHEMA_VERSION: i64 = 2;
+/// 3: object tags (`version_tags`, `upload_tags`, in `tags.rs`; issue #5). An older build
+/// would drop the tags of completed uploads and could not show them, so it refuses it.
+pub const SCHEMA_VERSION: i64 = 3;
 
 pub const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
