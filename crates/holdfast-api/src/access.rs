@@ -38,6 +38,41 @@ pub struct BypassGrant(pub bool);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListGrant(pub bool);
 
+/// Whether the caller is allowed `s3:GetObjectTagging` on the target of a GET/HEAD: only then
+/// does the answer carry `x-amz-tagging-count` (AWS GetObject).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagVisibility(pub bool);
+
+/// Operations for which AWS defines `s3:ExistingObjectTag/<key>`: those acting on an existing
+/// object version, but not PutObject or DeleteObject (S3 User Guide, "Tagging and access
+/// control policies": the key is not supported when granting PUT Object and DELETE Object).
+const EXISTING_TAG_OPERATIONS: &[&str] = &[
+    "GetObject",
+    "HeadObject",
+    "GetObjectAcl",
+    "PutObjectAcl",
+    "GetObjectTagging",
+    "PutObjectTagging",
+    "DeleteObjectTagging",
+    "GetObjectAttributes",
+    "GetObjectRetention",
+    "PutObjectRetention",
+    "GetObjectLegalHold",
+    "PutObjectLegalHold",
+];
+
+/// Whether any statement of these policies has a condition on an existing object tag: only
+/// then is it worth reading the object's tags to authorize a request.
+fn mentions_existing_tags<'p>(policies: impl IntoIterator<Item = &'p Policy>) -> bool {
+    policies
+        .into_iter()
+        .flat_map(|p| &p.statements)
+        .flat_map(|s| &s.conditions)
+        .any(|c| c.key.len() > EXISTING_TAG.len() && c.key[..EXISTING_TAG.len()].eq_ignore_ascii_case(EXISTING_TAG))
+}
+
+const EXISTING_TAG: &str = "s3:ExistingObjectTag/";
+
 /// The client's address, put in the request extensions by the HTTP edge (aws:SourceIp).
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteAddr(pub SocketAddr);
@@ -92,6 +127,8 @@ fn traits(h: &HeaderMap, uri: &Uri) -> RequestTraits {
 
 pub struct Authorizer {
     dir: Arc<Directory>,
+    /// Where object tags are read for `s3:ExistingObjectTag/<key>` conditions.
+    objects: Option<Arc<dyn holdfast_meta::MetaStore>>,
 }
 
 /// The inputs of one authorization.
@@ -116,7 +153,27 @@ impl<'a> Target<'a> {
 
 impl Authorizer {
     pub fn new(dir: Arc<Directory>) -> Self {
-        Self { dir }
+        Self { dir, objects: None }
+    }
+
+    /// Reads object tags from `meta` when a policy has an `s3:ExistingObjectTag/<key>` condition.
+    #[must_use]
+    pub fn with_object_tags(mut self, meta: Arc<dyn holdfast_meta::MetaStore>) -> Self {
+        self.objects = Some(meta);
+        self
+    }
+
+    /// `s3:ExistingObjectTag/<key>` for each tag of the version a request names. A version
+    /// that cannot be read (missing, a delete marker) has no tags: conditions on them fail.
+    async fn existing_tags(&self, t: &Target<'_>, cx: &mut Context) {
+        let (Some(meta), Some(bucket), Some(key)) = (&self.objects, t.bucket, t.key) else { return };
+        let version = query_pairs(t.uri).into_iter().find(|(k, v)| k == "versionId" && !v.is_empty()).map(|(_, v)| v);
+        let sel = holdfast_meta::VersionSelector::from_option(version);
+        if let Ok((_, tags)) = meta.version_tags(bucket, key, &sel).await {
+            for (k, v) in tags {
+                cx.insert(&format!("{EXISTING_TAG}{k}"), v);
+            }
+        }
     }
 
     pub fn directory(&self) -> &Arc<Directory> {
@@ -188,6 +245,14 @@ impl Authorizer {
         if let Some(hold) = header(t.headers, "x-amz-object-lock-legal-hold") {
             cx.set_requested_legal_hold(hold == "ON");
         }
+        // Tags a write asks for (x-amz-tagging): s3:RequestObjectTag/<key>, s3:RequestObjectTagKeys.
+        // A header that does not parse is refused by the operation itself.
+        if matches!(t.operation, "PutObject" | "CreateMultipartUpload" | "CopyObject")
+            && let Ok(tags) = crate::ops::tagging::tags_from_header(header(t.headers, "x-amz-tagging"), false)
+            && !tags.is_empty()
+        {
+            crate::ops::tagging::request_tag_keys(&mut cx, &tags);
+        }
         cx
     }
 
@@ -215,6 +280,11 @@ impl Authorizer {
             Some(b) => self.bucket_policy(b).await,
             None => None,
         };
+        if EXISTING_TAG_OPERATIONS.contains(&t.operation)
+            && mentions_existing_tags(identity.iter().chain(&target_policy))
+        {
+            self.existing_tags(t, &mut context).await;
+        }
         // A bucket being created, and the account resource, belong to the caller's account.
         let target_cross = match bucket.as_deref() {
             Some(b) if t.operation != "CreateBucket" => self.is_cross_account(caller, b).await,
@@ -223,6 +293,7 @@ impl Authorizer {
         let mut visibility = LockVisibility { retention: false, legal_hold: false };
         let mut bypass = None;
         let mut list = None;
+        let mut tags_visible = false;
         for ActionCheck { action, resource, need } in checks {
             let (arn, policy) = match resource {
                 ResourceKind::Account => (ACCOUNT_RESOURCE.to_owned(), None),
@@ -253,6 +324,7 @@ impl Authorizer {
                 (Need::Optional, "s3:GetObjectLegalHold") => visibility.legal_hold = allowed,
                 (Need::Optional, "s3:BypassGovernanceRetention") => bypass = Some(allowed),
                 (Need::Optional, "s3:ListBucket") => list = Some(allowed),
+                (Need::Optional, "s3:GetObjectTagging" | "s3:GetObjectVersionTagging") => tags_visible = allowed,
                 _ => {}
             }
         }
@@ -263,6 +335,7 @@ impl Authorizer {
         if let Some(l) = list {
             ext.insert(ListGrant(l));
         }
+        ext.insert(TagVisibility(tags_visible));
         ext.insert(Caller(caller.clone()));
         Ok(())
     }

@@ -5,7 +5,7 @@ use crate::access::{Authorizer, Caller, Target};
 use holdfast_identity::{Directory, Principal};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
-use s3s::dto::{PutObjectLegalHoldInput, PutObjectRetentionInput};
+use s3s::dto::{PutObjectLegalHoldInput, PutObjectRetentionInput, PutObjectTaggingInput};
 use s3s::{S3Request, S3Result, s3_error};
 use std::sync::{Arc, Mutex};
 
@@ -105,9 +105,9 @@ impl S3Access for Access {
             let (bucket, key) = Target::of_path(cx.s3_path());
             let (bucket, key) = (bucket.map(str::to_owned), key.map(str::to_owned));
             let version_id = cx.uri().query().and_then(|q| {
-                q.split('&').find_map(|kv| kv.strip_prefix("versionId=")).map(|v| {
-                    percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned()
-                })
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("versionId="))
+                    .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
             });
             let principal = crate::audit::principal_name(&caller, self.authz.directory().account_id());
             crate::audit::AuditSlot::update(cx.extensions_mut(), |f| {
@@ -117,7 +117,7 @@ impl S3Access for Access {
                 f.version_id = version_id.filter(|v| !v.is_empty());
             });
         }
-        if matches!(op.as_str(), "PutObjectRetention" | "PutObjectLegalHold") {
+        if matches!(op.as_str(), "PutObjectRetention" | "PutObjectLegalHold" | "PutObjectTagging") {
             // Judged once the body is parsed (its values are condition keys).
             cx.extensions_mut().insert(Caller(caller));
             return Ok(());
@@ -150,6 +150,29 @@ impl S3Access for Access {
                 if let Some((mode, until)) = retention {
                     let now = holdfast_lock::Instant::now_system().millis();
                     cx.set_requested_retention(&mode, until.millis(), now);
+                }
+            },
+        )
+        .await
+    }
+
+    /// The requested tags are condition keys (`s3:RequestObjectTag/<key>`,
+    /// `s3:RequestObjectTagKeys`); a body that breaks the limits is refused by the operation.
+    async fn put_object_tagging(&self, req: &mut S3Request<PutObjectTaggingInput>) -> S3Result<()> {
+        let tags = crate::ops::tagging::tags_from_body(&req.input.tagging, false).ok();
+        let ak = req.credentials.as_ref().map(|c| c.access_key.clone());
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        self.check_parsed(
+            "PutObjectTagging",
+            &bucket,
+            &key,
+            ak.as_deref(),
+            &req.headers,
+            &req.uri,
+            &mut req.extensions,
+            |cx| {
+                if let Some(tags) = &tags {
+                    crate::ops::tagging::request_tag_keys(cx, tags);
                 }
             },
         )

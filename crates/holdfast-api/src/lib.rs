@@ -76,9 +76,11 @@ impl Gateway {
 pub fn service(gateway: Gateway) -> s3s::service::S3Service {
     let base_domain = gateway.config.base_domain.clone();
     let dir = Arc::clone(&gateway.dir);
+    let meta = Arc::clone(&gateway.engine.meta);
     let mut builder = s3s::service::S3ServiceBuilder::new(gateway);
     builder.set_auth(auth::KeyStore::new(Arc::clone(&dir)));
-    builder.set_access(auth::Access::new(Arc::new(access::Authorizer::new(dir))));
+    let authorizer = access::Authorizer::new(dir).with_object_tags(meta);
+    builder.set_access(auth::Access::new(Arc::new(authorizer)));
     if let Some(domain) = base_domain {
         builder.set_host(BaseDomainHost { domain: domain.to_ascii_lowercase() });
     }

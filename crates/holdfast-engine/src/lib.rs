@@ -13,6 +13,7 @@ mod multipart;
 mod notify;
 mod objects;
 mod read;
+mod tagging;
 
 pub use clock::Clock;
 pub use error::{BodyError, EngineError, EngineResult};
@@ -20,6 +21,7 @@ pub use ingest::{BodyClaims, BodyStream, ExpectedChecksum};
 pub use multipart::{CompletedPart, CreateUpload, PartSource};
 pub use objects::{CopyObject, LockChange, MetadataDirective, PutObject};
 pub use read::{ByteRange, GetObject, ObjectRead, ReadConditions};
+pub use tagging::TaggingDirective;
 
 use holdfast_blob::BlobStore;
 use holdfast_meta::{MetaStore, VersionSelector, is_well_formed_version_id};

@@ -18,8 +18,9 @@ use holdfast_audit::AuditRecord;
 use holdfast_lock::{Bypass, Instant, check_delete};
 use holdfast_meta::{
     Bucket, BucketConfigKind, CurrentExpiration, LifecycleAction, LifecycleConfig, LifecycleRule, ListQuery, MetaError,
-    UploadListQuery, VersionRecord, Versioning,
+    TagSet, UploadListQuery, VersionRecord, Versioning,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -149,7 +150,23 @@ impl BucketPass<'_> {
             Err(MetaError::Locked(_)) => self.skip(v),
             // Changed since it was listed (or its bucket is gone): next pass decides again.
             Err(MetaError::PreconditionFailed | MetaError::NoSuchBucket) => {}
-            Err(e) => tracing::warn!(bucket = %self.bucket.name, key = %v.key, error = %e, "lifecycle expiration failed"),
+            Err(e) => {
+                tracing::warn!(bucket = %self.bucket.name, key = %v.key, error = %e, "lifecycle expiration failed")
+            }
+        }
+    }
+
+    /// The tags of a key's versions, by version id: read only when a rule filters by tag.
+    async fn key_tags(&self, rules: &[&LifecycleRule], key: &str) -> Option<HashMap<String, TagSet>> {
+        if rules.iter().all(|r| r.filter.tags.is_empty()) {
+            return Some(HashMap::new());
+        }
+        match self.engine.meta.key_tags(&self.bucket.name, key).await {
+            Ok(tags) => Some(tags.into_iter().collect()),
+            Err(e) => {
+                tracing::warn!(bucket = %self.bucket.name, %key, error = %e, "lifecycle could not read object tags");
+                None
+            }
         }
     }
 
@@ -158,20 +175,25 @@ impl BucketPass<'_> {
         let now = self.engine.clock.now();
         let rules = self.rules.clone();
         let Some(current) = history.first() else { return };
+        // Without the tags no rule can be judged: leave the key to the next pass.
+        let Some(key_tags) = self.key_tags(&rules, &current.key).await else { return };
+        let none = TagSet::new();
+        let tags_of = |v: &VersionRecord| key_tags.get(&v.version_id).unwrap_or(&none);
         if current.is_latest {
             if current.is_delete_marker() {
                 if history.len() == 1
-                    && let Some(rule) =
-                        rules.iter().find(|r| r.expired_object_delete_marker && r.filter.applies(&current.key, None))
+                    && let Some(rule) = rules
+                        .iter()
+                        .find(|r| r.expired_object_delete_marker && r.filter.applies_tagged(&current.key, None, &none))
                 {
                     self.act(current, LifecycleAction::RemoveExpiredMarker, &rule.id).await;
                 }
             } else {
                 let size = current.object.as_ref().map(|o| o.size);
-                if let Some(rule) = rules
-                    .iter()
-                    .find(|r| r.filter.applies(&current.key, size) && expired_current(r, current.last_modified, now, self.day_ms))
-                {
+                if let Some(rule) = rules.iter().find(|r| {
+                    r.filter.applies_tagged(&current.key, size, tags_of(current))
+                        && expired_current(r, current.last_modified, now, self.day_ms)
+                }) {
                     // In a versioned bucket expiration only adds a delete marker, which D11
                     // allows over a protected version; otherwise it removes the version.
                     let removes = self.bucket.versioning != Versioning::Enabled;
@@ -193,7 +215,7 @@ impl BucketPass<'_> {
             let Some(rule) = rules.iter().find(|r| {
                 r.noncurrent_days.is_some_and(|d| since.plus_millis(i64::from(d).saturating_mul(self.day_ms)) <= now)
                     && newer_noncurrent >= u64::from(r.newer_noncurrent_versions.unwrap_or(0))
-                    && r.filter.applies(&v.key, size)
+                    && r.filter.applies_tagged(&v.key, size, tags_of(v))
             }) else {
                 continue;
             };

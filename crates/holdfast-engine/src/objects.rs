@@ -3,12 +3,13 @@
 use crate::checksum::encode;
 use crate::ingest::{BodyClaims, BodyStream, Ingested, Stored, ingest};
 use crate::read::{ReadConditions, stream_span};
+use crate::tagging::TaggingDirective;
 use crate::{Engine, EngineError, EngineResult};
 use futures::StreamExt;
 use holdfast_lock::{Bypass, LegalHold, LockState, Retention};
 use holdfast_meta::{
     ChecksumAlgorithm, ChecksumKind, DeleteOutcome, NewVersion, ObjectData, ObjectHeaders, Segment, StoredChecksum,
-    VersionRecord, VersionSelector, WriteConditions, WriteOrigin,
+    TagSet, VersionRecord, VersionSelector, WriteConditions, WriteOrigin,
 };
 use std::sync::Arc;
 
@@ -91,9 +92,14 @@ pub(crate) fn check_key(key: &str) -> EngineResult<()> {
 impl Engine {
     /// Records the new version; if the metadata refuses it, the blob written for it is
     /// collected at once rather than left to the orphan sweep.
-    async fn record(&self, v: NewVersion, cond: WriteConditions) -> EngineResult<VersionRecord> {
+    async fn record(&self, v: NewVersion, tags: TagSet, cond: WriteConditions) -> EngineResult<VersionRecord> {
         let blobs: Vec<String> = v.object.segments.iter().map(|s| s.blob.clone()).collect();
-        match self.meta.put_version(v, cond, self.clock.now()).await {
+        let recorded = if tags.is_empty() {
+            self.meta.put_version(v, cond, self.clock.now()).await
+        } else {
+            self.meta.put_version_tagged(v, tags, cond, self.clock.now()).await
+        };
+        match recorded {
             Ok(rec) => Ok(rec),
             Err(e) => {
                 for b in blobs {
@@ -107,6 +113,12 @@ impl Engine {
     }
 
     pub async fn put_object(&self, req: PutObject) -> EngineResult<VersionRecord> {
+        self.put_object_tagged(req, TagSet::new()).await
+    }
+
+    /// [`Self::put_object`] with the new version's tags (`x-amz-tagging`), recorded in the
+    /// same metadata transaction as the version.
+    pub async fn put_object_tagged(&self, req: PutObject, tags: TagSet) -> EngineResult<VersionRecord> {
         check_key(&req.key)?;
         // Fail before reading the body when the bucket does not exist.
         if self.meta.bucket(&req.bucket).await?.is_none() {
@@ -117,12 +129,24 @@ impl Engine {
         let object = object_data(&ing, req.headers);
         self.record(
             NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock, origin: WriteOrigin::Put },
+            tags,
             req.conditions,
         )
         .await
     }
 
+    /// CopyObject with the default tagging directive: the copy gets the source's tags.
     pub async fn copy_object(&self, req: CopyObject) -> EngineResult<(VersionRecord, VersionRecord)> {
+        self.copy_object_tagged(req, TaggingDirective::Copy).await
+    }
+
+    /// CopyObject; `tagging` says whether the copy gets the source version's tags (read
+    /// just before the copy is recorded) or the request's.
+    pub async fn copy_object_tagged(
+        &self,
+        req: CopyObject,
+        tagging: TaggingDirective,
+    ) -> EngineResult<(VersionRecord, VersionRecord)> {
         check_key(&req.key)?;
         let src = self.resolve_object(&req.src_bucket, &req.src_key, &req.src_version).await?;
         let src_obj = src.object.clone().expect("resolved to an object");
@@ -159,9 +183,14 @@ impl Engine {
         };
         let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, self.inline_max()).await?;
         let object = object_data(&ing, headers);
+        let tags = match tagging {
+            TaggingDirective::Copy => self.source_tags(&src).await?,
+            TaggingDirective::Replace(tags) => tags,
+        };
         let rec = self
             .record(
                 NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock, origin: WriteOrigin::Copy },
+                tags,
                 req.conditions,
             )
             .await?;

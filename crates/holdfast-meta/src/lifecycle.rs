@@ -2,11 +2,11 @@
 //! Which version a rule expires is decided by the engine's lifecycle worker; the store only
 //! carries out [`LifecycleAction`]s, through the same lock check as every delete.
 
+use crate::TagSet;
 use holdfast_lock::Instant;
 use serde::{Deserialize, Serialize};
 
-/// Which versions a rule applies to. Tag filters are refused by the API (Holdfast does not
-/// store object tags), so there are none here.
+/// Which versions a rule applies to: every condition holds (AWS `Filter`, `Filter/And`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LifecycleFilter {
     pub prefix: String,
@@ -14,17 +14,31 @@ pub struct LifecycleFilter {
     pub size_greater_than: Option<u64>,
     /// `ObjectSizeLessThan` (strict), bytes.
     pub size_less_than: Option<u64>,
+    /// `Tag` / `And/Tag`: the version must carry every one of these tags, key and value
+    /// exactly (an empty value matches only an empty value); other tags do not matter.
+    #[serde(default, skip_serializing_if = "TagSet::is_empty")]
+    pub tags: TagSet,
 }
 
 impl LifecycleFilter {
     /// Whether an object version of this key and size is in scope (delete markers, which
-    /// have no size, are judged by prefix only).
+    /// have no size, are judged by prefix only). Tags are not judged here: see
+    /// [`Self::applies_tagged`].
     pub fn applies(&self, key: &str, size: Option<u64>) -> bool {
         if !key.starts_with(&self.prefix) {
             return false;
         }
         let Some(size) = size else { return true };
         self.size_greater_than.is_none_or(|g| size > g) && self.size_less_than.is_none_or(|l| size < l)
+    }
+
+    /// [`Self::applies`] and the tag condition, for a version carrying `tags`. A delete
+    /// marker (no size) carries no tags, so a rule with a tag filter never applies to one.
+    pub fn applies_tagged(&self, key: &str, size: Option<u64>, tags: &TagSet) -> bool {
+        if !self.tags.is_empty() && size.is_none() {
+            return false;
+        }
+        self.applies(key, size) && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
     }
 }
 
@@ -124,4 +138,38 @@ pub struct LockReport {
     pub latest_retain_until: Option<Instant>,
     /// Active retentions by the month they end, oldest month first.
     pub expiries_by_month: Vec<MonthTally>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> TagSet {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn tag_filters_need_every_tag_exactly() {
+        let f = LifecycleFilter { prefix: "logs/".into(), tags: tags(&[("a", "1"), ("b", "")]), ..Default::default() };
+        assert!(f.applies_tagged("logs/x", Some(1), &tags(&[("a", "1"), ("b", ""), ("c", "3")])));
+        assert!(!f.applies_tagged("logs/x", Some(1), &tags(&[("a", "1")])));
+        assert!(!f.applies_tagged("logs/x", Some(1), &tags(&[("a", "1"), ("b", "x")])));
+        assert!(!f.applies_tagged("logs/x", Some(1), &tags(&[("A", "1"), ("b", "")])));
+        assert!(!f.applies_tagged("other/x", Some(1), &tags(&[("a", "1"), ("b", "")])));
+        // A delete marker has no tags.
+        assert!(!f.applies_tagged("logs/x", None, &TagSet::new()));
+        // Without tag conditions, tags do not matter.
+        let plain = LifecycleFilter { prefix: "logs/".into(), ..Default::default() };
+        assert!(plain.applies_tagged("logs/x", None, &TagSet::new()));
+        assert!(plain.applies_tagged("logs/x", Some(1), &tags(&[("z", "9")])));
+    }
+
+    #[test]
+    fn filters_stored_before_tags_still_read() {
+        let old: LifecycleFilter =
+            serde_json::from_str(r#"{"prefix":"p","size_greater_than":null,"size_less_than":5}"#)
+                .expect("an old filter parses");
+        assert!(old.tags.is_empty());
+        assert_eq!(old.size_less_than, Some(5));
+    }
 }

@@ -124,6 +124,8 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
             add("s3:GetObjectLegalHold", Object, Optional);
             // Decides whether a missing key is 404 (allowed) or 403 (AWS GetObject/HeadObject).
             add("s3:ListBucket", Bucket, Optional);
+            // x-amz-tagging-count is shown to those allowed to read the tags (AWS GetObject).
+            add(by_version("s3:GetObjectTagging", "s3:GetObjectVersionTagging"), Object, Optional);
         }
         "GetObjectAttributes" => {
             add(by_version("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"), Object, Required)
@@ -465,6 +467,7 @@ mod tests {
         assert_eq!(checks[1].action, "s3:GetObjectRetention");
         assert_eq!(checks[2].action, "s3:GetObjectLegalHold");
         assert_eq!((checks[3].action, checks[3].resource), ("s3:ListBucket", ResourceKind::Bucket));
+        assert_eq!((checks[4].action, checks[4].resource), ("s3:GetObjectTagging", ResourceKind::Object));
     }
 
     #[test]

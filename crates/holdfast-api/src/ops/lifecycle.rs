@@ -1,14 +1,16 @@
 //! Put/Get/DeleteBucketLifecycleConfiguration. Expiration (Days, Date,
 //! ExpiredObjectDeleteMarker), NoncurrentVersionExpiration (NoncurrentDays,
-//! NewerNoncurrentVersions) and AbortIncompleteMultipartUpload, filtered by prefix and object
-//! size. Tag filters and transitions are refused with 501 NotImplemented: Holdfast stores no
-//! object tags and has one storage class.
+//! NewerNoncurrentVersions) and AbortIncompleteMultipartUpload, filtered by prefix, object
+//! size and object tags (`Filter/Tag`, `Filter/And/Tag`). Transitions are refused with 501
+//! NotImplemented: Holdfast has one storage class.
 
 use super::require_integrity_header;
 use crate::Gateway;
 use crate::convert::{instant, ts};
 use crate::error::{engine_error, invalid_argument, rich_error, with_resource};
-use holdfast_meta::{CurrentExpiration, LifecycleConfig, LifecycleFilter, LifecycleRule as Rule};
+use holdfast_meta::{
+    CurrentExpiration, LifecycleConfig, LifecycleFilter, LifecycleRule as Rule, MAX_TAG_KEY, MAX_TAG_VALUE, TagSet,
+};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -24,11 +26,22 @@ fn positive(v: i32, message: &str, name: &str) -> S3Result<u32> {
     u32::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| invalid_argument(message, name, Some(&v.to_string())))
 }
 
-fn no_tags() -> S3Error {
-    s3_error!(
-        NotImplemented,
-        "Lifecycle filters on object tags are not supported: Holdfast does not store object tags"
-    )
+/// The tags of a filter: each key at most once, each tag within the object tag limits.
+fn filter_tags(tags: &[Tag]) -> S3Result<TagSet> {
+    let mut out = TagSet::new();
+    for t in tags {
+        let (Some(k), Some(v)) = (&t.key, &t.value) else { return Err(malformed()) };
+        if k.is_empty() || k.encode_utf16().count() > MAX_TAG_KEY {
+            return Err(s3_error!(InvalidArgument, "The TagKey you have provided is invalid"));
+        }
+        if v.encode_utf16().count() > MAX_TAG_VALUE {
+            return Err(s3_error!(InvalidArgument, "The TagValue you have provided is invalid"));
+        }
+        if out.insert(k.clone(), v.clone()).is_some() {
+            return Err(s3_error!(InvalidRequest, "Duplicate Tag Keys are not allowed."));
+        }
+    }
+    Ok(out)
 }
 
 fn size(v: Option<i64>) -> S3Result<Option<u64>> {
@@ -42,30 +55,40 @@ fn filter(rule: &LifecycleRule) -> S3Result<LifecycleFilter> {
         (Some(p), None) => Ok(LifecycleFilter { prefix: p.clone(), ..Default::default() }),
         (None, None) => Ok(LifecycleFilter::default()),
         (None, Some(f)) => {
-            if f.tag.is_some() || f.and.as_ref().is_some_and(|a| a.tags.as_ref().is_some_and(|t| !t.is_empty())) {
-                return Err(no_tags());
-            }
-            let (prefix, gt, lt) = match &f.and {
+            let (prefix, gt, lt, tags) = match &f.and {
                 Some(and) => {
-                    if f.prefix.is_some() || f.object_size_greater_than.is_some() || f.object_size_less_than.is_some() {
+                    if f.prefix.is_some()
+                        || f.object_size_greater_than.is_some()
+                        || f.object_size_less_than.is_some()
+                        || f.tag.is_some()
+                    {
                         return Err(malformed());
                     }
-                    (and.prefix.clone(), and.object_size_greater_than, and.object_size_less_than)
+                    let tags = filter_tags(and.tags.as_deref().unwrap_or_default())?;
+                    (and.prefix.clone(), and.object_size_greater_than, and.object_size_less_than, tags)
                 }
-                None => (f.prefix.clone(), f.object_size_greater_than, f.object_size_less_than),
+                None => {
+                    // A Tag beside another condition needs And (LifecycleRuleFilter: one of
+                    // Prefix, Tag, ObjectSizeGreaterThan, ObjectSizeLessThan, And).
+                    let others =
+                        f.prefix.is_some() || f.object_size_greater_than.is_some() || f.object_size_less_than.is_some();
+                    if f.tag.is_some() && others {
+                        return Err(malformed());
+                    }
+                    let tags = filter_tags(f.tag.as_slice())?;
+                    (f.prefix.clone(), f.object_size_greater_than, f.object_size_less_than, tags)
+                }
             };
             let filter = LifecycleFilter {
                 prefix: prefix.unwrap_or_default(),
                 size_greater_than: size(gt)?,
                 size_less_than: size(lt)?,
+                tags,
             };
             if let (Some(g), Some(l)) = (filter.size_greater_than, filter.size_less_than)
                 && g >= l
             {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "ObjectSizeGreaterThan must be less than ObjectSizeLessThan"
-                ));
+                return Err(s3_error!(InvalidArgument, "ObjectSizeGreaterThan must be less than ObjectSizeLessThan"));
             }
             Ok(filter)
         }
@@ -147,6 +170,17 @@ fn rule_from_dto(r: &LifecycleRule) -> S3Result<Rule> {
             "DaysAfterInitiation",
         )?);
     }
+    // Delete markers and uploads carry no tags (AWS refuses these combinations).
+    if !rule.filter.tags.is_empty() && rule.expired_object_delete_marker {
+        return Err(invalid_argument(
+            "ExpiredObjectDeleteMarker cannot be specified with object tags in a Lifecycle Filter",
+            "ExpiredObjectDeleteMarker",
+            None,
+        ));
+    }
+    if !rule.filter.tags.is_empty() && rule.abort_incomplete_days.is_some() {
+        return Err(s3_error!(InvalidRequest, "AbortIncompleteMultipartUpload cannot be specified with Tags."));
+    }
     if rule.expiration.is_none()
         && !rule.expired_object_delete_marker
         && rule.noncurrent_days.is_none()
@@ -161,16 +195,23 @@ fn rule_to_dto(r: Rule) -> LifecycleRule {
     let f = r.filter;
     let has_size = f.size_greater_than.is_some() || f.size_less_than.is_some();
     let as_i64 = |v: Option<u64>| v.and_then(|n| i64::try_from(n).ok());
-    let filter = if has_size && !f.prefix.is_empty() {
+    // One condition stands alone; several go in And (an empty prefix is no condition).
+    let conditions = usize::from(!f.prefix.is_empty())
+        + usize::from(f.size_greater_than.is_some())
+        + usize::from(f.size_less_than.is_some())
+        + f.tags.len();
+    let filter = if conditions > 1 && (!f.tags.is_empty() || !f.prefix.is_empty()) {
         LifecycleRuleFilter {
             and: Some(LifecycleRuleAndOperator {
-                prefix: Some(f.prefix),
+                prefix: (!f.prefix.is_empty()).then_some(f.prefix),
                 object_size_greater_than: as_i64(f.size_greater_than),
                 object_size_less_than: as_i64(f.size_less_than),
-                tags: None,
+                tags: (!f.tags.is_empty()).then(|| super::tagging::to_dto(&f.tags)),
             }),
             ..Default::default()
         }
+    } else if let Some((k, v)) = f.tags.into_iter().next() {
+        LifecycleRuleFilter { tag: Some(Tag { key: Some(k), value: Some(v) }), ..Default::default() }
     } else {
         LifecycleRuleFilter {
             prefix: (!has_size).then_some(f.prefix),
@@ -191,9 +232,9 @@ fn rule_to_dto(r: Rule) -> LifecycleRule {
         expired_object_delete_marker: r.expired_object_delete_marker.then_some(true),
     });
     LifecycleRule {
-        abort_incomplete_multipart_upload: r.abort_incomplete_days.map(|d| AbortIncompleteMultipartUpload {
-            days_after_initiation: i32::try_from(d).ok(),
-        }),
+        abort_incomplete_multipart_upload: r
+            .abort_incomplete_days
+            .map(|d| AbortIncompleteMultipartUpload { days_after_initiation: i32::try_from(d).ok() }),
         expiration,
         filter: Some(filter),
         id: Some(r.id),
@@ -268,7 +309,10 @@ impl Gateway {
     ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
         let bucket = req.input.bucket;
         self.bucket(&bucket).await?;
-        self.engine.set_lifecycle_config(&bucket, None).await.map_err(|e| with_resource(engine_error(e), &bucket, None))?;
+        self.engine
+            .set_lifecycle_config(&bucket, None)
+            .await
+            .map_err(|e| with_resource(engine_error(e), &bucket, None))?;
         Ok(S3Response::with_status(DeleteBucketLifecycleOutput {}, http::StatusCode::NO_CONTENT))
     }
 }

@@ -8,6 +8,7 @@ pub mod multipart;
 pub mod notification;
 pub mod objects;
 pub mod policy;
+pub mod tagging;
 
 use s3s::{S3Result, s3_error};
 

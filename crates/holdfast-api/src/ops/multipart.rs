@@ -47,6 +47,7 @@ impl Gateway {
         )?;
         let algorithm = input.checksum_algorithm.as_ref().map(checksum_algorithm).transpose()?;
         let kind = checksum_kind(input.checksum_type.as_ref())?;
+        let tags = super::tagging::tags_from_header(input.tagging.as_deref(), self.config.aws_strict)?;
         let upload = self
             .engine
             .create_upload(CreateUpload {
@@ -59,6 +60,13 @@ impl Gateway {
             })
             .await
             .map_err(engine_error)?;
+        if !tags.is_empty()
+            && let Err(e) = self.engine.set_upload_tags(&input.bucket, &input.key, &upload.upload_id, tags).await
+        {
+            // The client never learns this upload's id: take it away again.
+            let _ = self.engine.meta.abort_upload(&input.bucket, &input.key, &upload.upload_id).await;
+            return Err(engine_error(e));
+        }
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),

@@ -172,17 +172,21 @@ impl Gateway {
             input.metadata.as_ref(),
         )?;
         let conditions = write_conditions(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let tags = super::tagging::tags_from_header(input.tagging.as_deref(), self.config.aws_strict)?;
         let rec = self
             .engine
-            .put_object(PutObject {
-                bucket: input.bucket.clone(),
-                key: input.key.clone(),
-                headers: object_headers,
-                body: body_stream(input.body),
-                claims,
-                lock,
-                conditions,
-            })
+            .put_object_tagged(
+                PutObject {
+                    bucket: input.bucket.clone(),
+                    key: input.key.clone(),
+                    headers: object_headers,
+                    body: body_stream(input.body),
+                    claims,
+                    lock,
+                    conditions,
+                },
+                tags,
+            )
             .await
             .map_err(|e| with_resource(self.engine_err(e), &input.bucket, Some(&input.key)))?;
         AuditSlot::update(&extensions, |f| f.version_id = Some(rec.version_id.clone()));
@@ -238,6 +242,7 @@ impl Gateway {
             )
             .await?;
         let version_id = shown_version_id(self, &read.version).await;
+        let tag_count = self.tag_count(&read.version, &req.extensions).await;
         let obj = read.object().clone();
         let h = &obj.headers;
         let (mode, until, hold) = visible_lock_headers(&read.version.lock, &req.extensions);
@@ -259,6 +264,7 @@ impl Gateway {
             object_lock_legal_hold_status: hold,
             parts_count: read.parts_count.and_then(|n| i32::try_from(n).ok()),
             storage_class: storage_class_out(h).map(StorageClass::from),
+            tag_count,
             version_id,
             website_redirect_location: h.website_redirect_location.clone(),
             ..Default::default()
@@ -297,6 +303,7 @@ impl Gateway {
             )
             .await?;
         let version_id = shown_version_id(self, &read.version).await;
+        let tag_count = self.tag_count(&read.version, &req.extensions).await;
         let obj = read.object();
         let h = &obj.headers;
         let (mode, until, hold) = visible_lock_headers(&read.version.lock, &req.extensions);
@@ -327,7 +334,12 @@ impl Gateway {
             put_checksum!(out, shown.as_ref());
             out.checksum_type = shown.as_ref().map(checksum_type);
         }
-        Ok(S3Response::new(out))
+        let mut resp = S3Response::new(out);
+        // s3s's HeadObjectOutput has no tag count; AWS (and s3-tests) send it on HEAD too.
+        if let Some(n) = tag_count {
+            resp.headers.insert("x-amz-tagging-count", http::HeaderValue::from(n));
+        }
+        Ok(resp)
     }
 
     /// Governance bypass for this request (P4): the header must say `true`, the bucket must
@@ -478,25 +490,43 @@ impl Gateway {
             }
         };
         let checksum_algorithm = input.checksum_algorithm.as_ref().map(checksum_algorithm).transpose()?;
+        let tagging = match input.tagging_directive.as_ref().map(TaggingDirective::as_str) {
+            None | Some("COPY") => holdfast_engine::TaggingDirective::Copy,
+            Some("REPLACE") => holdfast_engine::TaggingDirective::Replace(super::tagging::tags_from_header(
+                input.tagging.as_deref(),
+                self.config.aws_strict,
+            )?),
+            Some(other) => {
+                return Err(crate::error::invalid_argument(
+                    "Unknown tagging directive.",
+                    "x-amz-tagging-directive",
+                    Some(other),
+                ));
+            }
+        };
         let (src, rec) = self
             .engine
-            .copy_object(CopyObject {
-                src_bucket: src_bucket.to_string(),
-                src_key: src_key.to_string(),
-                src_version: version_selector(src_version.as_ref().map(ToString::to_string)).map_err(engine_error)?,
-                src_conditions: read_conditions(
-                    input.copy_source_if_match.as_ref(),
-                    input.copy_source_if_none_match.as_ref(),
-                    input.copy_source_if_modified_since.as_ref(),
-                    input.copy_source_if_unmodified_since.as_ref(),
-                ),
-                bucket: input.bucket.clone(),
-                key: input.key.clone(),
-                metadata,
-                checksum_algorithm,
-                lock,
-                conditions: WriteConditions::default(),
-            })
+            .copy_object_tagged(
+                CopyObject {
+                    src_bucket: src_bucket.to_string(),
+                    src_key: src_key.to_string(),
+                    src_version: version_selector(src_version.as_ref().map(ToString::to_string))
+                        .map_err(engine_error)?,
+                    src_conditions: read_conditions(
+                        input.copy_source_if_match.as_ref(),
+                        input.copy_source_if_none_match.as_ref(),
+                        input.copy_source_if_modified_since.as_ref(),
+                        input.copy_source_if_unmodified_since.as_ref(),
+                    ),
+                    bucket: input.bucket.clone(),
+                    key: input.key.clone(),
+                    metadata,
+                    checksum_algorithm,
+                    lock,
+                    conditions: WriteConditions::default(),
+                },
+                tagging,
+            )
             .await
             .map_err(|e| with_resource(engine_error(e), src_bucket, Some(src_key)))?;
         AuditSlot::update(&req.extensions, |f| f.version_id = Some(rec.version_id.clone()));

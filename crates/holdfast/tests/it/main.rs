@@ -31,5 +31,7 @@ mod s3_multipart;
 mod s3_objects;
 mod s3_server;
 mod s3_streaming;
+mod s3_tagging;
+mod s3_tagging_lifecycle;
 mod scaleout_evidence;
 mod scaleout_gateways;
