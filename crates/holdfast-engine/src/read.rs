@@ -85,6 +85,8 @@ pub struct GetObject {
     pub range: Option<ByteRange>,
     pub part_number: Option<u32>,
     pub conditions: ReadConditions,
+    /// Read the version's tags too, in the same trip to the store (`x-amz-tagging-count`).
+    pub with_tags: bool,
 }
 
 pub struct ObjectRead {
@@ -93,6 +95,8 @@ pub struct ObjectRead {
     pub span: Option<(u64, u64)>,
     pub parts_count: Option<u32>,
     pub body: Option<ByteStream>,
+    /// The version's tags, when asked for.
+    pub tags: Option<holdfast_meta::TagSet>,
 }
 
 impl ObjectRead {
@@ -144,7 +148,18 @@ impl Engine {
     /// Resolves the version a read names; a current delete marker reads as NoSuchKey and
     /// a named one as MethodNotAllowed (G5), both carrying the marker's identity.
     pub async fn resolve_object(&self, bucket: &str, key: &str, sel: &VersionSelector) -> EngineResult<VersionRecord> {
-        let rec = self.meta.version(bucket, key, sel).await?;
+        Ok(self.resolve_object_for_read(bucket, key, sel, false).await?.0)
+    }
+
+    /// [`resolve_object`](Self::resolve_object), with the version's tags when `with_tags`.
+    async fn resolve_object_for_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        with_tags: bool,
+    ) -> EngineResult<(VersionRecord, Option<holdfast_meta::TagSet>)> {
+        let (rec, tags) = self.meta.version_for_read(bucket, key, sel, with_tags).await?;
         if rec.is_delete_marker() {
             return Err(match sel {
                 VersionSelector::Latest => EngineError::CurrentIsDeleteMarker { version_id: rec.version_id },
@@ -153,11 +168,11 @@ impl Engine {
                 }
             });
         }
-        Ok(rec)
+        Ok((rec, tags))
     }
 
     pub async fn get_object(&self, req: GetObject, with_body: bool) -> EngineResult<ObjectRead> {
-        let version = self.resolve_object(&req.bucket, &req.key, &req.version).await?;
+        let (version, tags) = self.resolve_object_for_read(&req.bucket, &req.key, &req.version, req.with_tags).await?;
         let obj = version.object.as_ref().expect("resolved to an object");
         req.conditions.check(&obj.etag, version.last_modified)?;
         let (span, parts_count) = match (req.part_number, req.range) {
@@ -180,7 +195,7 @@ impl Engine {
             let (start, end) = span.unwrap_or((0, obj.size));
             stream_span(Arc::clone(&self.blobs), obj, start, end)
         });
-        Ok(ObjectRead { version, span, parts_count, body })
+        Ok(ObjectRead { version, span, parts_count, body, tags })
     }
 }
 

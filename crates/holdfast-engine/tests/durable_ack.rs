@@ -125,6 +125,7 @@ async fn read(engine: &Engine, key: &str) -> Result<Vec<u8>, EngineError> {
         range: None,
         part_number: None,
         conditions: ReadConditions::default(),
+        with_tags: false,
     };
     let got = engine.get_object(req, true).await?;
     let mut body = got.body.expect("a body");

@@ -159,6 +159,22 @@ pub trait MetaStore: Send + Sync + 'static {
         cond: WriteConditions,
         now: Instant,
     ) -> MetaResult<VersionRecord>;
+    /// [`version`](Self::version) and, when `with_tags` and it is an object version, its tags:
+    /// what GET and HEAD need (`x-amz-tagging-count`). A store that can reads both in one trip.
+    async fn version_for_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        with_tags: bool,
+    ) -> MetaResult<(VersionRecord, Option<TagSet>)> {
+        let rec = self.version(bucket, key, sel).await?;
+        if !with_tags || rec.is_delete_marker() {
+            return Ok((rec, None));
+        }
+        let tags = self.version_tags(bucket, key, &VersionSelector::Id(rec.version_id.clone())).await?.1;
+        Ok((rec, Some(tags)))
+    }
     /// The version `sel` names (as [`version`](Self::version) resolves it, without inline
     /// bytes) and its tags. A delete marker is `DeleteMarker`.
     async fn version_tags(&self, bucket: &str, key: &str, sel: &VersionSelector)

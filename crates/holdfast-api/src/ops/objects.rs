@@ -1,5 +1,6 @@
 //! Object operations: put, get, head, delete, multi-delete, copy, attributes.
 
+use super::tagging::{tag_count, tags_visible};
 use super::{bypass_requested, require_integrity_header};
 use crate::Gateway;
 use crate::access::ListGrant;
@@ -236,13 +237,14 @@ impl Gateway {
                         input.if_modified_since.as_ref(),
                         input.if_unmodified_since.as_ref(),
                     ),
+                    with_tags: tags_visible(&req.extensions),
                 },
                 true,
                 &req.extensions,
             )
             .await?;
         let version_id = shown_version_id(self, &read.version).await;
-        let tag_count = self.tag_count(&read.version, &req.extensions).await;
+        let tag_count = tag_count(&read);
         let obj = read.object().clone();
         let h = &obj.headers;
         let (mode, until, hold) = visible_lock_headers(&read.version.lock, &req.extensions);
@@ -297,13 +299,14 @@ impl Gateway {
                         input.if_modified_since.as_ref(),
                         input.if_unmodified_since.as_ref(),
                     ),
+                    with_tags: tags_visible(&req.extensions),
                 },
                 false,
                 &req.extensions,
             )
             .await?;
         let version_id = shown_version_id(self, &read.version).await;
-        let tag_count = self.tag_count(&read.version, &req.extensions).await;
+        let tag_count = tag_count(&read);
         let obj = read.object();
         let h = &obj.headers;
         let (mode, until, hold) = visible_lock_headers(&read.version.lock, &req.extensions);

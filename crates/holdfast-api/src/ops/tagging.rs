@@ -9,7 +9,7 @@ use crate::Gateway;
 use crate::access::TagVisibility;
 use crate::error::{engine_error, invalid_argument, with_resource};
 use holdfast_engine::version_selector;
-use holdfast_meta::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, TagSet, VersionRecord, VersionSelector};
+use holdfast_meta::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, TagSet, VersionRecord};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -124,18 +124,20 @@ async fn shown(gw: &Gateway, rec: &VersionRecord) -> Option<String> {
     super::objects::shown_version_id(gw, rec).await
 }
 
-impl Gateway {
-    /// `x-amz-tagging-count` of GET/HEAD: the number of tags of the version read, when it
-    /// has any and the caller may read them (`s3:GetObjectTagging`, AWS GetObject).
-    pub(crate) async fn tag_count(&self, rec: &VersionRecord, ext: &http::Extensions) -> Option<i32> {
-        if !ext.get::<TagVisibility>().is_some_and(|v| v.0) {
-            return None;
-        }
-        let sel = VersionSelector::Id(rec.version_id.clone());
-        let tags = self.engine.object_tags(&rec.bucket, &rec.key, &sel).await.ok()?.1;
-        (!tags.is_empty()).then(|| i32::try_from(tags.len()).unwrap_or(i32::MAX))
-    }
+/// Whether GET/HEAD may show `x-amz-tagging-count`: the caller is allowed `s3:GetObjectTagging`
+/// (AWS GetObject). The read then fetches the tags in the same trip to the store.
+pub(crate) fn tags_visible(ext: &http::Extensions) -> bool {
+    ext.get::<TagVisibility>().is_some_and(|v| v.0)
+}
 
+/// `x-amz-tagging-count` of GET/HEAD: the number of tags of the version read, when it has any
+/// and they were read (the caller may see them).
+pub(crate) fn tag_count(read: &holdfast_engine::ObjectRead) -> Option<i32> {
+    let tags = read.tags.as_ref()?;
+    (!tags.is_empty()).then(|| i32::try_from(tags.len()).unwrap_or(i32::MAX))
+}
+
+impl Gateway {
     pub(crate) async fn get_object_tagging(
         &self,
         req: S3Request<GetObjectTaggingInput>,

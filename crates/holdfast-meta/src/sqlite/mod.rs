@@ -374,6 +374,22 @@ impl crate::MetaStore for SqliteMeta {
         self.read(move |c| objects::resolve_content(c, &bucket, &key, &sel)).await
     }
 
+    async fn version_for_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        with_tags: bool,
+    ) -> MetaResult<(VersionRecord, Option<TagSet>)> {
+        let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
+        self.read(move |c| {
+            let rec = objects::resolve_content(c, &bucket, &key, &sel)?;
+            let tags = (with_tags && !rec.is_delete_marker()).then(|| tags::of_seq(c, rec.seq)).transpose()?;
+            Ok((rec, tags))
+        })
+        .await
+    }
+
     fn stores_inline(&self) -> bool {
         true
     }
