@@ -32,7 +32,8 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_server NAME DATA_DIR [EXTRA ENV...]: starts holdfast, prints its endpoint.
+# start_server NAME DATA_DIR [EXTRA ENV...]: starts holdfast and sets $endpoint. Not run in a
+# command substitution: its pid must reach this shell's `pids` for the kills and the cleanup.
 start_server() {
     local name=$1 data=$2
     shift 2
@@ -40,7 +41,7 @@ start_server() {
     pids+=($!)
     for _ in $(seq 1 200); do
         if grep -q "holdfast listening on" "$work/$name.out" 2>/dev/null; then
-            grep -o "http://[0-9.:]*" "$work/$name.out" | head -1
+            endpoint=$(grep -o "http://[0-9.:]*" "$work/$name.out" | head -1)
             return
         fi
         sleep 0.1
@@ -74,7 +75,7 @@ report() { printf '%-34s PUT %6s ops/s   GET %6s ops/s\n' "$1" "$2" "$3"; }
 echo "small objects: $SIZE, concurrency $CONC in total, $DUR per run, $(nproc) cores"
 
 # Embedded.
-e=$(start_server embedded "$work/embedded")
+start_server embedded "$work/embedded"; e=$endpoint
 report "embedded (SQLite)" "$(bench_all put "$e")" "$(bench_all get "$e")"
 kill "${pids[-1]}"
 
@@ -93,12 +94,12 @@ EOF
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w start >/dev/null
 "$pgbin/psql" -X -q -h 127.0.0.1 -p "$port" -U holdfast -d postgres -c "CREATE DATABASE one" -c "CREATE DATABASE three"
 
-g=$(start_server pg1 "$work/shared1" HOLDFAST_META_URL="postgres://holdfast@127.0.0.1:$port/one")
+start_server pg1 "$work/shared1" HOLDFAST_META_URL="postgres://holdfast@127.0.0.1:$port/one"; g=$endpoint
 report "1 gateway, PostgreSQL" "$(bench_all put "$g")" "$(bench_all get "$g")"
 kill "${pids[-1]}"
 
 url="postgres://holdfast@127.0.0.1:$port/three"
-g1=$(start_server pg3a "$work/shared3" HOLDFAST_META_URL="$url")
-g2=$(start_server pg3b "$work/shared3" HOLDFAST_META_URL="$url")
-g3=$(start_server pg3c "$work/shared3" HOLDFAST_META_URL="$url")
+start_server pg3a "$work/shared3" HOLDFAST_META_URL="$url"; g1=$endpoint
+start_server pg3b "$work/shared3" HOLDFAST_META_URL="$url"; g2=$endpoint
+start_server pg3c "$work/shared3" HOLDFAST_META_URL="$url"; g3=$endpoint
 report "3 gateways, one PostgreSQL" "$(bench_all put "$g1" "$g2" "$g3")" "$(bench_all get "$g1" "$g2" "$g3")"
