@@ -1,7 +1,6 @@
 //! The integration suite in one test binary: one link instead of one per file, and every
 //! test of every file scheduled together (cargo runs test binaries one after another).
 
-mod object_lock_support;
 mod buckets;
 mod conformance_s3tests;
 mod evidence_audit;
@@ -18,6 +17,7 @@ mod object_lock_durability;
 mod object_lock_legal_hold;
 mod object_lock_read;
 mod object_lock_retention;
+mod object_lock_support;
 mod object_lock_writes;
 mod s3_auth;
 mod s3_bad_input;
