@@ -90,18 +90,7 @@ fn now_ms() -> i64 {
 
 /// ISO 8601 with milliseconds, as S3 writes dates.
 pub fn iso_ms(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    holdfast_lock::Instant(ms).to_iso8601()
 }
 
 pub fn object_key(n: u64) -> String {
