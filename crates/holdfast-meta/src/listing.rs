@@ -2,7 +2,7 @@
 //! starts, how keys roll up into common prefixes, and when a page is full. Each store
 //! feeds it rows from its byte-ordered key index.
 
-use crate::model::{ListPage, ListQuery, VersionRecord};
+use crate::model::{ListPage, ListQuery, UploadListQuery, UploadPage, VersionRecord};
 
 /// The smallest byte string greater than every string that starts with `p`.
 pub(crate) fn prefix_upper_bound(p: &[u8]) -> Option<Vec<u8>> {
@@ -21,6 +21,53 @@ pub(crate) fn common_prefix<'k>(key: &'k str, prefix: &str, delimiter: Option<&s
     let d = delimiter.filter(|d| !d.is_empty())?;
     let rest = key.get(prefix.len()..)?;
     rest.find(d).map(|i| &key[..prefix.len() + i + d.len()])
+}
+
+/// A ListMultipartUploads page from `(key, upload id, upload document)` rows in key, initiation
+/// and upload-id order, starting at the prefix: the markers, common prefixes and the page size.
+pub(crate) fn uploads_page<E: From<serde_json::Error>>(
+    q: &UploadListQuery,
+    rows: impl IntoIterator<Item = Result<(String, String, String), E>>,
+) -> Result<UploadPage, E> {
+    let mut page = UploadPage::default();
+    let mut count = 0;
+    let mut past_marker = q.key_marker.is_none();
+    for row in rows {
+        let (key, upload_id, data) = row?;
+        if !key.starts_with(&q.prefix) {
+            break;
+        }
+        if !past_marker {
+            let marker = q.key_marker.as_deref().unwrap_or_default();
+            let after = match q.upload_id_marker.as_deref() {
+                Some(id) if key == marker => upload_id.as_str() > id,
+                _ => key.as_str() > marker,
+            };
+            if !after {
+                continue;
+            }
+            past_marker = true;
+        }
+        if let Some(cp) = common_prefix(&key, &q.prefix, q.delimiter.as_deref()) {
+            if page.common_prefixes.last().map(String::as_str) == Some(cp) {
+                continue;
+            }
+            if count == q.max_uploads {
+                page.truncated = true;
+                break;
+            }
+            page.common_prefixes.push(cp.to_owned());
+            count += 1;
+            continue;
+        }
+        if count == q.max_uploads {
+            page.truncated = true;
+            break;
+        }
+        page.uploads.push(serde_json::from_str(&data)?);
+        count += 1;
+    }
+    Ok(page)
 }
 
 /// Inclusive lower bound for a scan that starts after `after` (a key or a common prefix).

@@ -5,7 +5,7 @@ use super::objects::{queue_blob, write_new};
 use super::rows::{execute, key_at, query, query_opt, version_by_seq};
 use super::{Fail, RowLock, Tx, buckets};
 use crate::MetaError;
-use crate::listing::common_prefix;
+use crate::listing::uploads_page;
 use crate::model::*;
 use holdfast_lock::Instant;
 use std::collections::HashSet;
@@ -160,44 +160,6 @@ pub(super) async fn list(tx: &Tx<'_>, q: &UploadListQuery) -> Result<UploadPage,
         &[&q.bucket, &q.prefix.as_bytes()],
     )
     .await?;
-    let mut page = UploadPage::default();
-    let mut count = 0;
-    let mut past_marker = q.key_marker.is_none();
-    for row in &rows {
-        let key = key_at(row, 0)?;
-        let upload_id: String = row.try_get(1)?;
-        if !key.starts_with(&q.prefix) {
-            break;
-        }
-        if !past_marker {
-            let marker = q.key_marker.as_deref().unwrap_or_default();
-            let after = match q.upload_id_marker.as_deref() {
-                Some(id) if key == marker => upload_id.as_str() > id,
-                _ => key.as_str() > marker,
-            };
-            if !after {
-                continue;
-            }
-            past_marker = true;
-        }
-        if let Some(cp) = common_prefix(&key, &q.prefix, q.delimiter.as_deref()) {
-            if page.common_prefixes.last().map(String::as_str) == Some(cp) {
-                continue;
-            }
-            if count == q.max_uploads {
-                page.truncated = true;
-                break;
-            }
-            page.common_prefixes.push(cp.to_owned());
-            count += 1;
-            continue;
-        }
-        if count == q.max_uploads {
-            page.truncated = true;
-            break;
-        }
-        page.uploads.push(serde_json::from_str(&row.try_get::<_, String>(2)?)?);
-        count += 1;
-    }
-    Ok(page)
+    let rows = rows.iter().map(|row| -> Result<_, Fail> { Ok((key_at(row, 0)?, row.try_get(1)?, row.try_get(2)?)) });
+    uploads_page(q, rows)
 }

@@ -5,7 +5,7 @@ use super::{
     buckets,
     rows::{key_from_row, version_by_seq},
 };
-use crate::listing::common_prefix;
+use crate::listing::uploads_page;
 use crate::model::*;
 use crate::{MetaError, MetaResult};
 use holdfast_lock::Instant;
@@ -152,43 +152,5 @@ pub(super) fn list(conn: &Connection, q: &UploadListQuery) -> MetaResult<UploadP
     let rows = stmt.query_map(params![q.bucket, q.prefix.as_bytes()], |r| {
         Ok((key_from_row(r, 0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
     })?;
-    let mut page = UploadPage::default();
-    let mut count = 0;
-    let mut past_marker = q.key_marker.is_none();
-    for row in rows {
-        let (key, upload_id, data) = row?;
-        if !key.starts_with(&q.prefix) {
-            break;
-        }
-        if !past_marker {
-            let marker = q.key_marker.as_deref().unwrap_or_default();
-            let after = match q.upload_id_marker.as_deref() {
-                Some(id) if key == marker => upload_id.as_str() > id,
-                _ => key.as_str() > marker,
-            };
-            if !after {
-                continue;
-            }
-            past_marker = true;
-        }
-        if let Some(cp) = common_prefix(&key, &q.prefix, q.delimiter.as_deref()) {
-            if page.common_prefixes.last().map(String::as_str) == Some(cp) {
-                continue;
-            }
-            if count == q.max_uploads {
-                page.truncated = true;
-                break;
-            }
-            page.common_prefixes.push(cp.to_owned());
-            count += 1;
-            continue;
-        }
-        if count == q.max_uploads {
-            page.truncated = true;
-            break;
-        }
-        page.uploads.push(serde_json::from_str(&data)?);
-        count += 1;
-    }
-    Ok(page)
+    uploads_page(q, rows.map(|r| r.map_err(MetaError::from)))
 }
