@@ -22,6 +22,29 @@ pub struct Bucket {
     pub default_retention: Option<DefaultRetention>,
 }
 
+impl Bucket {
+    /// The id of a new version written now: a fresh one with versioning enabled, else `null`.
+    pub fn next_version_id(&self) -> String {
+        match self.versioning {
+            Versioning::Enabled => crate::new_version_id(),
+            Versioning::Unversioned | Versioning::Suspended => "null".to_owned(),
+        }
+    }
+
+    /// The lock state a new version gets: the request's, with the bucket default filling in
+    /// retention when none was given (W9; a legal-hold header does not suppress it).
+    pub fn lock_for_new_version(&self, requested: LockState, now: Instant) -> LockState {
+        let mut lock = requested;
+        if self.lock_enabled
+            && lock.retention.is_none()
+            && let Some(default) = self.default_retention
+        {
+            lock.retention = Some(default.retention_for(now));
+        }
+        lock
+    }
+}
+
 /// Where an object's bytes live: immutable blobs, concatenated in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {

@@ -7,7 +7,7 @@ use super::rows::{VERSION_COLUMNS, execute, lock_columns, query_one, query_opt, 
 use super::{Fail, RowLock, Tx};
 use super::{buckets, evidence};
 use crate::model::*;
-use crate::{LifecycleAction, MetaError, new_version_id};
+use crate::{LifecycleAction, MetaError};
 use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_delete, check_retention_change};
 
 /// The event names of a delete: what DeleteObject emits, or what lifecycle expiration does.
@@ -212,26 +212,6 @@ async fn insert(
     Ok(rec)
 }
 
-fn version_id_for(bucket: &Bucket) -> String {
-    match bucket.versioning {
-        Versioning::Enabled => new_version_id(),
-        Versioning::Unversioned | Versioning::Suspended => "null".to_owned(),
-    }
-}
-
-/// The lock state a new version gets: the request's, with the bucket default filling in
-/// retention when none was given (W9; a legal-hold header does not suppress it).
-fn effective_lock(bucket: &Bucket, requested: LockState, now: Instant) -> LockState {
-    let mut lock = requested;
-    if bucket.lock_enabled
-        && lock.retention.is_none()
-        && let Some(default) = bucket.default_retention
-    {
-        lock.retention = Some(default.retention_for(now));
-    }
-    lock
-}
-
 /// A new object version of `bucket`/`key` made of `object`: bucket and key locked,
 /// conditions checked, default retention applied; `event` is queued for it.
 #[allow(clippy::too_many_arguments)]
@@ -248,8 +228,8 @@ pub(super) async fn write_new(
     let b = buckets::require(tx, bucket, RowLock::KeyShare).await?;
     let held = lock_key(tx, bucket, key).await?;
     check_conditions(tx, bucket, key, cond).await?;
-    let lock = effective_lock(&b, requested, now);
-    insert(tx, held, bucket, key, &version_id_for(&b), Some(object), &lock, now, event).await
+    let lock = b.lock_for_new_version(requested, now);
+    insert(tx, held, bucket, key, &b.next_version_id(), Some(object), &lock, now, event).await
 }
 
 pub(super) async fn put_version(
@@ -288,7 +268,7 @@ async fn delete_with(
         VersionSelector::Latest => match b.versioning {
             // D1: a delete without versionId only ever adds a marker.
             Versioning::Enabled | Versioning::Suspended => {
-                let id = version_id_for(&b);
+                let id = b.next_version_id();
                 insert(tx, held, bucket, key, &id, None, &LockState::default(), now, events.marker).await?;
                 Ok(DeleteOutcome { version_id: Some(id), delete_marker: true })
             }

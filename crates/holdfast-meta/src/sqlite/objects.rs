@@ -4,7 +4,7 @@
 use super::rows::{latest_seq, load_inline, lock_columns, version_by_id, version_by_seq};
 use super::{buckets, bump_clock, evidence, worm_guard};
 use crate::model::*;
-use crate::{LifecycleAction, MetaError, MetaResult, new_version_id};
+use crate::{LifecycleAction, MetaError, MetaResult};
 use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_delete, check_retention_change};
 
 /// The event names of a delete: what DeleteObject emits, or what lifecycle expiration does.
@@ -175,26 +175,6 @@ fn insert(
     Ok(rec)
 }
 
-fn version_id_for(bucket: &Bucket) -> String {
-    match bucket.versioning {
-        Versioning::Enabled => new_version_id(),
-        Versioning::Unversioned | Versioning::Suspended => "null".to_owned(),
-    }
-}
-
-/// The lock state a new version gets: the request's, with the bucket default filling in
-/// retention when none was given (W9; a legal-hold header does not suppress it).
-fn effective_lock(bucket: &Bucket, requested: LockState, now: Instant) -> LockState {
-    let mut lock = requested;
-    if bucket.lock_enabled
-        && lock.retention.is_none()
-        && let Some(default) = bucket.default_retention
-    {
-        lock.retention = Some(default.retention_for(now));
-    }
-    lock
-}
-
 pub(super) fn put_version(
     conn: &Connection,
     v: &NewVersion,
@@ -203,8 +183,8 @@ pub(super) fn put_version(
 ) -> MetaResult<VersionRecord> {
     let bucket = buckets::require(conn, &v.bucket)?;
     check_conditions(conn, &v.bucket, &v.key, cond)?;
-    let lock = effective_lock(&bucket, v.lock, now);
-    insert(conn, &v.bucket, &v.key, &version_id_for(&bucket), Some(&v.object), &lock, now, v.origin.event_name())
+    let lock = bucket.lock_for_new_version(v.lock, now);
+    insert(conn, &v.bucket, &v.key, &bucket.next_version_id(), Some(&v.object), &lock, now, v.origin.event_name())
 }
 
 pub(super) fn delete(
@@ -233,7 +213,7 @@ fn delete_with(
         VersionSelector::Latest => match b.versioning {
             // D1: a delete without versionId only ever adds a marker.
             Versioning::Enabled | Versioning::Suspended => {
-                let id = version_id_for(&b);
+                let id = b.next_version_id();
                 insert(conn, bucket, key, &id, None, &LockState::default(), now, events.marker)?;
                 Ok(DeleteOutcome { version_id: Some(id), delete_marker: true })
             }
@@ -325,12 +305,12 @@ pub(super) fn insert_completed(
 ) -> MetaResult<VersionRecord> {
     let bucket = buckets::require(conn, &upload.bucket)?;
     check_conditions(conn, &upload.bucket, &upload.key, cond)?;
-    let lock = effective_lock(&bucket, upload.lock, now);
+    let lock = bucket.lock_for_new_version(upload.lock, now);
     insert(
         conn,
         &upload.bucket,
         &upload.key,
-        &version_id_for(&bucket),
+        &bucket.next_version_id(),
         Some(object),
         &lock,
         now,
