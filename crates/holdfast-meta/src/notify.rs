@@ -103,6 +103,25 @@ pub struct ObjectEvent {
     pub sequencer: i64,
 }
 
+impl ObjectEvent {
+    /// The event `name` for the version `rec` at `now`; `removed`: the version is gone (no size,
+    /// no lock state). The store assigns the sequencer when it queues the event.
+    pub fn of_version(name: &str, rec: &crate::model::VersionRecord, removed: bool, now: Instant) -> Self {
+        let object = rec.object.as_ref().filter(|_| !removed);
+        Self {
+            name: name.to_owned(),
+            bucket: rec.bucket.clone(),
+            key: rec.key.clone(),
+            version_id: rec.version_id.clone(),
+            size: object.map(|o| o.size),
+            etag: object.map(|o| o.etag.clone()),
+            time: now,
+            lock: if removed { LockState::default() } else { rec.lock },
+            sequencer: 0,
+        }
+    }
+}
+
 /// One delivery of an event to one target, as claimed from the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedEvent {

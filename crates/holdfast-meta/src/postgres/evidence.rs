@@ -9,7 +9,7 @@ use crate::model::VersionRecord;
 use crate::{
     BucketConfigKind, LockReport, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent, Settlement, Tally,
 };
-use holdfast_lock::{Instant, LockState};
+use holdfast_lock::Instant;
 
 pub(super) async fn put_config(
     tx: &Tx<'_>,
@@ -59,18 +59,7 @@ pub(super) async fn emit(
 ) -> Result<(), Fail> {
     let Some(doc) = config_doc(tx, &rec.bucket, BucketConfigKind::Notification).await? else { return Ok(()) };
     let config: NotificationConfig = serde_json::from_str(&doc)?;
-    let object = rec.object.as_ref().filter(|_| !removed);
-    let mut event = ObjectEvent {
-        name: name.to_owned(),
-        bucket: rec.bucket.clone(),
-        key: rec.key.clone(),
-        version_id: rec.version_id.clone(),
-        size: object.map(|o| o.size),
-        etag: object.map(|o| o.etag.clone()),
-        time: now,
-        lock: if removed { LockState::default() } else { rec.lock },
-        sequencer: 0,
-    };
+    let mut event = ObjectEvent::of_version(name, rec, removed, now);
     let deliveries = config.deliveries(&event);
     if deliveries.is_empty() {
         return Ok(());

@@ -7,7 +7,7 @@ use crate::{
     BucketConfigKind, LockReport, MetaResult, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent, Settlement,
     Tally,
 };
-use holdfast_lock::{Instant, LockState};
+use holdfast_lock::Instant;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub(super) const SCHEMA: &str = r"
@@ -65,18 +65,7 @@ fn config_doc(conn: &Connection, bucket: &str, kind: BucketConfigKind) -> MetaRe
 pub(super) fn emit(conn: &Connection, name: &str, rec: &VersionRecord, removed: bool, now: Instant) -> MetaResult<()> {
     let Some(doc) = config_doc(conn, &rec.bucket, BucketConfigKind::Notification)? else { return Ok(()) };
     let config: NotificationConfig = serde_json::from_str(&doc)?;
-    let object = rec.object.as_ref().filter(|_| !removed);
-    let mut event = ObjectEvent {
-        name: name.to_owned(),
-        bucket: rec.bucket.clone(),
-        key: rec.key.clone(),
-        version_id: rec.version_id.clone(),
-        size: object.map(|o| o.size),
-        etag: object.map(|o| o.etag.clone()),
-        time: now,
-        lock: if removed { LockState::default() } else { rec.lock },
-        sequencer: 0,
-    };
+    let mut event = ObjectEvent::of_version(name, rec, removed, now);
     let deliveries = config.deliveries(&event);
     if deliveries.is_empty() {
         return Ok(());
