@@ -302,16 +302,22 @@ impl Edge {
         parts.extensions.insert(holdfast_api::access::RemoteAddr(peer));
         let body = if chunked {
             Body::http_body(ChunkGuard::new(body, self.max_chunk))
-        } else if holdfast_api::keeps_xml_body(&parts.method, parts.uri.query())
-            && parts.headers.contains_key(header::CONTENT_LENGTH)
-            && content_length(&parts.headers) <= holdfast_api::MAX_XML_BODY
-        {
-            // B14, D9: keep the small XML body so its Content-MD5 / checksum can be verified.
-            match body.collect().await {
+        } else if holdfast_api::keeps_xml_body(&parts.method, parts.uri.query()) {
+            // Issue #11 and B14, D9: keep the XML body so that it can be validated strictly
+            // and its Content-MD5 / checksum verified before s3s parses it.
+            const TOO_BIG: &str = "Your request was too big.";
+            if content_length(&parts.headers) > holdfast_api::MAX_XML_BODY {
+                return error_response(StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", TOO_BIG);
+            }
+            let limit = usize::try_from(holdfast_api::MAX_XML_BODY).unwrap_or(usize::MAX);
+            match http_body_util::Limited::new(body, limit).collect().await {
                 Ok(collected) => {
                     let bytes = collected.to_bytes();
                     parts.extensions.insert(holdfast_api::XmlBody(bytes.clone()));
                     Body::from(bytes)
+                }
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    return error_response(StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", TOO_BIG);
                 }
                 Err(_) => {
                     return error_response(
