@@ -67,8 +67,10 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Trail files are private to the server's user (issue #10), whatever the process umask.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    use std::os::unix::fs::OpenOptionsExt as _;
+    OpenOptions::new().create(true).append(true).mode(0o600).open(path)
 }
 
 /// Where the chain stands: (last seq, last hash, bytes of a torn last line dropped, file).
@@ -102,7 +104,7 @@ fn recover(dir: &Path) -> io::Result<(u64, String, u64, Option<PathBuf>)> {
 impl AuditLog {
     /// Opens the trail in `dir` (created if needed), continuing its chain.
     pub fn open(dir: &Path, opts: AuditOptions) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir)?;
         let (seq, prev, dropped, last) = recover(dir)?;
         let index = last.as_deref().map_or(1, index_of).max(1);
         let path = dir.join(file_name(index));
