@@ -228,7 +228,8 @@ impl Edge {
             Err(WrongToken) => {
                 let mut r = Response::new(Body::from(Bytes::from_static(b"wrong metrics token\n")));
                 *r.status_mut() = StatusCode::UNAUTHORIZED;
-                r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"holdfast-metrics\""));
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"holdfast-metrics\""));
                 return r;
             }
         };

@@ -33,7 +33,7 @@ pub fn narrow_modes(dir: &Path) -> io::Result<Narrowed> {
     while let Some(path) = pending.pop() {
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) => m,
-            // Removed meanwhile (a temporary finished, another gateway's sweep).
+            // Removed meanwhile (a temporary finished, another gateway's sweep): here and below.
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
@@ -43,15 +43,20 @@ pub fn narrow_modes(dir: &Path) -> io::Result<Narrowed> {
         }
         let mode = meta.permissions().mode() & 0o7777;
         if mode & NOT_OWNER != 0 {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & !NOT_OWNER))?;
-            if kind.is_dir() {
-                narrowed.dirs += 1;
-            } else {
-                narrowed.files += 1;
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & !NOT_OWNER)) {
+                Ok(()) if kind.is_dir() => narrowed.dirs += 1,
+                Ok(()) => narrowed.files += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
             }
         }
         if kind.is_dir() {
-            for entry in std::fs::read_dir(&path)? {
+            let entries = match std::fs::read_dir(&path) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
                 pending.push(entry?.path());
             }
         }

@@ -107,7 +107,12 @@ fn render_per_bucket(reports: &[LockReport], out: &mut String) {
     family(out, "holdfast_lock_versions", "Protected versions per bucket and kind.");
     for r in reports {
         for (kind, t) in kinds(r) {
-            let _ = writeln!(out, "holdfast_lock_versions{{bucket=\"{}\",kind=\"{kind}\"}} {}", label(&r.bucket), t.versions);
+            let _ = writeln!(
+                out,
+                "holdfast_lock_versions{{bucket=\"{}\",kind=\"{kind}\"}} {}",
+                label(&r.bucket),
+                t.versions
+            );
         }
     }
     family(out, "holdfast_lock_bytes", "Bytes of the protected versions per bucket and kind.");

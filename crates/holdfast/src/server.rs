@@ -117,7 +117,8 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
 
 fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
-        .create(dir).with_context(|| format!("cannot create data dir {}", dir.display()))?;
+        .create(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     std::fs::read_dir(dir).with_context(|| format!("cannot read data dir {}", dir.display()))?;
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"").with_context(|| format!("data dir {} is not writable", dir.display()))?;

@@ -83,7 +83,9 @@ impl Drop for StartCleanup {
         match result {
             Ok(path) => tracing::info!("start failed: removed what it created in {}", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(error = %e, "start failed and what it created in {} could not be removed", self.dir.display()),
+            Err(e) => {
+                tracing::warn!(error = %e, "start failed and what it created in {} could not be removed", self.dir.display())
+            }
         }
     }
 }

@@ -3,10 +3,10 @@
 
 use crate::evidence_support::*;
 use crate::object_lock_support::{days, in_secs, iso_millis, lock_bucket, plain_bucket, sleep_past};
-use holdfast_testkit::{Server, ServerOptions};
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::{ByteStream, DateTime};
 use holdfast_testkit::aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode};
+use holdfast_testkit::{Server, ServerOptions};
 use serde_json::json;
 use std::time::Duration;
 

@@ -239,7 +239,8 @@ async fn a_bearer_token_unlocks_per_bucket_metrics() {
     assert_totals(&text);
     assert_names_absent(&text, &names);
 
-    for wrong in [format!("Bearer {TOKEN}x"), "Bearer scrape-me".into(), format!("Bearer {}", &TOKEN[..TOKEN.len() - 1])]
+    for wrong in
+        [format!("Bearer {TOKEN}x"), "Bearer scrape-me".into(), format!("Bearer {}", &TOKEN[..TOKEN.len() - 1])]
     {
         let (status, text) = scrape(&srv.addr, Some(&wrong)).await;
         assert_eq!((status, text.as_str()), (401, "wrong metrics token\n"), "{wrong}");
