@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -97,6 +98,8 @@ pub struct AuditLog {
     nudge: mpsc::Sender<Msg>,
     loose: tokio::sync::mpsc::UnboundedSender<(AuditRecord, Option<Appended>)>,
     progress: Arc<Mutex<Progress>>,
+    /// False while the files cannot be written: callers then do not wait for them.
+    files_ok: Arc<AtomicBool>,
 }
 
 struct Follower {
@@ -110,6 +113,7 @@ struct Follower {
     outbox: Arc<dyn Outbox>,
     rt: tokio::runtime::Handle,
     progress: Arc<Mutex<Progress>>,
+    files_ok: Arc<AtomicBool>,
     /// Ids written but not yet removed from the outbox.
     unremoved: Vec<i64>,
     failing: Option<(String, Instant)>,
@@ -206,6 +210,7 @@ impl AuditLog {
         sync_dir(dir)?;
         let progress = Arc::new(Mutex::new(Progress::default()));
         progress.lock().unwrap_or_else(PoisonError::into_inner).written(&rec.recent);
+        let files_ok = Arc::new(AtomicBool::new(true));
         let follower = Follower {
             dir: dir.to_owned(),
             opts,
@@ -217,6 +222,7 @@ impl AuditLog {
             outbox: Arc::clone(&outbox),
             rt: tokio::runtime::Handle::current(),
             progress: Arc::clone(&progress),
+            files_ok: Arc::clone(&files_ok),
             unremoved: Vec::new(),
             failing: None,
         };
@@ -224,7 +230,7 @@ impl AuditLog {
         std::thread::Builder::new().name("holdfast-audit".into()).spawn(move || follower.run(&rx))?;
         let (loose, loose_rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(append_loose(Arc::clone(&outbox), loose_rx, nudge.clone()));
-        let log = Self { dir: dir.to_owned(), outbox, nudge, loose, progress };
+        let log = Self { dir: dir.to_owned(), outbox, nudge, loose, progress, files_ok };
         if rec.dropped > 0 {
             let mut r = AuditRecord::new("AuditRecovered", holdfast_lock::Instant::now_system());
             r.principal = Some("holdfast:audit".into());
@@ -267,6 +273,11 @@ impl AuditLog {
     pub async fn wait_written(&self, ids: &[i64], timeout: Duration) -> bool {
         if ids.is_empty() {
             return true;
+        }
+        if !self.files_ok.load(Ordering::Acquire) {
+            // Failing now: the records are committed; the files catch up later.
+            self.nudge();
+            return false;
         }
         let wait = {
             let mut p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
@@ -336,6 +347,12 @@ impl Follower {
                 }
             }
             let drained = self.drain();
+            self.files_ok.store(drained.is_ok(), Ordering::Release);
+            if drained.is_ok() {
+                // Caught up: every committed record of this chain is in the files.
+                metrics::gauge!("holdfast_audit_outbox_records").set(0.0);
+            }
+            metrics::gauge!("holdfast_audit_files_ok").set(if drained.is_ok() { 1.0 } else { 0.0 });
             for f in flushes {
                 let _ = f.send(match &drained {
                     Ok(()) => Ok(()),
@@ -359,6 +376,7 @@ impl Follower {
                 Ok(rows) => rows,
                 Err(e) => return Err(self.failed("cannot read the audit outbox", &e)),
             };
+            metrics::gauge!("holdfast_audit_outbox_records").set(rows.len() as f64);
             let full = rows.len() >= MAX_BATCH;
             let fresh: Vec<(i64, String)> = {
                 let p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
