@@ -135,8 +135,10 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Trail files are private to the server's user (issue #10), whatever the process umask.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    use std::os::unix::fs::OpenOptionsExt as _;
+    OpenOptions::new().create(true).append(true).mode(0o600).open(path)
 }
 
 /// Where the chain stands after a restart.
@@ -200,7 +202,7 @@ impl AuditLog {
     /// Opens the trail in `dir` (created if needed), continuing its chain, and starts
     /// copying `outbox` into it. Must be called within a tokio runtime.
     pub fn open(dir: &Path, outbox: Arc<dyn Outbox>, opts: AuditOptions) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir)?;
         let rec = recover(dir)?;
         let index = rec.last_file.as_deref().map_or(1, index_of).max(1);
         let path = dir.join(file_name(index));
