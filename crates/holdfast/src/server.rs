@@ -101,8 +101,11 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
     }
     match &config.meta {
         MetaBackend::Sqlite => {
-            let meta =
-                SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?;
+            // Issue #11: WORM guards changed outside Holdfast stop the start unless the
+            // operator accepts it explicitly (the guards are then restored and it is recorded).
+            let accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
+            let meta = SqliteMeta::open_with(&config.data_dir.join("meta.db"), None, accept_tamper)
+                .context("cannot open the metadata database")?;
             Ok(both(Arc::new(meta)))
         }
         MetaBackend::Postgres { url, pool_size, .. } => {
