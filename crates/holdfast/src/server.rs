@@ -121,9 +121,6 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Connections need descriptors: take every one the hard limit allows (issue #10).
     let nofile = crate::connections::raise_nofile_limit();
-    let connections = Connections::new(config.connections.clone(), nofile);
-    println!("open files limit {nofile}: at most {} connections", connections.max());
-    tracing::info!(nofile, max_connections = connections.max(), "open files limit raised to the hard limit");
     prepare_data_dir(&config.data_dir)?;
     // With PostgreSQL several gateways share the data dir's blobs; each only sweeps what is
     // older than the grace period. Embedded, this process alone writes there.
@@ -145,6 +142,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    let connections = Connections::new(config.connections.clone(), nofile);
+    println!("open files limit {nofile}: at most {} connections", connections.max());
+    tracing::info!(nofile, max_connections = connections.max(), "open files limit raised to the hard limit");
 
     let (meta, identity) = open_meta(&config).await?;
     let blobs = match shared_grace {
