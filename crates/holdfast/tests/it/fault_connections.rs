@@ -323,3 +323,89 @@ async fn at_the_cap_with_every_connection_busy_new_ones_are_closed_at_once() {
     s3.put_object().bucket(&b).key("after").body(ByteStream::from_static(b"ok")).send().await.unwrap();
     assert!(temp_files(&srv.data_dir).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_connection_is_closed_after_idle_secs_between_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_with(BIN, options(dir.path(), "idle_secs = 2", None));
+    let mut s = TcpStream::connect(&srv.addr).await.unwrap();
+    // Two requests on one keep-alive connection, 1.5 s apart (under idle_secs): both served.
+    let mut answered = Instant::now();
+    for _ in 0..2 {
+        s.write_all(b"GET /_holdfast/health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        while !String::from_utf8_lossy(&got).ends_with("ok\n") {
+            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.unwrap().unwrap();
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+        answered = Instant::now();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    // Then silence: closed idle_secs after the last answer.
+    let (got, closed) = until_closed(s, Duration::from_secs(10)).await;
+    assert!(got.is_empty());
+    let idle = closed.expect("closed").duration_since(answered);
+    assert!(idle >= Duration::from_millis(1900) && idle < Duration::from_millis(3500), "closed after {idle:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_mid_upload_leaves_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_with(BIN, options(dir.path(), "", None));
+    let s3 = srv.client();
+    let b = bucket_name("abort");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    for reset in [false, true] {
+        let mut s = TcpStream::connect(&srv.addr).await.unwrap();
+        s.write_all(&put_head(&srv.addr, &format!("/{b}/gone"), 200 << 20)).await.unwrap();
+        s.write_all(&vec![1u8; 10 << 20]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if reset {
+            s.set_zero_linger().unwrap(); // RST instead of FIN
+        }
+        drop(s);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !temp_files(&srv.data_dir).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(temp_files(&srv.data_dir).is_empty(), "reset {reset}: {:?}", temp_files(&srv.data_dir));
+    }
+}
+
+/// Process CPU time (user + system) in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_descriptors_the_accept_loop_backs_off_instead_of_spinning() {
+    // A cap set far above what 128 descriptors allow: accept itself fails with EMFILE.
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_with(BIN, options(dir.path(), "max_connections = 1000\nidle_secs = 3", Some(128)));
+    let s3 = srv.client();
+    let b = bucket_name("emfile");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    let started = Instant::now();
+    let mut held = Vec::new();
+    for _ in 0..400 {
+        held.push(TcpStream::connect(&srv.addr).await.unwrap());
+    }
+    let cpu_before = cpu_ticks(srv.pid());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cpu = cpu_ticks(srv.pid()) - cpu_before;
+    // 2 s at 100 ticks/s: a spinning loop burns ~200 ticks; backing off, a few.
+    assert!(cpu < 60, "{cpu} ticks of CPU in 2 s with the descriptors exhausted");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // The server survived and serves again; the errors were counted and logged rarely.
+    s3.put_object().bucket(&b).key("after").body(ByteStream::from_static(b"ok")).send().await.unwrap();
+    assert!(metric(&srv.addr, "holdfast_accept_errors_total").await >= 1.0);
+    let lines = log_lines(dir.path(), "accept failed");
+    assert!((1..=1 + started.elapsed().as_secs() as usize / 10).contains(&lines), "{lines} 'accept failed' lines");
+}
