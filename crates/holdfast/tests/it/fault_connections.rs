@@ -409,3 +409,41 @@ async fn out_of_descriptors_the_accept_loop_backs_off_instead_of_spinning() {
     let lines = log_lines(dir.path(), "accept failed");
     assert!((1..=1 + started.elapsed().as_secs() as usize / 10).contains(&lines), "{lines} 'accept failed' lines");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_xml_bodies_get_request_timeout_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_with(BIN, options(dir.path(), "body_idle_secs = 2", None));
+    let s3 = srv.client();
+    let b = bucket_name("stall-xml");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    let up = s3.create_multipart_upload().bucket(&b).key("mp").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    // PutObjectLegalHold's body is read at the edge; CompleteMultipartUpload's by s3s.
+    for (method, path) in [("PUT", format!("/{b}/k?legal-hold")), ("POST", format!("/{b}/mp?uploadId={id}"))] {
+        let head = signed_request(
+            &srv.addr,
+            method,
+            &path,
+            &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD"), ("content-length", "500")],
+            b"",
+            ROOT_AK,
+            ROOT_SK,
+            SystemTime::now(),
+        );
+        let mut s = TcpStream::connect(&srv.addr).await.unwrap();
+        s.write_all(&head).await.unwrap();
+        s.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><").await.unwrap();
+        let stalled = Instant::now();
+        let (raw, closed) = until_closed(s, Duration::from_secs(30)).await;
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 400"), "{method} {path}: {text}");
+        assert!(text.contains("<Code>RequestTimeout</Code>"), "{method} {path}: {text}");
+        let took = stalled.elapsed();
+        assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(7), "{method} {path}: {took:?}");
+        assert!(closed.is_some());
+    }
+    // The upload is untouched by the stalled completion.
+    let parts = s3.list_parts().bucket(&b).key("mp").upload_id(id).send().await.unwrap();
+    assert!(parts.parts().is_empty());
+}
