@@ -115,9 +115,9 @@ impl Server {
             None => Command::new(&self.bin),
         };
         let stderr = match &self.options.stderr_file {
-            Some(path) => Stdio::from(
-                std::fs::OpenOptions::new().create(true).append(true).open(path).expect("server log file"),
-            ),
+            Some(path) => {
+                Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path).expect("server log file"))
+            }
             None => Stdio::inherit(),
         };
         cmd.arg("serve")

@@ -48,13 +48,8 @@ pub struct IdleTimeoutBody<B> {
 impl<B> IdleTimeoutBody<B> {
     pub fn new(inner: B, idle: Duration) -> (Self, TimedOut) {
         let timed_out = TimedOut::default();
-        let body = Self {
-            inner,
-            idle,
-            sleep: Box::pin(tokio::time::sleep(idle)),
-            armed: false,
-            timed_out: timed_out.clone(),
-        };
+        let body =
+            Self { inner, idle, sleep: Box::pin(tokio::time::sleep(idle)), armed: false, timed_out: timed_out.clone() };
         (body, timed_out)
     }
 }
