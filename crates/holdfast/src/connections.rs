@@ -8,7 +8,7 @@
 //! and then the one silent longest, so a flood of idle sockets cannot lock well-behaved
 //! clients out. When every connection is busy the new one is closed at once.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -27,6 +27,9 @@ const FD_RESERVE: u64 = 64;
 /// Accept error back-off: first pause, longest pause.
 const ACCEPT_PAUSE_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
+/// Connections examined to choose one to evict: the choice is exact up to this many open
+/// connections and costs no more beyond (the next search continues where this one ended).
+const EVICTION_SCAN: usize = 16_384;
 
 /// The `[limits]` connection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,10 +158,17 @@ pub struct Connections {
     epoch: Instant,
     next_id: AtomicU64,
     /// Connections that may still be chosen for eviction.
-    candidates: Mutex<HashMap<u64, Arc<Conn>>>,
+    candidates: Mutex<Candidates>,
     /// Open sockets, evicted or not (each [`Admission`] alive).
     live: AtomicUsize,
     limit_log: LogEvery,
+}
+
+/// Connections that may still be chosen for eviction, and where the next search starts.
+#[derive(Default)]
+struct Candidates {
+    by_id: BTreeMap<u64, Arc<Conn>>,
+    cursor: u64,
 }
 
 /// A connection's place under the cap; dropping it frees the place.
@@ -170,7 +180,7 @@ pub struct Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.all.candidates.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+        self.all.candidates.lock().unwrap_or_else(PoisonError::into_inner).by_id.remove(&self.id);
         let live = self.all.live.fetch_sub(1, Ordering::AcqRel) - 1;
         metrics::gauge!("holdfast_connections_open").set(live as f64);
     }
@@ -218,7 +228,7 @@ impl Connections {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn::new(self.epoch));
-        candidates.insert(id, Arc::clone(&conn));
+        candidates.by_id.insert(id, Arc::clone(&conn));
         let live = self.live.fetch_add(1, Ordering::AcqRel) + 1;
         metrics::gauge!("holdfast_connections_open").set(live as f64);
         Some(Admission { id, conn, all: Arc::clone(self) })
@@ -230,14 +240,23 @@ impl Connections {
     }
 
     /// Tells the idle connection that matters least to close: never served before served,
-    /// then the longest silent.
-    fn evict_one(candidates: &mut HashMap<u64, Arc<Conn>>) -> bool {
-        let victim = candidates
-            .iter()
-            .filter(|(_, c)| !c.busy())
-            .min_by_key(|(_, c)| (c.served.load(Ordering::Relaxed), c.last_io_ms.load(Ordering::Relaxed)))
-            .map(|(id, _)| *id);
-        let Some(conn) = victim.and_then(|id| candidates.remove(&id)) else { return false };
+    /// then the longest silent, among up to [`EVICTION_SCAN`] connections.
+    fn evict_one(candidates: &mut Candidates) -> bool {
+        let Candidates { by_id, cursor } = candidates;
+        let mut victim: Option<((bool, u64), u64)> = None;
+        let mut last = None;
+        for (id, c) in by_id.range(*cursor..).chain(by_id.range(..*cursor)).take(EVICTION_SCAN) {
+            last = Some(*id);
+            if c.busy() {
+                continue;
+            }
+            let rank = (c.served.load(Ordering::Relaxed), c.last_io_ms.load(Ordering::Relaxed));
+            if victim.is_none_or(|(best, _)| rank < best) {
+                victim = Some((rank, *id));
+            }
+        }
+        *cursor = last.map_or(0, |id| id + 1);
+        let Some(conn) = victim.and_then(|(_, id)| by_id.remove(&id)) else { return false };
         conn.close.notify_one();
         metrics::counter!("holdfast_connections_evicted_total").increment(1);
         true
@@ -397,14 +416,24 @@ mod tests {
         // b served a request earlier; the newcomer c never did, so c goes first next time.
         drop(b.conn.request());
         let c = all.admit().expect("b is idle: it makes room");
-        assert!(all.candidates.lock().unwrap().values().all(|k| !Arc::ptr_eq(k, &b.conn)), "b evicted");
+        assert!(all.candidates.lock().unwrap().by_id.values().all(|k| !Arc::ptr_eq(k, &b.conn)), "b evicted");
         let d = all.admit().expect("c is idle and never served");
-        assert!(all.candidates.lock().unwrap().values().all(|k| !Arc::ptr_eq(k, &c.conn)), "c evicted");
+        assert!(all.candidates.lock().unwrap().by_id.values().all(|k| !Arc::ptr_eq(k, &c.conn)), "c evicted");
         let _busy_d = d.conn.request();
         assert!(all.admit().is_none(), "every connection busy: refused");
         assert_eq!(all.live.load(Ordering::Relaxed), 4, "evicted ones count until they close");
         drop((b, c));
         assert_eq!(all.live.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn the_search_for_an_idle_connection_is_bounded_and_moves_on() {
+        let all = Connections::new(settings(EVICTION_SCAN + 10), 1024);
+        let open: Vec<_> = (0..EVICTION_SCAN + 10).map(|_| all.admit().unwrap()).collect();
+        let busy: Vec<_> = open[..EVICTION_SCAN].iter().map(|a| a.conn.request()).collect();
+        assert!(all.admit().is_none(), "the first window holds only busy connections");
+        assert!(all.admit().is_some(), "the next search starts after it and finds an idle one");
+        drop(busy);
     }
 
     #[test]
