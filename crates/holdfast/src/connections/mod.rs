@@ -8,14 +8,17 @@
 //! and then the one silent longest, so a flood of idle sockets cannot lock well-behaved
 //! clients out. When every connection is busy the new one is closed at once.
 
+mod accept;
+mod activity_io;
+
+pub use accept::{AcceptBackoff, raise_nofile_limit};
+pub use activity_io::ActivityIo;
+
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -24,9 +27,6 @@ pub const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// File descriptors kept for the database, blobs, the audit trail and PostgreSQL, beyond
 /// `RLIMIT_NOFILE / 8`.
 const FD_RESERVE: u64 = 64;
-/// Accept error back-off: first pause, longest pause.
-const ACCEPT_PAUSE_MIN: Duration = Duration::from_millis(10);
-const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
 /// Connections examined to choose one to evict: the choice is exact up to this many open
 /// connections and costs no more beyond (the next search continues where this one ended).
 const EVICTION_SCAN: usize = 16_384;
@@ -51,37 +51,20 @@ pub fn default_max_connections(nofile: u64) -> usize {
     usize::try_from(nofile.saturating_sub(reserve) / 2).unwrap_or(usize::MAX).max(16)
 }
 
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit now in force.
-pub fn raise_nofile_limit() -> u64 {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    // `None` means unlimited; Linux has no unlimited open-files limit, but be safe.
-    let current = limit.current.unwrap_or(u64::MAX);
-    if let Some(max) = limit.maximum
-        && max > current
-    {
-        match setrlimit(Resource::Nofile, Rlimit { current: Some(max), maximum: Some(max) }) {
-            Ok(()) => return max,
-            Err(e) => tracing::warn!(error = %e, soft = current, hard = max, "cannot raise the open-files limit"),
-        }
-    }
-    current
-}
-
 /// Says "log now" at most once per interval, with how many events were not logged since.
-struct LogEvery {
+pub(crate) struct LogEvery {
     every: Duration,
     next: Mutex<Option<Instant>>,
     suppressed: AtomicU64,
 }
 
 impl LogEvery {
-    fn new(every: Duration) -> Self {
+    pub(crate) fn new(every: Duration) -> Self {
         Self { every, next: Mutex::new(None), suppressed: AtomicU64::new(0) }
     }
 
     /// `Some(events since the last line)` when a line may be logged now.
-    fn ready(&self) -> Option<u64> {
+    pub(crate) fn ready(&self) -> Option<u64> {
         let now = Instant::now();
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         if next.is_some_and(|t| now < t) {
@@ -117,7 +100,7 @@ impl Conn {
         c
     }
 
-    fn touch(&self) {
+    pub(crate) fn touch(&self) {
         let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_io_ms.store(ms, Ordering::Relaxed);
     }
@@ -235,7 +218,7 @@ impl Connections {
     }
 
     /// Closes an idle connection to free a descriptor (after EMFILE); whether there was one.
-    pub fn shed_one(&self) -> bool {
+    pub(crate) fn shed_one(&self) -> bool {
         Self::evict_one(&mut self.candidates.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
@@ -293,97 +276,6 @@ impl Connections {
                 }
             }
         }
-    }
-}
-
-/// The socket of an admitted connection: every byte read or written counts as activity.
-pub struct ActivityIo<T> {
-    inner: T,
-    conn: Arc<Conn>,
-}
-
-impl<T> ActivityIo<T> {
-    pub fn new(inner: T, conn: Arc<Conn>) -> Self {
-        Self { inner, conn }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for ActivityIo<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.conn.touch();
-        }
-        r
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.touch();
-        }
-        r
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.touch();
-        }
-        r
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// Accept errors (EMFILE, ENFILE, ENOBUFS, ...) pause the accept loop, doubling the pause up
-/// to a second, instead of retrying at once; one log line per interval.
-pub struct AcceptBackoff {
-    pause: Duration,
-    log: LogEvery,
-}
-
-impl Default for AcceptBackoff {
-    fn default() -> Self {
-        Self { pause: Duration::ZERO, log: LogEvery::new(LOG_INTERVAL) }
-    }
-}
-
-impl AcceptBackoff {
-    pub fn succeeded(&mut self) {
-        self.pause = Duration::ZERO;
-    }
-
-    /// How long to pause after this error. Out of descriptors, an idle connection is closed
-    /// so that the next accept can succeed.
-    pub fn failed(&mut self, e: &std::io::Error, connections: &Connections) -> Duration {
-        metrics::counter!("holdfast_accept_errors_total").increment(1);
-        let out_of_fds = matches!(e.raw_os_error(), Some(code) if code == rustix::io::Errno::MFILE.raw_os_error()
-            || code == rustix::io::Errno::NFILE.raw_os_error());
-        let shed = out_of_fds && connections.shed_one();
-        self.pause = (self.pause * 2).clamp(ACCEPT_PAUSE_MIN, ACCEPT_PAUSE_MAX);
-        if let Some(errors) = self.log.ready() {
-            tracing::warn!(error = %e, errors, pause_ms = self.pause.as_millis() as u64, closed_idle = shed,
-                "accept failed; pausing the accept loop (holdfast_accept_errors_total)");
-        }
-        self.pause
     }
 }
 
