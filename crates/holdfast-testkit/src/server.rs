@@ -15,8 +15,8 @@ pub struct ServerOptions {
     pub config_toml: String,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
-    /// Run the server with this open-files limit (soft and hard), through `prlimit`.
-    pub nofile: Option<u64>,
+    /// Run the server with this open-files limit (soft, hard), through `prlimit`.
+    pub nofile: Option<(u64, u64)>,
     /// Append the server's log (stderr) to this file instead of the test's stderr.
     pub stderr_file: Option<PathBuf>,
 }
@@ -107,9 +107,9 @@ impl Server {
         std::fs::write(&config, toml).expect("config file");
         let mut cmd = match self.options.nofile {
             // prlimit execs the server: the child's pid is the server's.
-            Some(n) => {
+            Some((soft, hard)) => {
                 let mut c = Command::new("prlimit");
-                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(&self.bin);
+                c.arg(format!("--nofile={soft}:{hard}")).arg("--").arg(&self.bin);
                 c
             }
             None => Command::new(&self.bin),

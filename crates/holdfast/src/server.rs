@@ -145,6 +145,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let connections = Connections::new(config.connections.clone(), nofile);
     println!("open files limit {nofile}: at most {} connections", connections.max());
     tracing::info!(nofile, max_connections = connections.max(), "open files limit raised to the hard limit");
+    let fits = crate::connections::default_max_connections(nofile);
+    if connections.max() > fits {
+        tracing::warn!(
+            max_connections = connections.max(),
+            fits,
+            nofile,
+            "[limits] max_connections is more than the open-files limit leaves room for: accept may fail with EMFILE"
+        );
+    }
 
     let (meta, identity) = open_meta(&config).await?;
     let blobs = match shared_grace {

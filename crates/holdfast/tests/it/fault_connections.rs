@@ -14,7 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_holdfast");
 const AWS_TIMEOUT_MESSAGE: &str = "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.";
 const LIMIT_LINE: &str = "connection limit reached";
 
-fn options(dir: &Path, limits: &str, nofile: Option<u64>) -> ServerOptions {
+fn options(dir: &Path, limits: &str, nofile: Option<(u64, u64)>) -> ServerOptions {
     ServerOptions {
         config_toml: format!("[limits]\n{limits}\n"),
         nofile,
@@ -62,7 +62,11 @@ async fn idle_and_slow_header_sockets_do_not_lock_out_clients_on_256_fds() {
     const IDLE: usize = 2000;
     const SLOW: usize = 50;
     let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start_with(BIN, options(dir.path(), "idle_secs = 2\nheader_secs = 4", Some(256)));
+    // Started with a soft limit of 64: the server raises it to the hard limit, 256.
+    let srv = Server::start_with(BIN, options(dir.path(), "idle_secs = 2\nheader_secs = 4", Some((64, 256))));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", srv.pid())).unwrap();
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    assert_eq!(open_files.split_whitespace().collect::<Vec<_>>()[3..5], ["256", "256"], "{open_files}");
     let s3 = srv.client();
     let b = bucket_name("storm");
     s3.create_bucket().bucket(&b).send().await.unwrap();
@@ -387,8 +391,9 @@ fn cpu_ticks(pid: u32) -> u64 {
 async fn out_of_descriptors_the_accept_loop_backs_off_instead_of_spinning() {
     // A cap set far above what 128 descriptors allow: accept itself fails with EMFILE.
     let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start_with(BIN, options(dir.path(), "max_connections = 1000\nidle_secs = 3", Some(128)));
+    let srv = Server::start_with(BIN, options(dir.path(), "max_connections = 1000\nidle_secs = 3", Some((128, 128))));
     let s3 = srv.client();
+    assert_eq!(log_lines(dir.path(), "more than the open-files limit leaves room for"), 1, "warned at start");
     let b = bucket_name("emfile");
     s3.create_bucket().bucket(&b).send().await.unwrap();
     let started = Instant::now();
