@@ -282,10 +282,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 });
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 // Half-close lets a client that shut its sending side still read our answer
-                // (a body shorter than Content-Length gets 400 IncompleteBody, not silence);
-                // the header timeout bounds slow-loris headers from their first byte, the
-                // idle timeout (in `supervise`) sockets that send nothing at all.
-                builder.http1().half_close(true).timer(TokioTimer::new()).header_read_timeout(connections.settings().header);
+                // (a body shorter than Content-Length gets 400 IncompleteBody, not silence).
+                // The idle and header timeouts are `supervise`'s, not hyper's.
+                builder.http1().half_close(true).timer(TokioTimer::new()).header_read_timeout(None);
                 let io = TokioIo::new(ActivityIo::new(stream, Arc::clone(&admission.conn)));
                 let conn = graceful.watch(builder.serve_connection(io, service).into_owned());
                 let connections = Arc::clone(&connections);

@@ -81,6 +81,9 @@ pub struct Conn {
     epoch: Instant,
     /// Milliseconds after `epoch` of the last byte read or written (or request end).
     last_io_ms: AtomicU64,
+    /// 1 + milliseconds after `epoch` of the first byte of a request head still incomplete
+    /// (0: none): the header timeout counts from there.
+    head_since_ms: AtomicU64,
     in_flight: AtomicU32,
     /// Whether a request was ever received (its headers complete).
     served: AtomicBool,
@@ -92,6 +95,7 @@ impl Conn {
         let c = Self {
             epoch,
             last_io_ms: AtomicU64::new(0),
+            head_since_ms: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
             served: AtomicBool::new(false),
             close: Notify::new(),
@@ -100,9 +104,30 @@ impl Conn {
         c
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
     pub(crate) fn touch(&self) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_io_ms.store(ms, Ordering::Relaxed);
+        self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Bytes arrived. With no request in flight they begin a request head (bytes read
+    /// during a request are its body, or a pipelined head parsed as soon as it ends).
+    pub(crate) fn received(&self) {
+        let now = self.now_ms();
+        self.last_io_ms.store(now, Ordering::Relaxed);
+        if !self.busy() {
+            let _ = self.head_since_ms.compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    /// Since when a request head has been arriving, if one is.
+    fn head_since(&self) -> Option<Instant> {
+        match self.head_since_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(self.epoch + Duration::from_millis(ms - 1)),
+        }
     }
 
     fn last_io(&self) -> Instant {
@@ -118,6 +143,7 @@ impl Conn {
     pub fn request(self: &Arc<Self>) -> RequestGuard {
         self.served.store(true, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.head_since_ms.store(0, Ordering::Release);
         RequestGuard(Arc::clone(self))
     }
 }
@@ -128,6 +154,7 @@ impl Drop for RequestGuard {
     fn drop(&mut self) {
         // The idle time between requests counts from the end of the last one.
         self.0.touch();
+        self.0.head_since_ms.store(0, Ordering::Release);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -258,18 +285,33 @@ impl Connections {
         }
     }
 
-    /// Runs a connection until it ends, its idle time runs out, or it is evicted.
+    /// Runs a connection until it ends, is evicted, or a timeout closes it: `idle` without a
+    /// byte and without a request in flight (from accept, and from the end of each request),
+    /// or `header` since the first byte of a request head that is still incomplete. (Both are
+    /// kept here rather than in hyper, whose header timer also runs between keep-alive
+    /// requests and would cut idle connections at `header` instead of `idle`.)
     pub async fn supervise<F: Future>(&self, admission: Admission, serve: F) {
         let conn = &admission.conn;
-        let idle = self.settings.idle;
+        let ConnectionSettings { idle, header, .. } = self.settings;
         let mut serve = std::pin::pin!(serve);
         loop {
-            let deadline = if conn.busy() { Instant::now() + idle } else { conn.last_io() + idle };
+            let deadline = match (conn.busy(), conn.head_since()) {
+                (true, _) => Instant::now() + idle,
+                (false, None) => conn.last_io() + idle,
+                (false, Some(head)) => (conn.last_io() + idle).min(head + header),
+            };
             tokio::select! {
                 _ = &mut serve => return,
                 () = conn.close.notified() => return,
                 () = tokio::time::sleep_until(deadline) => {
-                    if !conn.busy() && conn.last_io().elapsed() >= idle {
+                    if conn.busy() {
+                        continue;
+                    }
+                    if conn.head_since().is_some_and(|head| head.elapsed() >= header) {
+                        metrics::counter!("holdfast_connections_header_timeouts_total").increment(1);
+                        return;
+                    }
+                    if conn.last_io().elapsed() >= idle {
                         metrics::counter!("holdfast_connections_idle_closed_total").increment(1);
                         return;
                     }
@@ -367,5 +409,41 @@ mod tests {
         let took = started.elapsed();
         // Closed idle time after the request ended, not during it.
         assert!(took >= Duration::from_millis(1200) && took < Duration::from_millis(1600), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn header_timeout_counts_from_the_first_byte_of_a_head_however_bytes_trickle() {
+        let mut s = settings(8);
+        s.idle = Duration::from_millis(400);
+        s.header = Duration::from_millis(1000);
+        let all = Connections::new(s, 1024);
+        let admission = all.admit().unwrap();
+        let conn = Arc::clone(&admission.conn);
+        let started = Instant::now();
+        // A byte every 200 ms: never idle for 400 ms, but the head never completes.
+        let trickle = async move {
+            loop {
+                conn.received();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        all.supervise(admission, trickle).await;
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(1000) && took < Duration::from_millis(1300), "{took:?}");
+
+        // Once its head is complete, the request is not timed by `header`.
+        let admission = all.admit().unwrap();
+        let conn = Arc::clone(&admission.conn);
+        conn.received();
+        let guard = conn.request();
+        let started = Instant::now();
+        let release = async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            drop(guard);
+            std::future::pending::<()>().await
+        };
+        all.supervise(admission, release).await;
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(1900) && took < Duration::from_millis(2300), "{took:?}");
     }
 }

@@ -151,7 +151,11 @@ async fn idle_and_slow_header_sockets_do_not_lock_out_clients_on_256_fds() {
     let evicted = metric(&srv.addr, "holdfast_connections_evicted_total").await;
     let refused = metric(&srv.addr, "holdfast_connections_refused_total").await;
     let timed_out = metric(&srv.addr, "holdfast_connections_idle_closed_total").await;
-    eprintln!("storm: evicted {evicted}, refused {refused}, idle-closed {timed_out}");
+    let header_timeouts = metric(&srv.addr, "holdfast_connections_header_timeouts_total").await;
+    eprintln!(
+        "storm: evicted {evicted}, refused {refused}, idle-closed {timed_out}, header timeouts {header_timeouts}"
+    );
+    assert!(header_timeouts >= 1.0, "slow-header clients reached header_secs");
     assert!(evicted + refused >= (IDLE + SLOW) as f64 - limit, "evicted {evicted} refused {refused}");
     assert!(timed_out >= 1.0, "some sockets reached the idle timeout");
     let lines = log_lines(dir.path(), LIMIT_LINE);
@@ -331,9 +335,11 @@ async fn at_the_cap_with_every_connection_busy_new_ones_are_closed_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alive_connection_is_closed_after_idle_secs_between_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start_with(BIN, options(dir.path(), "idle_secs = 2", None));
+    // header_secs below idle_secs: the wait between requests is idle time, not header time.
+    let srv = Server::start_with(BIN, options(dir.path(), "idle_secs = 3\nheader_secs = 1", None));
     let mut s = TcpStream::connect(&srv.addr).await.unwrap();
-    // Two requests on one keep-alive connection, 1.5 s apart (under idle_secs): both served.
+    // Two requests on one keep-alive connection, 2 s apart (over header_secs, under
+    // idle_secs): both served.
     let mut answered = Instant::now();
     for _ in 0..2 {
         s.write_all(b"GET /_holdfast/health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
@@ -346,13 +352,13 @@ async fn keep_alive_connection_is_closed_after_idle_secs_between_requests() {
         }
         assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
         answered = Instant::now();
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        tokio::time::sleep(Duration::from_millis(2000)).await;
     }
     // Then silence: closed idle_secs after the last answer.
     let (got, closed) = until_closed(s, Duration::from_secs(10)).await;
     assert!(got.is_empty());
     let idle = closed.expect("closed").duration_since(answered);
-    assert!(idle >= Duration::from_millis(1900) && idle < Duration::from_millis(3500), "closed after {idle:?}");
+    assert!(idle >= Duration::from_millis(2900) && idle < Duration::from_millis(4500), "closed after {idle:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
