@@ -213,10 +213,6 @@ impl Connections {
         })
     }
 
-    pub fn settings(&self) -> &ConnectionSettings {
-        &self.settings
-    }
-
     pub fn max(&self) -> usize {
         self.max
     }
