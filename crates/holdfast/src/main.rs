@@ -2,7 +2,9 @@
 
 mod admin;
 mod audit;
+mod body_timeout;
 mod config;
+mod connections;
 mod credentials;
 mod edge;
 mod file_modes;

@@ -9,6 +9,7 @@ mod evidence_lifecycle;
 mod evidence_report;
 mod evidence_support;
 mod fault_audit;
+mod fault_connections;
 mod fault_files_metrics;
 mod identity_accounts;
 mod identity_iam;
