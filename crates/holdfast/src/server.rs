@@ -110,6 +110,7 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
         MetaBackend::Postgres { url, pool_size, .. } => {
             let mut options = PgOptions::new(url.clone());
             options.pool_size = *pool_size;
+            options.accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
             let meta = PgMeta::open(options).await.context("cannot open the PostgreSQL metadata store")?;
             tracing::info!(gateway = meta.gateway(), db = %holdfast_meta::postgres::redact_url(url), "metadata on PostgreSQL");
             Ok(both(Arc::new(meta)))
@@ -224,6 +225,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let audit = engine
         .open_audit(&audit_dir, &chain, holdfast_audit::AuditOptions::default())
         .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?;
+    for notice in engine.meta.startup_notices() {
+        audit.append(notice);
+    }
     let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
     let notify_targets = targets.arns().map(str::to_owned).collect();
     let dispatcher = holdfast_events::Dispatcher::new(

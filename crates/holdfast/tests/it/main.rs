@@ -39,4 +39,4 @@ mod s3_tagging;
 mod s3_tagging_lifecycle;
 mod scaleout_evidence;
 mod scaleout_gateways;
-mod tamper_sqlite;
+mod tamper;
