@@ -31,6 +31,8 @@ pub struct Edge {
     pub max_put: u64,
     /// AWS-exact answers where AWS and ceph/s3-tests disagree.
     pub aws_strict: bool,
+    /// The region requests must be signed for.
+    pub region: String,
     /// Where state changes and denials are recorded (issue #5).
     pub audit: Option<Arc<holdfast_audit::AuditLog>>,
     /// The lock-report gauges on the metrics endpoint, computed in the background.
@@ -145,6 +147,7 @@ impl Edge {
             max_chunk,
             max_put,
             aws_strict: false,
+            region: "us-east-1".to_owned(),
             audit: None,
             lock_gauges: None,
             metrics_access: crate::metrics_view::MetricsAccess::default(),
@@ -280,6 +283,22 @@ impl Edge {
         }
         if let Err((status, code, message)) = guards::check_transfer_encoding(req.method(), req.headers()) {
             return error_response_naming(status, code, &message, "Header", "Transfer-Encoding");
+        }
+        // Issue #11: what AWS refuses and s3s would serve or answer otherwise.
+        if let Err((status, code, message)) = guards::check_uri(req.uri().path()) {
+            return error_response(status, code, &message);
+        }
+        if let Err(((status, code, message), names_region)) =
+            guards::check_signing_region(req.headers(), req.uri().query(), &self.region)
+        {
+            return if names_region {
+                error_response_naming(status, code, &message, "Region", &self.region)
+            } else {
+                error_response(status, code, &message)
+            };
+        }
+        if let Err((status, code, message)) = guards::check_content_length(req.method(), req.headers()) {
+            return error_response(status, code, &message);
         }
         let decoded = req
             .headers()
