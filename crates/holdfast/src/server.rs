@@ -267,7 +267,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .collect();
     let dir = Directory::new(identity, sealer, root, account_id(&owner_id), owner_id.clone()).with_accounts(accounts);
     let dir = Arc::new(dir);
-    let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
+    let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api));
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;
     edge.region.clone_from(&config.region);
