@@ -5,10 +5,15 @@
 //! fsyncs them: callers that need the record durable before they answer (lock changes,
 //! denials) wait for that fsync; the others do not wait.
 
+mod anchor;
 mod chain;
 mod record;
 mod writer;
 
+pub use anchor::{
+    ANCHOR_FORMAT, Anchor, AnchorCoverage, AnchorMismatch, MAIN_CHAIN, TrailHead, TrailText, anchor_key, chain_name,
+    check_anchors, read_head,
+};
 pub use chain::{GENESIS, VerifyError, VerifyReport, seal_line, verify_dir, verify_lines};
 pub use record::{AuditRecord, LockSnapshot};
 pub use writer::{AuditLog, AuditOptions};
