@@ -25,13 +25,18 @@ fn trails(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-/// `holdfast admin audit verify`: checks every chain; an error names the first broken line.
-pub fn audit_verify(data_dir: &Path) -> anyhow::Result<()> {
+/// `holdfast admin audit verify`: checks every chain (an error names the first broken
+/// line), then, when `[audit] anchor_bucket` is configured, compares every chain with its
+/// anchors (an error names the anchor the trail contradicts: a cut tail or a rewrite).
+pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
+    let base = data_dir.join(holdfast_audit::AUDIT_DIR);
     let mut total = 0;
+    let mut read = Vec::new();
     for dir in trails(data_dir)? {
-        let report = holdfast_audit::verify_dir(&dir)
-            .with_context(|| format!("cannot read the audit trail in {}", dir.display()))?
-            .map_err(|e| anyhow::anyhow!("audit trail BROKEN: {e}"))?;
+        let text = holdfast_audit::TrailText::read(&dir)
+            .with_context(|| format!("cannot read the audit trail in {}", dir.display()))?;
+        let report = holdfast_audit::verify_lines(text.lines()).map_err(|e| anyhow::anyhow!("audit trail BROKEN: {e}"))?;
         if report.files > 0 {
             println!(
                 "{}: intact, {} records in {} files, head {}",
@@ -42,13 +47,83 @@ pub fn audit_verify(data_dir: &Path) -> anyhow::Result<()> {
             );
         }
         total += report.records;
+        read.push((holdfast_audit::chain_name(&base, &dir), report.records, text));
     }
     println!("audit trail intact: {total} records");
+    let Some(settings) = &cfg.anchor else {
+        println!(
+            "anchors: none configured ([audit] anchor_bucket); a cut tail or a trail rewritten from scratch would not show"
+        );
+        return Ok(());
+    };
+    let target = match settings.remote {
+        Some(_) => crate::anchor::AnchorTarget::new(settings, None)?,
+        None => crate::anchor::AnchorTarget::Local(open_engine(data_dir, &cfg).await?),
+    };
+    let anchors = crate::anchor::read_anchors(&target, settings)
+        .await
+        .with_context(|| format!("cannot read the anchors ({})", settings.location()))?;
+    // Every chain that has records or anchors: a chain whose directory is gone is checked
+    // as an empty trail against its anchors.
+    let mut chains: std::collections::BTreeSet<String> =
+        read.iter().filter(|(_, n, _)| *n > 0).map(|(c, _, _)| c.clone()).collect();
+    chains.extend(anchors.iter().map(|a| a.chain.clone()));
+    let mut tampered = Vec::new();
+    for chain in &chains {
+        let text = read.iter().find(|(c, _, _)| c == chain).map(|(_, _, t)| t);
+        let lines = text.into_iter().flat_map(holdfast_audit::TrailText::lines);
+        match holdfast_audit::check_anchors(chain, &anchors, lines) {
+            Ok(c) => match &c.latest {
+                Some(a) => println!(
+                    "chain {chain}: anchored, intact up to anchor {} (record {}, written {}, {}); {} later records \
+                     not anchored yet",
+                    holdfast_audit::anchor_key(&settings.prefix, chain, a.seq),
+                    a.seq,
+                    a.time,
+                    a.reason,
+                    c.records - a.seq
+                ),
+                None => println!("chain {chain}: {} records, NOT anchored yet (no anchor found)", c.records),
+            },
+            Err(m) => {
+                let key = match &m {
+                    holdfast_audit::AnchorMismatch::Truncated { anchor, .. }
+                    | holdfast_audit::AnchorMismatch::Rewritten { anchor, .. } => {
+                        holdfast_audit::anchor_key(&settings.prefix, chain, anchor.seq)
+                    }
+                };
+                eprintln!("against anchor {key}: {m}");
+                tampered.push(format!("against anchor {key}: {m}"));
+            }
+        }
+    }
+    if let Some(first) = tampered.first() {
+        bail!("audit trail TAMPERED ({} of {} chains) {first}", tampered.len(), chains.len());
+    }
+    println!("anchors: {} read from {}; every chain agrees with them", anchors.len(), settings.location());
     Ok(())
+}
+
+/// The data dir's store, read beside a running server or with none: the metadata (SQLite
+/// in WAL mode, or the configured PostgreSQL) and the blob files. Nothing is written.
+async fn open_engine(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync::Arc<holdfast_engine::Engine>> {
+    /// Temporaries younger than this are left alone (a running server may be writing them).
+    const KEEP_TEMPORARIES_SECS: u64 = 10 * 365 * 86_400;
+    let meta = open_meta_of(data_dir, cfg).await?;
+    let blobs = holdfast_blob::LocalBlobStore::open_shared(data_dir, KEEP_TEMPORARIES_SECS)
+        .with_context(|| format!("cannot open the blobs in {}", data_dir.display()))?;
+    let engine = holdfast_engine::Engine::new(meta, std::sync::Arc::new(blobs), holdfast_engine::EngineConfig::default())
+        .await
+        .context("cannot open the store")?;
+    Ok(std::sync::Arc::new(engine))
 }
 
 async fn open_meta(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
     let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
+    open_meta_of(data_dir, &cfg).await
+}
+
+async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
     match &cfg.meta {
         MetaBackend::Sqlite => {
             let path = data_dir.join("meta.db");

@@ -1,6 +1,7 @@
 //! The `holdfast` command.
 
 mod admin;
+mod anchor;
 mod audit;
 mod config;
 mod credentials;
@@ -73,10 +74,15 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Checks the whole hash chain; exits non-zero naming the first broken line.
+    /// Checks the whole hash chain, then the trail against its anchors when the config sets
+    /// `[audit] anchor_bucket`; exits non-zero naming the first broken line or the anchor the
+    /// trail contradicts.
     Verify {
         #[arg(long, env = "HOLDFAST_DATA_DIR")]
         data_dir: PathBuf,
+        /// The server's TOML configuration (anchors, PostgreSQL metadata store).
+        #[arg(long, env = "HOLDFAST_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -93,8 +99,12 @@ fn main() -> std::process::ExitCode {
                     .and_then(|rt| rt.block_on(server::serve(cfg)))
             })
         }
-        Command::Admin { command: AdminCommand::Audit { command: AuditCommand::Verify { data_dir } } } => {
-            admin::audit_verify(&data_dir)
+        Command::Admin { command: AdminCommand::Audit { command: AuditCommand::Verify { data_dir, config } } } => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(admin::audit_verify(&data_dir, config)))
         }
         Command::Admin { command: AdminCommand::Report { bucket, data_dir, config, json } } => {
             tokio::runtime::Builder::new_current_thread()
