@@ -1,0 +1,284 @@
+//! Anchoring the audit trail (issue #10): with `[audit] anchor_bucket`, the head of the trail
+//! is written as an object under COMPLIANCE retention (periodically and at shutdown), and
+//! `holdfast admin audit verify --config` reports a cut tail or a trail rewritten from
+//! scratch against those anchors — which the hash chain alone cannot see.
+
+use crate::evidence_support::*;
+use crate::object_lock_support::{LOCKED, assert_err, lock_bucket, plain_bucket};
+use holdfast_testkit::aws_sdk_s3::Client;
+use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
+use holdfast_testkit::aws_sdk_s3::types::{
+    BucketVersioningStatus, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+    VersioningConfiguration,
+};
+use holdfast_testkit::{Server, ServerOptions, bucket_name};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const PREFIX: &str = "holdfast-audit-anchors";
+
+/// The chain the server writes: `main` embedded, `gw-1` for the first gateway on PostgreSQL.
+fn chain(data_dir: &Path) -> String {
+    let dir = trail_dir(data_dir);
+    if dir.ends_with("audit") { "main".into() } else { dir.file_name().unwrap().to_string_lossy().into_owned() }
+}
+
+/// The anchors in the bucket, as (key, version id, content), in key order.
+async fn anchors(s3: &Client, bucket: &str) -> Vec<(String, String, Value)> {
+    let list = s3.list_object_versions().bucket(bucket).prefix(format!("{PREFIX}/")).send().await.unwrap();
+    let mut out = Vec::new();
+    for v in list.versions() {
+        let (key, id) = (v.key().unwrap().to_owned(), v.version_id().unwrap().to_owned());
+        let body = s3.get_object().bucket(bucket).key(&key).version_id(&id).send().await.unwrap();
+        let bytes = body.body.collect().await.unwrap().into_bytes();
+        out.push((key, id, serde_json::from_slice(&bytes).unwrap()));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// (seq, hash) of the trail's last record.
+fn head(data_dir: &Path) -> (u64, String) {
+    let last = audit_records(data_dir).pop().expect("a record");
+    (last["seq"].as_u64().unwrap(), last["hash"].as_str().unwrap().to_owned())
+}
+
+fn verify(data_dir: &Path, config: Option<&Path>) -> (bool, String, String) {
+    let mut args = vec!["admin", "audit", "verify", "--data-dir", data_dir.to_str().unwrap()];
+    if let Some(c) = config {
+        args.extend(["--config", c.to_str().unwrap()]);
+    }
+    holdfast(&args)
+}
+
+/// The trail's files, to put them back after a test edit.
+fn save_trail(data_dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    trail_files(data_dir).into_iter().map(|f| (f.clone(), std::fs::read(&f).unwrap())).collect()
+}
+
+fn restore_trail(data_dir: &Path, saved: &[(PathBuf, Vec<u8>)]) {
+    for f in trail_files(data_dir) {
+        std::fs::remove_file(f).unwrap();
+    }
+    for (f, bytes) in saved {
+        std::fs::write(f, bytes).unwrap();
+    }
+}
+
+/// Replaces the trail with a valid chain of `n` forged records (fresh hashes throughout).
+fn forge_trail(data_dir: &Path, n: u64) {
+    let dir = trail_dir(data_dir);
+    for f in trail_files(data_dir) {
+        std::fs::remove_file(f).unwrap();
+    }
+    let mut prev = holdfast_audit::GENESIS.to_owned();
+    let mut text = String::new();
+    for seq in 1..=n {
+        let mut r = holdfast_audit::AuditRecord::new("PutObject", holdfast_lock::Instant::now_system());
+        r.principal = Some("root".into());
+        r.bucket = Some("innocent".into());
+        r.key = Some(format!("nothing-to-see-{seq}"));
+        r.status = Some(200);
+        let (line, hash) = holdfast_audit::seal_line(seq, &prev, &r);
+        prev = hash;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(dir.join("audit-000001.jsonl"), text).unwrap();
+}
+
+/// Cuts the last file of the trail to all but its last `drop` lines.
+fn truncate_trail(data_dir: &Path, drop: usize) {
+    let last = trail_files(data_dir).pop().unwrap();
+    let text = std::fs::read_to_string(&last).unwrap();
+    let lines: Vec<&str> = text.split_terminator('\n').collect();
+    assert!(lines.len() > drop, "the last file has {} lines", lines.len());
+    let kept: String = lines[..lines.len() - drop].iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&last, kept).unwrap();
+}
+
+async fn some_changes(s3: &Client, n: usize) {
+    let b = plain_bucket(s3, "anchw").await;
+    for i in 0..n {
+        s3.put_object().bucket(&b).key(format!("k{i}")).body(ByteStream::from_static(b"x")).send().await.unwrap();
+    }
+}
+
+/// Waits until an anchor names the trail's current head; returns (key, version id, content).
+async fn anchor_of_head(srv: &Server, s3: &Client, bucket: &str) -> (String, String, Value) {
+    wait_for("an anchor of the trail's head", Duration::from_secs(20), async || {
+        let (seq, hash) = head(&srv.data_dir);
+        anchors(s3, bucket).await.into_iter().find(|(_, _, a)| a["seq"] == seq && a["hash"] == hash.as_str())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn anchors_are_locked_and_verify_catches_a_cut_tail_and_a_rewrite() {
+    let anchor_bucket = bucket_name("anchors");
+    let mut srv = Server::start_with(
+        BIN,
+        ServerOptions {
+            config_toml: format!("[audit]\nanchor_bucket = \"{anchor_bucket}\"\nanchor_interval_secs = 0.5\n"),
+            ..Default::default()
+        },
+    );
+    let config = srv.data_dir.with_extension("toml");
+    let s3 = srv.client();
+    // No anchor bucket yet: said at start, counted, and retried.
+    wait_for("anchor failures counted", Duration::from_secs(10), async || {
+        metric(&metrics_text(&srv.addr).await, "holdfast_audit_anchor_failures_total").filter(|n| *n >= 1.0)
+    })
+    .await;
+    // A bucket without Object Lock takes no anchor either.
+    s3.create_bucket().bucket(&anchor_bucket).send().await.unwrap();
+    some_changes(&s3, 3).await;
+    let before = metric(&metrics_text(&srv.addr).await, "holdfast_audit_anchor_failures_total").unwrap();
+    wait_for("more anchor failures", Duration::from_secs(10), async || {
+        metric(&metrics_text(&srv.addr).await, "holdfast_audit_anchor_failures_total").filter(|n| *n > before)
+    })
+    .await;
+    assert!(anchors(&s3, &anchor_bucket).await.is_empty());
+    // Object Lock enabled on it (B5): the next interval anchors.
+    s3.put_bucket_versioning()
+        .bucket(&anchor_bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .unwrap();
+    s3.put_object_lock_configuration()
+        .bucket(&anchor_bucket)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (key, version, anchor) = anchor_of_head(&srv, &s3, &anchor_bucket).await;
+    let ch = chain(&srv.data_dir);
+    let (seq, hash) = head(&srv.data_dir);
+    assert_eq!(key, format!("{PREFIX}/{ch}/{seq:020}.json"));
+    assert_eq!(anchor["format"], "holdfast-audit-anchor/1");
+    assert_eq!(anchor["chain"], ch.as_str());
+    assert_eq!(anchor["hash"], hash.as_str());
+    assert_eq!(anchor["reason"], "interval");
+    assert!(anchor["file"].as_str().unwrap().starts_with("audit-"), "{anchor}");
+
+    // COMPLIANCE, for about a year; no delete removes it, not even with the bypass.
+    let r = s3.get_object_retention().bucket(&anchor_bucket).key(&key).version_id(&version).send().await.unwrap();
+    let r = r.retention().unwrap();
+    assert_eq!(r.mode(), Some(&ObjectLockRetentionMode::Compliance));
+    let until = r.retain_until_date().unwrap().secs();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!((until - now - 365 * 86_400).abs() < 3600, "retain until {until}, now {now}");
+    let err = s3.delete_object().bucket(&anchor_bucket).key(&key).version_id(&version).send().await.unwrap_err();
+    assert_err(&err, "AccessDenied", 403, Some(LOCKED));
+    let err = s3
+        .delete_object()
+        .bucket(&anchor_bucket)
+        .key(&key)
+        .version_id(&version)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_err(&err, "AccessDenied", 403, Some(LOCKED));
+    assert!(anchors(&s3, &anchor_bucket).await.iter().any(|(k, v, _)| *k == key && *v == version));
+
+    // Verify beside the running server: the anchors come from the data dir's store.
+    let (ok, out, err) = verify(&srv.data_dir, Some(&config));
+    assert!(ok, "{out}{err}");
+    assert!(out.contains(&format!("chain {ch}: anchored, intact up to anchor {PREFIX}/{ch}/")), "{out}");
+
+    // SIGTERM: the trail is flushed, then its head anchored once more.
+    some_changes(&s3, 2).await;
+    assert_eq!(srv.terminate().code(), Some(0));
+    let data = srv.data_dir.clone();
+    let (seq, _) = head(&data);
+    let final_key = format!("{PREFIX}/{ch}/{seq:020}.json");
+    let (ok, out, err) = verify(&data, Some(&config));
+    assert!(ok, "an untouched trail verifies against its anchors: {out}{err}");
+    assert!(out.contains(&format!("chain {ch}: anchored, intact up to anchor {final_key} (record {seq}, ")), "{out}");
+    assert!(out.contains("; 0 later records not anchored yet"), "{out}");
+    assert!(out.contains("every chain agrees with them"), "{out}");
+    let saved = save_trail(&data);
+
+    // The last two lines cut: a valid chain, so the chain check alone passes...
+    truncate_trail(&data, 2);
+    let (ok, out, err) = verify(&data, None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains(&format!("audit trail intact: {} records", seq - 2)), "{out}");
+    // ...and the anchors catch it.
+    let (ok, out, err) = verify(&data, Some(&config));
+    assert!(!ok, "verify passed on a cut trail: {out}");
+    assert!(err.contains("audit trail TAMPERED"), "{err}");
+    assert!(err.contains(&format!("TRUNCATED: the trail ends at record {}", seq - 2)), "{err}");
+    assert!(err.contains(&format!("against anchor {PREFIX}/{ch}/")), "{err}");
+
+    // Rewritten from scratch with fresh hashes, as long as the original.
+    restore_trail(&data, &saved);
+    forge_trail(&data, seq);
+    let (ok, out, err) = verify(&data, None);
+    assert!(ok, "the forged chain is a valid chain: {out}{err}");
+    let (ok, out, err) = verify(&data, Some(&config));
+    assert!(!ok, "verify passed on a forged trail: {out}");
+    assert!(err.contains("REWRITTEN: record "), "{err}");
+    assert!(err.contains(&format!("against anchor {PREFIX}/{ch}/")), "{err}");
+
+    // Put back, it verifies again.
+    restore_trail(&data, &saved);
+    let (ok, out, err) = verify(&data, Some(&config));
+    assert!(ok, "{out}{err}");
+}
+
+#[tokio::test]
+async fn anchors_on_a_remote_endpoint() {
+    // The anchor store: another server, with its own lock bucket.
+    let remote = Server::start(BIN);
+    let rs3 = remote.client();
+    let anchor_bucket = lock_bucket(&rs3, "ranchors").await;
+    let mut srv = Server::start_with(
+        BIN,
+        ServerOptions {
+            config_toml: format!(
+                "[audit]\nanchor_bucket = \"{anchor_bucket}\"\nanchor_prefix = \"site-a\"\nanchor_interval_secs = 0.5\n\
+                 anchor_retention_days = 30\nanchor_endpoint = \"{}\"\nanchor_access_key = \"{}\"\n\
+                 anchor_secret_key = \"{}\"\n",
+                remote.endpoint,
+                holdfast_testkit::ROOT_AK,
+                holdfast_testkit::ROOT_SK
+            ),
+            ..Default::default()
+        },
+    );
+    let config = srv.data_dir.with_extension("toml");
+    some_changes(&srv.client(), 3).await;
+    let ch = chain(&srv.data_dir);
+    let (seq, hash) = head(&srv.data_dir);
+    let key = format!("site-a/{ch}/{seq:020}.json");
+    let version = wait_for("the anchor on the remote", Duration::from_secs(20), async || {
+        let list = rs3.list_object_versions().bucket(&anchor_bucket).prefix("site-a/").send().await.unwrap();
+        list.versions().iter().find(|v| v.key() == Some(key.as_str())).and_then(|v| v.version_id().map(str::to_owned))
+    })
+    .await;
+    let body = rs3.get_object().bucket(&anchor_bucket).key(&key).version_id(&version).send().await.unwrap();
+    let anchor: Value = serde_json::from_slice(&body.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!((anchor["seq"].as_u64(), anchor["hash"].as_str()), (Some(seq), Some(hash.as_str())));
+    let r = rs3.get_object_retention().bucket(&anchor_bucket).key(&key).version_id(&version).send().await.unwrap();
+    assert_eq!(r.retention().unwrap().mode(), Some(&ObjectLockRetentionMode::Compliance));
+    let err = rs3.delete_object().bucket(&anchor_bucket).key(&key).version_id(&version).send().await.unwrap_err();
+    assert_err(&err, "AccessDenied", 403, Some(LOCKED));
+
+    // Stopped: verify reads the anchors from the remote endpoint.
+    assert_eq!(srv.terminate().code(), Some(0));
+    let data = srv.data_dir.clone();
+    let (ok, out, err) = verify(&data, Some(&config));
+    assert!(ok, "{out}{err}");
+    assert!(out.contains(&format!("chain {ch}: anchored, intact up to anchor site-a/{ch}/")), "{out}");
+    assert!(out.contains(&format!("at http://{}", remote.addr)), "{out}");
+    truncate_trail(&data, 1);
+    let (ok, out, err) = verify(&data, Some(&config));
+    assert!(!ok, "verify passed on a cut trail: {out}");
+    assert!(err.contains("TRUNCATED"), "{err}");
+}
