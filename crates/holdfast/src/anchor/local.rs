@@ -68,12 +68,20 @@ pub async fn list(engine: &Engine, bucket: &str, prefix: &str) -> anyhow::Result
 }
 
 pub async fn get(engine: &Engine, bucket: &str, key: &str, version: &str) -> anyhow::Result<Vec<u8>> {
+    read(engine, bucket, key, VersionSelector::Id(version.to_owned())).await
+}
+
+pub async fn get_latest(engine: &Engine, bucket: &str, key: &str) -> anyhow::Result<Vec<u8>> {
+    read(engine, bucket, key, VersionSelector::Latest).await
+}
+
+async fn read(engine: &Engine, bucket: &str, key: &str, version: VersionSelector) -> anyhow::Result<Vec<u8>> {
     let read = engine
         .get_object(
             GetObject {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
-                version: VersionSelector::Id(version.to_owned()),
+                version,
                 range: None,
                 part_number: None,
                 conditions: ReadConditions::default(),

@@ -140,6 +140,14 @@ impl AnchorTarget {
         }
     }
 
+    /// The current version of `key`, if it can be read (any failure reads as absent).
+    async fn get_latest(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        match self {
+            Self::Local(engine) => local::get_latest(engine, bucket, key).await.ok(),
+            Self::Remote(s3) => s3.get_latest(bucket, key).await.ok(),
+        }
+    }
+
     async fn list(&self, bucket: &str, prefix: &str) -> anyhow::Result<Vec<(String, String)>> {
         match self {
             Self::Local(engine) => local::list(engine, bucket, prefix).await,
@@ -201,6 +209,14 @@ impl Anchorer {
         self.audit.flush().await.context("cannot flush the audit trail")?;
         let anchor = holdfast_audit::Anchor::of_head(&self.chain, &head, holdfast_lock::Instant::now_system(), reason);
         let key = anchor_key(&self.settings.prefix, &self.chain, head.seq);
+        // This head may be anchored already (by this server before a restart): keep one
+        // locked object per head, not one per start.
+        if let Some(bytes) = self.target.get_latest(&self.settings.bucket, &key).await
+            && serde_json::from_slice::<Anchor>(&bytes).is_ok_and(|a| a.chain == self.chain && a.hash == head.hash)
+        {
+            *last = Some((head.seq, head.hash));
+            return Ok(None);
+        }
         let body = serde_json::to_vec_pretty(&anchor)?;
         let version = self.target.put(&self.settings, &key, body).await?;
         tracing::info!(

@@ -180,10 +180,17 @@ impl RemoteS3 {
     }
 
     pub async fn get(&self, bucket: &str, key: &str, version: &str) -> anyhow::Result<Vec<u8>> {
-        let (status, _, body) =
-            self.call(Method::GET, bucket, Some(key), &[("versionId", version)], &[], Bytes::new()).await?;
+        self.get_with(bucket, key, &[("versionId", version)]).await
+    }
+
+    pub async fn get_latest(&self, bucket: &str, key: &str) -> anyhow::Result<Vec<u8>> {
+        self.get_with(bucket, key, &[]).await
+    }
+
+    async fn get_with(&self, bucket: &str, key: &str, query: &[(&str, &str)]) -> anyhow::Result<Vec<u8>> {
+        let (status, _, body) = self.call(Method::GET, bucket, Some(key), query, &[], Bytes::new()).await?;
         if !status.is_success() {
-            return Err(s3_error(status, &body)).with_context(|| format!("GET {bucket}/{key}?versionId={version}"));
+            return Err(s3_error(status, &body)).with_context(|| format!("GET {bucket}/{key}"));
         }
         Ok(body.to_vec())
     }

@@ -282,3 +282,48 @@ async fn anchors_on_a_remote_endpoint() {
     assert!(!ok, "verify passed on a cut trail: {out}");
     assert!(err.contains("TRUNCATED"), "{err}");
 }
+
+#[tokio::test]
+async fn the_shutdown_anchor_covers_the_last_records() {
+    // An interval far longer than the test: the only anchor is the one written at SIGTERM.
+    let anchor_bucket = bucket_name("sanchors");
+    let mut srv = Server::start_with(
+        BIN,
+        ServerOptions {
+            config_toml: format!("[audit]\nanchor_bucket = \"{anchor_bucket}\"\nanchor_interval_secs = 3600\n"),
+            ..Default::default()
+        },
+    );
+    let config = srv.data_dir.with_extension("toml");
+    let s3 = srv.client();
+    let created = lock_bucket(&s3, "unused").await;
+    assert_ne!(created, anchor_bucket);
+    s3.create_bucket().bucket(&anchor_bucket).object_lock_enabled_for_bucket(true).send().await.unwrap();
+    some_changes(&s3, 4).await;
+    // Nothing yet: the interval has not come round.
+    assert!(anchors(&s3, &anchor_bucket).await.is_empty());
+    let (ok, out, err) = verify(&srv.data_dir, Some(&config));
+    assert!(ok, "{out}{err}");
+    let ch = chain(&srv.data_dir);
+    assert!(out.contains(&format!("chain {ch}: ")) && out.contains("records, NOT anchored yet"), "{out}");
+    if holdfast_testkit::meta_is_postgres() {
+        assert_eq!(ch, "gw-1", "one chain per gateway on PostgreSQL");
+    }
+
+    assert_eq!(srv.terminate().code(), Some(0));
+    let (seq, hash) = head(&srv.data_dir);
+    let (ok, out, err) = verify(&srv.data_dir, Some(&config));
+    assert!(ok, "{out}{err}");
+    let key = format!("{PREFIX}/{ch}/{seq:020}.json");
+    assert!(out.contains(&format!("intact up to anchor {key} (record {seq}, written ")), "{out}");
+    assert!(out.contains(", shutdown); 0 later records not anchored yet"), "{out}");
+    assert!(out.contains("anchors: 1 read from bucket "), "{out}");
+
+    // The anchor is what the server wrote: read back through the API after a restart.
+    srv.start_again();
+    let all = anchors(&srv.client(), &anchor_bucket).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].0, key);
+    assert_eq!((all[0].2["seq"].as_u64(), all[0].2["hash"].as_str()), (Some(seq), Some(hash.as_str())));
+    assert_eq!(all[0].2["reason"], "shutdown");
+}
