@@ -261,3 +261,46 @@ impl Anchorer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_text: &str) -> anyhow::Result<Option<AnchorSettings>> {
+        AnchorSettings::from_file(toml::from_str(toml_text).expect("TOML"))
+    }
+
+    #[test]
+    fn settings_defaults_and_refusals() {
+        assert!(parse("").unwrap().is_none(), "no bucket: no anchoring");
+        let s = parse("anchor_bucket = \"trail-anchors\"").unwrap().unwrap();
+        assert_eq!((s.prefix.as_str(), s.interval, s.retention_days), (DEFAULT_PREFIX, Duration::from_secs(300), 365));
+        assert!(s.remote.is_none());
+        assert_eq!(s.location(), "bucket trail-anchors on this server, prefix holdfast-audit-anchors/");
+        let s = parse(
+            "anchor_bucket = \"a-b\"\nanchor_prefix = \"/site-a/\"\nanchor_interval_secs = 0.5\n\
+             anchor_retention_days = 3650\nanchor_endpoint = \"http://10.0.0.9:9000\"\n\
+             anchor_access_key = \"AK\"\nanchor_secret_key = \"SECRET\"\nanchor_region = \"eu-west-1\"",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((s.prefix.as_str(), s.interval), ("site-a", Duration::from_millis(500)));
+        let r = s.remote.as_ref().unwrap();
+        assert_eq!((r.authority.as_str(), r.region.as_str()), ("10.0.0.9:9000", "eu-west-1"));
+        assert!(!format!("{s:?}").contains("SECRET"), "the secret key stays out of debug output");
+        for bad in [
+            "anchor_prefix = \"x\"",
+            "anchor_bucket = \"Bad_Name\"",
+            "anchor_bucket = \"ab\"\n",
+            "anchor_bucket = \"abc\"\nanchor_interval_secs = 0",
+            "anchor_bucket = \"abc\"\nanchor_retention_days = 0",
+            "anchor_bucket = \"abc\"\nanchor_retention_days = 36501",
+            "anchor_bucket = \"abc\"\nanchor_endpoint = \"http://h:1\"",
+            "anchor_bucket = \"abc\"\nanchor_access_key = \"a\"\nanchor_secret_key = \"b\"",
+            "anchor_bucket = \"abc\"\nanchor_endpoint = \"https://s3.amazonaws.com\"\nanchor_access_key = \"a\"\n\
+             anchor_secret_key = \"b\"",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}
