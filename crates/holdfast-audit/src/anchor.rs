@@ -110,9 +110,8 @@ pub fn read_head(dir: &Path) -> std::io::Result<Option<TrailHead>> {
                 }
             };
             let line = String::from_utf8_lossy(&bytes[begin..end]);
-            let (seq, hash) = last_link(&line).ok_or_else(|| {
-                std::io::Error::other(format!("the last record of {} is unreadable", path.display()))
-            })?;
+            let (seq, hash) = last_link(&line)
+                .ok_or_else(|| std::io::Error::other(format!("the last record of {} is unreadable", path.display())))?;
             let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             return Ok(Some(TrailHead { seq, hash, file }));
         }
@@ -160,9 +159,9 @@ pub struct AnchorCoverage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnchorMismatch {
     /// The trail ends before the anchored record: its tail was cut.
-    Truncated { anchor: Anchor, records: u64 },
+    Truncated { anchor: Box<Anchor>, records: u64 },
     /// The trail has the anchored record, with another hash: it was rewritten.
-    Rewritten { anchor: Anchor, found: String, file: PathBuf, line: usize },
+    Rewritten { anchor: Box<Anchor>, found: String, file: PathBuf, line: usize },
 }
 
 impl fmt::Display for AnchorMismatch {
@@ -213,7 +212,7 @@ pub fn check_anchors<'a>(
             }
             if anchor.seq == seq && anchor.hash != hash {
                 return Err(AnchorMismatch::Rewritten {
-                    anchor: (**anchor).clone(),
+                    anchor: Box::new((**anchor).clone()),
                     found: hash,
                     file: file.to_owned(),
                     line: line_no,
@@ -223,7 +222,7 @@ pub fn check_anchors<'a>(
             // check, or here if the trail's numbering jumps past it.
             if anchor.seq < seq {
                 return Err(AnchorMismatch::Rewritten {
-                    anchor: (**anchor).clone(),
+                    anchor: Box::new((**anchor).clone()),
                     found: format!("(no record {}; numbering jumps to {seq})", anchor.seq),
                     file: file.to_owned(),
                     line: line_no,
@@ -233,7 +232,7 @@ pub fn check_anchors<'a>(
         }
     }
     if let Some(anchor) = pending.next() {
-        return Err(AnchorMismatch::Truncated { anchor: (**anchor).clone(), records });
+        return Err(AnchorMismatch::Truncated { anchor: Box::new((**anchor).clone()), records });
     }
     Ok(AnchorCoverage { anchors: mine.len(), latest: mine.last().map(|a| (*a).clone()), records })
 }

@@ -36,7 +36,8 @@ pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::R
     for dir in trails(data_dir)? {
         let text = holdfast_audit::TrailText::read(&dir)
             .with_context(|| format!("cannot read the audit trail in {}", dir.display()))?;
-        let report = holdfast_audit::verify_lines(text.lines()).map_err(|e| anyhow::anyhow!("audit trail BROKEN: {e}"))?;
+        let report =
+            holdfast_audit::verify_lines(text.lines()).map_err(|e| anyhow::anyhow!("audit trail BROKEN: {e}"))?;
         if report.files > 0 {
             println!(
                 "{}: intact, {} records in {} files, head {}",
@@ -112,9 +113,10 @@ async fn open_engine(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync:
     let meta = open_meta_of(data_dir, cfg).await?;
     let blobs = holdfast_blob::LocalBlobStore::open_shared(data_dir, KEEP_TEMPORARIES_SECS)
         .with_context(|| format!("cannot open the blobs in {}", data_dir.display()))?;
-    let engine = holdfast_engine::Engine::new(meta, std::sync::Arc::new(blobs), holdfast_engine::EngineConfig::default())
-        .await
-        .context("cannot open the store")?;
+    let engine =
+        holdfast_engine::Engine::new(meta, std::sync::Arc::new(blobs), holdfast_engine::EngineConfig::default())
+            .await
+            .context("cannot open the store")?;
     Ok(std::sync::Arc::new(engine))
 }
 

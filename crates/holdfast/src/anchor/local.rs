@@ -57,7 +57,9 @@ pub async fn list(engine: &Engine, bucket: &str, prefix: &str) -> anyhow::Result
             })
             .await
             .with_context(|| format!("cannot list the anchors in {bucket}/{prefix}"))?;
-        out.extend(page.versions.iter().filter(|v| !v.is_delete_marker()).map(|v| (v.key.clone(), v.version_id.clone())));
+        out.extend(
+            page.versions.iter().filter(|v| !v.is_delete_marker()).map(|v| (v.key.clone(), v.version_id.clone())),
+        );
         if !page.truncated {
             return Ok(out);
         }

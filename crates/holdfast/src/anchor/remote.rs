@@ -47,9 +47,12 @@ pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
     )
 }
 
+/// (key, version id) of one object version.
+type KeyVersion = (String, String);
+
 /// One page of a ListObjectVersions answer: the (key, version id) of each object version
 /// (delete markers left out) and where to continue, if truncated.
-pub fn parse_versions(xml: &str) -> (Vec<(String, String)>, Option<(String, String)>) {
+pub fn parse_versions(xml: &str) -> (Vec<KeyVersion>, Option<KeyVersion>) {
     let mut versions = Vec::new();
     for block in xml.split("<Version>").skip(1) {
         let block = block.split("</Version>").next().unwrap_or_default();
