@@ -157,8 +157,9 @@ async fn anchors_are_locked_and_verify_catches_a_cut_tail_and_a_rewrite() {
         .unwrap();
     let (key, version, anchor) = anchor_of_head(&srv, &s3, &anchor_bucket).await;
     let ch = chain(&srv.data_dir);
-    let (seq, hash) = head(&srv.data_dir);
+    let (seq, hash) = (anchor["seq"].as_u64().unwrap(), anchor["hash"].as_str().unwrap().to_owned());
     assert_eq!(key, format!("{PREFIX}/{ch}/{seq:020}.json"));
+    assert_eq!(audit_records(&srv.data_dir)[seq as usize - 1]["hash"], hash.as_str());
     assert_eq!(anchor["format"], "holdfast-audit-anchor/1");
     assert_eq!(anchor["chain"], ch.as_str());
     assert_eq!(anchor["hash"], hash.as_str());
@@ -255,11 +256,13 @@ async fn anchors_on_a_remote_endpoint() {
     let config = srv.data_dir.with_extension("toml");
     some_changes(&srv.client(), 3).await;
     let ch = chain(&srv.data_dir);
-    let (seq, hash) = head(&srv.data_dir);
-    let key = format!("site-a/{ch}/{seq:020}.json");
-    let version = wait_for("the anchor on the remote", Duration::from_secs(20), async || {
+    // The head is read again at every poll: a write's record may reach the file after its answer.
+    let (seq, hash, key, version) = wait_for("the anchor on the remote", Duration::from_secs(20), async || {
+        let (seq, hash) = head(&srv.data_dir);
+        let key = format!("site-a/{ch}/{seq:020}.json");
         let list = rs3.list_object_versions().bucket(&anchor_bucket).prefix("site-a/").send().await.unwrap();
-        list.versions().iter().find(|v| v.key() == Some(key.as_str())).and_then(|v| v.version_id().map(str::to_owned))
+        let v = list.versions().iter().find(|v| v.key() == Some(key.as_str()))?.version_id()?.to_owned();
+        Some((seq, hash, key, v))
     })
     .await;
     let body = rs3.get_object().bucket(&anchor_bucket).key(&key).version_id(&version).send().await.unwrap();
