@@ -14,6 +14,7 @@ mod notify;
 mod objects;
 mod read;
 mod tagging;
+mod trail;
 
 pub use clock::Clock;
 pub use error::{BodyError, EngineError, EngineResult};

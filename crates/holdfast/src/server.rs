@@ -178,11 +178,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     // Evidence (issue #5): the audit trail, event delivery and the lifecycle worker.
     let (audit_dir, _audit_lock) = audit_dir(&config.data_dir, shared_grace.is_some())?;
-    let audit = Arc::new(
-        holdfast_audit::AuditLog::open(&audit_dir, holdfast_audit::AuditOptions::default())
-            .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?,
-    );
-    engine.set_audit(Arc::clone(&audit));
+    let chain = audit_dir.file_name().map_or_else(|| "main".to_owned(), |n| n.to_string_lossy().into_owned());
+    let audit = engine
+        .open_audit(&audit_dir, &chain, holdfast_audit::AuditOptions::default())
+        .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?;
     // Issue #10: the trail's head, anchored where it cannot be rewritten.
     let anchorer = match &config.anchor {
         Some(settings) => {
