@@ -203,6 +203,9 @@ async fn anchors_are_locked_and_verify_catches_a_cut_tail_and_a_rewrite() {
     assert!(out.contains(&format!("chain {ch}: anchored, intact up to anchor {final_key} (record {seq}, ")), "{out}");
     assert!(out.contains("; 0 later records not anchored yet"), "{out}");
     assert!(out.contains("every chain agrees with them"), "{out}");
+    // Anchor writes are not in the trail themselves: each would move the head it records.
+    let records = audit_records(&data);
+    assert!(records.iter().all(|r| !r["key"].as_str().unwrap_or_default().starts_with(PREFIX)), "{records:#?}");
     let saved = save_trail(&data);
 
     // The last two lines cut: a valid chain, so the chain check alone passes...
