@@ -337,3 +337,36 @@ async fn the_shutdown_anchor_covers_the_last_records() {
     assert_eq!((all[0].2["seq"].as_u64(), all[0].2["hash"].as_str()), (Some(seq), Some(hash.as_str())));
     assert_eq!(all[0].2["reason"], "shutdown");
 }
+
+#[tokio::test]
+async fn an_unreachable_remote_is_counted_and_the_server_serves_on() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut srv = Server::start_with(
+        BIN,
+        ServerOptions {
+            config_toml: format!(
+                "[audit]\nanchor_bucket = \"far-away\"\nanchor_interval_secs = 0.2\n\
+                 anchor_endpoint = \"http://127.0.0.1:{port}\"\nanchor_access_key = \"AK\"\nanchor_secret_key = \"SK\"\n"
+            ),
+            ..Default::default()
+        },
+    );
+    let s3 = srv.client();
+    some_changes(&s3, 2).await;
+    let failures = wait_for("anchor failures counted", Duration::from_secs(10), async || {
+        metric(&metrics_text(&srv.addr).await, "holdfast_audit_anchor_failures_total").filter(|n| *n >= 2.0)
+    })
+    .await;
+    assert!(failures >= 2.0);
+    assert_eq!(metric(&metrics_text(&srv.addr).await, "holdfast_audit_anchors_written_total"), None);
+    // Requests are served as ever, and SIGTERM still ends the process cleanly.
+    some_changes(&s3, 1).await;
+    assert_eq!(srv.terminate().code(), Some(0));
+    // verify cannot read the anchors: it says so and fails rather than pass unchecked.
+    let config = srv.data_dir.with_extension("toml");
+    let (ok, out, err) = verify(&srv.data_dir, Some(&config));
+    assert!(!ok, "{out}");
+    assert!(err.contains(&format!("cannot read the anchors (bucket far-away at http://127.0.0.1:{port}")), "{err}");
+    assert!(err.contains("cannot connect to the anchor endpoint"), "{err}");
+}
