@@ -236,12 +236,13 @@ impl Anchorer {
     }
 
     /// Checks the anchor bucket at once (an error is logged and counted; the server runs
-    /// on), then anchors every interval.
+    /// on) and anchors the head if it can; then tries every interval.
     pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let me = Arc::clone(self);
         tokio::spawn(async move {
             if let Err(e) = me.target.check_bucket(&me.settings.bucket).await {
                 me.failed("the anchor bucket cannot take anchors", &e);
+                tokio::time::sleep(me.settings.interval).await;
             }
             loop {
                 if let Err(e) = me.anchor("interval").await {

@@ -306,6 +306,11 @@ async fn the_shutdown_anchor_covers_the_last_records() {
     );
     let config = srv.data_dir.with_extension("toml");
     let s3 = srv.client();
+    // The check at start found no bucket (and then waits for the interval).
+    wait_for("the failed check at start", Duration::from_secs(10), async || {
+        metric(&metrics_text(&srv.addr).await, "holdfast_audit_anchor_failures_total").filter(|n| *n >= 1.0)
+    })
+    .await;
     let created = lock_bucket(&s3, "unused").await;
     assert_ne!(created, anchor_bucket);
     s3.create_bucket().bucket(&anchor_bucket).object_lock_enabled_for_bucket(true).send().await.unwrap();
