@@ -30,6 +30,22 @@ fn trails(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 /// anchors (an error names the anchor the trail contradicts: a cut tail or a rewrite).
 pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<()> {
     let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
+    // The anchors are read before the trail: beside a running server, an anchor written
+    // after the trail was read would name records this reading does not hold yet, and look
+    // like a cut tail. (An anchor only names records already in the files.)
+    let anchors = match &cfg.anchor {
+        Some(settings) => {
+            let target = match settings.remote {
+                Some(_) => crate::anchor::AnchorTarget::new(settings, None)?,
+                None => crate::anchor::AnchorTarget::Local(open_engine(data_dir, &cfg).await?),
+            };
+            let anchors = crate::anchor::read_anchors(&target, settings)
+                .await
+                .with_context(|| format!("cannot read the anchors ({})", settings.location()))?;
+            Some((settings, anchors))
+        }
+        None => None,
+    };
     let base = data_dir.join(holdfast_audit::AUDIT_DIR);
     let mut total = 0;
     let mut read = Vec::new();
@@ -51,19 +67,12 @@ pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::R
         read.push((holdfast_audit::chain_name(&base, &dir), report.records, text));
     }
     println!("audit trail intact: {total} records");
-    let Some(settings) = &cfg.anchor else {
+    let Some((settings, anchors)) = anchors else {
         println!(
             "anchors: none configured ([audit] anchor_bucket); a cut tail or a trail rewritten from scratch would not show"
         );
         return Ok(());
     };
-    let target = match settings.remote {
-        Some(_) => crate::anchor::AnchorTarget::new(settings, None)?,
-        None => crate::anchor::AnchorTarget::Local(open_engine(data_dir, &cfg).await?),
-    };
-    let anchors = crate::anchor::read_anchors(&target, settings)
-        .await
-        .with_context(|| format!("cannot read the anchors ({})", settings.location()))?;
     // Every chain that has records or anchors: a chain whose directory is gone is checked
     // as an empty trail against its anchors.
     let mut chains: std::collections::BTreeSet<String> =
