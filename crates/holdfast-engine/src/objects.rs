@@ -204,6 +204,8 @@ impl Engine {
         sel: &VersionSelector,
         bypass: Bypass,
     ) -> EngineResult<DeleteOutcome> {
+        // Issue #11: no path stores a key (a delete marker's) longer than S3 allows.
+        check_key(key)?;
         Ok(self.meta.delete(bucket, key, sel, bypass, self.clock.now()).await?)
     }
 

@@ -116,7 +116,7 @@ pub async fn record(
     if !committed.is_empty() {
         log.nudge();
         if urgent && !log.wait_written(&committed, FILE_WAIT).await {
-            tracing::warn!(%request_id, "audit records committed but not yet in the trail's files");
+            tracing::debug!(%request_id, "audit records committed but not yet in the trail's files");
         }
     }
     if !(denied || refused || (changes_state(op) && committed.is_empty())) {

@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub lifecycle: Option<LifecycleFileConfig>,
     /// `[audit]`: where the trail's head is anchored (issue #10).
     pub audit: Option<AuditFileConfig>,
+    /// `[metrics]`: what the unauthenticated metrics endpoint reveals (issue #10).
+    pub metrics: Option<MetricsFileConfig>,
 }
 
 /// `[audit]`. Anchoring is on when `anchor_bucket` is set.
@@ -47,6 +49,18 @@ pub struct AuditFileConfig {
     pub anchor_secret_key: Option<String>,
     /// Region the remote endpoint expects in signatures (default `us-east-1`).
     pub anchor_region: Option<String>,
+}
+
+/// `[metrics]`. By default `/_holdfast/metrics` names no bucket.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFileConfig {
+    /// Per-bucket series (bucket names, lock counts, retention dates) for every scraper.
+    pub per_bucket: Option<bool>,
+    /// Per-bucket series for scrapers sending `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Seconds between two computations of the lock gauges (default 30).
+    pub lock_refresh_secs: Option<f64>,
 }
 
 /// `[notify]`: the targets bucket notification configurations may name.
@@ -149,6 +163,10 @@ pub struct Config {
     pub lifecycle_interval: Duration,
     /// Where the audit trail's head is anchored; `None` when not configured.
     pub anchor: Option<crate::anchor::AnchorSettings>,
+    /// Who may see per-bucket metrics.
+    pub metrics_access: crate::metrics_view::MetricsAccess,
+    /// How often the lock gauges are recomputed.
+    pub lock_gauges_refresh: Duration,
 }
 
 /// Values from the command line or environment (clap resolves that precedence).
@@ -224,6 +242,15 @@ impl Config {
         };
         let day = seconds("day_seconds", lifecycle.day_seconds, 86_400.0)?;
         let interval = seconds("interval_seconds", lifecycle.interval_seconds, 3600.0)?;
+        let metrics = file.metrics.unwrap_or_default();
+        let metrics_access = crate::metrics_view::MetricsAccess {
+            per_bucket: metrics.per_bucket.unwrap_or(false),
+            token: metrics.token.map(crate::metrics_view::MetricsToken::new).transpose().map_err(anyhow::Error::msg)?,
+        };
+        let lock_refresh = metrics.lock_refresh_secs.unwrap_or(30.0);
+        if !(lock_refresh.is_finite() && lock_refresh >= 0.05) {
+            bail!("[metrics] lock_refresh_secs must be a number of seconds, at least 0.05");
+        }
         let region = o.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
@@ -251,6 +278,8 @@ impl Config {
             lifecycle_day_ms: (day * 1000.0).round() as i64,
             lifecycle_interval: Duration::from_secs_f64(interval),
             anchor: crate::anchor::AnchorSettings::from_file(file.audit.unwrap_or_default())?,
+            metrics_access,
+            lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),
         })
     }
 }
@@ -303,6 +332,26 @@ mod tests {
         assert!(Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).is_err());
         std::fs::write(&file, "[lifecycle]\nday_seconds = 0\n").unwrap();
         assert!(Config::load(Overrides { config: Some(file), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn metrics_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(Overrides { config: Some(file.clone()), ..Default::default() })
+        };
+        let d = Config::load(Overrides::default()).unwrap();
+        assert!(!d.metrics_access.per_bucket && d.metrics_access.token.is_none(), "no bucket names by default");
+        assert_eq!(d.lock_gauges_refresh, Duration::from_secs(30));
+        let c = load("[metrics]\nper_bucket = true\ntoken = \"0123456789abcdef\"\nlock_refresh_secs = 0.5\n").unwrap();
+        assert!(c.metrics_access.per_bucket && c.metrics_access.token.is_some());
+        assert_eq!(c.lock_gauges_refresh, Duration::from_millis(500));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"), "the token is never printed");
+        assert!(load("[metrics]\ntoken = \"short\"\n").is_err());
+        assert!(load("[metrics]\nlock_refresh_secs = 0\n").is_err());
+        assert!(load("[metrics]\nper_bucket = 1\n").is_err());
     }
 
     #[test]
