@@ -120,20 +120,31 @@ pub fn read_head(dir: &Path) -> std::io::Result<Option<TrailHead>> {
 }
 
 /// The files of a trail and their text, read once for both checks (chain and anchors).
+/// As [`crate::verify_dir`] does, an unfinished last line (no newline yet: being written,
+/// or cut short by a crash) is left out: it is not a record yet.
 pub struct TrailText {
     files: Vec<PathBuf>,
     texts: Vec<String>,
+    /// Bytes of the unfinished last line left out.
+    pub unfinished_tail_bytes: u64,
 }
 
 impl TrailText {
     pub fn read(dir: &Path) -> std::io::Result<Self> {
         let files = trail_files(dir)?;
         let mut texts = Vec::with_capacity(files.len());
-        for f in &files {
+        let mut tail = 0;
+        for (n, f) in files.iter().enumerate() {
             // A byte that is not UTF-8 becomes U+FFFD, and its line then fails its hash.
-            texts.push(String::from_utf8_lossy(&std::fs::read(f)?).into_owned());
+            let mut text = String::from_utf8_lossy(&std::fs::read(f)?).into_owned();
+            if n + 1 == files.len() && !text.ends_with('\n') {
+                let end = text.rfind('\n').map_or(0, |p| p + 1);
+                tail = (text.len() - end) as u64;
+                text.truncate(end);
+            }
+            texts.push(text);
         }
-        Ok(Self { files, texts })
+        Ok(Self { files, texts, unfinished_tail_bytes: tail })
     }
 
     /// (file, 1-based line number, line) in chain order, as [`crate::verify_lines`] takes them.
@@ -315,6 +326,16 @@ mod tests {
         other.chain = "gw-2".into();
         other.hash = "f".repeat(64);
         assert_eq!(check(&[other], &t).unwrap().anchors, 0);
+    }
+
+    #[test]
+    fn an_unfinished_last_line_is_not_a_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = trail(3, "k");
+        std::fs::write(tmp.path().join("audit-000001.jsonl"), t.join("\n") + "\n{\"hash\":\"ab").unwrap();
+        let text = TrailText::read(tmp.path()).unwrap();
+        assert_eq!((text.lines().count(), text.unfinished_tail_bytes), (3, 11));
+        assert_eq!(crate::verify_lines(text.lines()).unwrap().records, 3);
     }
 
     #[test]

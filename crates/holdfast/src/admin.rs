@@ -52,8 +52,9 @@ pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::R
     for dir in trails(data_dir)? {
         let text = holdfast_audit::TrailText::read(&dir)
             .with_context(|| format!("cannot read the audit trail in {}", dir.display()))?;
-        let report =
-            holdfast_audit::verify_lines(text.lines()).map_err(|e| anyhow::anyhow!("audit trail BROKEN: {e}"))?;
+        let report = holdfast_audit::verify_lines(text.lines())
+            .map(|r| holdfast_audit::VerifyReport { unfinished_tail_bytes: text.unfinished_tail_bytes, ..r })
+            .map_err(|e| anyhow::anyhow!("audit trail BROKEN: {e}"))?;
         if report.files > 0 {
             println!(
                 "{}: intact, {} records in {} files, head {}",
