@@ -1,6 +1,7 @@
 //! The HTTP edge in front of s3s: health and metrics endpoints, the guards, a request id
 //! on every response, metrics per operation, and the AWS error elements s3s cannot render.
 
+use crate::body_timeout::IdleTimeoutBody;
 use crate::guards::{self, ChunkGuard};
 use bytes::Bytes;
 use holdfast_api::audit::AuditSlot;
@@ -36,6 +37,8 @@ pub struct Edge {
     pub lock_gauges: Option<Arc<crate::lock_gauges::LockGauges>>,
     /// Who may see per-bucket metrics (issue #10).
     pub metrics_access: crate::metrics_view::MetricsAccess,
+    /// A request body silent this long is answered 400 RequestTimeout (issue #10).
+    pub body_idle: std::time::Duration,
     request_seq: AtomicU64,
     request_prefix: u32,
 }
@@ -73,6 +76,16 @@ fn default_message_for(text: &str) -> Option<&'static str> {
     let start = text.find("<Code>")? + "<Code>".len();
     let end = text[start..].find("</Code>")? + start;
     holdfast_api::error::default_message(&text[start..end])
+}
+
+/// 400 RequestTimeout for a body that stalled, as Amazon S3 answers; the connection closes
+/// after it (the rest of the body will not be read).
+fn request_timeout() -> Response<Body> {
+    metrics::counter!("holdfast_body_timeouts_total").increment(1);
+    let mut resp =
+        error_response(StatusCode::BAD_REQUEST, "RequestTimeout", holdfast_api::error::REQUEST_TIMEOUT_MESSAGE);
+    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 fn content_length(h: &http::HeaderMap) -> u64 {
@@ -135,6 +148,7 @@ impl Edge {
             audit: None,
             lock_gauges: None,
             metrics_access: crate::metrics_view::MetricsAccess::default(),
+            body_idle: std::time::Duration::from_secs(20),
             request_seq: AtomicU64::new(0),
             request_prefix: rand::random(),
         }
@@ -281,6 +295,7 @@ impl Edge {
         }
         let chunked = guards::is_aws_chunked(req.headers());
         let (mut parts, body) = req.into_parts();
+        let (body, stalled) = IdleTimeoutBody::new(body, self.body_idle);
         guards::sigv4_date_from_date_header(&mut parts.headers);
         parts.extensions.insert(slot);
         parts.extensions.insert(facts);
@@ -301,6 +316,7 @@ impl Edge {
                     parts.extensions.insert(holdfast_api::XmlBody(bytes.clone()));
                     Body::from(bytes)
                 }
+                Err(_) if stalled.get() => return request_timeout(),
                 Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                     return error_response(StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", TOO_BIG);
                 }
@@ -313,9 +329,11 @@ impl Edge {
                 }
             }
         } else {
-            Body::from(body)
+            Body::http_body(body)
         };
         match self.s3.call(Request::from_parts(parts, body)).await {
+            // Whatever read the body (the engine, s3s's XML parser), a stall is answered alike.
+            Ok(_) if stalled.get() => request_timeout(),
             Ok(resp) => resp,
             Err(e) => {
                 tracing::error!(error = ?e, "s3 service failed");

@@ -3,7 +3,9 @@
 mod admin;
 mod anchor;
 mod audit;
+mod body_timeout;
 mod config;
+mod connections;
 mod credentials;
 mod edge;
 mod file_modes;

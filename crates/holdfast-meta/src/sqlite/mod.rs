@@ -10,6 +10,7 @@ mod audit;
 mod buckets;
 mod evidence;
 mod gc;
+mod guards;
 mod identity;
 mod listing;
 mod multipart;
@@ -127,7 +128,14 @@ impl SqliteMeta {
 
     /// [`Self::open`] with an observer of the writer's commits.
     pub fn open_observed(path: &Path, observer: Option<CommitObserver>) -> MetaResult<Self> {
+        Self::open_with(path, observer, false)
+    }
+
+    /// [`Self::open_observed`]; with `accept_tamper`, WORM guards changed outside Holdfast
+    /// are restored (and the discrepancy recorded) instead of refusing to open.
+    pub fn open_with(path: &Path, observer: Option<CommitObserver>, accept_tamper: bool) -> MetaResult<Self> {
         let conn = Connection::open(path)?;
+        guards::register_writer(&conn)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -143,6 +151,9 @@ impl SqliteMeta {
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .map(Some)
             .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })?;
+        // Schema 4 brought the guards as they are now: from there on they must be intact.
+        let established = version.is_some_and(|v| v >= 4);
+        guards::check_at_start(&conn, path, established, accept_tamper)?;
         match version {
             None => {
                 conn.execute("INSERT INTO schema_version (version) VALUES (?1)", [schema::SCHEMA_VERSION])?;
