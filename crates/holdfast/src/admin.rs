@@ -25,11 +25,65 @@ fn trails(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
+/// Every complete record of every chain, then the outbox's backlog, by time: the order the
+/// changes were made in.
+fn all_records(data_dir: &Path, backlog: Vec<String>) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut records = Vec::new();
+    for dir in trails(data_dir)? {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("audit-")))
+            .collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            records.extend(text.split_terminator('\n').filter_map(|l| serde_json::from_str(l).ok()));
+        }
+    }
+    records.extend(backlog.iter().filter_map(|r| serde_json::from_str(r).ok()));
+    records.sort_by(|a: &serde_json::Value, b| a["time"].as_str().cmp(&b["time"].as_str()));
+    Ok(records)
+}
+
+/// Issue #11: the protection the trail vouches for, checked against the metadata store.
+/// Returns one line per version that lost protection without a record that explains it.
+async fn store_against_trail(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<(usize, Vec<String>)> {
+    let meta = open_meta(data_dir, config).await?;
+    let records = all_records(data_dir, meta.audit_backlog().await.context("cannot read the audit outbox")?)?;
+    let now = Instant::now_system();
+    let vouched = holdfast_audit::vouched_locks(records.iter());
+    let mut checked = 0;
+    let mut findings = Vec::new();
+    for ((bucket, key, version), lock) in &vouched {
+        if !holdfast_audit::protects(lock, now) {
+            continue;
+        }
+        checked += 1;
+        let sel = holdfast_meta::VersionSelector::Id(version.clone());
+        let found = match meta.version(bucket, key, &sel).await {
+            Ok(rec) => Some(holdfast_audit::LockSnapshot::from(&rec.lock)),
+            Err(
+                holdfast_meta::MetaError::NoSuchVersion
+                | holdfast_meta::MetaError::NoSuchKey
+                | holdfast_meta::MetaError::NoSuchBucket,
+            ) => None,
+            Err(e) => return Err(e).context("cannot read the metadata store"),
+        };
+        if let Some(why) = holdfast_audit::shortfall(lock, found.as_ref(), now) {
+            findings.push(format!("{bucket}/{key}?versionId={version}: {why}"));
+        }
+    }
+    Ok((checked, findings))
+}
+
 /// `holdfast admin audit verify`: checks every chain (an error names the first broken
-/// line), then, when `[audit] anchor_bucket` is configured, compares every chain with its
-/// anchors (an error names the anchor the trail contradicts: a cut tail or a rewrite).
+/// line); when `[audit] anchor_bucket` is configured, every chain against its anchors (an
+/// error names the anchor the trail contradicts: a cut tail or a rewrite); then the metadata
+/// store against the protection the trail vouches for (issue #11).
 pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<()> {
-    let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
+    let cfg =
+        Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config: config.clone(), ..Default::default() })?;
     // The anchors are read before the trail: beside a running server, an anchor written
     // after the trail was read would name records this reading does not hold yet, and look
     // like a cut tail. (An anchor only names records already in the files.)
@@ -46,6 +100,30 @@ pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::R
         }
         None => None,
     };
+    verify_chains(data_dir, anchors)?;
+    if config.is_none() && !data_dir.join("meta.db").is_file() {
+        println!("metadata store not checked: no meta.db here (pass --config for a PostgreSQL store)");
+        return Ok(());
+    }
+    let (checked, findings) = store_against_trail(data_dir, config).await?;
+    if !findings.is_empty() {
+        for f in &findings {
+            eprintln!("TAMPERED: {f}");
+        }
+        bail!(
+            "the metadata store does not match the audit trail: {} of {checked} protected versions lost protection outside the API",
+            findings.len()
+        );
+    }
+    println!("metadata store matches the trail: {checked} protected versions checked");
+    Ok(())
+}
+
+/// Every chain, then every chain against its anchors (when configured).
+fn verify_chains(
+    data_dir: &Path,
+    anchors: Option<(&crate::anchor::AnchorSettings, Vec<holdfast_audit::Anchor>)>,
+) -> anyhow::Result<()> {
     let base = data_dir.join(holdfast_audit::AUDIT_DIR);
     let mut total = 0;
     let mut read = Vec::new();
@@ -142,8 +220,10 @@ async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync
             if !path.is_file() {
                 bail!("no metadata database at {}", path.display());
             }
-            // The server may be running: WAL lets this process read beside it.
-            let meta = holdfast_meta::sqlite::SqliteMeta::open(&path).context("cannot open the metadata database")?;
+            // The server may be running: WAL lets this process read beside it. Read only:
+            // an admin command changes nothing, and must report on a tampered file too.
+            let meta = holdfast_meta::sqlite::SqliteMeta::open_read_only(&path)
+                .context("cannot open the metadata database")?;
             Ok(std::sync::Arc::new(meta))
         }
         MetaBackend::Postgres { url, .. } => {

@@ -80,9 +80,11 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Checks the whole hash chain, then the trail against its anchors when the config sets
-    /// `[audit] anchor_bucket`; exits non-zero naming the first broken line or the anchor the
-    /// trail contradicts.
+    /// Checks the whole hash chain (exits non-zero naming the first broken line), the trail
+    /// against its anchors when the config sets `[audit] anchor_bucket` (exits non-zero naming
+    /// the anchor the trail contradicts), then the metadata store against the protection the
+    /// trail vouches for (exits non-zero naming every version that lost protection outside
+    /// the API).
     Verify {
         #[arg(long, env = "HOLDFAST_DATA_DIR")]
         data_dir: PathBuf,

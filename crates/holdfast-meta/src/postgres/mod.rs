@@ -544,6 +544,10 @@ impl crate::MetaStore for PgMeta {
         read!(self, |tx| audit::pending(&tx, &chain, limit).await?)
     }
 
+    async fn audit_backlog(&self) -> MetaResult<Vec<String>> {
+        read!(self, |tx| audit::backlog(&tx).await?)
+    }
+
     async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()> {
         let chain = self.audit_chain();
         write_unrecorded!(self, |tx| audit::remove(&tx, &chain, &ids).await?)

@@ -182,6 +182,16 @@ impl SqliteMeta {
         Ok(Self { jobs: tx, readers, cache })
     }
 
+    /// Reads an existing database without changing anything (no schema, no guard check, no
+    /// writer): for `holdfast admin audit verify`, which must report on a tampered file
+    /// rather than refuse it. Every write answers an error.
+    pub fn open_read_only(path: &Path) -> MetaResult<Self> {
+        open_reader(path)?;
+        let (tx, _) = mpsc::channel::<Job>();
+        let readers = Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
+        Ok(Self { jobs: tx, readers, cache: SharedCache::default() })
+    }
+
     /// Runs `f` in the next write batch and returns its result once the batch is durable.
     /// For changes that may touch bucket-level records (the cache is emptied).
     async fn write<T: Send + 'static>(
@@ -632,6 +642,10 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn audit_pending(&self, limit: usize) -> MetaResult<Vec<(i64, String)>> {
         self.read(move |c| audit::pending(c, limit)).await
+    }
+
+    async fn audit_backlog(&self) -> MetaResult<Vec<String>> {
+        self.read(|c| Ok(audit::pending(c, usize::MAX)?.into_iter().map(|(_, r)| r).collect())).await
     }
 
     async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()> {

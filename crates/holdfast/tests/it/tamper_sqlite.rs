@@ -75,6 +75,14 @@ async fn sqlite3_cannot_remove_protection_and_a_dropped_guard_stops_the_start() 
         stderr.contains("trigger worm_guard_delete is missing") && stderr.contains("refusing to start"),
         "{stderr}"
     );
+    // And `verify` names the version against the trail, which vouches for its protection.
+    let (ok, out, err) = holdfast(&["admin", "audit", "verify", "--data-dir", srv.data_dir.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(&format!("TAMPERED: {b}/comp?versionId={comp}: deleted, but the trail has no removal of it")),
+        "{err}"
+    );
+    assert!(err.contains("1 of 2 protected versions lost protection outside the API"), "{err}");
     // Re-creating it by hand with a weaker body is noticed too.
     let (ok, err) =
         sqlite3(&db, "CREATE TRIGGER worm_guard_delete BEFORE DELETE ON versions WHEN 0 BEGIN SELECT 1; END;");
