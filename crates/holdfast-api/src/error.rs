@@ -77,6 +77,9 @@ pub fn default_message(code: &str) -> Option<&'static str> {
             Some("The XML you provided was not well-formed or did not validate against our published schema")
         }
         "MissingRequestBodyError" => Some("Request Body is empty."),
+        // Issue #11: AWS names these; s3s rendered them without a message.
+        "InvalidURI" => Some("Couldn't parse the specified URI."),
+        "InvalidBucketName" => Some("The specified bucket is not valid."),
         _ => None,
     }
 }

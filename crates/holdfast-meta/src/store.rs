@@ -208,6 +208,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Names the chain this process's records belong to (gateways sharing a store each
     /// write their own chain); the embedded store has one chain.
     fn set_audit_chain(&self, _chain: &str) {}
+    /// Records the store has to put in the audit trail once it is open (a WORM guard
+    /// restored at start, say).
+    fn startup_notices(&self) -> Vec<holdfast_audit::AuditRecord> {
+        Vec::new()
+    }
 }
 
 /// One gateway's last clock reading, as the shared store saw it.

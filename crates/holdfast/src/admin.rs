@@ -229,6 +229,7 @@ async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync
         MetaBackend::Postgres { url, .. } => {
             let mut options = holdfast_meta::postgres::PgOptions::new(url.clone());
             options.pool_size = 1;
+            options.check_guards = false;
             let meta = holdfast_meta::postgres::PgMeta::open(options).await.context("cannot open PostgreSQL")?;
             Ok(std::sync::Arc::new(meta))
         }

@@ -31,6 +31,10 @@ pub struct Edge {
     pub max_put: u64,
     /// AWS-exact answers where AWS and ceph/s3-tests disagree.
     pub aws_strict: bool,
+    /// The region requests must be signed for.
+    pub region: String,
+    /// Base domain of virtual-hosted-style requests, if any.
+    pub base_domain: Option<String>,
     /// Where state changes and denials are recorded (issue #5).
     pub audit: Option<Arc<holdfast_audit::AuditLog>>,
     /// The lock-report gauges on the metrics endpoint, computed in the background.
@@ -145,6 +149,8 @@ impl Edge {
             max_chunk,
             max_put,
             aws_strict: false,
+            region: "us-east-1".to_owned(),
+            base_domain: None,
             audit: None,
             lock_gauges: None,
             metrics_access: crate::metrics_view::MetricsAccess::default(),
@@ -280,6 +286,34 @@ impl Edge {
         }
         if let Err((status, code, message)) = guards::check_transfer_encoding(req.method(), req.headers()) {
             return error_response_naming(status, code, &message, "Header", "Transfer-Encoding");
+        }
+        // Issue #11: what AWS refuses and s3s would serve or answer otherwise.
+        if let Err((status, code, message)) = guards::check_uri(req.uri().path()) {
+            return error_response(status, code, &message);
+        }
+        if let Err(((status, code, message), names_region)) =
+            guards::check_signing_region(req.headers(), req.uri().query(), &self.region)
+        {
+            return if names_region {
+                error_response_naming(status, code, &message, "Region", &self.region)
+            } else {
+                error_response(status, code, &message)
+            };
+        }
+        let virtual_host = self.base_domain.as_deref().is_some_and(|d| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| h.split(':').next().unwrap_or(h))
+                .is_some_and(|h| h.len() > d.len() + 1 && h.ends_with(d) && h[..h.len() - d.len()].ends_with('.'))
+        });
+        let path = req.uri().path().trim_start_matches('/');
+        let object_path =
+            if virtual_host { !path.is_empty() } else { path.split_once('/').is_some_and(|(_, k)| !k.is_empty()) };
+        if let Err((status, code, message)) =
+            guards::check_content_length(req.method(), req.headers(), req.uri().query(), object_path)
+        {
+            return error_response(status, code, &message);
         }
         let decoded = req
             .headers()

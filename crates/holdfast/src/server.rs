@@ -110,6 +110,7 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
         MetaBackend::Postgres { url, pool_size, .. } => {
             let mut options = PgOptions::new(url.clone());
             options.pool_size = *pool_size;
+            options.accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
             let meta = PgMeta::open(options).await.context("cannot open the PostgreSQL metadata store")?;
             tracing::info!(gateway = meta.gateway(), db = %holdfast_meta::postgres::redact_url(url), "metadata on PostgreSQL");
             Ok(both(Arc::new(meta)))
@@ -224,6 +225,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let audit = engine
         .open_audit(&audit_dir, &chain, holdfast_audit::AuditOptions::default())
         .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?;
+    for notice in engine.meta.startup_notices() {
+        audit.append(notice);
+    }
     // Issue #10: the trail's head, anchored where it cannot be rewritten.
     let anchorer = match &config.anchor {
         Some(settings) => {
@@ -275,6 +279,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;
+    edge.region.clone_from(&config.region);
+    edge.base_domain.clone_from(&config.base_domain);
     edge.audit = Some(audit);
     edge.lock_gauges = Some(crate::lock_gauges::LockGauges::spawn(Arc::clone(&engine), config.lock_gauges_refresh));
     edge.metrics_access = config.metrics_access.clone();
