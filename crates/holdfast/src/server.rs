@@ -228,6 +228,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     for notice in engine.meta.startup_notices() {
         audit.append(notice);
     }
+    // Issue #10: the trail's head, anchored where it cannot be rewritten.
+    let anchorer = match &config.anchor {
+        Some(settings) => {
+            let target = crate::anchor::AnchorTarget::new(settings, Some(Arc::clone(&engine)))?;
+            let chain = holdfast_audit::chain_name(&config.data_dir.join(holdfast_audit::AUDIT_DIR), &audit_dir);
+            Some(Arc::new(crate::anchor::Anchorer::new(settings.clone(), target, Arc::clone(&audit), chain)))
+        }
+        None => None,
+    };
     let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
     let notify_targets = targets.arns().map(str::to_owned).collect();
     let dispatcher = holdfast_events::Dispatcher::new(
@@ -280,6 +289,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let addr = listener.local_addr()?;
     let shutdown = shutdown_signal();
+    if let Some(a) = &anchorer {
+        a.spawn();
+    }
     cleanup.disarm();
     edge.ready.store(true, Ordering::Release);
     println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());
@@ -344,6 +356,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         && let Err(e) = audit.flush().await
     {
         tracing::error!(error = %e, "cannot flush the audit trail");
+    }
+    if let Some(a) = &anchorer {
+        a.at_shutdown().await;
     }
     Ok(())
 }
