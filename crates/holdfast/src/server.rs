@@ -221,7 +221,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     // Evidence (issue #5): the audit trail, event delivery and the lifecycle worker.
     let (audit_dir, _audit_lock) = audit_dir(&config.data_dir, shared_grace.is_some())?;
-    let chain = audit_dir.file_name().map_or_else(|| "main".to_owned(), |n| n.to_string_lossy().into_owned());
+    // One name per chain for the outbox and the anchors: `main` embedded, `gw-<n>` on PostgreSQL.
+    let chain = holdfast_audit::chain_name(&config.data_dir.join(holdfast_audit::AUDIT_DIR), &audit_dir);
     let audit = engine
         .open_audit(&audit_dir, &chain, holdfast_audit::AuditOptions::default())
         .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?;
