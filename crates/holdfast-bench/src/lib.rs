@@ -14,7 +14,7 @@ mod report;
 mod rss;
 mod runner;
 mod setup;
-pub mod sigv4;
+pub use holdfast_identity::signer as sigv4;
 mod workload;
 mod xml;
 

@@ -5,6 +5,7 @@
 pub mod directory;
 pub mod iam;
 mod sealer;
+pub mod signer;
 pub mod sigv4;
 
 pub use directory::{Account, Directory, Principal, RootCredentials};

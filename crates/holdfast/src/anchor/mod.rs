@@ -7,7 +7,6 @@
 
 mod local;
 mod remote;
-mod sigv4;
 
 use crate::config::AuditFileConfig;
 use anyhow::{Context, bail};

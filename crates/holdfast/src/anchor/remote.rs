@@ -2,9 +2,9 @@
 //! GET of a version, GET `?object-lock`) over plain HTTP/1.1, signed with SigV4. One
 //! connection per call: anchors are written minutes apart.
 
-use super::sigv4::{self, Signer};
 use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
+use holdfast_identity::signer::{self as sigv4, Signer};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -94,15 +94,19 @@ impl RemoteS3 {
         }
         let query = sigv4::canonical_query(query);
         let uri = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
-        let payload_hash = sigv4::sha256_hex(&body);
+        let payload_hash = sigv4::payload_hash(&body);
         let date = sigv4::amz_date_now();
+        let extra: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let authorization = self
+            .signer
+            .sign(method.as_str(), &self.authority, &path, &query, &extra, &payload_hash, &date)
+            .authorization;
         let mut signed: Vec<(&str, &str)> = vec![
             ("host", self.authority.as_str()),
             ("x-amz-content-sha256", payload_hash.as_str()),
             ("x-amz-date", date.as_str()),
         ];
-        signed.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
-        let authorization = self.signer.authorization(method.as_str(), &path, &query, &signed, &payload_hash, &date);
+        signed.extend(extra);
         let mut builder = Request::builder().method(method).uri(uri).header("authorization", authorization);
         for (k, v) in &signed {
             builder = builder.header(*k, *v);

@@ -1,7 +1,8 @@
-//! A small SigV4 signer (header form, `UNSIGNED-PAYLOAD` or a given payload hash), as in
-//! "Create a signed AWS API request" (AWS General Reference). The signing key is derived
-//! once per day and cached; a request costs one SHA-256 of the canonical request and one
-//! HMAC chain of two steps.
+//! A small SigV4 signer for S3 requests Holdfast sends itself (header form, `UNSIGNED-PAYLOAD`
+//! or a given payload hash), as in "Create a signed AWS API request" (AWS General
+//! Reference): the load generator's, and the audit anchors' on a remote endpoint. The
+//! signing key is derived once per day and cached; a request costs one SHA-256 of the
+//! canonical request and one HMAC chain of two steps. (`sigv4` beside it verifies.)
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -72,7 +73,7 @@ impl Signer {
     }
 
     fn signing_key(&self, day: &str) -> [u8; 32] {
-        let mut cached = self.day_key.lock().expect("signer cache");
+        let mut cached = self.day_key.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((d, k)) = cached.as_ref()
             && d == day
         {
@@ -137,6 +138,16 @@ impl Signer {
             amz_date: amz_date.to_owned(),
         }
     }
+}
+
+/// The SHA-256 of a payload, as `x-amz-content-sha256` carries it.
+pub fn payload_hash(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// `YYYYMMDDTHHMMSSZ` for now.
+pub fn amz_date_now() -> String {
+    amz_date(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 /// `YYYYMMDDTHHMMSSZ` for a Unix time in seconds.
