@@ -37,6 +37,7 @@ mod s3_objects;
 mod s3_server;
 mod s3_streaming;
 mod s3_strict_xml;
+mod s3_strict_xml_property;
 mod s3_tagging;
 mod s3_tagging_lifecycle;
 mod scaleout_evidence;
