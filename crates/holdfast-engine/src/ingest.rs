@@ -101,13 +101,14 @@ pub async fn ingest(
                 Some(w) => w.write(chunk).await?,
                 None if size <= inline_max => held.push(chunk),
                 None => {
-                    // Outgrew the inline limit: what was held goes first into a blob.
-                    let mut w = blobs.create().await?;
+                    // Outgrew the inline limit: what was held goes first into a blob. The
+                    // writer is kept before writing, so a failed write (a full disk)
+                    // aborts it and leaves no temporary file.
+                    let w = writer.insert(blobs.create().await?);
                     for piece in held.drain(..) {
                         w.write(piece).await?;
                     }
                     w.write(chunk).await?;
-                    writer = Some(w);
                 }
             }
         }

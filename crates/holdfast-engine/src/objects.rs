@@ -124,8 +124,11 @@ impl Engine {
         if self.meta.bucket(&req.bucket).await?.is_none() {
             return Err(holdfast_meta::MetaError::NoSuchBucket.into());
         }
-        let ing =
-            ingest(self.blobs.as_ref(), req.body, req.claims, self.config.max_put_size, self.inline_max()).await?;
+        // Below the free-space reserve nothing is read or written (issue #10).
+        let _claim = self.admit(req.claims.content_length.unwrap_or(0))?;
+        let ing = ingest(self.blobs.as_ref(), req.body, req.claims, self.config.max_put_size, self.inline_max())
+            .await
+            .map_err(|e| self.full_disk(e))?;
         let object = object_data(&ing, req.headers);
         self.record(
             NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock, origin: WriteOrigin::Put },
@@ -133,6 +136,7 @@ impl Engine {
             req.conditions,
         )
         .await
+        .map_err(|e| self.full_disk(e))
     }
 
     /// CopyObject with the default tagging directive: the copy gets the source's tags.
@@ -181,7 +185,10 @@ impl Engine {
             content_md5: None,
             checksum: algorithm.map(|a| (a, crate::ExpectedChecksum::None)),
         };
-        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, self.inline_max()).await?;
+        let _claim = self.admit(src_obj.size)?;
+        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, self.inline_max())
+            .await
+            .map_err(|e| self.full_disk(e))?;
         let object = object_data(&ing, headers);
         let tags = match tagging {
             TaggingDirective::Copy => self.source_tags(&src).await?,
@@ -193,7 +200,8 @@ impl Engine {
                 tags,
                 req.conditions,
             )
-            .await?;
+            .await
+            .map_err(|e| self.full_disk(e))?;
         Ok((src, rec))
     }
 
@@ -204,6 +212,7 @@ impl Engine {
         sel: &VersionSelector,
         bypass: Bypass,
     ) -> EngineResult<DeleteOutcome> {
+        self.make_headroom();
         Ok(self.meta.delete(bucket, key, sel, bypass, self.clock.now()).await?)
     }
 
@@ -218,6 +227,7 @@ impl Engine {
         bypass: Bypass,
     ) -> EngineResult<LockChange> {
         let before = self.lock_before(bucket, key, sel).await;
+        self.make_headroom();
         let after = self.meta.set_retention(bucket, key, sel, retention, bypass, self.clock.now()).await?;
         Ok(LockChange { before, after })
     }
@@ -230,6 +240,7 @@ impl Engine {
         hold: LegalHold,
     ) -> EngineResult<LockChange> {
         let before = self.lock_before(bucket, key, sel).await;
+        self.make_headroom();
         let after = self.meta.set_legal_hold(bucket, key, sel, hold).await?;
         Ok(LockChange { before, after })
     }

@@ -101,6 +101,10 @@ pub struct LimitsConfig {
     /// Largest object kept inline in the embedded metadata database, in bytes (default
     /// 64 KiB, at most 1 MiB; 0 keeps every object in a blob file). Ignored on PostgreSQL.
     pub inline_max_size: Option<u64>,
+    /// Free space kept on the data volume, in bytes: below it new data is refused with 507
+    /// InsufficientStorage (default 5% of the volume, at most 1 GiB, at least 16 MiB; 0: no
+    /// reserve).
+    pub min_free_bytes: Option<u64>,
 }
 
 /// The effective settings.
@@ -116,6 +120,8 @@ pub struct Config {
     pub min_part_size: u64,
     pub max_chunk_size: u64,
     pub inline_max_size: u64,
+    /// `[limits] min_free_bytes`; `None`: the default for the data volume, read at start.
+    pub min_free_bytes: Option<u64>,
     pub meta: MetaBackend,
     pub accounts: Vec<AccountConfig>,
     /// Webhook targets, in id order.
@@ -219,6 +225,7 @@ impl Config {
                 Some(n) => n,
                 None => holdfast_engine::DEFAULT_INLINE_MAX,
             },
+            min_free_bytes: limits.min_free_bytes,
             accounts: file.accounts,
             meta,
             webhooks,

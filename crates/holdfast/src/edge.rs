@@ -159,6 +159,7 @@ impl Edge {
             HEALTH_PATH => self.health(),
             METRICS_PATH => {
                 self.lock_gauges().await;
+                self.disk_reading();
                 let mut r = Response::new(Body::from(self.metrics.render()));
                 r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
                 r
@@ -214,9 +215,32 @@ impl Edge {
         resp
     }
 
+    /// A fresh reading of the data volume (also sets the `holdfast_disk_*` gauges).
+    fn disk_reading(&self) -> Option<holdfast_engine::space::SpaceReading> {
+        let space = self.engine.as_ref()?.space()?;
+        space.measure().map_err(|e| tracing::warn!(error = %e, "cannot read the data volume's free space")).ok()
+    }
+
+    /// 200 while serving, also on a low disk: reads and deletes still work there, so a load
+    /// balancer must keep sending them. A low disk says so in the body and in
+    /// `x-holdfast-disk: low` (issue #10).
     fn health(&self) -> Response<Body> {
         if self.ready.load(Ordering::Acquire) {
-            Response::new(Body::from(Bytes::from_static(b"ok\n")))
+            let reading = self.disk_reading();
+            let low = reading.filter(|r| r.low());
+            let body = match low {
+                Some(r) => format!(
+                    "ok\ndisk low: {} bytes free, reserve {} bytes: new data is refused (507 InsufficientStorage)\n",
+                    r.free, r.reserve
+                ),
+                None => "ok\n".to_owned(),
+            };
+            let mut r = Response::new(Body::from(body));
+            if reading.is_some() {
+                let state = if low.is_some() { "low" } else { "ok" };
+                r.headers_mut().insert("x-holdfast-disk", HeaderValue::from_static(state));
+            }
+            r
         } else {
             let mut r = Response::new(Body::from(Bytes::from_static(b"starting\n")));
             *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;

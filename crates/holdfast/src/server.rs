@@ -25,6 +25,8 @@ use tokio::net::TcpListener;
 const DRAIN: Duration = Duration::from_secs(30);
 /// Gateways whose clocks differ by more than this are reported (log and metric).
 const CLOCK_SKEW_WARN_MS: i64 = 2_000;
+/// How often the data volume's free space is read in the background (gauges, ballast).
+const SPACE_WATCH: Duration = Duration::from_secs(2);
 /// Longest wait for a request's headers on a connection.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -87,6 +89,20 @@ fn audit_dir(data_dir: &std::path::Path, shared: bool) -> anyhow::Result<(std::p
         }
     }
     bail!("no free audit trail directory under {}", base.display())
+}
+
+/// The free-space reserve of the data volume (issue #10). The ballast, which gives SQLite
+/// room to delete on a volume filled from outside, is for the embedded store only: gateways
+/// on PostgreSQL share their data dir and keep no metadata in it.
+fn open_space(config: &Config, embedded: bool) -> anyhow::Result<Arc<holdfast_engine::space::DiskSpace>> {
+    use holdfast_engine::space;
+    let (free, total) = space::volume(&config.data_dir)
+        .with_context(|| format!("cannot read the free space of {}", config.data_dir.display()))?;
+    let reserve = config.min_free_bytes.unwrap_or_else(|| space::default_reserve(total));
+    let ballast = if embedded { space::ballast_for(reserve) } else { 0 };
+    let disk = space::DiskSpace::open(&config.data_dir, reserve, ballast).context("cannot set up the space ballast")?;
+    tracing::info!(free, total, reserve, ballast, "free-space reserve: new data is refused below `reserve` bytes free");
+    Ok(Arc::new(disk))
 }
 
 /// The metadata store the configuration names, as the two boundaries the layers use.
@@ -161,6 +177,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("cannot start the engine")?;
     let engine = Arc::new(engine);
+    engine.set_space(open_space(&config, shared_grace.is_none())?);
+    engine.spawn_space_watch(SPACE_WATCH);
     match shared_grace {
         // One process owns the data dir, so no write is in flight: any unknown blob is an orphan.
         None => {
