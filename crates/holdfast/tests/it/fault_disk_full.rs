@@ -19,7 +19,8 @@ use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::error::ProvideErrorMetadata;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
 use holdfast_testkit::aws_sdk_s3::types::{
-    BucketVersioningStatus, ObjectLockLegalHold, ObjectLockLegalHoldStatus, VersioningConfiguration,
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
+    VersioningConfiguration,
 };
 use holdfast_testkit::{Server, ServerOptions, bucket_name, error_code, meta_is_postgres, raw_http};
 use std::collections::BTreeMap;
@@ -105,7 +106,11 @@ fn content(key: &str, len: usize) -> Vec<u8> {
 }
 
 fn server_on(fs: &Tmpfs, config_toml: &str) -> Server {
-    Server::start_in(BIN, &fs.path.join("data"), ServerOptions { config_toml: config_toml.into(), ..Default::default() })
+    Server::start_in(
+        BIN,
+        &fs.path.join("data"),
+        ServerOptions { config_toml: config_toml.into(), ..Default::default() },
+    )
 }
 
 enum Put {
@@ -174,6 +179,24 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
     let config_bucket = bucket_name("full-cfg");
     s3.create_bucket().bucket(&config_bucket).send().await.unwrap();
 
+    // A multipart upload begun before the disk fills, with its first part.
+    let upload = s3.create_multipart_upload().bucket(&bucket).key("mpu-early").send().await.unwrap();
+    let upload_id = upload.upload_id().unwrap().to_owned();
+    let part_body = content("mpu-early/1", 100 << 10);
+    let part = s3
+        .upload_part()
+        .bucket(&bucket)
+        .key("mpu-early")
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(ByteStream::from(part_body.clone()))
+        .send()
+        .await
+        .unwrap();
+    let completed = CompletedMultipartUpload::builder()
+        .parts(CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
+        .build();
+
     // Fill through the API, alternating inline and blob-backed objects, until even an inline
     // object is refused. Bounded in count and time.
     let mut acked: BTreeMap<String, usize> = BTreeMap::new();
@@ -204,14 +227,49 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
     }
     // Refused before any byte was written: no temporary, no blob beyond the acknowledged ones.
     assert_eq!(files_in(&data.join("tmp")), 0, "a refused write left a temporary file");
-    let blobs_acked = acked.values().filter(|l| is_blob(**l)).count() + usize::from(meta_is_postgres());
+    // Plus the upload's part; on PostgreSQL also the small locked object.
+    let blobs_acked = acked.values().filter(|l| is_blob(**l)).count() + 1 + usize::from(meta_is_postgres());
     assert_eq!(blob_files(&data), blobs_acked, "one blob file per acknowledged blob object, none for refused writes");
-    // The other new-data operations are refused too.
+    // The server's own writes stop within one object of the reserve (a 48 KiB object was
+    // refused), so free space may still be just above it; another process takes 64 KiB more,
+    // and the volume is below the reserve: "disk low".
+    let _nibble = fs.occupy("nibble", 64 << 10);
+    // The other new-data operations are refused too, even those that bring no bytes.
     let (first, _) = acked.first_key_value().unwrap();
     let copy = s3.copy_object().bucket(&bucket).key("copy").copy_source(format!("{bucket}/{first}")).send().await;
     assert_eq!(error_code(&copy.unwrap_err()), (Some("InsufficientStorage".into()), Some(507)));
     let mpu = s3.create_multipart_upload().bucket(&bucket).key("mpu").send().await;
     assert_eq!(error_code(&mpu.unwrap_err()), (Some("InsufficientStorage".into()), Some(507)));
+    let part2 = s3
+        .upload_part()
+        .bucket(&bucket)
+        .key("mpu-early")
+        .upload_id(&upload_id)
+        .part_number(2)
+        .body(ByteStream::from(content("part2", 10)))
+        .send()
+        .await;
+    assert_eq!(error_code(&part2.unwrap_err()), (Some("InsufficientStorage".into()), Some(507)));
+    let part3 = s3
+        .upload_part_copy()
+        .bucket(&bucket)
+        .key("mpu-early")
+        .upload_id(&upload_id)
+        .part_number(3)
+        .copy_source(format!("{bucket}/{first}"))
+        .send()
+        .await;
+    assert_eq!(error_code(&part3.unwrap_err()), (Some("InsufficientStorage".into()), Some(507)));
+    let complete = s3
+        .complete_multipart_upload()
+        .bucket(&bucket)
+        .key("mpu-early")
+        .upload_id(&upload_id)
+        .multipart_upload(completed.clone())
+        .send()
+        .await;
+    assert_eq!(error_code(&complete.unwrap_err()), (Some("InsufficientStorage".into()), Some(507)));
+    assert_eq!(files_in(&data.join("tmp")), 0, "a refused part left a temporary file");
 
     // Health stays 200 and says the disk is low; the gauges agree.
     let health = get_raw(&srv.addr, "/_holdfast/health").await;
@@ -273,7 +331,9 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
             match put(&s3, &bucket, &key, content(&key, len)).await {
                 Put::Stored => break,
                 // The ballast is made again first (every 2 s), then writes pass.
-                Put::Refused { .. } if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+                Put::Refused { .. } if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
                 Put::Refused { message } => panic!("writes did not resume after space returned: {message}"),
             }
         }
@@ -282,6 +342,15 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
     for (key, len) in &acked {
         assert_eq!(read(&s3, &bucket, key).await, content(key, *len), "{key} reads back byte-identical");
     }
+    s3.complete_multipart_upload()
+        .bucket(&bucket)
+        .key("mpu-early")
+        .upload_id(&upload_id)
+        .multipart_upload(completed)
+        .send()
+        .await
+        .expect("the upload refused while low completes once space is back");
+    assert_eq!(read(&s3, &bucket, "mpu-early").await, part_body);
     let health = get_raw(&srv.addr, "/_holdfast/health").await;
     assert_eq!((health.status, health.header("x-holdfast-disk")), (200, Some("ok")), "{}", health.text());
     if !meta_is_postgres() {
