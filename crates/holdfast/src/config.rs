@@ -288,6 +288,17 @@ mod tests {
     }
 
     #[test]
+    fn min_free_bytes_from_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[limits]\nmin_free_bytes = 8388608\n").unwrap();
+        let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
+        assert_eq!(c.min_free_bytes, Some(8 << 20));
+        let d = Config::load(Overrides::default()).unwrap();
+        assert_eq!(d.min_free_bytes, None, "unset: the default for the data volume, read at start");
+    }
+
+    #[test]
     fn meta_backend_from_file_or_environment() {
         let toml = |s: &str| -> MetaFileConfig { toml::from_str(s).unwrap() };
         assert_eq!(meta_backend(None, None).unwrap(), MetaBackend::Sqlite);
