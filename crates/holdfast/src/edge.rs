@@ -150,6 +150,8 @@ impl Edge {
         let request_id = self.request_id();
         let method = req.method().clone();
         let bytes_in = content_length(req.headers());
+        let sends_body = req.version() < http::Version::HTTP_2
+            && (bytes_in > 0 || req.headers().contains_key(header::TRANSFER_ENCODING));
         let slot = OpSlot::default();
         let facts = AuditSlot::default();
         let audited = !matches!(req.uri().path(), HEALTH_PATH | METRICS_PATH);
@@ -200,6 +202,12 @@ impl Edge {
                 "We encountered an internal error. Please try again.",
             );
             self.finish(&mut resp, &method, &request_id).await;
+        }
+        if sends_body && resp.status().as_u16() >= 400 {
+            // An error may be answered before the body is read (507 below the free-space
+            // reserve, NoSuchBucket): the unread bytes must not be taken for the next request
+            // on this connection, so it closes after the answer, as S3 does.
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         let status = resp.status().as_u16().to_string();
         metrics::counter!("holdfast_requests_total", "op" => op.clone(), "status" => status).increment(1);

@@ -22,10 +22,12 @@ use holdfast_testkit::aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
     VersioningConfiguration,
 };
-use holdfast_testkit::{Server, ServerOptions, bucket_name, error_code, meta_is_postgres, raw_http};
+use holdfast_testkit::{
+    ROOT_AK, ROOT_SK, Server, ServerOptions, bucket_name, error_code, meta_is_postgres, raw_http, signed_request,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 const BIN: &str = env!("CARGO_BIN_EXE_holdfast");
 const RESERVE: u64 = 8 << 20;
@@ -270,6 +272,22 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
         .await;
     assert_eq!(error_code(&complete.unwrap_err()), (Some("InsufficientStorage".into()), Some(507)));
     assert_eq!(files_in(&data.join("tmp")), 0, "a refused part left a temporary file");
+
+    // On the wire: 507, the code, and the connection closes (the unread body must not be
+    // taken for the next request).
+    let req = signed_request(
+        &srv.addr,
+        "PUT",
+        &format!("/{bucket}/raw"),
+        &[],
+        &content("raw", 1000),
+        ROOT_AK,
+        ROOT_SK,
+        SystemTime::now(),
+    );
+    let raw = raw_http(&srv.addr, req).await.unwrap();
+    assert_eq!((raw.status, raw.xml("Code").as_deref()), (507, Some("InsufficientStorage")), "{}", raw.text());
+    assert_eq!(raw.header("connection"), Some("close"));
 
     // Health stays 200 and says the disk is low; the gauges agree.
     let health = get_raw(&srv.addr, "/_holdfast/health").await;
