@@ -96,6 +96,7 @@ impl S3Access for Access {
         {
             *g = Some(op.clone());
         }
+        holdfast_audit::scope::update_current(|a| a.op = Some(op.clone()));
         // W4: runs before s3s parses the header (and would refuse it in its own words).
         if matches!(op.as_str(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
             crate::convert::check_retain_until_header(cx.headers())?;

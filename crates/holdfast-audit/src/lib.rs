@@ -1,17 +1,19 @@
-//! The audit trail (issue #5): one JSON line per state-changing or denied request, in files
-//! under `<data-dir>/audit/`. Every line carries the SHA-256 of the line before it, so an
-//! edit, a removal or a reordering breaks the chain at the first line it touches;
-//! [`verify_dir`] finds it. [`AuditLog`] appends from a writer thread that batches lines and
-//! fsyncs them: callers that need the record durable before they answer (lock changes,
-//! denials) wait for that fsync; the others do not wait.
+//! The audit trail (issues #5, #10): one JSON line per committed change or denied request,
+//! in files under `<data-dir>/audit/`. Every line carries the SHA-256 of the line before it,
+//! so an edit, a removal or a reordering breaks the chain at the first line it touches;
+//! [`verify_dir`] finds it. A record is committed in the metadata store's outbox in the same
+//! transaction as its change ([`scope`] says on whose behalf); [`AuditLog`] copies committed
+//! records into the files in order and catches up after any failure.
 
 mod chain;
 mod record;
+pub mod scope;
 mod writer;
 
 pub use chain::{GENESIS, VerifyError, VerifyReport, seal_line, verify_dir, verify_lines};
 pub use record::{AuditRecord, LockSnapshot};
-pub use writer::{AuditLog, AuditOptions};
+pub use scope::{Actor, ActorCell, ChangeFacts};
+pub use writer::{AuditLog, AuditOptions, Outbox};
 
 /// Name of the audit directory inside the data directory.
 pub const AUDIT_DIR: &str = "audit";

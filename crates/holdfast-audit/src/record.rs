@@ -66,6 +66,11 @@ pub struct AuditRecord {
     /// Anything else (denied DeleteObjects entries, lifecycle counts, clock readings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Value>,
+    /// The record's id in the metadata store's outbox, where it was committed together with
+    /// its change; the trail's files are written from there (a restart skips ids already
+    /// written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rid: Option<i64>,
 }
 
 impl AuditRecord {

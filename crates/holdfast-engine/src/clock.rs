@@ -43,7 +43,7 @@ impl Clock {
                 "system": system.to_iso8601(),
                 "high_water": high_water.to_iso8601(),
             }));
-            log.append_urgent(r);
+            log.append(r);
         }
         let _ = self.alarm.set(log);
     }
@@ -67,7 +67,7 @@ impl Clock {
                     "system": system.to_iso8601(),
                     "compliance_now": reading.now.to_iso8601(),
                 }));
-                log.append_urgent(r);
+                log.append(r);
             }
         }
         reading.now

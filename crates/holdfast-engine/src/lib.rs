@@ -15,6 +15,7 @@ mod objects;
 mod read;
 pub mod space;
 mod tagging;
+mod trail;
 
 pub use clock::Clock;
 pub use error::{BodyError, EngineError, EngineResult};

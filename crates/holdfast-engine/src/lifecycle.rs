@@ -14,7 +14,7 @@
 //! the store, which re-checks each version inside the transaction that removes it.
 
 use crate::{Engine, EngineResult};
-use holdfast_audit::AuditRecord;
+use holdfast_audit::{Actor, ActorCell, AuditRecord};
 use holdfast_lock::{Bypass, Instant, check_delete};
 use holdfast_meta::{
     Bucket, BucketConfigKind, CurrentExpiration, LifecycleAction, LifecycleConfig, LifecycleRule, ListQuery, MetaError,
@@ -114,36 +114,32 @@ impl BucketPass<'_> {
             return;
         }
         let now = self.engine.clock.now();
-        match self.engine.meta.lifecycle_delete(&self.bucket.name, &v.key, &v.version_id, action, now).await {
-            Ok(out) => {
-                let name = match action {
-                    LifecycleAction::ExpireCurrent => {
-                        self.stats.expired_current += 1;
-                        "current"
-                    }
-                    LifecycleAction::ExpireNoncurrent => {
-                        self.stats.expired_noncurrent += 1;
-                        "noncurrent"
-                    }
-                    LifecycleAction::RemoveExpiredMarker => {
-                        self.stats.markers_removed += 1;
-                        "expired_delete_marker"
-                    }
-                };
+        // The removal and its audit record commit together (issue #10).
+        let name = match action {
+            LifecycleAction::ExpireCurrent => "current",
+            LifecycleAction::ExpireNoncurrent => "noncurrent",
+            LifecycleAction::RemoveExpiredMarker => "expired_delete_marker",
+        };
+        let actor = ActorCell::new(Actor {
+            principal: Some("holdfast:lifecycle".into()),
+            op: Some("LifecycleExpiration".into()),
+            bucket: Some(self.bucket.name.clone()),
+            key: Some(v.key.clone()),
+            version_id: Some(v.version_id.clone()),
+            detail: Some(serde_json::json!({ "rule": rule, "action": name, "delete_marker_version_id": null })),
+            ..Actor::default()
+        });
+        let removal = self.engine.meta.lifecycle_delete(&self.bucket.name, &v.key, &v.version_id, action, now);
+        match actor.clone().scope(removal).await {
+            Ok(_) => {
+                match action {
+                    LifecycleAction::ExpireCurrent => self.stats.expired_current += 1,
+                    LifecycleAction::ExpireNoncurrent => self.stats.expired_noncurrent += 1,
+                    LifecycleAction::RemoveExpiredMarker => self.stats.markers_removed += 1,
+                }
                 metrics::counter!("holdfast_lifecycle_expired_total", "action" => name).increment(1);
                 if let Some(log) = self.engine.audit() {
-                    let mut r = AuditRecord::new("LifecycleExpiration", now);
-                    r.principal = Some("holdfast:lifecycle".into());
-                    r.bucket = Some(self.bucket.name.clone());
-                    r.key = Some(v.key.clone());
-                    r.version_id = Some(v.version_id.clone());
-                    r.status = Some(204);
-                    r.detail = Some(serde_json::json!({
-                        "rule": rule,
-                        "action": name,
-                        "delete_marker_version_id": out.delete_marker.then_some(out.version_id).flatten(),
-                    }));
-                    log.append(r);
+                    log.nudge();
                 }
             }
             // The store's lock check refused it (it became protected since it was listed).
@@ -309,19 +305,19 @@ impl BucketPass<'_> {
                 }) else {
                     continue;
                 };
-                match self.engine.meta.abort_upload(&self.bucket.name, &u.key, &u.upload_id).await {
+                let actor = ActorCell::new(Actor {
+                    principal: Some("holdfast:lifecycle".into()),
+                    op: Some("LifecycleAbortMultipartUpload".into()),
+                    bucket: Some(self.bucket.name.clone()),
+                    key: Some(u.key.clone()),
+                    detail: Some(serde_json::json!({ "rule": rule.id, "upload_id": u.upload_id })),
+                    ..Actor::default()
+                });
+                let abort = self.engine.meta.abort_upload(&self.bucket.name, &u.key, &u.upload_id);
+                match actor.scope(abort).await {
                     Ok(()) => {
                         self.stats.uploads_aborted += 1;
                         metrics::counter!("holdfast_lifecycle_uploads_aborted_total").increment(1);
-                        if let Some(log) = self.engine.audit() {
-                            let mut r = AuditRecord::new("LifecycleAbortMultipartUpload", now);
-                            r.principal = Some("holdfast:lifecycle".into());
-                            r.bucket = Some(self.bucket.name.clone());
-                            r.key = Some(u.key.clone());
-                            r.status = Some(204);
-                            r.detail = Some(serde_json::json!({ "rule": rule.id, "upload_id": u.upload_id }));
-                            log.append(r);
-                        }
                     }
                     Err(MetaError::NoSuchUpload) => {}
                     Err(e) => tracing::warn!(bucket = %self.bucket.name, error = %e, "lifecycle abort failed"),

@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod sqlite;
 mod store;
 mod tags;
+mod trail;
 
 pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};

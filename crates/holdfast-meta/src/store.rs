@@ -194,6 +194,18 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn set_upload_tags(&self, bucket: &str, key: &str, upload_id: &str, tags: TagSet) -> MetaResult<()>;
     /// The tags of every version of one key that has any, by version id (lifecycle filters).
     async fn key_tags(&self, bucket: &str, key: &str) -> MetaResult<Vec<(String, TagSet)>>;
+
+    /// The audit outbox (issue #10): every write made with an actor in scope commits its
+    /// record there in its own transaction. These three calls are the trail follower's:
+    /// commit standalone records (denials, server events) and return their ids ...
+    async fn audit_append(&self, records: Vec<String>) -> MetaResult<Vec<i64>>;
+    /// ... the oldest committed records of this process's chain, in order ...
+    async fn audit_pending(&self, limit: usize) -> MetaResult<Vec<(i64, String)>>;
+    /// ... and forget the ones the files hold.
+    async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()>;
+    /// Names the chain this process's records belong to (gateways sharing a store each
+    /// write their own chain); the embedded store has one chain.
+    fn set_audit_chain(&self, _chain: &str) {}
 }
 
 /// One gateway's last clock reading, as the shared store saw it.

@@ -1,9 +1,17 @@
-//! The audit record of one request (issue #5): every request that changes state or is denied
-//! appends one line to the trail. Lock changes and denials are durable before the response
-//! leaves; other writes are synced within the trail's sync interval.
+//! The audit records of one request (issues #5, #10). A change commits its own record in the
+//! metadata transaction that makes it (the store writes it from the request's actor), so
+//! a request whose changes committed is already recorded. The edge adds a record of its own
+//! only for what committed nothing: a denial, refused DeleteObjects entries, a state-changing
+//! request that failed. Lock changes, bypasses and denials wait (briefly) for their records
+//! to reach the trail's files before the answer leaves; the records are durable either way.
 
 use holdfast_api::audit::{AuditFacts, AuditSlot};
-use holdfast_audit::{AuditLog, AuditRecord, LockSnapshot};
+use holdfast_audit::{Actor, ActorCell, AuditLog, AuditRecord, LockSnapshot};
+use std::time::Duration;
+
+/// Longest wait for a record to reach the trail's files before answering anyway (it is
+/// committed in the metadata store and is written once the files can be).
+const FILE_WAIT: Duration = Duration::from_secs(2);
 use http::{Method, Request, Response, StatusCode};
 use s3s::Body;
 use std::net::SocketAddr;
@@ -23,6 +31,18 @@ fn decode(s: &str) -> String {
 }
 
 impl RequestFacts {
+    /// The actor of this request, for the store's records of its changes.
+    pub fn actor(&self, request_id: &str) -> ActorCell {
+        ActorCell::new(Actor {
+            access_key: self.access_key.clone(),
+            source: Some(self.source.clone()),
+            request_id: Some(request_id.to_owned()),
+            bucket: self.path_bucket.clone(),
+            key: self.path_key.clone(),
+            ..Actor::default()
+        })
+    }
+
     pub fn of<B>(req: &Request<B>, peer: SocketAddr) -> Self {
         let from_header = req
             .headers()
@@ -75,21 +95,31 @@ fn error_code(resp: &Response<Body>) -> Option<String> {
     Some(text[start..end].to_owned())
 }
 
-/// Appends the request's record when it changed state or was denied; waits for the disk
-/// when the record is a lock change or a denial.
+/// Records what the request's committed changes did not: a denial, refused entries, a
+/// failed state change. Returns an error when such a record could not be committed (the
+/// answer stands: a denial stays a denial).
 pub async fn record(
     log: &AuditLog,
     op: &str,
     request: &RequestFacts,
+    actor: &ActorCell,
     slot: &AuditSlot,
     resp: &Response<Body>,
     request_id: &str,
 ) -> std::io::Result<()> {
     let status = resp.status();
     let facts: AuditFacts = slot.take();
+    let committed = actor.committed();
     let denied = status == StatusCode::FORBIDDEN;
     let refused = !facts.refused.is_empty();
-    if !(denied || refused || changes_state(op)) {
+    let urgent = denied || refused || facts.bypass || lock_change(op);
+    if !committed.is_empty() {
+        log.nudge();
+        if urgent && !log.wait_written(&committed, FILE_WAIT).await {
+            tracing::debug!(%request_id, "audit records committed but not yet in the trail's files");
+        }
+    }
+    if !(denied || refused || (changes_state(op) && committed.is_empty())) {
         return Ok(());
     }
     let mut r = AuditRecord::new(
@@ -116,8 +146,8 @@ pub async fn record(
             .collect();
         r.detail = Some(serde_json::json!({ "refused": entries }));
     }
-    if denied || refused || facts.bypass || lock_change(op) {
-        log.append_durable(r).await
+    if urgent {
+        log.append_durable(r, FILE_WAIT).await
     } else {
         log.append(r);
         Ok(())

@@ -156,6 +156,7 @@ impl Edge {
         let facts = AuditSlot::default();
         let audited = !matches!(req.uri().path(), HEALTH_PATH | METRICS_PATH);
         let request = crate::audit::RequestFacts::of(&req, peer);
+        let actor = request.actor(&request_id);
         let mut iam_action = None;
         let mut resp = match req.uri().path() {
             HEALTH_PATH => self.health(),
@@ -170,11 +171,12 @@ impl Edge {
                 if let Ok(mut g) = slot.0.lock() {
                     *g = Some("IAM".to_owned());
                 }
-                let (r, action) = crate::iam_edge::handle(&self.dir, req, &request_id, &facts).await;
+                let (r, action) =
+                    actor.clone().scope(crate::iam_edge::handle(&self.dir, req, &request_id, &facts)).await;
                 iam_action = Some(format!("iam:{}", action.unwrap_or_default()));
                 r
             }
-            _ => self.s3_call(req, slot.clone(), facts.clone(), peer).await,
+            _ => actor.clone().scope(self.s3_call(req, slot.clone(), facts.clone(), peer)).await,
         };
         let op = slot.get().unwrap_or_else(|| "none".to_owned());
         if op == "GetObjectAttributes" && resp.status() == StatusCode::OK {
@@ -188,20 +190,21 @@ impl Edge {
         self.finish(&mut resp, &method, &request_id).await;
         if audited
             && let Some(log) = &self.audit
-            && let Err(e) =
-                crate::audit::record(log, iam_action.as_deref().unwrap_or(&op), &request, &facts, &resp, &request_id)
-                    .await
+            && let Err(e) = crate::audit::record(
+                log,
+                iam_action.as_deref().unwrap_or(&op),
+                &request,
+                &actor,
+                &facts,
+                &resp,
+                &request_id,
+            )
+            .await
         {
-            // A lock change or denial that cannot be written to the trail is not answered as
-            // done: the client sees 500 (the change itself is committed; retrying is safe).
-            tracing::error!(%request_id, %op, error = %e, "cannot write the audit trail");
+            // Only records of what committed nothing get here (denials, failures): the
+            // answer stands, and the failure is logged and counted.
+            tracing::error!(%request_id, %op, error = %e, "cannot commit the audit record of a request");
             metrics::counter!("holdfast_audit_failures_total").increment(1);
-            resp = error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "We encountered an internal error. Please try again.",
-            );
-            self.finish(&mut resp, &method, &request_id).await;
         }
         if sends_body && resp.status().as_u16() >= 400 {
             // An error may be answered before the body is read (507 below the free-space

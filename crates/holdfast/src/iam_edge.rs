@@ -113,6 +113,10 @@ pub async fn handle(
         .find_map(|kv| kv.strip_prefix(b"Action="))
         .map(|a| String::from_utf8_lossy(a).into_owned());
     let principal_name = holdfast_api::audit::principal_name(caller, dir.account_id());
+    holdfast_audit::scope::update_current(|a| {
+        a.principal = Some(principal_name.clone());
+        a.op = Some(format!("iam:{}", action.as_deref().unwrap_or_default()));
+    });
     if let Ok(mut f) = facts.0.lock() {
         f.principal = Some(principal_name);
     }

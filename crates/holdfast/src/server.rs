@@ -196,11 +196,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     // Evidence (issue #5): the audit trail, event delivery and the lifecycle worker.
     let (audit_dir, _audit_lock) = audit_dir(&config.data_dir, shared_grace.is_some())?;
-    let audit = Arc::new(
-        holdfast_audit::AuditLog::open(&audit_dir, holdfast_audit::AuditOptions::default())
-            .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?,
-    );
-    engine.set_audit(Arc::clone(&audit));
+    let chain = audit_dir.file_name().map_or_else(|| "main".to_owned(), |n| n.to_string_lossy().into_owned());
+    let audit = engine
+        .open_audit(&audit_dir, &chain, holdfast_audit::AuditOptions::default())
+        .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?;
     let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
     let notify_targets = targets.arns().map(str::to_owned).collect();
     let dispatcher = holdfast_events::Dispatcher::new(

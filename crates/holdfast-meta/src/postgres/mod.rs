@@ -18,6 +18,7 @@
 //! that are ordered are `COLLATE "C"`. Triggers refuse a second time what the lock rules
 //! refuse, judged by the database server's clock.
 
+mod audit;
 mod buckets;
 mod clock;
 mod evidence;
@@ -95,6 +96,8 @@ impl RowLock {
 pub struct PgMeta {
     pool: Pool,
     gateway: String,
+    /// The audit chain this process's records go to (`gw-<n>`), set once at start.
+    chain: std::sync::OnceLock<String>,
 }
 
 /// What a step inside a transaction can end with.
@@ -208,8 +211,34 @@ macro_rules! transaction {
     }};
 }
 
-/// A write: READ COMMITTED, row locks taken by the body.
+/// A write: READ COMMITTED, row locks taken by the body. With an actor in scope
+/// ([`holdfast_audit::scope`]) the change's audit record is inserted into the outbox before
+/// the commit, in the same transaction (issue #10), and the actor learns its id after it.
 macro_rules! write {
+    ($meta:expr, |$tx:ident| $body:expr) => {{
+        let actor = holdfast_audit::scope::current();
+        let (value, record) =
+            $crate::postgres::transaction!($meta, tokio_postgres::IsolationLevel::ReadCommitted, |$tx| {
+                let (value, facts) =
+                    $crate::trail::collect_async(async { Ok::<_, $crate::postgres::Fail>($body) }).await;
+                let value = value?;
+                let record = match &actor {
+                    Some(cell) => {
+                        Some($crate::postgres::audit::insert(&$tx, &$meta.audit_chain(), &cell.actor(), facts).await?)
+                    }
+                    None => None,
+                };
+                (value, record)
+            })?;
+        if let (Some(cell), Some(id)) = (&actor, record) {
+            cell.add_committed(id);
+        }
+        Ok(value)
+    }};
+}
+
+/// A housekeeping write (the outbox itself, collection, event delivery): never recorded.
+macro_rules! write_unrecorded {
     ($meta:expr, |$tx:ident| $body:expr) => {
         $crate::postgres::transaction!($meta, tokio_postgres::IsolationLevel::ReadCommitted, |$tx| $body)
     };
@@ -270,12 +299,17 @@ impl PgMeta {
             })?;
             schema::migrate(&mut client).await?;
         }
-        Ok(Self { pool, gateway: options.gateway })
+        Ok(Self { pool, gateway: options.gateway, chain: std::sync::OnceLock::new() })
     }
 
     /// This gateway's name in the shared tables.
     pub fn gateway(&self) -> &str {
         &self.gateway
+    }
+
+    /// The audit chain this process writes (`default` until the server names it).
+    pub(crate) fn audit_chain(&self) -> String {
+        self.chain.get().cloned().unwrap_or_else(|| "default".to_owned())
     }
 }
 
@@ -402,11 +436,11 @@ impl crate::MetaStore for PgMeta {
 
     async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>> {
         let now = Instant::now_system();
-        write!(self, |tx| gc::claim(&tx, before, limit, now).await?)
+        write_unrecorded!(self, |tx| gc::claim(&tx, before, limit, now).await?)
     }
 
     async fn gc_done(&self, blobs: Vec<String>) -> MetaResult<()> {
-        write!(self, |tx| gc::done(&tx, &blobs).await?)
+        write_unrecorded!(self, |tx| gc::done(&tx, &blobs).await?)
     }
 
     async fn unknown_blobs(&self, blobs: Vec<String>) -> MetaResult<Vec<String>> {
@@ -418,7 +452,7 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn report_clock(&self, now: Instant) -> MetaResult<Vec<GatewayClock>> {
-        write!(self, |tx| clock::report(&tx, &self.gateway, now).await?)
+        write_unrecorded!(self, |tx| clock::report(&tx, &self.gateway, now).await?)
     }
 
     fn shared(&self) -> bool {
@@ -426,7 +460,7 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> MetaResult<bool> {
-        write!(self, |tx| lease::acquire(&tx, name, holder, ttl_ms).await?)
+        write_unrecorded!(self, |tx| lease::acquire(&tx, name, holder, ttl_ms).await?)
     }
 
     async fn put_bucket_config(&self, bucket: &str, kind: BucketConfigKind, doc: Option<String>) -> MetaResult<()> {
@@ -438,11 +472,11 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn claim_events(&self, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
-        write!(self, |tx| evidence::claim(&tx, now, lease_ms, limit).await?)
+        write_unrecorded!(self, |tx| evidence::claim(&tx, now, lease_ms, limit).await?)
     }
 
     async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()> {
-        write!(self, |tx| evidence::settle(&tx, &outcomes).await?)
+        write_unrecorded!(self, |tx| evidence::settle(&tx, &outcomes).await?)
     }
 
     async fn lifecycle_delete(
@@ -498,5 +532,26 @@ impl crate::MetaStore for PgMeta {
 
     async fn key_tags(&self, bucket: &str, key: &str) -> MetaResult<Vec<(String, TagSet)>> {
         read!(self, |tx| tags::of_key(&tx, bucket, key).await?)
+    }
+
+    async fn audit_append(&self, records: Vec<String>) -> MetaResult<Vec<i64>> {
+        let chain = self.audit_chain();
+        write_unrecorded!(self, |tx| audit::append(&tx, &chain, &records).await?)
+    }
+
+    async fn audit_pending(&self, limit: usize) -> MetaResult<Vec<(i64, String)>> {
+        let chain = self.audit_chain();
+        read!(self, |tx| audit::pending(&tx, &chain, limit).await?)
+    }
+
+    async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()> {
+        let chain = self.audit_chain();
+        write_unrecorded!(self, |tx| audit::remove(&tx, &chain, &ids).await?)
+    }
+
+    fn set_audit_chain(&self, chain: &str) {
+        if self.chain.set(chain.to_owned()).is_err() {
+            tracing::warn!(chain, "the audit chain was already named; keeping the first name");
+        }
     }
 }

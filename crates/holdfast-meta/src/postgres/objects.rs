@@ -198,6 +198,7 @@ async fn insert(
         }
     }
     bump(tx, now).await?;
+    crate::trail::note_version(bucket, key, version_id);
     let rec = VersionRecord {
         seq,
         bucket: bucket.to_owned(),
@@ -279,6 +280,7 @@ async fn delete_with(
                     check_delete(&old.lock, now, bypass)?;
                     remove_version(tx, &old, now).await?;
                     bump(tx, now).await?;
+                    crate::trail::note_version(bucket, key, "null");
                     evidence::emit(tx, events.removed, &old, true, now).await?;
                 }
                 Ok(DeleteOutcome { version_id: None, delete_marker: false })
@@ -288,11 +290,15 @@ async fn delete_with(
             let found = if held.is_some() { version_by_id(tx, bucket, key, id, false).await? } else { None };
             match found {
                 // D13: a version that does not exist is simply gone.
-                None => Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: false }),
+                None => {
+                    crate::trail::note_version(bucket, key, id);
+                    Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: false })
+                }
                 Some(rec) => {
                     check_delete(&rec.lock, now, bypass)?;
                     remove_version(tx, &rec, now).await?;
                     bump(tx, now).await?;
+                    crate::trail::note_version(bucket, key, id);
                     evidence::emit(tx, events.removed, &rec, true, now).await?;
                     Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: rec.is_delete_marker() })
                 }
@@ -348,6 +354,8 @@ pub(super) async fn set_retention(
     let mut rec = resolve_for_lock_change(tx, bucket, key, sel).await?;
     check_retention_change(rec.lock.retention, retention, now, bypass)?;
     let lock = LockState { retention, ..rec.lock };
+    crate::trail::note_version(bucket, key, &rec.version_id);
+    crate::trail::note_lock(&rec.lock, &lock);
     store_lock(tx, &mut rec, lock).await?;
     bump(tx, now).await?;
     evidence::emit(tx, "s3:ObjectCreated:PutRetention", &rec, false, now).await?;
@@ -365,6 +373,8 @@ pub(super) async fn set_legal_hold(
     // L4: a hold may be placed or lifted at any time, under any retention.
     let mut rec = resolve_for_lock_change(tx, bucket, key, sel).await?;
     let lock = LockState { legal_hold: Some(hold), ..rec.lock };
+    crate::trail::note_version(bucket, key, &rec.version_id);
+    crate::trail::note_lock(&rec.lock, &lock);
     store_lock(tx, &mut rec, lock).await?;
     evidence::emit(tx, "s3:ObjectCreated:PutLegalHold", &rec, false, now).await?;
     Ok(rec)

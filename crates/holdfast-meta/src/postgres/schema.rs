@@ -6,9 +6,9 @@ use super::WORM_GUARD_STATE;
 use crate::{MetaError, MetaResult};
 
 /// Schema versions this build knows; `MIGRATIONS[n - 1]` brings version n-1 to n.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, super::tags::V3];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, super::tags::V3, super::audit::V4];
 
 const V1: &str = r#"
 CREATE TABLE clock_marks (

@@ -6,6 +6,7 @@
 //! that fails is rolled back alone. Nothing is acknowledged before its batch commits.
 //! Reads use a small pool of read-only connections on the blocking thread pool.
 
+mod audit;
 mod buckets;
 mod evidence;
 mod gc;
@@ -137,6 +138,7 @@ impl SqliteMeta {
         conn.execute_batch(identity::SCHEMA)?;
         conn.execute_batch(evidence::SCHEMA)?;
         conn.execute_batch(tags::SCHEMA)?;
+        conn.execute_batch(audit::SCHEMA)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .map(Some)
@@ -217,13 +219,49 @@ impl SqliteMeta {
         touches_buckets: bool,
         f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
     ) -> MetaResult<T> {
+        self.write_job_as(holdfast_audit::scope::current(), touches_buckets, f).await
+    }
+
+    /// Housekeeping writes (the outbox itself, collection, event delivery): never recorded.
+    async fn write_unrecorded<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
+    ) -> MetaResult<T> {
+        self.write_job_as(None, false, f).await
+    }
+
+    /// Runs `f` in the next batch; with an `actor`, its audit record is inserted in the
+    /// same savepoint when `f` succeeds (and the actor learns the record's id once the
+    /// batch commits).
+    async fn write_job_as<T: Send + 'static>(
+        &self,
+        actor: Option<holdfast_audit::ActorCell>,
+        touches_buckets: bool,
+        f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
+    ) -> MetaResult<T> {
         let (done_tx, done_rx) = oneshot::channel::<MetaResult<T>>();
         let work: Work = Box::new(move |conn| {
-            let result = f(conn);
+            let (result, facts) = crate::trail::collect_sync(|| f(conn));
+            let mut record_id = None;
+            let result = match (result, &actor) {
+                (Ok(value), Some(cell)) => {
+                    let text = crate::trail::record_text(&cell.actor(), facts, Instant::now_system());
+                    audit::insert(conn, &text).map(|id| {
+                        record_id = Some(id);
+                        value
+                    })
+                }
+                (result, _) => result,
+            };
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |commit| {
                 let out = match commit {
-                    Ok(()) => result,
+                    Ok(()) => {
+                        if let (Some(cell), Some(id)) = (&actor, record_id) {
+                            cell.add_committed(id);
+                        }
+                        result
+                    }
                     Err(e) => Err(MetaError::Internal(format!("commit failed: {e}"))),
                 };
                 let _ = done_tx.send(out);
@@ -531,7 +569,7 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn gc_done(&self, blobs: Vec<String>) -> MetaResult<()> {
-        self.write_object(move |c| gc::done(c, &blobs)).await
+        self.write_unrecorded(move |c| gc::done(c, &blobs)).await
     }
 
     async fn unknown_blobs(&self, blobs: Vec<String>) -> MetaResult<Vec<String>> {
@@ -553,11 +591,11 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn claim_events(&self, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
-        self.write_object(move |c| evidence::claim(c, now, lease_ms, limit)).await
+        self.write_unrecorded(move |c| evidence::claim(c, now, lease_ms, limit)).await
     }
 
     async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()> {
-        self.write_object(move |c| evidence::settle(c, &outcomes)).await
+        self.write_unrecorded(move |c| evidence::settle(c, &outcomes)).await
     }
 
     async fn lifecycle_delete(
@@ -616,5 +654,17 @@ impl crate::MetaStore for SqliteMeta {
     async fn key_tags(&self, bucket: &str, key: &str) -> MetaResult<Vec<(String, TagSet)>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.read(move |c| tags::of_key(c, &bucket, &key)).await
+    }
+
+    async fn audit_append(&self, records: Vec<String>) -> MetaResult<Vec<i64>> {
+        self.write_unrecorded(move |c| audit::append(c, &records)).await
+    }
+
+    async fn audit_pending(&self, limit: usize) -> MetaResult<Vec<(i64, String)>> {
+        self.read(move |c| audit::pending(c, limit)).await
+    }
+
+    async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()> {
+        self.write_unrecorded(move |c| audit::remove(c, &ids)).await
     }
 }

@@ -161,6 +161,7 @@ fn insert(
         }
     }
     bump_clock(conn, now)?;
+    crate::trail::note_version(bucket, key, version_id);
     let rec = VersionRecord {
         seq,
         bucket: bucket.to_owned(),
@@ -221,6 +222,7 @@ fn delete_with(
                 if let Some(old) = version_by_id(conn, bucket, key, "null")? {
                     check_delete(&old.lock, now, bypass)?;
                     remove_version(conn, &old, now)?;
+                    crate::trail::note_version(bucket, key, "null");
                     evidence::emit(conn, events.removed, &old, true, now)?;
                 }
                 Ok(DeleteOutcome { version_id: None, delete_marker: false })
@@ -228,11 +230,15 @@ fn delete_with(
         },
         VersionSelector::Id(id) => match version_by_id(conn, bucket, key, id)? {
             // D13: a version that does not exist is simply gone.
-            None => Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: false }),
+            None => {
+                crate::trail::note_version(bucket, key, id);
+                Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: false })
+            }
             Some(rec) => {
                 check_delete(&rec.lock, now, bypass)?;
                 remove_version(conn, &rec, now)?;
                 bump_clock(conn, now)?;
+                crate::trail::note_version(bucket, key, id);
                 evidence::emit(conn, events.removed, &rec, true, now)?;
                 Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: rec.is_delete_marker() })
             }
@@ -274,6 +280,8 @@ pub(super) fn set_retention(
     let mut rec = resolve_for_lock_change(conn, bucket, key, sel)?;
     check_retention_change(rec.lock.retention, retention, now, bypass)?;
     let lock = LockState { retention, ..rec.lock };
+    crate::trail::note_version(bucket, key, &rec.version_id);
+    crate::trail::note_lock(&rec.lock, &lock);
     store_lock(conn, &mut rec, lock)?;
     bump_clock(conn, now)?;
     evidence::emit(conn, "s3:ObjectCreated:PutRetention", &rec, false, now)?;
@@ -291,6 +299,8 @@ pub(super) fn set_legal_hold(
     // L4: a hold may be placed or lifted at any time, under any retention.
     let mut rec = resolve_for_lock_change(conn, bucket, key, sel)?;
     let lock = LockState { legal_hold: Some(hold), ..rec.lock };
+    crate::trail::note_version(bucket, key, &rec.version_id);
+    crate::trail::note_lock(&rec.lock, &lock);
     store_lock(conn, &mut rec, lock)?;
     evidence::emit(conn, "s3:ObjectCreated:PutLegalHold", &rec, false, now)?;
     Ok(rec)

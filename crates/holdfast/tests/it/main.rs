@@ -8,6 +8,7 @@ mod evidence_events;
 mod evidence_lifecycle;
 mod evidence_report;
 mod evidence_support;
+mod fault_audit;
 mod fault_disk_full;
 mod identity_accounts;
 mod identity_iam;
