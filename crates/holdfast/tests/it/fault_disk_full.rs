@@ -11,12 +11,17 @@
 //! - Without a reserve, writes on a 100% full disk fail inside the server (ENOSPC on a blob,
 //!   SQLITE_FULL on the metadata commit): those callers get 507, the writer goes on, and the
 //!   next writes after space returns commit.
+//! - In both, the audit trail (on the same volume) ends with exactly one record per
+//!   acknowledged change, none of a stored object for a refused write, and `holdfast admin
+//!   audit verify` passes, also while the disk is full.
 //!
 //! With `HOLDFAST_TEST_META=postgres` every object is a blob file (PostgreSQL keeps no bytes)
 //! and no ballast is kept; the reserve, the refusals and the recovery are the same.
 
+use crate::evidence_support::{audit_records, holdfast, wait_for};
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::error::ProvideErrorMetadata;
+use holdfast_testkit::aws_sdk_s3::operation::RequestId;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
 use holdfast_testkit::aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
@@ -25,7 +30,8 @@ use holdfast_testkit::aws_sdk_s3::types::{
 use holdfast_testkit::{
     ROOT_AK, ROOT_SK, Server, ServerOptions, bucket_name, error_code, meta_is_postgres, raw_http, signed_request,
 };
-use std::collections::BTreeMap;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -116,14 +122,14 @@ fn server_on(fs: &Tmpfs, config_toml: &str) -> Server {
 }
 
 enum Put {
-    Stored,
-    Refused { message: String },
+    Stored { request_id: String },
+    Refused { message: String, request_id: String },
 }
 
 /// A PUT that either succeeds or is refused with exactly 507 InsufficientStorage.
 async fn put(s3: &Client, bucket: &str, key: &str, body: Vec<u8>) -> Put {
     match s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body)).send().await {
-        Ok(_) => Put::Stored,
+        Ok(out) => Put::Stored { request_id: out.request_id().unwrap_or_default().to_owned() },
         Err(e) => {
             let (code, status) = error_code(&e);
             assert_eq!(
@@ -131,7 +137,8 @@ async fn put(s3: &Client, bucket: &str, key: &str, body: Vec<u8>) -> Put {
                 (Some("InsufficientStorage"), Some(507)),
                 "{key}: a write may only be refused for space: {e:?}"
             );
-            Put::Refused { message: e.message().unwrap_or_default().to_owned() }
+            let request_id = e.raw_response().and_then(|r| r.headers().get("x-amz-request-id")).unwrap_or_default();
+            Put::Refused { message: e.message().unwrap_or_default().to_owned(), request_id: request_id.to_owned() }
         }
     }
 }
@@ -157,6 +164,61 @@ async fn get_raw(addr: &str, path: &str) -> holdfast_testkit::RawResponse {
 
 fn gauge(metrics: &str, name: &str) -> Option<f64> {
     metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// What the test saw acknowledged and refused, to hold the audit trail against.
+#[derive(Default)]
+struct Trail {
+    /// Request id → (operation, status) of every acknowledged change.
+    changes: BTreeMap<String, (&'static str, u64)>,
+    /// Request ids of writes refused for space.
+    refused: Vec<String>,
+}
+
+impl Trail {
+    fn changed(&mut self, request_id: String, op: &'static str, status: u64) {
+        assert!(!request_id.is_empty());
+        self.changes.insert(request_id, (op, status));
+    }
+}
+
+fn verify(data: &Path) {
+    let (ok, out, err) = holdfast(&["admin", "audit", "verify", "--data-dir", data.to_str().unwrap()]);
+    assert!(ok, "audit verify: {out}{err}");
+}
+
+/// The trail holds exactly one record per acknowledged change of `bucket`, no record of a
+/// stored object for a refused write (at most its refusal, 507), and verifies.
+async fn check_trail(data: &Path, bucket: &str, trail: &Trail) {
+    let records = wait_for("the trail to catch up", Duration::from_secs(30), async || {
+        let records = audit_records(data);
+        let ids: BTreeSet<&str> = records.iter().filter_map(|r| r["request_id"].as_str()).collect();
+        trail.changes.keys().all(|id| ids.contains(id.as_str())).then_some(records)
+    })
+    .await;
+    let mut by_id: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for r in &records {
+        if let Some(id) = r["request_id"].as_str() {
+            by_id.entry(id).or_default().push(r);
+        }
+    }
+    for (id, (op, status)) in &trail.changes {
+        let rs = &by_id[id.as_str()];
+        assert_eq!(rs.len(), 1, "exactly one record for acknowledged request {id}: {rs:#?}");
+        assert_eq!((rs[0]["op"].as_str(), rs[0]["status"].as_u64()), (Some(*op), Some(*status)), "{}", rs[0]);
+    }
+    for id in &trail.refused {
+        for r in by_id.get(id.as_str()).into_iter().flatten() {
+            assert_eq!(r["status"].as_u64(), Some(507), "a refused write is recorded as refused only: {r}");
+            assert!(r["version_id"].is_null(), "no version for a refused write: {r}");
+        }
+    }
+    let stored = records.iter().filter(|r| r["op"] == "PutObject" && r["status"] == 200 && r["bucket"] == bucket);
+    for r in stored {
+        let id = r["request_id"].as_str().unwrap_or_default();
+        assert!(trail.changes.contains_key(id), "a stored-object record no acknowledged PUT made: {r}");
+    }
+    verify(data);
 }
 
 /// Objects whose bytes are a blob file on this store.
@@ -202,6 +264,7 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
     // Fill through the API, alternating inline and blob-backed objects, until even an inline
     // object is refused. Bounded in count and time.
     let mut acked: BTreeMap<String, usize> = BTreeMap::new();
+    let mut trail = Trail::default();
     let mut refused = Vec::new();
     let started = Instant::now();
     for i in 0..400 {
@@ -209,10 +272,12 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
         let len = if i % 2 == 0 { BLOB } else { INLINE + i };
         let key = format!("obj-{i:03}");
         match put(&s3, &bucket, &key, content(&key, len)).await {
-            Put::Stored => {
+            Put::Stored { request_id } => {
+                trail.changed(request_id, "PutObject", 200);
                 acked.insert(key, len);
             }
-            Put::Refused { message } => {
+            Put::Refused { message, request_id } => {
+                trail.refused.push(request_id);
                 refused.push((len, message));
                 if len < BLOB {
                     break;
@@ -323,20 +388,26 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
 
     // Filled to 100% from outside: deletes of inline and blob objects still commit.
     let filler = fs.fill("filler");
-    assert!(matches!(put(&s3, &bucket, "while-full", content("x", 10)).await, Put::Refused { .. }));
+    match put(&s3, &bucket, "while-full", content("x", 10)).await {
+        Put::Refused { request_id, .. } => trail.refused.push(request_id),
+        Put::Stored { .. } => panic!("a PUT on a 100% full volume was stored"),
+    }
     // Half of the objects, inline and blob-backed alike (keys alternate between the two).
     let doomed: Vec<(String, usize)> =
         acked.iter().enumerate().filter(|(n, _)| n % 4 < 2).map(|(_, (k, l))| (k.clone(), *l)).collect();
     assert!(doomed.len() > 10 && doomed.iter().any(|(_, l)| *l == BLOB) && doomed.iter().any(|(_, l)| *l < BLOB));
     for (key, len) in &doomed {
         let out = s3.delete_object().bucket(&bucket).key(key).send().await;
-        out.unwrap_or_else(|e| panic!("DELETE {key} ({len} bytes) on a full disk: {e:?}"));
+        let out = out.unwrap_or_else(|e| panic!("DELETE {key} ({len} bytes) on a full disk: {e:?}"));
+        trail.changed(out.request_id().unwrap().to_owned(), "DeleteObject", 204);
         acked.remove(key);
     }
     for (key, _) in &doomed {
         let err = s3.head_object().bucket(&bucket).key(key).send().await.unwrap_err();
         assert_eq!(error_code(&err).1, Some(404), "{key} is gone");
     }
+    // No false alarm from the trail while the disk is full.
+    verify(&data);
 
     // Space returns: writes are accepted again, without a restart.
     std::fs::remove_file(&filler).unwrap();
@@ -347,12 +418,16 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
         let len = if i % 2 == 0 { BLOB } else { INLINE };
         loop {
             match put(&s3, &bucket, &key, content(&key, len)).await {
-                Put::Stored => break,
+                Put::Stored { request_id } => {
+                    trail.changed(request_id, "PutObject", 200);
+                    break;
+                }
                 // The ballast is made again first (every 2 s), then writes pass.
-                Put::Refused { .. } if Instant::now() < deadline => {
+                Put::Refused { request_id, .. } if Instant::now() < deadline => {
+                    trail.refused.push(request_id);
                     tokio::time::sleep(Duration::from_millis(200)).await
                 }
-                Put::Refused { message } => panic!("writes did not resume after space returned: {message}"),
+                Put::Refused { message, .. } => panic!("writes did not resume after space returned: {message}"),
             }
         }
         acked.insert(key, len);
@@ -371,6 +446,7 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
     assert_eq!(read(&s3, &bucket, "mpu-early").await, part_body);
     let health = get_raw(&srv.addr, "/_holdfast/health").await;
     assert_eq!((health.status, health.header("x-holdfast-disk")), (200, Some("ok")), "{}", health.text());
+    check_trail(&data, &bucket, &trail).await;
     if !meta_is_postgres() {
         let ballast = data.join("space-ballast");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -384,11 +460,6 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_that_fail_on_a_full_disk_do_not_stop_the_server() {
     let fs = Tmpfs::mount("64m");
-    // The audit trail lives off the full volume here: this test is about the metadata writer
-    // and the blob path; the trail on a full disk is tested with the audit trail.
-    let trail = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(fs.path.join("data")).unwrap();
-    std::os::unix::fs::symlink(trail.path(), fs.path.join("data").join("audit")).unwrap();
     // No reserve: nothing stops a write before the volume itself refuses it.
     let srv = server_on(&fs, "[limits]\nmin_free_bytes = 0\n");
     let data = srv.data_dir.clone();
@@ -396,9 +467,13 @@ async fn writes_that_fail_on_a_full_disk_do_not_stop_the_server() {
     let bucket = bucket_name("enospc");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let mut acked: BTreeMap<String, usize> = BTreeMap::new();
+    let mut trail = Trail::default();
     for i in 0..4 {
         let key = format!("before-{i}");
-        assert!(matches!(put(&s3, &bucket, &key, content(&key, INLINE)).await, Put::Stored));
+        match put(&s3, &bucket, &key, content(&key, INLINE)).await {
+            Put::Stored { request_id } => trail.changed(request_id, "PutObject", 200),
+            Put::Refused { message, .. } => panic!("{key} refused on an empty volume: {message}"),
+        }
         acked.insert(key, INLINE);
     }
     let filler = fs.fill("filler");
@@ -419,10 +494,14 @@ async fn writes_that_fail_on_a_full_disk_do_not_stop_the_server() {
             .collect();
         for t in tasks {
             match t.await.unwrap() {
-                (key, len, Put::Stored) => {
+                (key, len, Put::Stored { request_id }) => {
+                    trail.changed(request_id, "PutObject", 200);
                     acked.insert(key, len);
                 }
-                (_, _, Put::Refused { .. }) => refused += 1,
+                (_, _, Put::Refused { request_id, .. }) => {
+                    trail.refused.push(request_id);
+                    refused += 1;
+                }
             }
         }
     }
@@ -438,14 +517,19 @@ async fn writes_that_fail_on_a_full_disk_do_not_stop_the_server() {
         let key = format!("after-{i}");
         let len = if i % 3 == 0 { BLOB } else { INLINE };
         match put(&s3, &bucket, &key, content(&key, len)).await {
-            Put::Stored => acked.insert(key, len),
-            Put::Refused { message } => panic!("{key} refused after space returned: {message}"),
-        };
+            Put::Stored { request_id } => {
+                trail.changed(request_id, "PutObject", 200);
+                acked.insert(key, len);
+            }
+            Put::Refused { message, .. } => panic!("{key} refused after space returned: {message}"),
+        }
     }
     let del = s3.delete_object().bucket(&bucket).key("before-0").send().await;
-    del.expect("a delete after the failures");
+    trail.changed(del.expect("a delete after the failures").request_id().unwrap().to_owned(), "DeleteObject", 204);
     acked.remove("before-0");
     for (key, len) in &acked {
         assert_eq!(read(&s3, &bucket, key).await, content(key, *len), "{key}");
     }
+    // The trail (on the same full volume) caught up: one record per acknowledged change.
+    check_trail(&data, &bucket, &trail).await;
 }
