@@ -480,6 +480,7 @@ async fn writes_that_fail_on_a_full_disk_do_not_stop_the_server() {
     // Concurrent writes (batched together by the metadata writer) on the full volume: each
     // is stored or refused with 507, and at least one is refused.
     let mut refused = 0;
+    let mut failed_commits = 0;
     for round in 0..3 {
         let tasks: Vec<_> = (0..8)
             .map(|i| {
@@ -498,14 +499,22 @@ async fn writes_that_fail_on_a_full_disk_do_not_stop_the_server() {
                     trail.changed(request_id, "PutObject", 200);
                     acked.insert(key, len);
                 }
-                (_, _, Put::Refused { request_id, .. }) => {
+                (_, len, Put::Refused { request_id, .. }) => {
                     trail.refused.push(request_id);
                     refused += 1;
+                    if !is_blob(len) {
+                        failed_commits += 1;
+                    }
                 }
             }
         }
     }
     assert!(refused > 0, "a write on a 100% full volume was refused");
+    // An inline object touches the volume only in its metadata commit: each such refusal is
+    // a batch whose COMMIT failed (SQLITE_FULL; the server logs "metadata commit failed").
+    if !meta_is_postgres() {
+        assert!(failed_commits > 0, "no metadata commit failed: the test did not test the writer");
+    }
     assert_eq!(files_in(&data.join("tmp")), 0, "a write that failed for space left a temporary file");
     for (key, len) in &acked {
         assert_eq!(read(&s3, &bucket, key).await, content(key, *len), "{key}");
