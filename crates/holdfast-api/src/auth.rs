@@ -118,6 +118,29 @@ impl S3Access for Access {
                 f.version_id = version_id.filter(|v| !v.is_empty());
             });
         }
+        // Issue #11: the body must match the operation's schema exactly before s3s parses it
+        // (s3s skips what it does not know, which could read as "no protection").
+        if let Some(schema) = crate::strict_xml::schema(&op) {
+            let body = cx.extensions_mut().get::<crate::XmlBody>().map(|b| b.0.clone());
+            match body {
+                // No body at all: the operation answers MissingRequestBodyError (B17).
+                Some(body) if body.is_empty() => {}
+                Some(body) => crate::strict_xml::validate(schema, &body).map_err(|m| {
+                    tracing::debug!(%op, reason = %m.0, "malformed XML body");
+                    s3_error!(
+                        MalformedXML,
+                        "The XML you provided was not well-formed or did not validate against our published schema"
+                    )
+                })?,
+                // Only an aws-chunked body is not kept: it cannot be checked before s3s reads it.
+                None => {
+                    return Err(s3_error!(
+                        InvalidRequest,
+                        "This operation does not accept an aws-chunked (streaming) body; send the XML with a Content-Length"
+                    ));
+                }
+            }
+        }
         if matches!(op.as_str(), "PutObjectRetention" | "PutObjectLegalHold" | "PutObjectTagging") {
             // Judged once the body is parsed (its values are condition keys).
             cx.extensions_mut().insert(Caller(caller));

@@ -8,6 +8,7 @@ mod convert;
 pub mod error;
 mod ops;
 mod s3_impl;
+pub mod strict_xml;
 
 pub use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body};
 

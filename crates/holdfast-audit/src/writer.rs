@@ -110,8 +110,9 @@ struct Follower {
     size: u64,
     seq: u64,
     prev: String,
-    outbox: Arc<dyn Outbox>,
-    rt: tokio::runtime::Handle,
+    /// The outbox, reached through a task on the runtime (the thread never blocks on the
+    /// runtime itself, so a runtime that shuts down simply ends the follower).
+    calls: tokio::sync::mpsc::UnboundedSender<Call>,
     progress: Arc<Mutex<Progress>>,
     files_ok: Arc<AtomicBool>,
     /// Ids written but not yet removed from the outbox.
@@ -134,8 +135,10 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Trail files are private to the server's user (issue #10), whatever the process umask.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    use std::os::unix::fs::OpenOptionsExt as _;
+    OpenOptions::new().create(true).append(true).mode(0o600).open(path)
 }
 
 /// Where the chain stands after a restart.
@@ -199,7 +202,7 @@ impl AuditLog {
     /// Opens the trail in `dir` (created if needed), continuing its chain, and starts
     /// copying `outbox` into it. Must be called within a tokio runtime.
     pub fn open(dir: &Path, outbox: Arc<dyn Outbox>, opts: AuditOptions) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir)?;
         let rec = recover(dir)?;
         let index = rec.last_file.as_deref().map_or(1, index_of).max(1);
         let path = dir.join(file_name(index));
@@ -207,6 +210,8 @@ impl AuditLog {
         let size = file.metadata()?.len();
         sync_dir(dir)?;
         let progress = Arc::new(Mutex::new(Progress::default()));
+        let (calls, calls_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(serve_calls(Arc::clone(&outbox), calls_rx));
         progress.lock().unwrap_or_else(PoisonError::into_inner).written(&rec.recent);
         let files_ok = Arc::new(AtomicBool::new(true));
         let follower = Follower {
@@ -217,8 +222,7 @@ impl AuditLog {
             size,
             seq: rec.seq,
             prev: rec.prev,
-            outbox: Arc::clone(&outbox),
-            rt: tokio::runtime::Handle::current(),
+            calls,
             progress: Arc::clone(&progress),
             files_ok: Arc::clone(&files_ok),
             unremoved: Vec::new(),
@@ -302,6 +306,31 @@ impl AuditLog {
     }
 }
 
+/// A call of the follower thread on the outbox.
+enum Call {
+    Pending(usize, mpsc::Sender<io::Result<Vec<(i64, String)>>>),
+    Remove(Vec<i64>, mpsc::Sender<io::Result<()>>),
+}
+
+/// Runs the follower's outbox calls on the runtime.
+async fn serve_calls(outbox: Arc<dyn Outbox>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Call>) {
+    while let Some(call) = rx.recv().await {
+        match call {
+            Call::Pending(limit, reply) => {
+                let _ = reply.send(outbox.pending(limit).await);
+            }
+            Call::Remove(ids, reply) => {
+                let _ = reply.send(outbox.remove(ids).await);
+            }
+        }
+    }
+}
+
+/// The runtime is gone (the process is ending): the follower stops.
+fn stopped() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the runtime stopped")
+}
+
 /// Commits standalone records in arrival order, in batches.
 async fn append_loose(
     outbox: Arc<dyn Outbox>,
@@ -344,6 +373,13 @@ impl Follower {
                     flushes.push(f);
                 }
             }
+            if stop || self.calls.is_closed() {
+                // The log was dropped or the runtime is ending: `flush` did the last pass.
+                for f in flushes {
+                    let _ = f.send(Err(stopped()));
+                }
+                return;
+            }
             let drained = self.drain();
             self.files_ok.store(drained.is_ok(), Ordering::Release);
             if drained.is_ok() {
@@ -357,9 +393,6 @@ impl Follower {
                     Err(e) => Err(io::Error::other(e.clone())),
                 });
             }
-            if stop {
-                return;
-            }
             if drained.is_err() {
                 std::thread::sleep(self.opts.retry_interval);
             }
@@ -370,7 +403,8 @@ impl Follower {
     /// (the rest waits for the next pass).
     fn drain(&mut self) -> Result<(), String> {
         loop {
-            let rows = match self.rt.block_on(self.outbox.pending(MAX_BATCH + self.unremoved.len())) {
+            let limit = MAX_BATCH + self.unremoved.len();
+            let rows = match self.call(|reply| Call::Pending(limit, reply)) {
                 Ok(rows) => rows,
                 Err(e) => return Err(self.failed("cannot read the audit outbox", &e)),
             };
@@ -394,7 +428,7 @@ impl Follower {
             }
             if !self.unremoved.is_empty() {
                 let ids = std::mem::take(&mut self.unremoved);
-                if let Err(e) = self.rt.block_on(self.outbox.remove(ids.clone())) {
+                if let Err(e) = self.call(|reply| Call::Remove(ids.clone(), reply)) {
                     self.unremoved = ids;
                     return Err(self.failed("cannot remove written records from the audit outbox", &e));
                 }
@@ -406,7 +440,17 @@ impl Follower {
         }
     }
 
+    /// One outbox call, answered by [`serve_calls`].
+    fn call<T>(&self, make: impl FnOnce(mpsc::Sender<io::Result<T>>) -> Call) -> io::Result<T> {
+        let (reply, answer) = mpsc::channel();
+        self.calls.send(make(reply)).map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
+    }
+
     fn failed(&mut self, what: &str, e: &io::Error) -> String {
+        if self.calls.is_closed() {
+            return e.to_string(); // the process is ending: nothing to report
+        }
         metrics::counter!("holdfast_audit_write_failures_total").increment(1);
         let message = format!("{what}: {e}");
         let log_now = match &self.failing {

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tokio::io::AsyncReadExt;
@@ -19,6 +20,12 @@ pub struct LocalBlobStore {
 
 fn fsync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
+}
+
+/// Blob directories and files are private to the server's user (issue #10), whatever the
+/// process umask.
+fn create_private_dir(path: &Path) -> io::Result<()> {
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
 }
 
 fn is_blob_id(id: &str) -> bool {
@@ -41,9 +48,9 @@ impl LocalBlobStore {
     fn open_with(root: &Path, tmp_grace_secs: Option<u64>) -> io::Result<Self> {
         let store = Self { root: root.to_owned() };
         let cutoff = SystemTime::now() - Duration::from_secs(tmp_grace_secs.unwrap_or(0));
-        fs::create_dir_all(store.tmp_dir())?;
+        create_private_dir(&store.tmp_dir())?;
         for i in 0..=255u8 {
-            fs::create_dir_all(store.root.join("blobs").join(format!("{i:02x}")))?;
+            create_private_dir(&store.root.join("blobs").join(format!("{i:02x}")))?;
         }
         fsync_dir(&store.root.join("blobs"))?;
         fsync_dir(&store.root)?;
@@ -153,7 +160,7 @@ impl BlobStore for LocalBlobStore {
         let dest = self.path_of(&id)?;
         let file = {
             let tmp = tmp.clone();
-            tokio::task::spawn_blocking(move || File::options().write(true).create_new(true).open(tmp))
+            tokio::task::spawn_blocking(move || File::options().write(true).create_new(true).mode(0o600).open(tmp))
                 .await
                 .map_err(io::Error::other)??
         };

@@ -212,6 +212,8 @@ impl Engine {
         sel: &VersionSelector,
         bypass: Bypass,
     ) -> EngineResult<DeleteOutcome> {
+        // Issue #11: no path stores a key (a delete marker's) longer than S3 allows.
+        check_key(key)?;
         self.make_headroom();
         Ok(self.meta.delete(bucket, key, sel, bypass, self.clock.now()).await?)
     }

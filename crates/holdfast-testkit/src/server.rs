@@ -92,7 +92,10 @@ impl Server {
 
     fn spawn(&mut self) {
         use std::fmt::Write as _;
-        std::fs::create_dir_all(&self.data_dir).expect("data dir");
+        // Private, as the server keeps it (issue #10): a wider one is narrowed with a warning.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&self.data_dir)
+            .expect("data dir");
         let config = self.data_dir.with_extension("toml");
         let mut toml = self.options.config_toml.clone();
         if let Some(db) = self.meta_database() {

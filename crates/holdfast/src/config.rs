@@ -25,6 +25,20 @@ pub struct FileConfig {
     pub notify: Option<NotifyConfig>,
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
+    /// `[metrics]`: what the unauthenticated metrics endpoint reveals (issue #10).
+    pub metrics: Option<MetricsFileConfig>,
+}
+
+/// `[metrics]`. By default `/_holdfast/metrics` names no bucket.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFileConfig {
+    /// Per-bucket series (bucket names, lock counts, retention dates) for every scraper.
+    pub per_bucket: Option<bool>,
+    /// Per-bucket series for scrapers sending `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Seconds between two computations of the lock gauges (default 30).
+    pub lock_refresh_secs: Option<f64>,
 }
 
 /// `[notify]`: the targets bucket notification configurations may name.
@@ -131,6 +145,10 @@ pub struct Config {
     /// A lifecycle day in milliseconds.
     pub lifecycle_day_ms: i64,
     pub lifecycle_interval: Duration,
+    /// Who may see per-bucket metrics.
+    pub metrics_access: crate::metrics_view::MetricsAccess,
+    /// How often the lock gauges are recomputed.
+    pub lock_gauges_refresh: Duration,
 }
 
 /// Values from the command line or environment (clap resolves that precedence).
@@ -206,6 +224,15 @@ impl Config {
         };
         let day = seconds("day_seconds", lifecycle.day_seconds, 86_400.0)?;
         let interval = seconds("interval_seconds", lifecycle.interval_seconds, 3600.0)?;
+        let metrics = file.metrics.unwrap_or_default();
+        let metrics_access = crate::metrics_view::MetricsAccess {
+            per_bucket: metrics.per_bucket.unwrap_or(false),
+            token: metrics.token.map(crate::metrics_view::MetricsToken::new).transpose().map_err(anyhow::Error::msg)?,
+        };
+        let lock_refresh = metrics.lock_refresh_secs.unwrap_or(30.0);
+        if !(lock_refresh.is_finite() && lock_refresh >= 0.05) {
+            bail!("[metrics] lock_refresh_secs must be a number of seconds, at least 0.05");
+        }
         let region = o.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
@@ -233,6 +260,8 @@ impl Config {
             event_retry_max: retry_max,
             lifecycle_day_ms: (day * 1000.0).round() as i64,
             lifecycle_interval: Duration::from_secs_f64(interval),
+            metrics_access,
+            lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),
         })
     }
 }
@@ -296,6 +325,26 @@ mod tests {
         assert_eq!(c.min_free_bytes, Some(8 << 20));
         let d = Config::load(Overrides::default()).unwrap();
         assert_eq!(d.min_free_bytes, None, "unset: the default for the data volume, read at start");
+    }
+
+    #[test]
+    fn metrics_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(Overrides { config: Some(file.clone()), ..Default::default() })
+        };
+        let d = Config::load(Overrides::default()).unwrap();
+        assert!(!d.metrics_access.per_bucket && d.metrics_access.token.is_none(), "no bucket names by default");
+        assert_eq!(d.lock_gauges_refresh, Duration::from_secs(30));
+        let c = load("[metrics]\nper_bucket = true\ntoken = \"0123456789abcdef\"\nlock_refresh_secs = 0.5\n").unwrap();
+        assert!(c.metrics_access.per_bucket && c.metrics_access.token.is_some());
+        assert_eq!(c.lock_gauges_refresh, Duration::from_millis(500));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"), "the token is never printed");
+        assert!(load("[metrics]\ntoken = \"short\"\n").is_err());
+        assert!(load("[metrics]\nlock_refresh_secs = 0\n").is_err());
+        assert!(load("[metrics]\nper_bucket = 1\n").is_err());
     }
 
     #[test]

@@ -32,12 +32,14 @@ pub struct Edge {
     pub aws_strict: bool,
     /// Where state changes and denials are recorded (issue #5).
     pub audit: Option<Arc<holdfast_audit::AuditLog>>,
-    /// For the lock-report gauges on the metrics endpoint.
-    pub engine: Option<Arc<holdfast_engine::Engine>>,
+    /// The lock-report gauges on the metrics endpoint, computed in the background.
+    pub lock_gauges: Option<Arc<crate::lock_gauges::LockGauges>>,
+    /// Who may see per-bucket metrics (issue #10).
+    pub metrics_access: crate::metrics_view::MetricsAccess,
+    /// The data volume's free-space reserve, for health and the disk gauges (issue #10).
+    pub space: Option<Arc<holdfast_engine::space::DiskSpace>>,
     request_seq: AtomicU64,
     request_prefix: u32,
-    /// (bucket, month) label pairs of the expiry gauges last set, to zero those that vanish.
-    expiry_labels: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
 }
 
 fn xml_escape(s: &str) -> String {
@@ -133,10 +135,11 @@ impl Edge {
             max_put,
             aws_strict: false,
             audit: None,
-            engine: None,
+            lock_gauges: None,
+            metrics_access: crate::metrics_view::MetricsAccess::default(),
+            space: None,
             request_seq: AtomicU64::new(0),
             request_prefix: rand::random(),
-            expiry_labels: std::sync::Mutex::default(),
         }
     }
 
@@ -161,11 +164,8 @@ impl Edge {
         let mut resp = match req.uri().path() {
             HEALTH_PATH => self.health(),
             METRICS_PATH => {
-                self.lock_gauges().await;
                 self.disk_reading();
-                let mut r = Response::new(Body::from(self.metrics.render()));
-                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
-                r
+                self.metrics_page(req.headers())
             }
             _ if crate::iam_edge::is_iam(&req) => {
                 if let Ok(mut g) = slot.0.lock() {
@@ -228,7 +228,7 @@ impl Edge {
 
     /// A fresh reading of the data volume (also sets the `holdfast_disk_*` gauges).
     fn disk_reading(&self) -> Option<holdfast_engine::space::SpaceReading> {
-        let space = self.engine.as_ref()?.space()?;
+        let space = self.space.as_ref()?;
         space.measure().map_err(|e| tracing::warn!(error = %e, "cannot read the data volume's free space")).ok()
     }
 
@@ -259,40 +259,30 @@ impl Edge {
         }
     }
 
-    /// The lock report of every bucket as gauges (`holdfast_lock_*`), refreshed per scrape.
-    async fn lock_gauges(&self) {
-        let Some(engine) = &self.engine else { return };
-        let reports = match engine.meta.lock_report(None, engine.clock.now()).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "lock report for the metrics failed");
-                return;
+    /// The exporter's metrics and the lock gauges, without the series that name a bucket
+    /// unless this scraper may see them. Nothing here computes: the lock figures are cached.
+    fn metrics_page(&self, headers: &http::HeaderMap) -> Response<Body> {
+        use crate::metrics_view::{Audience, WrongToken};
+        let audience = match self.metrics_access.audience(headers) {
+            Ok(a) => a,
+            Err(WrongToken) => {
+                let mut r = Response::new(Body::from(Bytes::from_static(b"wrong metrics token\n")));
+                *r.status_mut() = StatusCode::UNAUTHORIZED;
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"holdfast-metrics\""));
+                return r;
             }
         };
-        let mut seen = std::collections::BTreeSet::new();
-        for r in &reports {
-            for (kind, t) in [("governance", r.governance), ("compliance", r.compliance), ("legal_hold", r.legal_hold)]
-            {
-                let labels = [("bucket", r.bucket.clone()), ("kind", kind.to_owned())];
-                metrics::gauge!("holdfast_lock_versions", &labels).set(t.versions as f64);
-                metrics::gauge!("holdfast_lock_bytes", &labels).set(t.bytes as f64);
-            }
-            let latest = r.latest_retain_until.map_or(0.0, |i| i.millis() as f64 / 1000.0);
-            metrics::gauge!("holdfast_lock_latest_retain_until_seconds", "bucket" => r.bucket.clone()).set(latest);
-            for m in &r.expiries_by_month {
-                let labels = [("bucket", r.bucket.clone()), ("month", m.month.clone())];
-                metrics::gauge!("holdfast_lock_expiring_versions", &labels).set(m.versions as f64);
-                metrics::gauge!("holdfast_lock_expiring_bytes", &labels).set(m.bytes as f64);
-                seen.insert((r.bucket.clone(), m.month.clone()));
-            }
+        let mut text = self.metrics.render();
+        if audience == Audience::Totals {
+            text = crate::metrics_view::without_bucket_labels(&text);
         }
-        let mut last = self.expiry_labels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (bucket, month) in last.difference(&seen) {
-            let labels = [("bucket", bucket.clone()), ("month", month.clone())];
-            metrics::gauge!("holdfast_lock_expiring_versions", &labels).set(0.0);
-            metrics::gauge!("holdfast_lock_expiring_bytes", &labels).set(0.0);
+        if let Some(gauges) = &self.lock_gauges {
+            gauges.render(audience, &mut text);
         }
-        *last = seen;
+        let mut r = Response::new(Body::from(text));
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+        r
     }
 
     async fn s3_call(
@@ -334,16 +324,22 @@ impl Edge {
         parts.extensions.insert(holdfast_api::access::RemoteAddr(peer));
         let body = if chunked {
             Body::http_body(ChunkGuard::new(body, self.max_chunk))
-        } else if holdfast_api::keeps_xml_body(&parts.method, parts.uri.query())
-            && parts.headers.contains_key(header::CONTENT_LENGTH)
-            && content_length(&parts.headers) <= holdfast_api::MAX_XML_BODY
-        {
-            // B14, D9: keep the small XML body so its Content-MD5 / checksum can be verified.
-            match body.collect().await {
+        } else if holdfast_api::keeps_xml_body(&parts.method, parts.uri.query()) {
+            // Issue #11 and B14, D9: keep the XML body so that it can be validated strictly
+            // and its Content-MD5 / checksum verified before s3s parses it.
+            const TOO_BIG: &str = "Your request was too big.";
+            if content_length(&parts.headers) > holdfast_api::MAX_XML_BODY {
+                return error_response(StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", TOO_BIG);
+            }
+            let limit = usize::try_from(holdfast_api::MAX_XML_BODY).unwrap_or(usize::MAX);
+            match http_body_util::Limited::new(body, limit).collect().await {
                 Ok(collected) => {
                     let bytes = collected.to_bytes();
                     parts.extensions.insert(holdfast_api::XmlBody(bytes.clone()));
                     Body::from(bytes)
+                }
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    return error_response(StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", TOO_BIG);
                 }
                 Err(_) => {
                     return error_response(

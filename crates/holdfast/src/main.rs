@@ -5,9 +5,13 @@ mod audit;
 mod config;
 mod credentials;
 mod edge;
+mod file_modes;
 mod guards;
 mod iam_edge;
+mod lock_gauges;
+mod metrics_view;
 mod server;
+mod start_cleanup;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -82,6 +86,10 @@ enum AuditCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // What a server or an admin command creates in a data dir is private (issue #10).
+    if !matches!(cli.command, Command::Bench(_)) {
+        file_modes::restrict_umask();
+    }
     let result = match cli.command {
         Command::Serve { listen, data_dir, config, region, base_domain } => {
             config::Config::load(config::Overrides { listen, data_dir, config, region, base_domain }).and_then(|cfg| {

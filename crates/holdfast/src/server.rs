@@ -4,6 +4,7 @@
 use crate::config::{Config, MetaBackend};
 use crate::credentials;
 use crate::edge::Edge;
+use crate::start_cleanup::StartCleanup;
 use anyhow::{Context, bail};
 use holdfast_api::{ApiConfig, Gateway};
 use holdfast_blob::LocalBlobStore;
@@ -32,7 +33,9 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Opens (creating) a file that exists only to be locked.
 fn open_lock_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()
+        .mode(0o600)
         .create(true)
         .truncate(false)
         .write(true)
@@ -77,7 +80,9 @@ fn audit_dir(data_dir: &std::path::Path, shared: bool) -> anyhow::Result<(std::p
     }
     for n in 1..=1024 {
         let dir = base.join(format!("gw-{n}"));
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("writer.lock");
         let f = open_lock_file(&path)?;
         match f.try_lock() {
@@ -127,7 +132,9 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
 }
 
 fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     std::fs::read_dir(dir).with_context(|| format!("cannot read data dir {}", dir.display()))?;
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"").with_context(|| format!("data dir {} is not writable", dir.display()))?;
@@ -136,7 +143,26 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // Before anything is created: every file 0600, every directory 0700 (issue #10).
+    crate::file_modes::restrict_umask();
+    // A taken port fails the start before the data dir exists; any later failure removes
+    // what this start created (issue #10).
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let cleanup = StartCleanup::before_creating(&config.data_dir);
     prepare_data_dir(&config.data_dir)?;
+    let narrowed = crate::file_modes::narrow_modes(&config.data_dir)
+        .with_context(|| format!("cannot restrict the modes in data dir {}", config.data_dir.display()))?;
+    if narrowed.files + narrowed.dirs > 0 {
+        tracing::warn!(
+            files = narrowed.files,
+            dirs = narrowed.dirs,
+            "data dir {} was readable by other users: narrowed {} files to 0600 and {} directories to 0700",
+            config.data_dir.display(),
+            narrowed.files,
+            narrowed.dirs
+        );
+    }
     // With PostgreSQL several gateways share the data dir's blobs; each only sweeps what is
     // older than the grace period. Embedded, this process alone writes there.
     let shared_grace = match &config.meta {
@@ -243,13 +269,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;
     edge.audit = Some(audit);
-    edge.engine = Some(Arc::clone(&engine));
+    edge.lock_gauges = Some(crate::lock_gauges::LockGauges::spawn(Arc::clone(&engine), config.lock_gauges_refresh));
+    edge.metrics_access = config.metrics_access.clone();
+    edge.space = engine.space().map(Arc::clone);
     let edge = Arc::new(edge);
 
-    let listener =
-        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let shutdown = shutdown_signal();
+    cleanup.disarm();
     edge.ready.store(true, Ordering::Release);
     println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "ready");

@@ -50,9 +50,11 @@ pub fn require_integrity_header(h: &http::HeaderMap, ext: &http::Extensions) -> 
     Ok(())
 }
 
-/// The whole body of a small XML request (Object Lock configuration, retention, legal hold,
-/// lifecycle configuration, DeleteObjects), kept by the HTTP edge in the request extensions so that its
-/// Content-MD5 / x-amz-checksum-* can be verified (B14, D9); s3s does not verify them.
+/// The whole body of an XML request (Object Lock configuration, retention, legal hold,
+/// lifecycle, versioning, tagging, notification, DeleteObjects, CompleteMultipartUpload), kept
+/// by the HTTP edge in the request extensions so that it can be validated strictly before s3s
+/// parses it (issue #11) and its Content-MD5 / x-amz-checksum-* verified (B14, D9); s3s does
+/// neither.
 #[derive(Debug, Clone)]
 pub struct XmlBody(pub bytes::Bytes);
 
@@ -62,9 +64,15 @@ pub const MAX_XML_BODY: u64 = 8 << 20;
 /// Whether the HTTP edge should keep the body of this request as [`XmlBody`].
 pub fn keeps_xml_body(method: &http::Method, query: Option<&str>) -> bool {
     let has = |name: &str| query.is_some_and(|q| q.split('&').any(|kv| kv.split('=').next() == Some(name)));
+    // Every operation with an XML body: the body is checked against its schema before s3s
+    // parses it (crate::strict_xml), and lock bodies against their Content-MD5 / checksum.
     match *method {
-        http::Method::PUT => has("object-lock") || has("retention") || has("legal-hold") || has("lifecycle"),
-        http::Method::POST => has("delete"),
+        http::Method::PUT => {
+            ["object-lock", "retention", "legal-hold", "lifecycle", "versioning", "tagging", "notification"]
+                .iter()
+                .any(|n| has(n))
+        }
+        http::Method::POST => has("delete") || has("uploadId"),
         _ => false,
     }
 }

@@ -401,7 +401,8 @@ impl Gateway {
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         require_integrity_header(&req.headers, &req.extensions)?;
         let input = req.input;
-        if input.delete.objects.len() > 1000 {
+        // At most 1000 keys, none empty (issue #11: an empty key was reported as deleted).
+        if input.delete.objects.len() > 1000 || input.delete.objects.iter().any(|o| o.key.is_empty()) {
             return Err(s3_error!(
                 MalformedXML,
                 "The XML you provided was not well-formed or did not validate against our published schema"

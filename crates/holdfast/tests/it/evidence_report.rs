@@ -3,10 +3,10 @@
 
 use crate::evidence_support::*;
 use crate::object_lock_support::{days, in_secs, iso_millis, lock_bucket, plain_bucket, sleep_past};
-use holdfast_testkit::Server;
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::{ByteStream, DateTime};
 use holdfast_testkit::aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode};
+use holdfast_testkit::{Server, ServerOptions};
 use serde_json::json;
 use std::time::Duration;
 
@@ -27,7 +27,9 @@ fn month(dt: &DateTime) -> String {
 
 #[tokio::test]
 async fn report_figures_match_the_known_content() {
-    let srv = Server::start(BIN);
+    // Per-bucket gauges (hidden by default, issue #10), recomputed often for the test.
+    let config_toml = "[metrics]\nper_bucket = true\nlock_refresh_secs = 0.2\n".into();
+    let srv = Server::start_with(BIN, ServerOptions { config_toml, ..Default::default() });
     let s3 = srv.client();
     let b = lock_bucket(&s3, "rep").await;
     let empty = plain_bucket(&s3, "repempty").await;
@@ -96,8 +98,14 @@ async fn report_figures_match_the_known_content() {
     let (ok, _, err) = holdfast(&["admin", "report", "--data-dir", &data, "--config", config, "no-such-bucket"]);
     assert!(!ok && err.contains("no bucket \"no-such-bucket\""), "{err}");
 
-    // The same figures as gauges.
-    let m = metrics_text(&srv.addr).await;
+    // The same figures as gauges, once a report computed after the last change is served
+    // (the gauges are refreshed in the background, not per scrape).
+    let gov = format!("holdfast_lock_versions{{bucket=\"{b}\",kind=\"governance\"}}");
+    let m = wait_for("a fresh lock report", Duration::from_secs(10), async || {
+        let m = metrics_text(&srv.addr).await;
+        (metric(&m, &gov) == Some(3.0)).then_some(m)
+    })
+    .await;
     let g = |name: &str, labels: &str| metric(&m, &format!("{name}{{bucket=\"{b}\",{labels}}}"));
     assert_eq!(g("holdfast_lock_versions", "kind=\"governance\""), Some(3.0), "{m}");
     assert_eq!(g("holdfast_lock_bytes", "kind=\"governance\""), Some(41.0));

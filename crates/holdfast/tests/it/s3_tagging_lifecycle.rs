@@ -19,7 +19,8 @@ fn server() -> Server {
     Server::start_with(
         BIN,
         ServerOptions {
-            config_toml: "[lifecycle]\nday_seconds = 1\ninterval_seconds = 0.25\n".into(),
+            // Per-bucket metrics: the skip counter is read by bucket (issue #10 hides it by default).
+            config_toml: "[lifecycle]\nday_seconds = 1\ninterval_seconds = 0.25\n[metrics]\nper_bucket = true\n".into(),
             ..Default::default()
         },
     )
