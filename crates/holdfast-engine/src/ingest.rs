@@ -135,6 +135,26 @@ pub async fn ingest(
     }
 }
 
+/// Bodies of refused writes up to this size are read to their end (and dropped) before the
+/// answer; longer ones are answered at once.
+pub const DISCARD_MAX: u64 = 8 << 20;
+
+/// Reads and drops a refused request's body (nothing is kept or written), so that a client
+/// still sending it reads the answer on a connection that stays usable, instead of a reset
+/// one. Only bodies declared at most [`DISCARD_MAX`] long; it stops at that size anyway.
+pub(crate) async fn discard(mut body: BodyStream, declared: Option<u64>) {
+    if declared.is_none_or(|l| l > DISCARD_MAX) {
+        return;
+    }
+    let mut seen: u64 = 0;
+    while let Some(Ok(chunk)) = body.next().await {
+        seen += chunk.len() as u64;
+        if seen > DISCARD_MAX {
+            return;
+        }
+    }
+}
+
 fn concat(mut pieces: Vec<Bytes>, size: u64) -> Bytes {
     if pieces.len() == 1 {
         return pieces.pop().unwrap_or_default();

@@ -136,7 +136,13 @@ impl Engine {
             (None, Some(want)) => claims.checksum = Some((want, ExpectedChecksum::None)),
             _ => {}
         }
-        let _claim = self.admit(claims.content_length.unwrap_or(0))?;
+        let _claim = match self.admit(claims.content_length.unwrap_or(0)) {
+            Ok(claim) => claim,
+            Err(e) => {
+                crate::ingest::discard(body, claims.content_length).await;
+                return Err(e);
+            }
+        };
         // Parts are always blobs: a completed upload is the list of its parts' blobs.
         let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, 0)
             .await

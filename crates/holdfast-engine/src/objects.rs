@@ -125,7 +125,13 @@ impl Engine {
             return Err(holdfast_meta::MetaError::NoSuchBucket.into());
         }
         // Below the free-space reserve nothing is read or written (issue #10).
-        let _claim = self.admit(req.claims.content_length.unwrap_or(0))?;
+        let _claim = match self.admit(req.claims.content_length.unwrap_or(0)) {
+            Ok(claim) => claim,
+            Err(e) => {
+                crate::ingest::discard(req.body, req.claims.content_length).await;
+                return Err(e);
+            }
+        };
         let ing = ingest(self.blobs.as_ref(), req.body, req.claims, self.config.max_put_size, self.inline_max())
             .await
             .map_err(|e| self.full_disk(e))?;

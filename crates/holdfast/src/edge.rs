@@ -153,8 +153,9 @@ impl Edge {
         let request_id = self.request_id();
         let method = req.method().clone();
         let bytes_in = content_length(req.headers());
-        let sends_body = req.version() < http::Version::HTTP_2
-            && (bytes_in > 0 || req.headers().contains_key(header::TRANSFER_ENCODING));
+        // A body announced with `Expect: 100-continue` may or may not follow an early answer.
+        let expects_continue = req.version() < http::Version::HTTP_2
+            && req.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let slot = OpSlot::default();
         let facts = AuditSlot::default();
         let audited = !matches!(req.uri().path(), HEALTH_PATH | METRICS_PATH);
@@ -206,10 +207,10 @@ impl Edge {
             tracing::error!(%request_id, %op, error = %e, "cannot commit the audit record of a request");
             metrics::counter!("holdfast_audit_failures_total").increment(1);
         }
-        if sends_body && resp.status().as_u16() >= 400 {
-            // An error may be answered before the body is read (507 below the free-space
-            // reserve, NoSuchBucket): the unread bytes must not be taken for the next request
-            // on this connection, so it closes after the answer, as S3 does.
+        if expects_continue && resp.status().as_u16() >= 400 {
+            // An error answered before the body was asked for (507 below the free-space
+            // reserve, NoSuchBucket): a client may send the body anyway, and its bytes must not
+            // be taken for the next request on this connection, so it closes after the answer.
             resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         let status = resp.status().as_u16().to_string();
