@@ -35,7 +35,10 @@ pub fn body_stream(body: Option<StreamingBlob>) -> BodyStream {
             .map(|r| {
                 r.map_err(|e| {
                     let text = format!("{e}");
-                    if text.contains("Sha256Mismatch") {
+                    // The HTTP edge's body-idle timeout (issue #10), through any wrapping.
+                    if text.contains("RequestTimeout") {
+                        BodyError::Timeout
+                    } else if text.contains("Sha256Mismatch") {
                         BodyError::Sha256Mismatch
                     } else if text.contains("SignatureMismatch") {
                         BodyError::SignatureMismatch

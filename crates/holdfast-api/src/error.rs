@@ -16,6 +16,8 @@ pub const ERROR_FIELDS_HEADER: &str = "x-holdfast-error-fields";
 pub const METHOD_PLACEHOLDER: &str = "$METHOD";
 
 pub const LOCKED_MESSAGE: &str = "Access Denied because object protected by object lock.";
+/// Amazon S3's message for a request body that stalled (400 RequestTimeout).
+pub const REQUEST_TIMEOUT_MESSAGE: &str = "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.";
 
 fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -75,6 +77,9 @@ pub fn default_message(code: &str) -> Option<&'static str> {
             Some("The XML you provided was not well-formed or did not validate against our published schema")
         }
         "MissingRequestBodyError" => Some("Request Body is empty."),
+        // Issue #11: AWS names these; s3s rendered them without a message.
+        "InvalidURI" => Some("Couldn't parse the specified URI."),
+        "InvalidBucketName" => Some("The specified bucket is not valid."),
         _ => None,
     }
 }
@@ -173,6 +178,7 @@ pub fn engine_error(e: EngineError) -> S3Error {
                 C::IncompleteBody,
                 "You did not provide the number of bytes specified by the Content-Length HTTP header",
             ),
+            BodyError::Timeout => S3Error::with_message(C::RequestTimeout, REQUEST_TIMEOUT_MESSAGE),
             BodyError::Sha256Mismatch => custom(
                 "XAmzContentSHA256Mismatch",
                 StatusCode::BAD_REQUEST,

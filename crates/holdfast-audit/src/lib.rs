@@ -7,11 +7,13 @@
 
 mod chain;
 mod record;
+mod replay;
 pub mod scope;
 mod writer;
 
 pub use chain::{GENESIS, VerifyError, VerifyReport, seal_line, verify_dir, verify_lines};
 pub use record::{AuditRecord, LockSnapshot};
+pub use replay::{VersionRef, protects, shortfall, vouched_locks};
 pub use scope::{Actor, ActorCell, ChangeFacts};
 pub use writer::{AuditLog, AuditOptions, Outbox};
 

@@ -11,6 +11,9 @@ pub enum BodyError {
     SignatureMismatch,
     #[error("the body is larger than allowed")]
     TooLarge,
+    /// No body byte arrived for the server's body-idle time (`[limits] body_idle_secs`).
+    #[error("the body sent nothing for too long")]
+    Timeout,
     #[error("body stream failed: {0}")]
     Other(String),
 }

@@ -203,9 +203,16 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn audit_pending(&self, limit: usize) -> MetaResult<Vec<(i64, String)>>;
     /// ... and forget the ones the files hold.
     async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()>;
+    /// Every record still in the outbox, of every chain, oldest first (for verification).
+    async fn audit_backlog(&self) -> MetaResult<Vec<String>>;
     /// Names the chain this process's records belong to (gateways sharing a store each
     /// write their own chain); the embedded store has one chain.
     fn set_audit_chain(&self, _chain: &str) {}
+    /// Records the store has to put in the audit trail once it is open (a WORM guard
+    /// restored at start, say).
+    fn startup_notices(&self) -> Vec<holdfast_audit::AuditRecord> {
+        Vec::new()
+    }
 }
 
 /// One gateway's last clock reading, as the shared store saw it.

@@ -635,6 +635,18 @@ async fn worm_guard(f: Fixture) {
         assert!(err.contains("WORM guard"), "{err}");
     } else if let Some(path) = &f.sqlite_path {
         let conn = rusqlite::Connection::open(path).unwrap();
+        // Another program that defines holdfast_writer() (any program without it cannot
+        // even compile an UPDATE of versions): the guards themselves still refuse.
+        conn.create_scalar_function(
+            "holdfast_writer",
+            0,
+            rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+            |_| Ok(0i64),
+        )
+        .unwrap();
+        let release = "UPDATE versions SET legal_hold = 0 WHERE key = CAST('h' AS BLOB)";
+        let err = conn.execute(release, []).expect_err(release);
+        assert!(err.to_string().contains("legal hold is released only through Holdfast"), "{err}");
         for sql in attempts {
             let sql = sql.replace("'c'", "CAST('c' AS BLOB)").replace("'h'", "CAST('h' AS BLOB)");
             let err = conn.execute(&sql, []).expect_err(&sql);

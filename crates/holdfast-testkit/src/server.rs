@@ -15,6 +15,10 @@ pub struct ServerOptions {
     pub config_toml: String,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Run the server with this open-files limit (soft, hard), through `prlimit`.
+    pub nofile: Option<(u64, u64)>,
+    /// Append the server's log (stderr) to this file instead of the test's stderr.
+    pub stderr_file: Option<PathBuf>,
 }
 
 pub struct Server {
@@ -104,7 +108,21 @@ impl Server {
             let _ = write!(toml, "\n[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\norphan_grace_secs = 0\n");
         }
         std::fs::write(&config, toml).expect("config file");
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = match self.options.nofile {
+            // prlimit execs the server: the child's pid is the server's.
+            Some((soft, hard)) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={soft}:{hard}")).arg("--").arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        let stderr = match &self.options.stderr_file {
+            Some(path) => {
+                Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path).expect("server log file"))
+            }
+            None => Stdio::inherit(),
+        };
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -116,7 +134,7 @@ impl Server {
             .env("HOLDFAST_ROOT_SECRET_KEY", ROOT_SK)
             .env("HOLDFAST_LOG", std::env::var("HOLDFAST_TEST_LOG").unwrap_or_else(|_| "warn,s3s=off".into()))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in &self.options.env {
             cmd.env(k, v);
         }

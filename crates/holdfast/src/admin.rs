@@ -25,8 +25,82 @@ fn trails(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-/// `holdfast admin audit verify`: checks every chain; an error names the first broken line.
-pub fn audit_verify(data_dir: &Path) -> anyhow::Result<()> {
+/// Every complete record of every chain, then the outbox's backlog, by time: the order the
+/// changes were made in.
+fn all_records(data_dir: &Path, backlog: Vec<String>) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut records = Vec::new();
+    for dir in trails(data_dir)? {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("audit-")))
+            .collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            records.extend(text.split_terminator('\n').filter_map(|l| serde_json::from_str(l).ok()));
+        }
+    }
+    records.extend(backlog.iter().filter_map(|r| serde_json::from_str(r).ok()));
+    records.sort_by(|a: &serde_json::Value, b| a["time"].as_str().cmp(&b["time"].as_str()));
+    Ok(records)
+}
+
+/// Issue #11: the protection the trail vouches for, checked against the metadata store.
+/// Returns one line per version that lost protection without a record that explains it.
+async fn store_against_trail(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<(usize, Vec<String>)> {
+    let meta = open_meta(data_dir, config).await?;
+    let records = all_records(data_dir, meta.audit_backlog().await.context("cannot read the audit outbox")?)?;
+    let now = Instant::now_system();
+    let vouched = holdfast_audit::vouched_locks(records.iter());
+    let mut checked = 0;
+    let mut findings = Vec::new();
+    for ((bucket, key, version), lock) in &vouched {
+        if !holdfast_audit::protects(lock, now) {
+            continue;
+        }
+        checked += 1;
+        let sel = holdfast_meta::VersionSelector::Id(version.clone());
+        let found = match meta.version(bucket, key, &sel).await {
+            Ok(rec) => Some(holdfast_audit::LockSnapshot::from(&rec.lock)),
+            Err(
+                holdfast_meta::MetaError::NoSuchVersion
+                | holdfast_meta::MetaError::NoSuchKey
+                | holdfast_meta::MetaError::NoSuchBucket,
+            ) => None,
+            Err(e) => return Err(e).context("cannot read the metadata store"),
+        };
+        if let Some(why) = holdfast_audit::shortfall(lock, found.as_ref(), now) {
+            findings.push(format!("{bucket}/{key}?versionId={version}: {why}"));
+        }
+    }
+    Ok((checked, findings))
+}
+
+/// `holdfast admin audit verify`: checks every chain (an error names the first broken line),
+/// then the metadata store against the protection the trail vouches for.
+pub fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<()> {
+    verify_chains(data_dir)?;
+    if config.is_none() && !data_dir.join("meta.db").is_file() {
+        println!("metadata store not checked: no meta.db here (pass --config for a PostgreSQL store)");
+        return Ok(());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (checked, findings) = rt.block_on(store_against_trail(data_dir, config))?;
+    if !findings.is_empty() {
+        for f in &findings {
+            eprintln!("TAMPERED: {f}");
+        }
+        bail!(
+            "the metadata store does not match the audit trail: {} of {checked} protected versions lost protection outside the API",
+            findings.len()
+        );
+    }
+    println!("metadata store matches the trail: {checked} protected versions checked");
+    Ok(())
+}
+
+fn verify_chains(data_dir: &Path) -> anyhow::Result<()> {
     let mut total = 0;
     for dir in trails(data_dir)? {
         let report = holdfast_audit::verify_dir(&dir)
@@ -55,13 +129,16 @@ async fn open_meta(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<s
             if !path.is_file() {
                 bail!("no metadata database at {}", path.display());
             }
-            // The server may be running: WAL lets this process read beside it.
-            let meta = holdfast_meta::sqlite::SqliteMeta::open(&path).context("cannot open the metadata database")?;
+            // The server may be running: WAL lets this process read beside it. Read only:
+            // an admin command changes nothing, and must report on a tampered file too.
+            let meta = holdfast_meta::sqlite::SqliteMeta::open_read_only(&path)
+                .context("cannot open the metadata database")?;
             Ok(std::sync::Arc::new(meta))
         }
         MetaBackend::Postgres { url, .. } => {
             let mut options = holdfast_meta::postgres::PgOptions::new(url.clone());
             options.pool_size = 1;
+            options.check_guards = false;
             let meta = holdfast_meta::postgres::PgMeta::open(options).await.context("cannot open PostgreSQL")?;
             Ok(std::sync::Arc::new(meta))
         }

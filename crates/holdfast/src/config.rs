@@ -119,6 +119,15 @@ pub struct LimitsConfig {
     /// InsufficientStorage (default 5% of the volume, at most 1 GiB, at least 16 MiB; 0: no
     /// reserve).
     pub min_free_bytes: Option<u64>,
+    /// Seconds a connection may stay without a request in flight and without a byte read or
+    /// written, counted from accept (default 60).
+    pub idle_secs: Option<u64>,
+    /// Seconds a client may take to send a request's headers, from their first byte (default 30).
+    pub header_secs: Option<u64>,
+    /// Seconds a request body may go without a byte before 400 RequestTimeout (default 20).
+    pub body_idle_secs: Option<u64>,
+    /// Open connections at most (default derived from the open-files limit).
+    pub max_connections: Option<usize>,
 }
 
 /// The effective settings.
@@ -136,6 +145,8 @@ pub struct Config {
     pub inline_max_size: u64,
     /// `[limits] min_free_bytes`; `None`: the default for the data volume, read at start.
     pub min_free_bytes: Option<u64>,
+    /// Connection timeouts and the connection cap (issue #10).
+    pub connections: crate::connections::ConnectionSettings,
     pub meta: MetaBackend,
     pub accounts: Vec<AccountConfig>,
     /// Webhook targets, in id order.
@@ -191,6 +202,25 @@ fn meta_backend(file: Option<MetaFileConfig>, env_url: Option<String>) -> anyhow
         }
         other => bail!("unknown [meta] backend {other:?} (expected \"sqlite\" or \"postgres\")"),
     }
+}
+
+/// `[limits]`' connection settings; a timeout of 0 s would close every connection at once.
+fn connection_settings(limits: &LimitsConfig) -> anyhow::Result<crate::connections::ConnectionSettings> {
+    let secs = |name: &str, v: Option<u64>, default: u64| -> anyhow::Result<Duration> {
+        match v.unwrap_or(default) {
+            0 => bail!("[limits] {name} must be at least 1 second"),
+            n => Ok(Duration::from_secs(n)),
+        }
+    };
+    if limits.max_connections == Some(0) {
+        bail!("[limits] max_connections must be at least 1");
+    }
+    Ok(crate::connections::ConnectionSettings {
+        idle: secs("idle_secs", limits.idle_secs, 60)?,
+        header: secs("header_secs", limits.header_secs, 30)?,
+        body_idle: secs("body_idle_secs", limits.body_idle_secs, 20)?,
+        max_connections: limits.max_connections,
+    })
 }
 
 impl Config {
@@ -253,6 +283,7 @@ impl Config {
                 None => holdfast_engine::DEFAULT_INLINE_MAX,
             },
             min_free_bytes: limits.min_free_bytes,
+            connections: connection_settings(&limits)?,
             accounts: file.accounts,
             meta,
             webhooks,
@@ -287,6 +318,18 @@ mod tests {
         assert_eq!(c.region, "eu-west-1");
         assert_eq!(c.min_part_size, 1024);
         assert_eq!(c.data_dir, PathBuf::from("./holdfast-data"));
+        assert_eq!(c.connections.body_idle, Duration::from_secs(20));
+        assert_eq!((c.connections.idle, c.connections.header), (Duration::from_secs(60), Duration::from_secs(30)));
+        assert_eq!(c.connections.max_connections, None, "derived from the open-files limit at start");
+        std::fs::write(&file, "[limits]\nidle_secs = 2\nheader_secs = 3\nbody_idle_secs = 4\nmax_connections = 5\n")
+            .unwrap();
+        let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
+        assert_eq!(c.connections.idle, Duration::from_secs(2));
+        assert_eq!(c.connections.header, Duration::from_secs(3));
+        assert_eq!(c.connections.body_idle, Duration::from_secs(4));
+        assert_eq!(c.connections.max_connections, Some(5));
+        std::fs::write(&file, "[limits]\nbody_idle_secs = 0\n").unwrap();
+        assert!(Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).is_err());
         std::fs::write(&file, "listen = 5\n").unwrap();
         assert!(Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).is_err());
         std::fs::write(&file, "unknown_key = 1\n").unwrap();

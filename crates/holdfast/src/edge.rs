@@ -1,6 +1,7 @@
 //! The HTTP edge in front of s3s: health and metrics endpoints, the guards, a request id
 //! on every response, metrics per operation, and the AWS error elements s3s cannot render.
 
+use crate::body_timeout::IdleTimeoutBody;
 use crate::guards::{self, ChunkGuard};
 use bytes::Bytes;
 use holdfast_api::audit::AuditSlot;
@@ -30,6 +31,8 @@ pub struct Edge {
     pub max_put: u64,
     /// AWS-exact answers where AWS and ceph/s3-tests disagree.
     pub aws_strict: bool,
+    /// The region requests must be signed for.
+    pub region: String,
     /// Where state changes and denials are recorded (issue #5).
     pub audit: Option<Arc<holdfast_audit::AuditLog>>,
     /// The lock-report gauges on the metrics endpoint, computed in the background.
@@ -38,6 +41,8 @@ pub struct Edge {
     pub metrics_access: crate::metrics_view::MetricsAccess,
     /// The data volume's free-space reserve, for health and the disk gauges (issue #10).
     pub space: Option<Arc<holdfast_engine::space::DiskSpace>>,
+    /// A request body silent this long is answered 400 RequestTimeout (issue #10).
+    pub body_idle: std::time::Duration,
     request_seq: AtomicU64,
     request_prefix: u32,
 }
@@ -75,6 +80,16 @@ fn default_message_for(text: &str) -> Option<&'static str> {
     let start = text.find("<Code>")? + "<Code>".len();
     let end = text[start..].find("</Code>")? + start;
     holdfast_api::error::default_message(&text[start..end])
+}
+
+/// 400 RequestTimeout for a body that stalled, as Amazon S3 answers; the connection closes
+/// after it (the rest of the body will not be read).
+fn request_timeout() -> Response<Body> {
+    metrics::counter!("holdfast_body_timeouts_total").increment(1);
+    let mut resp =
+        error_response(StatusCode::BAD_REQUEST, "RequestTimeout", holdfast_api::error::REQUEST_TIMEOUT_MESSAGE);
+    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 fn content_length(h: &http::HeaderMap) -> u64 {
@@ -134,10 +149,12 @@ impl Edge {
             max_chunk,
             max_put,
             aws_strict: false,
+            region: "us-east-1".to_owned(),
             audit: None,
             lock_gauges: None,
             metrics_access: crate::metrics_view::MetricsAccess::default(),
             space: None,
+            body_idle: std::time::Duration::from_secs(20),
             request_seq: AtomicU64::new(0),
             request_prefix: rand::random(),
         }
@@ -305,6 +322,22 @@ impl Edge {
         if let Err((status, code, message)) = guards::check_transfer_encoding(req.method(), req.headers()) {
             return error_response_naming(status, code, &message, "Header", "Transfer-Encoding");
         }
+        // Issue #11: what AWS refuses and s3s would serve or answer otherwise.
+        if let Err((status, code, message)) = guards::check_uri(req.uri().path()) {
+            return error_response(status, code, &message);
+        }
+        if let Err(((status, code, message), names_region)) =
+            guards::check_signing_region(req.headers(), req.uri().query(), &self.region)
+        {
+            return if names_region {
+                error_response_naming(status, code, &message, "Region", &self.region)
+            } else {
+                error_response(status, code, &message)
+            };
+        }
+        if let Err((status, code, message)) = guards::check_content_length(req.method(), req.headers()) {
+            return error_response(status, code, &message);
+        }
         let decoded = req
             .headers()
             .get("x-amz-decoded-content-length")
@@ -319,6 +352,7 @@ impl Edge {
         }
         let chunked = guards::is_aws_chunked(req.headers());
         let (mut parts, body) = req.into_parts();
+        let (body, stalled) = IdleTimeoutBody::new(body, self.body_idle);
         guards::sigv4_date_from_date_header(&mut parts.headers);
         parts.extensions.insert(slot);
         parts.extensions.insert(facts);
@@ -339,6 +373,7 @@ impl Edge {
                     parts.extensions.insert(holdfast_api::XmlBody(bytes.clone()));
                     Body::from(bytes)
                 }
+                Err(_) if stalled.get() => return request_timeout(),
                 Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                     return error_response(StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", TOO_BIG);
                 }
@@ -351,9 +386,11 @@ impl Edge {
                 }
             }
         } else {
-            Body::from(body)
+            Body::http_body(body)
         };
         match self.s3.call(Request::from_parts(parts, body)).await {
+            // Whatever read the body (the engine, s3s's XML parser), a stall is answered alike.
+            Ok(_) if stalled.get() => request_timeout(),
             Ok(resp) => resp,
             Err(e) => {
                 tracing::error!(error = ?e, "s3 service failed");

@@ -2,7 +2,9 @@
 
 mod admin;
 mod audit;
+mod body_timeout;
 mod config;
+mod connections;
 mod credentials;
 mod edge;
 mod file_modes;
@@ -77,10 +79,15 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Checks the whole hash chain; exits non-zero naming the first broken line.
+    /// Checks the whole hash chain (exits non-zero naming the first broken line), then the
+    /// metadata store against the protection the trail vouches for (exits non-zero naming
+    /// every version that lost protection outside the API).
     Verify {
         #[arg(long, env = "HOLDFAST_DATA_DIR")]
         data_dir: PathBuf,
+        /// The server's TOML configuration (for a PostgreSQL metadata store).
+        #[arg(long, env = "HOLDFAST_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -101,8 +108,8 @@ fn main() -> std::process::ExitCode {
                     .and_then(|rt| rt.block_on(server::serve(cfg)))
             })
         }
-        Command::Admin { command: AdminCommand::Audit { command: AuditCommand::Verify { data_dir } } } => {
-            admin::audit_verify(&data_dir)
+        Command::Admin { command: AdminCommand::Audit { command: AuditCommand::Verify { data_dir, config } } } => {
+            admin::audit_verify(&data_dir, config)
         }
         Command::Admin { command: AdminCommand::Report { bucket, data_dir, config, json } } => {
             tokio::runtime::Builder::new_current_thread()

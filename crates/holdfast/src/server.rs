@@ -2,6 +2,7 @@
 //! gracefully on SIGTERM/SIGINT.
 
 use crate::config::{Config, MetaBackend};
+use crate::connections::{AcceptBackoff, ActivityIo, Connections};
 use crate::credentials;
 use crate::edge::Edge;
 use crate::start_cleanup::StartCleanup;
@@ -28,8 +29,6 @@ const DRAIN: Duration = Duration::from_secs(30);
 const CLOCK_SKEW_WARN_MS: i64 = 2_000;
 /// How often the data volume's free space is read in the background (gauges, ballast).
 const SPACE_WATCH: Duration = Duration::from_secs(2);
-/// Longest wait for a request's headers on a connection.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Opens (creating) a file that exists only to be locked.
 fn open_lock_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
@@ -117,13 +116,17 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
     }
     match &config.meta {
         MetaBackend::Sqlite => {
-            let meta =
-                SqliteMeta::open(&config.data_dir.join("meta.db")).context("cannot open the metadata database")?;
+            // Issue #11: WORM guards changed outside Holdfast stop the start unless the
+            // operator accepts it explicitly (the guards are then restored and it is recorded).
+            let accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
+            let meta = SqliteMeta::open_with(&config.data_dir.join("meta.db"), None, accept_tamper)
+                .context("cannot open the metadata database")?;
             Ok(both(Arc::new(meta)))
         }
         MetaBackend::Postgres { url, pool_size, .. } => {
             let mut options = PgOptions::new(url.clone());
             options.pool_size = *pool_size;
+            options.accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
             let meta = PgMeta::open(options).await.context("cannot open the PostgreSQL metadata store")?;
             tracing::info!(gateway = meta.gateway(), db = %holdfast_meta::postgres::redact_url(url), "metadata on PostgreSQL");
             Ok(both(Arc::new(meta)))
@@ -143,6 +146,8 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // Connections need descriptors: take every one the hard limit allows (issue #10).
+    let nofile = crate::connections::raise_nofile_limit();
     // Before anything is created: every file 0600, every directory 0700 (issue #10).
     crate::file_modes::restrict_umask();
     // A taken port fails the start before the data dir exists; any later failure removes
@@ -183,6 +188,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    let connections = Connections::new(config.connections.clone(), nofile);
+    println!("open files limit {nofile}: at most {} connections", connections.max());
+    tracing::info!(nofile, max_connections = connections.max(), "open files limit raised to the hard limit");
+    let fits = crate::connections::default_max_connections(nofile);
+    if connections.max() > fits {
+        tracing::warn!(
+            max_connections = connections.max(),
+            fits,
+            nofile,
+            "[limits] max_connections is more than the open-files limit leaves room for: accept may fail with EMFILE"
+        );
+    }
 
     let (meta, identity) = open_meta(&config).await?;
     let blobs = match shared_grace {
@@ -226,6 +243,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let audit = engine
         .open_audit(&audit_dir, &chain, holdfast_audit::AuditOptions::default())
         .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?;
+    for notice in engine.meta.startup_notices() {
+        audit.append(notice);
+    }
     let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
     let notify_targets = targets.arns().map(str::to_owned).collect();
     let dispatcher = holdfast_events::Dispatcher::new(
@@ -268,10 +288,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;
+    edge.region.clone_from(&config.region);
     edge.audit = Some(audit);
     edge.lock_gauges = Some(crate::lock_gauges::LockGauges::spawn(Arc::clone(&engine), config.lock_gauges_refresh));
     edge.metrics_access = config.metrics_access.clone();
     edge.space = engine.space().map(Arc::clone);
+    edge.body_idle = config.connections.body_idle;
     let edge = Arc::new(edge);
 
     let addr = listener.local_addr()?;
@@ -283,35 +305,47 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::time::sleep(backoff.failed(&e, &connections)).await;
                         continue;
                     }
                 };
+                backoff.succeeded();
+                // Over the cap with every connection busy: closed at once.
+                let Some(admission) = connections.admit() else { continue };
                 // Small responses must not wait for Nagle (design.md: a peer answered 44 ms late).
                 let _ = stream.set_nodelay(true);
                 let edge = Arc::clone(&edge);
+                let conn = Arc::clone(&admission.conn);
                 let service = hyper::service::service_fn(move |req| {
                     let edge = Arc::clone(&edge);
-                    async move { Ok::<_, std::convert::Infallible>(edge.handle(req, peer).await) }
+                    let in_flight = conn.request();
+                    async move {
+                        let resp = edge.handle(req, peer).await;
+                        drop(in_flight);
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
                 });
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 // Half-close lets a client that shut its sending side still read our answer
-                // (a body shorter than Content-Length gets 400 IncompleteBody, not silence);
-                // the header timeout bounds idle and slow-loris connections.
-                builder.http1().half_close(true).timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
+                // (a body shorter than Content-Length gets 400 IncompleteBody, not silence).
+                // The idle and header timeouts are `supervise`'s, not hyper's.
+                builder.http1().half_close(true).timer(TokioTimer::new()).header_read_timeout(None);
+                let io = TokioIo::new(ActivityIo::new(stream, Arc::clone(&admission.conn)));
+                let conn = graceful.watch(builder.serve_connection(io, service).into_owned());
+                let connections = Arc::clone(&connections);
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
+                    connections.supervise(admission, async {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    }).await;
                 });
             }
             () = &mut shutdown => break,

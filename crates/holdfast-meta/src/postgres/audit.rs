@@ -48,3 +48,8 @@ pub(super) async fn remove(tx: &Tx<'_>, chain: &str, ids: &[i64]) -> Result<(), 
     tx.execute("DELETE FROM audit_outbox WHERE chain = $1 AND id = ANY($2)", &[&chain, &ids]).await?;
     Ok(())
 }
+
+pub(super) async fn backlog(tx: &Tx<'_>) -> Result<Vec<String>, Fail> {
+    let rows = tx.query("SELECT record FROM audit_outbox ORDER BY id", &[]).await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}

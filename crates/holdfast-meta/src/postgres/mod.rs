@@ -23,6 +23,7 @@ mod buckets;
 mod clock;
 mod evidence;
 mod gc;
+mod guards;
 mod identity;
 mod lease;
 mod listing;
@@ -61,6 +62,11 @@ pub struct PgOptions {
     pub gateway: String,
     /// How long to wait for the database when opening.
     pub connect_timeout: Duration,
+    /// Restore WORM guards changed outside Holdfast instead of refusing to open (issue #11).
+    pub accept_tamper: bool,
+    /// Check the WORM guards at open (a gateway); off for `holdfast admin`, which reports on
+    /// a tampered store instead of refusing or repairing it.
+    pub check_guards: bool,
 }
 
 impl PgOptions {
@@ -70,6 +76,8 @@ impl PgOptions {
             pool_size: 16,
             gateway: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             connect_timeout: Duration::from_secs(10),
+            accept_tamper: false,
+            check_guards: true,
         }
     }
 }
@@ -98,6 +106,8 @@ pub struct PgMeta {
     gateway: String,
     /// The audit chain this process's records go to (`gw-<n>`), set once at start.
     chain: std::sync::OnceLock<String>,
+    /// What was wrong with the WORM guards when they were restored at open (accepted).
+    tampered: Option<Vec<String>>,
 }
 
 /// What a step inside a transaction can end with.
@@ -281,6 +291,13 @@ impl PgMeta {
         if config.get_application_name().is_none() {
             config.application_name("holdfast");
         }
+        // Marks this gateway's sessions: only they may release a legal hold (guards.rs).
+        let startup = match config.get_options() {
+            Some(o) => format!("{o} -c holdfast.writer=on"),
+            None => "-c holdfast.writer=on".to_owned(),
+        };
+        config.options(&startup);
+        let tampered;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
@@ -298,8 +315,10 @@ impl PgMeta {
                 MetaError::Internal(format!("cannot reach the metadata database at {shown}: {detail}"))
             })?;
             schema::migrate(&mut client).await?;
+            tampered =
+                if options.check_guards { guards::check_at_start(&client, options.accept_tamper).await? } else { None };
         }
-        Ok(Self { pool, gateway: options.gateway, chain: std::sync::OnceLock::new() })
+        Ok(Self { pool, gateway: options.gateway, chain: std::sync::OnceLock::new(), tampered })
     }
 
     /// This gateway's name in the shared tables.
@@ -544,9 +563,25 @@ impl crate::MetaStore for PgMeta {
         read!(self, |tx| audit::pending(&tx, &chain, limit).await?)
     }
 
+    async fn audit_backlog(&self) -> MetaResult<Vec<String>> {
+        read!(self, |tx| audit::backlog(&tx).await?)
+    }
+
     async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()> {
         let chain = self.audit_chain();
         write_unrecorded!(self, |tx| audit::remove(&tx, &chain, &ids).await?)
+    }
+
+    fn startup_notices(&self) -> Vec<holdfast_audit::AuditRecord> {
+        self.tampered
+            .iter()
+            .map(|found| {
+                let mut r = holdfast_audit::AuditRecord::new("WormGuardsRestored", Instant::now_system());
+                r.principal = Some("holdfast:meta".into());
+                r.detail = Some(serde_json::json!({ "found": found }));
+                r
+            })
+            .collect()
     }
 
     fn set_audit_chain(&self, chain: &str) {

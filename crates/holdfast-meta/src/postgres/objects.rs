@@ -199,6 +199,10 @@ async fn insert(
     }
     bump(tx, now).await?;
     crate::trail::note_version(bucket, key, version_id);
+    if *lock != LockState::default() {
+        // The protection a version is written with is vouched for by its record (issue #11).
+        crate::trail::note_lock(&LockState::default(), lock);
+    }
     let rec = VersionRecord {
         seq,
         bucket: bucket.to_owned(),

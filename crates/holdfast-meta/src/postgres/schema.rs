@@ -6,9 +6,14 @@ use super::WORM_GUARD_STATE;
 use crate::{MetaError, MetaResult};
 
 /// Schema versions this build knows; `MIGRATIONS[n - 1]` brings version n-1 to n.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, super::tags::V3, super::audit::V4];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, super::tags::V3, super::audit::V4, super::guards::V5];
+
+/// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).
+pub(super) fn guard_sql() -> &'static str {
+    V1.find("CREATE FUNCTION holdfast_now_ms()").map_or("", |at| &V1[at..])
+}
 
 const V1: &str = r#"
 CREATE TABLE clock_marks (

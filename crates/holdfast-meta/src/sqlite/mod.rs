@@ -10,6 +10,7 @@ mod audit;
 mod buckets;
 mod evidence;
 mod gc;
+mod guards;
 mod identity;
 mod listing;
 mod multipart;
@@ -127,7 +128,14 @@ impl SqliteMeta {
 
     /// [`Self::open`] with an observer of the writer's commits.
     pub fn open_observed(path: &Path, observer: Option<CommitObserver>) -> MetaResult<Self> {
+        Self::open_with(path, observer, false)
+    }
+
+    /// [`Self::open_observed`]; with `accept_tamper`, WORM guards changed outside Holdfast
+    /// are restored (and the discrepancy recorded) instead of refusing to open.
+    pub fn open_with(path: &Path, observer: Option<CommitObserver>, accept_tamper: bool) -> MetaResult<Self> {
         let conn = Connection::open(path)?;
+        guards::register_writer(&conn)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -143,6 +151,9 @@ impl SqliteMeta {
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .map(Some)
             .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })?;
+        // Schema 4 brought the guards as they are now: from there on they must be intact.
+        let established = version.is_some_and(|v| v >= 4);
+        guards::check_at_start(&conn, path, established, accept_tamper)?;
         match version {
             None => {
                 conn.execute("INSERT INTO schema_version (version) VALUES (?1)", [schema::SCHEMA_VERSION])?;
@@ -169,6 +180,16 @@ impl SqliteMeta {
             .map_err(|e| MetaError::Internal(format!("cannot start writer thread: {e}")))?;
         let readers = Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
         Ok(Self { jobs: tx, readers, cache })
+    }
+
+    /// Reads an existing database without changing anything (no schema, no guard check, no
+    /// writer): for `holdfast admin audit verify`, which must report on a tampered file
+    /// rather than refuse it. Every write answers an error.
+    pub fn open_read_only(path: &Path) -> MetaResult<Self> {
+        open_reader(path)?;
+        let (tx, _) = mpsc::channel::<Job>();
+        let readers = Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
+        Ok(Self { jobs: tx, readers, cache: SharedCache::default() })
     }
 
     /// Runs `f` in the next write batch and returns its result once the batch is durable.
@@ -662,6 +683,10 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn audit_pending(&self, limit: usize) -> MetaResult<Vec<(i64, String)>> {
         self.read(move |c| audit::pending(c, limit)).await
+    }
+
+    async fn audit_backlog(&self) -> MetaResult<Vec<String>> {
+        self.read(|c| Ok(audit::pending(c, usize::MAX)?.into_iter().map(|(_, r)| r).collect())).await
     }
 
     async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()> {

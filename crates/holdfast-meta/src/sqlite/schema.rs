@@ -5,7 +5,10 @@
 /// would read such objects as empty, so it refuses a database at version 2.
 /// 3: object tags (`version_tags`, `upload_tags`, in `tags.rs`; issue #5). An older build
 /// would drop the tags of completed uploads and could not show them, so it refuses it.
-pub const SCHEMA_VERSION: i64 = 3;
+/// 4: the audit outbox (issue #10) and WORM guards that work whatever SQLite opens the file
+/// (issue #11, `guards.rs`); from 4 on, a guard that is missing or altered at start is
+/// tampering, not an old schema.
+pub const SCHEMA_VERSION: i64 = 4;
 
 pub const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -89,32 +92,4 @@ CREATE TABLE IF NOT EXISTS inline_data (
     bytes BLOB NOT NULL
 );
 
-CREATE TRIGGER IF NOT EXISTS inline_guard_delete BEFORE DELETE ON inline_data
-WHEN EXISTS (SELECT 1 FROM versions WHERE seq = OLD.seq)
-BEGIN
-  SELECT RAISE(ABORT, 'WORM guard: refusing to delete the bytes of an existing version');
-END;
-
-CREATE TRIGGER IF NOT EXISTS inline_guard_update BEFORE UPDATE ON inline_data
-BEGIN
-  SELECT RAISE(ABORT, 'WORM guard: inline object bytes never change');
-END;
-
--- Defence in depth: the database refuses what the lock rules refuse, judged by the system
--- clock (the compliance clock is never behind it, so this is never more permissive).
-CREATE TRIGGER IF NOT EXISTS worm_guard_delete BEFORE DELETE ON versions
-WHEN OLD.legal_hold = 1
-  OR (OLD.lock_mode = 'COMPLIANCE' AND OLD.lock_until_ms > CAST(unixepoch('subsec') * 1000 AS INTEGER))
-BEGIN
-  SELECT RAISE(ABORT, 'WORM guard: refusing to delete a protected version');
-END;
-
-CREATE TRIGGER IF NOT EXISTS worm_guard_update BEFORE UPDATE ON versions
-WHEN OLD.lock_mode = 'COMPLIANCE'
-  AND OLD.lock_until_ms > CAST(unixepoch('subsec') * 1000 AS INTEGER)
-  AND (NEW.lock_mode IS NOT 'COMPLIANCE' OR NEW.lock_until_ms IS NULL OR NEW.lock_until_ms < OLD.lock_until_ms
-       OR NEW.data IS NOT OLD.data OR NEW.key IS NOT OLD.key OR NEW.bucket IS NOT OLD.bucket)
-BEGIN
-  SELECT RAISE(ABORT, 'WORM guard: refusing to weaken COMPLIANCE retention');
-END;
 ";

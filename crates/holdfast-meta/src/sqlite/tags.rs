@@ -11,25 +11,18 @@ use crate::{MetaError, MetaResult, TagSet};
 use holdfast_lock::Instant;
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// Schema version 3 adds these (additive; see `schema::SCHEMA_VERSION`).
+/// Schema version 3 adds these (additive; see `schema::SCHEMA_VERSION`). The triggers that
+/// remove a version's or an upload's tags with it are in `guards.rs`, with every trigger.
 pub(super) const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS version_tags (
     seq INTEGER PRIMARY KEY,
     tags TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS version_tags_follow AFTER DELETE ON versions
-BEGIN
-  DELETE FROM version_tags WHERE seq = OLD.seq;
-END;
 
 CREATE TABLE IF NOT EXISTS upload_tags (
     upload_id TEXT PRIMARY KEY,
     tags TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS upload_tags_follow AFTER DELETE ON uploads
-BEGIN
-  DELETE FROM upload_tags WHERE upload_id = OLD.upload_id;
-END;
 ";
 
 /// Sets (or, with an empty set, removes) the tags of the version `seq`.

@@ -50,8 +50,19 @@ impl Drop for Tmpfs {
     }
 }
 
+/// `holdfast admin audit verify` with the server's configuration: the chains, and the
+/// metadata store against the trail (SQLite or PostgreSQL).
 fn verify(data_dir: &Path) -> (bool, String) {
-    let (ok, out, err) = holdfast(&["admin", "audit", "verify", "--data-dir", data_dir.to_str().unwrap()]);
+    let config = data_dir.with_extension("toml");
+    let (ok, out, err) = holdfast(&[
+        "admin",
+        "audit",
+        "verify",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     (ok, format!("{out}{err}"))
 }
 

@@ -185,7 +185,7 @@ impl Cluster {
             .map(|i| {
                 let config_toml =
                     format!("[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n{}", extra(i));
-                Server::start_in(BIN, &data, ServerOptions { config_toml, env: Vec::new() })
+                Server::start_in(BIN, &data, ServerOptions { config_toml, ..Default::default() })
             })
             .collect();
         Self { gateways, data, db, _dir: dir }

@@ -35,7 +35,7 @@ struct Cluster {
 fn options(url: &str) -> ServerOptions {
     ServerOptions {
         config_toml: format!("[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n"),
-        env: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -1,0 +1,94 @@
+//! Smaller divergences from Amazon S3 found by a hostile client (issue #11), each answered
+//! now as AWS answers it.
+
+use crate::object_lock_support::*;
+use holdfast_testkit::{ROOT_AK, ROOT_SK, Server, ServerOptions, raw_http, signed_request};
+use std::time::SystemTime;
+
+/// A signed request with its Content-Length line taken out (it is not signed).
+fn without_content_length(request: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8(request).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let head: Vec<&str> =
+        head.split("\r\n").filter(|l| !l.to_ascii_lowercase().starts_with("content-length:")).collect();
+    format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes()
+}
+
+#[tokio::test]
+async fn a_put_without_any_length_is_411_and_stores_nothing() {
+    let srv = server();
+    let s3 = srv.client();
+    let b = lock_bucket(&s3, "nolen").await;
+    set_default(
+        &s3,
+        &b,
+        Some((holdfast_testkit::aws_sdk_s3::types::ObjectLockRetentionMode::Compliance, Some(1), None)),
+    )
+    .await;
+    let req = signed_request(&srv.addr, "PUT", &format!("/{b}/empty"), &[], b"", ROOT_AK, ROOT_SK, SystemTime::now());
+    let r = raw_http(&srv.addr, without_content_length(req)).await.unwrap();
+    assert_raw_err(&r, 411, "MissingContentLength", Some("You must provide the Content-Length HTTP header."));
+    let head = s3.head_object().bucket(&b).key("empty").send().await;
+    assert!(head.is_err(), "no (locked, empty) version was stored");
+}
+
+#[tokio::test]
+async fn a_bad_percent_escape_is_invalid_uri_and_errors_carry_aws_messages() {
+    let srv = server();
+    let s3 = srv.client();
+    let b = lock_bucket(&s3, "baduri").await;
+    let req = format!("GET /{b}/a%G1b HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n", srv.addr);
+    let r = raw_http(&srv.addr, req.into_bytes()).await.unwrap();
+    assert_raw_err(&r, 400, "InvalidURI", Some("Couldn't parse the specified URI."));
+    let r = raw(&srv, "GET", "/Not_A_Valid_Bucket", &[], b"").await;
+    assert_raw_err(&r, 400, "InvalidBucketName", Some("The specified bucket is not valid."));
+}
+
+#[tokio::test]
+async fn a_request_signed_for_another_region_names_the_expected_one() {
+    // The testkit signs for us-east-1; this server is in eu-west-1.
+    let srv = Server::start_with(
+        crate::evidence_support::BIN,
+        ServerOptions { config_toml: "region = \"eu-west-1\"\n".into(), ..Default::default() },
+    );
+    let r = raw(&srv, "GET", "/", &[], b"").await;
+    assert_raw_err(
+        &r,
+        400,
+        "AuthorizationHeaderMalformed",
+        Some("The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'"),
+    );
+    assert_eq!(r.xml("Region").as_deref(), Some("eu-west-1"));
+    let presigned = format!(
+        "GET /?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={ROOT_AK}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature={} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+        "0".repeat(64),
+        srv.addr
+    );
+    let r = raw_http(&srv.addr, presigned.into_bytes()).await.unwrap();
+    assert_raw_err(
+        &r,
+        400,
+        "AuthorizationQueryParametersError",
+        Some("Error parsing the X-Amz-Credential parameter; the region 'us-east-1' is wrong; expecting 'eu-west-1'"),
+    );
+}
+
+#[tokio::test]
+async fn a_presigned_signature_of_the_wrong_length_is_signature_does_not_match() {
+    let srv = server();
+    for signature in ["0".repeat(65), "0".repeat(63), "z".repeat(64)] {
+        let presigned = format!(
+            "GET /?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={ROOT_AK}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature={signature} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            srv.addr
+        );
+        let r = raw_http(&srv.addr, presigned.into_bytes()).await.unwrap();
+        assert_raw_err(
+            &r,
+            403,
+            "SignatureDoesNotMatch",
+            Some(
+                "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+            ),
+        );
+    }
+}
