@@ -33,6 +33,8 @@ pub struct Edge {
     pub aws_strict: bool,
     /// The region requests must be signed for.
     pub region: String,
+    /// Base domain of virtual-hosted-style requests, if any.
+    pub base_domain: Option<String>,
     /// Where state changes and denials are recorded (issue #5).
     pub audit: Option<Arc<holdfast_audit::AuditLog>>,
     /// The lock-report gauges on the metrics endpoint, computed in the background.
@@ -150,6 +152,7 @@ impl Edge {
             max_put,
             aws_strict: false,
             region: "us-east-1".to_owned(),
+            base_domain: None,
             audit: None,
             lock_gauges: None,
             metrics_access: crate::metrics_view::MetricsAccess::default(),
@@ -335,7 +338,19 @@ impl Edge {
                 error_response(status, code, &message)
             };
         }
-        if let Err((status, code, message)) = guards::check_content_length(req.method(), req.headers()) {
+        let virtual_host = self.base_domain.as_deref().is_some_and(|d| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| h.split(':').next().unwrap_or(h))
+                .is_some_and(|h| h.len() > d.len() + 1 && h.ends_with(d) && h[..h.len() - d.len()].ends_with('.'))
+        });
+        let path = req.uri().path().trim_start_matches('/');
+        let object_path =
+            if virtual_host { !path.is_empty() } else { path.split_once('/').is_some_and(|(_, k)| !k.is_empty()) };
+        if let Err((status, code, message)) =
+            guards::check_content_length(req.method(), req.headers(), req.uri().query(), object_path)
+        {
             return error_response(status, code, &message);
         }
         let decoded = req

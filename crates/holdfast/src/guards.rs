@@ -78,11 +78,23 @@ pub fn check_transfer_encoding(method: &http::Method, headers: &HeaderMap) -> Re
     Ok(())
 }
 
-/// A PUT that declares no length at all (neither Content-Length nor Transfer-Encoding, which
-/// is refused above) is 411 MissingContentLength on AWS; s3s would read it as an empty body
-/// and store a 0-byte object (issue #11), under default retention a locked one.
-pub fn check_content_length(method: &http::Method, headers: &HeaderMap) -> Result<(), Refusal> {
+/// An object upload (PutObject, UploadPart) that declares no length at all (neither
+/// Content-Length nor Transfer-Encoding, which is refused above) is 411 MissingContentLength
+/// on AWS; s3s would read it as an empty body and store a 0-byte object (issue #11), under
+/// default retention a locked one. Copies and the bodiless PUTs of configuration calls may
+/// omit the header, as on AWS. `object_path`: the path names a key (path-style
+/// `/bucket/key`, or `/key` under a virtual-hosted bucket).
+pub fn check_content_length(
+    method: &http::Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    object_path: bool,
+) -> Result<(), Refusal> {
+    let upload = query.is_none_or(|q| q.is_empty() || query_param(q, "uploadId").is_some());
     if *method == http::Method::PUT
+        && object_path
+        && upload
+        && !headers.contains_key("x-amz-copy-source")
         && !headers.contains_key(http::header::CONTENT_LENGTH)
         && !headers.contains_key(http::header::TRANSFER_ENCODING)
     {

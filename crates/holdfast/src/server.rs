@@ -289,6 +289,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;
     edge.region.clone_from(&config.region);
+    edge.base_domain.clone_from(&config.base_domain);
     edge.audit = Some(audit);
     edge.lock_gauges = Some(crate::lock_gauges::LockGauges::spawn(Arc::clone(&engine), config.lock_gauges_refresh));
     edge.metrics_access = config.metrics_access.clone();
