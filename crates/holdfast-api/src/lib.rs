@@ -40,17 +40,11 @@ pub struct Gateway {
     engine: Arc<Engine>,
     dir: Arc<holdfast_identity::Directory>,
     config: ApiConfig,
-    owner_id: String,
 }
 
 impl Gateway {
-    pub fn new(
-        engine: Arc<Engine>,
-        dir: Arc<holdfast_identity::Directory>,
-        config: ApiConfig,
-        owner_id: String,
-    ) -> Self {
-        Self { engine, dir, config, owner_id }
+    pub fn new(engine: Arc<Engine>, dir: Arc<holdfast_identity::Directory>, config: ApiConfig) -> Self {
+        Self { engine, dir, config }
     }
 
     async fn bucket(&self, name: &str) -> S3Result<Bucket> {
@@ -68,8 +62,14 @@ impl Gateway {
         error::engine_error_in(e, self.config.aws_strict)
     }
 
-    fn owner(&self) -> s3s::dto::Owner {
-        s3s::dto::Owner { display_name: Some("holdfast".into()), id: Some(self.owner_id.clone()) }
+    /// The owner listings and uploads name: the account that owns `bucket` (issue #11: they
+    /// named the installation's root account whoever owned the bucket).
+    async fn owner_of(&self, bucket: &str) -> S3Result<s3s::dto::Owner> {
+        let account = self.bucket_account(bucket).await?;
+        Ok(s3s::dto::Owner {
+            display_name: Some("holdfast".into()),
+            id: Some(self.dir.canonical_id(&account).to_owned()),
+        })
     }
 }
 

@@ -5,12 +5,17 @@
 //! transaction as its change ([`scope`] says on whose behalf); [`AuditLog`] copies committed
 //! records into the files in order and catches up after any failure.
 
+mod anchor;
 mod chain;
 mod record;
 mod replay;
 pub mod scope;
 mod writer;
 
+pub use anchor::{
+    ANCHOR_FORMAT, Anchor, AnchorCoverage, AnchorMismatch, MAIN_CHAIN, TrailHead, TrailText, anchor_key, chain_name,
+    check_anchors, read_head,
+};
 pub use chain::{GENESIS, VerifyError, VerifyReport, seal_line, verify_dir, verify_lines};
 pub use record::{AuditRecord, LockSnapshot};
 pub use replay::{VersionRef, protects, shortfall, vouched_locks};

@@ -99,8 +99,8 @@ async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) ->
     let root = RootCredentials { access_key: AK.into(), secret_key: SK.into() };
     let sealer = Sealer::from_key(&[7u8; 32]).map_err(|e| anyhow::anyhow!("{e}"))?;
     let owner = "0".repeat(64);
-    let directory = Directory::new(meta as Arc<dyn IdentityStore>, sealer, root, "000000000000".into(), owner.clone());
-    let gateway = Gateway::new(engine, Arc::new(directory), ApiConfig::default(), owner);
+    let directory = Directory::new(meta as Arc<dyn IdentityStore>, sealer, root, "000000000000".into(), owner);
+    let gateway = Gateway::new(engine, Arc::new(directory), ApiConfig::default());
     let service = holdfast_api::service(gateway);
     let signer = Signer::new(AK, SK, "us-east-1");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();

@@ -77,16 +77,35 @@ async fn store_against_trail(data_dir: &Path, config: Option<PathBuf>) -> anyhow
     Ok((checked, findings))
 }
 
-/// `holdfast admin audit verify`: checks every chain (an error names the first broken line),
-/// then the metadata store against the protection the trail vouches for.
-pub fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<()> {
-    verify_chains(data_dir)?;
+/// `holdfast admin audit verify`: checks every chain (an error names the first broken
+/// line); when `[audit] anchor_bucket` is configured, every chain against its anchors (an
+/// error names the anchor the trail contradicts: a cut tail or a rewrite); then the metadata
+/// store against the protection the trail vouches for (issue #11).
+pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let cfg =
+        Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config: config.clone(), ..Default::default() })?;
+    // The anchors are read before the trail: beside a running server, an anchor written
+    // after the trail was read would name records this reading does not hold yet, and look
+    // like a cut tail. (An anchor only names records already in the files.)
+    let anchors = match &cfg.anchor {
+        Some(settings) => {
+            let target = match settings.remote {
+                Some(_) => crate::anchor::AnchorTarget::new(settings, None)?,
+                None => crate::anchor::AnchorTarget::Local(open_engine(data_dir, &cfg).await?),
+            };
+            let anchors = crate::anchor::read_anchors(&target, settings)
+                .await
+                .with_context(|| format!("cannot read the anchors ({})", settings.location()))?;
+            Some((settings, anchors))
+        }
+        None => None,
+    };
+    verify_chains(data_dir, anchors)?;
     if config.is_none() && !data_dir.join("meta.db").is_file() {
         println!("metadata store not checked: no meta.db here (pass --config for a PostgreSQL store)");
         return Ok(());
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (checked, findings) = rt.block_on(store_against_trail(data_dir, config))?;
+    let (checked, findings) = store_against_trail(data_dir, config).await?;
     if !findings.is_empty() {
         for f in &findings {
             eprintln!("TAMPERED: {f}");
@@ -100,11 +119,19 @@ pub fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<
     Ok(())
 }
 
-fn verify_chains(data_dir: &Path) -> anyhow::Result<()> {
+/// Every chain, then every chain against its anchors (when configured).
+fn verify_chains(
+    data_dir: &Path,
+    anchors: Option<(&crate::anchor::AnchorSettings, Vec<holdfast_audit::Anchor>)>,
+) -> anyhow::Result<()> {
+    let base = data_dir.join(holdfast_audit::AUDIT_DIR);
     let mut total = 0;
+    let mut read = Vec::new();
     for dir in trails(data_dir)? {
-        let report = holdfast_audit::verify_dir(&dir)
-            .with_context(|| format!("cannot read the audit trail in {}", dir.display()))?
+        let text = holdfast_audit::TrailText::read(&dir)
+            .with_context(|| format!("cannot read the audit trail in {}", dir.display()))?;
+        let report = holdfast_audit::verify_lines(text.lines())
+            .map(|r| holdfast_audit::VerifyReport { unfinished_tail_bytes: text.unfinished_tail_bytes, ..r })
             .map_err(|e| anyhow::anyhow!("audit trail BROKEN: {e}"))?;
         if report.files > 0 {
             println!(
@@ -116,13 +143,77 @@ fn verify_chains(data_dir: &Path) -> anyhow::Result<()> {
             );
         }
         total += report.records;
+        read.push((holdfast_audit::chain_name(&base, &dir), report.records, text));
     }
     println!("audit trail intact: {total} records");
+    let Some((settings, anchors)) = anchors else {
+        println!(
+            "anchors: none configured ([audit] anchor_bucket); a cut tail or a trail rewritten from scratch would not show"
+        );
+        return Ok(());
+    };
+    // Every chain that has records or anchors: a chain whose directory is gone is checked
+    // as an empty trail against its anchors.
+    let mut chains: std::collections::BTreeSet<String> =
+        read.iter().filter(|(_, n, _)| *n > 0).map(|(c, _, _)| c.clone()).collect();
+    chains.extend(anchors.iter().map(|a| a.chain.clone()));
+    let mut tampered = Vec::new();
+    for chain in &chains {
+        let text = read.iter().find(|(c, _, _)| c == chain).map(|(_, _, t)| t);
+        let lines = text.into_iter().flat_map(holdfast_audit::TrailText::lines);
+        match holdfast_audit::check_anchors(chain, &anchors, lines) {
+            Ok(c) => match &c.latest {
+                Some(a) => println!(
+                    "chain {chain}: anchored, intact up to anchor {} (record {}, written {}, {}); {} later records \
+                     not anchored yet",
+                    holdfast_audit::anchor_key(&settings.prefix, chain, a.seq),
+                    a.seq,
+                    a.time,
+                    a.reason,
+                    c.records - a.seq
+                ),
+                None => println!("chain {chain}: {} records, NOT anchored yet (no anchor found)", c.records),
+            },
+            Err(m) => {
+                let key = match &m {
+                    holdfast_audit::AnchorMismatch::Truncated { anchor, .. }
+                    | holdfast_audit::AnchorMismatch::Rewritten { anchor, .. } => {
+                        holdfast_audit::anchor_key(&settings.prefix, chain, anchor.seq)
+                    }
+                };
+                eprintln!("against anchor {key}: {m}");
+                tampered.push(format!("against anchor {key}: {m}"));
+            }
+        }
+    }
+    if let Some(first) = tampered.first() {
+        bail!("audit trail TAMPERED ({} of {} chains) {first}", tampered.len(), chains.len());
+    }
+    println!("anchors: {} read from {}; every chain agrees with them", anchors.len(), settings.location());
     Ok(())
+}
+
+/// The data dir's store, read beside a running server or with none: the metadata (SQLite
+/// in WAL mode, or the configured PostgreSQL) and the blob files. Nothing is written.
+async fn open_engine(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync::Arc<holdfast_engine::Engine>> {
+    /// Temporaries younger than this are left alone (a running server may be writing them).
+    const KEEP_TEMPORARIES_SECS: u64 = 10 * 365 * 86_400;
+    let meta = open_meta_of(data_dir, cfg).await?;
+    let blobs = holdfast_blob::LocalBlobStore::open_shared(data_dir, KEEP_TEMPORARIES_SECS)
+        .with_context(|| format!("cannot open the blobs in {}", data_dir.display()))?;
+    let engine =
+        holdfast_engine::Engine::new(meta, std::sync::Arc::new(blobs), holdfast_engine::EngineConfig::default())
+            .await
+            .context("cannot open the store")?;
+    Ok(std::sync::Arc::new(engine))
 }
 
 async fn open_meta(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
     let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
+    open_meta_of(data_dir, &cfg).await
+}
+
+async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
     match &cfg.meta {
         MetaBackend::Sqlite => {
             let path = data_dir.join("meta.db");

@@ -25,8 +25,30 @@ pub struct FileConfig {
     pub notify: Option<NotifyConfig>,
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
+    /// `[audit]`: where the trail's head is anchored (issue #10).
+    pub audit: Option<AuditFileConfig>,
     /// `[metrics]`: what the unauthenticated metrics endpoint reveals (issue #10).
     pub metrics: Option<MetricsFileConfig>,
+}
+
+/// `[audit]`. Anchoring is on when `anchor_bucket` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFileConfig {
+    /// A bucket with Object Lock enabled that receives the anchors.
+    pub anchor_bucket: Option<String>,
+    /// Key prefix of the anchors in that bucket (default `holdfast-audit-anchors`).
+    pub anchor_prefix: Option<String>,
+    /// Seconds between two anchors when the trail changed (default 300).
+    pub anchor_interval_secs: Option<f64>,
+    /// COMPLIANCE retention of each anchor, in days (default 365).
+    pub anchor_retention_days: Option<i64>,
+    /// A remote S3 endpoint (`http://host:port`); absent: the bucket is on this server.
+    pub anchor_endpoint: Option<String>,
+    pub anchor_access_key: Option<String>,
+    pub anchor_secret_key: Option<String>,
+    /// Region the remote endpoint expects in signatures (default `us-east-1`).
+    pub anchor_region: Option<String>,
 }
 
 /// `[metrics]`. By default `/_holdfast/metrics` names no bucket.
@@ -156,6 +178,8 @@ pub struct Config {
     /// A lifecycle day in milliseconds.
     pub lifecycle_day_ms: i64,
     pub lifecycle_interval: Duration,
+    /// Where the audit trail's head is anchored; `None` when not configured.
+    pub anchor: Option<crate::anchor::AnchorSettings>,
     /// Who may see per-bucket metrics.
     pub metrics_access: crate::metrics_view::MetricsAccess,
     /// How often the lock gauges are recomputed.
@@ -291,6 +315,7 @@ impl Config {
             event_retry_max: retry_max,
             lifecycle_day_ms: (day * 1000.0).round() as i64,
             lifecycle_interval: Duration::from_secs_f64(interval),
+            anchor: crate::anchor::AnchorSettings::from_file(file.audit.unwrap_or_default())?,
             metrics_access,
             lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),
         })

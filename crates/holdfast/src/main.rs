@@ -1,6 +1,7 @@
 //! The `holdfast` command.
 
 mod admin;
+mod anchor;
 mod audit;
 mod body_timeout;
 mod config;
@@ -79,13 +80,15 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Checks the whole hash chain (exits non-zero naming the first broken line), then the
-    /// metadata store against the protection the trail vouches for (exits non-zero naming
-    /// every version that lost protection outside the API).
+    /// Checks the whole hash chain (exits non-zero naming the first broken line), the trail
+    /// against its anchors when the config sets `[audit] anchor_bucket` (exits non-zero naming
+    /// the anchor the trail contradicts), then the metadata store against the protection the
+    /// trail vouches for (exits non-zero naming every version that lost protection outside
+    /// the API).
     Verify {
         #[arg(long, env = "HOLDFAST_DATA_DIR")]
         data_dir: PathBuf,
-        /// The server's TOML configuration (for a PostgreSQL metadata store).
+        /// The server's TOML configuration (anchors, PostgreSQL metadata store).
         #[arg(long, env = "HOLDFAST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -109,7 +112,11 @@ fn main() -> std::process::ExitCode {
             })
         }
         Command::Admin { command: AdminCommand::Audit { command: AuditCommand::Verify { data_dir, config } } } => {
-            admin::audit_verify(&data_dir, config)
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(admin::audit_verify(&data_dir, config)))
         }
         Command::Admin { command: AdminCommand::Report { bucket, data_dir, config, json } } => {
             tokio::runtime::Builder::new_current_thread()

@@ -239,13 +239,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     // Evidence (issue #5): the audit trail, event delivery and the lifecycle worker.
     let (audit_dir, _audit_lock) = audit_dir(&config.data_dir, shared_grace.is_some())?;
-    let chain = audit_dir.file_name().map_or_else(|| "main".to_owned(), |n| n.to_string_lossy().into_owned());
+    // One name per chain for the outbox and the anchors: `main` embedded, `gw-<n>` on PostgreSQL.
+    let chain = holdfast_audit::chain_name(&config.data_dir.join(holdfast_audit::AUDIT_DIR), &audit_dir);
     let audit = engine
         .open_audit(&audit_dir, &chain, holdfast_audit::AuditOptions::default())
         .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?;
     for notice in engine.meta.startup_notices() {
         audit.append(notice);
     }
+    // Issue #10: the trail's head, anchored where it cannot be rewritten.
+    let anchorer = match &config.anchor {
+        Some(settings) => {
+            let target = crate::anchor::AnchorTarget::new(settings, Some(Arc::clone(&engine)))?;
+            let chain = holdfast_audit::chain_name(&config.data_dir.join(holdfast_audit::AUDIT_DIR), &audit_dir);
+            Some(Arc::new(crate::anchor::Anchorer::new(settings.clone(), target, Arc::clone(&audit), chain)))
+        }
+        None => None,
+    };
     let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
     let notify_targets = targets.arns().map(str::to_owned).collect();
     let dispatcher = holdfast_events::Dispatcher::new(
@@ -285,7 +295,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .collect();
     let dir = Directory::new(identity, sealer, root, account_id(&owner_id), owner_id.clone()).with_accounts(accounts);
     let dir = Arc::new(dir);
-    let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api, owner_id));
+    let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api));
     let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
     edge.aws_strict = config.aws_strict;
     edge.region.clone_from(&config.region);
@@ -299,6 +309,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let addr = listener.local_addr()?;
     let shutdown = shutdown_signal();
+    if let Some(a) = &anchorer {
+        a.spawn();
+    }
     cleanup.disarm();
     edge.ready.store(true, Ordering::Release);
     println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());
@@ -363,6 +376,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         && let Err(e) = audit.flush().await
     {
         tracing::error!(error = %e, "cannot flush the audit trail");
+    }
+    if let Some(a) = &anchorer {
+        a.at_shutdown().await;
     }
     Ok(())
 }

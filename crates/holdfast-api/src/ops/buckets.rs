@@ -145,7 +145,7 @@ impl Gateway {
             .unwrap_or_else(|| self.dir.account_id().to_owned())
     }
 
-    async fn bucket_account(&self, bucket: &str) -> S3Result<String> {
+    pub(crate) async fn bucket_account(&self, bucket: &str) -> S3Result<String> {
         let owner = self.dir.store().bucket_owner(bucket).await.map_err(meta_error)?;
         Ok(owner.unwrap_or_else(|| self.dir.account_id().to_owned()))
     }

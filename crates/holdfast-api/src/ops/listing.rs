@@ -93,7 +93,8 @@ impl Gateway {
                 false,
             )
             .await?;
-        let contents = page.versions.iter().map(|v| object_entry(v, &enc, Some(self.owner()))).collect();
+        let owner = self.owner_of(&input.bucket).await?;
+        let contents = page.versions.iter().map(|v| object_entry(v, &enc, Some(owner.clone()))).collect();
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(enc.s(input.prefix.as_deref().unwrap_or_default())),
@@ -139,7 +140,7 @@ impl Gateway {
                 false,
             )
             .await?;
-        let owner = input.fetch_owner.unwrap_or(false).then(|| self.owner());
+        let owner = if input.fetch_owner.unwrap_or(false) { Some(self.owner_of(&input.bucket).await?) } else { None };
         let contents: Vec<Object> = page.versions.iter().map(|v| object_entry(v, &enc, owner.clone())).collect();
         let key_count = contents.len() + page.common_prefixes.len();
         Ok(S3Response::new(ListObjectsV2Output {
@@ -187,6 +188,7 @@ impl Gateway {
                 true,
             )
             .await?;
+        let owner = self.owner_of(&input.bucket).await?;
         let mut versions = Vec::new();
         let mut markers = Vec::new();
         for v in &page.versions {
@@ -196,7 +198,7 @@ impl Gateway {
                     is_latest: Some(v.is_latest),
                     key: Some(enc.s(&v.key)),
                     last_modified: Some(ts(v.last_modified)),
-                    owner: Some(self.owner()),
+                    owner: Some(owner.clone()),
                     size: i64::try_from(obj.size).ok(),
                     storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
                     version_id: Some(v.version_id.clone()),
@@ -208,7 +210,7 @@ impl Gateway {
                     is_latest: Some(v.is_latest),
                     key: Some(enc.s(&v.key)),
                     last_modified: Some(ts(v.last_modified)),
-                    owner: Some(self.owner()),
+                    owner: Some(owner.clone()),
                     version_id: Some(v.version_id.clone()),
                 }),
             }

@@ -254,6 +254,7 @@ impl Gateway {
                 out
             })
             .collect();
+        let owner = self.owner_of(&input.bucket).await?;
         Ok(S3Response::new(ListPartsOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -263,8 +264,8 @@ impl Gateway {
             max_parts: i32::try_from(max).ok(),
             is_truncated: Some(truncated),
             parts: Some(out_parts),
-            owner: Some(self.owner()),
-            initiator: Some(Initiator { display_name: Some("holdfast".into()), id: Some(self.owner_id.clone()) }),
+            owner: Some(owner.clone()),
+            initiator: Some(Initiator { display_name: owner.display_name.clone(), id: owner.id.clone() }),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             checksum_algorithm: upload.checksum_algorithm.map(algorithm_dto),
             ..Default::default()
@@ -290,14 +291,15 @@ impl Gateway {
             })
             .await
             .map_err(|e| with_resource(meta_error(e), &input.bucket, None))?;
+        let owner = self.owner_of(&input.bucket).await?;
         let uploads: Vec<MultipartUpload> = page
             .uploads
             .iter()
             .map(|u| MultipartUpload {
                 initiated: Some(ts(u.initiated)),
-                initiator: Some(Initiator { display_name: Some("holdfast".into()), id: Some(self.owner_id.clone()) }),
+                initiator: Some(Initiator { display_name: owner.display_name.clone(), id: owner.id.clone() }),
                 key: Some(u.key.clone()),
-                owner: Some(self.owner()),
+                owner: Some(owner.clone()),
                 storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
                 upload_id: Some(u.upload_id.clone()),
                 checksum_algorithm: u.checksum_algorithm.map(algorithm_dto),

@@ -88,3 +88,31 @@ async fn accounts_own_their_buckets_and_cross_only_by_bucket_policy() {
     main.create_bucket().bucket(&theirs).send().await.unwrap();
     assert!(listed(main.list_buckets().send().await.unwrap()).contains(&theirs));
 }
+
+/// Issue #11: listings and uploads name the account that owns the bucket (they named the
+/// installation's root account whoever owned it).
+#[tokio::test]
+async fn listings_name_the_bucket_owner() {
+    let srv = server();
+    let alt = srv.client_as(ALT_AK, ALT_SK);
+    let theirs = bucket_name("altowner");
+    alt.create_bucket().bucket(&theirs).send().await.unwrap();
+    alt.put_object().bucket(&theirs).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    let upload = alt.create_multipart_upload().bucket(&theirs).key("up").send().await.unwrap();
+    let expected = hex::encode(sha2::Sha256::digest(format!("holdfast-owner:{ALT_AK}")));
+    let root_id = hex::encode(sha2::Sha256::digest(format!("holdfast-owner:{}", holdfast_testkit::ROOT_AK)));
+    assert_ne!(expected, root_id);
+    let v1 = alt.list_objects().bucket(&theirs).send().await.unwrap();
+    assert_eq!(v1.contents()[0].owner().and_then(|o| o.id()), Some(expected.as_str()));
+    let v2 = alt.list_objects_v2().bucket(&theirs).fetch_owner(true).send().await.unwrap();
+    assert_eq!(v2.contents()[0].owner().and_then(|o| o.id()), Some(expected.as_str()));
+    let versions = alt.list_object_versions().bucket(&theirs).send().await.unwrap();
+    assert_eq!(versions.versions()[0].owner().and_then(|o| o.id()), Some(expected.as_str()));
+    let uploads = alt.list_multipart_uploads().bucket(&theirs).send().await.unwrap();
+    let u = &uploads.uploads()[0];
+    assert_eq!(u.owner().and_then(|o| o.id()), Some(expected.as_str()));
+    assert_eq!(u.initiator().and_then(|i| i.id()), Some(expected.as_str()));
+    let parts = alt.list_parts().bucket(&theirs).key("up").upload_id(upload.upload_id().unwrap()).send().await.unwrap();
+    assert_eq!(parts.owner().and_then(|o| o.id()), Some(expected.as_str()));
+    assert_eq!(parts.initiator().and_then(|i| i.id()), Some(expected.as_str()));
+}

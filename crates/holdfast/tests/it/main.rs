@@ -3,6 +3,7 @@
 
 mod buckets;
 mod conformance_s3tests;
+mod evidence_anchor;
 mod evidence_audit;
 mod evidence_events;
 mod evidence_lifecycle;

@@ -96,6 +96,7 @@ async fn sqlite3_cannot_remove_protection_and_a_dropped_guard_stops_the_start() 
         BIN,
         &srv.data_dir,
         holdfast_testkit::ServerOptions {
+            config_toml: "[meta]\nbackend = \"sqlite\"\n".into(),
             env: vec![("HOLDFAST_ACCEPT_TAMPER".into(), "1".into())],
             ..Default::default()
         },
