@@ -119,13 +119,26 @@ impl Engine {
     /// [`Self::put_object`] with the new version's tags (`x-amz-tagging`), recorded in the
     /// same metadata transaction as the version.
     pub async fn put_object_tagged(&self, req: PutObject, tags: TagSet) -> EngineResult<VersionRecord> {
+        self.put_object_admitted(req, tags, true).await
+    }
+
+    /// A small object the server writes for its own evidence (the audit trail's anchors):
+    /// like the audit trail it may use the free-space reserve, so it is never refused for
+    /// space below it (issue #10).
+    pub async fn put_object_from_reserve(&self, req: PutObject) -> EngineResult<VersionRecord> {
+        self.put_object_admitted(req, TagSet::new(), false).await
+    }
+
+    async fn put_object_admitted(&self, req: PutObject, tags: TagSet, admit: bool) -> EngineResult<VersionRecord> {
         check_key(&req.key)?;
         // Fail before reading the body when the bucket does not exist.
         if self.meta.bucket(&req.bucket).await?.is_none() {
             return Err(holdfast_meta::MetaError::NoSuchBucket.into());
         }
-        // Below the free-space reserve nothing is read or written (issue #10).
-        let _claim = match self.admit(req.claims.content_length.unwrap_or(0)) {
+        // Below the free-space reserve nothing is read or written (issue #10), except the
+        // server's own evidence.
+        let admitted = if admit { self.admit(req.claims.content_length.unwrap_or(0)) } else { Ok(None) };
+        let _claim = match admitted {
             Ok(claim) => claim,
             Err(e) => {
                 crate::ingest::discard(req.body, req.claims.content_length).await;

@@ -554,3 +554,29 @@ async fn writes_that_fail_on_a_full_disk_do_not_stop_the_server() {
     // The trail (on the same full volume) caught up: one record per acknowledged change.
     check_trail(&data, &bucket, &trail).await;
 }
+
+/// The trail's anchors are the server's own evidence: like the trail they are written from
+/// the reserve, on a disk where every client write is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_anchors_are_written_below_the_reserve() {
+    let anchor_bucket = bucket_name("full-anchors");
+    // A reserve larger than any volume: the disk is "low" from the start.
+    let toml = format!(
+        "[limits]\nmin_free_bytes = 1000000000000000000\n[audit]\nanchor_bucket = \"{anchor_bucket}\"\nanchor_interval_secs = 0.2\n"
+    );
+    let srv = Server::start_with(BIN, ServerOptions { config_toml: toml, ..Default::default() });
+    let s3 = srv.client();
+    s3.create_bucket().bucket(&anchor_bucket).object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let bucket = bucket_name("full-anchored");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    assert!(matches!(put(&s3, &bucket, "refused", content("refused", 100)).await, Put::Refused { .. }));
+    let anchors = wait_for("an anchor while the disk is low", Duration::from_secs(20), async || {
+        let out = s3.list_object_versions().bucket(&anchor_bucket).send().await.unwrap();
+        let n = out.versions().len();
+        (n > 0).then_some(n)
+    })
+    .await;
+    assert!(anchors > 0);
+    let health = get_raw(&srv.addr, "/_holdfast/health").await;
+    assert_eq!((health.status, health.header("x-holdfast-disk")), (200, Some("low")), "{}", health.text());
+}
