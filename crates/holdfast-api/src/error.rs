@@ -146,6 +146,22 @@ pub fn meta_error(e: MetaError) -> S3Error {
     }
 }
 
+/// 507 InsufficientStorage: new data refused below the free-space reserve (issue #10). The
+/// message names what is free and what is kept, so the client and the operator see why.
+fn insufficient_storage(free: u64, reserve: u64) -> S3Error {
+    let mib = |b: u64| b as f64 / f64::from(1u32 << 20);
+    custom(
+        "InsufficientStorage",
+        StatusCode::INSUFFICIENT_STORAGE,
+        &format!(
+            "Insufficient storage to store new data: {free} bytes ({:.1} MiB) free on the data volume, \
+             {reserve} bytes ({:.1} MiB) are kept in reserve for deletes, lock changes and the audit trail.",
+            mib(free),
+            mib(reserve)
+        ),
+    )
+}
+
 fn precondition_failed() -> S3Error {
     S3Error::with_message(
         S3ErrorCode::PreconditionFailed,
@@ -227,6 +243,7 @@ pub fn engine_error(e: EngineError) -> S3Error {
             &[],
             &[("x-amz-delete-marker", "true".into()), ("x-amz-version-id", version_id)],
         ),
+        EngineError::InsufficientStorage { free, reserve } => insufficient_storage(free, reserve),
         EngineError::Io(e) => {
             tracing::error!(error = %e, "storage failure");
             S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.")

@@ -125,13 +125,20 @@ impl BlobWrite for LocalWrite {
     }
 
     async fn commit(mut self: Box<Self>) -> io::Result<String> {
-        self.flush_buf().await?;
+        if let Err(e) = self.flush_buf().await {
+            // A full disk fails here: the temporary goes at once, not at the next start.
+            let _ = tokio::fs::remove_file(&self.tmp).await;
+            return Err(e);
+        }
         let file = self.file.take().ok_or_else(|| io::Error::other("blob writer closed"))?;
         let (tmp, dest) = (self.tmp.clone(), self.dest.clone());
         tokio::task::spawn_blocking(move || -> io::Result<()> {
-            file.sync_all()?;
+            let durable = file.sync_all();
             drop(file);
-            fs::rename(&tmp, &dest)?;
+            if let Err(e) = durable.and_then(|()| fs::rename(&tmp, &dest)) {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
             fsync_dir(dest.parent().unwrap_or(Path::new(".")))
         })
         .await

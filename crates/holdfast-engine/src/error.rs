@@ -55,8 +55,23 @@ pub enum EngineError {
     KeyTooLong,
     #[error("the copy would copy an object onto itself without changing anything")]
     CopyOntoItself,
+    /// New data refused: the data volume has less than the reserve free (issue #10).
+    #[error("insufficient storage: {free} bytes free, reserve {reserve} bytes")]
+    InsufficientStorage { free: u64, reserve: u64 },
     #[error("storage failure: {0}")]
     Io(#[from] std::io::Error),
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
+
+impl EngineError {
+    /// Whether the volume itself refused a write: ENOSPC or a quota while writing a blob,
+    /// or SQLite's SQLITE_FULL, which reaches here as the text of a failed commit.
+    pub(crate) fn is_disk_full(&self) -> bool {
+        match self {
+            Self::Io(e) => matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded),
+            Self::Meta(MetaError::Internal(m)) => m.contains("database or disk is full"),
+            _ => false,
+        }
+    }
+}

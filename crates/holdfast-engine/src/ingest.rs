@@ -101,13 +101,14 @@ pub async fn ingest(
                 Some(w) => w.write(chunk).await?,
                 None if size <= inline_max => held.push(chunk),
                 None => {
-                    // Outgrew the inline limit: what was held goes first into a blob.
-                    let mut w = blobs.create().await?;
+                    // Outgrew the inline limit: what was held goes first into a blob. The
+                    // writer is kept before writing, so a failed write (a full disk)
+                    // aborts it and leaves no temporary file.
+                    let w = writer.insert(blobs.create().await?);
                     for piece in held.drain(..) {
                         w.write(piece).await?;
                     }
                     w.write(chunk).await?;
-                    writer = Some(w);
                 }
             }
         }
@@ -131,6 +132,26 @@ pub async fn ingest(
             Err(e)
         }
         (Err(e), None) => Err(e),
+    }
+}
+
+/// Bodies of refused writes up to this size are read to their end (and dropped) before the
+/// answer; longer ones are answered at once.
+pub const DISCARD_MAX: u64 = 8 << 20;
+
+/// Reads and drops a refused request's body (nothing is kept or written), so that a client
+/// still sending it reads the answer on a connection that stays usable, instead of a reset
+/// one. Only bodies declared at most [`DISCARD_MAX`] long; it stops at that size anyway.
+pub(crate) async fn discard(mut body: BodyStream, declared: Option<u64>) {
+    if declared.is_none_or(|l| l > DISCARD_MAX) {
+        return;
+    }
+    let mut seen: u64 = 0;
+    while let Some(Ok(chunk)) = body.next().await {
+        seen += chunk.len() as u64;
+        if seen > DISCARD_MAX {
+            return;
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod multipart;
 mod notify;
 mod objects;
 mod read;
+pub mod space;
 mod tagging;
 mod trail;
 
@@ -59,12 +60,14 @@ pub struct Engine {
     pub config: EngineConfig,
     /// Where background work (lifecycle) and clock alarms leave evidence, once set.
     audit: std::sync::OnceLock<Arc<holdfast_audit::AuditLog>>,
+    /// The free-space reserve of the data volume, once set (issue #10).
+    space: std::sync::OnceLock<Arc<space::DiskSpace>>,
 }
 
 impl Engine {
     pub async fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, config: EngineConfig) -> EngineResult<Self> {
         let clock = Clock::new(meta.clock_high_water().await?);
-        Ok(Self { meta, blobs, clock, config, audit: std::sync::OnceLock::new() })
+        Ok(Self { meta, blobs, clock, config, audit: std::sync::OnceLock::new(), space: std::sync::OnceLock::new() })
     }
 
     /// Sends lifecycle actions and compliance-clock alarms to the audit trail from now on.
@@ -75,6 +78,57 @@ impl Engine {
 
     pub fn audit(&self) -> Option<&Arc<holdfast_audit::AuditLog>> {
         self.audit.get()
+    }
+
+    /// Refuses new data below the free-space reserve from now on.
+    pub fn set_space(&self, space: Arc<space::DiskSpace>) {
+        let _ = self.space.set(space);
+    }
+
+    pub fn space(&self) -> Option<&Arc<space::DiskSpace>> {
+        self.space.get()
+    }
+
+    /// Admits new data of `incoming` declared bytes against the reserve (nothing to admit
+    /// when no reserve is set). Hold the claim until the write is recorded.
+    pub(crate) fn admit(&self, incoming: u64) -> EngineResult<Option<space::SpaceClaim<'_>>> {
+        self.space.get().map(|s| s.admit(incoming)).transpose()
+    }
+
+    /// A write the volume refused (ENOSPC, SQLITE_FULL) becomes 507 InsufficientStorage.
+    pub(crate) fn full_disk(&self, e: EngineError) -> EngineError {
+        match self.space.get() {
+            Some(s) if e.is_disk_full() => s.refused(),
+            _ => e,
+        }
+    }
+
+    /// Before a delete or lock change: reads the volume, which releases the ballast when the
+    /// disk is nearly exhausted, so that the change can commit.
+    pub(crate) fn make_headroom(&self) {
+        if let Some(s) = self.space.get()
+            && let Err(e) = s.measure()
+        {
+            tracing::warn!(error = %e, "cannot read the data volume's free space");
+        }
+    }
+
+    /// Watches the data volume every `every`: gauges, and the ballast made again once space
+    /// is back.
+    pub fn spawn_space_watch(self: &Arc<Self>, every: std::time::Duration) {
+        let Some(space) = self.space.get().map(Arc::clone) else { return };
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let s = Arc::clone(&space);
+                match tokio::task::spawn_blocking(move || s.tend()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the data volume's free space"),
+                    Err(e) => tracing::warn!(error = %e, "space watch failed"),
+                }
+            }
+        });
     }
 
     /// The inline limit in force: 0 when the metadata store keeps no bytes.

@@ -69,6 +69,7 @@ impl Engine {
                 "The COMPOSITE checksum type is not supported for CRC64NVME.".into(),
             ));
         }
+        let _claim = self.admit(0)?;
         let upload = Upload {
             upload_id: uuid::Uuid::new_v4().simple().to_string(),
             bucket: req.bucket,
@@ -135,8 +136,17 @@ impl Engine {
             (None, Some(want)) => claims.checksum = Some((want, ExpectedChecksum::None)),
             _ => {}
         }
+        let _claim = match self.admit(claims.content_length.unwrap_or(0)) {
+            Ok(claim) => claim,
+            Err(e) => {
+                crate::ingest::discard(body, claims.content_length).await;
+                return Err(e);
+            }
+        };
         // Parts are always blobs: a completed upload is the list of its parts' blobs.
-        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, 0).await?;
+        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, 0)
+            .await
+            .map_err(|e| self.full_disk(e))?;
         let crate::ingest::Stored::Blob(blob) = ing.stored else {
             return Err(MetaError::Internal("a part was not written to a blob".into()).into());
         };
@@ -154,7 +164,7 @@ impl Engine {
         };
         if let Err(e) = self.meta.put_part(bucket, key, upload_id, part.clone()).await {
             let _ = self.blobs.delete(&blob).await;
-            return Err(e.into());
+            return Err(self.full_disk(e.into()));
         }
         Ok((part, src))
     }
@@ -183,6 +193,9 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
+        // A retried completion (above) is answered from what exists; a new one records a
+        // version: refused below the reserve.
+        let _claim = self.admit(0)?;
         if requested.is_empty() {
             return Err(EngineError::MalformedXml(
                 "The XML you provided was not well-formed or did not validate against our published schema".into(),
@@ -232,7 +245,10 @@ impl Engine {
             inline: None,
         };
         check_stated_checksum(stated.as_ref(), object.checksum.as_ref())?;
-        Ok(self.meta.complete_upload(&upload, object, conditions, self.clock.now()).await?)
+        self.meta
+            .complete_upload(&upload, object, conditions, self.clock.now())
+            .await
+            .map_err(|e| self.full_disk(e.into()))
     }
 
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> EngineResult<()> {

@@ -119,13 +119,35 @@ impl Engine {
     /// [`Self::put_object`] with the new version's tags (`x-amz-tagging`), recorded in the
     /// same metadata transaction as the version.
     pub async fn put_object_tagged(&self, req: PutObject, tags: TagSet) -> EngineResult<VersionRecord> {
+        self.put_object_admitted(req, tags, true).await
+    }
+
+    /// A small object the server writes for its own evidence (the audit trail's anchors):
+    /// like the audit trail it may use the free-space reserve, so it is never refused for
+    /// space below it (issue #10).
+    pub async fn put_object_from_reserve(&self, req: PutObject) -> EngineResult<VersionRecord> {
+        self.put_object_admitted(req, TagSet::new(), false).await
+    }
+
+    async fn put_object_admitted(&self, req: PutObject, tags: TagSet, admit: bool) -> EngineResult<VersionRecord> {
         check_key(&req.key)?;
         // Fail before reading the body when the bucket does not exist.
         if self.meta.bucket(&req.bucket).await?.is_none() {
             return Err(holdfast_meta::MetaError::NoSuchBucket.into());
         }
-        let ing =
-            ingest(self.blobs.as_ref(), req.body, req.claims, self.config.max_put_size, self.inline_max()).await?;
+        // Below the free-space reserve nothing is read or written (issue #10), except the
+        // server's own evidence.
+        let admitted = if admit { self.admit(req.claims.content_length.unwrap_or(0)) } else { Ok(None) };
+        let _claim = match admitted {
+            Ok(claim) => claim,
+            Err(e) => {
+                crate::ingest::discard(req.body, req.claims.content_length).await;
+                return Err(e);
+            }
+        };
+        let ing = ingest(self.blobs.as_ref(), req.body, req.claims, self.config.max_put_size, self.inline_max())
+            .await
+            .map_err(|e| self.full_disk(e))?;
         let object = object_data(&ing, req.headers);
         self.record(
             NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock, origin: WriteOrigin::Put },
@@ -133,6 +155,7 @@ impl Engine {
             req.conditions,
         )
         .await
+        .map_err(|e| self.full_disk(e))
     }
 
     /// CopyObject with the default tagging directive: the copy gets the source's tags.
@@ -181,7 +204,10 @@ impl Engine {
             content_md5: None,
             checksum: algorithm.map(|a| (a, crate::ExpectedChecksum::None)),
         };
-        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, self.inline_max()).await?;
+        let _claim = self.admit(src_obj.size)?;
+        let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, self.inline_max())
+            .await
+            .map_err(|e| self.full_disk(e))?;
         let object = object_data(&ing, headers);
         let tags = match tagging {
             TaggingDirective::Copy => self.source_tags(&src).await?,
@@ -193,7 +219,8 @@ impl Engine {
                 tags,
                 req.conditions,
             )
-            .await?;
+            .await
+            .map_err(|e| self.full_disk(e))?;
         Ok((src, rec))
     }
 
@@ -206,6 +233,7 @@ impl Engine {
     ) -> EngineResult<DeleteOutcome> {
         // Issue #11: no path stores a key (a delete marker's) longer than S3 allows.
         check_key(key)?;
+        self.make_headroom();
         Ok(self.meta.delete(bucket, key, sel, bypass, self.clock.now()).await?)
     }
 
@@ -220,6 +248,7 @@ impl Engine {
         bypass: Bypass,
     ) -> EngineResult<LockChange> {
         let before = self.lock_before(bucket, key, sel).await;
+        self.make_headroom();
         let after = self.meta.set_retention(bucket, key, sel, retention, bypass, self.clock.now()).await?;
         Ok(LockChange { before, after })
     }
@@ -232,6 +261,7 @@ impl Engine {
         hold: LegalHold,
     ) -> EngineResult<LockChange> {
         let before = self.lock_before(bucket, key, sel).await;
+        self.make_headroom();
         let after = self.meta.set_legal_hold(bucket, key, sel, hold).await?;
         Ok(LockChange { before, after })
     }

@@ -137,6 +137,10 @@ pub struct LimitsConfig {
     /// Largest object kept inline in the embedded metadata database, in bytes (default
     /// 64 KiB, at most 1 MiB; 0 keeps every object in a blob file). Ignored on PostgreSQL.
     pub inline_max_size: Option<u64>,
+    /// Free space kept on the data volume, in bytes: below it new data is refused with 507
+    /// InsufficientStorage (default 5% of the volume, at most 1 GiB, at least 16 MiB; 0: no
+    /// reserve).
+    pub min_free_bytes: Option<u64>,
     /// Seconds a connection may stay without a request in flight and without a byte read or
     /// written, counted from accept (default 60).
     pub idle_secs: Option<u64>,
@@ -161,6 +165,8 @@ pub struct Config {
     pub min_part_size: u64,
     pub max_chunk_size: u64,
     pub inline_max_size: u64,
+    /// `[limits] min_free_bytes`; `None`: the default for the data volume, read at start.
+    pub min_free_bytes: Option<u64>,
     /// Connection timeouts and the connection cap (issue #10).
     pub connections: crate::connections::ConnectionSettings,
     pub meta: MetaBackend,
@@ -300,6 +306,7 @@ impl Config {
                 Some(n) => n,
                 None => holdfast_engine::DEFAULT_INLINE_MAX,
             },
+            min_free_bytes: limits.min_free_bytes,
             connections: connection_settings(&limits)?,
             accounts: file.accounts,
             meta,
@@ -375,6 +382,17 @@ mod tests {
         assert!(Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).is_err());
         std::fs::write(&file, "[lifecycle]\nday_seconds = 0\n").unwrap();
         assert!(Config::load(Overrides { config: Some(file), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn min_free_bytes_from_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[limits]\nmin_free_bytes = 8388608\n").unwrap();
+        let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
+        assert_eq!(c.min_free_bytes, Some(8 << 20));
+        let d = Config::load(Overrides::default()).unwrap();
+        assert_eq!(d.min_free_bytes, None, "unset: the default for the data volume, read at start");
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Edge {
     pub lock_gauges: Option<Arc<crate::lock_gauges::LockGauges>>,
     /// Who may see per-bucket metrics (issue #10).
     pub metrics_access: crate::metrics_view::MetricsAccess,
+    /// The data volume's free-space reserve, for health and the disk gauges (issue #10).
+    pub space: Option<Arc<holdfast_engine::space::DiskSpace>>,
     /// A request body silent this long is answered 400 RequestTimeout (issue #10).
     pub body_idle: std::time::Duration,
     request_seq: AtomicU64,
@@ -154,6 +156,7 @@ impl Edge {
             audit: None,
             lock_gauges: None,
             metrics_access: crate::metrics_view::MetricsAccess::default(),
+            space: None,
             body_idle: std::time::Duration::from_secs(20),
             request_seq: AtomicU64::new(0),
             request_prefix: rand::random(),
@@ -170,6 +173,9 @@ impl Edge {
         let request_id = self.request_id();
         let method = req.method().clone();
         let bytes_in = content_length(req.headers());
+        // A body announced with `Expect: 100-continue` may or may not follow an early answer.
+        let expects_continue = req.version() < http::Version::HTTP_2
+            && req.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let slot = OpSlot::default();
         let facts = AuditSlot::default();
         let audited = !matches!(req.uri().path(), HEALTH_PATH | METRICS_PATH);
@@ -178,7 +184,10 @@ impl Edge {
         let mut iam_action = None;
         let mut resp = match req.uri().path() {
             HEALTH_PATH => self.health(),
-            METRICS_PATH => self.metrics_page(req.headers()),
+            METRICS_PATH => {
+                self.disk_reading();
+                self.metrics_page(req.headers())
+            }
             _ if crate::iam_edge::is_iam(&req) => {
                 if let Ok(mut g) = slot.0.lock() {
                     *g = Some("IAM".to_owned());
@@ -218,6 +227,12 @@ impl Edge {
             tracing::error!(%request_id, %op, error = %e, "cannot commit the audit record of a request");
             metrics::counter!("holdfast_audit_failures_total").increment(1);
         }
+        if expects_continue && resp.status().as_u16() >= 400 {
+            // An error answered before the body was asked for (507 below the free-space
+            // reserve, NoSuchBucket): a client may send the body anyway, and its bytes must not
+            // be taken for the next request on this connection, so it closes after the answer.
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let status = resp.status().as_u16().to_string();
         metrics::counter!("holdfast_requests_total", "op" => op.clone(), "status" => status).increment(1);
         metrics::histogram!("holdfast_request_duration_seconds", "op" => op.clone())
@@ -232,9 +247,32 @@ impl Edge {
         resp
     }
 
+    /// A fresh reading of the data volume (also sets the `holdfast_disk_*` gauges).
+    fn disk_reading(&self) -> Option<holdfast_engine::space::SpaceReading> {
+        let space = self.space.as_ref()?;
+        space.measure().map_err(|e| tracing::warn!(error = %e, "cannot read the data volume's free space")).ok()
+    }
+
+    /// 200 while serving, also on a low disk: reads and deletes still work there, so a load
+    /// balancer must keep sending them. A low disk says so in the body and in
+    /// `x-holdfast-disk: low` (issue #10).
     fn health(&self) -> Response<Body> {
         if self.ready.load(Ordering::Acquire) {
-            Response::new(Body::from(Bytes::from_static(b"ok\n")))
+            let reading = self.disk_reading();
+            let low = reading.filter(|r| r.low());
+            let body = match low {
+                Some(r) => format!(
+                    "ok\ndisk low: {} bytes free, reserve {} bytes: new data is refused (507 InsufficientStorage)\n",
+                    r.free, r.reserve
+                ),
+                None => "ok\n".to_owned(),
+            };
+            let mut r = Response::new(Body::from(body));
+            if reading.is_some() {
+                let state = if low.is_some() { "low" } else { "ok" };
+                r.headers_mut().insert("x-holdfast-disk", HeaderValue::from_static(state));
+            }
+            r
         } else {
             let mut r = Response::new(Body::from(Bytes::from_static(b"starting\n")));
             *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;

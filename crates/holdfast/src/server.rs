@@ -27,6 +27,8 @@ use tokio::net::TcpListener;
 const DRAIN: Duration = Duration::from_secs(30);
 /// Gateways whose clocks differ by more than this are reported (log and metric).
 const CLOCK_SKEW_WARN_MS: i64 = 2_000;
+/// How often the data volume's free space is read in the background (gauges, ballast).
+const SPACE_WATCH: Duration = Duration::from_secs(2);
 
 /// Opens (creating) a file that exists only to be locked.
 fn open_lock_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
@@ -91,6 +93,20 @@ fn audit_dir(data_dir: &std::path::Path, shared: bool) -> anyhow::Result<(std::p
         }
     }
     bail!("no free audit trail directory under {}", base.display())
+}
+
+/// The free-space reserve of the data volume (issue #10). The ballast, which gives SQLite
+/// room to delete on a volume filled from outside, is for the embedded store only: gateways
+/// on PostgreSQL share their data dir and keep no metadata in it.
+fn open_space(config: &Config, embedded: bool) -> anyhow::Result<Arc<holdfast_engine::space::DiskSpace>> {
+    use holdfast_engine::space;
+    let (free, total) = space::volume(&config.data_dir)
+        .with_context(|| format!("cannot read the free space of {}", config.data_dir.display()))?;
+    let reserve = config.min_free_bytes.unwrap_or_else(|| space::default_reserve(total));
+    let ballast = if embedded { space::ballast_for(reserve) } else { 0 };
+    let disk = space::DiskSpace::open(&config.data_dir, reserve, ballast).context("cannot set up the space ballast")?;
+    tracing::info!(free, total, reserve, ballast, "free-space reserve: new data is refused below `reserve` bytes free");
+    Ok(Arc::new(disk))
 }
 
 /// The metadata store the configuration names, as the two boundaries the layers use.
@@ -204,6 +220,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("cannot start the engine")?;
     let engine = Arc::new(engine);
+    engine.set_space(open_space(&config, shared_grace.is_none())?);
+    engine.spawn_space_watch(SPACE_WATCH);
     match shared_grace {
         // One process owns the data dir, so no write is in flight: any unknown blob is an orphan.
         None => {
@@ -285,6 +303,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     edge.audit = Some(audit);
     edge.lock_gauges = Some(crate::lock_gauges::LockGauges::spawn(Arc::clone(&engine), config.lock_gauges_refresh));
     edge.metrics_access = config.metrics_access.clone();
+    edge.space = engine.space().map(Arc::clone);
     edge.body_idle = config.connections.body_idle;
     let edge = Arc::new(edge);
 

@@ -315,34 +315,69 @@ fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, observer: Option<&Co
                 Err(_) => break,
             }
         }
-        let jobs = batch.len();
-        let touches_buckets = batch.iter().any(|j| j.touches_buckets);
-        let replies = run_batch(conn, batch);
-        let committed = observer
-            .map_or(Ok(()), |o| o(CommitStage::BeforeCommit { jobs }, conn))
-            .and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-            tracing::error!(error = ?committed, "metadata commit failed");
-        } else if let Some(o) = observer {
-            let _ = o(CommitStage::Committed { jobs }, conn);
-        }
-        if touches_buckets {
-            // Before any answer: whoever sees the change acknowledged reads it fresh.
-            let mut c = cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            c.generation += 1;
-            c.entries.clear();
-        }
-        // Only now, after the commit (and its fsync) returned, is any caller answered.
-        for reply in replies {
-            reply(committed.clone());
+        // The thread must outlive anything a batch does (issue #10: once it ended, every later
+        // write answered "metadata writer stopped" until restart). A panic outside a job (an
+        // observer, a reply) drops the batch's replies: its callers get an error.
+        let batch = std::panic::AssertUnwindSafe(batch);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit_batch(conn, batch.0, observer, cache);
+        }));
+        if run.is_err() {
+            tracing::error!("metadata write batch panicked; rolled back");
+            end_transaction(conn);
         }
     }
 }
 
-fn run_batch(conn: &Connection, batch: Vec<Job>) -> Vec<Reply> {
+/// Runs one batch in one transaction, commits it, and only then answers its callers. Any
+/// failure (BEGIN, a transaction SQLite rolled back on its own, the observer, COMMIT)
+/// fails the whole batch and leaves no transaction open: the next batch starts clean.
+fn commit_batch(conn: &Connection, batch: Vec<Job>, observer: Option<&CommitObserver>, cache: &SharedCache) {
+    let jobs = batch.len();
+    let touches_buckets = batch.iter().any(|j| j.touches_buckets);
+    let (replies, ran) = run_batch(conn, batch);
+    let committed = ran
+        .and_then(|()| observer.map_or(Ok(()), |o| o(CommitStage::BeforeCommit { jobs }, conn)))
+        .and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
+    if let Err(e) = &committed {
+        end_transaction(conn);
+        tracing::error!(error = %e, jobs, "metadata commit failed; the batch is rolled back, the next one goes on");
+    } else if let Some(o) = observer {
+        let _ = o(CommitStage::Committed { jobs }, conn);
+    }
+    if touches_buckets {
+        // Before any answer: whoever sees the change acknowledged reads it fresh.
+        let mut c = cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        c.generation += 1;
+        c.entries.clear();
+    }
+    // Only now, after the commit (and its fsync) returned, is any caller answered.
+    for reply in replies {
+        reply(committed.clone());
+    }
+}
+
+/// Rolls back whatever transaction is still open. After a failed COMMIT SQLite may or may
+/// not have rolled back already (SQLITE_FULL, SQLITE_IOERR); a transaction left open would
+/// make every later `BEGIN` fail.
+fn end_transaction(conn: &Connection) {
+    if !conn.is_autocommit()
+        && let Err(e) = conn.execute_batch("ROLLBACK")
+    {
+        tracing::error!(error = %e, "cannot roll back the metadata transaction; the next batch retries");
+    }
+}
+
+/// Runs the jobs of a batch inside one transaction, each in its own savepoint. The result
+/// says whether the transaction still holds every job that succeeded: an `Err` fails the
+/// batch (every reply gets it).
+fn run_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Reply>, Result<(), String>) {
+    end_transaction(conn);
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Without a transaction every savepoint would commit on its own, before the batch is
+        // judged: run nothing (dropping a job drops its reply: its caller gets an error).
         tracing::error!(error = %e, "cannot begin metadata transaction");
+        return (Vec::new(), Err(format!("cannot begin: {e}")));
     }
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
@@ -364,8 +399,14 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> Vec<Reply> {
                 let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
             }
         }
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back on its own (e.g. SQLITE_FULL in a
+            // statement): the jobs before this one are gone too, and the rest must not run
+            // outside a transaction. They are dropped (their callers get an error).
+            return (replies, Err("the transaction was rolled back (disk full or I/O error)".into()));
+        }
     }
-    replies
+    (replies, Ok(()))
 }
 
 /// Raises the persisted compliance-clock high-water mark within the current transaction.

@@ -25,7 +25,7 @@ pub async fn put(engine: &Engine, bucket: &str, key: &str, body: Vec<u8>, days: 
     let len = body.len() as u64;
     let body = futures::stream::once(async move { Ok(bytes::Bytes::from(body)) }).boxed();
     let record = engine
-        .put_object(PutObject {
+        .put_object_from_reserve(PutObject {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             headers: ObjectHeaders { content_type: Some("application/json".into()), ..ObjectHeaders::default() },

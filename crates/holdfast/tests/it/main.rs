@@ -11,6 +11,7 @@ mod evidence_report;
 mod evidence_support;
 mod fault_audit;
 mod fault_connections;
+mod fault_disk_full;
 mod fault_files_metrics;
 mod identity_accounts;
 mod identity_iam;

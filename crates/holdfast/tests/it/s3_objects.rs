@@ -420,7 +420,17 @@ async fn hostile_keys_stay_inside_the_data_dir_and_round_trip() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let allowed = ["audit", "blobs", "holdfast.lock", "meta.db", "meta.db-shm", "meta.db-wal", "secrets.key", "tmp"];
+    let allowed = [
+        "audit",
+        "blobs",
+        "holdfast.lock",
+        "meta.db",
+        "meta.db-shm",
+        "meta.db-wal",
+        "secrets.key",
+        "space-ballast",
+        "tmp",
+    ];
     assert!(names.iter().all(|n| allowed.contains(&n.as_str())), "{names:?}");
     // Listing returns UTF-8 byte order. Control characters cannot appear in XML 1.0, so
     // (as AWS advises) the listing asks for url-encoded keys.
