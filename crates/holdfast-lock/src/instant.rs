@@ -42,6 +42,18 @@ impl Instant {
     /// Parses RFC 3339 / ISO 8601 (`2030-01-01T00:00:00Z`, fractional seconds, offsets,
     /// basic format). Offsets are normalised to UTC (R15).
     pub fn parse(s: &str) -> Result<Self, ParseInstantError> {
+        let parsed = Self::parse_any_year(s)?;
+        // Four-digit years only (0000-9999 in UTC), as AWS's timestamps: the extended and
+        // negative years ISO 8601 allows (`-008080W536T0035`, found by fuzzing, issue #11)
+        // do not survive the one form Holdfast writes.
+        if (0..=9999).contains(&parsed.to_offset_datetime().year()) {
+            Ok(parsed)
+        } else {
+            Err(ParseInstantError(s.trim().to_owned()))
+        }
+    }
+
+    fn parse_any_year(s: &str) -> Result<Self, ParseInstantError> {
         let s = s.trim();
         if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
             return Ok(Self::from_offset_datetime(t));
@@ -95,8 +107,24 @@ mod tests {
 
     #[test]
     fn r15_rejects_garbage() {
-        for s in ["", "tomorrow", "2030-13-01T00:00:00Z", "Tue, 01 Jan 2030 00:00:00 GMT"] {
+        // The last two: an extended (negative) year, found by `scripts/fuzz.sh retain_until`.
+        for s in [
+            "",
+            "tomorrow",
+            "2030-13-01T00:00:00Z",
+            "Tue, 01 Jan 2030 00:00:00 GMT",
+            "-008080W536T0035",
+            "+0120300-01-01T00:00:00Z",
+        ] {
             assert!(Instant::parse(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn what_parses_survives_the_form_holdfast_writes() {
+        for s in ["2030-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "2030-W01-1T00:00:00Z"] {
+            let i = Instant::parse(s).unwrap();
+            assert_eq!(Instant::parse(&i.to_iso8601()), Ok(i), "{s}");
         }
     }
 }

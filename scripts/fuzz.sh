@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Fuzzes the parsers that decide lock or auth (issue #11) with cargo-fuzz (libFuzzer).
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
+# Every target starts from the committed seeds in fuzz/seeds/<target>; the corpus grows in
+# fuzz/corpus/<target> (not committed). Prints libFuzzer's closing figures per target:
+# executions, coverage (cov: edges, ft: features), and any crash (fuzz/artifacts/<target>).
+# Only the stable toolchain exists here: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags;
+# no sanitizer (the code under test forbids unsafe).
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+seconds="${1:-600}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(strict_xml retain_until sigv4_header audit_lines)
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+export RUSTC_BOOTSTRAP=1
+for t in "${targets[@]}"; do
+    mkdir -p "corpus/$t"
+    cp -n "seeds/$t"/* "corpus/$t/" 2>/dev/null || true
+    echo "== $t for ${seconds}s"
+    cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$seconds" -print_final_stats=1 2>&1 \
+        | grep -E "^(#[0-9]+\s+DONE|stat::|==[0-9]+== ERROR|SUMMARY|Done [0-9]+ runs)" || true
+    if ls "artifacts/$t"/crash-* >/dev/null 2>&1; then
+        echo "CRASH in $t: $(ls "artifacts/$t"/crash-*)"
+        exit 1
+    fi
+done
