@@ -22,10 +22,14 @@ for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
     cp -n "seeds/$t"/* "corpus/$t/" 2>/dev/null || true
     echo "== $t for ${seconds}s"
+    started="$(mktemp)"
     cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$seconds" -print_final_stats=1 2>&1 \
         | grep -E "^(#[0-9]+\s+DONE|stat::|==[0-9]+== ERROR|SUMMARY|Done [0-9]+ runs)" || true
-    if ls "artifacts/$t"/crash-* >/dev/null 2>&1; then
-        echo "CRASH in $t: $(ls "artifacts/$t"/crash-*)"
+    # Only what this run found (artifacts of earlier runs stay for reproduction).
+    crashes="$(find "artifacts/$t" -name 'crash-*' -newer "$started" 2>/dev/null || true)"
+    rm -f "$started"
+    if [ -n "$crashes" ]; then
+        echo "CRASH in $t: $crashes"
         exit 1
     fi
 done
