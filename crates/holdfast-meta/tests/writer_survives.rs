@@ -8,6 +8,7 @@ use holdfast_meta::sqlite::{CommitObserver, CommitStage, SqliteMeta};
 use holdfast_meta::{
     MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, VersionSelector, WriteConditions, WriteOrigin,
 };
+use holdfast_testkit::Tmpfs;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -62,38 +63,13 @@ async fn a_panic_at_commit_fails_that_batch_only() {
     }
 }
 
-/// Mounts a tmpfs for the test's life (CI runs as root).
-struct Tmpfs(std::path::PathBuf, #[allow(dead_code)] tempfile::TempDir);
-
-impl Tmpfs {
-    fn mount(size: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("fs");
-        std::fs::create_dir(&path).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mount tmpfs (the test needs root)");
-        Self(path, dir)
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_that_fails_on_a_full_disk_does_not_stop_the_writer() {
     let fs = Tmpfs::mount("4m");
-    let s = SqliteMeta::open(&fs.0.join("meta.db")).unwrap();
+    let s = SqliteMeta::open(&fs.path().join("meta.db")).unwrap();
     s.create_bucket("b", false, Instant::now_system()).await.unwrap();
     // A filler takes every free block, as another process on the volume would.
-    let filler = fs.0.join("filler");
+    let filler = fs.path().join("filler");
     let mut f = std::fs::File::create(&filler).unwrap();
     let chunk = vec![0u8; 64 << 10];
     while std::io::Write::write_all(&mut f, &chunk).is_ok() {}

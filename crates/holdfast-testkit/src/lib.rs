@@ -5,10 +5,12 @@
 mod postgres;
 mod raw;
 mod server;
+mod tmpfs;
 
 pub use postgres::{META_ENV, Postgres, meta_is_postgres};
 pub use raw::{Chunked, RawResponse, aws_chunked_request, raw_http, signed_request};
 pub use server::{ROOT_AK, ROOT_SK, Server, ServerOptions};
+pub use tmpfs::Tmpfs;
 
 pub use aws_sdk_iam;
 pub use aws_sdk_s3;

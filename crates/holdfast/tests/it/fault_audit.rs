@@ -14,41 +14,12 @@ use holdfast_testkit::aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
     ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockRetention, ObjectLockRetentionMode,
 };
-use holdfast_testkit::{Server, ServerOptions};
+use holdfast_testkit::{Server, ServerOptions, Tmpfs};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A tmpfs mounted for the test's lifetime (CI runs as root).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(path: &Path, size: &str) -> Self {
-        std::fs::create_dir_all(path).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
-            .arg(path)
-            .status()
-            .expect("run mount");
-        assert!(ok.success(), "mount a tmpfs at {} (this test needs root)", path.display());
-        Self(path.to_owned())
-    }
-
-    fn resize(&self, size: &str) {
-        let ok =
-            Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(&self.0).status().expect("remount");
-        assert!(ok.success());
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 /// `holdfast admin audit verify` with the server's configuration: the chains, and the
 /// metadata store against the trail (SQLite or PostgreSQL).
@@ -82,7 +53,7 @@ async fn a_full_trail_filesystem_costs_no_record_and_no_answer() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     // Room for a few dozen lines only: the trail's files fill up long before the load ends.
-    let fs = Tmpfs::mount(&data.join("audit"), "64k");
+    let fs = Tmpfs::mount_at(&data.join("audit"), "64k");
     let srv = Server::start_in(BIN, &data, ServerOptions::default());
     let s3 = srv.client();
     let b = lock_bucket(&s3, "auditfull").await;

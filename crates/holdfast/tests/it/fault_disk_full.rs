@@ -28,11 +28,11 @@ use holdfast_testkit::aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 use holdfast_testkit::{
-    ROOT_AK, ROOT_SK, Server, ServerOptions, bucket_name, error_code, meta_is_postgres, raw_http, signed_request,
+    ROOT_AK, ROOT_SK, Server, ServerOptions, Tmpfs, bucket_name, error_code, meta_is_postgres, raw_http, signed_request,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 const BIN: &str = env!("CARGO_BIN_EXE_holdfast");
@@ -41,64 +41,6 @@ const INLINE: usize = 48 << 10;
 const BLOB: usize = 1 << 20;
 /// The embedded store's inline limit (the default).
 const INLINE_MAX: usize = 64 << 10;
-
-/// A tmpfs mounted for the test's life; unmounted on drop (after the server, declared later,
-/// is dropped).
-struct Tmpfs {
-    path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("fs");
-        std::fs::create_dir(&path).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "cannot mount a tmpfs: these tests need root");
-        Self { path, _dir: dir }
-    }
-
-    /// Writes a file until the volume is full (ENOSPC), as another process would.
-    fn fill(&self, name: &str) -> PathBuf {
-        use std::io::Write as _;
-        let file = self.path.join(name);
-        let mut f = std::fs::File::create(&file).unwrap();
-        let chunk = vec![0xA5u8; 64 << 10];
-        for _ in 0..4096 {
-            if f.write_all(&chunk).is_err() {
-                break;
-            }
-        }
-        let mut small = [0u8; 512];
-        small.fill(1);
-        for _ in 0..1024 {
-            if f.write_all(&small).is_err() {
-                break;
-            }
-        }
-        drop(f);
-        file
-    }
-
-    /// Writes a file of `bytes` bytes.
-    fn occupy(&self, name: &str, bytes: usize) -> PathBuf {
-        let file = self.path.join(name);
-        std::fs::write(&file, vec![0x5Au8; bytes]).unwrap();
-        file
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
 
 /// Deterministic content for a key.
 fn content(key: &str, len: usize) -> Vec<u8> {
@@ -116,7 +58,7 @@ fn content(key: &str, len: usize) -> Vec<u8> {
 fn server_on(fs: &Tmpfs, config_toml: &str) -> Server {
     Server::start_in(
         BIN,
-        &fs.path.join("data"),
+        &fs.path().join("data"),
         ServerOptions { config_toml: config_toml.into(), ..Default::default() },
     )
 }

@@ -37,6 +37,24 @@ fn refused_start(srv: &Server, env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Starts with HOLDFAST_ACCEPT_TAMPER=1; returns the server and its WormGuardsRestored record.
+async fn start_accepting_tamper(data_dir: &Path, config_toml: &str) -> (Server, serde_json::Value) {
+    let accepted = Server::start_in(
+        BIN,
+        data_dir,
+        holdfast_testkit::ServerOptions {
+            config_toml: config_toml.to_owned(),
+            env: vec![("HOLDFAST_ACCEPT_TAMPER".into(), "1".into())],
+            ..Default::default()
+        },
+    );
+    let restored = wait_for("the tamper record", std::time::Duration::from_secs(10), async || {
+        audit_records(&accepted.data_dir).into_iter().find(|r| r["op"] == "WormGuardsRestored")
+    })
+    .await;
+    (accepted, restored)
+}
+
 #[tokio::test]
 async fn sqlite3_cannot_remove_protection_and_a_dropped_guard_stops_the_start() {
     // The embedded store's file, whatever HOLDFAST_TEST_META says.
@@ -92,21 +110,7 @@ async fn sqlite3_cannot_remove_protection_and_a_dropped_guard_stops_the_start() 
     assert!(stderr.contains("trigger worm_guard_delete was altered"), "{stderr}");
 
     // Accepted explicitly: the guards are back, and the trail says what was found.
-    let mut accepted = Server::start_in(
-        BIN,
-        &srv.data_dir,
-        holdfast_testkit::ServerOptions {
-            config_toml: "[meta]\nbackend = \"sqlite\"\n".into(),
-            env: vec![("HOLDFAST_ACCEPT_TAMPER".into(), "1".into())],
-            ..Default::default()
-        },
-    );
-    let records = wait_for("the tamper record", std::time::Duration::from_secs(10), async || {
-        let r = audit_records(&accepted.data_dir);
-        r.iter().any(|r| r["op"] == "WormGuardsRestored").then_some(r)
-    })
-    .await;
-    let restored = records.iter().find(|r| r["op"] == "WormGuardsRestored").unwrap();
+    let (mut accepted, restored) = start_accepting_tamper(&srv.data_dir, "[meta]\nbackend = \"sqlite\"\n").await;
     assert_eq!(restored["detail"]["found"], serde_json::json!(["trigger worm_guard_delete was altered"]));
     accepted.terminate();
     let (ok, err) = sqlite3(&db, &format!("DELETE FROM versions WHERE version_id = '{held}'"));
@@ -164,21 +168,8 @@ async fn psql_cannot_release_a_hold_and_a_disabled_guard_stops_the_start() {
         "{err}"
     );
 
-    let mut accepted = Server::start_in(
-        BIN,
-        &srv.data_dir,
-        holdfast_testkit::ServerOptions {
-            config_toml: std::fs::read_to_string(&config).unwrap(),
-            env: vec![("HOLDFAST_ACCEPT_TAMPER".into(), "1".into())],
-            ..Default::default()
-        },
-    );
-    let records = wait_for("the tamper record", std::time::Duration::from_secs(10), async || {
-        let r = audit_records(&accepted.data_dir);
-        r.iter().any(|r| r["op"] == "WormGuardsRestored").then_some(r)
-    })
-    .await;
-    let restored = records.iter().find(|r| r["op"] == "WormGuardsRestored").unwrap();
+    let (mut accepted, restored) =
+        start_accepting_tamper(&srv.data_dir, &std::fs::read_to_string(&config).unwrap()).await;
     assert_eq!(restored["detail"]["found"], serde_json::json!(["trigger worm_guard_hold is disabled"]));
     // A hold set through the API again cannot be released by psql: the guard is back.
     accepted
