@@ -147,26 +147,8 @@ pub(crate) fn trail_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Verifies every file of the trail in `dir` (normally `<data-dir>/audit`).
 pub fn verify_dir(dir: &Path) -> Result<Result<VerifyReport, VerifyError>, std::io::Error> {
-    let files = trail_files(dir)?;
-    let mut texts = Vec::with_capacity(files.len());
-    for f in &files {
-        // A byte that is not UTF-8 becomes U+FFFD, and its line then fails its hash.
-        texts.push(String::from_utf8_lossy(&std::fs::read(f)?).into_owned());
-    }
-    let mut lines: Vec<(&Path, usize, &str)> = Vec::new();
-    let mut tail = 0;
-    for (n, (f, text)) in files.iter().zip(&texts).enumerate() {
-        let mut text = text.as_str();
-        if n + 1 == files.len() && !text.ends_with('\n') {
-            let end = text.rfind('\n').map_or(0, |p| p + 1);
-            tail = (text.len() - end) as u64;
-            text = &text[..end];
-        }
-        for (i, line) in text.split_terminator('\n').enumerate() {
-            lines.push((f.as_path(), i + 1, line));
-        }
-    }
-    Ok(verify_lines(lines).map(|r| VerifyReport { unfinished_tail_bytes: tail, ..r }))
+    let text = crate::TrailText::read(dir)?;
+    Ok(verify_lines(text.lines()).map(|r| VerifyReport { unfinished_tail_bytes: text.unfinished_tail_bytes, ..r }))
 }
 
 #[cfg(test)]

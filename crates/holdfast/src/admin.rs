@@ -25,32 +25,26 @@ fn trails(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-/// Every complete record of every chain, then the outbox's backlog, by time: the order the
-/// changes were made in.
-fn all_records(data_dir: &Path, backlog: Vec<String>) -> anyhow::Result<Vec<serde_json::Value>> {
-    let mut records = Vec::new();
-    for dir in trails(data_dir)? {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("audit-")))
-            .collect();
-        files.sort();
-        for f in files {
-            let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
-            records.extend(text.split_terminator('\n').filter_map(|l| serde_json::from_str(l).ok()));
-        }
-    }
-    records.extend(backlog.iter().filter_map(|r| serde_json::from_str(r).ok()));
-    records.sort_by(|a: &serde_json::Value, b| a["time"].as_str().cmp(&b["time"].as_str()));
-    Ok(records)
+/// Every complete record of the chains already read, then the outbox's backlog, by time:
+/// the order the changes were made in.
+fn all_records(trails: &[holdfast_audit::TrailText], backlog: &[String]) -> Vec<serde_json::Value> {
+    let lines = trails.iter().flat_map(|t| t.lines().map(|(_, _, line)| line));
+    let mut records: Vec<serde_json::Value> =
+        lines.chain(backlog.iter().map(String::as_str)).filter_map(|l| serde_json::from_str(l).ok()).collect();
+    records.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
+    records
 }
 
 /// Issue #11: the protection the trail vouches for, checked against the metadata store.
 /// Returns one line per version that lost protection without a record that explains it.
-async fn store_against_trail(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<(usize, Vec<String>)> {
+async fn store_against_trail(
+    data_dir: &Path,
+    config: Option<PathBuf>,
+    trails: &[holdfast_audit::TrailText],
+) -> anyhow::Result<(usize, Vec<String>)> {
     let meta = open_meta(data_dir, config).await?;
-    let records = all_records(data_dir, meta.audit_backlog().await.context("cannot read the audit outbox")?)?;
+    let backlog = meta.audit_backlog().await.context("cannot read the audit outbox")?;
+    let records = all_records(trails, &backlog);
     let now = Instant::now_system();
     let vouched = holdfast_audit::vouched_locks(records.iter());
     let mut checked = 0;
@@ -100,12 +94,12 @@ pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::R
         }
         None => None,
     };
-    verify_chains(data_dir, anchors)?;
+    let trails = verify_chains(data_dir, anchors)?;
     if config.is_none() && !data_dir.join("meta.db").is_file() {
         println!("metadata store not checked: no meta.db here (pass --config for a PostgreSQL store)");
         return Ok(());
     }
-    let (checked, findings) = store_against_trail(data_dir, config).await?;
+    let (checked, findings) = store_against_trail(data_dir, config, &trails).await?;
     if !findings.is_empty() {
         for f in &findings {
             eprintln!("TAMPERED: {f}");
@@ -119,11 +113,12 @@ pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::R
     Ok(())
 }
 
-/// Every chain, then every chain against its anchors (when configured).
+/// Every chain, then every chain against its anchors (when configured); returns the chains
+/// as read, for the check of the store.
 fn verify_chains(
     data_dir: &Path,
     anchors: Option<(&crate::anchor::AnchorSettings, Vec<holdfast_audit::Anchor>)>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<holdfast_audit::TrailText>> {
     let base = data_dir.join(holdfast_audit::AUDIT_DIR);
     let mut total = 0;
     let mut read = Vec::new();
@@ -150,7 +145,7 @@ fn verify_chains(
         println!(
             "anchors: none configured ([audit] anchor_bucket); a cut tail or a trail rewritten from scratch would not show"
         );
-        return Ok(());
+        return Ok(read.into_iter().map(|(_, _, text)| text).collect());
     };
     // Every chain that has records or anchors: a chain whose directory is gone is checked
     // as an empty trail against its anchors.
@@ -190,7 +185,7 @@ fn verify_chains(
         bail!("audit trail TAMPERED ({} of {} chains) {first}", tampered.len(), chains.len());
     }
     println!("anchors: {} read from {}; every chain agrees with them", anchors.len(), settings.location());
-    Ok(())
+    Ok(read.into_iter().map(|(_, _, text)| text).collect())
 }
 
 /// The data dir's store, read beside a running server or with none: the metadata (SQLite
