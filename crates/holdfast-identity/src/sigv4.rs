@@ -1,5 +1,6 @@
-//! SigV4 verification (header form) for requests s3s does not route: the IAM query API,
-//! which clients sign with service `iam`. Canonical request and string to sign as in
+//! SigV4 verification (header form) for requests s3s does not route (the IAM query API,
+//! which clients sign with service `iam`) and for the edge's re-signing of a header it
+//! canonicalizes. Canonical request and string to sign as in
 //! "Create a signed AWS API request" (AWS General Reference).
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -104,41 +105,71 @@ pub fn verify(
     now: i64,
 ) -> Result<(), SigError> {
     let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or(SigError::Malformed)?;
-    if !amz_date.starts_with(&auth.date) {
-        return Err(SigError::Mismatch);
-    }
     let when = parse_amz_date(amz_date).ok_or(SigError::Malformed)?;
     if (now - when).abs() > MAX_SKEW_SECS {
         return Err(SigError::Skewed);
     }
-    let mut canonical_headers = String::new();
-    for name in &auth.signed_headers {
-        let values: Vec<String> = headers
-            .get_all(name.as_str())
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
-        if values.is_empty() {
+    let payload = hex::encode(Sha256::digest(body));
+    let request = SignedRequest { method, path, query, headers, payload_hash: &payload };
+    let expected = request.signature(auth, secret)?;
+    if same_signature(&expected, &auth.signature) { Ok(()) } else { Err(SigError::Mismatch) }
+}
+
+/// What a header-signed request's signature covers (canonical URI as sent, query, headers,
+/// payload hash), for computing the signature it should carry.
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
+    /// The path as the request line carries it (already URI-encoded).
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a http::HeaderMap,
+    /// The payload's hex SHA-256, or what `x-amz-content-sha256` says (`UNSIGNED-PAYLOAD`, ...).
+    pub payload_hash: &'a str,
+}
+
+impl SignedRequest<'_> {
+    /// The signature `auth`'s scope and signed headers give this request under `secret`.
+    /// No clock check: the caller decides what time is acceptable.
+    pub fn signature(&self, auth: &Authorization, secret: &str) -> Result<String, SigError> {
+        let amz_date = self.headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or(SigError::Malformed)?;
+        if !amz_date.starts_with(&auth.date) {
             return Err(SigError::Mismatch);
         }
-        canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
+        let mut canonical_headers = String::new();
+        for name in &auth.signed_headers {
+            let values: Vec<String> = self
+                .headers
+                .get_all(name.as_str())
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            if values.is_empty() {
+                return Err(SigError::Mismatch);
+            }
+            canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
+        }
+        let canonical = format!(
+            "{}\n{}\n{}\n{canonical_headers}\n{}\n{}",
+            self.method,
+            if self.path.is_empty() { "/" } else { self.path },
+            canonical_query(self.query),
+            auth.signed_headers.join(";"),
+            self.payload_hash
+        );
+        let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
+        let to_sign =
+            format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
+        let mut key = hmac(format!("AWS4{secret}").as_bytes(), auth.date.as_bytes());
+        for part in [auth.region.as_bytes(), auth.service.as_bytes(), b"aws4_request"] {
+            key = hmac(&key, part);
+        }
+        Ok(hex::encode(hmac(&key, to_sign.as_bytes())))
     }
-    let payload = hex::encode(Sha256::digest(body));
-    let canonical = format!(
-        "{method}\n{}\n{}\n{canonical_headers}\n{}\n{payload}",
-        if path.is_empty() { "/" } else { path },
-        canonical_query(query),
-        auth.signed_headers.join(";")
-    );
-    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
-    let to_sign =
-        format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
-    let mut key = hmac(format!("AWS4{secret}").as_bytes(), auth.date.as_bytes());
-    for part in [auth.region.as_bytes(), auth.service.as_bytes(), b"aws4_request"] {
-        key = hmac(&key, part);
-    }
-    let expected = hex::encode(hmac(&key, to_sign.as_bytes()));
-    if bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) { Ok(()) } else { Err(SigError::Mismatch) }
+}
+
+/// Whether two signatures are equal, compared in constant time.
+pub fn same_signature(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! on every response, metrics per operation, and the AWS error elements s3s cannot render.
 
 use crate::body_timeout::IdleTimeoutBody;
+use crate::boolean_headers;
 use crate::guards::{self, ChunkGuard};
 use bytes::Bytes;
 use holdfast_api::audit::AuditSlot;
@@ -326,6 +327,10 @@ impl Edge {
             return error_response_naming(status, code, &message, "Header", "Transfer-Encoding");
         }
         // Issue #11: what AWS refuses and s3s would serve or answer otherwise.
+        if let Err((status, code, message)) = guards::check_header_section(req.headers()) {
+            let limit = guards::MAX_HEADER_SECTION.to_string();
+            return error_response_naming(status, code, &message, "MaxSizeAllowed", &limit);
+        }
         if let Err((status, code, message)) = guards::check_uri(req.uri().path()) {
             return error_response(status, code, &message);
         }
@@ -369,6 +374,13 @@ impl Edge {
         let (mut parts, body) = req.into_parts();
         let (body, stalled) = IdleTimeoutBody::new(body, self.body_idle);
         guards::sigv4_date_from_date_header(&mut parts.headers);
+        if boolean_headers::needs_rewrite(&parts.headers) {
+            let secret = match boolean_headers::access_key(&parts.headers) {
+                Some(key) => self.dir.lookup(&key).await.ok().flatten().map(|(_, secret)| secret),
+                None => None,
+            };
+            boolean_headers::rewrite(&mut parts, secret.as_deref());
+        }
         parts.extensions.insert(slot);
         parts.extensions.insert(facts);
         parts.extensions.insert(holdfast_api::access::RemoteAddr(peer));

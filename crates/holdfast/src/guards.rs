@@ -122,6 +122,29 @@ pub fn check_uri(path: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The largest request header section Amazon S3 takes (its `MaxSizeAllowed`).
+pub const MAX_HEADER_SECTION: usize = 8192;
+
+/// Most header fields hyper parses in one request: a section of [`MAX_HEADER_SECTION`] bytes
+/// holds at most this many (`a:` and CRLF), so every request within the byte limit reaches
+/// [`check_header_section`] and gets S3's XML answer instead of hyper's empty 431.
+pub const MAX_HEADER_FIELDS: usize = MAX_HEADER_SECTION / 4;
+
+/// A header section over 8 KiB (names, values, `: ` and CRLF per field): 400
+/// RequestHeaderSectionTooLarge with `MaxSizeAllowed`, as AWS answers. Only a section too large
+/// for hyper's read buffer (~400 KiB) still gets hyper's bare 431.
+pub fn check_header_section(headers: &HeaderMap) -> Result<(), Refusal> {
+    let size: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if size > MAX_HEADER_SECTION {
+        return Err((
+            http::StatusCode::BAD_REQUEST,
+            "RequestHeaderSectionTooLarge",
+            "Your request header section exceeds the maximum allowed size.".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// The region of an S3 credential scope (`AK/20260101/us-east-1/s3/aws4_request`), when the
 /// scope is for S3.
 fn s3_scope_region(credential: &str) -> Option<&str> {

@@ -4,6 +4,7 @@ mod admin;
 mod anchor;
 mod audit;
 mod body_timeout;
+mod boolean_headers;
 mod config;
 mod connections;
 mod credentials;

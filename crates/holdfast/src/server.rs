@@ -350,7 +350,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 // Half-close lets a client that shut its sending side still read our answer
                 // (a body shorter than Content-Length gets 400 IncompleteBody, not silence).
                 // The idle and header timeouts are `supervise`'s, not hyper's.
-                builder.http1().half_close(true).timer(TokioTimer::new()).header_read_timeout(None);
+                builder
+                    .http1()
+                    .half_close(true)
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(None)
+                    .max_headers(crate::guards::MAX_HEADER_FIELDS);
                 let io = TokioIo::new(ActivityIo::new(stream, Arc::clone(&admission.conn)));
                 let conn = graceful.watch(builder.serve_connection(io, service).into_owned());
                 let connections = Arc::clone(&connections);
