@@ -352,3 +352,12 @@ pub fn url_encode(s: &str) -> String {
         &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
+
+/// The bucket, key and version a copy source names (a key over 1,024 bytes was refused at the
+/// edge: guards::check_copy_source_key).
+pub fn copy_source(source: &dto::CopySource) -> S3Result<(&str, &str, Option<&str>)> {
+    let dto::CopySource::Bucket { bucket, key, version_id } = source else {
+        return Err(s3_error!(NotImplemented, "Copying from an access point is not supported"));
+    };
+    Ok((bucket, key, version_id.as_deref()))
+}

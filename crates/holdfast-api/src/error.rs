@@ -71,6 +71,9 @@ pub fn invalid_retention_period(message: &str) -> S3Error {
 /// The message of an error that s3s raised without one (it parses request bodies before
 /// any Holdfast code runs); the HTTP edge adds it to the body. MalformedXML for request
 /// bodies that do not parse (B7, R5, L3).
+/// AWS's message for a key over 1,024 bytes.
+pub const KEY_TOO_LONG_MESSAGE: &str = "Your key is too long";
+
 pub fn default_message(code: &str) -> Option<&'static str> {
     match code {
         "MalformedXML" => {
@@ -80,6 +83,8 @@ pub fn default_message(code: &str) -> Option<&'static str> {
         // Issue #11: AWS names these; s3s rendered them without a message.
         "InvalidURI" => Some("Couldn't parse the specified URI."),
         "InvalidBucketName" => Some("The specified bucket is not valid."),
+        // s3s refuses a key over 1,024 bytes in the path before routing, without a message.
+        "KeyTooLongError" => Some(KEY_TOO_LONG_MESSAGE),
         _ => None,
     }
 }
@@ -232,7 +237,7 @@ pub fn engine_error(e: EngineError) -> S3Error {
             S3Error::with_message(C::EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size.")
         }
         EngineError::MalformedXml(m) => S3Error::with_message(C::MalformedXML, m),
-        EngineError::KeyTooLong => S3Error::with_message(C::KeyTooLongError, "Your key is too long"),
+        EngineError::KeyTooLong => S3Error::with_message(C::KeyTooLongError, KEY_TOO_LONG_MESSAGE),
         EngineError::CopyOntoItself => S3Error::with_message(
             C::InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",

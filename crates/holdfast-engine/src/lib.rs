@@ -21,7 +21,7 @@ pub use clock::Clock;
 pub use error::{BodyError, EngineError, EngineResult};
 pub use ingest::{BodyClaims, BodyStream, ExpectedChecksum};
 pub use multipart::{CompletedPart, CreateUpload, PartSource};
-pub use objects::{CopyObject, LockChange, MetadataDirective, PutObject};
+pub use objects::{CopyObject, LockChange, MAX_KEY_BYTES, MetadataDirective, PutObject};
 pub use read::{ByteRange, GetObject, ObjectRead, ReadConditions};
 pub use tagging::TaggingDirective;
 

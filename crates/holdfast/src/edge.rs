@@ -331,6 +331,9 @@ impl Edge {
             let limit = guards::MAX_HEADER_SECTION.to_string();
             return error_response_naming(status, code, &message, "MaxSizeAllowed", &limit);
         }
+        if let Err((status, code, message)) = guards::check_copy_source_key(req.headers()) {
+            return error_response(status, code, &message);
+        }
         if let Err((status, code, message)) = guards::check_uri(req.uri().path()) {
             return error_response(status, code, &message);
         }

@@ -3,7 +3,7 @@
 //! cap on the size of one aws-chunked chunk (s3s buffers a whole chunk to verify it).
 
 use bytes::{Buf, Bytes};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -140,6 +140,25 @@ pub fn check_header_section(headers: &HeaderMap) -> Result<(), Refusal> {
             http::StatusCode::BAD_REQUEST,
             "RequestHeaderSectionTooLarge",
             "Your request header section exceeds the maximum allowed size.".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A copy source whose key is over 1,024 bytes: 400 KeyTooLongError, as for a key in the path
+/// (s3s answered 400 InvalidArgument "invalid header").
+pub fn check_copy_source_key(headers: &HeaderMap) -> Result<(), Refusal> {
+    // SDKs send the key's UTF-8 as it is, or percent-encoded: count its bytes decoded.
+    let Some(source) = headers.get("x-amz-copy-source").map(HeaderValue::as_bytes) else { return Ok(()) };
+    let path = source.split(|b| *b == b'?').next().unwrap_or(source);
+    let path = path.strip_prefix(b"/").unwrap_or(path);
+    let decoded: Vec<u8> = percent_encoding::percent_decode(path).collect();
+    let key_len = decoded.splitn(2, |b| *b == b'/').nth(1).map_or(0, <[u8]>::len);
+    if key_len > holdfast_engine::MAX_KEY_BYTES {
+        return Err((
+            http::StatusCode::BAD_REQUEST,
+            "KeyTooLongError",
+            holdfast_api::error::KEY_TOO_LONG_MESSAGE.to_owned(),
         ));
     }
     Ok(())

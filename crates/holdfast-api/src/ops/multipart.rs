@@ -9,7 +9,7 @@ use crate::error::{engine_error, meta_error, with_resource};
 use holdfast_engine::{CompletedPart as EngineCompletedPart, CreateUpload, PartSource, version_selector};
 use holdfast_meta::UploadListQuery;
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Request, S3Response, S3Result};
 
 fn part_checksum(p: &CompletedPart) -> Option<String> {
     p.checksum_crc32
@@ -125,9 +125,7 @@ impl Gateway {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
-        let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &input.copy_source else {
-            return Err(s3_error!(NotImplemented, "Copying from an access point is not supported"));
-        };
+        let (src_bucket, src_key, version_id) = crate::convert::copy_source(&input.copy_source)?;
         let range = match input.copy_source_range.as_deref() {
             None => None,
             Some(r) => Some(byte_range_header(r)?),
@@ -142,7 +140,7 @@ impl Gateway {
                 PartSource::Copy {
                     bucket: src_bucket.to_string(),
                     key: src_key.to_string(),
-                    version: version_selector(version_id.as_ref().map(ToString::to_string)).map_err(engine_error)?,
+                    version: version_selector(version_id.map(ToString::to_string)).map_err(engine_error)?,
                     conditions: read_conditions(
                         input.copy_source_if_match.as_ref(),
                         input.copy_source_if_none_match.as_ref(),

@@ -460,10 +460,7 @@ impl Gateway {
 
     pub(crate) async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
-        let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id: src_version } = &input.copy_source
-        else {
-            return Err(s3_error!(NotImplemented, "Copying from an access point is not supported"));
-        };
+        let (src_bucket, src_key, src_version) = crate::convert::copy_source(&input.copy_source)?;
         let dest = self.bucket(&input.bucket).await?;
         let lock = requested_lock(
             input.object_lock_mode.as_ref(),
@@ -514,8 +511,7 @@ impl Gateway {
                 CopyObject {
                     src_bucket: src_bucket.to_string(),
                     src_key: src_key.to_string(),
-                    src_version: version_selector(src_version.as_ref().map(ToString::to_string))
-                        .map_err(engine_error)?,
+                    src_version: version_selector(src_version.map(ToString::to_string)).map_err(engine_error)?,
                     src_conditions: read_conditions(
                         input.copy_source_if_match.as_ref(),
                         input.copy_source_if_none_match.as_ref(),

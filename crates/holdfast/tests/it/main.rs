@@ -32,6 +32,7 @@ mod s3_compat_modes;
 mod s3_copy;
 mod s3_crash;
 mod s3_divergences;
+mod s3_limits;
 mod s3_listing;
 mod s3_multipart;
 mod s3_objects;
