@@ -10,7 +10,7 @@ mod ops;
 mod s3_impl;
 pub mod strict_xml;
 
-pub use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body};
+pub use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body, reads_body_whole};
 
 use holdfast_engine::Engine;
 use holdfast_meta::Bucket;
@@ -80,6 +80,9 @@ pub fn service(gateway: Gateway) -> s3s::service::S3Service {
     let meta = Arc::clone(&gateway.engine.meta);
     let mut builder = s3s::service::S3ServiceBuilder::new(gateway);
     builder.set_auth(auth::KeyStore::new(Arc::clone(&dir)));
+    let mut limits = s3s::config::S3Config::default();
+    limits.xml_max_body_size = usize::try_from(MAX_XML_BODY).unwrap_or(usize::MAX);
+    builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(limits))));
     let authorizer = access::Authorizer::new(dir).with_object_tags(meta);
     builder.set_access(auth::Access::new(Arc::new(authorizer)));
     if let Some(domain) = base_domain {

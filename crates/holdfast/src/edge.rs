@@ -361,6 +361,11 @@ impl Edge {
         {
             return error_response(status, code, &message);
         }
+        if holdfast_api::reads_body_whole(req.method(), req.uri().query(), object_path)
+            && content_length(req.headers()) > holdfast_api::MAX_XML_BODY
+        {
+            return error_response(StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", "Your request was too big.");
+        }
         let decoded = req
             .headers()
             .get("x-amz-decoded-content-length")

@@ -61,6 +61,24 @@ pub struct XmlBody(pub bytes::Bytes);
 /// Largest body the HTTP edge keeps as [`XmlBody`] (DeleteObjects of 1000 long keys fits).
 pub const MAX_XML_BODY: u64 = 8 << 20;
 
+/// Whether s3s reads this request's body whole before the operation runs: every body but an
+/// object's or a part's bytes (PUT to an object without a subresource, or a browser POST
+/// upload to a bucket), which stream. s3s caps such a body at [`MAX_XML_BODY`] (set in
+/// [`crate::service`]) but answers 500 when a streamed body passes the cap, so the edge refuses
+/// a declared length over it first (issue #11).
+pub fn reads_body_whole(method: &http::Method, query: Option<&str>, object_path: bool) -> bool {
+    let subresource = query.is_some_and(|q| {
+        q.split('&').filter_map(|kv| kv.split('=').next()).any(|k| {
+            !k.is_empty() && !matches!(k, "partNumber" | "uploadId" | "versionId" | "x-id") && !k.starts_with("X-Amz-")
+        })
+    });
+    match *method {
+        http::Method::PUT => !object_path || subresource,
+        http::Method::POST => object_path || query.is_some_and(|q| !q.is_empty()),
+        _ => false,
+    }
+}
+
 /// Whether the HTTP edge should keep the body of this request as [`XmlBody`].
 pub fn keeps_xml_body(method: &http::Method, query: Option<&str>) -> bool {
     let has = |name: &str| query.is_some_and(|q| q.split('&').any(|kv| kv.split('=').next() == Some(name)));
@@ -74,5 +92,28 @@ pub fn keeps_xml_body(method: &http::Method, query: Option<&str>) -> bool {
         }
         http::Method::POST => has("delete") || has("uploadId"),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_body_whole;
+    use http::Method;
+
+    #[test]
+    fn only_object_and_part_bytes_stream() {
+        let (put, post, get) = (Method::PUT, Method::POST, Method::GET);
+        // PutObject, UploadPart (also presigned, and with the SDK's x-id), browser POST upload.
+        assert!(!reads_body_whole(&put, None, true));
+        assert!(!reads_body_whole(&put, Some("partNumber=1&uploadId=u"), true));
+        assert!(!reads_body_whole(&put, Some("x-id=PutObject&X-Amz-Signature=ab"), true));
+        assert!(!reads_body_whole(&post, None, false));
+        assert!(!reads_body_whole(&get, Some("policy"), false));
+        // Subresources of objects and buckets, bucket bodies, POST to objects.
+        assert!(reads_body_whole(&put, Some("retention&versionId=v"), true));
+        assert!(reads_body_whole(&put, Some("policy"), false));
+        assert!(reads_body_whole(&put, None, false));
+        assert!(reads_body_whole(&post, Some("delete"), false));
+        assert!(reads_body_whole(&post, Some("uploadId=u"), true));
     }
 }
