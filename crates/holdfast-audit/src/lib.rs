@@ -18,7 +18,7 @@ pub use anchor::{
 };
 pub use chain::{GENESIS, VerifyError, VerifyReport, seal_line, verify_dir, verify_lines};
 pub use record::{AuditRecord, LockSnapshot};
-pub use replay::{VersionRef, protects, shortfall, vouched_locks};
+pub use replay::{TAMPER_ACCEPTED_OP, VersionRef, protects, shortfall, vouched_locks};
 pub use scope::{Actor, ActorCell, ChangeFacts};
 pub use writer::{AuditLog, AuditOptions, Outbox};
 

@@ -10,6 +10,10 @@ use holdfast_lock::Instant;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// The record of a discrepancy the operator accepted at start: from it on the trail vouches
+/// for what the store held (its `lock_after`, or the version gone when it has none).
+pub const TAMPER_ACCEPTED_OP: &str = "LockStateTamperAccepted";
+
 /// A version the trail names: (bucket, key, version id).
 pub type VersionRef = (String, String, String);
 
@@ -29,7 +33,10 @@ pub fn vouched_locks<'a>(records: impl IntoIterator<Item = &'a Value>) -> BTreeM
         let id = (bucket.to_owned(), key.to_owned(), version.to_owned());
         if let Some(after) = r.get("lock_after").and_then(|v| serde_json::from_value::<LockSnapshot>(v.clone()).ok()) {
             state.insert(id, after);
-        } else if matches!(r["op"].as_str(), Some("DeleteObject" | "DeleteObjects" | "LifecycleExpiration")) {
+        } else if matches!(
+            r["op"].as_str(),
+            Some("DeleteObject" | "DeleteObjects" | "LifecycleExpiration" | TAMPER_ACCEPTED_OP)
+        ) {
             // A removal of the version itself (a delete marker is a version of its own id).
             state.remove(&id);
         }

@@ -6,71 +6,6 @@ use holdfast_lock::Instant;
 use holdfast_meta::{LockReport, MetaStore};
 use std::path::{Path, PathBuf};
 
-/// The trails under `<data>/audit`: the embedded server's, and one per gateway slot
-/// (`gw-<n>`) when gateways share the data dir.
-fn trails(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let base = data_dir.join(holdfast_audit::AUDIT_DIR);
-    if !base.is_dir() {
-        bail!("no audit trail in {} (not a holdfast data dir, or never started)", data_dir.display());
-    }
-    let mut dirs = vec![base.clone()];
-    let mut gateways: Vec<PathBuf> = std::fs::read_dir(&base)
-        .with_context(|| format!("cannot read {}", base.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("gw-")))
-        .collect();
-    gateways.sort();
-    dirs.extend(gateways);
-    Ok(dirs)
-}
-
-/// Every complete record of the chains already read, then the outbox's backlog, by time:
-/// the order the changes were made in.
-fn all_records(trails: &[holdfast_audit::TrailText], backlog: &[String]) -> Vec<serde_json::Value> {
-    let lines = trails.iter().flat_map(|t| t.lines().map(|(_, _, line)| line));
-    let mut records: Vec<serde_json::Value> =
-        lines.chain(backlog.iter().map(String::as_str)).filter_map(|l| serde_json::from_str(l).ok()).collect();
-    records.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
-    records
-}
-
-/// Issue #11: the protection the trail vouches for, checked against the metadata store.
-/// Returns one line per version that lost protection without a record that explains it.
-async fn store_against_trail(
-    data_dir: &Path,
-    config: Option<PathBuf>,
-    trails: &[holdfast_audit::TrailText],
-) -> anyhow::Result<(usize, Vec<String>)> {
-    let meta = open_meta(data_dir, config).await?;
-    let backlog = meta.audit_backlog().await.context("cannot read the audit outbox")?;
-    let records = all_records(trails, &backlog);
-    let now = Instant::now_system();
-    let vouched = holdfast_audit::vouched_locks(records.iter());
-    let mut checked = 0;
-    let mut findings = Vec::new();
-    for ((bucket, key, version), lock) in &vouched {
-        if !holdfast_audit::protects(lock, now) {
-            continue;
-        }
-        checked += 1;
-        let sel = holdfast_meta::VersionSelector::Id(version.clone());
-        let found = match meta.version(bucket, key, &sel).await {
-            Ok(rec) => Some(holdfast_audit::LockSnapshot::from(&rec.lock)),
-            Err(
-                holdfast_meta::MetaError::NoSuchVersion
-                | holdfast_meta::MetaError::NoSuchKey
-                | holdfast_meta::MetaError::NoSuchBucket,
-            ) => None,
-            Err(e) => return Err(e).context("cannot read the metadata store"),
-        };
-        if let Some(why) = holdfast_audit::shortfall(lock, found.as_ref(), now) {
-            findings.push(format!("{bucket}/{key}?versionId={version}: {why}"));
-        }
-    }
-    Ok((checked, findings))
-}
-
 /// `holdfast admin audit verify`: checks every chain (an error names the first broken
 /// line); when `[audit] anchor_bucket` is configured, every chain against its anchors (an
 /// error names the anchor the trail contradicts: a cut tail or a rewrite); then the metadata
@@ -94,22 +29,31 @@ pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::R
         }
         None => None,
     };
+    // The outbox's backlog is read before the files (trail_check::compare says why).
+    let store = if config.is_none() && !data_dir.join("meta.db").is_file() {
+        None
+    } else {
+        let meta = open_meta(data_dir, config).await?;
+        let backlog = meta.audit_backlog().await.context("cannot read the audit outbox")?;
+        Some((meta, backlog))
+    };
     let trails = verify_chains(data_dir, anchors)?;
-    if config.is_none() && !data_dir.join("meta.db").is_file() {
+    let Some((meta, backlog)) = store else {
         println!("metadata store not checked: no meta.db here (pass --config for a PostgreSQL store)");
         return Ok(());
-    }
-    let (checked, findings) = store_against_trail(data_dir, config, &trails).await?;
-    if !findings.is_empty() {
-        for f in &findings {
+    };
+    let check = crate::trail_check::compare(meta.as_ref(), &trails, &backlog).await?;
+    if !check.findings.is_empty() {
+        for f in &check.findings {
             eprintln!("TAMPERED: {f}");
         }
         bail!(
-            "the metadata store does not match the audit trail: {} of {checked} protected versions lost protection outside the API",
-            findings.len()
+            "the metadata store does not match the audit trail: {} of {} protected versions lost protection outside the API",
+            check.findings.len(),
+            check.checked
         );
     }
-    println!("metadata store matches the trail: {checked} protected versions checked");
+    println!("metadata store matches the trail: {} protected versions checked", check.checked);
     Ok(())
 }
 
@@ -122,7 +66,7 @@ fn verify_chains(
     let base = data_dir.join(holdfast_audit::AUDIT_DIR);
     let mut total = 0;
     let mut read = Vec::new();
-    for dir in trails(data_dir)? {
+    for dir in crate::trail_check::trails(data_dir)? {
         let text = holdfast_audit::TrailText::read(&dir)
             .with_context(|| format!("cannot read the audit trail in {}", dir.display()))?;
         let report = holdfast_audit::verify_lines(text.lines())

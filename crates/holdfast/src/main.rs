@@ -16,6 +16,7 @@ mod lock_gauges;
 mod metrics_view;
 mod server;
 mod start_cleanup;
+mod trail_check;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

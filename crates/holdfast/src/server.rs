@@ -247,6 +247,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     for notice in engine.meta.startup_notices() {
         audit.append(notice);
     }
+    // Issue #11: protection lost outside the API (guards dropped, rows edited, guards put
+    // back) stops the start, as changed guards do.
+    let accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
+    crate::trail_check::at_start(engine.meta.as_ref(), &config.data_dir, &audit, shared_grace.is_some(), accept_tamper)
+        .await?;
     // Issue #10: the trail's head, anchored where it cannot be rewritten.
     let anchorer = match &config.anchor {
         Some(settings) => {

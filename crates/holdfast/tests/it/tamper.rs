@@ -191,3 +191,139 @@ async fn psql_cannot_release_a_hold_and_a_disabled_guard_stops_the_start() {
     let err = pg.psql(&db, &sql).expect_err(&sql);
     assert!(err.contains("released only through Holdfast"), "{err}");
 }
+
+/// Every record the accepted start wrote for a version that lost protection.
+async fn accepted_findings(data_dir: &Path, n: usize) -> Vec<serde_json::Value> {
+    wait_for("the accepted findings", std::time::Duration::from_secs(10), async || {
+        let found: Vec<serde_json::Value> =
+            audit_records(data_dir).into_iter().filter(|r| r["op"] == "LockStateTamperAccepted").collect();
+        (found.len() == n).then_some(found)
+    })
+    .await
+}
+
+/// The start's one line for two versions edited outside the API, `comp` first.
+fn assert_lock_state_refusal(stderr: &str, b: &str, comp: &str) {
+    assert!(
+        stderr.contains(
+            "the metadata store does not match the audit trail: 2 of 2 protected versions lost protection outside the API"
+        ) && stderr.contains(&format!("(first: {b}/comp?versionId={comp}: retention shortened outside the API"))
+            && stderr.contains("refusing to start"),
+        "{stderr}"
+    );
+}
+
+/// Guards dropped, protected rows edited, guards put back exactly as they were: the guard
+/// check passes, but the start compares the store with the trail and refuses, naming the
+/// version; accepted explicitly, it records each finding and starts, and verify passes after.
+#[tokio::test]
+async fn sqlite3_edits_behind_restored_guards_stop_the_start() {
+    let mut srv = Server::start_with(
+        BIN,
+        holdfast_testkit::ServerOptions { config_toml: "[meta]\nbackend = \"sqlite\"\n".into(), ..Default::default() },
+    );
+    let s3 = srv.client();
+    let b = lock_bucket(&s3, "behind").await;
+    let comp = put_locked(&s3, &b, "comp", ObjectLockMode::Compliance, &days(30)).await;
+    let held = put_held(&s3, &b, "held").await;
+    srv.terminate();
+    let db = srv.data_dir.join("meta.db");
+    let query = |sql: &str| {
+        let out = Command::new("sqlite3").arg(&db).arg(sql).output().expect("run sqlite3");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let names = query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'versions'");
+    let names: Vec<&str> = names.lines().collect();
+    assert!(names.len() >= 2, "{names:?}");
+    let mut script = String::new();
+    let mut recreate = String::new();
+    for name in &names {
+        script.push_str(&format!("DROP TRIGGER {name};\n"));
+        recreate
+            .push_str(&format!("{};\n", query(&format!("SELECT sql FROM sqlite_master WHERE name = '{name}'")).trim()));
+    }
+    script.push_str(&format!(
+        "UPDATE versions SET lock_until_ms = lock_until_ms - 29 * 86400000 WHERE version_id = '{comp}';\n\
+         UPDATE versions SET legal_hold = 0 WHERE version_id = '{held}';\n{recreate}"
+    ));
+    let (ok, err) = sqlite3(&db, &script);
+    assert!(ok, "{err}");
+
+    let stderr = refused_start(&srv, &[]);
+    assert_lock_state_refusal(&stderr, &b, &comp);
+    let (ok, _, err) = holdfast(&["admin", "audit", "verify", "--data-dir", srv.data_dir.to_str().unwrap()]);
+    assert!(!ok && err.contains(&format!("TAMPERED: {b}/held?versionId={held}: legal hold released")), "{err}");
+
+    let mut accepted = Server::start_in(
+        BIN,
+        &srv.data_dir,
+        holdfast_testkit::ServerOptions {
+            config_toml: "[meta]\nbackend = \"sqlite\"\n".into(),
+            env: vec![("HOLDFAST_ACCEPT_TAMPER".into(), "1".into())],
+            ..Default::default()
+        },
+    );
+    let found = accepted_findings(&accepted.data_dir, 2).await;
+    assert_eq!(found[0]["version_id"], comp.as_str());
+    assert_eq!(found[0]["lock_before"]["mode"], "COMPLIANCE");
+    assert_eq!(found[1]["version_id"], held.as_str());
+    assert_eq!(found[1]["lock_after"]["legal_hold"], "OFF");
+    accepted.terminate();
+    let (ok, out, err) = holdfast(&["admin", "audit", "verify", "--data-dir", srv.data_dir.to_str().unwrap()]);
+    assert!(ok && out.contains("metadata store matches the trail"), "{out}{err}");
+}
+
+/// The same on PostgreSQL with `psql`: triggers disabled for the edit and enabled again.
+#[tokio::test]
+async fn psql_edits_behind_reenabled_guards_stop_the_start() {
+    let pg = holdfast_testkit::Postgres::shared();
+    let url = pg.fresh_database();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let config_toml = format!("[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\norphan_grace_secs = 0\n");
+    let mut srv = Server::start_with(
+        BIN,
+        holdfast_testkit::ServerOptions { config_toml: config_toml.clone(), ..Default::default() },
+    );
+    let s3 = srv.client();
+    let b = lock_bucket(&s3, "pgbehind").await;
+    let comp = put_locked(&s3, &b, "comp", ObjectLockMode::Compliance, &days(30)).await;
+    let held = put_held(&s3, &b, "held").await;
+    srv.terminate();
+    pg.psql(
+        &db,
+        &format!(
+            "ALTER TABLE versions DISABLE TRIGGER USER; \
+             UPDATE versions SET lock_until_ms = lock_until_ms - 29::bigint * 86400000 WHERE version_id = '{comp}'; \
+             UPDATE versions SET legal_hold = false WHERE version_id = '{held}'; \
+             ALTER TABLE versions ENABLE TRIGGER USER"
+        ),
+    )
+    .unwrap();
+    let stderr = refused_start(&srv, &[]);
+    assert_lock_state_refusal(&stderr, &b, &comp);
+
+    let mut accepted = Server::start_in(
+        BIN,
+        &srv.data_dir,
+        holdfast_testkit::ServerOptions {
+            config_toml,
+            env: vec![("HOLDFAST_ACCEPT_TAMPER".into(), "1".into())],
+            ..Default::default()
+        },
+    );
+    let found = accepted_findings(&accepted.data_dir, 2).await;
+    assert_eq!(found[0]["version_id"], comp.as_str());
+    accepted.terminate();
+    let config = srv.data_dir.with_extension("toml");
+    let (ok, out, err) = holdfast(&[
+        "admin",
+        "audit",
+        "verify",
+        "--data-dir",
+        srv.data_dir.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(ok && out.contains("metadata store matches the trail"), "{out}{err}");
+}

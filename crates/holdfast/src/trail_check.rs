@@ -1,0 +1,169 @@
+//! The metadata store against the protection the audit trail vouches for (issue #11), for
+//! `holdfast admin audit verify` and for every start. The WORM guards stop edits to
+//! protected rows and the start check finds guards that were dropped or changed; this check
+//! finds what guards cannot: guards dropped, rows edited, guards put back exactly. Every
+//! protection the trail records (a version written locked, a retention or hold set) must
+//! still be in the store unless a later record explains its end; a protected version
+//! deleted, shortened, downgraded or released without one is a finding, named by version.
+
+use anyhow::{Context, bail};
+use holdfast_audit::{AuditLog, AuditRecord, LockSnapshot, TrailText, VersionRef};
+use holdfast_lock::Instant;
+use holdfast_meta::MetaStore;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A version that lost protection without a record that explains it.
+pub struct Finding {
+    pub version: VersionRef,
+    pub vouched: LockSnapshot,
+    /// What the store holds; `None` when the version is gone.
+    pub found: Option<LockSnapshot>,
+    pub why: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (bucket, key, version) = &self.version;
+        write!(f, "{bucket}/{key}?versionId={version}: {}", self.why)
+    }
+}
+
+/// The result of one comparison.
+pub struct StoreCheck {
+    /// Versions the trail vouches are protected now.
+    pub checked: usize,
+    pub findings: Vec<Finding>,
+}
+
+/// The trails under `<data>/audit`: the embedded server's, and one per gateway slot
+/// (`gw-<n>`) when gateways share the data dir.
+pub fn trails(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let base = data_dir.join(holdfast_audit::AUDIT_DIR);
+    if !base.is_dir() {
+        bail!("no audit trail in {} (not a holdfast data dir, or never started)", data_dir.display());
+    }
+    let mut dirs = vec![base.clone()];
+    let mut gateways: Vec<PathBuf> = std::fs::read_dir(&base)
+        .with_context(|| format!("cannot read {}", base.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("gw-")))
+        .collect();
+    gateways.sort();
+    dirs.extend(gateways);
+    Ok(dirs)
+}
+
+/// Every complete record of the chains, then the outbox's backlog, by time: the order the
+/// changes were made in.
+fn all_records(trails: &[TrailText], backlog: &[String]) -> Vec<serde_json::Value> {
+    let lines = trails.iter().flat_map(|t| t.lines().map(|(_, _, line)| line));
+    let mut records: Vec<serde_json::Value> =
+        lines.chain(backlog.iter().map(String::as_str)).filter_map(|l| serde_json::from_str(l).ok()).collect();
+    records.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
+    records
+}
+
+/// Compares the store with the trails as read and the outbox's backlog. The backlog must be
+/// read before the trails: a record the follower moves from the outbox to the files in
+/// between is then seen in the files rather than missed.
+pub async fn compare(meta: &dyn MetaStore, trails: &[TrailText], backlog: &[String]) -> anyhow::Result<StoreCheck> {
+    let records = all_records(trails, backlog);
+    let now = Instant::now_system();
+    let vouched = holdfast_audit::vouched_locks(records.iter());
+    let mut checked = 0;
+    let mut findings = Vec::new();
+    for (version, lock) in vouched {
+        if !holdfast_audit::protects(&lock, now) {
+            continue;
+        }
+        checked += 1;
+        let found = found_lock(meta, &version).await?;
+        if let Some(why) = holdfast_audit::shortfall(&lock, found.as_ref(), now) {
+            findings.push(Finding { version, vouched: lock, found, why });
+        }
+    }
+    Ok(StoreCheck { checked, findings })
+}
+
+async fn found_lock(meta: &dyn MetaStore, (bucket, key, version): &VersionRef) -> anyhow::Result<Option<LockSnapshot>> {
+    let sel = holdfast_meta::VersionSelector::Id(version.clone());
+    match meta.version(bucket, key, &sel).await {
+        Ok(rec) => Ok(Some(LockSnapshot::from(&rec.lock))),
+        Err(
+            holdfast_meta::MetaError::NoSuchVersion
+            | holdfast_meta::MetaError::NoSuchKey
+            | holdfast_meta::MetaError::NoSuchBucket,
+        ) => Ok(None),
+        Err(e) => Err(e).context("cannot read the metadata store"),
+    }
+}
+
+/// Reads the backlog, then every trail of the data dir, and compares.
+async fn read_and_compare(meta: &dyn MetaStore, data_dir: &Path) -> anyhow::Result<StoreCheck> {
+    let backlog = meta.audit_backlog().await.context("cannot read the audit outbox")?;
+    let mut texts = Vec::new();
+    for dir in trails(data_dir)? {
+        texts.push(TrailText::read(&dir).with_context(|| format!("cannot read the audit trail in {}", dir.display()))?);
+    }
+    compare(meta, &texts, &backlog).await
+}
+
+/// The check at start, before the server serves. A finding stops the start with one line,
+/// unless the operator accepts it (`accept`): then each is recorded in the trail and the
+/// server starts. Beside other gateways (PostgreSQL) a change committed between reading the
+/// trail and reading the store would look like a finding; a finding counts only when a second
+/// reading still shows it.
+pub async fn at_start(
+    meta: &dyn MetaStore,
+    data_dir: &Path,
+    audit: &AuditLog,
+    shared: bool,
+    accept: bool,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let mut check = read_and_compare(meta, data_dir).await?;
+    if shared && !check.findings.is_empty() {
+        let again = read_and_compare(meta, data_dir).await?;
+        check.findings.retain(|f| again.findings.iter().any(|g| g.version == f.version));
+    }
+    let ms = started.elapsed().as_millis();
+    tracing::info!(
+        checked = check.checked,
+        findings = check.findings.len(),
+        ms,
+        "metadata store checked against the audit trail"
+    );
+    let Some(first) = check.findings.first() else { return Ok(()) };
+    if !accept {
+        bail!(
+            "the metadata store does not match the audit trail: {} of {} protected versions lost protection outside \
+             the API (first: {first}); refusing to start. `holdfast admin audit verify` lists them; to start anyway \
+             and record the discrepancy in the trail, start once with HOLDFAST_ACCEPT_TAMPER=1",
+            check.findings.len(),
+            check.checked
+        );
+    }
+    for f in &check.findings {
+        tracing::error!(finding = %f, "protected version changed outside the API; accepted (HOLDFAST_ACCEPT_TAMPER=1)");
+        audit
+            .append_durable(accepted_record(f), Duration::from_secs(5))
+            .await
+            .context("cannot record the accepted discrepancy in the audit trail")?;
+    }
+    Ok(())
+}
+
+fn accepted_record(f: &Finding) -> AuditRecord {
+    let (bucket, key, version) = &f.version;
+    let mut r = AuditRecord::new(holdfast_audit::TAMPER_ACCEPTED_OP, Instant::now_system());
+    r.principal = Some("holdfast:start".into());
+    r.bucket = Some(bucket.clone());
+    r.key = Some(key.clone());
+    r.version_id = Some(version.clone());
+    r.lock_before = Some(f.vouched.clone());
+    r.lock_after = f.found.clone();
+    r.detail = Some(serde_json::json!({ "finding": f.why, "version_gone": f.found.is_none() }));
+    r
+}
