@@ -5,12 +5,17 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 mod convert;
+pub mod edge;
 pub mod error;
 mod ops;
 mod s3_impl;
 pub mod strict_xml;
 
 pub use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body, reads_body_whole};
+
+/// The log targets the server turns off unless `HOLDFAST_LOG` sets the filter: s3s's own
+/// logging (the edge logs each request itself).
+pub const QUIET_LOG_TARGETS: &str = "s3s=off";
 
 use holdfast_engine::Engine;
 use holdfast_meta::Bucket;

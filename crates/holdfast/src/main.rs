@@ -2,16 +2,10 @@
 
 mod admin;
 mod anchor;
-mod audit;
-mod body_timeout;
-mod boolean_headers;
 mod config;
 mod connections;
 mod credentials;
-mod edge;
 mod file_modes;
-mod guards;
-mod iam_edge;
 mod lock_gauges;
 mod metrics_view;
 mod server;
@@ -139,7 +133,8 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HOLDFAST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},s3s=off")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOLDFAST_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{default},{}", holdfast_api::QUIET_LOG_TARGETS))
+    });
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

@@ -5,7 +5,9 @@
 //! to a scraper presenting `Authorization: Bearer <[metrics] token>`.
 
 use http::HeaderMap;
+use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::Digest as _;
+use std::sync::Arc;
 
 /// The label that names a bucket; series carrying it are per-bucket.
 const BUCKET_LABEL: &str = "bucket";
@@ -163,6 +165,29 @@ pub fn without_bucket_labels(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The metrics endpoint's text for the edge: the exporter's series (without those naming a
+/// bucket unless this scraper may see them) and the lock gauges. Nothing here computes: the
+/// lock figures are cached.
+pub struct MetricsEndpoint {
+    pub exporter: PrometheusHandle,
+    pub access: MetricsAccess,
+    pub lock_gauges: Option<Arc<crate::lock_gauges::LockGauges>>,
+}
+
+impl holdfast_api::edge::MetricsPage for MetricsEndpoint {
+    fn render(&self, headers: &HeaderMap) -> Option<String> {
+        let audience = self.access.audience(headers).ok()?;
+        let mut text = self.exporter.render();
+        if audience == Audience::Totals {
+            text = without_bucket_labels(&text);
+        }
+        if let Some(gauges) = &self.lock_gauges {
+            gauges.render(audience, &mut text);
+        }
+        Some(text)
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use crate::config::{Config, MetaBackend};
 use crate::connections::{AcceptBackoff, ActivityIo, Connections};
 use crate::credentials;
-use crate::edge::Edge;
 use crate::start_cleanup::StartCleanup;
 use anyhow::{Context, bail};
+use holdfast_api::edge::{Edge, EdgeSettings};
 use holdfast_api::{ApiConfig, Gateway};
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
@@ -19,7 +19,6 @@ use hyper_util::server::conn::auto;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use sha2::Digest as _;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -300,16 +299,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .collect();
     let dir = Directory::new(identity, sealer, root, account_id(&owner_id), owner_id.clone()).with_accounts(accounts);
     let dir = Arc::new(dir);
-    let s3 = holdfast_api::service(Gateway::new(Arc::clone(&engine), Arc::clone(&dir), api));
-    let mut edge = Edge::new(s3, dir, metrics, config.max_chunk_size, config.max_put_size);
-    edge.aws_strict = config.aws_strict;
-    edge.region.clone_from(&config.region);
-    edge.base_domain.clone_from(&config.base_domain);
-    edge.audit = Some(audit);
-    edge.lock_gauges = Some(crate::lock_gauges::LockGauges::spawn(Arc::clone(&engine), config.lock_gauges_refresh));
-    edge.metrics_access = config.metrics_access.clone();
-    edge.space = engine.space().map(Arc::clone);
-    edge.body_idle = config.connections.body_idle;
+    let metrics = crate::metrics_view::MetricsEndpoint {
+        exporter: metrics,
+        access: config.metrics_access.clone(),
+        lock_gauges: Some(crate::lock_gauges::LockGauges::spawn(Arc::clone(&engine), config.lock_gauges_refresh)),
+    };
+    let settings = EdgeSettings {
+        max_chunk: config.max_chunk_size,
+        max_put: config.max_put_size,
+        audit: Some(audit),
+        space: engine.space().map(Arc::clone),
+        body_idle: config.connections.body_idle,
+        metrics: Arc::new(metrics),
+    };
+    let edge = Edge::new(Gateway::new(Arc::clone(&engine), dir, api), settings);
     let edge = Arc::new(edge);
 
     let addr = listener.local_addr()?;
@@ -318,7 +321,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         a.spawn();
     }
     cleanup.disarm();
-    edge.ready.store(true, Ordering::Release);
+    edge.set_ready(true);
     println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "ready");
 
@@ -360,7 +363,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     .half_close(true)
                     .timer(TokioTimer::new())
                     .header_read_timeout(None)
-                    .max_headers(crate::guards::MAX_HEADER_FIELDS);
+                    .max_headers(holdfast_api::edge::MAX_HEADER_FIELDS);
                 let io = TokioIo::new(ActivityIo::new(stream, Arc::clone(&admission.conn)));
                 let conn = graceful.watch(builder.serve_connection(io, service).into_owned());
                 let connections = Arc::clone(&connections);
@@ -375,7 +378,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             () = &mut shutdown => break,
         }
     }
-    edge.ready.store(false, Ordering::Release);
+    edge.set_ready(false);
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {

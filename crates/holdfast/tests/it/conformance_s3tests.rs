@@ -414,18 +414,16 @@ fn sigv4_put_with_date_header(addr: &str, path: &str, body: &[u8], date: &str, a
 }
 
 fn http_date(t: SystemTime) -> String {
-    let mut out = Vec::new();
-    s3s::dto::Timestamp::from(t).format(s3s::dto::TimestampFormat::HttpDate, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::from(t).format(format).unwrap()
 }
 
 /// `YYYYMMDDTHHMMSSZ`
 fn amz_time(t: SystemTime) -> String {
-    let mut out = Vec::new();
-    s3s::dto::Timestamp::from(t).format(s3s::dto::TimestampFormat::DateTime, &mut out).unwrap();
-    let basic: String =
-        String::from_utf8(out).unwrap()[..19].chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
-    format!("{basic}Z")
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::OffsetDateTime::from(t).format(format).unwrap()
 }
 
 /// SigV4 accepts the request time in the `Date` header (RFC 1123, `GMT` or `-0000`) when

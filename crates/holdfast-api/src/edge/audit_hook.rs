@@ -5,7 +5,7 @@
 //! request that failed. Lock changes, bypasses and denials wait (briefly) for their records
 //! to reach the trail's files before the answer leaves; the records are durable either way.
 
-use holdfast_api::audit::{AuditFacts, AuditSlot};
+use crate::audit::{AuditFacts, AuditSlot};
 use holdfast_audit::{Actor, ActorCell, AuditLog, AuditRecord, LockSnapshot};
 use std::time::Duration;
 

@@ -155,11 +155,7 @@ pub fn check_copy_source_key(headers: &HeaderMap) -> Result<(), Refusal> {
     let decoded: Vec<u8> = percent_encoding::percent_decode(path).collect();
     let key_len = decoded.splitn(2, |b| *b == b'/').nth(1).map_or(0, <[u8]>::len);
     if key_len > holdfast_engine::MAX_KEY_BYTES {
-        return Err((
-            http::StatusCode::BAD_REQUEST,
-            "KeyTooLongError",
-            holdfast_api::error::KEY_TOO_LONG_MESSAGE.to_owned(),
-        ));
+        return Err((http::StatusCode::BAD_REQUEST, "KeyTooLongError", crate::error::KEY_TOO_LONG_MESSAGE.to_owned()));
     }
     Ok(())
 }

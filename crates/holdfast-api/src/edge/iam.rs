@@ -1,8 +1,8 @@
 //! Routes IAM query-API requests (signed with service `iam`) past s3s, which only knows
 //! `s3` and `sts`: verify SigV4 here, then hand the form to `holdfast_identity::iam`.
 
+use crate::audit::AuditSlot;
 use bytes::Bytes;
-use holdfast_api::audit::AuditSlot;
 use holdfast_identity::iam::{Iam, IamResponse, error_response};
 use holdfast_identity::sigv4::{self, SigError};
 use holdfast_identity::{Directory, Principal};
@@ -112,7 +112,7 @@ pub async fn handle(
         .split(|&b| b == b'&')
         .find_map(|kv| kv.strip_prefix(b"Action="))
         .map(|a| String::from_utf8_lossy(a).into_owned());
-    let principal_name = holdfast_api::audit::principal_name(caller, dir.account_id());
+    let principal_name = crate::audit::principal_name(caller, dir.account_id());
     holdfast_audit::scope::update_current(|a| {
         a.principal = Some(principal_name.clone());
         a.op = Some(format!("iam:{}", action.as_deref().unwrap_or_default()));

@@ -1,21 +1,33 @@
 //! The HTTP edge in front of s3s: health and metrics endpoints, the guards, a request id
 //! on every response, metrics per operation, and the AWS error elements s3s cannot render.
+//! The binary builds an [`Edge`] from a [`Gateway`] and [`EdgeSettings`] and hands every
+//! request of its connections to [`Edge::handle`]; nothing of s3s crosses that boundary.
 
-use crate::body_timeout::IdleTimeoutBody;
-use crate::boolean_headers;
-use crate::guards::{self, ChunkGuard};
+mod audit_hook;
+mod body_timeout;
+mod boolean_headers;
+mod guards;
+mod iam;
+
+pub use guards::MAX_HEADER_FIELDS;
+
+use crate::Gateway;
+use crate::audit::AuditSlot;
+use crate::auth::OpSlot;
+use crate::error::{ERROR_FIELDS_HEADER, METHOD_PLACEHOLDER};
+use body_timeout::IdleTimeoutBody;
 use bytes::Bytes;
-use holdfast_api::audit::AuditSlot;
-use holdfast_api::auth::OpSlot;
-use holdfast_api::error::{ERROR_FIELDS_HEADER, METHOD_PLACEHOLDER};
+use guards::ChunkGuard;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use metrics_exporter_prometheus::PrometheusHandle;
 use s3s::Body;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub const HEALTH_PATH: &str = "/_holdfast/health";
@@ -23,29 +35,76 @@ pub const METRICS_PATH: &str = "/_holdfast/metrics";
 /// Error bodies larger than this are passed through untouched.
 const MAX_ERROR_BODY: usize = 64 << 10;
 
-pub struct Edge {
-    pub s3: s3s::service::S3Service,
-    pub dir: Arc<holdfast_identity::Directory>,
-    pub metrics: PrometheusHandle,
-    pub ready: AtomicBool,
+/// What the edge needs of the server's settings and services, as plain values. The region,
+/// the base domain and `aws_strict` are the [`Gateway`]'s.
+pub struct EdgeSettings {
+    /// Largest aws-chunked chunk a client may declare.
     pub max_chunk: u64,
+    /// Largest object a PUT may upload.
     pub max_put: u64,
-    /// AWS-exact answers where AWS and ceph/s3-tests disagree.
-    pub aws_strict: bool,
-    /// The region requests must be signed for.
-    pub region: String,
-    /// Base domain of virtual-hosted-style requests, if any.
-    pub base_domain: Option<String>,
     /// Where state changes and denials are recorded (issue #5).
     pub audit: Option<Arc<holdfast_audit::AuditLog>>,
-    /// The lock-report gauges on the metrics endpoint, computed in the background.
-    pub lock_gauges: Option<Arc<crate::lock_gauges::LockGauges>>,
-    /// Who may see per-bucket metrics (issue #10).
-    pub metrics_access: crate::metrics_view::MetricsAccess,
     /// The data volume's free-space reserve, for health and the disk gauges (issue #10).
     pub space: Option<Arc<holdfast_engine::space::DiskSpace>>,
     /// A request body silent this long is answered 400 RequestTimeout (issue #10).
     pub body_idle: std::time::Duration,
+    /// The text of the metrics endpoint (the binary's operations concern).
+    pub metrics: Arc<dyn MetricsPage>,
+}
+
+/// The metrics endpoint's text, rendered by the binary (exporter, lock gauges, who may see
+/// per-bucket series).
+pub trait MetricsPage: Send + Sync {
+    /// The page for a scraper that sent these headers, or `None` when it presented a wrong
+    /// token (answered 401).
+    fn render(&self, headers: &http::HeaderMap) -> Option<String>;
+}
+
+/// A metrics endpoint without series (tests, tools).
+pub struct NoMetrics;
+
+impl MetricsPage for NoMetrics {
+    fn render(&self, _headers: &http::HeaderMap) -> Option<String> {
+        Some(String::new())
+    }
+}
+
+/// The body of every answer of the edge.
+pub struct EdgeBody(Body);
+
+impl http_body::Body for EdgeBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().0).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.0.size_hint()
+    }
+}
+
+pub struct Edge {
+    s3: s3s::service::S3Service,
+    dir: Arc<holdfast_identity::Directory>,
+    metrics: Arc<dyn MetricsPage>,
+    ready: AtomicBool,
+    max_chunk: u64,
+    max_put: u64,
+    /// AWS-exact answers where AWS and ceph/s3-tests disagree.
+    aws_strict: bool,
+    /// The region requests must be signed for.
+    region: String,
+    /// Base domain of virtual-hosted-style requests, if any.
+    base_domain: Option<String>,
+    audit: Option<Arc<holdfast_audit::AuditLog>>,
+    space: Option<Arc<holdfast_engine::space::DiskSpace>>,
+    body_idle: std::time::Duration,
     request_seq: AtomicU64,
     request_prefix: u32,
 }
@@ -82,15 +141,14 @@ fn default_message_for(text: &str) -> Option<&'static str> {
     }
     let start = text.find("<Code>")? + "<Code>".len();
     let end = text[start..].find("</Code>")? + start;
-    holdfast_api::error::default_message(&text[start..end])
+    crate::error::default_message(&text[start..end])
 }
 
 /// 400 RequestTimeout for a body that stalled, as Amazon S3 answers; the connection closes
 /// after it (the rest of the body will not be read).
 fn request_timeout() -> Response<Body> {
     metrics::counter!("holdfast_body_timeouts_total").increment(1);
-    let mut resp =
-        error_response(StatusCode::BAD_REQUEST, "RequestTimeout", holdfast_api::error::REQUEST_TIMEOUT_MESSAGE);
+    let mut resp = error_response(StatusCode::BAD_REQUEST, "RequestTimeout", crate::error::REQUEST_TIMEOUT_MESSAGE);
     resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
@@ -137,31 +195,34 @@ async fn add_s3_namespace(resp: &mut Response<Body>) {
 }
 
 impl Edge {
-    pub fn new(
-        s3: s3s::service::S3Service,
-        dir: Arc<holdfast_identity::Directory>,
-        metrics: PrometheusHandle,
-        max_chunk: u64,
-        max_put: u64,
-    ) -> Self {
+    /// The edge in front of `gateway`'s S3 service; it answers 503 on health until
+    /// [`Edge::set_ready`].
+    pub fn new(gateway: Gateway, settings: EdgeSettings) -> Self {
+        let dir = Arc::clone(&gateway.dir);
+        let aws_strict = gateway.config.aws_strict;
+        let region = gateway.config.region.clone();
+        let base_domain = gateway.config.base_domain.clone();
         Self {
-            s3,
+            s3: crate::service(gateway),
             dir,
-            metrics,
+            metrics: settings.metrics,
             ready: AtomicBool::new(false),
-            max_chunk,
-            max_put,
-            aws_strict: false,
-            region: "us-east-1".to_owned(),
-            base_domain: None,
-            audit: None,
-            lock_gauges: None,
-            metrics_access: crate::metrics_view::MetricsAccess::default(),
-            space: None,
-            body_idle: std::time::Duration::from_secs(20),
+            max_chunk: settings.max_chunk,
+            max_put: settings.max_put,
+            aws_strict,
+            region,
+            base_domain,
+            audit: settings.audit,
+            space: settings.space,
+            body_idle: settings.body_idle,
             request_seq: AtomicU64::new(0),
             request_prefix: rand::random(),
         }
+    }
+
+    /// Whether health answers 200 (serving) or 503 (starting, shutting down).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
     }
 
     fn request_id(&self) -> String {
@@ -169,7 +230,12 @@ impl Edge {
         format!("{:08X}{:08X}", self.request_prefix, n & 0xFFFF_FFFF)
     }
 
-    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    /// Answers one request of a connection from `peer`.
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<EdgeBody> {
+        self.answer(req, peer).await.map(EdgeBody)
+    }
+
+    async fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let request_id = self.request_id();
         let method = req.method().clone();
@@ -180,7 +246,7 @@ impl Edge {
         let slot = OpSlot::default();
         let facts = AuditSlot::default();
         let audited = !matches!(req.uri().path(), HEALTH_PATH | METRICS_PATH);
-        let request = crate::audit::RequestFacts::of(&req, peer);
+        let request = audit_hook::RequestFacts::of(&req, peer);
         let actor = request.actor(&request_id);
         let mut iam_action = None;
         let mut resp = match req.uri().path() {
@@ -189,12 +255,11 @@ impl Edge {
                 self.disk_reading();
                 self.metrics_page(req.headers())
             }
-            _ if crate::iam_edge::is_iam(&req) => {
+            _ if iam::is_iam(&req) => {
                 if let Ok(mut g) = slot.0.lock() {
                     *g = Some("IAM".to_owned());
                 }
-                let (r, action) =
-                    actor.clone().scope(crate::iam_edge::handle(&self.dir, req, &request_id, &facts)).await;
+                let (r, action) = actor.clone().scope(iam::handle(&self.dir, req, &request_id, &facts)).await;
                 iam_action = Some(format!("iam:{}", action.unwrap_or_default()));
                 r
             }
@@ -212,7 +277,7 @@ impl Edge {
         self.finish(&mut resp, &method, &request_id).await;
         if audited
             && let Some(log) = &self.audit
-            && let Err(e) = crate::audit::record(
+            && let Err(e) = audit_hook::record(
                 log,
                 iam_action.as_deref().unwrap_or(&op),
                 &request,
@@ -284,24 +349,13 @@ impl Edge {
     /// The exporter's metrics and the lock gauges, without the series that name a bucket
     /// unless this scraper may see them. Nothing here computes: the lock figures are cached.
     fn metrics_page(&self, headers: &http::HeaderMap) -> Response<Body> {
-        use crate::metrics_view::{Audience, WrongToken};
-        let audience = match self.metrics_access.audience(headers) {
-            Ok(a) => a,
-            Err(WrongToken) => {
-                let mut r = Response::new(Body::from(Bytes::from_static(b"wrong metrics token\n")));
-                *r.status_mut() = StatusCode::UNAUTHORIZED;
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"holdfast-metrics\""));
-                return r;
-            }
+        let Some(text) = self.metrics.render(headers) else {
+            let mut r = Response::new(Body::from(Bytes::from_static(b"wrong metrics token\n")));
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"holdfast-metrics\""));
+            return r;
         };
-        let mut text = self.metrics.render();
-        if audience == Audience::Totals {
-            text = crate::metrics_view::without_bucket_labels(&text);
-        }
-        if let Some(gauges) = &self.lock_gauges {
-            gauges.render(audience, &mut text);
-        }
         let mut r = Response::new(Body::from(text));
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
         r
@@ -361,8 +415,8 @@ impl Edge {
         {
             return error_response(status, code, &message);
         }
-        if holdfast_api::reads_body_whole(req.method(), req.uri().query(), object_path)
-            && content_length(req.headers()) > holdfast_api::MAX_XML_BODY
+        if crate::reads_body_whole(req.method(), req.uri().query(), object_path)
+            && content_length(req.headers()) > crate::MAX_XML_BODY
         {
             return error_response(StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", "Your request was too big.");
         }
@@ -391,21 +445,21 @@ impl Edge {
         }
         parts.extensions.insert(slot);
         parts.extensions.insert(facts);
-        parts.extensions.insert(holdfast_api::access::RemoteAddr(peer));
+        parts.extensions.insert(crate::access::RemoteAddr(peer));
         let body = if chunked {
             Body::http_body(ChunkGuard::new(body, self.max_chunk))
-        } else if holdfast_api::keeps_xml_body(&parts.method, parts.uri.query()) {
+        } else if crate::keeps_xml_body(&parts.method, parts.uri.query()) {
             // Issue #11 and B14, D9: keep the XML body so that it can be validated strictly
             // and its Content-MD5 / checksum verified before s3s parses it.
             const TOO_BIG: &str = "Your request was too big.";
-            if content_length(&parts.headers) > holdfast_api::MAX_XML_BODY {
+            if content_length(&parts.headers) > crate::MAX_XML_BODY {
                 return error_response(StatusCode::BAD_REQUEST, "MaxMessageLengthExceeded", TOO_BIG);
             }
-            let limit = usize::try_from(holdfast_api::MAX_XML_BODY).unwrap_or(usize::MAX);
+            let limit = usize::try_from(crate::MAX_XML_BODY).unwrap_or(usize::MAX);
             match http_body_util::Limited::new(body, limit).collect().await {
                 Ok(collected) => {
                     let bytes = collected.to_bytes();
-                    parts.extensions.insert(holdfast_api::XmlBody(bytes.clone()));
+                    parts.extensions.insert(crate::XmlBody(bytes.clone()));
                     Body::from(bytes)
                 }
                 Err(_) if stalled.get() => return request_timeout(),

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
-/// The body stalled. Its text carries `RequestTimeout`, which `holdfast_api::convert`
+/// The body stalled. Its text carries `RequestTimeout`, which `crate::convert`
 /// recognises through any wrapping error (s3s's aws-chunked decoder, for one).
 #[derive(Debug)]
 pub struct BodyIdleTimeout(Duration);
