@@ -7,6 +7,8 @@ pub mod auth;
 mod convert;
 pub mod edge;
 pub mod error;
+#[doc(hidden)]
+pub mod in_process;
 mod ops;
 mod s3_impl;
 pub mod strict_xml;

@@ -1,7 +1,7 @@
 //! The hot paths in process, for instruction counts (`scripts/perf-guard.sh` runs this under
-//! callgrind): the S3 service as the server builds it (s3s with Holdfast's authentication
-//! and access check, the engine, SQLite, blob files in a temporary directory), called with
-//! signed requests, without sockets.
+//! callgrind): the S3 service as the server builds it (`holdfast_api::in_process`: s3s with
+//! Holdfast's authentication and access check, the engine, SQLite, blob files in a temporary
+//! directory), called with signed requests, without the HTTP edge and without sockets.
 //!
 //! Every run signs the same `iters` requests (and makes the same bodies); with `dry` it
 //! stops there. The instructions of a path per request are therefore
@@ -12,6 +12,7 @@
 use crate::sigv4::{self, Signer, UNSIGNED_PAYLOAD};
 use anyhow::{Context, bail};
 use bytes::Bytes;
+use holdfast_api::in_process::InProcess;
 use holdfast_api::{ApiConfig, Gateway};
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
@@ -19,7 +20,6 @@ use holdfast_identity::{Directory, RootCredentials, Sealer};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{IdentityStore, MetaStore};
 use http::Method;
-use http_body_util::BodyExt;
 use std::sync::Arc;
 
 const AK: &str = "HFHOTPATHSACCESSKEY0";
@@ -51,7 +51,7 @@ fn sign(signer: &Signer, method: Method, path: String, body: Bytes, now: i64) ->
     Signed { method, path, amz_date: sig.amz_date, authorization: sig.authorization, body }
 }
 
-async fn call(service: &s3s::service::S3Service, r: Signed) -> anyhow::Result<usize> {
+async fn call(service: &InProcess, r: Signed) -> anyhow::Result<usize> {
     let len = r.body.len();
     let mut req = http::Request::builder()
         .method(r.method)
@@ -63,10 +63,7 @@ async fn call(service: &s3s::service::S3Service, r: Signed) -> anyhow::Result<us
     if len > 0 {
         req = req.header("content-length", len);
     }
-    let req = req.body(s3s::Body::from(r.body))?;
-    let resp = service.call(req).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let status = resp.status();
-    let body = resp.into_body().collect().await.map_err(|e| anyhow::anyhow!("{e:?}"))?.to_bytes();
+    let (status, body) = service.call(req.body(r.body)?).await.map_err(anyhow::Error::msg)?;
     if !status.is_success() {
         bail!("HTTP {status}: {}", String::from_utf8_lossy(&body));
     }
@@ -101,7 +98,7 @@ async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) ->
     let owner = "0".repeat(64);
     let directory = Directory::new(meta as Arc<dyn IdentityStore>, sealer, root, "000000000000".into(), owner);
     let gateway = Gateway::new(engine, Arc::new(directory), ApiConfig::default());
-    let service = holdfast_api::service(gateway);
+    let service = InProcess::new(gateway);
     let signer = Signer::new(AK, SK, "us-east-1");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let now = i64::try_from(now)?;
