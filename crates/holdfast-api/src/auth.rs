@@ -9,8 +9,6 @@ use s3s::dto::{PutObjectLegalHoldInput, PutObjectRetentionInput, PutObjectTaggin
 use s3s::{S3Request, S3Result, s3_error};
 use std::sync::{Arc, Mutex};
 
-pub use holdfast_identity::RootCredentials;
-
 pub struct KeyStore {
     dir: Arc<Directory>,
 }

@@ -1,19 +1,20 @@
-//! The S3 protocol edge. The only crate that knows s3s: it turns typed s3s inputs into
+//! The S3 face. The only crate that knows s3s: the HTTP edge in front of it ([`edge`],
+//! the ready service the binary serves), and `impl S3`, which turns typed s3s inputs into
 //! engine calls and engine errors into S3 errors (in `error`, and nowhere else).
 
-pub mod access;
-pub mod audit;
-pub mod auth;
+mod access;
+mod audit;
+mod auth;
 mod convert;
 pub mod edge;
-pub mod error;
+mod error;
 #[doc(hidden)]
 pub mod in_process;
 mod ops;
 mod s3_impl;
-pub mod strict_xml;
+mod strict_xml;
 
-pub use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body, reads_body_whole};
+pub(crate) use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body, reads_body_whole};
 
 /// The log targets the server turns off unless `HOLDFAST_LOG` sets the filter: s3s's own
 /// logging (the edge logs each request itself).
@@ -81,7 +82,7 @@ impl Gateway {
 }
 
 /// Builds the s3s service: authentication, access checks, virtual hosts, limits.
-pub fn service(gateway: Gateway) -> s3s::service::S3Service {
+pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
     let base_domain = gateway.config.base_domain.clone();
     let dir = Arc::clone(&gateway.dir);
     let meta = Arc::clone(&gateway.engine.meta);

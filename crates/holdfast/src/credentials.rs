@@ -1,7 +1,7 @@
 //! Root credentials: from the environment, or generated once and kept in the data dir.
 
 use anyhow::Context;
-use holdfast_api::auth::RootCredentials;
+use holdfast_identity::RootCredentials;
 use rand::Rng;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
