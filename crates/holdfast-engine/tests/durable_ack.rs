@@ -7,6 +7,8 @@
 //! commit returned. A commit that fails (fault injection) is never acknowledged, for inline
 //! and blob-backed objects alike, and leaves nothing readable.
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 use bytes::Bytes;
 use futures::StreamExt;
 use holdfast_blob::LocalBlobStore;

@@ -3,7 +3,7 @@
 //! Given a version's lock state, a request and the compliance clock's "now", these functions
 //! answer allow or deny. They do no I/O: the metadata store calls them inside the same
 //! transaction that performs the change (check-and-mutate), so no path can skip them.
-//! Rule IDs (B, W, R, L, D, DP) refer to `spec/object-lock.md`.
+//! Rule IDs (B, W, R, L, D, DP) refer to `docs/spec/object-lock.md`.
 
 mod clock;
 mod instant;

@@ -3,6 +3,8 @@
 //! the metadata store the WORM triggers would also refuse a COMPLIANCE delete the rules
 //! wrongly allowed, and so hide such a mistake from `holdfast-meta/tests/lock_model.rs`.
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Mode, Retention, check_delete, check_retention_change};
 use proptest::prelude::*;
 

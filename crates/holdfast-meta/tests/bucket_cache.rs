@@ -1,6 +1,8 @@
 //! The embedded store keeps bucket-level records in memory; every acknowledged change to
 //! them is seen by the next read (the writer empties the cache before it answers).
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 use holdfast_lock::Instant;
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{IdentityStore, MetaError, MetaStore, Versioning};

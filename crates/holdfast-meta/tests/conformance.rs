@@ -8,6 +8,8 @@
 //! delimiters, markers), multipart uploads, the collection queue, identity, the compliance
 //! clock, the database WORM guard, and races between two store instances (two gateways).
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, LockDenied, LockState, Mode, Period, Retention};
 use holdfast_meta::postgres::{PgMeta, PgOptions};
 use holdfast_meta::sqlite::SqliteMeta;

@@ -2,6 +2,8 @@
 //! transaction, come back with a read of the version (not with listings), go with the
 //! version's removal, and the database refuses to drop or change them on its own.
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 use bytes::Bytes;
 use holdfast_lock::{Bypass, Instant, LockState, Mode, Retention};
 use holdfast_meta::sqlite::SqliteMeta;

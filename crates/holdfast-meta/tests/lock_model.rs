@@ -28,6 +28,8 @@
 //! `until > T0` as locked by the triggers even after the simulated clock passed it, and
 //! expects such a change to be refused with `Locked` (as the store maps a trigger refusal).
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, LockState, Mode, Period, Retention};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{

@@ -2,6 +2,8 @@
 //! batch's callers get an error, the next batch commits. Before, one failure could leave
 //! every later write answering "metadata writer stopped" until restart.
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 use bytes::Bytes;
 use holdfast_lock::{Instant, LockState};
 use holdfast_meta::sqlite::{CommitObserver, CommitStage, SqliteMeta};

@@ -3,6 +3,8 @@
 //! operators, multiple keys and values, IfExists, set operators, policy variables) and the S3
 //! User Guide's bucket policy examples. Each test names the page it follows.
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 mod common;
 
 use common::*;

@@ -5,6 +5,8 @@
 //! Three generators: arbitrary Unicode text; JSON values built from the policy vocabulary and
 //! random leaves; and byte-level mutations of valid policies.
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 use holdfast_policy::{Context, Decision, Effect, Policy, Principal, Request, authorize, evaluate};
 use proptest::prelude::*;
 use serde_json::{Map, Value};

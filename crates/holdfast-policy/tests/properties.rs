@@ -8,6 +8,8 @@
 //! that the requests can meet) so that most of them apply to some request, and are written as
 //! JSON and parsed, so the parser is on the path too.
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
-//! The two policies of the seeds (shared/seeds): an identity policy that denies
+//! The two policies of the project's seed documents (AWS examples, inlined below): an identity policy that denies
 //! `s3:BypassGovernanceRetention`, and the S3 User Guide's retention-limit bucket policy
 //! (spec §7 P3: 30 days denied, 5 days allowed).
+
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 mod common;
 

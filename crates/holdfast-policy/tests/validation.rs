@@ -1,5 +1,7 @@
 //! What AWS refuses when a policy is stored, and the shapes it accepts.
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 use holdfast_policy::{Effect, MalformedPolicy, Matcher, Policy, PrincipalId, Principals, Version};
 
 const B: &str = "examplebucket";

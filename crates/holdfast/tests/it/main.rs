@@ -1,6 +1,8 @@
 //! The integration suite in one test binary: one link instead of one per file, and every
 //! test of every file scheduled together (cargo runs test binaries one after another).
 
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
 mod buckets;
 mod conformance_s3tests;
 mod evidence_anchor;

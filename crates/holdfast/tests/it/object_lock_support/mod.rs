@@ -1,5 +1,5 @@
 //! Helpers shared by the Object Lock integration tests (`object_lock_*.rs`, issue #3).
-//! Rule IDs refer to `spec/object-lock.md`.
+//! Rule IDs refer to `docs/spec/object-lock.md`.
 
 #![allow(dead_code)]
 
