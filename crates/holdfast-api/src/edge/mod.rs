@@ -60,15 +60,6 @@ pub trait MetricsPage: Send + Sync {
     fn render(&self, headers: &http::HeaderMap) -> Option<String>;
 }
 
-/// A metrics endpoint without series (tests, tools).
-pub struct NoMetrics;
-
-impl MetricsPage for NoMetrics {
-    fn render(&self, _headers: &http::HeaderMap) -> Option<String> {
-        Some(String::new())
-    }
-}
-
 /// The body of every answer of the edge.
 pub struct EdgeBody(Body);
 
@@ -346,8 +337,8 @@ impl Edge {
         }
     }
 
-    /// The exporter's metrics and the lock gauges, without the series that name a bucket
-    /// unless this scraper may see them. Nothing here computes: the lock figures are cached.
+    /// The binary's metrics page (see [`MetricsPage`]), or 401 with a Bearer challenge for a
+    /// wrong token.
     fn metrics_page(&self, headers: &http::HeaderMap) -> Response<Body> {
         let Some(text) = self.metrics.render(headers) else {
             let mut r = Response::new(Body::from(Bytes::from_static(b"wrong metrics token\n")));
