@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{BodyClaims, Engine, EngineConfig, EngineError, GetObject, PutObject, ReadConditions};
-use holdfast_lock::{Instant, LockState};
+use holdfast_lock::LockState;
 use holdfast_meta::sqlite::{CommitObserver, CommitStage, SqliteMeta};
 use holdfast_meta::{MetaError, MetaStore, ObjectHeaders, VersionRecord, VersionSelector, WriteConditions};
 use std::path::Path;
@@ -90,7 +90,7 @@ async fn fixture() -> Fixture {
         Arc::new(SqliteMeta::open_observed(&dir.path().join("meta.db"), Some(observer)).unwrap());
     let blobs = Arc::new(LocalBlobStore::open(dir.path()).unwrap());
     let engine = Arc::new(Engine::new(meta, blobs, EngineConfig::default()).await.unwrap());
-    engine.meta.create_bucket("b", false, Instant::now_system()).await.unwrap();
+    engine.create_bucket("b", false).await.unwrap();
     let blob_dir = dir.path().join("blobs");
     Fixture { _dir: dir, engine, gate, reached, release, blob_dir }
 }

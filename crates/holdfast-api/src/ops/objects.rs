@@ -75,7 +75,7 @@ pub(crate) async fn shown_version_id(gw: &Gateway, rec: &VersionRecord) -> Optio
     if rec.version_id != "null" {
         return Some(rec.version_id.clone());
     }
-    match gw.engine.meta.bucket(&rec.bucket).await {
+    match gw.engine.bucket(&rec.bucket).await {
         Ok(Some(b)) if b.versioning != Versioning::Unversioned => Some("null".into()),
         _ => None,
     }

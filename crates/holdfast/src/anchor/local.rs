@@ -11,7 +11,7 @@ use holdfast_meta::{ListQuery, ObjectHeaders, VersionSelector, WriteConditions};
 
 /// Fails unless the bucket exists and has Object Lock enabled.
 pub async fn check_bucket(engine: &Engine, bucket: &str) -> anyhow::Result<()> {
-    match engine.meta.bucket(bucket).await.context("cannot read the anchor bucket")? {
+    match engine.bucket(bucket).await.context("cannot read the anchor bucket")? {
         None => bail!("anchor bucket {bucket:?} does not exist on this server (create it with Object Lock enabled)"),
         Some(b) if !b.lock_enabled => bail!("anchor bucket {bucket:?} does not have Object Lock enabled"),
         Some(_) => Ok(()),
@@ -46,7 +46,6 @@ pub async fn list(engine: &Engine, bucket: &str, prefix: &str) -> anyhow::Result
     let (mut after, mut after_version) = (None, None);
     for _ in 0..100_000 {
         let page = engine
-            .meta
             .list_versions(ListQuery {
                 bucket: bucket.to_owned(),
                 prefix: prefix.to_owned(),
