@@ -94,12 +94,7 @@ impl Engine {
     /// collected at once rather than left to the orphan sweep.
     async fn record(&self, v: NewVersion, tags: TagSet, cond: WriteConditions) -> EngineResult<VersionRecord> {
         let blobs: Vec<String> = v.object.segments.iter().map(|s| s.blob.clone()).collect();
-        let recorded = if tags.is_empty() {
-            self.meta.put_version(v, cond, self.clock.now()).await
-        } else {
-            self.meta.put_version_tagged(v, tags, cond, self.clock.now()).await
-        };
-        match recorded {
+        match self.meta.put_version(v, tags, cond, self.clock.now()).await {
             Ok(rec) => Ok(rec),
             Err(e) => {
                 for b in blobs {
