@@ -176,9 +176,9 @@ impl Gateway {
         let tags = super::tagging::tags_from_header(input.tagging.as_deref(), self.config.aws_strict)?;
         let rec = self
             .engine
-            .put_object_tagged(
+            .put_object(
+                &bucket,
                 PutObject {
-                    bucket: input.bucket.clone(),
                     key: input.key.clone(),
                     headers: object_headers,
                     body: body_stream(input.body),
@@ -507,7 +507,8 @@ impl Gateway {
         };
         let (src, rec) = self
             .engine
-            .copy_object_tagged(
+            .copy_object(
+                &dest,
                 CopyObject {
                     src_bucket: src_bucket.to_string(),
                     src_key: src_key.to_string(),
@@ -518,7 +519,6 @@ impl Gateway {
                         input.copy_source_if_modified_since.as_ref(),
                         input.copy_source_if_unmodified_since.as_ref(),
                     ),
-                    bucket: input.bucket.clone(),
                     key: input.key.clone(),
                     metadata,
                     checksum_algorithm,
