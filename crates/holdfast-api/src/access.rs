@@ -98,7 +98,7 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
 }
 
 /// `bucket/key[?versionId=v]` of an `x-amz-copy-source` header.
-fn copy_source(h: &HeaderMap) -> Option<(String, String, bool)> {
+pub fn copy_source(h: &HeaderMap) -> Option<(String, String, bool)> {
     let raw = header(h, "x-amz-copy-source")?;
     let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
     let path = percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8_lossy().into_owned();

@@ -10,6 +10,16 @@ mod ops;
 mod s3_impl;
 pub mod strict_xml;
 
+/// The parsers the fuzz targets drive (fuzz/, issue #11), as the operations call them; not
+/// an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::access::copy_source;
+    pub use crate::ops::lock::{default_retention, legal_hold_request, retention_request};
+    pub use crate::ops::objects::{byte_range, byte_range_header, check_delete};
+    pub use crate::ops::tagging::tags_from_header;
+}
+
 pub use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body};
 
 use holdfast_engine::Engine;
