@@ -2,7 +2,11 @@
 //! framing, presigned URLs, the `Authorization` header) through its public entry point, as
 //! Holdfast's S3 edge does: built once with one fixed key pair (`SimpleAuth`) and a tiny S3
 //! whose PutObject reads its body to the end (so the aws-chunked decoder runs), called on a
-//! current-thread tokio runtime. Invariant for every target: s3s answers client garbage with a
+//! current-thread tokio runtime. Before s3s, each request meets the checks of Holdfast's HTTP
+//! edge in the order `edge.rs` applies them (the binary crate's `guards.rs`, which each target
+//! includes as `guards`): SigV2 and presigned expiry, Transfer-Encoding, the URI's escapes,
+//! the signing region and presigned signature form, Content-Length, `Date` as x-amz-date, and
+//! the aws-chunked chunk-size cap (`ChunkGuard`, 16 MiB as configured by default). Invariant for every target: s3s answers client garbage with a
 //! 2xx/3xx/4xx (501 NotImplemented allowed: s3s refuses streaming presigned uploads so), never
 //! a 500/502/503 and never an `HttpError`.
 
@@ -79,11 +83,51 @@ pub fn sign(method: &str, path: &str, query: &str, headers: &[(&str, &str)], pay
     harness().signer.sign(method, HOST, path, query, headers, payload, date).authorization
 }
 
-/// Sends one request through the service; panics on a server error or an `HttpError`.
-/// Returns the status.
-pub fn call(req: http::Request<Body>) -> u16 {
+/// HMAC-SHA256.
+pub fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// The service's SigV4 signing key for `day` (yyyymmdd).
+pub fn signing_key(day: &str) -> [u8; 32] {
+    let mut key = hmac(format!("AWS4{SECRET_KEY}").as_bytes(), day.as_bytes());
+    for part in [REGION.as_bytes(), b"s3", b"aws4_request"] {
+        key = hmac(&key, part);
+    }
+    key
+}
+
+/// Sends one request through Holdfast's edge checks and the service; panics on a server
+/// error (but 501) or an `HttpError`. Returns the status.
+pub fn call(req: http::Request<Bytes>) -> u16 {
     let h = harness();
     let described = format!("{} {} {:?}", req.method(), req.uri(), req.headers());
+    let (mut parts, bytes) = req.into_parts();
+    let query = parts.uri.query();
+    let refused = crate::guards::check_signature_version(&parts.headers, query, true)
+        .and_then(|()| crate::guards::check_transfer_encoding(&parts.method, &parts.headers))
+        .and_then(|()| crate::guards::check_uri(parts.uri.path()))
+        .and_then(|()| crate::guards::check_signing_region(&parts.headers, query, REGION).map_err(|(r, _)| r))
+        .and_then(|()| crate::guards::check_content_length(&parts.method, &parts.headers, query, true))
+        .err();
+    if let Some((status, code, message)) = refused {
+        assert!(
+            !status.is_server_error() || status == http::StatusCode::NOT_IMPLEMENTED,
+            "Holdfast's edge answers {status} {code} {message} for client input: {described}"
+        );
+        return status.as_u16();
+    }
+    let chunked = crate::guards::is_aws_chunked(&parts.headers);
+    crate::guards::sigv4_date_from_date_header(&mut parts.headers);
+    let body = if chunked {
+        Body::http_body(crate::guards::ChunkGuard::new(http_body_util::Full::new(bytes), 16 << 20))
+    } else {
+        Body::from(bytes)
+    };
+    let req = http::Request::from_parts(parts, body);
     let result = h.rt.block_on(async {
         let resp = h.service.call(req).await?;
         let status = resp.status();
@@ -122,11 +166,11 @@ pub fn call(req: http::Request<Body>) -> u16 {
 }
 
 /// A request with the given parts; `None` if `http` refuses them (not s3s's concern).
-pub fn request(method: &str, uri: &str, headers: &[(&str, &[u8])], body: Bytes) -> Option<http::Request<Body>> {
+pub fn request(method: &str, uri: &str, headers: &[(&str, &[u8])], body: Bytes) -> Option<http::Request<Bytes>> {
     let mut b = http::Request::builder().method(method).uri(uri);
     for (k, v) in headers {
         let v = http::HeaderValue::from_bytes(v).ok()?;
         b = b.header(*k, v);
     }
-    b.body(Body::from(body)).ok()
+    b.body(body).ok()
 }

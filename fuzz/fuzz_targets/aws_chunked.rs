@@ -13,28 +13,22 @@
 //! Invariant: never a server error (5xx other than 501) or an `HttpError`, never a hang.
 #![no_main]
 
+#[allow(dead_code)]
+#[path = "../../crates/holdfast/src/guards.rs"]
+mod guards;
 #[path = "../common/s3s_service.rs"]
 mod service;
 
 use bytes::Bytes;
-use hmac::{Hmac, KeyInit, Mac};
 use libfuzzer_sys::fuzz_target;
+use service::hmac;
 use sha2::{Digest, Sha256};
-
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
-    mac.update(data);
-    mac.finalize().into_bytes().into()
-}
 
 /// `chunks` framed as STREAMING-AWS4-HMAC-SHA256-PAYLOAD, each chunk signed after the one
 /// before it, the first after the request's own signature `seed`.
 fn frame(chunks: &[&[u8]], seed: &str, date: &str) -> Vec<u8> {
     let day = &date[..8];
-    let mut key = hmac(format!("AWS4{}", service::SECRET_KEY).as_bytes(), day.as_bytes());
-    for part in [service::REGION.as_bytes(), b"s3", b"aws4_request"] {
-        key = hmac(&key, part);
-    }
+    let key = service::signing_key(day);
     let empty = hex::encode(Sha256::digest(b""));
     let mut prev = seed.to_owned();
     let mut out = Vec::new();

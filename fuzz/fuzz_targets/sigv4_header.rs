@@ -7,6 +7,9 @@
 //! or an `HttpError`.
 #![no_main]
 
+#[allow(dead_code)]
+#[path = "../../crates/holdfast/src/guards.rs"]
+mod guards;
 #[path = "../common/s3s_service.rs"]
 mod service;
 
