@@ -3,8 +3,9 @@
 //! Holdfast's conversion into the retention asked for (`retention_request`: both of Mode
 //! and RetainUntilDate or neither, a future date, a known mode). s3s's deserializer also runs
 //! on bodies the strict layer refuses.
-//! Invariants: an accepted retention ends after `now`; removal (`None`) only from a body with
-//! neither field; and an accepted retention survives Holdfast's own answer
+//! Invariants: the date s3s read is the instant Holdfast's own parser reads in the same text
+//! (a plain `<RetainUntilDate>` element); an accepted retention ends after `now`; removal
+//! (`None`) only from a body with neither field; and an accepted retention survives Holdfast's own answer
 //! (GetObjectRetention's XML, its date in Holdfast's form) unchanged.
 #![no_main]
 
@@ -32,6 +33,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let Some(r) = parsed else { return };
+    if let (Some(ts), Ok(text)) = (&r.retain_until_date, std::str::from_utf8(data))
+        && let Some(inner) = text.split("<RetainUntilDate>").nth(1).and_then(|t| t.split("</RetainUntilDate>").next())
+        && text.matches("<RetainUntilDate>").count() == 1
+        && let Ok(ours) = Instant::parse(inner)
+    {
+        let theirs = Instant::from_offset_datetime(time::OffsetDateTime::from(ts.clone()));
+        assert_eq!(theirs, ours, "s3s and Holdfast read {inner:?} differently");
+    }
     let had_fields = r.mode.is_some() || r.retain_until_date.is_some();
     match retention_request(r, NOW) {
         Ok(None) => assert!(!had_fields, "a body with a field removed the retention"),
