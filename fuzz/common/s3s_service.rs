@@ -100,12 +100,55 @@ pub fn signing_key(day: &str) -> [u8; 32] {
     key
 }
 
+/// Finding of this harness (issue #11), in s3s 0.14.1, not patched there: `utils/parser.rs`
+/// `digit()` computes `c - b'0'` before checking that `c` is a digit, so a SigV4 date with a
+/// byte below `'0'` (`-`, `.`, space, ...) in a digit position overflows: a panic where
+/// overflow checks are on (debug builds, fuzzing), a discarded wrapped value otherwise
+/// (Holdfast's release profile). It is reached from the Credential scope's date (header and
+/// presigned: `parse_credential` → `verify_date`) and from x-amz-date / X-Amz-Date
+/// (`AmzDate::parse`). Such requests are not sent, so that fuzzing goes on past the known
+/// crash; noted once.
+fn hits_known_s3s_underflow(text: &str) -> bool {
+    let low = |v: &str| v.bytes().any(|b| b < b'0');
+    let credential = text.split("Credential=").skip(1).any(|rest| {
+        let date = rest.split('/').nth(1).unwrap_or("");
+        date.len() == 8 && low(date)
+    });
+    let date = text.split("X-Amz-Date=").skip(1).any(|rest| {
+        let v = rest.split('&').next().unwrap_or("");
+        v.len() == 16 && low(v)
+    });
+    credential || date
+}
+
+fn skip_known(parts: &http::request::Parts) -> bool {
+    let query = parts.uri.query().unwrap_or("");
+    let decoded = percent_encoding::percent_decode_str(query).decode_utf8_lossy();
+    let header = |name: &str| {
+        parts.headers.get_all(name).iter().any(|v| hits_known_s3s_underflow(&String::from_utf8_lossy(v.as_bytes())))
+    };
+    let amz_date =
+        parts.headers.get_all("x-amz-date").iter().any(|v| v.len() == 16 && v.as_bytes().iter().any(|&b| b < b'0'));
+    let skip =
+        hits_known_s3s_underflow(query) || hits_known_s3s_underflow(&decoded) || header("authorization") || amz_date;
+    if skip {
+        static NOTED: OnceLock<()> = OnceLock::new();
+        NOTED.get_or_init(|| {
+            eprintln!("NOTE skipping requests that hit the known s3s digit() underflow (see common/s3s_service.rs)")
+        });
+    }
+    skip
+}
+
 /// Sends one request through Holdfast's edge checks and the service; panics on a server
 /// error (but 501) or an `HttpError`. Returns the status.
 pub fn call(req: http::Request<Bytes>) -> u16 {
     let h = harness();
     let described = format!("{} {} {:?}", req.method(), req.uri(), req.headers());
     let (mut parts, bytes) = req.into_parts();
+    if skip_known(&parts) {
+        return 0;
+    }
     let query = parts.uri.query();
     let refused = crate::guards::check_signature_version(&parts.headers, query, true)
         .and_then(|()| crate::guards::check_transfer_encoding(&parts.method, &parts.headers))
@@ -149,9 +192,11 @@ pub fn call(req: http::Request<Bytes>) -> u16 {
                 let text = String::from_utf8_lossy(&body);
                 let message = text.split("<Message>").nth(1).and_then(|m| m.split('<').next()).unwrap_or("");
                 let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if seen.len() < 50 && !seen.iter().any(|m| m == message) {
+                // One note per kind ("unknown service 'x'" varies with x).
+                let message: String = message.chars().take(24).collect();
+                if seen.len() < 50 && !seen.iter().any(|m| *m == message) {
                     eprintln!("NOTE 501 NotImplemented: {message} ({described})");
-                    seen.push(message.to_owned());
+                    seen.push(message);
                 }
             }
             assert!(
