@@ -12,7 +12,8 @@ seconds="${1:-600}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(strict_xml retain_until sigv4_header audit_lines)
+    targets=(strict_xml retain_until sigv4_header audit_lines lock_config legal_hold retention_body delete_objects
+        tagging_header range copy_source aws_chunked sigv4_query)
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
@@ -24,7 +25,7 @@ for t in "${targets[@]}"; do
     echo "== $t for ${seconds}s"
     started="$(mktemp)"
     cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$seconds" -print_final_stats=1 2>&1 \
-        | grep -E "^(#[0-9]+\s+DONE|stat::|==[0-9]+== ERROR|SUMMARY|Done [0-9]+ runs)" || true
+        | grep -E "^(#[0-9]+\s+DONE|stat::|==[0-9]+== ERROR|SUMMARY|Done [0-9]+ runs|NOTE |thread .* panicked)" || true
     # Only what this run found (artifacts of earlier runs stay for reproduction).
     crashes="$(find "artifacts/$t" -name 'crash-*' -newer "$started" 2>/dev/null || true)"
     rm -f "$started"

@@ -2,7 +2,7 @@
 //! and a body it accepts is UTF-8 with exactly one root element of the operation's name.
 #![no_main]
 
-use holdfast_api::strict_xml::{schema, validate};
+use holdfast_api::fuzzing::{schema, validate};
 use libfuzzer_sys::fuzz_target;
 
 const OPS: [&str; 10] = [

@@ -97,13 +97,18 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `bucket/key[?versionId=v]` of an `x-amz-copy-source` header.
-fn copy_source(h: &HeaderMap) -> Option<(String, String, bool)> {
-    let raw = header(h, "x-amz-copy-source")?;
-    let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
-    let path = percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8_lossy().into_owned();
-    let (bucket, key) = path.split_once('/')?;
-    Some((bucket.to_owned(), key.to_owned(), query.contains("versionId=")))
+/// `bucket/key[?versionId=v]` of an `x-amz-copy-source` header, read by s3s's own parser:
+/// the source the policy is evaluated on is the object the copy reads (issue #11, found by
+/// fuzzing: a reading of its own took `%2Fb/k` as bucket "" and `b/k?x?versionId=v` as key
+/// `k`, where s3s copies `b/k` and `b/k?x`). No source for a header s3s refuses (the request
+/// fails there) or an access point (not supported).
+pub fn copy_source(h: &HeaderMap) -> Option<(String, String, bool)> {
+    match s3s::dto::CopySource::parse(header(h, "x-amz-copy-source")?).ok()? {
+        s3s::dto::CopySource::Bucket { bucket, key, version_id } => {
+            Some((bucket.into(), key.into(), version_id.is_some()))
+        }
+        _ => None,
+    }
 }
 
 /// The request properties that change which actions are evaluated.
@@ -377,5 +382,30 @@ impl Authorizer {
     fn bucket_policy_root_exception(&self, caller: &Principal, action: &str) -> bool {
         *caller == Principal::Root
             && matches!(action, "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_source;
+
+    fn source(v: &str) -> Option<(String, String, bool)> {
+        let mut h = http::HeaderMap::new();
+        h.insert("x-amz-copy-source", http::HeaderValue::from_str(v).unwrap());
+        copy_source(&h)
+    }
+
+    /// The access check names the object s3s copies (issue #11, two fuzz findings).
+    #[test]
+    fn copy_source_is_the_object_s3s_copies() {
+        let s = |b: &str, k: &str, v| Some((b.to_owned(), k.to_owned(), v));
+        assert_eq!(source("src/a%20b.txt?versionId=v1"), s("src", "a b.txt", true));
+        assert_eq!(source("/src/a"), s("src", "a", false));
+        // Was bucket "" and key "src/k": the policy was judged on another ARN.
+        assert_eq!(source("%2Fsrc/k"), s("src", "k", false));
+        // Was key "k" (and a version id): s3s copies the object named `k?x`.
+        assert_eq!(source("src/k?x?versionId=v1"), s("src", "k?x", true));
+        assert_eq!(source("src/k?versionIdx=1"), s("src", "k?versionIdx=1", false));
+        assert_eq!(source("no-key"), None);
     }
 }

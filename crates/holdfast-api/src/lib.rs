@@ -20,6 +20,18 @@ pub(crate) use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body, reads_body_whole};
 /// logging (the edge logs each request itself).
 pub const QUIET_LOG_TARGETS: &str = "s3s=off";
 
+/// The parsers the fuzz targets drive (fuzz/), as the operations and the edge call them; not
+/// an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::access::copy_source;
+    pub use crate::edge::guards;
+    pub use crate::ops::lock::{default_retention, legal_hold_request, retention_request};
+    pub use crate::ops::objects::{byte_range, byte_range_header, check_delete};
+    pub use crate::ops::tagging::tags_from_header;
+    pub use crate::strict_xml::{schema, validate};
+}
+
 use holdfast_engine::Engine;
 use holdfast_meta::Bucket;
 use s3s::S3Result;

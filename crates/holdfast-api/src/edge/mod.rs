@@ -6,7 +6,8 @@
 mod audit_hook;
 mod body_timeout;
 mod boolean_headers;
-mod guards;
+#[doc(hidden)]
+pub mod guards;
 mod iam;
 
 pub use guards::MAX_HEADER_FIELDS;

@@ -25,6 +25,83 @@ fn missing_object_lock() -> S3Error {
     s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration")
 }
 
+fn period_error(aws_strict: bool, message: &str, name: &str, value: i32) -> S3Error {
+    // DP2: s3-tests and Ceph expect InvalidRetentionPeriod; AWS answers InvalidArgument.
+    if aws_strict || message.contains("too large") {
+        invalid_argument(message, name, Some(&value.to_string()))
+    } else {
+        crate::error::invalid_retention_period(message)
+    }
+}
+
+/// B7..B9: the configuration body, validated as AWS validates it.
+pub fn default_retention(config: &ObjectLockConfiguration, aws_strict: bool) -> S3Result<Option<DefaultRetention>> {
+    if config.object_lock_enabled.as_ref().map(ObjectLockEnabled::as_str) != Some("Enabled") {
+        return Err(malformed());
+    }
+    let Some(rule) = &config.rule else { return Ok(None) };
+    let d = rule.default_retention.as_ref().ok_or_else(malformed)?;
+    let mode = mode(d.mode.as_ref())?;
+    let period = match (d.days, d.years) {
+        (Some(days), None) => {
+            if days <= 0 {
+                return Err(period_error(
+                    aws_strict,
+                    "Default retention period must be a positive integer value.",
+                    "Days",
+                    days,
+                ));
+            }
+            if i64::from(days) > MAX_DEFAULT_DAYS {
+                return Err(period_error(aws_strict, "Default retention period too large.", "Days", days));
+            }
+            Period::Days(u32::try_from(days).unwrap_or(0))
+        }
+        (None, Some(years)) => {
+            if years <= 0 {
+                return Err(period_error(
+                    aws_strict,
+                    "Default retention period must be a positive integer value.",
+                    "Years",
+                    years,
+                ));
+            }
+            if i64::from(years) > MAX_DEFAULT_YEARS {
+                return Err(period_error(aws_strict, "Default retention period too large.", "Years", years));
+            }
+            Period::Years(u32::try_from(years).unwrap_or(0))
+        }
+        _ => return Err(malformed()),
+    };
+    Ok(Some(DefaultRetention { mode, period }))
+}
+
+/// The `<Retention>` body of PutObjectRetention as the lock state it asks for (`None`: remove
+/// the retention), refused as AWS refuses it; `now` judges a past RetainUntilDate (R6).
+pub fn retention_request(r: ObjectLockRetention, now: holdfast_lock::Instant) -> S3Result<Option<Retention>> {
+    match (r.mode.as_ref(), r.retain_until_date) {
+        (None, None) => Ok(None),
+        (Some(m), Some(until)) => {
+            let until = instant(until);
+            if until <= now {
+                // R6: AWS renders the refused date Java-style in US Pacific time.
+                return Err(invalid_argument(
+                    "The retain until date must be in the future!",
+                    "RetainUntilDate",
+                    Some(&java_pacific_date(until)),
+                ));
+            }
+            Ok(Some(Retention { mode: mode(Some(m))?, until }))
+        }
+        _ => Err(malformed()),
+    }
+}
+
+/// The `<LegalHold>` body of PutObjectLegalHold: `ON` or `OFF`, anything else MalformedXML.
+pub fn legal_hold_request(h: Option<ObjectLockLegalHold>) -> S3Result<LegalHold> {
+    h.and_then(|h| h.status).and_then(|s| LegalHold::parse(s.as_str())).ok_or_else(malformed)
+}
+
 impl Gateway {
     /// Lock state before and after a lock change for the audit trail; for a refused change,
     /// the state that was kept.
@@ -52,55 +129,6 @@ impl Gateway {
         });
     }
 
-    fn period_error(&self, message: &str, name: &str, value: i32) -> S3Error {
-        // DP2: s3-tests and Ceph expect InvalidRetentionPeriod; AWS answers InvalidArgument.
-        if self.config.aws_strict || message.contains("too large") {
-            invalid_argument(message, name, Some(&value.to_string()))
-        } else {
-            crate::error::invalid_retention_period(message)
-        }
-    }
-
-    /// B7..B9: the configuration body, validated as AWS validates it.
-    fn default_retention(&self, config: &ObjectLockConfiguration) -> S3Result<Option<DefaultRetention>> {
-        if config.object_lock_enabled.as_ref().map(ObjectLockEnabled::as_str) != Some("Enabled") {
-            return Err(malformed());
-        }
-        let Some(rule) = &config.rule else { return Ok(None) };
-        let d = rule.default_retention.as_ref().ok_or_else(malformed)?;
-        let mode = mode(d.mode.as_ref())?;
-        let period = match (d.days, d.years) {
-            (Some(days), None) => {
-                if days <= 0 {
-                    return Err(self.period_error(
-                        "Default retention period must be a positive integer value.",
-                        "Days",
-                        days,
-                    ));
-                }
-                if i64::from(days) > MAX_DEFAULT_DAYS {
-                    return Err(self.period_error("Default retention period too large.", "Days", days));
-                }
-                Period::Days(u32::try_from(days).unwrap_or(0))
-            }
-            (None, Some(years)) => {
-                if years <= 0 {
-                    return Err(self.period_error(
-                        "Default retention period must be a positive integer value.",
-                        "Years",
-                        years,
-                    ));
-                }
-                if i64::from(years) > MAX_DEFAULT_YEARS {
-                    return Err(self.period_error("Default retention period too large.", "Years", years));
-                }
-                Period::Years(u32::try_from(years).unwrap_or(0))
-            }
-            _ => return Err(malformed()),
-        };
-        Ok(Some(DefaultRetention { mode, period }))
-    }
-
     pub(crate) async fn put_object_lock_configuration(
         &self,
         req: S3Request<PutObjectLockConfigurationInput>,
@@ -112,7 +140,7 @@ impl Gateway {
         let config = input
             .object_lock_configuration
             .ok_or_else(|| s3_error!(MissingRequestBodyError, "Request Body is empty."))?;
-        let default = self.default_retention(&config)?;
+        let default = default_retention(&config, self.config.aws_strict)?;
         self.engine.set_lock_configuration(&input.bucket, default).await.map_err(engine_error)?;
         Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
     }
@@ -183,22 +211,7 @@ impl Gateway {
         }
         require_integrity_header(&req.headers, &req.extensions)?;
         let r = input.retention.ok_or_else(malformed)?;
-        let retention = match (r.mode.as_ref(), r.retain_until_date) {
-            (None, None) => None,
-            (Some(m), Some(until)) => {
-                let until = instant(until);
-                if until <= self.engine.clock.now() {
-                    // R6: AWS renders the refused date Java-style in US Pacific time.
-                    return Err(invalid_argument(
-                        "The retain until date must be in the future!",
-                        "RetainUntilDate",
-                        Some(&java_pacific_date(until)),
-                    ));
-                }
-                Some(Retention { mode: mode(Some(m))?, until })
-            }
-            _ => return Err(malformed()),
-        };
+        let retention = retention_request(r, self.engine.clock.now())?;
         let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
         AuditSlot::update(&req.extensions, |f| f.bypass = bypass == holdfast_lock::Bypass::Governance);
         let change = self.engine.set_retention(&input.bucket, &input.key, &sel, retention, bypass).await;
@@ -238,8 +251,7 @@ impl Gateway {
             return Err(with_resource(meta_error(MetaError::NoSuchKey), &input.bucket, Some(&input.key)));
         }
         require_integrity_header(&req.headers, &req.extensions)?;
-        let hold =
-            input.legal_hold.and_then(|h| h.status).and_then(|s| LegalHold::parse(s.as_str())).ok_or_else(malformed)?;
+        let hold = legal_hold_request(input.legal_hold)?;
         let change = self.engine.set_legal_hold(&input.bucket, &input.key, &sel, hold).await;
         self.audit_lock_change(&req.extensions, &input.bucket, &input.key, &sel, change.as_ref().ok()).await;
         change.map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;

@@ -47,7 +47,20 @@ pub(crate) fn read_conditions(
     }
 }
 
-pub(crate) fn byte_range(r: Option<&Range>) -> Option<ByteRange> {
+/// The `<Delete>` body of DeleteObjects as a whole: at most 1000 keys, none empty (issue #11:
+/// an empty key was reported as deleted). Each key's own limits (length, version id) are
+/// per-key errors of the engine's delete.
+pub fn check_delete(delete: &Delete) -> S3Result<()> {
+    if delete.objects.len() > 1000 || delete.objects.iter().any(|o| o.key.is_empty()) {
+        return Err(s3_error!(
+            MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        ));
+    }
+    Ok(())
+}
+
+pub fn byte_range(r: Option<&Range>) -> Option<ByteRange> {
     r.map(|r| match *r {
         Range::Int { first, last } => ByteRange::From { first, last },
         Range::Suffix { length } => ByteRange::Suffix(length),
@@ -353,13 +366,7 @@ impl Gateway {
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         require_integrity_header(&req.headers, &req.extensions)?;
         let input = req.input;
-        // At most 1000 keys, none empty (issue #11: an empty key was reported as deleted).
-        if input.delete.objects.len() > 1000 || input.delete.objects.iter().any(|o| o.key.is_empty()) {
-            return Err(s3_error!(
-                MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema"
-            ));
-        }
+        check_delete(&input.delete)?;
         let bucket = self.bucket(&input.bucket).await?;
         let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
         AuditSlot::update(&req.extensions, |f| f.bypass = bypass == Bypass::Governance);
@@ -580,7 +587,7 @@ impl Gateway {
 }
 
 /// Parses `bytes=first-last` (x-amz-copy-source-range).
-pub(crate) fn byte_range_header(v: &str) -> S3Result<ByteRange> {
+pub fn byte_range_header(v: &str) -> S3Result<ByteRange> {
     let bad = || {
         crate::error::invalid_argument(
             "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",

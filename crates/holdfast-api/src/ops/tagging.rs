@@ -80,7 +80,7 @@ fn tag_set(pairs: Vec<(String, String)>, aws_strict: bool, duplicate: impl Fn() 
 
 /// The `x-amz-tagging` header of PutObject, CreateMultipartUpload and CopyObject (REPLACE):
 /// URL query parameters, `key=value&key2` (a key without `=` has the empty value).
-pub(crate) fn tags_from_header(header: Option<&str>, aws_strict: bool) -> S3Result<TagSet> {
+pub fn tags_from_header(header: Option<&str>, aws_strict: bool) -> S3Result<TagSet> {
     let Some(header) = header.filter(|h| !h.is_empty()) else { return Ok(TagSet::new()) };
     let bad = || invalid_argument(HEADER_MESSAGE, "x-amz-tagging", Some(header));
     let mut pairs = Vec::new();
