@@ -5,6 +5,7 @@
 //! internal header [`ERROR_FIELDS_HEADER`], which appends them to the XML body there.
 
 use holdfast_engine::{BodyError, EngineError};
+use holdfast_lock::WriteDenial;
 use holdfast_meta::MetaError;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use s3s::{S3Error, S3ErrorCode};
@@ -86,6 +87,32 @@ pub fn default_message(code: &str) -> Option<&'static str> {
         // s3s refuses a key over 1,024 bytes in the path before routing, without a message.
         "KeyTooLongError" => Some(KEY_TOO_LONG_MESSAGE),
         _ => None,
+    }
+}
+
+/// The write rules' denials (W2..W7) in AWS's words.
+pub fn write_denial(d: WriteDenial) -> S3Error {
+    const MODE: &str = "x-amz-object-lock-mode";
+    const DATE: &str = "x-amz-object-lock-retain-until-date";
+    const BOTH: &str = "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied";
+    match d {
+        WriteDenial::ModeWithoutDate => invalid_argument(BOTH, DATE, None),
+        WriteDenial::DateWithoutMode => invalid_argument(BOTH, MODE, None),
+        WriteDenial::UnknownMode(m) => invalid_argument("Unknown wormMode directive.", MODE, Some(&m)),
+        WriteDenial::RetainUntilNotIso8601 => {
+            invalid_argument("The retain until date must be provided in ISO 8601 format", DATE, None)
+        }
+        WriteDenial::RetainUntilInPast => invalid_argument("The retain until date must be in the future!", DATE, None),
+        WriteDenial::UnknownLegalHold(h) => {
+            invalid_argument("Legal Hold must be either of 'ON' or 'OFF'", "x-amz-object-lock-legal-hold", Some(&h))
+        }
+        WriteDenial::BucketWithoutLock => {
+            S3Error::with_message(S3ErrorCode::InvalidRequest, "Bucket is missing ObjectLockConfiguration")
+        }
+        WriteDenial::IntegrityHeaderMissing => S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",
+        ),
     }
 }
 

@@ -14,9 +14,6 @@ use holdfast_meta::{Bucket, ObjectData, StoredChecksum, VersionRecord, Versionin
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-const LOCK_INTEGRITY_MESSAGE: &str =
-    "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters";
-
 fn etag_text(c: &ETagCondition) -> String {
     match c {
         ETagCondition::Any => "*".to_owned(),
@@ -54,20 +51,9 @@ pub(crate) fn byte_range(r: Option<&Range>) -> Option<ByteRange> {
     })
 }
 
-/// W6 and W7: lock headers need a lock bucket, and locked writes an integrity header.
+/// W6 and W7 (`holdfast_lock::check_write`), worded by the error mapping.
 pub(crate) fn check_lock_write(bucket: &Bucket, lock: &LockState, has_integrity: Option<bool>) -> S3Result<()> {
-    let requested = lock.retention.is_some() || lock.legal_hold.is_some();
-    if requested && !bucket.lock_enabled {
-        return Err(s3_error!(InvalidRequest, "Bucket is missing ObjectLockConfiguration"));
-    }
-    if let Some(has) = has_integrity
-        && bucket.lock_enabled
-        && (requested || bucket.default_retention.is_some())
-        && !has
-    {
-        return Err(s3_error!(InvalidRequest, "{}", LOCK_INTEGRITY_MESSAGE));
-    }
-    Ok(())
+    holdfast_lock::check_write(bucket.lock(), lock, has_integrity).map_err(crate::error::write_denial)
 }
 
 /// `x-amz-version-id` is shown for every version of a bucket that has (or had) versioning.
@@ -139,12 +125,7 @@ impl Gateway {
     pub(crate) async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let S3Request { input, headers, trailing_headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(
-            input.object_lock_mode.as_ref(),
-            input.object_lock_retain_until_date.as_ref(),
-            input.object_lock_legal_hold_status.as_ref(),
-            self.engine.clock.now(),
-        )?;
+        let lock = requested_lock(&headers, self.engine.clock.now())?;
         let claims = body_claims(
             &headers,
             trailing_headers,
@@ -462,12 +443,7 @@ impl Gateway {
         let input = req.input;
         let (src_bucket, src_key, src_version) = crate::convert::copy_source(&input.copy_source)?;
         let dest = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(
-            input.object_lock_mode.as_ref(),
-            input.object_lock_retain_until_date.as_ref(),
-            input.object_lock_legal_hold_status.as_ref(),
-            self.engine.clock.now(),
-        )?;
+        let lock = requested_lock(&req.headers, self.engine.clock.now())?;
         check_lock_write(&dest, &lock, None)?;
         let metadata = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
             None | Some("COPY") => holdfast_engine::MetadataDirective::Copy,

@@ -233,7 +233,7 @@ pub(super) async fn write_new(
     let b = buckets::require(tx, bucket, RowLock::KeyShare).await?;
     let held = lock_key(tx, bucket, key).await?;
     check_conditions(tx, bucket, key, cond).await?;
-    let lock = b.lock_for_new_version(requested, now);
+    let lock = holdfast_lock::lock_for_new_version(b.lock(), requested, now);
     insert(tx, held, bucket, key, &b.next_version_id(), Some(object), &lock, now, event).await
 }
 

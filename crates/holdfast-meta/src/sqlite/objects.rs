@@ -188,7 +188,7 @@ pub(super) fn put_version(
 ) -> MetaResult<VersionRecord> {
     let bucket = buckets::require(conn, &v.bucket)?;
     check_conditions(conn, &v.bucket, &v.key, cond)?;
-    let lock = bucket.lock_for_new_version(v.lock, now);
+    let lock = holdfast_lock::lock_for_new_version(bucket.lock(), v.lock, now);
     insert(conn, &v.bucket, &v.key, &bucket.next_version_id(), Some(&v.object), &lock, now, v.origin.event_name())
 }
 
@@ -319,7 +319,7 @@ pub(super) fn insert_completed(
 ) -> MetaResult<VersionRecord> {
     let bucket = buckets::require(conn, &upload.bucket)?;
     check_conditions(conn, &upload.bucket, &upload.key, cond)?;
-    let lock = bucket.lock_for_new_version(upload.lock, now);
+    let lock = holdfast_lock::lock_for_new_version(bucket.lock(), upload.lock, now);
     insert(
         conn,
         &upload.bucket,
