@@ -148,11 +148,13 @@ pub fn check_header_section(headers: &HeaderMap) -> Result<(), Refusal> {
 /// A copy source whose key is over 1,024 bytes: 400 KeyTooLongError, as for a key in the path
 /// (s3s answered 400 InvalidArgument "invalid header").
 pub fn check_copy_source_key(headers: &HeaderMap) -> Result<(), Refusal> {
-    // SDKs send the key's UTF-8 as it is, or percent-encoded: count its bytes decoded.
+    // Read as s3s's CopySource::parse reads it (the object the copy would read): the path ends
+    // at the first `?versionId=`, is percent-decoded, then loses one leading `/`. SDKs send
+    // the key's UTF-8 as it is, or percent-encoded: its bytes are counted decoded.
     let Some(source) = headers.get("x-amz-copy-source").map(HeaderValue::as_bytes) else { return Ok(()) };
-    let path = source.split(|b| *b == b'?').next().unwrap_or(source);
-    let path = path.strip_prefix(b"/").unwrap_or(path);
+    let path = source.windows(11).position(|w| w == b"?versionId=").map_or(source, |i| &source[..i]);
     let decoded: Vec<u8> = percent_encoding::percent_decode(path).collect();
+    let decoded = decoded.strip_prefix(b"/").unwrap_or(&decoded);
     let key_len = decoded.splitn(2, |b| *b == b'/').nth(1).map_or(0, <[u8]>::len);
     if key_len > holdfast_engine::MAX_KEY_BYTES {
         return Err((http::StatusCode::BAD_REQUEST, "KeyTooLongError", crate::error::KEY_TOO_LONG_MESSAGE.to_owned()));
@@ -361,6 +363,26 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(http::header::AUTHORIZATION, auth.parse().unwrap());
         h
+    }
+
+    /// The key is measured as s3s reads it: up to the first `?versionId=`, decoded, one
+    /// leading `/` dropped, after the bucket.
+    #[test]
+    fn copy_source_keys_are_measured_as_s3s_reads_them() {
+        let refused = |v: String| {
+            let mut h = HeaderMap::new();
+            h.insert("x-amz-copy-source", HeaderValue::from_str(&v).unwrap());
+            check_copy_source_key(&h).is_err()
+        };
+        let k = |n: usize| "k".repeat(n);
+        assert!(!refused(format!("b/{}", k(1024))));
+        assert!(refused(format!("b/{}", k(1025))));
+        assert!(!refused(format!("/b/{}?versionId=v", k(1024))));
+        assert!(!refused(format!("%2Fb/{}", k(1024))), "the decoded leading slash is dropped");
+        // `?x` is part of the key (only `?versionId=` ends it): 1,022 + 2 = 1,024, then 1,025.
+        assert!(!refused(format!("b/{}?x?versionId=v", k(1022))));
+        assert!(refused(format!("b/{}?xy?versionId=v", k(1022))));
+        assert!(refused(format!("b/{}", "%E6%97%A5".repeat(342))), "1,026 bytes decoded");
     }
 
     #[test]
