@@ -5,7 +5,7 @@
 //! internal header [`ERROR_FIELDS_HEADER`], which appends them to the XML body there.
 
 use holdfast_engine::{BodyError, EngineError};
-use holdfast_lock::WriteDenial;
+use holdfast_lock::{DefaultDenial, RetentionDenial, WriteDenial};
 use holdfast_meta::MetaError;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use s3s::{S3Error, S3ErrorCode};
@@ -115,6 +115,38 @@ pub fn write_denial(d: WriteDenial) -> S3Error {
         ),
     }
 }
+
+/// PutObjectRetention's denials (R5, R6) in AWS's words.
+pub fn retention_denial(d: RetentionDenial) -> S3Error {
+    match d {
+        RetentionDenial::Malformed => S3Error::with_message(S3ErrorCode::MalformedXML, MALFORMED_XML_MESSAGE),
+        // R6: AWS renders the refused date Java-style in US Pacific time.
+        RetentionDenial::InPast(until) => invalid_argument(
+            "The retain until date must be in the future!",
+            "RetainUntilDate",
+            Some(&crate::convert::java_pacific_date(until)),
+        ),
+    }
+}
+
+/// A default rule's denials (B7..B9) in AWS's words; DP2: with `aws_strict` off, a
+/// non-positive period is the InvalidRetentionPeriod that s3-tests and Ceph expect.
+pub fn default_denial(d: DefaultDenial, aws_strict: bool) -> S3Error {
+    const NOT_POSITIVE: &str = "Default retention period must be a positive integer value.";
+    match d {
+        DefaultDenial::Malformed => S3Error::with_message(S3ErrorCode::MalformedXML, MALFORMED_XML_MESSAGE),
+        DefaultDenial::NotPositive(unit, value) if aws_strict => {
+            invalid_argument(NOT_POSITIVE, unit.as_str(), Some(&value.to_string()))
+        }
+        DefaultDenial::NotPositive(..) => invalid_retention_period(NOT_POSITIVE),
+        DefaultDenial::TooLarge(unit, value) => {
+            invalid_argument("Default retention period too large.", unit.as_str(), Some(&value.to_string()))
+        }
+    }
+}
+
+const MALFORMED_XML_MESSAGE: &str =
+    "The XML you provided was not well-formed or did not validate against our published schema";
 
 pub fn locked() -> S3Error {
     S3Error::with_message(S3ErrorCode::AccessDenied, LOCKED_MESSAGE)
