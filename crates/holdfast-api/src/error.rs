@@ -5,7 +5,7 @@
 //! internal header [`ERROR_FIELDS_HEADER`], which appends them to the XML body there.
 
 use holdfast_engine::{BodyError, EngineError};
-use holdfast_lock::{DefaultDenial, RetentionDenial, WriteDenial};
+use holdfast_lock::{BypassDenial, DefaultDenial, RetentionDenial, WriteDenial};
 use holdfast_meta::MetaError;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use s3s::{S3Error, S3ErrorCode};
@@ -113,6 +113,18 @@ pub fn write_denial(d: WriteDenial) -> S3Error {
             S3ErrorCode::InvalidRequest,
             "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",
         ),
+    }
+}
+
+/// A refused governance bypass (D7, R10) in AWS's words.
+pub fn bypass_denial(d: BypassDenial) -> S3Error {
+    match d {
+        BypassDenial::NotLockBucket => invalid_argument(
+            "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.",
+            "x-amz-bypass-governance-retention",
+            None,
+        ),
+        BypassDenial::NotGranted => S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied"),
     }
 }
 

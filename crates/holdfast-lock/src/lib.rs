@@ -16,7 +16,7 @@ mod write;
 
 pub use clock::{ClockReading, ComplianceClock, JUMP_WARN_MS};
 pub use instant::{Instant, ParseInstantError};
-pub use rules::{Bypass, LockDenied, check_delete, check_retention_change};
+pub use rules::{Bypass, BypassDenial, LockDenied, bypass, check_delete, check_retention_change};
 pub use settings::{DefaultDenial, PeriodUnit, RetentionDenial, default_retention, requested_retention};
 pub use state::{
     DefaultRetention, LegalHold, LockState, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, ParseModeError, Period,

@@ -1,7 +1,7 @@
 //! Object operations: put, get, head, delete, multi-delete, copy, attributes.
 
+use super::require_integrity_header;
 use super::tagging::{tag_count, tags_visible};
-use super::{bypass_requested, require_integrity_header};
 use crate::Gateway;
 use crate::access::ListGrant;
 use crate::audit::AuditSlot;
@@ -330,28 +330,12 @@ impl Gateway {
     /// have Object Lock, and the access check must have found `s3:BypassGovernanceRetention`
     /// allowed. A request asking for bypass without that permission is refused outright
     /// (R10, DP3), even where nothing would need bypassing. On a bucket without Object Lock
-    /// the header is refused (AWS, D7) or ignored (DP1 compatibility).
+    /// the header is refused (AWS, D7) or ignored (DP1 compatibility). The rule is
+    /// `holdfast_lock::bypass`; this hands it the bucket, the header and the access grant.
     pub(crate) fn bypass(&self, bucket: &Bucket, header: Option<bool>, ext: &http::Extensions) -> S3Result<Bypass> {
-        if header.is_none() {
-            return Ok(Bypass::None);
-        }
-        if !bucket.lock_enabled {
-            if self.config.aws_strict {
-                return Err(crate::error::invalid_argument(
-                    "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.",
-                    "x-amz-bypass-governance-retention",
-                    None,
-                ));
-            }
-            return Ok(Bypass::None);
-        }
-        if !bypass_requested(header) {
-            return Ok(Bypass::None);
-        }
-        match ext.get::<crate::access::BypassGrant>() {
-            Some(crate::access::BypassGrant(true)) => Ok(Bypass::Governance),
-            _ => Err(s3_error!(AccessDenied, "Access Denied")),
-        }
+        let granted = matches!(ext.get::<crate::access::BypassGrant>(), Some(crate::access::BypassGrant(true)));
+        holdfast_lock::bypass(bucket.lock_enabled, header, granted, self.config.aws_strict)
+            .map_err(crate::error::bypass_denial)
     }
 
     pub(crate) async fn delete_object(
