@@ -5,7 +5,7 @@
 //! internal header [`ERROR_FIELDS_HEADER`], which appends them to the XML body there.
 
 use holdfast_engine::{BodyError, EngineError};
-use holdfast_lock::{BypassDenial, DefaultDenial, RetentionDenial, WriteDenial};
+use holdfast_lock::{BucketDenial, BypassDenial, DefaultDenial, RetentionDenial, WriteDenial};
 use holdfast_meta::MetaError;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use s3s::{S3Error, S3ErrorCode};
@@ -197,7 +197,17 @@ pub fn meta_error(e: MetaError) -> S3Error {
             "A conflicting operation occurred. If using PutObject you can retry the request.",
         ),
         MetaError::Locked(_) => locked(),
-        MetaError::InvalidBucketState(m) => S3Error::with_message(C::InvalidBucketState, m),
+        MetaError::InvalidBucketState(d) => S3Error::with_message(
+            C::InvalidBucketState,
+            match d {
+                BucketDenial::VersioningNotEnabled => {
+                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+                }
+                BucketDenial::VersioningLocked => {
+                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+                }
+            },
+        ),
         MetaError::InvalidPart => S3Error::with_message(
             C::InvalidPart,
             "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",

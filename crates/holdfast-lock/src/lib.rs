@@ -17,7 +17,10 @@ mod write;
 pub use clock::{ClockReading, ComplianceClock, JUMP_WARN_MS};
 pub use instant::{Instant, ParseInstantError};
 pub use rules::{Bypass, BypassDenial, LockDenied, bypass, check_delete, check_retention_change};
-pub use settings::{DefaultDenial, PeriodUnit, RetentionDenial, default_retention, requested_retention};
+pub use settings::{
+    BucketDenial, DefaultDenial, PeriodUnit, RetentionDenial, check_lock_configuration, check_versioning_change,
+    default_retention, requested_retention,
+};
 pub use state::{
     DefaultRetention, LegalHold, LockState, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, ParseModeError, Period,
     Retention,

@@ -15,6 +15,28 @@ pub enum RetentionDenial {
     InPast(Instant),
 }
 
+/// Why a bucket's lock or versioning change was refused (409 InvalidBucketState).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BucketDenial {
+    /// B4: Object Lock is enabled only on a bucket whose versioning is Enabled.
+    #[error("versioning must be Enabled to enable Object Lock")]
+    VersioningNotEnabled,
+    /// B13: a lock bucket's versioning stays Enabled.
+    #[error("versioning of an Object Lock bucket cannot change")]
+    VersioningLocked,
+}
+
+/// B4, B5: may this bucket take an Object Lock configuration? Once enabled it always may
+/// (B10, changing the default rule).
+pub fn check_lock_configuration(lock_enabled: bool, versioning_enabled: bool) -> Result<(), BucketDenial> {
+    if lock_enabled || versioning_enabled { Ok(()) } else { Err(BucketDenial::VersioningNotEnabled) }
+}
+
+/// B13: may this bucket's versioning become `to_enabled` (Enabled) or not (Suspended)?
+pub fn check_versioning_change(lock_enabled: bool, to_enabled: bool) -> Result<(), BucketDenial> {
+    if lock_enabled && !to_enabled { Err(BucketDenial::VersioningLocked) } else { Ok(()) }
+}
+
 /// The retention a PutObjectRetention body asks for (`None`: remove it, R8), judged in the
 /// order AWS reports: a past date (R6) before a bad mode (R5).
 pub fn requested_retention(
@@ -110,6 +132,16 @@ mod tests {
         );
         let want = Retention { mode: Mode::Compliance, until: Instant(1_001) };
         assert_eq!(requested_retention(Some("COMPLIANCE"), Some(Instant(1_001)), NOW), Ok(Some(want)));
+    }
+
+    #[test]
+    fn b4_b5_b13_bucket_state() {
+        assert_eq!(check_lock_configuration(false, false), Err(BucketDenial::VersioningNotEnabled));
+        assert_eq!(check_lock_configuration(false, true), Ok(()), "B5");
+        assert_eq!(check_lock_configuration(true, true), Ok(()), "B10");
+        assert_eq!(check_versioning_change(true, false), Err(BucketDenial::VersioningLocked));
+        assert_eq!(check_versioning_change(true, true), Ok(()), "Enabled again is a no-op");
+        assert_eq!(check_versioning_change(false, false), Ok(()));
     }
 
     #[test]
