@@ -128,7 +128,7 @@ fn traits(h: &HeaderMap, uri: &Uri) -> RequestTraits {
 pub struct Authorizer {
     dir: Arc<Directory>,
     /// Where object tags are read for `s3:ExistingObjectTag/<key>` conditions.
-    objects: Option<Arc<dyn holdfast_meta::MetaStore>>,
+    objects: Option<Arc<holdfast_engine::Engine>>,
 }
 
 /// The inputs of one authorization.
@@ -156,20 +156,21 @@ impl Authorizer {
         Self { dir, objects: None }
     }
 
-    /// Reads object tags from `meta` when a policy has an `s3:ExistingObjectTag/<key>` condition.
+    /// Reads object tags through `engine` when a policy has an `s3:ExistingObjectTag/<key>`
+    /// condition.
     #[must_use]
-    pub fn with_object_tags(mut self, meta: Arc<dyn holdfast_meta::MetaStore>) -> Self {
-        self.objects = Some(meta);
+    pub fn with_object_tags(mut self, engine: Arc<holdfast_engine::Engine>) -> Self {
+        self.objects = Some(engine);
         self
     }
 
     /// `s3:ExistingObjectTag/<key>` for each tag of the version a request names. A version
     /// that cannot be read (missing, a delete marker) has no tags: conditions on them fail.
     async fn existing_tags(&self, t: &Target<'_>, cx: &mut Context) {
-        let (Some(meta), Some(bucket), Some(key)) = (&self.objects, t.bucket, t.key) else { return };
+        let (Some(engine), Some(bucket), Some(key)) = (&self.objects, t.bucket, t.key) else { return };
         let version = query_pairs(t.uri).into_iter().find(|(k, v)| k == "versionId" && !v.is_empty()).map(|(_, v)| v);
         let sel = holdfast_meta::VersionSelector::from_option(version);
-        if let Ok((_, tags)) = meta.version_tags(bucket, key, &sel).await {
+        if let Ok((_, tags)) = engine.object_tags(bucket, key, &sel).await {
             for (k, v) in tags {
                 cx.insert(&format!("{EXISTING_TAG}{k}"), v);
             }

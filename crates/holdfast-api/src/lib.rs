@@ -56,12 +56,12 @@ impl Gateway {
     }
 
     async fn bucket(&self, name: &str) -> S3Result<Bucket> {
-        match self.engine.meta.bucket(name).await {
+        match self.engine.bucket(name).await {
             Ok(Some(b)) => Ok(b),
             Ok(None) => {
                 Err(error::with_resource(error::meta_error(holdfast_meta::MetaError::NoSuchBucket), name, None))
             }
-            Err(e) => Err(error::meta_error(e)),
+            Err(e) => Err(error::engine_error(e)),
         }
     }
 
@@ -85,13 +85,13 @@ impl Gateway {
 pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
     let base_domain = gateway.config.base_domain.clone();
     let dir = Arc::clone(&gateway.dir);
-    let meta = Arc::clone(&gateway.engine.meta);
+    let engine = Arc::clone(&gateway.engine);
     let mut builder = s3s::service::S3ServiceBuilder::new(gateway);
     builder.set_auth(auth::KeyStore::new(Arc::clone(&dir)));
     let mut limits = s3s::config::S3Config::default();
     limits.xml_max_body_size = usize::try_from(MAX_XML_BODY).unwrap_or(usize::MAX);
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(limits))));
-    let authorizer = access::Authorizer::new(dir).with_object_tags(meta);
+    let authorizer = access::Authorizer::new(dir).with_object_tags(engine);
     builder.set_access(auth::Access::new(Arc::new(authorizer)));
     if let Some(domain) = base_domain {
         builder.set_host(BaseDomainHost { domain: domain.to_ascii_lowercase() });

@@ -2,6 +2,7 @@
 //! blob writes, the metadata transaction (which enforces the lock rules), and blob
 //! collection afterwards.
 
+mod buckets;
 pub mod checksum;
 mod clock;
 pub mod cluster;
@@ -9,6 +10,7 @@ mod error;
 mod gc;
 pub mod ingest;
 pub mod lifecycle;
+mod listing;
 mod multipart;
 mod notify;
 mod objects;
@@ -53,8 +55,10 @@ impl Default for EngineConfig {
     }
 }
 
+/// The only door below the api: the api and the binary call these methods and never the
+/// metadata store itself (`meta` is private to the engine).
 pub struct Engine {
-    pub meta: Arc<dyn MetaStore>,
+    meta: Arc<dyn MetaStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Clock,
     pub config: EngineConfig,

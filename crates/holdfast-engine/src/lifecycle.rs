@@ -180,14 +180,14 @@ impl BucketPass<'_> {
                 if history.len() == 1
                     && let Some(rule) = rules
                         .iter()
-                        .find(|r| r.expired_object_delete_marker && r.filter.applies_tagged(&current.key, None, &none))
+                        .find(|r| r.expired_object_delete_marker && r.filter.applies(&current.key, None, &none))
                 {
                     self.act(current, LifecycleAction::RemoveExpiredMarker, &rule.id).await;
                 }
             } else {
                 let size = current.object.as_ref().map(|o| o.size);
                 if let Some(rule) = rules.iter().find(|r| {
-                    r.filter.applies_tagged(&current.key, size, tags_of(current))
+                    r.filter.applies(&current.key, size, tags_of(current))
                         && expired_current(r, current.last_modified, now, self.day_ms)
                 }) {
                     // In a versioned bucket expiration only adds a delete marker, which D11
@@ -211,7 +211,7 @@ impl BucketPass<'_> {
             let Some(rule) = rules.iter().find(|r| {
                 r.noncurrent_days.is_some_and(|d| since.plus_millis(i64::from(d).saturating_mul(self.day_ms)) <= now)
                     && newer_noncurrent >= u64::from(r.newer_noncurrent_versions.unwrap_or(0))
-                    && r.filter.applies_tagged(&v.key, size, tags_of(v))
+                    && r.filter.applies(&v.key, size, tags_of(v))
             }) else {
                 continue;
             };

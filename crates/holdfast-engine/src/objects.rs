@@ -8,8 +8,8 @@ use crate::{Engine, EngineError, EngineResult};
 use futures::StreamExt;
 use holdfast_lock::{Bypass, LegalHold, LockState, Retention};
 use holdfast_meta::{
-    ChecksumAlgorithm, ChecksumKind, DeleteOutcome, NewVersion, ObjectData, ObjectHeaders, Segment, StoredChecksum,
-    TagSet, VersionRecord, VersionSelector, WriteConditions, WriteOrigin,
+    Bucket, ChecksumAlgorithm, ChecksumKind, DeleteOutcome, NewVersion, ObjectData, ObjectHeaders, Segment,
+    StoredChecksum, TagSet, VersionRecord, VersionSelector, WriteConditions, WriteOrigin,
 };
 use std::sync::Arc;
 
@@ -23,8 +23,9 @@ pub struct LockChange {
     pub after: VersionRecord,
 }
 
+/// A PutObject below the api. The bucket is not named here: the caller hands the record it
+/// read (which proves it exists) to [`Engine::put_object`], so one PUT reads it once.
 pub struct PutObject {
-    pub bucket: String,
     pub key: String,
     pub headers: ObjectHeaders,
     pub body: BodyStream,
@@ -38,12 +39,13 @@ pub enum MetadataDirective {
     Replace(Box<ObjectHeaders>),
 }
 
+/// A CopyObject below the api; the destination bucket is the record the caller read (see
+/// [`Engine::copy_object`]).
 pub struct CopyObject {
     pub src_bucket: String,
     pub src_key: String,
     pub src_version: VersionSelector,
     pub src_conditions: ReadConditions,
-    pub bucket: String,
     pub key: String,
     pub metadata: MetadataDirective,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
@@ -94,12 +96,7 @@ impl Engine {
     /// collected at once rather than left to the orphan sweep.
     async fn record(&self, v: NewVersion, tags: TagSet, cond: WriteConditions) -> EngineResult<VersionRecord> {
         let blobs: Vec<String> = v.object.segments.iter().map(|s| s.blob.clone()).collect();
-        let recorded = if tags.is_empty() {
-            self.meta.put_version(v, cond, self.clock.now()).await
-        } else {
-            self.meta.put_version_tagged(v, tags, cond, self.clock.now()).await
-        };
-        match recorded {
+        match self.meta.put_version(v, tags, cond, self.clock.now()).await {
             Ok(rec) => Ok(rec),
             Err(e) => {
                 for b in blobs {
@@ -112,29 +109,28 @@ impl Engine {
         }
     }
 
-    pub async fn put_object(&self, req: PutObject) -> EngineResult<VersionRecord> {
-        self.put_object_tagged(req, TagSet::new()).await
-    }
-
-    /// [`Self::put_object`] with the new version's tags (`x-amz-tagging`), recorded in the
-    /// same metadata transaction as the version.
-    pub async fn put_object_tagged(&self, req: PutObject, tags: TagSet) -> EngineResult<VersionRecord> {
-        self.put_object_admitted(req, tags, true).await
+    /// PutObject into `bucket`, the record the caller read (the api, which judged the lock
+    /// headers against it); it is not read again here. `tags` (`x-amz-tagging`, empty when
+    /// none) are recorded in the same metadata transaction as the version.
+    pub async fn put_object(&self, bucket: &Bucket, req: PutObject, tags: TagSet) -> EngineResult<VersionRecord> {
+        self.put_object_admitted(bucket, req, tags, true).await
     }
 
     /// A small object the server writes for its own evidence (the audit trail's anchors):
     /// like the audit trail it may use the free-space reserve, so it is never refused for
     /// space below it (issue #10).
-    pub async fn put_object_from_reserve(&self, req: PutObject) -> EngineResult<VersionRecord> {
-        self.put_object_admitted(req, TagSet::new(), false).await
+    pub async fn put_object_from_reserve(&self, bucket: &Bucket, req: PutObject) -> EngineResult<VersionRecord> {
+        self.put_object_admitted(bucket, req, TagSet::new(), false).await
     }
 
-    async fn put_object_admitted(&self, req: PutObject, tags: TagSet, admit: bool) -> EngineResult<VersionRecord> {
+    async fn put_object_admitted(
+        &self,
+        bucket: &Bucket,
+        req: PutObject,
+        tags: TagSet,
+        admit: bool,
+    ) -> EngineResult<VersionRecord> {
         check_key(&req.key)?;
-        // Fail before reading the body when the bucket does not exist.
-        if self.meta.bucket(&req.bucket).await?.is_none() {
-            return Err(holdfast_meta::MetaError::NoSuchBucket.into());
-        }
         // Below the free-space reserve nothing is read or written (issue #10), except the
         // server's own evidence.
         let admitted = if admit { self.admit(req.claims.content_length.unwrap_or(0)) } else { Ok(None) };
@@ -150,7 +146,7 @@ impl Engine {
             .map_err(|e| self.full_disk(e))?;
         let object = object_data(&ing, req.headers);
         self.record(
-            NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock, origin: WriteOrigin::Put },
+            NewVersion { bucket: bucket.name.clone(), key: req.key, object, lock: req.lock, origin: WriteOrigin::Put },
             tags,
             req.conditions,
         )
@@ -158,15 +154,12 @@ impl Engine {
         .map_err(|e| self.full_disk(e))
     }
 
-    /// CopyObject with the default tagging directive: the copy gets the source's tags.
-    pub async fn copy_object(&self, req: CopyObject) -> EngineResult<(VersionRecord, VersionRecord)> {
-        self.copy_object_tagged(req, TaggingDirective::Copy).await
-    }
-
-    /// CopyObject; `tagging` says whether the copy gets the source version's tags (read
-    /// just before the copy is recorded) or the request's.
-    pub async fn copy_object_tagged(
+    /// CopyObject into `dest`, the destination bucket's record the caller read (it is not
+    /// read again here); `tagging` says whether the copy gets the source version's tags
+    /// (read just before the copy is recorded) or the request's.
+    pub async fn copy_object(
         &self,
+        dest: &Bucket,
         req: CopyObject,
         tagging: TaggingDirective,
     ) -> EngineResult<(VersionRecord, VersionRecord)> {
@@ -174,7 +167,7 @@ impl Engine {
         let src = self.resolve_object(&req.src_bucket, &req.src_key, &req.src_version).await?;
         let src_obj = src.object.clone().expect("resolved to an object");
         req.src_conditions.check_copy_source(&src_obj.etag, src.last_modified)?;
-        let same_object = req.src_bucket == req.bucket && req.src_key == req.key;
+        let same_object = req.src_bucket == dest.name && req.src_key == req.key;
         if same_object && matches!(req.metadata, MetadataDirective::Copy) && req.src_version == VersionSelector::Latest
         {
             return Err(EngineError::CopyOntoItself);
@@ -184,9 +177,6 @@ impl Engine {
                 "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
                     .into(),
             ));
-        }
-        if self.meta.bucket(&req.bucket).await?.is_none() {
-            return Err(holdfast_meta::MetaError::NoSuchBucket.into());
         }
         let headers = match req.metadata {
             MetadataDirective::Copy => src_obj.headers.clone(),
@@ -215,7 +205,13 @@ impl Engine {
         };
         let rec = self
             .record(
-                NewVersion { bucket: req.bucket, key: req.key, object, lock: req.lock, origin: WriteOrigin::Copy },
+                NewVersion {
+                    bucket: dest.name.clone(),
+                    key: req.key,
+                    object,
+                    lock: req.lock,
+                    origin: WriteOrigin::Copy,
+                },
                 tags,
                 req.conditions,
             )

@@ -13,9 +13,11 @@ use bytes::Bytes;
 use futures::StreamExt;
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{BodyClaims, Engine, EngineConfig, EngineError, GetObject, PutObject, ReadConditions};
-use holdfast_lock::{Instant, LockState};
+use holdfast_lock::LockState;
 use holdfast_meta::sqlite::{CommitObserver, CommitStage, SqliteMeta};
-use holdfast_meta::{MetaError, MetaStore, ObjectHeaders, VersionRecord, VersionSelector, WriteConditions};
+use holdfast_meta::{
+    Bucket, MetaError, MetaStore, ObjectHeaders, TagSet, VersionRecord, VersionSelector, WriteConditions,
+};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -50,6 +52,8 @@ impl Gate {
 struct Fixture {
     _dir: tempfile::TempDir,
     engine: Arc<Engine>,
+    /// The bucket every PUT goes to, read once as the api would.
+    bucket: Bucket,
     gate: Arc<Gate>,
     reached: mpsc::Receiver<AtCommit>,
     release: mpsc::Sender<Result<(), String>>,
@@ -90,9 +94,10 @@ async fn fixture() -> Fixture {
         Arc::new(SqliteMeta::open_observed(&dir.path().join("meta.db"), Some(observer)).unwrap());
     let blobs = Arc::new(LocalBlobStore::open(dir.path()).unwrap());
     let engine = Arc::new(Engine::new(meta, blobs, EngineConfig::default()).await.unwrap());
-    engine.meta.create_bucket("b", false, Instant::now_system()).await.unwrap();
+    engine.create_bucket("b", false).await.unwrap();
+    let bucket = engine.bucket("b").await.unwrap().unwrap();
     let blob_dir = dir.path().join("blobs");
-    Fixture { _dir: dir, engine, gate, reached, release, blob_dir }
+    Fixture { _dir: dir, engine, bucket, gate, reached, release, blob_dir }
 }
 
 fn body_of(n: usize, seed: u8) -> Bytes {
@@ -104,7 +109,6 @@ fn spawn_put(f: &Fixture, key: &str, data: Bytes) -> tokio::task::JoinHandle<Res
     let engine = Arc::clone(&f.engine);
     let gate = Arc::clone(&f.gate);
     let req = PutObject {
-        bucket: "b".into(),
         key: key.into(),
         headers: ObjectHeaders::default(),
         claims: BodyClaims { content_length: Some(data.len() as u64), ..BodyClaims::none() },
@@ -112,8 +116,9 @@ fn spawn_put(f: &Fixture, key: &str, data: Bytes) -> tokio::task::JoinHandle<Res
         lock: LockState::default(),
         conditions: WriteConditions::default(),
     };
+    let bucket = f.bucket.clone();
     tokio::spawn(async move {
-        let out = engine.put_object(req).await;
+        let out = engine.put_object(&bucket, req, TagSet::new()).await;
         gate.push("acked");
         out
     })

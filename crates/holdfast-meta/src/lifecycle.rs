@@ -21,24 +21,17 @@ pub struct LifecycleFilter {
 }
 
 impl LifecycleFilter {
-    /// Whether an object version of this key and size is in scope (delete markers, which
-    /// have no size, are judged by prefix only). Tags are not judged here: see
-    /// [`Self::applies_tagged`].
-    pub fn applies(&self, key: &str, size: Option<u64>) -> bool {
+    /// Whether a version of this key and size, carrying `tags` (empty when it has none), is
+    /// in scope. A delete marker has no size and no tags: it is judged by prefix only, and a
+    /// rule with a tag filter never applies to one.
+    pub fn applies(&self, key: &str, size: Option<u64>, tags: &TagSet) -> bool {
         if !key.starts_with(&self.prefix) {
             return false;
         }
-        let Some(size) = size else { return true };
-        self.size_greater_than.is_none_or(|g| size > g) && self.size_less_than.is_none_or(|l| size < l)
-    }
-
-    /// [`Self::applies`] and the tag condition, for a version carrying `tags`. A delete
-    /// marker (no size) carries no tags, so a rule with a tag filter never applies to one.
-    pub fn applies_tagged(&self, key: &str, size: Option<u64>, tags: &TagSet) -> bool {
-        if !self.tags.is_empty() && size.is_none() {
-            return false;
-        }
-        self.applies(key, size) && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+        let Some(size) = size else { return self.tags.is_empty() };
+        self.size_greater_than.is_none_or(|g| size > g)
+            && self.size_less_than.is_none_or(|l| size < l)
+            && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
     }
 }
 
@@ -151,17 +144,17 @@ mod tests {
     #[test]
     fn tag_filters_need_every_tag_exactly() {
         let f = LifecycleFilter { prefix: "logs/".into(), tags: tags(&[("a", "1"), ("b", "")]), ..Default::default() };
-        assert!(f.applies_tagged("logs/x", Some(1), &tags(&[("a", "1"), ("b", ""), ("c", "3")])));
-        assert!(!f.applies_tagged("logs/x", Some(1), &tags(&[("a", "1")])));
-        assert!(!f.applies_tagged("logs/x", Some(1), &tags(&[("a", "1"), ("b", "x")])));
-        assert!(!f.applies_tagged("logs/x", Some(1), &tags(&[("A", "1"), ("b", "")])));
-        assert!(!f.applies_tagged("other/x", Some(1), &tags(&[("a", "1"), ("b", "")])));
+        assert!(f.applies("logs/x", Some(1), &tags(&[("a", "1"), ("b", ""), ("c", "3")])));
+        assert!(!f.applies("logs/x", Some(1), &tags(&[("a", "1")])));
+        assert!(!f.applies("logs/x", Some(1), &tags(&[("a", "1"), ("b", "x")])));
+        assert!(!f.applies("logs/x", Some(1), &tags(&[("A", "1"), ("b", "")])));
+        assert!(!f.applies("other/x", Some(1), &tags(&[("a", "1"), ("b", "")])));
         // A delete marker has no tags.
-        assert!(!f.applies_tagged("logs/x", None, &TagSet::new()));
+        assert!(!f.applies("logs/x", None, &TagSet::new()));
         // Without tag conditions, tags do not matter.
         let plain = LifecycleFilter { prefix: "logs/".into(), ..Default::default() };
-        assert!(plain.applies_tagged("logs/x", None, &TagSet::new()));
-        assert!(plain.applies_tagged("logs/x", Some(1), &tags(&[("z", "9")])));
+        assert!(plain.applies("logs/x", None, &TagSet::new()));
+        assert!(plain.applies("logs/x", Some(1), &tags(&[("z", "9")])));
     }
 
     #[test]

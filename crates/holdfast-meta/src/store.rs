@@ -19,9 +19,16 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Enables Object Lock (B4, B5) and sets or clears the default rule (B10).
     async fn set_lock_configuration(&self, name: &str, default: Option<DefaultRetention>) -> MetaResult<()>;
 
-    /// Records a new version. When the object carries `inline` bytes (only if
-    /// [`Self::stores_inline`]), they are kept in the same transaction as the version.
-    async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord>;
+    /// Records a new version with its tags (PutObject with `x-amz-tagging`, CopyObject; an
+    /// empty set stores none), in one transaction. When the object carries `inline` bytes
+    /// (only if [`Self::stores_inline`]), they are kept in the same transaction too.
+    async fn put_version(
+        &self,
+        v: NewVersion,
+        tags: TagSet,
+        cond: WriteConditions,
+        now: Instant,
+    ) -> MetaResult<VersionRecord>;
     /// Whether this store keeps small objects' bytes itself (`ObjectData::inline`).
     /// A store that answers false refuses versions with inline bytes.
     fn stores_inline(&self) -> bool {
@@ -148,17 +155,8 @@ pub trait MetaStore: Send + Sync + 'static {
 
     // --- Object tags (issue #5) ------------------------------------------------------------
     // Tags are metadata, not protected data: they change on any version whatever its lock
-    // state, and go with their version. Versions written by `put_version` have none.
+    // state, and go with their version ([`put_version`](Self::put_version) writes them).
 
-    /// [`put_version`](Self::put_version) with the new version's tags, in the same
-    /// transaction (PutObject with `x-amz-tagging`, CopyObject).
-    async fn put_version_tagged(
-        &self,
-        v: NewVersion,
-        tags: TagSet,
-        cond: WriteConditions,
-        now: Instant,
-    ) -> MetaResult<VersionRecord>;
     /// [`version`](Self::version) and, when `with_tags` and it is an object version, its tags:
     /// what GET and HEAD need (`x-amz-tagging-count`). A store that can reads both in one trip.
     async fn version_for_read(

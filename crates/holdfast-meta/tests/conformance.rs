@@ -84,11 +84,13 @@ fn new_version(bucket: &str, key: &str, lock: LockState) -> NewVersion {
 }
 
 async fn put(s: &dyn Store, bucket: &str, key: &str) -> holdfast_meta::VersionRecord {
-    s.put_version(new_version(bucket, key, LockState::default()), WriteConditions::default(), now()).await.unwrap()
+    s.put_version(new_version(bucket, key, LockState::default()), TagSet::new(), WriteConditions::default(), now())
+        .await
+        .unwrap()
 }
 
 async fn put_locked(s: &dyn Store, bucket: &str, key: &str, lock: LockState) -> holdfast_meta::VersionRecord {
-    s.put_version(new_version(bucket, key, lock), WriteConditions::default(), now()).await.unwrap()
+    s.put_version(new_version(bucket, key, lock), TagSet::new(), WriteConditions::default(), now()).await.unwrap()
 }
 
 fn retention(mode: Mode, from_now_ms: i64) -> Option<Retention> {
@@ -322,6 +324,7 @@ async fn default_retention(f: Fixture) {
     let v = s
         .put_version(
             new_version("dr", "k", LockState { retention: None, legal_hold: Some(LegalHold::On) }),
+            TagSet::new(),
             WriteConditions::default(),
             t,
         )
@@ -339,22 +342,25 @@ async fn conditional_writes(f: Fixture) {
     let s = &*f.store;
     versioned_bucket(s, "c").await;
     let none_match = WriteConditions { if_none_match: Some("*".into()), if_match: None };
-    s.put_version(new_version("c", "k", LockState::default()), none_match.clone(), now()).await.unwrap();
+    s.put_version(new_version("c", "k", LockState::default()), TagSet::new(), none_match.clone(), now()).await.unwrap();
     assert_err!(
-        s.put_version(new_version("c", "k", LockState::default()), none_match.clone(), now()).await,
+        s.put_version(new_version("c", "k", LockState::default()), TagSet::new(), none_match.clone(), now()).await,
         MetaError::PreconditionFailed
     );
     let wrong = WriteConditions { if_none_match: None, if_match: Some("\"other\"".into()) };
     assert_err!(
-        s.put_version(new_version("c", "k", LockState::default()), wrong.clone(), now()).await,
+        s.put_version(new_version("c", "k", LockState::default()), TagSet::new(), wrong.clone(), now()).await,
         MetaError::PreconditionFailed
     );
-    assert_err!(s.put_version(new_version("c", "new", LockState::default()), wrong, now()).await, MetaError::NoSuchKey);
+    assert_err!(
+        s.put_version(new_version("c", "new", LockState::default()), TagSet::new(), wrong, now()).await,
+        MetaError::NoSuchKey
+    );
     let right = WriteConditions { if_none_match: None, if_match: Some("\"e\"".into()) };
-    s.put_version(new_version("c", "k", LockState::default()), right, now()).await.unwrap();
+    s.put_version(new_version("c", "k", LockState::default()), TagSet::new(), right, now()).await.unwrap();
     // Behind a delete marker the key has no current object: `*` succeeds again.
     s.delete("c", "k", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
-    s.put_version(new_version("c", "k", LockState::default()), none_match, now()).await.unwrap();
+    s.put_version(new_version("c", "k", LockState::default()), TagSet::new(), none_match, now()).await.unwrap();
 }
 
 // --- listings --------------------------------------------------------------------------
@@ -606,7 +612,9 @@ async fn clock_high_water(f: Fixture) {
     let s = &*f.store;
     versioned_bucket(s, "t").await;
     let ahead = now().plus_millis(60_000);
-    s.put_version(new_version("t", "k", LockState::default()), WriteConditions::default(), ahead).await.unwrap();
+    s.put_version(new_version("t", "k", LockState::default()), TagSet::new(), WriteConditions::default(), ahead)
+        .await
+        .unwrap();
     assert!(s.clock_high_water().await.unwrap() >= ahead);
     put(s, "t", "k").await;
     assert!(s.clock_high_water().await.unwrap() >= ahead, "never moves back");
@@ -672,7 +680,7 @@ async fn races(f: Fixture) {
                 let key = key.clone();
                 tokio::spawn(async move {
                     let cond = WriteConditions { if_none_match: Some("*".into()), if_match: None };
-                    s.put_version(new_version("race", &key, LockState::default()), cond, now()).await
+                    s.put_version(new_version("race", &key, LockState::default()), TagSet::new(), cond, now()).await
                 })
             })
             .collect();
@@ -829,7 +837,7 @@ async fn tags(f: Fixture) {
     // A tagged write keeps its tags with the new version only.
     let t1 = tagset(&[("b", ""), ("a", "1")]);
     let v1 = s
-        .put_version_tagged(new_version("tg", "k", LockState::default()), t1.clone(), WriteConditions::default(), now())
+        .put_version(new_version("tg", "k", LockState::default()), t1.clone(), WriteConditions::default(), now())
         .await
         .unwrap();
     let (rec, got) = s.version_tags("tg", "k", &latest).await.unwrap();
@@ -890,7 +898,7 @@ async fn tags(f: Fixture) {
 
     // An unversioned bucket's new `null` version replaces the old one and its tags.
     s.create_bucket("tn", false, now()).await.unwrap();
-    s.put_version_tagged(new_version("tn", "n", LockState::default()), t1.clone(), WriteConditions::default(), now())
+    s.put_version(new_version("tn", "n", LockState::default()), t1.clone(), WriteConditions::default(), now())
         .await
         .unwrap();
     assert_eq!(s.version_tags("tn", "n", &latest).await.unwrap().1, t1);

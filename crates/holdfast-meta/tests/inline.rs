@@ -8,7 +8,7 @@ use bytes::Bytes;
 use holdfast_lock::{Bypass, Instant, LockState, Mode, Retention};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{
-    ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, VersionSelector, WriteConditions,
+    ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, TagSet, VersionSelector, WriteConditions,
     WriteOrigin,
 };
 
@@ -43,7 +43,12 @@ async fn inline_bytes_live_and_die_with_their_version() {
     s.create_bucket("b", false, now).await.unwrap();
     s.set_versioning("b", holdfast_meta::Versioning::Enabled).await.unwrap();
     let rec = s
-        .put_version(new_version("k", inline_object(b"hello"), LockState::default()), WriteConditions::default(), now)
+        .put_version(
+            new_version("k", inline_object(b"hello"), LockState::default()),
+            TagSet::new(),
+            WriteConditions::default(),
+            now,
+        )
         .await
         .unwrap();
 
@@ -93,8 +98,10 @@ async fn locked_inline_version_keeps_its_bytes() {
         retention: Some(Retention { mode: Mode::Compliance, until: now.plus_millis(3_600_000) }),
         legal_hold: None,
     };
-    let rec =
-        s.put_version(new_version("k", inline_object(b"kept"), lock), WriteConditions::default(), now).await.unwrap();
+    let rec = s
+        .put_version(new_version("k", inline_object(b"kept"), lock), TagSet::new(), WriteConditions::default(), now)
+        .await
+        .unwrap();
     let id = VersionSelector::Id(rec.version_id);
     assert!(matches!(s.delete("b", "k", &id, Bypass::Governance, now).await, Err(MetaError::Locked(_))));
     assert_eq!(rows(&path), 1);
@@ -108,7 +115,9 @@ async fn inline_bytes_must_be_the_whole_object() {
     let now = Instant::now_system();
     s.create_bucket("b", false, now).await.unwrap();
     let short = ObjectData { size: 9, ..inline_object(b"four") };
-    let err = s.put_version(new_version("k", short, LockState::default()), WriteConditions::default(), now).await;
+    let err = s
+        .put_version(new_version("k", short, LockState::default()), TagSet::new(), WriteConditions::default(), now)
+        .await;
     assert!(matches!(err, Err(MetaError::Internal(_))), "{err:?}");
     assert!(matches!(s.version("b", "k", &VersionSelector::Latest).await, Err(MetaError::NoSuchKey)));
 }

@@ -33,7 +33,8 @@
 use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, LockState, Mode, Period, Retention};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{
-    ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, Segment, VersionSelector, WriteConditions,
+    ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, Segment, TagSet, VersionSelector,
+    WriteConditions,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -239,7 +240,7 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
                     lock,
                     origin: Default::default(),
                 };
-                let rec = store.put_version(v, WriteConditions::default(), now).await.unwrap();
+                let rec = store.put_version(v, TagSet::new(), WriteConditions::default(), now).await.unwrap();
                 // W9: the default fills in retention when none was given, from "now".
                 let mut want = lock;
                 if want.retention.is_none()

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use holdfast_lock::{Instant, LockState};
 use holdfast_meta::sqlite::{CommitObserver, CommitStage, SqliteMeta};
 use holdfast_meta::{
-    MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, VersionSelector, WriteConditions, WriteOrigin,
+    MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, TagSet, VersionSelector, WriteConditions, WriteOrigin,
 };
 use holdfast_testkit::Tmpfs;
 use std::sync::Arc;
@@ -35,7 +35,7 @@ async fn put(s: &SqliteMeta, key: &str, n: usize) -> Result<(), MetaError> {
         lock: LockState::default(),
         origin: WriteOrigin::Put,
     };
-    s.put_version(v, WriteConditions::default(), Instant::now_system()).await.map(|_| ())
+    s.put_version(v, TagSet::new(), WriteConditions::default(), Instant::now_system()).await.map(|_| ())
 }
 
 async fn exists(s: &SqliteMeta, key: &str) -> bool {

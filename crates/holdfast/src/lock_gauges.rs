@@ -57,7 +57,7 @@ impl LockGauges {
         tokio::spawn(async move {
             loop {
                 let started = Instant::now();
-                match engine.meta.lock_report(None, engine.clock.now()).await {
+                match engine.lock_report(None).await {
                     Ok(reports) => me.store(Snapshot::new(reports, started, started.elapsed())),
                     // The last snapshot stays, its age growing (holdfast_lock_report_age_seconds).
                     Err(e) => tracing::warn!(error = %e, "lock report for the metrics failed"),

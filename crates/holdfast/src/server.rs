@@ -206,8 +206,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Some(grace) => LocalBlobStore::open_shared(&config.data_dir, grace),
     }
     .context("cannot open the blob store")?;
+    // The binary keeps the store it opened for its own wiring (startup notices, the trail
+    // check at start, event delivery); requests reach it only through the engine.
     let engine = Engine::new(
-        meta,
+        Arc::clone(&meta),
         Arc::new(blobs),
         EngineConfig {
             max_put_size: config.max_put_size,
@@ -243,13 +245,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let audit = engine
         .open_audit(&audit_dir, &chain, holdfast_audit::AuditOptions::default())
         .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?;
-    for notice in engine.meta.startup_notices() {
+    for notice in meta.startup_notices() {
         audit.append(notice);
     }
     // Issue #11: protection lost outside the API (guards dropped, rows edited, guards put
     // back) stops the start, as changed guards do.
     let accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
-    crate::trail_check::at_start(engine.meta.as_ref(), &config.data_dir, &audit, shared_grace.is_some(), accept_tamper)
+    crate::trail_check::at_start(meta.as_ref(), &config.data_dir, &audit, shared_grace.is_some(), accept_tamper)
         .await?;
     // Issue #10: the trail's head, anchored where it cannot be rewritten.
     let anchorer = match &config.anchor {
@@ -263,7 +265,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
     let notify_targets = targets.arns().map(str::to_owned).collect();
     let dispatcher = holdfast_events::Dispatcher::new(
-        Arc::clone(&engine.meta),
+        meta,
         targets,
         holdfast_events::EventSettings {
             region: config.region.clone(),

@@ -391,6 +391,9 @@ impl Edge {
                 error_response(status, code, &message)
             };
         }
+        if let Err((status, code, message)) = guards::check_signing_dates(req.headers(), req.uri().query()) {
+            return error_response(status, code, &message);
+        }
         let virtual_host = self.base_domain.as_deref().is_some_and(|d| {
             req.headers()
                 .get(header::HOST)

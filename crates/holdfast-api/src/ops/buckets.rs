@@ -2,7 +2,8 @@
 
 use crate::Gateway;
 use crate::convert::ts;
-use crate::error::{meta_error, with_resource};
+use crate::error::{engine_error, meta_error, with_resource};
+use holdfast_engine::EngineError;
 use holdfast_meta::Versioning;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -20,9 +21,8 @@ impl Gateway {
             return Err(s3_error!(InvalidLocationConstraint, "The specified location-constraint is not valid"));
         }
         let lock = input.object_lock_enabled_for_bucket.unwrap_or(false);
-        let now = self.engine.clock.now();
         // Bucket names are global: another account's bucket is not yours to re-create.
-        if self.engine.meta.bucket(&input.bucket).await.map_err(meta_error)?.is_some()
+        if self.engine.bucket(&input.bucket).await.map_err(engine_error)?.is_some()
             && self.bucket_account(&input.bucket).await? != caller_account
         {
             return Err(s3_error!(
@@ -30,7 +30,7 @@ impl Gateway {
                 "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
             ));
         }
-        let created = self.engine.meta.create_bucket(&input.bucket, lock, now).await;
+        let created = self.engine.create_bucket(&input.bucket, lock).await;
         if created.is_ok() && caller_account != self.dir.account_id() {
             self.dir.store().set_bucket_owner(&input.bucket, &caller_account).await.map_err(meta_error)?;
         }
@@ -39,9 +39,9 @@ impl Gateway {
             // behaviour) and 409 BucketAlreadyOwnedByYou in every other region. The existing
             // bucket is left as it is, so asking for Object Lock on a bucket without it is
             // still refused rather than answered with a 200 that did not enable anything.
-            Err(holdfast_meta::MetaError::BucketAlreadyOwnedByYou)
+            Err(EngineError::Meta(holdfast_meta::MetaError::BucketAlreadyOwnedByYou))
                 if self.config.region == "us-east-1" && (!lock || self.bucket(&input.bucket).await?.lock_enabled) => {}
-            other => other.map_err(meta_error)?,
+            other => other.map_err(engine_error)?,
         }
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
     }
@@ -51,7 +51,7 @@ impl Gateway {
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let name = req.input.bucket;
-        self.engine.meta.delete_bucket(&name).await.map_err(|e| with_resource(meta_error(e), &name, None))?;
+        self.engine.delete_bucket(&name).await.map_err(|e| with_resource(engine_error(e), &name, None))?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
@@ -69,7 +69,7 @@ impl Gateway {
         let owners: std::collections::HashMap<String, String> =
             self.dir.store().bucket_owners().await.map_err(meta_error)?.into_iter().collect();
         let mine = |name: &str| owners.get(name).map_or(self.dir.account_id(), String::as_str) == caller_account;
-        let buckets = self.engine.meta.buckets().await.map_err(meta_error)?;
+        let buckets = self.engine.buckets().await.map_err(engine_error)?;
         let buckets = buckets
             .into_iter()
             .filter(|b| b.name.starts_with(&prefix) && mine(&b.name))
@@ -121,7 +121,7 @@ impl Gateway {
             return Err(s3_error!(NotImplemented, "MFA Delete is not supported"));
         }
         self.bucket(&input.bucket).await?;
-        self.engine.meta.set_versioning(&input.bucket, versioning).await.map_err(meta_error)?;
+        self.engine.set_versioning(&input.bucket, versioning).await.map_err(engine_error)?;
         Ok(S3Response::new(PutBucketVersioningOutput {}))
     }
 

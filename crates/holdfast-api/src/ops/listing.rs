@@ -2,7 +2,7 @@
 
 use crate::Gateway;
 use crate::convert::{etag, ts, url_encode};
-use crate::error::{invalid_argument, meta_error, with_resource};
+use crate::error::{engine_error, invalid_argument, with_resource};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use holdfast_meta::{ListPage, ListQuery, VersionRecord};
@@ -68,9 +68,8 @@ fn prefixes(page: &ListPage, enc: &Enc) -> Option<Vec<CommonPrefix>> {
 impl Gateway {
     async fn list(&self, q: ListQuery, versions: bool) -> S3Result<ListPage> {
         let bucket = q.bucket.clone();
-        let result =
-            if versions { self.engine.meta.list_versions(q).await } else { self.engine.meta.list_objects(q).await };
-        result.map_err(|e| with_resource(meta_error(e), &bucket, None))
+        let result = if versions { self.engine.list_versions(q).await } else { self.engine.list_objects(q).await };
+        result.map_err(|e| with_resource(engine_error(e), &bucket, None))
     }
 
     pub(crate) async fn list_objects(

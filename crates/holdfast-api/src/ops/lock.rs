@@ -5,7 +5,7 @@ use crate::Gateway;
 use crate::audit::AuditSlot;
 use crate::convert::{instant, ts};
 use crate::error::{default_denial, engine_error, meta_error, retention_denial, with_resource};
-use holdfast_engine::{LockChange, version_selector};
+use holdfast_engine::{EngineError, LockChange, version_selector};
 use holdfast_lock::{DefaultRetention, LegalHold, Period};
 use holdfast_meta::{Bucket, MetaError, VersionRecord, VersionSelector};
 use s3s::dto::*;
@@ -34,7 +34,7 @@ impl Gateway {
     ) {
         let (version_id, before, after) = match change {
             Some(c) => (Some(c.after.version_id.clone()), c.before, Some(c.after.lock)),
-            None => match self.engine.meta.version(bucket, key, sel).await {
+            None => match self.engine.version(bucket, key, sel).await {
                 Ok(v) => (Some(v.version_id), Some(v.lock), None),
                 Err(_) => (None, None, None),
             },
@@ -73,7 +73,7 @@ impl Gateway {
             .object_lock_configuration
             .ok_or_else(|| s3_error!(MissingRequestBodyError, "Request Body is empty."))?;
         let default = self.default_retention(&config)?;
-        self.engine.meta.set_lock_configuration(&input.bucket, default).await.map_err(meta_error)?;
+        self.engine.set_lock_configuration(&input.bucket, default).await.map_err(engine_error)?;
         Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
     }
 
@@ -136,7 +136,8 @@ impl Gateway {
         let sel = version_selector(input.version_id).map_err(engine_error)?;
         // R3: a missing key is reported before the body is judged.
         if sel == VersionSelector::Latest
-            && let Err(MetaError::NoSuchKey) = self.engine.meta.version(&input.bucket, &input.key, &sel).await
+            && let Err(EngineError::Meta(MetaError::NoSuchKey)) =
+                self.engine.version(&input.bucket, &input.key, &sel).await
         {
             return Err(with_resource(meta_error(MetaError::NoSuchKey), &input.bucket, Some(&input.key)));
         }
@@ -182,7 +183,8 @@ impl Gateway {
         self.lock_bucket(&input.bucket).await?;
         let sel = version_selector(input.version_id).map_err(engine_error)?;
         if sel == VersionSelector::Latest
-            && let Err(MetaError::NoSuchKey) = self.engine.meta.version(&input.bucket, &input.key, &sel).await
+            && let Err(EngineError::Meta(MetaError::NoSuchKey)) =
+                self.engine.version(&input.bucket, &input.key, &sel).await
         {
             return Err(with_resource(meta_error(MetaError::NoSuchKey), &input.bucket, Some(&input.key)));
         }

@@ -5,7 +5,7 @@ use super::objects::{
 };
 use crate::Gateway;
 use crate::convert::*;
-use crate::error::{engine_error, meta_error, with_resource};
+use crate::error::{engine_error, with_resource};
 use holdfast_engine::{CompletedPart as EngineCompletedPart, CreateUpload, PartSource, version_selector};
 use holdfast_meta::UploadListQuery;
 use s3s::dto::*;
@@ -59,7 +59,7 @@ impl Gateway {
             && let Err(e) = self.engine.set_upload_tags(&input.bucket, &input.key, &upload.upload_id, tags).await
         {
             // The client never learns this upload's id: take it away again.
-            let _ = self.engine.meta.abort_upload(&input.bucket, &input.key, &upload.upload_id).await;
+            let _ = self.engine.abort_upload(&input.bucket, &input.key, &upload.upload_id).await;
             return Err(engine_error(e));
         }
         Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -75,7 +75,7 @@ impl Gateway {
     pub(crate) async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let S3Request { input, headers, trailing_headers, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
-        let upload = self.engine.meta.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(meta_error)?;
+        let upload = self.engine.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(engine_error)?;
         let claims = body_claims(
             &headers,
             trailing_headers,
@@ -222,10 +222,10 @@ impl Gateway {
     pub(crate) async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
         self.bucket(&input.bucket).await?;
-        let upload = self.engine.meta.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(meta_error)?;
+        let upload = self.engine.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(engine_error)?;
         let marker = input.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
         let max = input.max_parts.and_then(|m| usize::try_from(m).ok()).unwrap_or(1000).min(1000);
-        let (parts, truncated) = self.engine.meta.parts(&input.upload_id, marker, max).await.map_err(meta_error)?;
+        let (parts, truncated) = self.engine.list_parts(&input.upload_id, marker, max).await.map_err(engine_error)?;
         let out_parts: Vec<Part> = parts
             .iter()
             .map(|p| {
@@ -273,7 +273,6 @@ impl Gateway {
         let max = input.max_uploads.and_then(|m| usize::try_from(m).ok()).unwrap_or(1000).min(1000);
         let page = self
             .engine
-            .meta
             .list_uploads(UploadListQuery {
                 bucket: input.bucket.clone(),
                 prefix: input.prefix.clone().unwrap_or_default(),
@@ -283,7 +282,7 @@ impl Gateway {
                 max_uploads: max,
             })
             .await
-            .map_err(|e| with_resource(meta_error(e), &input.bucket, None))?;
+            .map_err(|e| with_resource(engine_error(e), &input.bucket, None))?;
         let owner = self.owner_of(&input.bucket).await?;
         let uploads: Vec<MultipartUpload> = page
             .uploads

@@ -61,7 +61,7 @@ pub(crate) async fn shown_version_id(gw: &Gateway, rec: &VersionRecord) -> Optio
     if rec.version_id != "null" {
         return Some(rec.version_id.clone());
     }
-    match gw.engine.meta.bucket(&rec.bucket).await {
+    match gw.engine.bucket(&rec.bucket).await {
         Ok(Some(b)) if b.versioning != Versioning::Unversioned => Some("null".into()),
         _ => None,
     }
@@ -121,6 +121,66 @@ fn lock_headers(lock: &LockState) -> (Option<ObjectLockMode>, Option<Timestamp>,
     )
 }
 
+/// GetObject and HeadObject: one read, answered with the same headers. s3s gives each its
+/// own input and output type (with the same field names), so the shared part is a macro over
+/// them. Evaluates to `(read, output, tag count)`; the caller adds the body (GET) or puts the
+/// tag count where its response carries it.
+macro_rules! answer_read {
+    ($gw:expr, $req:expr, $with_body:expr, $Output:ident) => {{
+        let S3Request { input, extensions, .. } = $req;
+        let version = version_selector(input.version_id.clone()).map_err(engine_error)?;
+        let part_number = input.part_number.map(|n| u32::try_from(n).unwrap_or(0));
+        let get = GetObject {
+            bucket: input.bucket,
+            key: input.key,
+            version,
+            range: byte_range(input.range.as_ref()),
+            part_number,
+            conditions: read_conditions(
+                input.if_match.as_ref(),
+                input.if_none_match.as_ref(),
+                input.if_modified_since.as_ref(),
+                input.if_unmodified_since.as_ref(),
+            ),
+            with_tags: tags_visible(&extensions),
+        };
+        let read = $gw.read_object(get, $with_body, &extensions).await?;
+        let version_id = shown_version_id($gw, &read.version).await;
+        let tag_count = tag_count(&read);
+        let obj = read.object();
+        let h = &obj.headers;
+        let (mode, until, hold) = visible_lock_headers(&read.version.lock, &extensions);
+        let mut out = $Output {
+            accept_ranges: Some("bytes".into()),
+            cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
+            content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
+            content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
+            content_language: input.response_content_language.or_else(|| h.content_language.clone()),
+            content_length: i64::try_from(read.content_length()).ok(),
+            content_range: content_range(&read),
+            content_type: input.response_content_type.or_else(|| content_type_out(h)),
+            e_tag: Some(etag(&obj.etag)),
+            expires: input.response_expires.or_else(|| expires_out(h)),
+            last_modified: Some(ts(read.version.last_modified)),
+            metadata: metadata_out(h),
+            object_lock_mode: mode,
+            object_lock_retain_until_date: until,
+            object_lock_legal_hold_status: hold,
+            parts_count: read.parts_count.and_then(|n| i32::try_from(n).ok()),
+            storage_class: storage_class_out(h).map(StorageClass::from),
+            version_id,
+            website_redirect_location: h.website_redirect_location.clone(),
+            ..Default::default()
+        };
+        if input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED") {
+            let shown = shown_checksum(obj, part_number, read.span.is_some());
+            put_checksum!(out, shown.as_ref());
+            out.checksum_type = shown.as_ref().map(checksum_type);
+        }
+        (read, out, tag_count)
+    }};
+}
+
 impl Gateway {
     pub(crate) async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let S3Request { input, headers, trailing_headers, extensions, .. } = req;
@@ -157,9 +217,9 @@ impl Gateway {
         let tags = super::tagging::tags_from_header(input.tagging.as_deref(), self.config.aws_strict)?;
         let rec = self
             .engine
-            .put_object_tagged(
+            .put_object(
+                &bucket,
                 PutObject {
-                    bucket: input.bucket.clone(),
                     key: input.key.clone(),
                     headers: object_headers,
                     body: body_stream(input.body),
@@ -201,123 +261,15 @@ impl Gateway {
     }
 
     pub(crate) async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        let input = req.input;
-        let version = version_selector(input.version_id.clone()).map_err(engine_error)?;
-        let part_number = input.part_number.map(|n| u32::try_from(n).unwrap_or(0));
-        let read = self
-            .read_object(
-                GetObject {
-                    bucket: input.bucket,
-                    key: input.key,
-                    version,
-                    range: byte_range(input.range.as_ref()),
-                    part_number,
-                    conditions: read_conditions(
-                        input.if_match.as_ref(),
-                        input.if_none_match.as_ref(),
-                        input.if_modified_since.as_ref(),
-                        input.if_unmodified_since.as_ref(),
-                    ),
-                    with_tags: tags_visible(&req.extensions),
-                },
-                true,
-                &req.extensions,
-            )
-            .await?;
-        let version_id = shown_version_id(self, &read.version).await;
-        let tag_count = tag_count(&read);
-        let obj = read.object().clone();
-        let h = &obj.headers;
-        let (mode, until, hold) = visible_lock_headers(&read.version.lock, &req.extensions);
-        let mut out = GetObjectOutput {
-            accept_ranges: Some("bytes".into()),
-            cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
-            content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
-            content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
-            content_language: input.response_content_language.or_else(|| h.content_language.clone()),
-            content_length: i64::try_from(read.content_length()).ok(),
-            content_range: content_range(&read),
-            content_type: input.response_content_type.or_else(|| content_type_out(h)),
-            e_tag: Some(etag(&obj.etag)),
-            expires: input.response_expires.or_else(|| expires_out(h)),
-            last_modified: Some(ts(read.version.last_modified)),
-            metadata: metadata_out(h),
-            object_lock_mode: mode,
-            object_lock_retain_until_date: until,
-            object_lock_legal_hold_status: hold,
-            parts_count: read.parts_count.and_then(|n| i32::try_from(n).ok()),
-            storage_class: storage_class_out(h).map(StorageClass::from),
-            tag_count,
-            version_id,
-            website_redirect_location: h.website_redirect_location.clone(),
-            ..Default::default()
-        };
-        if input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED") {
-            let shown = shown_checksum(&obj, part_number, read.span.is_some());
-            put_checksum!(out, shown.as_ref());
-            out.checksum_type = shown.as_ref().map(checksum_type);
-        }
+        let (read, mut out, tag_count) = answer_read!(self, req, true, GetObjectOutput);
+        out.tag_count = tag_count;
         let body = read.body.expect("a GET streams the body");
         out.body = Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(body)));
         Ok(S3Response::new(out))
     }
 
     pub(crate) async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-        let input = req.input;
-        let version = version_selector(input.version_id.clone()).map_err(engine_error)?;
-        let part_number = input.part_number.map(|n| u32::try_from(n).unwrap_or(0));
-        let read = self
-            .read_object(
-                GetObject {
-                    bucket: input.bucket,
-                    key: input.key,
-                    version,
-                    range: byte_range(input.range.as_ref()),
-                    part_number,
-                    conditions: read_conditions(
-                        input.if_match.as_ref(),
-                        input.if_none_match.as_ref(),
-                        input.if_modified_since.as_ref(),
-                        input.if_unmodified_since.as_ref(),
-                    ),
-                    with_tags: tags_visible(&req.extensions),
-                },
-                false,
-                &req.extensions,
-            )
-            .await?;
-        let version_id = shown_version_id(self, &read.version).await;
-        let tag_count = tag_count(&read);
-        let obj = read.object();
-        let h = &obj.headers;
-        let (mode, until, hold) = visible_lock_headers(&read.version.lock, &req.extensions);
-        let mut out = HeadObjectOutput {
-            accept_ranges: Some("bytes".into()),
-            cache_control: input.response_cache_control.or_else(|| h.cache_control.clone()),
-            content_disposition: input.response_content_disposition.or_else(|| h.content_disposition.clone()),
-            content_encoding: input.response_content_encoding.or_else(|| h.content_encoding.clone()),
-            content_language: input.response_content_language.or_else(|| h.content_language.clone()),
-            content_length: i64::try_from(read.content_length()).ok(),
-            content_range: content_range(&read),
-            content_type: input.response_content_type.or_else(|| content_type_out(h)),
-            e_tag: Some(etag(&obj.etag)),
-            expires: input.response_expires.or_else(|| expires_out(h)),
-            last_modified: Some(ts(read.version.last_modified)),
-            metadata: metadata_out(h),
-            object_lock_mode: mode,
-            object_lock_retain_until_date: until,
-            object_lock_legal_hold_status: hold,
-            parts_count: read.parts_count.and_then(|n| i32::try_from(n).ok()),
-            storage_class: storage_class_out(h).map(StorageClass::from),
-            version_id,
-            website_redirect_location: h.website_redirect_location.clone(),
-            ..Default::default()
-        };
-        if input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED") {
-            let shown = shown_checksum(obj, part_number, read.span.is_some());
-            put_checksum!(out, shown.as_ref());
-            out.checksum_type = shown.as_ref().map(checksum_type);
-        }
+        let (_, out, tag_count) = answer_read!(self, req, false, HeadObjectOutput);
         let mut resp = S3Response::new(out);
         // s3s's HeadObjectOutput has no tag count; AWS (and s3-tests) send it on HEAD too.
         if let Some(n) = tag_count {
@@ -467,7 +419,8 @@ impl Gateway {
         };
         let (src, rec) = self
             .engine
-            .copy_object_tagged(
+            .copy_object(
+                &dest,
                 CopyObject {
                     src_bucket: src_bucket.to_string(),
                     src_key: src_key.to_string(),
@@ -478,7 +431,6 @@ impl Gateway {
                         input.copy_source_if_modified_since.as_ref(),
                         input.copy_source_if_unmodified_since.as_ref(),
                     ),
-                    bucket: input.bucket.clone(),
                     key: input.key.clone(),
                     metadata,
                     checksum_algorithm,

@@ -359,12 +359,18 @@ impl crate::MetaStore for PgMeta {
         write!(self, |tx| buckets::set_lock_configuration(&tx, name, default).await?)
     }
 
-    async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord> {
+    async fn put_version(
+        &self,
+        v: NewVersion,
+        tags: TagSet,
+        cond: WriteConditions,
+        now: Instant,
+    ) -> MetaResult<VersionRecord> {
         // Small objects are not kept inline here (`stores_inline` is false): never drop bytes.
         if v.object.inline.is_some() {
             return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
         }
-        write!(self, |tx| objects::put_version(&tx, &v, &cond, now).await?)
+        write!(self, |tx| tags::put_version(&tx, &v, &tags, &cond, now).await?)
     }
 
     async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
@@ -511,19 +517,6 @@ impl crate::MetaStore for PgMeta {
 
     async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {
         read!(self, |tx| evidence::lock_report(&tx, bucket, now).await?)
-    }
-
-    async fn put_version_tagged(
-        &self,
-        v: NewVersion,
-        tags: TagSet,
-        cond: WriteConditions,
-        now: Instant,
-    ) -> MetaResult<VersionRecord> {
-        if v.object.inline.is_some() {
-            return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
-        }
-        write!(self, |tx| tags::put_version(&tx, &v, &tags, &cond, now).await?)
     }
 
     async fn version_tags(

@@ -69,7 +69,10 @@ pub(super) async fn put_version(
     now: Instant,
 ) -> Result<VersionRecord, Fail> {
     let rec = super::objects::put_version(tx, v, cond, now).await?;
-    store(tx, rec.seq, tags).await?;
+    // A new version has no tags yet: an empty set has nothing to store.
+    if !tags.is_empty() {
+        store(tx, rec.seq, tags).await?;
+    }
     Ok(rec)
 }
 

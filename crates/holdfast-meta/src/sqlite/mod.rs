@@ -465,8 +465,14 @@ impl crate::MetaStore for SqliteMeta {
         self.write(move |c| buckets::set_lock_configuration(c, &name, default)).await
     }
 
-    async fn put_version(&self, v: NewVersion, cond: WriteConditions, now: Instant) -> MetaResult<VersionRecord> {
-        self.write_object(move |c| objects::put_version(c, &v, &cond, now)).await
+    async fn put_version(
+        &self,
+        v: NewVersion,
+        tags: TagSet,
+        cond: WriteConditions,
+        now: Instant,
+    ) -> MetaResult<VersionRecord> {
+        self.write_object(move |c| tags::put_version(c, &v, &tags, &cond, now)).await
     }
 
     async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
@@ -634,16 +640,6 @@ impl crate::MetaStore for SqliteMeta {
     async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {
         let bucket = bucket.map(str::to_owned);
         self.read(move |c| evidence::lock_report(c, bucket.as_deref(), now)).await
-    }
-
-    async fn put_version_tagged(
-        &self,
-        v: NewVersion,
-        tags: TagSet,
-        cond: WriteConditions,
-        now: Instant,
-    ) -> MetaResult<VersionRecord> {
-        self.write_object(move |c| tags::put_version(c, &v, &tags, &cond, now)).await
     }
 
     async fn version_tags(

@@ -63,7 +63,10 @@ pub(super) fn put_version(
     now: Instant,
 ) -> MetaResult<VersionRecord> {
     let rec = super::objects::put_version(conn, v, cond, now)?;
-    store(conn, rec.seq, tags)?;
+    // A new version has no tags yet: an empty set has nothing to store.
+    if !tags.is_empty() {
+        store(conn, rec.seq, tags)?;
+    }
     Ok(rec)
 }
 

@@ -7,33 +7,35 @@ use anyhow::{Context, bail};
 use futures::StreamExt as _;
 use holdfast_engine::{BodyClaims, Engine, GetObject, PutObject, ReadConditions};
 use holdfast_lock::{LockState, Mode, Retention};
-use holdfast_meta::{ListQuery, ObjectHeaders, VersionSelector, WriteConditions};
+use holdfast_meta::{Bucket, ListQuery, ObjectHeaders, VersionSelector, WriteConditions};
 
-/// Fails unless the bucket exists and has Object Lock enabled.
-pub async fn check_bucket(engine: &Engine, bucket: &str) -> anyhow::Result<()> {
-    match engine.meta.bucket(bucket).await.context("cannot read the anchor bucket")? {
+/// The anchor bucket's record; fails unless it exists and has Object Lock enabled.
+pub async fn check_bucket(engine: &Engine, bucket: &str) -> anyhow::Result<Bucket> {
+    match engine.bucket(bucket).await.context("cannot read the anchor bucket")? {
         None => bail!("anchor bucket {bucket:?} does not exist on this server (create it with Object Lock enabled)"),
         Some(b) if !b.lock_enabled => bail!("anchor bucket {bucket:?} does not have Object Lock enabled"),
-        Some(_) => Ok(()),
+        Some(b) => Ok(b),
     }
 }
 
 /// Writes one anchor under COMPLIANCE retention for `days`; returns its version id.
 pub async fn put(engine: &Engine, bucket: &str, key: &str, body: Vec<u8>, days: i64) -> anyhow::Result<String> {
-    check_bucket(engine, bucket).await?;
+    let checked = check_bucket(engine, bucket).await?;
     let until = engine.clock.now().plus_millis(days.saturating_mul(86_400_000));
     let len = body.len() as u64;
     let body = futures::stream::once(async move { Ok(bytes::Bytes::from(body)) }).boxed();
     let record = engine
-        .put_object_from_reserve(PutObject {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            headers: ObjectHeaders { content_type: Some("application/json".into()), ..ObjectHeaders::default() },
-            body,
-            claims: BodyClaims { content_length: Some(len), ..BodyClaims::none() },
-            lock: LockState { retention: Some(Retention { mode: Mode::Compliance, until }), legal_hold: None },
-            conditions: WriteConditions::default(),
-        })
+        .put_object_from_reserve(
+            &checked,
+            PutObject {
+                key: key.to_owned(),
+                headers: ObjectHeaders { content_type: Some("application/json".into()), ..ObjectHeaders::default() },
+                body,
+                claims: BodyClaims { content_length: Some(len), ..BodyClaims::none() },
+                lock: LockState { retention: Some(Retention { mode: Mode::Compliance, until }), legal_hold: None },
+                conditions: WriteConditions::default(),
+            },
+        )
         .await
         .with_context(|| format!("cannot write the anchor {bucket}/{key}"))?;
     Ok(record.version_id)
@@ -46,7 +48,6 @@ pub async fn list(engine: &Engine, bucket: &str, prefix: &str) -> anyhow::Result
     let (mut after, mut after_version) = (None, None);
     for _ in 0..100_000 {
         let page = engine
-            .meta
             .list_versions(ListQuery {
                 bucket: bucket.to_owned(),
                 prefix: prefix.to_owned(),

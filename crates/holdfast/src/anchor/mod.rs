@@ -120,7 +120,7 @@ impl AnchorTarget {
 
     async fn check_bucket(&self, bucket: &str) -> anyhow::Result<()> {
         match self {
-            Self::Local(engine) => local::check_bucket(engine, bucket).await,
+            Self::Local(engine) => local::check_bucket(engine, bucket).await.map(drop),
             Self::Remote(s3) => s3.check_bucket(bucket).await,
         }
     }
