@@ -144,13 +144,88 @@ fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the first stage holds for the rest of the start: the bound listener, the clean-up of
+/// a failed start, and the data dir's lock (released when the server ends).
+struct Claimed {
+    listener: TcpListener,
+    /// Declared before `cleanup`: fields drop in order, and the clean-up of a failed start
+    /// must find the lock released (a held lock reads as another server using the dir).
+    _lock: std::fs::File,
+    cleanup: StartCleanup,
+    nofile: u64,
+    /// `Some(grace)` when gateways share the data dir (PostgreSQL): blobs younger than the
+    /// grace period may be another gateway's write in flight.
+    shared_grace: Option<u64>,
+}
+
+/// The store, open and swept: the engine requests go through, and the metadata store the
+/// binary keeps for its own wiring (startup notices, the trail check, event delivery).
+struct Store {
+    engine: Arc<Engine>,
+    meta: Arc<dyn MetaStore>,
+    identity: Arc<dyn IdentityStore>,
+}
+
+/// The evidence side, started: the audit trail (checked against the store) and its anchors.
+struct Evidence {
+    audit: Arc<holdfast_audit::AuditLog>,
+    anchorer: Option<Arc<crate::anchor::Anchorer>>,
+    notify_targets: std::collections::BTreeSet<String>,
+    _audit_lock: Option<std::fs::File>,
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    // Connections need descriptors: take every one the hard limit allows (issue #10).
+    let claimed = claim(&config).await?;
+    let (root, generated) = credentials::load_or_create(&config.data_dir)?;
+    if generated {
+        println!("Generated root credentials (stored in {}):", config.data_dir.join("root-credentials").display());
+        println!("  access key: {}", root.access_key);
+        println!("  secret key: {}", root.secret_key);
+    }
+    let exporter = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("holdfast_request_duration_seconds".into()),
+            &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+        )?
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    let connections = bound_connections(&config, claimed.nofile);
+    let store = open_store(&config, claimed.shared_grace).await?;
+    let evidence = start_evidence(&config, &store, claimed.shared_grace.is_some()).await?;
+    let edge = build_edge(&config, &store, &evidence, root, exporter)?;
+
+    let addr = claimed.listener.local_addr()?;
+    if let Some(a) = &evidence.anchorer {
+        a.spawn();
+    }
+    claimed.cleanup.disarm();
+    edge.set_ready(true);
+    println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "ready");
+
+    let graceful = accept_until_shutdown(claimed.listener, Arc::clone(&edge), connections).await;
+    edge.set_ready(false);
+    tracing::info!("shutting down: finishing in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(DRAIN) => tracing::warn!("gave up waiting for connections after {DRAIN:?}"),
+    }
+    if let Err(e) = evidence.audit.flush().await {
+        tracing::error!(error = %e, "cannot flush the audit trail");
+    }
+    if let Some(a) = &evidence.anchorer {
+        a.at_shutdown().await;
+    }
+    Ok(())
+}
+
+/// Stage 1: descriptors, file modes, the port, the data dir and its lock. A taken port fails
+/// the start before the data dir exists; any later failure removes what this start created.
+async fn claim(config: &Config) -> anyhow::Result<Claimed> {
+    // Connections need descriptors: take every one the hard limit allows.
     let nofile = crate::connections::raise_nofile_limit();
-    // Before anything is created: every file 0600, every directory 0700 (issue #10).
+    // Before anything is created: every file 0600, every directory 0700.
     crate::file_modes::restrict_umask();
-    // A taken port fails the start before the data dir exists; any later failure removes
-    // what this start created (issue #10).
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let cleanup = StartCleanup::before_creating(&config.data_dir);
@@ -173,20 +248,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         MetaBackend::Sqlite => None,
         MetaBackend::Postgres { orphan_grace_secs, .. } => Some(*orphan_grace_secs),
     };
-    let _lock = lock_data_dir(&config.data_dir, shared_grace.is_some())?;
-    let (root, generated) = credentials::load_or_create(&config.data_dir)?;
-    if generated {
-        println!("Generated root credentials (stored in {}):", config.data_dir.join("root-credentials").display());
-        println!("  access key: {}", root.access_key);
-        println!("  secret key: {}", root.secret_key);
-    }
-    let metrics = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full("holdfast_request_duration_seconds".into()),
-            &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
-        )?
-        .install_recorder()
-        .context("cannot install the metrics recorder")?;
+    let lock = lock_data_dir(&config.data_dir, shared_grace.is_some())?;
+    Ok(Claimed { listener, cleanup, _lock: lock, nofile, shared_grace })
+}
+
+/// The connection cap the descriptors allow (or the configured one, with a warning when the
+/// descriptors cannot carry it).
+fn bound_connections(config: &Config, nofile: u64) -> Arc<Connections> {
     let connections = Connections::new(config.connections.clone(), nofile);
     println!("open files limit {nofile}: at most {} connections", connections.max());
     tracing::info!(nofile, max_connections = connections.max(), "open files limit raised to the hard limit");
@@ -199,15 +267,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "[limits] max_connections is more than the open-files limit leaves room for: accept may fail with EMFILE"
         );
     }
+    connections
+}
 
-    let (meta, identity) = open_meta(&config).await?;
+/// Stage 2: metadata, blobs and the engine over them, swept of orphans, with its background
+/// work (space watch, collection, and on PostgreSQL the hourly sweep and the clock report).
+async fn open_store(config: &Config, shared_grace: Option<u64>) -> anyhow::Result<Store> {
+    let (meta, identity) = open_meta(config).await?;
     let blobs = match shared_grace {
         None => LocalBlobStore::open(&config.data_dir),
         Some(grace) => LocalBlobStore::open_shared(&config.data_dir, grace),
     }
     .context("cannot open the blob store")?;
-    // The binary keeps the store it opened for its own wiring (startup notices, the trail
-    // check at start, event delivery); requests reach it only through the engine.
     let engine = Engine::new(
         Arc::clone(&meta),
         Arc::new(blobs),
@@ -221,7 +292,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("cannot start the engine")?;
     let engine = Arc::new(engine);
-    engine.set_space(open_space(&config, shared_grace.is_none())?);
+    engine.set_space(open_space(config, shared_grace.is_none())?);
     engine.spawn_space_watch(SPACE_WATCH);
     match shared_grace {
         // One process owns the data dir, so no write is in flight: any unknown blob is an orphan.
@@ -237,27 +308,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     engine.spawn_gc(Duration::from_secs(10));
+    Ok(Store { engine, meta, identity })
+}
 
-    // Evidence (issue #5): the audit trail, event delivery and the lifecycle worker.
-    let (audit_dir, _audit_lock) = audit_dir(&config.data_dir, shared_grace.is_some())?;
+/// Stage 3: the audit trail (and the store checked against it), its anchors, event delivery
+/// and the lifecycle worker.
+async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow::Result<Evidence> {
+    let (audit_dir, audit_lock) = audit_dir(&config.data_dir, shared)?;
     // One name per chain for the outbox and the anchors: `main` embedded, `gw-<n>` on PostgreSQL.
     let chain = holdfast_audit::chain_name(&config.data_dir.join(holdfast_audit::AUDIT_DIR), &audit_dir);
-    let audit = engine
+    let audit = store
+        .engine
         .open_audit(&audit_dir, &chain, holdfast_audit::AuditOptions::default())
         .with_context(|| format!("cannot open the audit trail in {}", audit_dir.display()))?;
-    for notice in meta.startup_notices() {
+    for notice in store.meta.startup_notices() {
         audit.append(notice);
     }
-    // Issue #11: protection lost outside the API (guards dropped, rows edited, guards put
-    // back) stops the start, as changed guards do.
+    // Protection lost outside the API (guards dropped, rows edited, guards put back) stops
+    // the start, as changed guards do.
     let accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
-    crate::trail_check::at_start(meta.as_ref(), &config.data_dir, &audit, shared_grace.is_some(), accept_tamper)
-        .await?;
-    // Issue #10: the trail's head, anchored where it cannot be rewritten.
+    crate::trail_check::at_start(store.meta.as_ref(), &config.data_dir, &audit, shared, accept_tamper).await?;
+    // The trail's head, anchored where it cannot be rewritten.
     let anchorer = match &config.anchor {
         Some(settings) => {
-            let target = crate::anchor::AnchorTarget::new(settings, Some(Arc::clone(&engine)))?;
-            let chain = holdfast_audit::chain_name(&config.data_dir.join(holdfast_audit::AUDIT_DIR), &audit_dir);
+            let target = crate::anchor::AnchorTarget::new(settings, Some(Arc::clone(&store.engine)))?;
             Some(Arc::new(crate::anchor::Anchorer::new(settings.clone(), target, Arc::clone(&audit), chain)))
         }
         None => None,
@@ -265,7 +339,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
     let notify_targets = targets.arns().map(str::to_owned).collect();
     let dispatcher = holdfast_events::Dispatcher::new(
-        meta,
+        Arc::clone(&store.meta),
         targets,
         holdfast_events::EventSettings {
             region: config.region.clone(),
@@ -275,17 +349,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
     );
     Arc::new(dispatcher).spawn();
-    engine.spawn_lifecycle(holdfast_engine::lifecycle::LifecycleSettings {
+    store.engine.spawn_lifecycle(holdfast_engine::lifecycle::LifecycleSettings {
         day_ms: config.lifecycle_day_ms,
         interval: config.lifecycle_interval,
     });
+    Ok(Evidence { audit, anchorer, notify_targets, _audit_lock: audit_lock })
+}
 
+/// Stage 4: identity (root, accounts, sealed IAM secrets) and the S3 edge over the engine.
+fn build_edge(
+    config: &Config,
+    store: &Store,
+    evidence: &Evidence,
+    root: holdfast_identity::RootCredentials,
+    exporter: metrics_exporter_prometheus::PrometheusHandle,
+) -> anyhow::Result<Arc<Edge>> {
     let owner_id = canonical_id(&root.access_key);
     let api = ApiConfig {
         region: config.region.clone(),
         base_domain: config.base_domain.clone(),
         aws_strict: config.aws_strict,
-        notify_targets,
+        notify_targets: evidence.notify_targets.clone(),
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
     let accounts = config
@@ -299,36 +383,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             secret_key: a.secret_key.clone(),
         })
         .collect();
-    let dir = Directory::new(identity, sealer, root, account_id(&owner_id), owner_id.clone()).with_accounts(accounts);
-    let dir = Arc::new(dir);
+    let dir = Directory::new(Arc::clone(&store.identity), sealer, root, account_id(&owner_id), owner_id.clone())
+        .with_accounts(accounts);
     let metrics = crate::metrics_view::MetricsEndpoint {
-        exporter: metrics,
+        exporter,
         access: config.metrics_access.clone(),
-        lock_gauges: Some(crate::lock_gauges::LockGauges::spawn(Arc::clone(&engine), config.lock_gauges_refresh)),
+        lock_gauges: Some(crate::lock_gauges::LockGauges::spawn(Arc::clone(&store.engine), config.lock_gauges_refresh)),
     };
     let settings = EdgeSettings {
         max_chunk: config.max_chunk_size,
         max_put: config.max_put_size,
-        audit: Some(audit),
-        space: engine.space().map(Arc::clone),
+        audit: Some(Arc::clone(&evidence.audit)),
+        space: store.engine.space().map(Arc::clone),
         body_idle: config.connections.body_idle,
         metrics: Arc::new(metrics),
     };
-    let edge = Edge::new(Gateway::new(Arc::clone(&engine), dir, api), settings);
-    let edge = Arc::new(edge);
+    Ok(Arc::new(Edge::new(Gateway::new(Arc::clone(&store.engine), Arc::new(dir), api), settings)))
+}
 
-    let addr = listener.local_addr()?;
-    let shutdown = shutdown_signal();
-    if let Some(a) = &anchorer {
-        a.spawn();
-    }
-    cleanup.disarm();
-    edge.set_ready(true);
-    println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "ready");
-
+/// Stage 5: accepts connections under the cap until SIGTERM/SIGINT; returns what drains the
+/// connections still open.
+async fn accept_until_shutdown(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    connections: Arc<Connections>,
+) -> hyper_util::server::graceful::GracefulShutdown {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = std::pin::pin!(shutdown_signal());
     let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
@@ -380,22 +461,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             () = &mut shutdown => break,
         }
     }
-    edge.set_ready(false);
     drop(listener);
-    tracing::info!("shutting down: finishing in-flight requests");
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(DRAIN) => tracing::warn!("gave up waiting for connections after {DRAIN:?}"),
-    }
-    if let Some(audit) = engine.audit()
-        && let Err(e) = audit.flush().await
-    {
-        tracing::error!(error = %e, "cannot flush the audit trail");
-    }
-    if let Some(a) = &anchorer {
-        a.at_shutdown().await;
-    }
-    Ok(())
+    graceful
 }
 
 /// The canonical user id S3 shows for an account, derived from its root access key.
