@@ -244,7 +244,7 @@ impl Authorizer {
         // Lock headers of PutObject / CopyObject / CreateMultipartUpload (P2).
         if let (Some(mode), Some(until)) =
             (header(t.headers, "x-amz-object-lock-mode"), header(t.headers, "x-amz-object-lock-retain-until-date"))
-            && let Ok(until) = Instant::parse(until)
+            && let Ok(until) = holdfast_lock::parse_retain_until(until)
         {
             cx.set_requested_retention(mode, until.millis(), now);
         }

@@ -1,9 +1,9 @@
 //! DTO ↔ domain conversions shared by the operations.
 
-use crate::error::invalid_argument;
+use crate::error::{invalid_argument, write_denial};
 use futures::StreamExt;
 use holdfast_engine::{BodyClaims, BodyError, BodyStream, ExpectedChecksum, ingest::parse_content_md5};
-use holdfast_lock::{Instant, LegalHold, LockState, Retention};
+use holdfast_lock::{Instant, LockHeaders, LockState, WriteDenial, parse_retain_until};
 use holdfast_meta::{ChecksumAlgorithm, ChecksumKind, ObjectHeaders, StoredChecksum};
 use s3s::dto::{self, StreamingBlob, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
@@ -255,67 +255,31 @@ pub fn java_pacific_date(instant: Instant) -> String {
     )
 }
 
+/// The lock headers of a write (W1), as sent; the rules of `holdfast_lock` judge them.
+pub fn lock_headers(headers: &http::HeaderMap) -> LockHeaders<'_> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    LockHeaders {
+        mode: value("x-amz-object-lock-mode"),
+        retain_until: value(RETAIN_UNTIL_HEADER),
+        legal_hold: value("x-amz-object-lock-legal-hold"),
+    }
+}
+
+pub const RETAIN_UNTIL_HEADER: &str = "x-amz-object-lock-retain-until-date";
+
 /// W4: an `x-amz-object-lock-retain-until-date` header that is not an ISO 8601 timestamp.
 /// s3s would refuse it with its own message while parsing, so the access check (which runs
 /// before parsing) calls this for PutObject, CopyObject and CreateMultipartUpload.
 pub fn check_retain_until_header(headers: &http::HeaderMap) -> S3Result<()> {
-    const NAME: &str = "x-amz-object-lock-retain-until-date";
-    let Some(value) = headers.get(NAME).filter(|v| !v.is_empty()) else { return Ok(()) };
-    match value.to_str().ok().map(|v| Timestamp::parse(TimestampFormat::DateTime, v)) {
-        Some(Ok(_)) => Ok(()),
-        _ => Err(invalid_argument("The retain until date must be provided in ISO 8601 format", NAME, None)),
-    }
+    let Some(value) = headers.get(RETAIN_UNTIL_HEADER).filter(|v| !v.is_empty()) else { return Ok(()) };
+    let parsed = value.to_str().map_err(|_| WriteDenial::RetainUntilNotIso8601).and_then(parse_retain_until);
+    parsed.map(drop).map_err(write_denial)
 }
 
-/// The lock state a write asks for (W2..W5); whether the bucket allows it is checked later.
-pub fn requested_lock(
-    mode: Option<&dto::ObjectLockMode>,
-    until: Option<&Timestamp>,
-    hold: Option<&dto::ObjectLockLegalHoldStatus>,
-    now: Instant,
-) -> S3Result<LockState> {
-    let retention = match (mode, until) {
-        (None, None) => None,
-        (Some(_), None) => {
-            return Err(invalid_argument(
-                "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied",
-                "x-amz-object-lock-retain-until-date",
-                None,
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(invalid_argument(
-                "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied",
-                "x-amz-object-lock-mode",
-                None,
-            ));
-        }
-        (Some(m), Some(u)) => {
-            let mode = m.as_str().parse().map_err(|_| {
-                invalid_argument("Unknown wormMode directive.", "x-amz-object-lock-mode", Some(m.as_str()))
-            })?;
-            let until = instant(u.clone());
-            if until <= now {
-                return Err(invalid_argument(
-                    "The retain until date must be in the future!",
-                    "x-amz-object-lock-retain-until-date",
-                    None,
-                ));
-            }
-            Some(Retention { mode, until })
-        }
-    };
-    let legal_hold = match hold {
-        None => None,
-        Some(h) => Some(LegalHold::parse(h.as_str()).ok_or_else(|| {
-            invalid_argument(
-                "Legal Hold must be either of 'ON' or 'OFF'",
-                "x-amz-object-lock-legal-hold",
-                Some(h.as_str()),
-            )
-        })?),
-    };
-    Ok(LockState { retention, legal_hold })
+/// The lock state a write asks for (W2..W5), from its headers; whether the bucket allows it
+/// is [`holdfast_lock::check_write`].
+pub fn requested_lock(headers: &http::HeaderMap, now: Instant) -> S3Result<LockState> {
+    holdfast_lock::requested_lock(lock_headers(headers), now).map_err(write_denial)
 }
 
 /// Fills the five `checksum_*` fields and `checksum_type` of an output struct.

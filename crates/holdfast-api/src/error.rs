@@ -5,6 +5,7 @@
 //! internal header [`ERROR_FIELDS_HEADER`], which appends them to the XML body there.
 
 use holdfast_engine::{BodyError, EngineError};
+use holdfast_lock::{BucketDenial, BypassDenial, DefaultDenial, RetentionDenial, WriteDenial};
 use holdfast_meta::MetaError;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use s3s::{S3Error, S3ErrorCode};
@@ -89,6 +90,76 @@ pub fn default_message(code: &str) -> Option<&'static str> {
     }
 }
 
+/// The write rules' denials (W2..W7) in AWS's words.
+pub fn write_denial(d: WriteDenial) -> S3Error {
+    const MODE: &str = "x-amz-object-lock-mode";
+    const DATE: &str = "x-amz-object-lock-retain-until-date";
+    const BOTH: &str = "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied";
+    match d {
+        WriteDenial::ModeWithoutDate => invalid_argument(BOTH, DATE, None),
+        WriteDenial::DateWithoutMode => invalid_argument(BOTH, MODE, None),
+        WriteDenial::UnknownMode(m) => invalid_argument("Unknown wormMode directive.", MODE, Some(&m)),
+        WriteDenial::RetainUntilNotIso8601 => {
+            invalid_argument("The retain until date must be provided in ISO 8601 format", DATE, None)
+        }
+        WriteDenial::RetainUntilInPast => invalid_argument("The retain until date must be in the future!", DATE, None),
+        WriteDenial::UnknownLegalHold(h) => {
+            invalid_argument("Legal Hold must be either of 'ON' or 'OFF'", "x-amz-object-lock-legal-hold", Some(&h))
+        }
+        WriteDenial::BucketWithoutLock => {
+            S3Error::with_message(S3ErrorCode::InvalidRequest, "Bucket is missing ObjectLockConfiguration")
+        }
+        WriteDenial::IntegrityHeaderMissing => S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",
+        ),
+    }
+}
+
+/// A refused governance bypass (D7, R10) in AWS's words.
+pub fn bypass_denial(d: BypassDenial) -> S3Error {
+    match d {
+        BypassDenial::NotLockBucket => invalid_argument(
+            "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.",
+            "x-amz-bypass-governance-retention",
+            None,
+        ),
+        BypassDenial::NotGranted => S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied"),
+    }
+}
+
+/// PutObjectRetention's denials (R5, R6) in AWS's words.
+pub fn retention_denial(d: RetentionDenial) -> S3Error {
+    match d {
+        RetentionDenial::Malformed => S3Error::with_message(S3ErrorCode::MalformedXML, MALFORMED_XML_MESSAGE),
+        // R6: AWS renders the refused date Java-style in US Pacific time.
+        RetentionDenial::InPast(until) => invalid_argument(
+            "The retain until date must be in the future!",
+            "RetainUntilDate",
+            Some(&crate::convert::java_pacific_date(until)),
+        ),
+    }
+}
+
+/// A default rule's denials (B7..B9) in AWS's words; DP2: with `aws_strict` off, a
+/// non-positive period is the InvalidRetentionPeriod that s3-tests and Ceph expect.
+pub fn default_denial(d: DefaultDenial, aws_strict: bool) -> S3Error {
+    const NOT_POSITIVE: &str = "Default retention period must be a positive integer value.";
+    match d {
+        DefaultDenial::Malformed => S3Error::with_message(S3ErrorCode::MalformedXML, MALFORMED_XML_MESSAGE),
+        DefaultDenial::NotPositive(unit, value) if aws_strict => {
+            invalid_argument(NOT_POSITIVE, unit.as_str(), Some(&value.to_string()))
+        }
+        DefaultDenial::NotPositive(..) => invalid_retention_period(NOT_POSITIVE),
+        DefaultDenial::TooLarge(unit, value) => {
+            invalid_argument("Default retention period too large.", unit.as_str(), Some(&value.to_string()))
+        }
+    }
+}
+
+const MALFORMED_XML_MESSAGE: &str =
+    "The XML you provided was not well-formed or did not validate against our published schema";
+
 pub fn locked() -> S3Error {
     S3Error::with_message(S3ErrorCode::AccessDenied, LOCKED_MESSAGE)
 }
@@ -126,7 +197,17 @@ pub fn meta_error(e: MetaError) -> S3Error {
             "A conflicting operation occurred. If using PutObject you can retry the request.",
         ),
         MetaError::Locked(_) => locked(),
-        MetaError::InvalidBucketState(m) => S3Error::with_message(C::InvalidBucketState, m),
+        MetaError::InvalidBucketState(d) => S3Error::with_message(
+            C::InvalidBucketState,
+            match d {
+                BucketDenial::VersioningNotEnabled => {
+                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+                }
+                BucketDenial::VersioningLocked => {
+                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+                }
+            },
+        ),
         MetaError::InvalidPart => S3Error::with_message(
             C::InvalidPart,
             "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",

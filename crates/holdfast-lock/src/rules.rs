@@ -11,6 +11,38 @@ pub enum Bypass {
     Governance,
 }
 
+/// Why a request for governance bypass was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BypassDenial {
+    /// D7: the bypass header (any value) on a bucket without Object Lock, where AWS refuses it.
+    #[error("x-amz-bypass-governance-retention on a bucket without Object Lock")]
+    NotLockBucket,
+    /// R10, DP3: bypass asked for without `s3:BypassGovernanceRetention`, refused outright
+    /// even where nothing would need bypassing.
+    #[error("governance bypass asked for without s3:BypassGovernanceRetention")]
+    NotGranted,
+}
+
+/// The bypass a request gets (P4): `header` is `x-amz-bypass-governance-retention` as sent,
+/// `granted` whether the caller is allowed `s3:BypassGovernanceRetention`. On a bucket
+/// without Object Lock the header is refused (`refuse_on_plain_bucket`, AWS, D7) or ignored
+/// (DP1 compatibility).
+pub fn bypass(
+    lock_enabled: bool,
+    header: Option<bool>,
+    granted: bool,
+    refuse_on_plain_bucket: bool,
+) -> Result<Bypass, BypassDenial> {
+    match header {
+        None => Ok(Bypass::None),
+        Some(_) if !lock_enabled && refuse_on_plain_bucket => Err(BypassDenial::NotLockBucket),
+        Some(_) if !lock_enabled => Ok(Bypass::None),
+        Some(false) => Ok(Bypass::None),
+        Some(true) if granted => Ok(Bypass::Governance),
+        Some(true) => Err(BypassDenial::NotGranted),
+    }
+}
+
 /// Why a change was refused. Every variant maps to 403 AccessDenied
 /// "Access Denied because object protected by object lock." (§9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -113,6 +145,21 @@ mod tests {
                 allowed,
                 "row {i}: {cur:?} -> {req:?} {bypass:?}"
             );
+        }
+    }
+
+    #[test]
+    fn d7_r10_dp1_dp3_bypass() {
+        for (lock, header, granted, strict, want) in [
+            (true, None, true, true, Ok(N)),
+            (true, Some(false), false, true, Ok(N)),
+            (true, Some(true), true, true, Ok(B)),
+            (true, Some(true), false, true, Err(BypassDenial::NotGranted)),
+            (false, Some(false), true, true, Err(BypassDenial::NotLockBucket)),
+            (false, Some(true), true, false, Ok(N)),
+            (false, None, false, true, Ok(N)),
+        ] {
+            assert_eq!(bypass(lock, header, granted, strict), want, "{lock} {header:?} {granted} {strict}");
         }
     }
 

@@ -1,4 +1,4 @@
-use holdfast_lock::LockDenied;
+use holdfast_lock::{BucketDenial, LockDenied};
 
 /// What the metadata layer can refuse. The API layer maps each to one S3 error.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,7 @@ pub enum MetaError {
     #[error("object lock: {0}")]
     Locked(#[from] LockDenied),
     #[error("invalid bucket state: {0}")]
-    InvalidBucketState(&'static str),
+    InvalidBucketState(#[from] BucketDenial),
     #[error("invalid part")]
     InvalidPart,
     #[error("invalid part order")]

@@ -5,6 +5,7 @@
 //! `holdfast-lock` inside the same transaction as the change (check-and-mutate), and the
 //! schema refuses the same things a second time with triggers (defence in depth).
 
+mod delete;
 mod error;
 mod identity;
 mod lifecycle;

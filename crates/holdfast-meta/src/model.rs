@@ -1,6 +1,6 @@
 //! The records the store keeps. No wire types here: the API layer converts.
 
-use holdfast_lock::{DefaultRetention, Instant, LockState};
+use holdfast_lock::{BucketLock, DefaultRetention, Instant, LockState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -31,17 +31,9 @@ impl Bucket {
         }
     }
 
-    /// The lock state a new version gets: the request's, with the bucket default filling in
-    /// retention when none was given (W9; a legal-hold header does not suppress it).
-    pub fn lock_for_new_version(&self, requested: LockState, now: Instant) -> LockState {
-        let mut lock = requested;
-        if self.lock_enabled
-            && lock.retention.is_none()
-            && let Some(default) = self.default_retention
-        {
-            lock.retention = Some(default.retention_for(now));
-        }
-        lock
+    /// What Object Lock knows of this bucket (the write rules of `holdfast_lock` judge it).
+    pub fn lock(&self) -> BucketLock {
+        BucketLock { enabled: self.lock_enabled, default_retention: self.default_retention }
     }
 }
 

@@ -200,10 +200,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     claimed.cleanup.disarm();
     edge.set_ready(true);
+    let shutdown = shutdown_signal();
     println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "ready");
 
-    let graceful = accept_until_shutdown(claimed.listener, Arc::clone(&edge), connections).await;
+    let graceful = accept_until_shutdown(claimed.listener, Arc::clone(&edge), connections, shutdown).await;
     edge.set_ready(false);
     tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {
@@ -401,15 +402,17 @@ fn build_edge(
     Ok(Arc::new(Edge::new(Gateway::new(Arc::clone(&store.engine), Arc::new(dir), api), settings)))
 }
 
-/// Stage 5: accepts connections under the cap until SIGTERM/SIGINT; returns what drains the
+/// Stage 5: accepts connections under the cap until `shutdown` (SIGTERM/SIGINT, its handlers
+/// installed by [`shutdown_signal`] before "listening" was printed); returns what drains the
 /// connections still open.
 async fn accept_until_shutdown(
     listener: TcpListener,
     edge: Arc<Edge>,
     connections: Arc<Connections>,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> hyper_util::server::graceful::GracefulShutdown {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {

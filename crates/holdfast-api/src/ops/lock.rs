@@ -3,10 +3,10 @@
 use super::require_integrity_header;
 use crate::Gateway;
 use crate::audit::AuditSlot;
-use crate::convert::{instant, java_pacific_date, ts};
-use crate::error::{engine_error, invalid_argument, meta_error, with_resource};
+use crate::convert::{instant, ts};
+use crate::error::{default_denial, engine_error, meta_error, retention_denial, with_resource};
 use holdfast_engine::{EngineError, LockChange, version_selector};
-use holdfast_lock::{DefaultRetention, LegalHold, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, Period, Retention};
+use holdfast_lock::{DefaultRetention, LegalHold, Period};
 use holdfast_meta::{Bucket, MetaError, VersionRecord, VersionSelector};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
@@ -17,84 +17,36 @@ fn malformed() -> S3Error {
     S3Error::with_message(S3ErrorCode::MalformedXML, MALFORMED)
 }
 
-fn mode(m: Option<&ObjectLockRetentionMode>) -> S3Result<Mode> {
-    m.and_then(|m| m.as_str().parse().ok()).ok_or_else(malformed)
-}
-
 fn missing_object_lock() -> S3Error {
     s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration")
 }
 
-fn period_error(aws_strict: bool, message: &str, name: &str, value: i32) -> S3Error {
-    // DP2: s3-tests and Ceph expect InvalidRetentionPeriod; AWS answers InvalidArgument.
-    if aws_strict || message.contains("too large") {
-        invalid_argument(message, name, Some(&value.to_string()))
-    } else {
-        crate::error::invalid_retention_period(message)
-    }
-}
-
-/// B7..B9: the configuration body, validated as AWS validates it.
+/// B7..B9 (`holdfast_lock::default_retention`): the configuration body, validated as AWS
+/// validates it.
 pub fn default_retention(config: &ObjectLockConfiguration, aws_strict: bool) -> S3Result<Option<DefaultRetention>> {
     if config.object_lock_enabled.as_ref().map(ObjectLockEnabled::as_str) != Some("Enabled") {
         return Err(malformed());
     }
     let Some(rule) = &config.rule else { return Ok(None) };
     let d = rule.default_retention.as_ref().ok_or_else(malformed)?;
-    let mode = mode(d.mode.as_ref())?;
-    let period = match (d.days, d.years) {
-        (Some(days), None) => {
-            if days <= 0 {
-                return Err(period_error(
-                    aws_strict,
-                    "Default retention period must be a positive integer value.",
-                    "Days",
-                    days,
-                ));
-            }
-            if i64::from(days) > MAX_DEFAULT_DAYS {
-                return Err(period_error(aws_strict, "Default retention period too large.", "Days", days));
-            }
-            Period::Days(u32::try_from(days).unwrap_or(0))
-        }
-        (None, Some(years)) => {
-            if years <= 0 {
-                return Err(period_error(
-                    aws_strict,
-                    "Default retention period must be a positive integer value.",
-                    "Years",
-                    years,
-                ));
-            }
-            if i64::from(years) > MAX_DEFAULT_YEARS {
-                return Err(period_error(aws_strict, "Default retention period too large.", "Years", years));
-            }
-            Period::Years(u32::try_from(years).unwrap_or(0))
-        }
-        _ => return Err(malformed()),
-    };
-    Ok(Some(DefaultRetention { mode, period }))
+    holdfast_lock::default_retention(d.mode.as_ref().map(ObjectLockRetentionMode::as_str), d.days, d.years)
+        .map(Some)
+        .map_err(|e| default_denial(e, aws_strict))
 }
 
-/// The `<Retention>` body of PutObjectRetention as the lock state it asks for (`None`: remove
-/// the retention), refused as AWS refuses it; `now` judges a past RetainUntilDate (R6).
-pub fn retention_request(r: ObjectLockRetention, now: holdfast_lock::Instant) -> S3Result<Option<Retention>> {
-    match (r.mode.as_ref(), r.retain_until_date) {
-        (None, None) => Ok(None),
-        (Some(m), Some(until)) => {
-            let until = instant(until);
-            if until <= now {
-                // R6: AWS renders the refused date Java-style in US Pacific time.
-                return Err(invalid_argument(
-                    "The retain until date must be in the future!",
-                    "RetainUntilDate",
-                    Some(&java_pacific_date(until)),
-                ));
-            }
-            Ok(Some(Retention { mode: mode(Some(m))?, until }))
-        }
-        _ => Err(malformed()),
-    }
+/// R5, R6 (`holdfast_lock::requested_retention`): the `<Retention>` body of
+/// PutObjectRetention as the lock state it asks for (`None`: remove the retention); `now`
+/// judges a past RetainUntilDate.
+pub fn retention_request(
+    r: ObjectLockRetention,
+    now: holdfast_lock::Instant,
+) -> S3Result<Option<holdfast_lock::Retention>> {
+    holdfast_lock::requested_retention(
+        r.mode.as_ref().map(ObjectLockRetentionMode::as_str),
+        r.retain_until_date.map(instant),
+        now,
+    )
+    .map_err(retention_denial)
 }
 
 /// The `<LegalHold>` body of PutObjectLegalHold: `ON` or `OFF`, anything else MalformedXML.

@@ -12,11 +12,6 @@ pub mod tagging;
 
 use s3s::{S3Result, s3_error};
 
-/// `x-amz-bypass-governance-retention: true`, as s3s parsed it.
-pub fn bypass_requested(v: Option<bool>) -> bool {
-    v == Some(true)
-}
-
 /// Lock-changing requests and DeleteObjects must carry an integrity header (B14, D9), and
 /// it must match the body: the HTTP edge keeps these small XML bodies as [`XmlBody`].
 pub fn require_integrity_header(h: &http::HeaderMap, ext: &http::Extensions) -> S3Result<()> {

@@ -27,12 +27,7 @@ impl Gateway {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         let bucket = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(
-            input.object_lock_mode.as_ref(),
-            input.object_lock_retain_until_date.as_ref(),
-            input.object_lock_legal_hold_status.as_ref(),
-            self.engine.clock.now(),
-        )?;
+        let lock = requested_lock(&req.headers, self.engine.clock.now())?;
         check_lock_write(&bucket, &lock, None)?;
         let headers = object_headers(
             input.content_type.as_ref(),

@@ -1,7 +1,7 @@
 //! Object operations: put, get, head, delete, multi-delete, copy, attributes.
 
+use super::require_integrity_header;
 use super::tagging::{tag_count, tags_visible};
-use super::{bypass_requested, require_integrity_header};
 use crate::Gateway;
 use crate::access::ListGrant;
 use crate::audit::AuditSlot;
@@ -13,9 +13,6 @@ use holdfast_lock::{Bypass, LockState};
 use holdfast_meta::{Bucket, ObjectData, StoredChecksum, VersionRecord, Versioning, WriteConditions};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
-
-const LOCK_INTEGRITY_MESSAGE: &str =
-    "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters";
 
 fn etag_text(c: &ETagCondition) -> String {
     match c {
@@ -67,20 +64,9 @@ pub fn byte_range(r: Option<&Range>) -> Option<ByteRange> {
     })
 }
 
-/// W6 and W7: lock headers need a lock bucket, and locked writes an integrity header.
+/// W6 and W7 (`holdfast_lock::check_write`), worded by the error mapping.
 pub(crate) fn check_lock_write(bucket: &Bucket, lock: &LockState, has_integrity: Option<bool>) -> S3Result<()> {
-    let requested = lock.retention.is_some() || lock.legal_hold.is_some();
-    if requested && !bucket.lock_enabled {
-        return Err(s3_error!(InvalidRequest, "Bucket is missing ObjectLockConfiguration"));
-    }
-    if let Some(has) = has_integrity
-        && bucket.lock_enabled
-        && (requested || bucket.default_retention.is_some())
-        && !has
-    {
-        return Err(s3_error!(InvalidRequest, "{}", LOCK_INTEGRITY_MESSAGE));
-    }
-    Ok(())
+    holdfast_lock::check_write(bucket.lock(), lock, has_integrity).map_err(crate::error::write_denial)
 }
 
 /// `x-amz-version-id` is shown for every version of a bucket that has (or had) versioning.
@@ -212,12 +198,7 @@ impl Gateway {
     pub(crate) async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let S3Request { input, headers, trailing_headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(
-            input.object_lock_mode.as_ref(),
-            input.object_lock_retain_until_date.as_ref(),
-            input.object_lock_legal_hold_status.as_ref(),
-            self.engine.clock.now(),
-        )?;
+        let lock = requested_lock(&headers, self.engine.clock.now())?;
         let claims = body_claims(
             &headers,
             trailing_headers,
@@ -314,28 +295,12 @@ impl Gateway {
     /// have Object Lock, and the access check must have found `s3:BypassGovernanceRetention`
     /// allowed. A request asking for bypass without that permission is refused outright
     /// (R10, DP3), even where nothing would need bypassing. On a bucket without Object Lock
-    /// the header is refused (AWS, D7) or ignored (DP1 compatibility).
+    /// the header is refused (AWS, D7) or ignored (DP1 compatibility). The rule is
+    /// `holdfast_lock::bypass`; this hands it the bucket, the header and the access grant.
     pub(crate) fn bypass(&self, bucket: &Bucket, header: Option<bool>, ext: &http::Extensions) -> S3Result<Bypass> {
-        if header.is_none() {
-            return Ok(Bypass::None);
-        }
-        if !bucket.lock_enabled {
-            if self.config.aws_strict {
-                return Err(crate::error::invalid_argument(
-                    "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.",
-                    "x-amz-bypass-governance-retention",
-                    None,
-                ));
-            }
-            return Ok(Bypass::None);
-        }
-        if !bypass_requested(header) {
-            return Ok(Bypass::None);
-        }
-        match ext.get::<crate::access::BypassGrant>() {
-            Some(crate::access::BypassGrant(true)) => Ok(Bypass::Governance),
-            _ => Err(s3_error!(AccessDenied, "Access Denied")),
-        }
+        let granted = matches!(ext.get::<crate::access::BypassGrant>(), Some(crate::access::BypassGrant(true)));
+        holdfast_lock::bypass(bucket.lock_enabled, header, granted, self.config.aws_strict)
+            .map_err(crate::error::bypass_denial)
     }
 
     pub(crate) async fn delete_object(
@@ -421,12 +386,7 @@ impl Gateway {
         let input = req.input;
         let (src_bucket, src_key, src_version) = crate::convert::copy_source(&input.copy_source)?;
         let dest = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(
-            input.object_lock_mode.as_ref(),
-            input.object_lock_retain_until_date.as_ref(),
-            input.object_lock_legal_hold_status.as_ref(),
-            self.engine.clock.now(),
-        )?;
+        let lock = requested_lock(&req.headers, self.engine.clock.now())?;
         check_lock_write(&dest, &lock, None)?;
         let metadata = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
             None | Some("COPY") => holdfast_engine::MetadataDirective::Copy,

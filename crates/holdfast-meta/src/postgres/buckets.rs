@@ -82,12 +82,8 @@ pub(super) async fn delete(tx: &Tx<'_>, name: &str, now: Instant) -> Result<(), 
 
 pub(super) async fn set_versioning(tx: &Tx<'_>, name: &str, versioning: Versioning) -> Result<(), Fail> {
     let bucket = require(tx, name, RowLock::Update).await?;
-    if bucket.lock_enabled && versioning != Versioning::Enabled {
-        return Err(MetaError::InvalidBucketState(
-            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
-        )
-        .into());
-    }
+    holdfast_lock::check_versioning_change(bucket.lock_enabled, versioning == Versioning::Enabled)
+        .map_err(MetaError::from)?;
     execute(tx, "UPDATE buckets SET versioning = $2 WHERE name = $1", &[&name, &versioning_to_str(versioning)]).await?;
     Ok(())
 }
@@ -98,12 +94,8 @@ pub(super) async fn set_lock_configuration(
     default: Option<DefaultRetention>,
 ) -> Result<(), Fail> {
     let bucket = require(tx, name, RowLock::Update).await?;
-    if !bucket.lock_enabled && bucket.versioning != Versioning::Enabled {
-        return Err(MetaError::InvalidBucketState(
-            "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
-        )
-        .into());
-    }
+    holdfast_lock::check_lock_configuration(bucket.lock_enabled, bucket.versioning == Versioning::Enabled)
+        .map_err(MetaError::from)?;
     let default = default.map(|d| serde_json::to_string(&d)).transpose()?;
     execute(tx, "UPDATE buckets SET lock_enabled = true, default_retention = $2 WHERE name = $1", &[&name, &default])
         .await?;

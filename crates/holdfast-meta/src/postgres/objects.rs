@@ -6,9 +6,10 @@ use super::clock::bump;
 use super::rows::{VERSION_COLUMNS, execute, lock_columns, query_one, query_opt, version_by_id, version_from_row};
 use super::{Fail, RowLock, Tx};
 use super::{buckets, evidence};
+use crate::delete;
 use crate::model::*;
 use crate::{LifecycleAction, MetaError};
-use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_delete, check_retention_change};
+use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_retention_change};
 
 /// The event names of a delete: what DeleteObject emits, or what lifecycle expiration does.
 #[derive(Clone, Copy)]
@@ -139,11 +140,11 @@ async fn insert(
     now: Instant,
     event: &str,
 ) -> Result<VersionRecord, Fail> {
-    if version_id == "null"
+    if delete::replaces_null(version_id)
         && held.is_some()
         && let Some(old) = version_by_id(tx, bucket, key, "null", false).await?
     {
-        check_delete(&old.lock, now, Bypass::None)?;
+        delete::replace_null(&old, now)?;
         remove_version(tx, &old, now).await?;
     }
     let (mode, until, hold) = lock_columns(lock);
@@ -233,7 +234,7 @@ pub(super) async fn write_new(
     let b = buckets::require(tx, bucket, RowLock::KeyShare).await?;
     let held = lock_key(tx, bucket, key).await?;
     check_conditions(tx, bucket, key, cond).await?;
-    let lock = b.lock_for_new_version(requested, now);
+    let lock = holdfast_lock::lock_for_new_version(b.lock(), requested, now);
     insert(tx, held, bucket, key, &b.next_version_id(), Some(object), &lock, now, event).await
 }
 
@@ -257,7 +258,7 @@ pub(super) async fn delete(
     delete_with(tx, bucket, key, sel, bypass, now, DELETE_EVENTS).await
 }
 
-/// The one delete: lock check and removal (or a marker) with the key held.
+/// The one delete: [`delete::plan`] judged and carried out with the key held.
 async fn delete_with(
     tx: &Tx<'_>,
     bucket: &str,
@@ -269,46 +270,29 @@ async fn delete_with(
 ) -> Result<DeleteOutcome, Fail> {
     let b = buckets::require(tx, bucket, RowLock::KeyShare).await?;
     let held = lock_key(tx, bucket, key).await?;
-    match sel {
-        VersionSelector::Latest => match b.versioning {
-            // D1: a delete without versionId only ever adds a marker.
-            Versioning::Enabled | Versioning::Suspended => {
-                let id = b.next_version_id();
-                insert(tx, held, bucket, key, &id, None, &LockState::default(), now, events.marker).await?;
-                Ok(DeleteOutcome { version_id: Some(id), delete_marker: true })
-            }
-            Versioning::Unversioned => {
-                if held.is_some()
-                    && let Some(old) = version_by_id(tx, bucket, key, "null", false).await?
-                {
-                    check_delete(&old.lock, now, bypass)?;
-                    remove_version(tx, &old, now).await?;
-                    bump(tx, now).await?;
-                    crate::trail::note_version(bucket, key, "null");
-                    evidence::emit(tx, events.removed, &old, true, now).await?;
-                }
-                Ok(DeleteOutcome { version_id: None, delete_marker: false })
-            }
-        },
-        VersionSelector::Id(id) => {
-            let found = if held.is_some() { version_by_id(tx, bucket, key, id, false).await? } else { None };
-            match found {
-                // D13: a version that does not exist is simply gone.
-                None => {
-                    crate::trail::note_version(bucket, key, id);
-                    Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: false })
-                }
-                Some(rec) => {
-                    check_delete(&rec.lock, now, bypass)?;
-                    remove_version(tx, &rec, now).await?;
-                    bump(tx, now).await?;
-                    crate::trail::note_version(bucket, key, id);
-                    evidence::emit(tx, events.removed, &rec, true, now).await?;
-                    Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: rec.is_delete_marker() })
-                }
+    // A key that is not held has no version at all.
+    let found = match delete::target(b.versioning, sel) {
+        Some(id) if held.is_some() => version_by_id(tx, bucket, key, id, false).await?,
+        _ => None,
+    };
+    let plan = delete::plan(&b, sel, found, now, bypass)?;
+    match plan.step {
+        delete::Step::AddMarker(id) => {
+            insert(tx, held, bucket, key, &id, None, &LockState::default(), now, events.marker).await?;
+        }
+        delete::Step::Remove(rec) => {
+            remove_version(tx, &rec, now).await?;
+            bump(tx, now).await?;
+            crate::trail::note_version(bucket, key, &rec.version_id);
+            evidence::emit(tx, events.removed, &rec, true, now).await?;
+        }
+        delete::Step::Nothing => {
+            if let Some(id) = &plan.outcome.version_id {
+                crate::trail::note_version(bucket, key, id);
             }
         }
     }
+    Ok(plan.outcome)
 }
 
 /// The version a lock change addresses, with the key held; a delete marker is refused.

@@ -82,11 +82,8 @@ pub(super) fn delete(conn: &Connection, name: &str, now: Instant) -> MetaResult<
 
 pub(super) fn set_versioning(conn: &Connection, name: &str, versioning: Versioning) -> MetaResult<()> {
     let bucket = require(conn, name)?;
-    if bucket.lock_enabled && versioning != Versioning::Enabled {
-        return Err(MetaError::InvalidBucketState(
-            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
-        ));
-    }
+    holdfast_lock::check_versioning_change(bucket.lock_enabled, versioning == Versioning::Enabled)
+        .map_err(MetaError::from)?;
     conn.execute("UPDATE buckets SET versioning = ?2 WHERE name = ?1", params![name, versioning_to_str(versioning)])?;
     Ok(())
 }
@@ -97,11 +94,8 @@ pub(super) fn set_lock_configuration(
     default: Option<DefaultRetention>,
 ) -> MetaResult<()> {
     let bucket = require(conn, name)?;
-    if !bucket.lock_enabled && bucket.versioning != Versioning::Enabled {
-        return Err(MetaError::InvalidBucketState(
-            "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
-        ));
-    }
+    holdfast_lock::check_lock_configuration(bucket.lock_enabled, bucket.versioning == Versioning::Enabled)
+        .map_err(MetaError::from)?;
     let default = default.map(|d| serde_json::to_string(&d)).transpose()?;
     conn.execute(
         "UPDATE buckets SET lock_enabled = 1, default_retention = ?2 WHERE name = ?1",

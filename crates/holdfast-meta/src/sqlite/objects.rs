@@ -3,9 +3,10 @@
 
 use super::rows::{latest_seq, load_inline, lock_columns, version_by_id, version_by_seq};
 use super::{buckets, bump_clock, evidence, worm_guard};
+use crate::delete;
 use crate::model::*;
 use crate::{LifecycleAction, MetaError, MetaResult};
-use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_delete, check_retention_change};
+use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_retention_change};
 
 /// The event names of a delete: what DeleteObject emits, or what lifecycle expiration does.
 #[derive(Clone, Copy)]
@@ -113,10 +114,10 @@ fn insert(
     now: Instant,
     event: &str,
 ) -> MetaResult<VersionRecord> {
-    if version_id == "null"
+    if delete::replaces_null(version_id)
         && let Some(old) = version_by_id(conn, bucket, key, "null")?
     {
-        check_delete(&old.lock, now, Bypass::None)?;
+        delete::replace_null(&old, now)?;
         remove_version(conn, &old, now)?;
     }
     let (mode, until, hold) = lock_columns(lock);
@@ -188,7 +189,7 @@ pub(super) fn put_version(
 ) -> MetaResult<VersionRecord> {
     let bucket = buckets::require(conn, &v.bucket)?;
     check_conditions(conn, &v.bucket, &v.key, cond)?;
-    let lock = bucket.lock_for_new_version(v.lock, now);
+    let lock = holdfast_lock::lock_for_new_version(bucket.lock(), v.lock, now);
     insert(conn, &v.bucket, &v.key, &bucket.next_version_id(), Some(&v.object), &lock, now, v.origin.event_name())
 }
 
@@ -203,7 +204,7 @@ pub(super) fn delete(
     delete_with(conn, bucket, key, sel, bypass, now, DELETE_EVENTS)
 }
 
-/// The one delete: lock check and removal (or a marker) in the caller's transaction.
+/// The one delete: [`delete::plan`] judged and carried out in the caller's transaction.
 fn delete_with(
     conn: &Connection,
     bucket: &str,
@@ -214,40 +215,28 @@ fn delete_with(
     events: RemovalEvents,
 ) -> MetaResult<DeleteOutcome> {
     let b = buckets::require(conn, bucket)?;
-    match sel {
-        VersionSelector::Latest => match b.versioning {
-            // D1: a delete without versionId only ever adds a marker.
-            Versioning::Enabled | Versioning::Suspended => {
-                let id = b.next_version_id();
-                insert(conn, bucket, key, &id, None, &LockState::default(), now, events.marker)?;
-                Ok(DeleteOutcome { version_id: Some(id), delete_marker: true })
-            }
-            Versioning::Unversioned => {
-                if let Some(old) = version_by_id(conn, bucket, key, "null")? {
-                    check_delete(&old.lock, now, bypass)?;
-                    remove_version(conn, &old, now)?;
-                    crate::trail::note_version(bucket, key, "null");
-                    evidence::emit(conn, events.removed, &old, true, now)?;
-                }
-                Ok(DeleteOutcome { version_id: None, delete_marker: false })
-            }
-        },
-        VersionSelector::Id(id) => match version_by_id(conn, bucket, key, id)? {
-            // D13: a version that does not exist is simply gone.
-            None => {
+    let found = match delete::target(b.versioning, sel) {
+        Some(id) => version_by_id(conn, bucket, key, id)?,
+        None => None,
+    };
+    let plan = delete::plan(&b, sel, found, now, bypass)?;
+    match plan.step {
+        delete::Step::AddMarker(id) => {
+            insert(conn, bucket, key, &id, None, &LockState::default(), now, events.marker)?;
+        }
+        delete::Step::Remove(rec) => {
+            remove_version(conn, &rec, now)?;
+            bump_clock(conn, now)?;
+            crate::trail::note_version(bucket, key, &rec.version_id);
+            evidence::emit(conn, events.removed, &rec, true, now)?;
+        }
+        delete::Step::Nothing => {
+            if let Some(id) = &plan.outcome.version_id {
                 crate::trail::note_version(bucket, key, id);
-                Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: false })
             }
-            Some(rec) => {
-                check_delete(&rec.lock, now, bypass)?;
-                remove_version(conn, &rec, now)?;
-                bump_clock(conn, now)?;
-                crate::trail::note_version(bucket, key, id);
-                evidence::emit(conn, events.removed, &rec, true, now)?;
-                Ok(DeleteOutcome { version_id: Some(id.clone()), delete_marker: rec.is_delete_marker() })
-            }
-        },
+        }
     }
+    Ok(plan.outcome)
 }
 
 fn resolve_for_lock_change(
@@ -319,7 +308,7 @@ pub(super) fn insert_completed(
 ) -> MetaResult<VersionRecord> {
     let bucket = buckets::require(conn, &upload.bucket)?;
     check_conditions(conn, &upload.bucket, &upload.key, cond)?;
-    let lock = bucket.lock_for_new_version(upload.lock, now);
+    let lock = holdfast_lock::lock_for_new_version(bucket.lock(), upload.lock, now);
     insert(
         conn,
         &upload.bucket,
