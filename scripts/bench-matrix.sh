@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The standard performance matrix of issue #6, with the physical limits measured in the same
+# The standard performance matrix, with the physical limits measured in the same
 # run: start a Holdfast server and an nginx on loopback (free ports, private directories),
 # probe the disk, run `holdfast bench --matrix` against both, sample the server's memory, and
 # stop everything. Results go to stdout and to $OUT (default ./bench-results/<timestamp>).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Small-object PUT and GET throughput (issue #7): the embedded store, then one and three
+# Small-object PUT and GET throughput: the embedded store, then one and three
 # gateways on one PostgreSQL (durable settings: fsync and synchronous_commit on) sharing one
 # blob directory. Three gateways are driven by three `holdfast bench` processes at once, one
 # per gateway, each with a third of the concurrency; their ops/s are added up.

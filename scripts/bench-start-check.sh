@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the start's store-against-trail check costs (issue #11): fills an embedded store with
+# What the start's store-against-trail check costs: fills an embedded store with
 # N COMPLIANCE-locked 4 KiB objects through `holdfast bench` (each write leaves its record in
 # the audit trail), stops the server, starts it again and prints the check's figures from the
 # start's log line (versions checked, milliseconds), the trail's size, and the start time.

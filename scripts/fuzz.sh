@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the parsers that decide lock or auth (issue #11) with cargo-fuzz (libFuzzer).
+# Fuzzes the parsers that decide lock or auth with cargo-fuzz (libFuzzer).
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 # Every target starts from the committed seeds in fuzz/seeds/<target>; the corpus grows in
 # fuzz/corpus/<target> (not committed). Prints libFuzzer's closing figures per target:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regression guard for the hot paths (issue #6): instructions per request, counted by
+# Regression guard for the hot paths: instructions per request, counted by
 # callgrind, not wall-clock time, so a busy machine does not change the figures.
 #
 #   scripts/perf-guard.sh            # build release, count, compare with the baseline

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs AWS's "Amazon S3 Object Lock Workflow for the SDK for Python (boto3)" unchanged against a
-# fresh Holdfast server (issue #3). The example is not part of this repository: pass the directory
+# fresh Holdfast server. The example is not part of this repository: pass the directory
 # of a checkout of awsdocs/aws-doc-sdk-examples' python/example_code/s3/scenarios/object-locking.
 #
 #   scripts/run-aws-object-lock-example.sh /path/to/object-locking [holdfast-binary]

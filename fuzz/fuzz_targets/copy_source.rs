@@ -5,7 +5,7 @@
 //! Invariants: whenever s3s names a source `bucket/key`, the access check names the very
 //! same bucket and key and agrees on whether a version id is given (else a request could be
 //! authorised on one object and copy another); a source key s3s accepts is at most 1024
-//! bytes (s3s refuses a longer one; issue #11: the key limit on every path).
+//! bytes (s3s refuses a longer one; the key limit holds on every path).
 #![no_main]
 
 use holdfast_api::fuzzing::copy_source;

@@ -1,4 +1,4 @@
-//! The strict XML layer (issue #11) on arbitrary bodies of every operation: it never panics,
+//! The strict XML layer on arbitrary bodies of every operation: it never panics,
 //! and a body it accepts is UTF-8 with exactly one root element of the operation's name.
 #![no_main]
 

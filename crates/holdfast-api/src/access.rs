@@ -98,7 +98,7 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
 }
 
 /// `bucket/key[?versionId=v]` of an `x-amz-copy-source` header, read by s3s's own parser:
-/// the source the policy is evaluated on is the object the copy reads (issue #11, found by
+/// the source the policy is evaluated on is the object the copy reads (found by
 /// fuzzing: a reading of its own took `%2Fb/k` as bucket "" and `b/k?x?versionId=v` as key
 /// `k`, where s3s copies `b/k` and `b/k?x`). No source for a header s3s refuses (the request
 /// fails there) or an access point (not supported).
@@ -395,7 +395,7 @@ mod tests {
         copy_source(&h)
     }
 
-    /// The access check names the object s3s copies (issue #11, two fuzz findings).
+    /// The access check names the object s3s copies (two fuzz findings).
     #[test]
     fn copy_source_is_the_object_s3s_copies() {
         let s = |b: &str, k: &str, v| Some((b.to_owned(), k.to_owned(), v));

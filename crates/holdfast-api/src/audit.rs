@@ -29,7 +29,7 @@ pub struct AuditSlot(pub Arc<Mutex<AuditFacts>>);
 impl AuditSlot {
     /// Updates the facts of the request whose extensions are `ext`, if the edge asked for them.
     /// Who acts, on what, with which bypass also goes to the actor of the running request:
-    /// the store writes it into the record it commits with the change (issue #10).
+    /// the store writes it into the record it commits with the change.
     pub fn update(ext: &http::Extensions, f: impl FnOnce(&mut AuditFacts)) {
         if let Some(slot) = ext.get::<Self>()
             && let Ok(mut facts) = slot.0.lock()

@@ -116,7 +116,7 @@ impl S3Access for Access {
                 f.version_id = version_id.filter(|v| !v.is_empty());
             });
         }
-        // Issue #11: the body must match the operation's schema exactly before s3s parses it
+        // the body must match the operation's schema exactly before s3s parses it
         // (s3s skips what it does not know, which could read as "no protection").
         if let Some(schema) = crate::strict_xml::schema(&op) {
             let body = cx.extensions_mut().get::<crate::XmlBody>().map(|b| b.0.clone());

@@ -35,7 +35,7 @@ pub fn body_stream(body: Option<StreamingBlob>) -> BodyStream {
             .map(|r| {
                 r.map_err(|e| {
                     let text = format!("{e}");
-                    // The HTTP edge's body-idle timeout (issue #10), through any wrapping.
+                    // The HTTP edge's body-idle timeout, through any wrapping.
                     if text.contains("RequestTimeout") {
                         BodyError::Timeout
                     } else if text.contains("Sha256Mismatch") {

@@ -81,7 +81,7 @@ pub fn default_message(code: &str) -> Option<&'static str> {
             Some("The XML you provided was not well-formed or did not validate against our published schema")
         }
         "MissingRequestBodyError" => Some("Request Body is empty."),
-        // Issue #11: AWS names these; s3s rendered them without a message.
+        // AWS names these; s3s rendered them without a message.
         "InvalidURI" => Some("Couldn't parse the specified URI."),
         "InvalidBucketName" => Some("The specified bucket is not valid."),
         // s3s refuses a key over 1,024 bytes in the path before routing, without a message.
@@ -232,7 +232,7 @@ pub fn meta_error(e: MetaError) -> S3Error {
     }
 }
 
-/// 507 InsufficientStorage: new data refused below the free-space reserve (issue #10). The
+/// 507 InsufficientStorage: new data refused below the free-space reserve. The
 /// message names what is free and what is kept, so the client and the operator see why.
 fn insufficient_storage(free: u64, reserve: u64) -> S3Error {
     let mib = |b: u64| b as f64 / f64::from(1u32 << 20);

@@ -82,7 +82,7 @@ impl Gateway {
         error::engine_error_in(e, self.config.aws_strict)
     }
 
-    /// The owner listings and uploads name: the account that owns `bucket` (issue #11: they
+    /// The owner listings and uploads name: the account that owns `bucket` (they
     /// named the installation's root account whoever owned the bucket).
     async fn owner_of(&self, bucket: &str) -> S3Result<s3s::dto::Owner> {
         let account = self.bucket_account(bucket).await?;

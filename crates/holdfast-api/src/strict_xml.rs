@@ -1,4 +1,4 @@
-//! One strict layer for every XML request body (issue #11). s3s deserializes bodies
+//! One strict layer for every XML request body. s3s deserializes bodies
 //! leniently: an element it does not know (`<mode>` instead of `<Mode>`, `<rule>` instead
 //! of `<Rule>`) is skipped, and the field it stood for reads as absent — which for a
 //! retention or a lock configuration means *no protection*. Before s3s sees a body, it is
@@ -328,7 +328,7 @@ mod tests {
     #[test]
     fn what_s3s_would_drop_is_refused() {
         for (op, body, why) in [
-            // Issue #11: lower-case elements silently removed a retention and a default.
+            // lower-case elements silently removed a retention and a default.
             ("PutObjectRetention", "<Retention><mode>GOVERNANCE</mode></Retention>", "<mode> is not allowed"),
             (
                 "PutObjectLockConfiguration",

@@ -1,4 +1,4 @@
-//! Anchors (issue #10): the head of a trail — its last record's number and hash — written
+//! Anchors: the head of a trail — its last record's number and hash — written
 //! elsewhere, where it cannot be rewritten (an object under COMPLIANCE retention). The hash
 //! chain alone shows an edit, a removal or a reordering *inside* the trail; it cannot show a
 //! cut tail or a trail rewritten from scratch with fresh hashes. An anchor can: the trail

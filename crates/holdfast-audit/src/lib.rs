@@ -1,4 +1,4 @@
-//! The audit trail (issues #5, #10): one JSON line per committed change or denied request,
+//! The audit trail: one JSON line per committed change or denied request,
 //! in files under `<data-dir>/audit/`. Every line carries the SHA-256 of the line before it,
 //! so an edit, a removal or a reordering breaks the chain at the first line it touches;
 //! [`verify_dir`] finds it. A record is committed in the metadata store's outbox in the same

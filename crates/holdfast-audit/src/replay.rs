@@ -1,5 +1,5 @@
-//! The lock state the trail vouches for (issue #11). Every committed change carries its
-//! record (issue #10), and records of versions written with protection or of lock changes
+//! The lock state the trail vouches for. Every committed change carries its
+//! record, and records of versions written with protection or of lock changes
 //! carry `lock_after`; replaying them gives, for each such version, the protection it must
 //! still have. `holdfast admin audit verify` compares that with the metadata store: a
 //! protected version deleted, shortened, downgraded or released from a hold outside the API

@@ -1,7 +1,7 @@
 //! Who is acting: the request (or server component) on whose behalf metadata changes are
 //! made. The HTTP edge opens a scope around each request; the API fills in the caller and
 //! the operation once it knows them; the metadata store reads the scope when it commits a
-//! change and writes the change's audit record in the same transaction (issue #10: "the
+//! change and writes the change's audit record in the same transaction ("the
 //! trail is part of the change"). The store reports the ids of the records it committed
 //! back into the scope, so the edge knows whether the request left a record already.
 

@@ -1,4 +1,4 @@
-//! The trail's files follow the outbox (issue #10). A record is committed in the metadata
+//! The trail's files follow the outbox. A record is committed in the metadata
 //! store together with its change (or on its own, for denials and server events); that
 //! commit is what makes it durable. One thread per trail then copies the committed records,
 //! in outbox order, into the hash-chained files: seal, append, fsync, and only then remove
@@ -135,7 +135,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Trail files are private to the server's user (issue #10), whatever the process umask.
+/// Trail files are private to the server's user, whatever the process umask.
 fn open_append(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     OpenOptions::new().create(true).append(true).mode(0o600).open(path)

@@ -1,7 +1,7 @@
 //! `holdfast bench`: a load generator for any S3 endpoint, signing SigV4 itself on hyper.
 //!
 //! It prepares its own buckets and data, measures one operation (`--op`) or the standard
-//! matrix of issue #6 (`--matrix`), prints ops/s, MiB/s and latency percentiles (or JSON),
+//! performance matrix (`--matrix`, docs/performance.md), prints ops/s, MiB/s and latency percentiles (or JSON),
 //! and removes what it wrote. Every run is bounded by `--count` and `--duration`, and every
 //! request by a timeout. Payloads are unique per request. With `--probe-dir` it first
 //! measures the disk's limits (parallel fdatasync rate, sequential fdatasync bandwidth).
@@ -100,7 +100,7 @@ pub struct BenchArgs {
     /// Part size of `--op multipart`.
     #[arg(long, default_value = "8MiB", value_parser = parse_size)]
     pub part_size: u64,
-    /// Run the standard matrix of issue #6 instead of one operation.
+    /// Run the standard performance matrix instead of one operation.
     #[arg(long)]
     pub matrix: bool,
     /// Only the matrix cells whose label (e.g. `put-4KiB`, `get-64MiB`, `retention`)

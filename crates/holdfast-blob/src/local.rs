@@ -22,7 +22,7 @@ fn fsync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
 
-/// Blob directories and files are private to the server's user (issue #10), whatever the
+/// Blob directories and files are private to the server's user, whatever the
 /// process umask.
 fn create_private_dir(path: &Path) -> io::Result<()> {
     fs::DirBuilder::new().recursive(true).mode(0o700).create(path)

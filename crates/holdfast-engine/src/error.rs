@@ -55,7 +55,7 @@ pub enum EngineError {
     KeyTooLong,
     #[error("the copy would copy an object onto itself without changing anything")]
     CopyOntoItself,
-    /// New data refused: the data volume has less than the reserve free (issue #10).
+    /// New data refused: the data volume has less than the reserve free.
     #[error("insufficient storage: {free} bytes free, reserve {reserve} bytes")]
     InsufficientStorage { free: u64, reserve: u64 },
     #[error("storage failure: {0}")]

@@ -64,7 +64,7 @@ pub struct Engine {
     pub config: EngineConfig,
     /// Where background work (lifecycle) and clock alarms leave evidence, once set.
     audit: std::sync::OnceLock<Arc<holdfast_audit::AuditLog>>,
-    /// The free-space reserve of the data volume, once set (issue #10).
+    /// The free-space reserve of the data volume, once set.
     space: std::sync::OnceLock<Arc<space::DiskSpace>>,
 }
 

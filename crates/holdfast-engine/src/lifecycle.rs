@@ -1,4 +1,4 @@
-//! The lifecycle worker (issue #5, spec D11): applies each bucket's lifecycle rules.
+//! The lifecycle worker (spec D11): applies each bucket's lifecycle rules.
 //!
 //! It decides *which* version a rule expires; the removal itself is
 //! [`MetaStore::lifecycle_delete`](holdfast_meta::MetaStore::lifecycle_delete), which runs the
@@ -114,7 +114,7 @@ impl BucketPass<'_> {
             return;
         }
         let now = self.engine.clock.now();
-        // The removal and its audit record commit together (issue #10).
+        // The removal and its audit record commit together.
         let name = match action {
             LifecycleAction::ExpireCurrent => "current",
             LifecycleAction::ExpireNoncurrent => "noncurrent",

@@ -118,7 +118,7 @@ impl Engine {
 
     /// A small object the server writes for its own evidence (the audit trail's anchors):
     /// like the audit trail it may use the free-space reserve, so it is never refused for
-    /// space below it (issue #10).
+    /// space below it.
     pub async fn put_object_from_reserve(&self, bucket: &Bucket, req: PutObject) -> EngineResult<VersionRecord> {
         self.put_object_admitted(bucket, req, TagSet::new(), false).await
     }
@@ -131,7 +131,7 @@ impl Engine {
         admit: bool,
     ) -> EngineResult<VersionRecord> {
         check_key(&req.key)?;
-        // Below the free-space reserve nothing is read or written (issue #10), except the
+        // Below the free-space reserve nothing is read or written, except the
         // server's own evidence.
         let admitted = if admit { self.admit(req.claims.content_length.unwrap_or(0)) } else { Ok(None) };
         let _claim = match admitted {
@@ -227,7 +227,7 @@ impl Engine {
         sel: &VersionSelector,
         bypass: Bypass,
     ) -> EngineResult<DeleteOutcome> {
-        // Issue #11: no path stores a key (a delete marker's) longer than S3 allows.
+        // no path stores a key (a delete marker's) longer than S3 allows.
         check_key(key)?;
         self.make_headroom();
         Ok(self.meta.delete(bucket, key, sel, bypass, self.clock.now()).await?)

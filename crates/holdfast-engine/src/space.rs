@@ -1,4 +1,4 @@
-//! The free-space reserve (issue #10): a full disk is a state, not a crash.
+//! The free-space reserve: a full disk is a state, not a crash.
 //!
 //! Below `reserve` bytes free on the data volume, new data (PUT, copy, part upload,
 //! completion, new uploads) is refused before any byte is written, so what is left serves

@@ -1,4 +1,4 @@
-//! Object tags (issue #5): read and change a version's tags, and the tags of a copy.
+//! Object tags: read and change a version's tags, and the tags of a copy.
 //! Tags are metadata, not protected data: changing them needs no lock check and makes no
 //! new version. Their syntax and limits are judged by the API layer.
 

@@ -1,4 +1,4 @@
-//! The audit trail's outbox is the metadata store's `audit_outbox` (issue #10): the
+//! The audit trail's outbox is the metadata store's `audit_outbox`: the
 //! follower that writes the files reads and empties it through this adapter.
 
 use crate::Engine;

@@ -44,7 +44,7 @@ impl Instant {
     pub fn parse(s: &str) -> Result<Self, ParseInstantError> {
         let parsed = Self::parse_any_year(s)?;
         // Four-digit years only (0000-9999 in UTC), as AWS's timestamps: the extended and
-        // negative years ISO 8601 allows (`-008080W536T0035`, found by fuzzing, issue #11)
+        // negative years ISO 8601 allows (`-008080W536T0035`, found by fuzzing)
         // do not survive the one form Holdfast writes.
         if (0..=9999).contains(&parsed.to_offset_datetime().year()) {
             Ok(parsed)

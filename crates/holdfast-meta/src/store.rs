@@ -119,7 +119,7 @@ pub trait MetaStore: Send + Sync + 'static {
         Ok(!self.shared())
     }
 
-    // --- Evidence and retention operations (issue #5) -------------------------------------
+    // --- Evidence and retention operations -------------------------------------
 
     /// Sets (`Some`) or removes (`None`) a bucket-level document (notification or lifecycle
     /// configuration, JSON of the records in this crate). NoSuchBucket if the bucket does
@@ -153,7 +153,7 @@ pub trait MetaStore: Send + Sync + 'static {
     /// What is protected at `now`, per bucket (one bucket, or every bucket in name order).
     async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>>;
 
-    // --- Object tags (issue #5) ------------------------------------------------------------
+    // --- Object tags ------------------------------------------------------------
     // Tags are metadata, not protected data: they change on any version whatever its lock
     // state, and go with their version ([`put_version`](Self::put_version) writes them).
 
@@ -193,7 +193,7 @@ pub trait MetaStore: Send + Sync + 'static {
     /// The tags of every version of one key that has any, by version id (lifecycle filters).
     async fn key_tags(&self, bucket: &str, key: &str) -> MetaResult<Vec<(String, TagSet)>>;
 
-    /// The audit outbox (issue #10): every write made with an actor in scope commits its
+    /// The audit outbox: every write made with an actor in scope commits its
     /// record there in its own transaction. These three calls are the trail follower's:
     /// commit standalone records (denials, server events) and return their ids ...
     async fn audit_append(&self, records: Vec<String>) -> MetaResult<Vec<i64>>;

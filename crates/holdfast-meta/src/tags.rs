@@ -1,4 +1,4 @@
-//! Object tags (issue #5): a version's tag set, kept beside the version and not in it.
+//! Object tags: a version's tag set, kept beside the version and not in it.
 //!
 //! Tags are metadata, not protected data: S3 changes them with PutObjectTagging /
 //! DeleteObjectTagging on any version, locked or not, and they never make a new version.

@@ -1,4 +1,4 @@
-//! The audit record of a change, committed in the change's own transaction (issue #10).
+//! The audit record of a change, committed in the change's own transaction.
 //!
 //! A write runs with the actor of its task ([`holdfast_audit::scope`]). While it runs, the
 //! store's functions note what they changed ([`note`]: the version written, the lock state

@@ -756,7 +756,7 @@ async fn races(f: Fixture) {
     }
 }
 
-// --- evidence: bucket documents, owners, event queue, lifecycle, lock report (issue #5) ----
+// --- evidence: bucket documents, owners, event queue, lifecycle, lock report ----
 
 async fn evidence(f: Fixture) {
     let s = &*f.store;
@@ -810,7 +810,7 @@ async fn evidence(f: Fixture) {
     assert_eq!(report.iter().map(|r| r.bucket.as_str()).collect::<Vec<_>>(), ["ev"]);
 }
 
-// --- object tags (issue #5) ------------------------------------------------------------
+// --- object tags ------------------------------------------------------------
 
 fn tagset(pairs: &[(&str, &str)]) -> TagSet {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -924,7 +924,7 @@ async fn tags(f: Fixture) {
     assert_eq!(tag_rows(&f, "upload_tags"), 0, "abort dropped the upload's tags");
 }
 
-/// Leases for singleton background jobs (issue #7): one holder at a time on a shared store,
+/// Leases for singleton background jobs: one holder at a time on a shared store,
 /// renewals keep it, expiry hands it over, and racers get exactly one grant. A store that
 /// one process owns grants every request.
 async fn leases(f: Fixture) {

@@ -1,4 +1,4 @@
-//! Model-based property test of Object Lock enforcement in the metadata store (issue #3).
+//! Model-based property test of Object Lock enforcement in the metadata store.
 //!
 //! Random sequences of writes (with and without lock state), retention changes (extend,
 //! shorten, mode change, removal; with and without bypass), legal hold on/off, deletes

@@ -1,4 +1,4 @@
-//! The embedded store's writer thread outlives any failed batch (issue #10): the failed
+//! The embedded store's writer thread outlives any failed batch: the failed
 //! batch's callers get an error, the next batch commits. Before, one failure could leave
 //! every later write answering "metadata writer stopped" until restart.
 

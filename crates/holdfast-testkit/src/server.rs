@@ -96,7 +96,7 @@ impl Server {
 
     fn spawn(&mut self) {
         use std::fmt::Write as _;
-        // Private, as the server keeps it (issue #10): a wider one is narrowed with a warning.
+        // Private, as the server keeps it: a wider one is narrowed with a warning.
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(&self.data_dir)
             .expect("data dir");
@@ -226,7 +226,7 @@ impl Server {
 }
 
 /// Test servers keep a small free-space reserve unless the test sets one: the default (up to
-/// 1 GiB, issue #10) would make every write of the suite answer 507 on a host whose disk has
+/// 1 GiB) would make every write of the suite answer 507 on a host whose disk has
 /// less free, and the suite must not depend on that.
 fn with_test_reserve(toml: &str) -> String {
     const RESERVE: &str = "min_free_bytes = 16777216\n";

@@ -1,4 +1,4 @@
-//! `holdfast admin ...`: offline checks and reports on a data directory (issue #5).
+//! `holdfast admin ...`: offline checks and reports on a data directory.
 
 use crate::config::{Config, MetaBackend, Overrides};
 use anyhow::{Context, bail};
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// `holdfast admin audit verify`: checks every chain (an error names the first broken
 /// line); when `[audit] anchor_bucket` is configured, every chain against its anchors (an
 /// error names the anchor the trail contradicts: a cut tail or a rewrite); then the metadata
-/// store against the protection the trail vouches for (issue #11).
+/// store against the protection the trail vouches for.
 pub async fn audit_verify(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<()> {
     let cfg =
         Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config: config.clone(), ..Default::default() })?;

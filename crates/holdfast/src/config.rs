@@ -25,9 +25,9 @@ pub struct FileConfig {
     pub notify: Option<NotifyConfig>,
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
-    /// `[audit]`: where the trail's head is anchored (issue #10).
+    /// `[audit]`: where the trail's head is anchored.
     pub audit: Option<AuditFileConfig>,
-    /// `[metrics]`: what the unauthenticated metrics endpoint reveals (issue #10).
+    /// `[metrics]`: what the unauthenticated metrics endpoint reveals.
     pub metrics: Option<MetricsFileConfig>,
 }
 
@@ -167,7 +167,7 @@ pub struct Config {
     pub inline_max_size: u64,
     /// `[limits] min_free_bytes`; `None`: the default for the data volume, read at start.
     pub min_free_bytes: Option<u64>,
-    /// Connection timeouts and the connection cap (issue #10).
+    /// Connection timeouts and the connection cap.
     pub connections: crate::connections::ConnectionSettings,
     pub meta: MetaBackend,
     pub accounts: Vec<AccountConfig>,

@@ -1,4 +1,4 @@
-//! The data directory is private to the server's user (issue #10): directories 0700, files
+//! The data directory is private to the server's user: directories 0700, files
 //! 0600. Small objects live inside the metadata database and the trail names every change,
 //! so no file in it may be readable by another local user.
 //!

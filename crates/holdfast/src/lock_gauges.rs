@@ -1,4 +1,4 @@
-//! The lock report as Prometheus gauges (issues #5, #10). Computing the report reads every
+//! The lock report as Prometheus gauges. Computing the report reads every
 //! protected version (~90 ms of CPU at 60,000 locked versions), so a scrape never computes
 //! it: a background task refreshes a snapshot at a fixed interval and scrapes render the
 //! latest snapshot. Totals over all buckets are always rendered; the per-bucket series
@@ -101,7 +101,7 @@ impl LockGauges {
     }
 }
 
-/// The per-bucket series of issue #5 (names unchanged).
+/// The per-bucket series (names kept stable for dashboards).
 fn render_per_bucket(reports: &[LockReport], out: &mut String) {
     let kinds = |r: &LockReport| KINDS.into_iter().zip([r.governance, r.compliance, r.legal_hold]);
     family(out, "holdfast_lock_versions", "Protected versions per bucket and kind.");

@@ -92,7 +92,7 @@ enum AuditCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // What a server or an admin command creates in a data dir is private (issue #10).
+    // What a server or an admin command creates in a data dir is private.
     if !matches!(cli.command, Command::Bench(_)) {
         file_modes::restrict_umask();
     }

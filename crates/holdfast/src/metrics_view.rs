@@ -1,4 +1,4 @@
-//! Who sees what on `/_holdfast/metrics` (issue #10). The endpoint needs no S3 signature
+//! Who sees what on `/_holdfast/metrics`. The endpoint needs no S3 signature
 //! (Prometheus cannot sign), so by default it must not name buckets: bucket names, with
 //! their lock counts and retention dates, tell an outsider what is stored and for how long.
 //! Per-bucket series are served only when the operator opts in (`[metrics] per_bucket`) or

@@ -94,7 +94,7 @@ fn audit_dir(data_dir: &std::path::Path, shared: bool) -> anyhow::Result<(std::p
     bail!("no free audit trail directory under {}", base.display())
 }
 
-/// The free-space reserve of the data volume (issue #10). The ballast, which gives SQLite
+/// The free-space reserve of the data volume. The ballast, which gives SQLite
 /// room to delete on a volume filled from outside, is for the embedded store only: gateways
 /// on PostgreSQL share their data dir and keep no metadata in it.
 fn open_space(config: &Config, embedded: bool) -> anyhow::Result<Arc<holdfast_engine::space::DiskSpace>> {
@@ -115,7 +115,7 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
     }
     match &config.meta {
         MetaBackend::Sqlite => {
-            // Issue #11: WORM guards changed outside Holdfast stop the start unless the
+            // WORM guards changed outside Holdfast stop the start unless the
             // operator accepts it explicitly (the guards are then restored and it is recorded).
             let accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
             let meta = SqliteMeta::open_with(&config.data_dir.join("meta.db"), None, accept_tamper)

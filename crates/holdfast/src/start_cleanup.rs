@@ -1,4 +1,4 @@
-//! A start that fails creates nothing (issue #10). `serve` binds its port and validates its
+//! A start that fails creates nothing. `serve` binds its port and validates its
 //! configuration before it touches the data dir; what can only fail later (the database,
 //! the blob store, the audit trail) is undone here: if this start created the data dir, or
 //! found it empty, and does not reach "listening", what it created is removed again, so

@@ -1,4 +1,4 @@
-//! The metadata store against the protection the audit trail vouches for (issue #11), for
+//! The metadata store against the protection the audit trail vouches for, for
 //! `holdfast admin audit verify` and for every start. The WORM guards stop edits to
 //! protected rows and the start check finds guards that were dropped or changed; this check
 //! finds what guards cannot: guards dropped, rows edited, guards put back exactly. Every

@@ -1,4 +1,4 @@
-//! The audit records of one request (issues #5, #10). A change commits its own record in the
+//! The audit records of one request. A change commits its own record in the
 //! metadata transaction that makes it (the store writes it from the request's actor), so
 //! a request whose changes committed is already recorded. The edge adds a record of its own
 //! only for what committed nothing: a denial, refused DeleteObjects entries, a state-changing

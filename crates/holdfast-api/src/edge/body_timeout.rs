@@ -1,4 +1,4 @@
-//! The body-progress timeout (issue #10): a request body that delivers nothing for
+//! The body-progress timeout: a request body that delivers nothing for
 //! `[limits] body_idle_secs` fails with [`BodyIdleTimeout`], whose text the API layer maps
 //! to 400 RequestTimeout as Amazon S3 answers; the engine then removes the upload's
 //! temporary file at once. The clock runs only while the server waits for the client, not

@@ -80,7 +80,7 @@ pub fn check_transfer_encoding(method: &http::Method, headers: &HeaderMap) -> Re
 
 /// An object upload (PutObject, UploadPart) that declares no length at all (neither
 /// Content-Length nor Transfer-Encoding, which is refused above) is 411 MissingContentLength
-/// on AWS; s3s would read it as an empty body and store a 0-byte object (issue #11), under
+/// on AWS; s3s would read it as an empty body and store a 0-byte object, under
 /// default retention a locked one. Copies and the bodiless PUTs of configuration calls may
 /// omit the header, as on AWS. `object_path`: the path names a key (path-style
 /// `/bucket/key`, or `/key` under a virtual-hosted bucket).
@@ -172,7 +172,7 @@ fn s3_scope_region(credential: &str) -> Option<&str> {
 
 /// A request signed for another region: 400 AuthorizationHeaderMalformed (header) or
 /// AuthorizationQueryParametersError (presigned) naming the region expected, as AWS answers;
-/// s3s served it (issue #11). A presigned signature that is not 64 hex digits is 403
+/// s3s served it. A presigned signature that is not 64 hex digits is 403
 /// SignatureDoesNotMatch (s3s answered 400 "missing presigned url v4 fields").
 pub fn check_signing_region(headers: &HeaderMap, query: Option<&str>, region: &str) -> Result<(), (Refusal, bool)> {
     let header = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());

@@ -43,11 +43,11 @@ pub struct EdgeSettings {
     pub max_chunk: u64,
     /// Largest object a PUT may upload.
     pub max_put: u64,
-    /// Where state changes and denials are recorded (issue #5).
+    /// Where state changes and denials are recorded.
     pub audit: Option<Arc<holdfast_audit::AuditLog>>,
-    /// The data volume's free-space reserve, for health and the disk gauges (issue #10).
+    /// The data volume's free-space reserve, for health and the disk gauges.
     pub space: Option<Arc<holdfast_engine::space::DiskSpace>>,
-    /// A request body silent this long is answered 400 RequestTimeout (issue #10).
+    /// A request body silent this long is answered 400 RequestTimeout.
     pub body_idle: std::time::Duration,
     /// The text of the metrics endpoint (the binary's operations concern).
     pub metrics: Arc<dyn MetricsPage>,
@@ -313,7 +313,7 @@ impl Edge {
 
     /// 200 while serving, also on a low disk: reads and deletes still work there, so a load
     /// balancer must keep sending them. A low disk says so in the body and in
-    /// `x-holdfast-disk: low` (issue #10).
+    /// `x-holdfast-disk: low`.
     fn health(&self) -> Response<Body> {
         if self.ready.load(Ordering::Acquire) {
             let reading = self.disk_reading();
@@ -372,7 +372,7 @@ impl Edge {
         if let Err((status, code, message)) = guards::check_transfer_encoding(req.method(), req.headers()) {
             return error_response_naming(status, code, &message, "Header", "Transfer-Encoding");
         }
-        // Issue #11: what AWS refuses and s3s would serve or answer otherwise.
+        // what AWS refuses and s3s would serve or answer otherwise.
         if let Err((status, code, message)) = guards::check_header_section(req.headers()) {
             let limit = guards::MAX_HEADER_SECTION.to_string();
             return error_response_naming(status, code, &message, "MaxSizeAllowed", &limit);
@@ -444,7 +444,7 @@ impl Edge {
         let body = if chunked {
             Body::http_body(ChunkGuard::new(body, self.max_chunk))
         } else if crate::keeps_xml_body(&parts.method, parts.uri.query()) {
-            // Issue #11 and B14, D9: keep the XML body so that it can be validated strictly
+            // B14, D9: keep the XML body so that it can be validated strictly
             // and its Content-MD5 / checksum verified before s3s parses it.
             const TOO_BIG: &str = "Your request was too big.";
             if content_length(&parts.headers) > crate::MAX_XML_BODY {

@@ -48,7 +48,7 @@ pub fn require_integrity_header(h: &http::HeaderMap, ext: &http::Extensions) -> 
 /// The whole body of an XML request (Object Lock configuration, retention, legal hold,
 /// lifecycle, versioning, tagging, notification, DeleteObjects, CompleteMultipartUpload), kept
 /// by the HTTP edge in the request extensions so that it can be validated strictly before s3s
-/// parses it (issue #11) and its Content-MD5 / x-amz-checksum-* verified (B14, D9); s3s does
+/// parses it and its Content-MD5 / x-amz-checksum-* verified (B14, D9); s3s does
 /// neither.
 #[derive(Debug, Clone)]
 pub struct XmlBody(pub bytes::Bytes);
@@ -60,7 +60,7 @@ pub const MAX_XML_BODY: u64 = 8 << 20;
 /// object's or a part's bytes (PUT to an object without a subresource, or a browser POST
 /// upload to a bucket), which stream. s3s caps such a body at [`MAX_XML_BODY`] (set in
 /// [`crate::service`]) but answers 500 when a streamed body passes the cap, so the edge refuses
-/// a declared length over it first (issue #11).
+/// a declared length over it first.
 pub fn reads_body_whole(method: &http::Method, query: Option<&str>, object_path: bool) -> bool {
     let subresource = query.is_some_and(|q| {
         q.split('&').filter_map(|kv| kv.split('=').next()).any(|k| {

@@ -44,7 +44,7 @@ pub(crate) fn read_conditions(
     }
 }
 
-/// The `<Delete>` body of DeleteObjects as a whole: at most 1000 keys, none empty (issue #11:
+/// The `<Delete>` body of DeleteObjects as a whole: at most 1000 keys, none empty (
 /// an empty key was reported as deleted). Each key's own limits (length, version id) are
 /// per-key errors of the engine's delete.
 pub fn check_delete(delete: &Delete) -> S3Result<()> {

@@ -1,4 +1,4 @@
-//! Object tags (issue #5): Put/Get/DeleteObjectTagging, `x-amz-tagging` on writes, the tag
+//! Object tags: Put/Get/DeleteObjectTagging, `x-amz-tagging` on writes, the tag
 //! count of GET/HEAD, and the syntax and limits AWS applies to a tag set.
 //!
 //! Tags are metadata, not protected data: they change on any version, locked or not, and

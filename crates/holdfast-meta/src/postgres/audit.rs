@@ -1,4 +1,4 @@
-//! The audit outbox on PostgreSQL (issue #10): each gateway's records, by chain, committed
+//! The audit outbox on PostgreSQL: each gateway's records, by chain, committed
 //! with their changes and waiting for that gateway's trail files. Within a chain the
 //! follower writes records in id order as they become visible (commit order for one
 //! gateway's records to within the few in flight at once).

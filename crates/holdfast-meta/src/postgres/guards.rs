@@ -1,4 +1,4 @@
-//! The WORM guards on PostgreSQL (issue #11). The triggers of schema 1 refuse deleting and
+//! The WORM guards on PostgreSQL. The triggers of schema 1 refuse deleting and
 //! weakening protected versions by the database server's clock; schema 5 adds the hold
 //! guard: a legal hold is released only by a Holdfast gateway, whose connections carry
 //! `holdfast.writer=on` from their startup packet (a `psql` session does not). At start the

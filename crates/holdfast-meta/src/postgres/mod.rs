@@ -62,7 +62,7 @@ pub struct PgOptions {
     pub gateway: String,
     /// How long to wait for the database when opening.
     pub connect_timeout: Duration,
-    /// Restore WORM guards changed outside Holdfast instead of refusing to open (issue #11).
+    /// Restore WORM guards changed outside Holdfast instead of refusing to open.
     pub accept_tamper: bool,
     /// Check the WORM guards at open (a gateway); off for `holdfast admin`, which reports on
     /// a tampered store instead of refusing or repairing it.
@@ -223,7 +223,7 @@ macro_rules! transaction {
 
 /// A write: READ COMMITTED, row locks taken by the body. With an actor in scope
 /// ([`holdfast_audit::scope`]) the change's audit record is inserted into the outbox before
-/// the commit, in the same transaction (issue #10), and the actor learns its id after it.
+/// the commit, in the same transaction, and the actor learns its id after it.
 macro_rules! write {
     ($meta:expr, |$tx:ident| $body:expr) => {{
         let actor = holdfast_audit::scope::current();

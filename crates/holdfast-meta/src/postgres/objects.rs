@@ -201,7 +201,7 @@ async fn insert(
     bump(tx, now).await?;
     crate::trail::note_version(bucket, key, version_id);
     if *lock != LockState::default() {
-        // The protection a version is written with is vouched for by its record (issue #11).
+        // The protection a version is written with is vouched for by its record.
         crate::trail::note_lock(&LockState::default(), lock);
     }
     let rec = VersionRecord {

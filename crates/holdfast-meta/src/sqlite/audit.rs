@@ -1,4 +1,4 @@
-//! The audit outbox (issue #10): records committed with their changes, waiting for the
+//! The audit outbox: records committed with their changes, waiting for the
 //! trail's files. Ids grow in commit order (one writer), which is the trail's order.
 
 use crate::MetaResult;

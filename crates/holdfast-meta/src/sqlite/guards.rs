@@ -1,4 +1,4 @@
-//! The WORM guards of the embedded store (issue #11): triggers that refuse, a second time
+//! The WORM guards of the embedded store: triggers that refuse, a second time
 //! and whatever program opens the file, what the lock rules refuse.
 //!
 //! - Time is `julianday('now')`, which every SQLite has (`unixepoch('subsec')` is NULL

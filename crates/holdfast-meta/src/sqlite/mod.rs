@@ -315,7 +315,7 @@ fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, observer: Option<&Co
                 Err(_) => break,
             }
         }
-        // The thread must outlive anything a batch does (issue #10: once it ended, every later
+        // The thread must outlive anything a batch does (once it ended, every later
         // write answered "metadata writer stopped" until restart). A panic outside a job (an
         // observer, a reply) drops the batch's replies: its callers get an error.
         let batch = std::panic::AssertUnwindSafe(batch);

@@ -3,10 +3,10 @@
 
 /// 2: small objects' bytes inline (`inline_data`). A build that knows only version 1
 /// would read such objects as empty, so it refuses a database at version 2.
-/// 3: object tags (`version_tags`, `upload_tags`, in `tags.rs`; issue #5). An older build
+/// 3: object tags (`version_tags`, `upload_tags`, in `tags.rs`). An older build
 /// would drop the tags of completed uploads and could not show them, so it refuses it.
-/// 4: the audit outbox (issue #10) and WORM guards that work whatever SQLite opens the file
-/// (issue #11, `guards.rs`); from 4 on, a guard that is missing or altered at start is
+/// 4: the audit outbox and WORM guards that work whatever SQLite opens the file
+/// (`guards.rs`); from 4 on, a guard that is missing or altered at start is
 /// tampering, not an old schema.
 pub const SCHEMA_VERSION: i64 = 4;
 

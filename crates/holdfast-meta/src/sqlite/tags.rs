@@ -1,4 +1,4 @@
-//! Object tags (issue #5): `version_tags` beside `versions`, `upload_tags` beside
+//! Object tags: `version_tags` beside `versions`, `upload_tags` beside
 //! `uploads`. Tags are not protected data, so these tables sit outside the WORM guards;
 //! triggers remove a version's (an upload's) tags with the version (the upload), whichever
 //! path removes it.

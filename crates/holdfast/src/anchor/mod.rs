@@ -1,4 +1,4 @@
-//! Anchoring the audit trail (issue #10): the head of this process's trail — the last
+//! Anchoring the audit trail: the head of this process's trail — the last
 //! record's number and hash — is written as an object under COMPLIANCE retention, every
 //! `anchor_interval_secs` when it changed and once more at shutdown, into `[audit]
 //! anchor_bucket` on this server ([`local`]) or on a remote S3 endpoint ([`remote`]).

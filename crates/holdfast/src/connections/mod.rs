@@ -1,4 +1,4 @@
-//! Open connections, bounded (issue #10): a cap on how many are open, an idle timeout that
+//! Open connections, bounded: a cap on how many are open, an idle timeout that
 //! starts at accept and runs again between requests, and accept errors that back off
 //! instead of spinning. Every log line here is rate-limited: a storm of clients must not
 //! become a storm of log lines.

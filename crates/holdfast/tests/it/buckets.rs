@@ -1,4 +1,4 @@
-//! Bucket operations over HTTP with the AWS SDK (issue #2).
+//! Bucket operations over HTTP with the AWS SDK.
 
 use holdfast_testkit::aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use holdfast_testkit::{Server, bucket_name, error_code};

@@ -1,4 +1,4 @@
-//! Behaviours found by running ceph/s3-tests against Holdfast (issues #2, #3): each test
+//! Behaviours found by running ceph/s3-tests against Holdfast: each test
 //! pins what AWS does where Holdfast used to differ.
 
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;

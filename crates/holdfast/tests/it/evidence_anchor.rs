@@ -1,4 +1,4 @@
-//! Anchoring the audit trail (issue #10): with `[audit] anchor_bucket`, the head of the trail
+//! Anchoring the audit trail: with `[audit] anchor_bucket`, the head of the trail
 //! is written as an object under COMPLIANCE retention (periodically and at shutdown), and
 //! `holdfast admin audit verify --config` reports a cut tail or a trail rewritten from
 //! scratch against those anchors — which the hash chain alone cannot see.

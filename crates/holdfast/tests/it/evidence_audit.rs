@@ -1,4 +1,4 @@
-//! The audit trail (issue #5): one hash-chained line per state change or denial; lock changes
+//! The audit trail: one hash-chained line per state change or denial; lock changes
 //! and denials are on disk before the answer; `holdfast admin audit verify` passes on an
 //! intact trail and names the first broken line after an edit, a removal or a swap.
 

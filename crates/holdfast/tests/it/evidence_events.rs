@@ -1,4 +1,4 @@
-//! Event notifications (issue #5): a webhook receiver started here gets AWS-format records
+//! Event notifications: a webhook receiver started here gets AWS-format records
 //! with the version's lock state; deliveries queued while it is down arrive once it is back,
 //! also across a server restart; a notification configuration naming an unknown target is
 //! refused as AWS refuses it. Lock-change event names are MinIO's (spec X1: AWS has none).

@@ -1,4 +1,4 @@
-//! Lifecycle on short days (issue #5; `[lifecycle] day_seconds` and `interval_seconds` are
+//! Lifecycle on short days (`[lifecycle] day_seconds` and `interval_seconds` are
 //! test settings): spec D11, lifecycle never removes a protected version. An unprotected
 //! noncurrent version is expired; versions under GOVERNANCE, COMPLIANCE or a legal hold are
 //! skipped (counted) until their protection ends; expired delete markers are removed;
@@ -25,7 +25,7 @@ fn server() -> Server {
     Server::start_with(
         BIN,
         ServerOptions {
-            // Per-bucket metrics: the skip counter is read by bucket (issue #10 hides it by default).
+            // Per-bucket metrics: the skip counter is read by bucket (hidden by default).
             config_toml: "[lifecycle]\nday_seconds = 1\ninterval_seconds = 0.25\n[metrics]\nper_bucket = true\n".into(),
             ..Default::default()
         },

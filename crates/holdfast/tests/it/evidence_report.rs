@@ -1,4 +1,4 @@
-//! The lock report (issue #5): `holdfast admin report` (text and JSON) and the Prometheus
+//! The lock report: `holdfast admin report` (text and JSON) and the Prometheus
 //! gauges, checked against buckets whose content this test wrote.
 
 use crate::evidence_support::*;
@@ -27,7 +27,7 @@ fn month(dt: &DateTime) -> String {
 
 #[tokio::test]
 async fn report_figures_match_the_known_content() {
-    // Per-bucket gauges (hidden by default, issue #10), recomputed often for the test.
+    // Per-bucket gauges (hidden by default), recomputed often for the test.
     let config_toml = "[metrics]\nper_bucket = true\nlock_refresh_secs = 0.2\n".into();
     let srv = Server::start_with(BIN, ServerOptions { config_toml, ..Default::default() });
     let s3 = srv.client();

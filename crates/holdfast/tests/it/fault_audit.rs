@@ -1,4 +1,4 @@
-//! The trail is part of the change (issue #10): a record commits with its change in the
+//! The trail is part of the change: a record commits with its change in the
 //! metadata transaction and the files follow. A full filesystem under the trail's files
 //! costs no record and no answer; SIGKILL at random points under mixed load (PUT, DELETE,
 //! retention, legal hold, lifecycle) leaves, after each restart, a trail that verifies and

@@ -1,4 +1,4 @@
-//! Connections and stalled clients (issue #10), on the real binary: idle and slow-header
+//! Connections and stalled clients, on the real binary: idle and slow-header
 //! sockets against a server with 256 file descriptors, a connection cap with every
 //! connection busy, and uploads whose bodies stall (400 RequestTimeout, no temp file left).
 //! All of it holds the same on SQLite and PostgreSQL: nothing here depends on the store.

@@ -1,4 +1,4 @@
-//! A full disk is a state, not a crash (issue #10). The data dir sits on a 64 MiB tmpfs
+//! A full disk is a state, not a crash. The data dir sits on a 64 MiB tmpfs
 //! (mounted here: the tests need root, as CI has).
 //!
 //! - Filled through the API with inline (48 KiB) and blob-backed (1 MiB) objects, the server

@@ -1,4 +1,4 @@
-//! Issue #10, files and metrics: the data dir is private to the server's user (0700/0600,
+//! Files and metrics: the data dir is private to the server's user (0700/0600,
 //! created so and narrowed at start), the unauthenticated metrics name no bucket, the lock
 //! gauges are not recomputed per scrape, and a start that fails leaves nothing behind.
 

@@ -89,7 +89,7 @@ async fn accounts_own_their_buckets_and_cross_only_by_bucket_policy() {
     assert!(listed(main.list_buckets().send().await.unwrap()).contains(&theirs));
 }
 
-/// Issue #11: listings and uploads name the account that owns the bucket (they named the
+/// listings and uploads name the account that owns the bucket (they named the
 /// installation's root account whoever owned it).
 #[tokio::test]
 async fn listings_name_the_bucket_owner() {

@@ -1,4 +1,4 @@
-//! The IAM query API on the S3 endpoint (issue #4), driven with the AWS SDK's IAM client:
+//! The IAM query API on the S3 endpoint, driven with the AWS SDK's IAM client:
 //! users, access keys, inline user policies, IAM's error codes, and keys that stop working
 //! when deactivated or deleted.
 

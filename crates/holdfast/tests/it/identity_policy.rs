@@ -1,4 +1,4 @@
-//! Identity and bucket policies evaluated as AWS does (issue #4): the seeds' two policies,
+//! Identity and bucket policies evaluated as AWS does: the seeds' two policies,
 //! hidden lock headers (G2), a user confined to one bucket, anonymous access only through a
 //! public bucket policy, and the bucket policy API.
 

@@ -1,6 +1,6 @@
 //! Object Lock at the bucket level (spec §1, B-rules; §12 DP2; §14 scenarios 1, 3..14, 54),
-//! over HTTP with the AWS SDK and raw signed requests. Issue #3.
-//! B2 and B16 (permissions of non-root users) belong to issue #4.
+//! over HTTP with the AWS SDK and raw signed requests.
+//! B2 and B16 (permissions of non-root users) belong to the identity tests (identity_*.rs).
 
 use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::types::{BucketVersioningStatus, ObjectLockEnabled, ObjectLockRetentionMode as RM};

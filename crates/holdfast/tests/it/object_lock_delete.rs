@@ -1,6 +1,6 @@
 //! Deletion of locked versions: DeleteObject, DeleteObjects, DeleteBucket (spec §5,
-//! D-rules; P5; §12 DP1, DP3, DP9; §14 scenarios 39..44). Issue #3.
-//! D10's non-root half (a caller without s3:BypassGovernanceRetention) belongs to issue #4;
+//! D-rules; P5; §12 DP1, DP3, DP9; §14 scenarios 39..44).
+//! D10's non-root half (a caller without s3:BypassGovernanceRetention) belongs to the identity tests (identity_*.rs);
 //! D11 (lifecycle) is not applicable: Holdfast has no lifecycle engine yet.
 
 use crate::object_lock_support::*;

@@ -1,7 +1,7 @@
 //! Lock state survives a clean restart (SIGTERM) and a crash (SIGKILL): bucket lock
 //! configuration, per-version retention and legal hold, and the refusals that follow from
 //! them. Every change here was acknowledged before the process went away, so it must be
-//! there afterwards (design.md: nothing is acknowledged before it is durable). Issue #3.
+//! there afterwards (design.md: nothing is acknowledged before it is durable).
 
 use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::Client;

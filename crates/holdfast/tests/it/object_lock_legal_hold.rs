@@ -1,6 +1,6 @@
 //! PutObjectLegalHold / GetObjectLegalHold (spec §4, L-rules; B14 for these operations;
-//! §14 scenarios 28, 32, 40, 47..49). Issue #3.
-//! L8 (legal hold permissions of non-root users) belongs to issue #4.
+//! §14 scenarios 28, 32, 40, 47..49).
+//! L8 (legal hold permissions of non-root users) belongs to the identity tests (identity_*.rs).
 
 use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::Client;

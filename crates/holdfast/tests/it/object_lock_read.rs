@@ -1,6 +1,6 @@
 //! Lock state on reads: HEAD / GET headers and listings (spec §6, G-rules; §14 scenarios
-//! 45, 47). Issue #3. G2 (headers hidden from callers without s3:GetObjectRetention /
-//! s3:GetObjectLegalHold, §14 scenario 46) belongs to issue #4.
+//! 45, 47). G2 (headers hidden from callers without s3:GetObjectRetention /
+//! s3:GetObjectLegalHold, §14 scenario 46) belongs to the identity tests (identity_*.rs).
 
 use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::types::{ObjectLockLegalHoldStatus as Hold, ObjectLockMode as M};

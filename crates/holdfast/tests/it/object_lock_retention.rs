@@ -1,6 +1,6 @@
 //! PutObjectRetention / GetObjectRetention (spec §3, R-rules; §12 DP5, DP7, DP8; §14
-//! scenarios 28..36, 38, 51, 52). Issue #3.
-//! R10 and R14 (bypass / retention permissions of non-root users) belong to issue #4; the
+//! scenarios 28..36, 38, 51, 52).
+//! R10 and R14 (bypass / retention permissions of non-root users) belong to the identity tests (identity_*.rs); the
 //! root user used here holds s3:BypassGovernanceRetention (P5).
 
 use crate::object_lock_support::*;

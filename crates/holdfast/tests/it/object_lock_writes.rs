@@ -1,6 +1,6 @@
 //! Object writes with Object Lock: PutObject, CopyObject, multipart (spec §2, W-rules;
-//! §12 DP4, DP6; §14 scenarios 15..21, 23..27). Issue #3.
-//! W8 (lock headers need s3:PutObjectRetention / s3:PutObjectLegalHold) belongs to issue #4.
+//! §12 DP4, DP6; §14 scenarios 15..21, 23..27).
+//! W8 (lock headers need s3:PutObjectRetention / s3:PutObjectLegalHold) belongs to the identity tests (identity_*.rs).
 
 use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::Client;

@@ -1,4 +1,4 @@
-//! Authentication (issue #2): every bad credential gets AWS's error and changes nothing —
+//! Authentication: every bad credential gets AWS's error and changes nothing —
 //! wrong signature, unknown key, clock skew over 15 minutes, expired or tampered presigned
 //! URLs, presigned URLs over 7 days, SigV2, anonymous requests.
 

@@ -1,4 +1,4 @@
-//! Bad input (issue #2): short bodies, malformed XML for DeleteObjects and
+//! Bad input: short bodies, malformed XML for DeleteObjects and
 //! CompleteMultipartUpload, missing integrity headers, oversized batches — each gets the S3
 //! error AWS returns, and nothing changes. Also DeleteObjects' per-key results.
 

@@ -1,4 +1,4 @@
-//! Integrity (issue #2): Content-MD5 and every x-amz-checksum-* algorithm are verified
+//! Integrity: Content-MD5 and every x-amz-checksum-* algorithm are verified
 //! against the body, stored, and returned with x-amz-checksum-mode: ENABLED; multipart
 //! composite and full-object checksums; trailing checksums as the SDK sends them.
 

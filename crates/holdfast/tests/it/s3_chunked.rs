@@ -1,4 +1,4 @@
-//! aws-chunked uploads (issue #2): signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD),
+//! aws-chunked uploads: signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD),
 //! unsigned chunks with a trailing checksum (STREAMING-UNSIGNED-PAYLOAD-TRAILER), and the
 //! guards s3s 0.14 lacks: a cap on one chunk's declared size and on the decoded length.
 

@@ -1,4 +1,4 @@
-//! CopyObject (issue #2): metadata directives, source versions, copy conditions.
+//! CopyObject: metadata directives, source versions, copy conditions.
 
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::{ByteStream, DateTime};

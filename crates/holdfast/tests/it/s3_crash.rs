@@ -1,4 +1,4 @@
-//! Nothing acknowledged is ever lost (issue #2): concurrent PUTs, SIGKILL of the server in
+//! Nothing acknowledged is ever lost: concurrent PUTs, SIGKILL of the server in
 //! the middle of the load, restart. Every PUT that got 200 reads back byte-identical, no
 //! listed version lacks its bytes, no orphan blob survives the restart, and the server
 //! takes writes again. Three kill cycles on one data directory. Bodies of 1 byte to 192 KiB:

@@ -1,4 +1,4 @@
-//! Smaller divergences from Amazon S3 found by a hostile client (issue #11), each answered
+//! Smaller divergences from Amazon S3 found by a hostile client, each answered
 //! now as AWS answers it.
 
 use crate::object_lock_support::*;

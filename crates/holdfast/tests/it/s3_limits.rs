@@ -1,4 +1,4 @@
-//! The limits Amazon S3 has, on every path (issue #11): keys of at most 1,024 bytes (put, copy
+//! The limits Amazon S3 has, on every path: keys of at most 1,024 bytes (put, copy
 //! destination and source, multipart, delete markers; DeleteObjects per key is in
 //! s3_strict_xml.rs) and user metadata of at most 2 KB (put, multipart, copy with REPLACE),
 //! each refused with AWS's code and nothing stored.

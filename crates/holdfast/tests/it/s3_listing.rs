@@ -1,4 +1,4 @@
-//! ListObjects, ListObjectsV2 and ListObjectVersions (issue #2): prefixes, delimiters,
+//! ListObjects, ListObjectsV2 and ListObjectVersions: prefixes, delimiters,
 //! paging with markers and continuation tokens, start-after, max-keys, encoding-type=url.
 
 use holdfast_testkit::aws_sdk_s3::Client;

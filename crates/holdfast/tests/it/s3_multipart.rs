@@ -1,4 +1,4 @@
-//! Multipart uploads (issue #2): create, upload, upload-copy, list, complete, abort, and
+//! Multipart uploads: create, upload, upload-copy, list, complete, abort, and
 //! the checks on part order, ETags and sizes.
 
 use holdfast_testkit::aws_sdk_s3::Client;

@@ -1,4 +1,4 @@
-//! Object reads and writes over HTTP with the AWS SDK (issue #2): round trips of bytes,
+//! Object reads and writes over HTTP with the AWS SDK: round trips of bytes,
 //! metadata and standard headers, conditional writes and reads, ranges, part numbers,
 //! response overrides, versions and delete markers.
 

@@ -1,4 +1,4 @@
-//! The server as an operator meets it (issue #2): one-command start, generated root
+//! The server as an operator meets it: one-command start, generated root
 //! credentials, health and metrics, request ids, virtual-hosted addressing, clean SIGTERM,
 //! and clear one-line errors for bad flags, busy ports and unusable data dirs.
 

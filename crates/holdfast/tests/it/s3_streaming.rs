@@ -1,4 +1,4 @@
-//! Streaming (issue #2): a 2 GiB PUT and GET through the AWS SDK (aws-chunked upload with a
+//! Streaming: a 2 GiB PUT and GET through the AWS SDK (aws-chunked upload with a
 //! trailing checksum, as current SDKs send) with the server's peak RSS under 200 MiB.
 
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;

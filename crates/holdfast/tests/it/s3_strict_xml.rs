@@ -1,4 +1,4 @@
-//! Strict XML bodies (issue #11): a body that does not match its operation's schema exactly
+//! Strict XML bodies: a body that does not match its operation's schema exactly
 //! is 400 MalformedXML, as on AWS, and changes nothing. Before, s3s skipped unknown elements
 //! and loose numbers were truncated, so a typo could remove a retention or a default.
 
@@ -26,7 +26,7 @@ async fn a_lower_case_retention_with_bypass_does_not_remove_governance() {
     let v = put_locked(&s3, &b, "doc", ObjectLockMode::Governance, &until).await;
     let path = format!("/{b}/doc?retention&versionId={v}");
     for body in [
-        // Lower case: before issue #11 this removed the retention (200).
+        // Lower case: a lenient parser removed the retention (200).
         "<Retention><mode>GOVERNANCE</mode><retainUntilDate>2020-01-01T00:00:00Z</retainUntilDate></Retention>"
             .to_owned(),
         "<Retention><Mode>GOVERNANCE</Mode><Unknown/></Retention>".to_owned(),
@@ -58,7 +58,7 @@ async fn a_misspelt_or_loose_lock_configuration_keeps_the_compliance_default() {
     let r = raw_md5(&srv, "PUT", &path, &[], default_rule("COMPLIANCE", "<Days>30</Days>").as_bytes()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let bodies = [
-        // `<rule>` for `<Rule>`: before issue #11 this removed the 30-day COMPLIANCE default.
+        // `<rule>` for `<Rule>`: a lenient parser removed the 30-day COMPLIANCE default.
         lock_config("<rule><DefaultRetention><Mode>COMPLIANCE</Mode><Days>1</Days></DefaultRetention></rule>"),
         lock_config("<Rule><DefaultRetention><mode>GOVERNANCE</mode><Days>1</Days></DefaultRetention></Rule>"),
         // Loose numbers: stored as 1, 1 and 2 days, 1 and 1 year before.

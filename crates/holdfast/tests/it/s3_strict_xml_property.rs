@@ -1,4 +1,4 @@
-//! A property over the wire (issue #11): random sequences of lock operations (retention with
+//! A property over the wire: random sequences of lock operations (retention with
 //! bypass, legal hold, default retention), each body either valid or mutated the way a
 //! careless or hostile client would (case, unknown or repeated elements, loose numbers,
 //! foreign namespaces, cut-off XML). A mutated body is always refused and changes nothing; a

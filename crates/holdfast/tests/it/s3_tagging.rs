@@ -1,4 +1,4 @@
-//! Object tags (issue #5): PutObject / CreateMultipartUpload / CopyObject with
+//! Object tags: PutObject / CreateMultipartUpload / CopyObject with
 //! `x-amz-tagging`, Put/Get/DeleteObjectTagging by version, `x-amz-tagging-count`, AWS's
 //! limits and error codes, the tagging condition keys, and tags on a locked version (allowed:
 //! tags are metadata; the version itself stays undeletable).

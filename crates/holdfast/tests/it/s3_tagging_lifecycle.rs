@@ -1,4 +1,4 @@
-//! Lifecycle rules filtered by object tags (issue #5) on short days (`[lifecycle] day_seconds`
+//! Lifecycle rules filtered by object tags on short days (`[lifecycle] day_seconds`
 //! and `interval_seconds` are test settings): `Filter/Tag` and `Filter/And` (prefix + tags)
 //! expire only versions carrying every tag of the filter, judged by the version's tags at the
 //! time of the pass, and never a protected version before its protection ends (D11).
@@ -19,7 +19,7 @@ fn server() -> Server {
     Server::start_with(
         BIN,
         ServerOptions {
-            // Per-bucket metrics: the skip counter is read by bucket (issue #10 hides it by default).
+            // Per-bucket metrics: the skip counter is read by bucket (hidden by default).
             config_toml: "[lifecycle]\nday_seconds = 1\ninterval_seconds = 0.25\n[metrics]\nper_bucket = true\n".into(),
             ..Default::default()
         },

@@ -1,4 +1,4 @@
-//! Scale-out of the evidence features (issue #7 for issue #5): three `holdfast serve`
+//! Scale-out of the evidence features : three `holdfast serve`
 //! processes on one PostgreSQL database and one data directory. Every wait is bounded.
 //!
 //! - Events written through different gateways reach a webhook receiver started here, each

@@ -1,4 +1,4 @@
-//! Scale-out (issue #7): three `holdfast serve` processes on one PostgreSQL database and one
+//! Scale-out: three `holdfast serve` processes on one PostgreSQL database and one
 //! blob directory, raced against each other through the AWS SDK. Every loop is bounded.
 //!
 //! - PutObjectRetention (shorten with bypass, extend, raise to COMPLIANCE) on one gateway

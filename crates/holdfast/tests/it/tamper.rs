@@ -1,4 +1,4 @@
-//! Tampering with the metadata store behind the server's back (issue #11), done the way an
+//! Tampering with the metadata store behind the server's back, done the way an
 //! operator with shell access would: Debian's `sqlite3` or `psql` on a stopped server. The WORM
 //! guards refuse it whatever SQLite version runs them, a legal hold cannot be released
 //! outside Holdfast, and dropping a guard to get past it stops the next start (unless the

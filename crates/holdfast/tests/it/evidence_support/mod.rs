@@ -1,4 +1,4 @@
-//! Helpers of the evidence tests (`evidence_*.rs`, issue #5): a webhook receiver the test
+//! Helpers of the evidence tests (`evidence_*.rs`): a webhook receiver the test
 //! can take down and bring back on the same port, bounded polling, the audit trail as JSON.
 
 #![allow(dead_code)]

@@ -1,4 +1,4 @@
-//! Helpers shared by the Object Lock integration tests (`object_lock_*.rs`, issue #3).
+//! Helpers shared by the Object Lock integration tests (`object_lock_*.rs`).
 //! Rule IDs refer to `docs/spec/object-lock.md`.
 
 #![allow(dead_code)]
