@@ -239,8 +239,18 @@ impl DiskSpace {
     }
 }
 
-/// Allocates `size` bytes for real (fallocate; zeros where the filesystem cannot), durably.
+/// Allocates `size` bytes for real (fallocate; zeros where the filesystem cannot), durably,
+/// under a temporary name renamed into place: the ballast never shows at `path` half made.
 fn write_ballast(path: &Path, size: u64) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let made = allocate(&tmp, size).and_then(|()| std::fs::rename(&tmp, path));
+    if made.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    made
+}
+
+fn allocate(path: &Path, size: u64) -> io::Result<()> {
     use std::io::Write as _;
     let mut f = std::fs::File::options().write(true).create(true).truncate(true).open(path)?;
     match rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, size) {
