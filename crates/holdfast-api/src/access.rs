@@ -174,7 +174,7 @@ impl Authorizer {
     async fn existing_tags(&self, t: &Target<'_>, cx: &mut Context) {
         let (Some(engine), Some(bucket), Some(key)) = (&self.objects, t.bucket, t.key) else { return };
         let version = query_pairs(t.uri).into_iter().find(|(k, v)| k == "versionId" && !v.is_empty()).map(|(_, v)| v);
-        let sel = holdfast_meta::VersionSelector::from_option(version);
+        let sel = holdfast_engine::model::VersionSelector::from_option(version);
         if let Ok((_, tags)) = engine.object_tags(bucket, key, &sel).await {
             for (k, v) in tags {
                 cx.insert(&format!("{EXISTING_TAG}{k}"), v);

@@ -2,9 +2,9 @@
 
 use crate::error::{invalid_argument, write_denial};
 use futures::StreamExt;
+use holdfast_engine::model::{ChecksumAlgorithm, ChecksumKind, ObjectHeaders, StoredChecksum};
 use holdfast_engine::{BodyClaims, BodyError, BodyStream, ExpectedChecksum, ingest::parse_content_md5};
 use holdfast_lock::{Instant, LockHeaders, LockState, WriteDenial, parse_retain_until};
-use holdfast_meta::{ChecksumAlgorithm, ChecksumKind, ObjectHeaders, StoredChecksum};
 use s3s::dto::{self, StreamingBlob, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 use std::collections::BTreeMap;
@@ -288,11 +288,11 @@ macro_rules! put_checksum {
         if let Some(c) = $stored {
             let v = Some(c.value.clone());
             match c.algorithm {
-                holdfast_meta::ChecksumAlgorithm::Crc32 => $out.checksum_crc32 = v,
-                holdfast_meta::ChecksumAlgorithm::Crc32c => $out.checksum_crc32c = v,
-                holdfast_meta::ChecksumAlgorithm::Crc64Nvme => $out.checksum_crc64nvme = v,
-                holdfast_meta::ChecksumAlgorithm::Sha1 => $out.checksum_sha1 = v,
-                holdfast_meta::ChecksumAlgorithm::Sha256 => $out.checksum_sha256 = v,
+                holdfast_engine::model::ChecksumAlgorithm::Crc32 => $out.checksum_crc32 = v,
+                holdfast_engine::model::ChecksumAlgorithm::Crc32c => $out.checksum_crc32c = v,
+                holdfast_engine::model::ChecksumAlgorithm::Crc64Nvme => $out.checksum_crc64nvme = v,
+                holdfast_engine::model::ChecksumAlgorithm::Sha1 => $out.checksum_sha1 = v,
+                holdfast_engine::model::ChecksumAlgorithm::Sha256 => $out.checksum_sha256 = v,
             }
         }
     }};

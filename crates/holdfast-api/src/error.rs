@@ -4,9 +4,9 @@
 //! (ArgumentName, Key, BucketName, Method, ResourceType, ...) travel to the HTTP edge in the
 //! internal header [`ERROR_FIELDS_HEADER`], which appends them to the XML body there.
 
+use holdfast_engine::model::MetaError;
 use holdfast_engine::{BodyError, EngineError};
 use holdfast_lock::{BucketDenial, BypassDenial, DefaultDenial, RetentionDenial, WriteDenial};
-use holdfast_meta::MetaError;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use s3s::{S3Error, S3ErrorCode};
 

@@ -33,7 +33,7 @@ pub mod fuzzing {
 }
 
 use holdfast_engine::Engine;
-use holdfast_meta::Bucket;
+use holdfast_engine::model::Bucket;
 use s3s::S3Result;
 use std::sync::Arc;
 
@@ -70,9 +70,11 @@ impl Gateway {
     async fn bucket(&self, name: &str) -> S3Result<Bucket> {
         match self.engine.bucket(name).await {
             Ok(Some(b)) => Ok(b),
-            Ok(None) => {
-                Err(error::with_resource(error::meta_error(holdfast_meta::MetaError::NoSuchBucket), name, None))
-            }
+            Ok(None) => Err(error::with_resource(
+                error::meta_error(holdfast_engine::model::MetaError::NoSuchBucket),
+                name,
+                None,
+            )),
             Err(e) => Err(error::engine_error(e)),
         }
     }

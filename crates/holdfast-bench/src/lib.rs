@@ -7,8 +7,7 @@
 //! measures the disk's limits (parallel fdatasync rate, sequential fdatasync bandwidth).
 
 mod client;
-pub mod hotpaths;
-mod payload;
+pub mod payload;
 pub mod probe;
 mod report;
 mod rss;
@@ -132,7 +131,7 @@ pub struct BenchArgs {
     /// Instead of loading an endpoint, run `--count` requests of one hot path in process
     /// (for instruction counts under callgrind: `scripts/perf-guard.sh`).
     #[arg(long, value_enum, hide = true)]
-    pub hotpath: Option<hotpaths::HotPath>,
+    pub hotpath: Option<HotPath>,
     /// With `--hotpath`: prepare and sign the requests, but do not send them.
     #[arg(long, hide = true)]
     pub dry: bool,
@@ -344,11 +343,20 @@ fn probes(dir: &std::path::Path, json: bool) -> anyhow::Result<Vec<probe::ProbeR
     Ok(out)
 }
 
-/// Runs the bench as the command line asks.
+/// The in-process hot paths `--hotpath` measures (run by the server binary, which owns the
+/// layers they go through: `crates/holdfast/src/hotpaths.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HotPath {
+    /// HeadBucket: SigV4 verification, routing, access check, one bucket lookup.
+    Sigv4,
+    /// PutObject of 4 KiB (inline in the metadata database, one commit).
+    Put4k,
+    /// GetObject of 4 KiB, body read to the end.
+    Get4k,
+}
+
+/// Runs the bench as the command line asks (`--hotpath` is the binary's).
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if let Some(path) = args.hotpath {
-        return hotpaths::run(path, args.count, args.dry);
-    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()?;
     rt.block_on(run_async(args))
 }

@@ -19,6 +19,18 @@ pub mod space;
 mod tagging;
 mod trail;
 
+/// The metadata model the layers above read and write through the engine: records,
+/// selectors, queries, configurations and the store's errors. The store itself (the
+/// `MetaStore` trait and its backends) stays behind the engine.
+pub mod model {
+    pub use holdfast_meta::{
+        Bucket, ChecksumAlgorithm, ChecksumKind, CurrentExpiration, LifecycleConfig, LifecycleFilter, LifecycleRule,
+        ListPage, ListQuery, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, MetaError, NotificationConfig, NotificationKind,
+        NotificationRule, ObjectData, ObjectHeaders, StoredChecksum, TagSet, UploadListQuery, VersionRecord,
+        VersionSelector, Versioning, WriteConditions, is_supported_event, new_version_id,
+    };
+}
+
 pub use clock::Clock;
 pub use error::{BodyError, EngineError, EngineResult};
 pub use ingest::{BodyClaims, BodyStream, ExpectedChecksum};

@@ -9,4 +9,7 @@ pub mod signer;
 pub mod sigv4;
 
 pub use directory::{Account, Directory, Principal, RootCredentials};
+/// The store of users, keys and policies the directory reads (its trait, for callers of
+/// [`Directory::store`]).
+pub use holdfast_meta::IdentityStore;
 pub use sealer::{SealError, Sealer};

@@ -9,13 +9,14 @@
 //! left is what the server does for a request: SigV4 verification, routing, access check,
 //! the operation, the metadata commit or read.
 
-use crate::sigv4::{self, Signer, UNSIGNED_PAYLOAD};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use holdfast_api::in_process::InProcess;
 use holdfast_api::{ApiConfig, Gateway};
+use holdfast_bench::HotPath;
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
+use holdfast_identity::signer::{self as sigv4, Signer, UNSIGNED_PAYLOAD};
 use holdfast_identity::{Directory, RootCredentials, Sealer};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{IdentityStore, MetaStore};
@@ -26,16 +27,6 @@ const AK: &str = "HFHOTPATHSACCESSKEY0";
 const SK: &str = "hotpaths-secret-key-000000000000000000000";
 const HOST: &str = "127.0.0.1:9000";
 const BUCKET: &str = "hot";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum HotPath {
-    /// HeadBucket: SigV4 verification, routing, access check, one bucket lookup.
-    Sigv4,
-    /// PutObject of 4 KiB (inline in the metadata database, one commit).
-    Put4k,
-    /// GetObject of 4 KiB, body read to the end.
-    Get4k,
-}
 
 struct Signed {
     method: Method,
@@ -105,7 +96,7 @@ async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) ->
 
     // Setup, the same in every run: the bucket, and for GET the objects it reads.
     call(&service, sign(&signer, Method::PUT, format!("/{BUCKET}"), Bytes::new(), now)).await.context("bucket")?;
-    let body = |i: u64| crate::payload::bytes(crate::payload::seed(0x5eed, i), 4096);
+    let body = |i: u64| holdfast_bench::payload::bytes(holdfast_bench::payload::seed(0x5eed, i), 4096);
     if path == HotPath::Get4k {
         for i in 0..iters {
             call(&service, sign(&signer, Method::PUT, key(i), body(i), now)).await.context("preparing")?;

@@ -6,6 +6,7 @@ mod config;
 mod connections;
 mod credentials;
 mod file_modes;
+mod hotpaths;
 mod lock_gauges;
 mod metrics_view;
 mod server;
@@ -121,7 +122,10 @@ fn main() -> std::process::ExitCode {
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(admin::report(&data_dir, config, bucket, json)))
         }
-        Command::Bench(args) => holdfast_bench::run(*args),
+        Command::Bench(args) => match args.hotpath {
+            Some(path) => hotpaths::run(path, args.count, args.dry),
+            None => holdfast_bench::run(*args),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -4,7 +4,7 @@ use crate::Gateway;
 use crate::convert::ts;
 use crate::error::{engine_error, meta_error, with_resource};
 use holdfast_engine::EngineError;
-use holdfast_meta::Versioning;
+use holdfast_engine::model::Versioning;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -39,7 +39,7 @@ impl Gateway {
             // behaviour) and 409 BucketAlreadyOwnedByYou in every other region. The existing
             // bucket is left as it is, so asking for Object Lock on a bucket without it is
             // still refused rather than answered with a 200 that did not enable anything.
-            Err(EngineError::Meta(holdfast_meta::MetaError::BucketAlreadyOwnedByYou))
+            Err(EngineError::Meta(holdfast_engine::model::MetaError::BucketAlreadyOwnedByYou))
                 if self.config.region == "us-east-1" && (!lock || self.bucket(&input.bucket).await?.lock_enabled) => {}
             other => other.map_err(engine_error)?,
         }

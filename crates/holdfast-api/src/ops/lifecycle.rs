@@ -8,7 +8,7 @@ use super::require_integrity_header;
 use crate::Gateway;
 use crate::convert::{instant, ts};
 use crate::error::{engine_error, invalid_argument, rich_error, with_resource};
-use holdfast_meta::{
+use holdfast_engine::model::{
     CurrentExpiration, LifecycleConfig, LifecycleFilter, LifecycleRule as Rule, MAX_TAG_KEY, MAX_TAG_VALUE, TagSet,
 };
 use s3s::dto::*;
@@ -101,7 +101,7 @@ fn rule_from_dto(r: &LifecycleRule) -> S3Result<Rule> {
         "Disabled" => false,
         _ => return Err(malformed()),
     };
-    let id = r.id.clone().filter(|i| !i.is_empty()).unwrap_or_else(holdfast_meta::new_version_id);
+    let id = r.id.clone().filter(|i| !i.is_empty()).unwrap_or_else(holdfast_engine::model::new_version_id);
     if id.len() > 255 {
         return Err(invalid_argument("ID length should not exceed allowed limit of 255", "ID", Some(&id)));
     }

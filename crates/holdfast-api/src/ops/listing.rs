@@ -5,7 +5,7 @@ use crate::convert::{etag, ts, url_encode};
 use crate::error::{engine_error, invalid_argument, with_resource};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use holdfast_meta::{ListPage, ListQuery, VersionRecord};
+use holdfast_engine::model::{ListPage, ListQuery, VersionRecord};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 

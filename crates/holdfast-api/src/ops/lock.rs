@@ -5,9 +5,9 @@ use crate::Gateway;
 use crate::audit::AuditSlot;
 use crate::convert::{instant, ts};
 use crate::error::{default_denial, engine_error, meta_error, retention_denial, with_resource};
+use holdfast_engine::model::{Bucket, MetaError, VersionRecord, VersionSelector};
 use holdfast_engine::{EngineError, LockChange, version_selector};
 use holdfast_lock::{DefaultRetention, LegalHold, Period};
-use holdfast_meta::{Bucket, MetaError, VersionRecord, VersionSelector};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 

@@ -6,8 +6,8 @@ use super::objects::{
 use crate::Gateway;
 use crate::convert::*;
 use crate::error::{engine_error, with_resource};
+use holdfast_engine::model::UploadListQuery;
 use holdfast_engine::{CompletedPart as EngineCompletedPart, CreateUpload, PartSource, version_selector};
-use holdfast_meta::UploadListQuery;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
@@ -105,10 +105,10 @@ impl Gateway {
             .map_err(|e| self.engine_err(e))?;
         let mut out = UploadPartOutput { e_tag: Some(etag(&part.etag)), ..Default::default() };
         if let (Some(a), Some(v)) = (upload.checksum_algorithm, part.checksum.as_ref()) {
-            let stored = holdfast_meta::StoredChecksum {
+            let stored = holdfast_engine::model::StoredChecksum {
                 algorithm: a,
                 value: v.clone(),
-                kind: holdfast_meta::ChecksumKind::FullObject,
+                kind: holdfast_engine::model::ChecksumKind::FullObject,
             };
             put_checksum!(out, Some(&stored));
         }
@@ -181,11 +181,11 @@ impl Gateway {
             .collect();
         let conditions = write_conditions(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let stated = [
-            (holdfast_meta::ChecksumAlgorithm::Crc32, input.checksum_crc32.as_ref()),
-            (holdfast_meta::ChecksumAlgorithm::Crc32c, input.checksum_crc32c.as_ref()),
-            (holdfast_meta::ChecksumAlgorithm::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
-            (holdfast_meta::ChecksumAlgorithm::Sha1, input.checksum_sha1.as_ref()),
-            (holdfast_meta::ChecksumAlgorithm::Sha256, input.checksum_sha256.as_ref()),
+            (holdfast_engine::model::ChecksumAlgorithm::Crc32, input.checksum_crc32.as_ref()),
+            (holdfast_engine::model::ChecksumAlgorithm::Crc32c, input.checksum_crc32c.as_ref()),
+            (holdfast_engine::model::ChecksumAlgorithm::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
+            (holdfast_engine::model::ChecksumAlgorithm::Sha1, input.checksum_sha1.as_ref()),
+            (holdfast_engine::model::ChecksumAlgorithm::Sha256, input.checksum_sha256.as_ref()),
         ]
         .into_iter()
         .find_map(|(a, v)| v.map(|v| (a, v.clone())));
@@ -237,10 +237,10 @@ impl Gateway {
                     ..Default::default()
                 };
                 if let (Some(a), Some(v)) = (upload.checksum_algorithm, p.checksum.as_ref()) {
-                    let stored = holdfast_meta::StoredChecksum {
+                    let stored = holdfast_engine::model::StoredChecksum {
                         algorithm: a,
                         value: v.clone(),
-                        kind: holdfast_meta::ChecksumKind::FullObject,
+                        kind: holdfast_engine::model::ChecksumKind::FullObject,
                     };
                     put_checksum!(out, Some(&stored));
                 }

@@ -3,7 +3,7 @@
 
 use crate::Gateway;
 use crate::error::{engine_error, rich_error, with_resource};
-use holdfast_meta::{NotificationConfig, NotificationKind, NotificationRule, is_supported_event};
+use holdfast_engine::model::{NotificationConfig, NotificationKind, NotificationRule, is_supported_event};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -108,7 +108,7 @@ impl Gateway {
                 unknown.push((r.arn.clone(), why));
             }
             rules.push(NotificationRule {
-                id: r.id.filter(|i| !i.is_empty()).unwrap_or_else(holdfast_meta::new_version_id),
+                id: r.id.filter(|i| !i.is_empty()).unwrap_or_else(holdfast_engine::model::new_version_id),
                 kind: r.kind,
                 target: r.arn,
                 events: r.events,

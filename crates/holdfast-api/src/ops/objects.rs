@@ -8,9 +8,9 @@ use crate::audit::AuditSlot;
 use crate::convert::*;
 use crate::error::{engine_error, meta_error, with_resource};
 use futures::StreamExt;
+use holdfast_engine::model::{Bucket, ObjectData, StoredChecksum, VersionRecord, Versioning, WriteConditions};
 use holdfast_engine::{ByteRange, CopyObject, GetObject, ObjectRead, PutObject, ReadConditions, version_selector};
 use holdfast_lock::{Bypass, LockState};
-use holdfast_meta::{Bucket, ObjectData, StoredChecksum, VersionRecord, Versioning, WriteConditions};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -455,7 +455,7 @@ impl Gateway {
             last_modified: Some(ts(rec.last_modified)),
             ..Default::default()
         };
-        if obj.checksum.as_ref().is_some_and(|c| c.algorithm != holdfast_meta::ChecksumAlgorithm::Crc64Nvme) {
+        if obj.checksum.as_ref().is_some_and(|c| c.algorithm != holdfast_engine::model::ChecksumAlgorithm::Crc64Nvme) {
             put_checksum!(result, obj.checksum.as_ref());
             result.checksum_type = obj.checksum.as_ref().map(checksum_type);
         }
@@ -522,10 +522,10 @@ impl Gateway {
                         ..Default::default()
                     };
                     if let (Some(a), Some(v)) = (algorithm, p.checksum.as_ref()) {
-                        let stored = holdfast_meta::StoredChecksum {
+                        let stored = holdfast_engine::model::StoredChecksum {
                             algorithm: a,
                             value: v.clone(),
-                            kind: holdfast_meta::ChecksumKind::FullObject,
+                            kind: holdfast_engine::model::ChecksumKind::FullObject,
                         };
                         put_checksum!(op, Some(&stored));
                     }

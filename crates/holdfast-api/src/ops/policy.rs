@@ -3,7 +3,7 @@
 
 use crate::Gateway;
 use crate::error::{meta_error, with_resource};
-use holdfast_meta::IdentityStore;
+use holdfast_identity::IdentityStore;
 use holdfast_policy::{Effect, Matcher, Policy, PrincipalId, Principals};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};

@@ -8,8 +8,8 @@
 use crate::Gateway;
 use crate::access::TagVisibility;
 use crate::error::{engine_error, invalid_argument, with_resource};
+use holdfast_engine::model::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, TagSet, VersionRecord};
 use holdfast_engine::version_selector;
-use holdfast_meta::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, TagSet, VersionRecord};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
