@@ -254,10 +254,10 @@ impl Authorizer {
         // Tags a write asks for (x-amz-tagging): s3:RequestObjectTag/<key>, s3:RequestObjectTagKeys.
         // A header that does not parse is refused by the operation itself.
         if matches!(t.operation, "PutObject" | "CreateMultipartUpload" | "CopyObject")
-            && let Ok(tags) = crate::ops::tagging::tags_from_header(header(t.headers, "x-amz-tagging"), false)
+            && let Ok(tags) = crate::tags::tags_from_header(header(t.headers, "x-amz-tagging"), false)
             && !tags.is_empty()
         {
-            crate::ops::tagging::request_tag_keys(&mut cx, &tags);
+            crate::tags::request_tag_keys(&mut cx, &tags);
         }
         cx
     }

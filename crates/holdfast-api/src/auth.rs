@@ -181,7 +181,7 @@ impl S3Access for Access {
     /// The requested tags are condition keys (`s3:RequestObjectTag/<key>`,
     /// `s3:RequestObjectTagKeys`); a body that breaks the limits is refused by the operation.
     async fn put_object_tagging(&self, req: &mut S3Request<PutObjectTaggingInput>) -> S3Result<()> {
-        let tags = crate::ops::tagging::tags_from_body(&req.input.tagging, false).ok();
+        let tags = crate::tags::tags_from_body(&req.input.tagging, false).ok();
         let ak = req.credentials.as_ref().map(|c| c.access_key.clone());
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         self.check_parsed(
@@ -194,7 +194,7 @@ impl S3Access for Access {
             &mut req.extensions,
             |cx| {
                 if let Some(tags) = &tags {
-                    crate::ops::tagging::request_tag_keys(cx, tags);
+                    crate::tags::request_tag_keys(cx, tags);
                 }
             },
         )

@@ -1,5 +1,6 @@
 //! DTO ↔ domain conversions shared by the operations.
 
+pub use crate::dates::{http_date, instant, ts};
 use crate::error::{invalid_argument, write_denial};
 use futures::StreamExt;
 use holdfast_engine::model::{ChecksumAlgorithm, ChecksumKind, ObjectHeaders, StoredChecksum};
@@ -8,20 +9,6 @@ use holdfast_lock::{Instant, LockHeaders, LockState, WriteDenial, parse_retain_u
 use s3s::dto::{self, StreamingBlob, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 use std::collections::BTreeMap;
-
-pub fn ts(i: Instant) -> Timestamp {
-    Timestamp::from(i.to_offset_datetime())
-}
-
-pub fn instant(t: Timestamp) -> Instant {
-    Instant::from_offset_datetime(t.into())
-}
-
-pub fn http_date(t: &Timestamp) -> Option<String> {
-    let mut buf = Vec::new();
-    t.format(TimestampFormat::HttpDate, &mut buf).ok()?;
-    String::from_utf8(buf).ok()
-}
 
 pub fn etag(v: &str) -> dto::ETag {
     dto::ETag::Strong(v.to_owned())
@@ -203,56 +190,6 @@ pub fn content_type_out(h: &ObjectHeaders) -> Option<dto::ContentType> {
 
 pub fn storage_class_out(h: &ObjectHeaders) -> Option<String> {
     h.storage_class.clone()
-}
-
-/// `instant` as Java's `Date.toString()` shows it in US Pacific time, e.g.
-/// `Tue Dec 31 16:00:00 PST 2019`: the form AWS puts in the ArgumentValue of a past
-/// RetainUntilDate (R6). Daylight time follows the US rules (since 2007: second Sunday of
-/// March to first Sunday of November; 1987-2006: first Sunday of April to last Sunday of
-/// October), switching at 02:00 local time.
-pub fn java_pacific_date(instant: Instant) -> String {
-    use time::{Date, Month, Weekday};
-    fn sunday_on_or_after(year: i32, month: Month, day: u8) -> Option<Date> {
-        let d = Date::from_calendar_date(year, month, day).ok()?;
-        let skip = (7 - d.weekday().number_days_from_sunday()) % 7;
-        d.checked_add(time::Duration::days(i64::from(skip)))
-    }
-    let utc = instant.to_offset_datetime();
-    let year = utc.year();
-    let (start, end) = if year >= 2007 {
-        (sunday_on_or_after(year, Month::March, 8), sunday_on_or_after(year, Month::November, 1))
-    } else {
-        (sunday_on_or_after(year, Month::April, 1), sunday_on_or_after(year, Month::October, 25))
-    };
-    // 02:00 PST is 10:00 UTC; 02:00 PDT is 09:00 UTC.
-    let dst = match (start, end) {
-        (Some(s), Some(e)) => {
-            utc >= s.with_hms(10, 0, 0).map(|t| t.assume_utc()).unwrap_or(utc)
-                && utc < e.with_hms(9, 0, 0).map(|t| t.assume_utc()).unwrap_or(utc)
-        }
-        _ => false,
-    };
-    let (hours, zone) = if dst { (-7, "PDT") } else { (-8, "PST") };
-    let local = utc.to_offset(time::UtcOffset::from_hms(hours, 0, 0).unwrap_or(time::UtcOffset::UTC));
-    let day = match local.weekday() {
-        Weekday::Monday => "Mon",
-        Weekday::Tuesday => "Tue",
-        Weekday::Wednesday => "Wed",
-        Weekday::Thursday => "Thu",
-        Weekday::Friday => "Fri",
-        Weekday::Saturday => "Sat",
-        Weekday::Sunday => "Sun",
-    };
-    let month = local.month().to_string();
-    format!(
-        "{day} {} {:02} {:02}:{:02}:{:02} {zone} {}",
-        &month[..3],
-        local.day(),
-        local.hour(),
-        local.minute(),
-        local.second(),
-        local.year()
-    )
 }
 
 /// The lock headers of a write (W1), as sent; the rules of `holdfast_lock` judge them.

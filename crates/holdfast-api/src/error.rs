@@ -136,7 +136,7 @@ pub fn retention_denial(d: RetentionDenial) -> S3Error {
         RetentionDenial::InPast(until) => invalid_argument(
             "The retain until date must be in the future!",
             "RetainUntilDate",
-            Some(&crate::convert::java_pacific_date(until)),
+            Some(&crate::dates::java_pacific_date(until)),
         ),
     }
 }
@@ -184,7 +184,7 @@ pub fn meta_error(e: MetaError) -> S3Error {
             &[
                 ("x-amz-delete-marker", "true".into()),
                 ("x-amz-version-id", version_id),
-                ("last-modified", crate::convert::http_date(&crate::convert::ts(last_modified)).unwrap_or_default()),
+                ("last-modified", crate::dates::http_date(&crate::dates::ts(last_modified)).unwrap_or_default()),
             ],
         ),
         MetaError::NoSuchUpload => S3Error::with_message(
@@ -310,7 +310,7 @@ pub fn engine_error(e: EngineError) -> S3Error {
             &[],
             &[
                 ("etag", format!("\"{etag}\"")),
-                ("last-modified", crate::convert::http_date(&crate::convert::ts(last_modified)).unwrap_or_default()),
+                ("last-modified", crate::dates::http_date(&crate::dates::ts(last_modified)).unwrap_or_default()),
             ],
         ),
         EngineError::PreconditionFailed => precondition_failed(),

@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod auth;
 mod convert;
+mod dates;
 pub mod edge;
 mod error;
 #[doc(hidden)]
@@ -13,6 +14,7 @@ pub mod in_process;
 mod ops;
 mod s3_impl;
 mod strict_xml;
+mod tags;
 
 pub(crate) use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body, reads_body_whole};
 
@@ -28,8 +30,8 @@ pub mod fuzzing {
     pub use crate::edge::guards;
     pub use crate::ops::lock::{default_retention, legal_hold_request, retention_request};
     pub use crate::ops::objects::{byte_range, byte_range_header, check_delete};
-    pub use crate::ops::tagging::tags_from_header;
     pub use crate::strict_xml::{schema, validate};
+    pub use crate::tags::tags_from_header;
 }
 
 use holdfast_engine::Engine;
