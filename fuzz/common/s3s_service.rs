@@ -65,16 +65,7 @@ fn harness() -> &'static Harness {
 
 /// `yyyymmddThhmmssZ` of now (s3s refuses a request time more than 15 minutes off).
 pub fn amz_date() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    holdfast_identity::signer::amz_date_now()
 }
 
 /// Signs a request in the header form with Holdfast's own signer; returns the

@@ -15,6 +15,16 @@ fn without_content_length(request: Vec<u8>) -> Vec<u8> {
     format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes()
 }
 
+/// An unsigned presigned-style GET of `/` with this credential-scope date and signature: what
+/// the edge judges before any signature is checked.
+async fn presigned_get(srv: &Server, scope_date: &str, signature: &str) -> holdfast_testkit::RawResponse {
+    let request = format!(
+        "GET /?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={ROOT_AK}%2F{scope_date}%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature={signature} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+        srv.addr
+    );
+    raw_http(&srv.addr, request.into_bytes()).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_put_without_any_length_is_411_and_stores_nothing() {
     let srv = server();
@@ -60,12 +70,7 @@ async fn a_request_signed_for_another_region_names_the_expected_one() {
         Some("The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'"),
     );
     assert_eq!(r.xml("Region").as_deref(), Some("eu-west-1"));
-    let presigned = format!(
-        "GET /?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={ROOT_AK}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature={} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
-        "0".repeat(64),
-        srv.addr
-    );
-    let r = raw_http(&srv.addr, presigned.into_bytes()).await.unwrap();
+    let r = presigned_get(&srv, "20260101", &"0".repeat(64)).await;
     assert_raw_err(
         &r,
         400,
@@ -78,11 +83,7 @@ async fn a_request_signed_for_another_region_names_the_expected_one() {
 async fn a_presigned_signature_of_the_wrong_length_is_signature_does_not_match() {
     let srv = server();
     for signature in ["0".repeat(65), "0".repeat(63), "z".repeat(64)] {
-        let presigned = format!(
-            "GET /?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={ROOT_AK}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature={signature} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
-            srv.addr
-        );
-        let r = raw_http(&srv.addr, presigned.into_bytes()).await.unwrap();
+        let r = presigned_get(&srv, "20260101", &signature).await;
         assert_raw_err(
             &r,
             403,
@@ -177,12 +178,7 @@ async fn an_oversized_header_section_gets_the_aws_error_with_a_body() {
 #[tokio::test]
 async fn malformed_signing_dates_get_the_aws_errors() {
     let srv = server();
-    let presigned = format!(
-        "GET /?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={ROOT_AK}%2F%2{{DAY}}%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature={} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
-        "0".repeat(64),
-        srv.addr
-    );
-    let r = raw_http(&srv.addr, presigned.into_bytes()).await.unwrap();
+    let r = presigned_get(&srv, "%2{DAY}", &"0".repeat(64)).await;
     assert_raw_err(
         &r,
         400,

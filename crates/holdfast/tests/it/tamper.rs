@@ -37,9 +37,24 @@ fn refused_start(srv: &Server, env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Starts with HOLDFAST_ACCEPT_TAMPER=1; returns the server and its WormGuardsRestored record.
-async fn start_accepting_tamper(data_dir: &Path, config_toml: &str) -> (Server, serde_json::Value) {
-    let accepted = Server::start_in(
+/// A stopped server whose bucket holds a 30-day COMPLIANCE version `comp` and a version
+/// under legal hold `held`: (server, bucket, comp, held).
+async fn protected_pair(config_toml: &str, tag: &str) -> (Server, String, String, String) {
+    let mut srv = Server::start_with(
+        BIN,
+        holdfast_testkit::ServerOptions { config_toml: config_toml.to_owned(), ..Default::default() },
+    );
+    let s3 = srv.client();
+    let b = lock_bucket(&s3, tag).await;
+    let comp = put_locked(&s3, &b, "comp", ObjectLockMode::Compliance, &days(30)).await;
+    let held = put_held(&s3, &b, "held").await;
+    srv.terminate();
+    (srv, b, comp, held)
+}
+
+/// Starts on `data_dir` with HOLDFAST_ACCEPT_TAMPER=1.
+fn start_accepting(data_dir: &Path, config_toml: &str) -> Server {
+    Server::start_in(
         BIN,
         data_dir,
         holdfast_testkit::ServerOptions {
@@ -47,7 +62,12 @@ async fn start_accepting_tamper(data_dir: &Path, config_toml: &str) -> (Server, 
             env: vec![("HOLDFAST_ACCEPT_TAMPER".into(), "1".into())],
             ..Default::default()
         },
-    );
+    )
+}
+
+/// Starts with HOLDFAST_ACCEPT_TAMPER=1; returns the server and its WormGuardsRestored record.
+async fn start_accepting_tamper(data_dir: &Path, config_toml: &str) -> (Server, serde_json::Value) {
+    let accepted = start_accepting(data_dir, config_toml);
     let restored = wait_for("the tamper record", std::time::Duration::from_secs(10), async || {
         audit_records(&accepted.data_dir).into_iter().find(|r| r["op"] == "WormGuardsRestored")
     })
@@ -58,15 +78,7 @@ async fn start_accepting_tamper(data_dir: &Path, config_toml: &str) -> (Server, 
 #[tokio::test]
 async fn sqlite3_cannot_remove_protection_and_a_dropped_guard_stops_the_start() {
     // The embedded store's file, whatever HOLDFAST_TEST_META says.
-    let mut srv = Server::start_with(
-        BIN,
-        holdfast_testkit::ServerOptions { config_toml: "[meta]\nbackend = \"sqlite\"\n".into(), ..Default::default() },
-    );
-    let s3 = srv.client();
-    let b = lock_bucket(&s3, "tamper").await;
-    let comp = put_locked(&s3, &b, "comp", ObjectLockMode::Compliance, &days(30)).await;
-    let held = put_held(&s3, &b, "held").await;
-    srv.terminate();
+    let (srv, b, comp, held) = protected_pair("[meta]\nbackend = \"sqlite\"\n", "tamper").await;
     let db = srv.data_dir.join("meta.db");
     let (version, _) = sqlite3(&db, "SELECT sqlite_version()");
     assert!(version, "sqlite3 runs");
@@ -125,16 +137,8 @@ async fn psql_cannot_release_a_hold_and_a_disabled_guard_stops_the_start() {
     let pg = holdfast_testkit::Postgres::shared();
     let url = pg.fresh_database();
     let db = url.rsplit('/').next().unwrap().to_owned();
-    let options = holdfast_testkit::ServerOptions {
-        config_toml: format!("[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\norphan_grace_secs = 0\n"),
-        ..Default::default()
-    };
-    let mut srv = Server::start_with(BIN, options);
-    let s3 = srv.client();
-    let b = lock_bucket(&s3, "pgtamper").await;
-    let comp = put_locked(&s3, &b, "comp", ObjectLockMode::Compliance, &days(30)).await;
-    let held = put_held(&s3, &b, "held").await;
-    srv.terminate();
+    let config_toml = format!("[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\norphan_grace_secs = 0\n");
+    let (srv, b, comp, held) = protected_pair(&config_toml, "pgtamper").await;
 
     for (sql, why) in [
         (format!("DELETE FROM versions WHERE version_id = '{comp}'"), "WORM guard: refusing to delete"),
@@ -218,15 +222,7 @@ fn assert_lock_state_refusal(stderr: &str, b: &str, comp: &str) {
 /// version; accepted explicitly, it records each finding and starts, and verify passes after.
 #[tokio::test]
 async fn sqlite3_edits_behind_restored_guards_stop_the_start() {
-    let mut srv = Server::start_with(
-        BIN,
-        holdfast_testkit::ServerOptions { config_toml: "[meta]\nbackend = \"sqlite\"\n".into(), ..Default::default() },
-    );
-    let s3 = srv.client();
-    let b = lock_bucket(&s3, "behind").await;
-    let comp = put_locked(&s3, &b, "comp", ObjectLockMode::Compliance, &days(30)).await;
-    let held = put_held(&s3, &b, "held").await;
-    srv.terminate();
+    let (srv, b, comp, held) = protected_pair("[meta]\nbackend = \"sqlite\"\n", "behind").await;
     let db = srv.data_dir.join("meta.db");
     let query = |sql: &str| {
         let out = Command::new("sqlite3").arg(&db).arg(sql).output().expect("run sqlite3");
@@ -255,15 +251,7 @@ async fn sqlite3_edits_behind_restored_guards_stop_the_start() {
     let (ok, _, err) = holdfast(&["admin", "audit", "verify", "--data-dir", srv.data_dir.to_str().unwrap()]);
     assert!(!ok && err.contains(&format!("TAMPERED: {b}/held?versionId={held}: legal hold released")), "{err}");
 
-    let mut accepted = Server::start_in(
-        BIN,
-        &srv.data_dir,
-        holdfast_testkit::ServerOptions {
-            config_toml: "[meta]\nbackend = \"sqlite\"\n".into(),
-            env: vec![("HOLDFAST_ACCEPT_TAMPER".into(), "1".into())],
-            ..Default::default()
-        },
-    );
+    let mut accepted = start_accepting(&srv.data_dir, "[meta]\nbackend = \"sqlite\"\n");
     let found = accepted_findings(&accepted.data_dir, 2).await;
     assert_eq!(found[0]["version_id"], comp.as_str());
     assert_eq!(found[0]["lock_before"]["mode"], "COMPLIANCE");
@@ -281,15 +269,7 @@ async fn psql_edits_behind_reenabled_guards_stop_the_start() {
     let url = pg.fresh_database();
     let db = url.rsplit('/').next().unwrap().to_owned();
     let config_toml = format!("[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\norphan_grace_secs = 0\n");
-    let mut srv = Server::start_with(
-        BIN,
-        holdfast_testkit::ServerOptions { config_toml: config_toml.clone(), ..Default::default() },
-    );
-    let s3 = srv.client();
-    let b = lock_bucket(&s3, "pgbehind").await;
-    let comp = put_locked(&s3, &b, "comp", ObjectLockMode::Compliance, &days(30)).await;
-    let held = put_held(&s3, &b, "held").await;
-    srv.terminate();
+    let (srv, b, comp, held) = protected_pair(&config_toml, "pgbehind").await;
     pg.psql(
         &db,
         &format!(
@@ -303,15 +283,7 @@ async fn psql_edits_behind_reenabled_guards_stop_the_start() {
     let stderr = refused_start(&srv, &[]);
     assert_lock_state_refusal(&stderr, &b, &comp);
 
-    let mut accepted = Server::start_in(
-        BIN,
-        &srv.data_dir,
-        holdfast_testkit::ServerOptions {
-            config_toml,
-            env: vec![("HOLDFAST_ACCEPT_TAMPER".into(), "1".into())],
-            ..Default::default()
-        },
-    );
+    let mut accepted = start_accepting(&srv.data_dir, &config_toml);
     let found = accepted_findings(&accepted.data_dir, 2).await;
     assert_eq!(found[0]["version_id"], comp.as_str());
     accepted.terminate();
