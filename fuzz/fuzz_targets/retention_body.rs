@@ -11,7 +11,7 @@
 
 use holdfast_api::fuzzing::retention_request;
 use holdfast_api::fuzzing::{schema, validate};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use libfuzzer_sys::fuzz_target;
 use s3s::dto::ObjectLockRetention;
 use s3s::xml::{Deserialize, Deserializer};
@@ -24,7 +24,7 @@ fn s3s_parse(body: &[u8]) -> Option<ObjectLockRetention> {
 }
 
 /// 2026-01-01T00:00:00Z: dates in the seeds lie on both sides of it.
-const NOW: Instant = Instant::from_millis(1_767_225_600_000);
+const NOW: UtcMillis = UtcMillis::from_millis(1_767_225_600_000);
 
 fuzz_target!(|data: &[u8]| {
     let root = schema("PutObjectRetention").expect("a schema");
@@ -36,9 +36,9 @@ fuzz_target!(|data: &[u8]| {
     if let (Some(ts), Ok(text)) = (&r.retain_until_date, std::str::from_utf8(data))
         && let Some(inner) = text.split("<RetainUntilDate>").nth(1).and_then(|t| t.split("</RetainUntilDate>").next())
         && text.matches("<RetainUntilDate>").count() == 1
-        && let Ok(ours) = Instant::parse(inner)
+        && let Ok(ours) = UtcMillis::parse(inner)
     {
-        let theirs = Instant::from_offset_datetime(time::OffsetDateTime::from(ts.clone()));
+        let theirs = UtcMillis::from_offset_datetime(time::OffsetDateTime::from(ts.clone()));
         assert_eq!(theirs, ours, "s3s and Holdfast read {inner:?} differently");
     }
     let had_fields = r.mode.is_some() || r.retain_until_date.is_some();

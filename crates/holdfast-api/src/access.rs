@@ -7,7 +7,7 @@
 //! whether it holds `s3:BypassGovernanceRetention` ([`BypassGrant`], P4, DP3).
 
 use holdfast_identity::{Directory, Principal};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use holdfast_policy::{
     ACCOUNT_RESOURCE, ActionCheck, Context, Decision, Need, Policy, Request, RequestTraits, ResourceKind, actions_for,
     bucket_arn, evaluate, object_arn,
@@ -211,7 +211,7 @@ impl Authorizer {
     /// The condition keys every request carries, plus those its headers and query supply.
     fn context(&self, caller: &holdfast_policy::Principal, t: &Target<'_>, remote: Option<RemoteAddr>) -> Context {
         let mut cx = Context::new();
-        let now = Instant::now_system().millis();
+        let now = UtcMillis::now_system().millis();
         cx.set_principal(caller);
         cx.set_time(now);
         cx.set_secure_transport(false);

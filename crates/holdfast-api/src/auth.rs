@@ -155,7 +155,7 @@ impl S3Access for Access {
     async fn put_object_retention(&self, req: &mut S3Request<PutObjectRetentionInput>) -> S3Result<()> {
         let retention = req.input.retention.as_ref().and_then(|r| {
             let mode = r.mode.as_ref()?.as_str().to_owned();
-            let until = holdfast_lock::Instant::from_offset_datetime(r.retain_until_date.clone()?.into());
+            let until = holdfast_lock::UtcMillis::from_offset_datetime(r.retain_until_date.clone()?.into());
             Some((mode, until))
         });
         let ak = req.credentials.as_ref().map(|c| c.access_key.clone());
@@ -170,7 +170,7 @@ impl S3Access for Access {
             &mut req.extensions,
             |cx| {
                 if let Some((mode, until)) = retention {
-                    let now = holdfast_lock::Instant::now_system().millis();
+                    let now = holdfast_lock::UtcMillis::now_system().millis();
                     cx.set_requested_retention(&mode, until.millis(), now);
                 }
             },

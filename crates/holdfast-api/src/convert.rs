@@ -5,7 +5,7 @@ use crate::error::{invalid_argument, write_denial};
 use futures::StreamExt;
 use holdfast_engine::model::{ChecksumAlgorithm, ChecksumKind, ObjectHeaders, StoredChecksum};
 use holdfast_engine::{BodyClaims, BodyError, BodyStream, ExpectedChecksum, ingest::parse_content_md5};
-use holdfast_lock::{Instant, LockHeaders, LockState, WriteDenial, parse_retain_until};
+use holdfast_lock::{LockHeaders, LockState, UtcMillis, WriteDenial, parse_retain_until};
 use s3s::dto::{self, StreamingBlob, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 use std::collections::BTreeMap;
@@ -215,7 +215,7 @@ pub fn check_retain_until_header(headers: &http::HeaderMap) -> S3Result<()> {
 
 /// The lock state a write asks for (W2..W5), from its headers; whether the bucket allows it
 /// is [`holdfast_lock::check_write`].
-pub fn requested_lock(headers: &http::HeaderMap, now: Instant) -> S3Result<LockState> {
+pub fn requested_lock(headers: &http::HeaderMap, now: UtcMillis) -> S3Result<LockState> {
     holdfast_lock::requested_lock(lock_headers(headers), now).map_err(write_denial)
 }
 

@@ -1,15 +1,15 @@
 //! Instants as s3s carries them and as AWS writes them in headers and error details. Apart
 //! from `convert` so that the error mapping can use them without depending on it.
 
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use s3s::dto::{Timestamp, TimestampFormat};
 
-pub fn ts(i: Instant) -> Timestamp {
+pub fn ts(i: UtcMillis) -> Timestamp {
     Timestamp::from(i.to_offset_datetime())
 }
 
-pub fn instant(t: Timestamp) -> Instant {
-    Instant::from_offset_datetime(t.into())
+pub fn instant(t: Timestamp) -> UtcMillis {
+    UtcMillis::from_offset_datetime(t.into())
 }
 
 pub fn http_date(t: &Timestamp) -> Option<String> {
@@ -23,7 +23,7 @@ pub fn http_date(t: &Timestamp) -> Option<String> {
 /// RetainUntilDate (R6). Daylight time follows the US rules (since 2007: second Sunday of
 /// March to first Sunday of November; 1987-2006: first Sunday of April to last Sunday of
 /// October), switching at 02:00 local time.
-pub fn java_pacific_date(instant: Instant) -> String {
+pub fn java_pacific_date(instant: UtcMillis) -> String {
     use time::{Date, Month, Weekday};
     fn sunday_on_or_after(year: i32, month: Month, day: u8) -> Option<Date> {
         let d = Date::from_calendar_date(year, month, day).ok()?;

@@ -48,7 +48,7 @@ pub struct TrailHead {
 }
 
 impl Anchor {
-    pub fn of_head(chain: &str, head: &TrailHead, time: holdfast_lock::Instant, reason: &str) -> Self {
+    pub fn of_head(chain: &str, head: &TrailHead, time: holdfast_lock::UtcMillis, reason: &str) -> Self {
         Self {
             format: ANCHOR_FORMAT.to_owned(),
             chain: chain.to_owned(),
@@ -257,7 +257,7 @@ mod tests {
         let mut prev = GENESIS.to_owned();
         (1..=n)
             .map(|i| {
-                let mut r = AuditRecord::new("PutObject", holdfast_lock::Instant(1_700_000_000_000));
+                let mut r = AuditRecord::new("PutObject", holdfast_lock::UtcMillis(1_700_000_000_000));
                 r.key = Some(format!("{tag}{i}"));
                 let (line, hash) = seal_line(i as u64, &prev, &r);
                 prev = hash;
@@ -270,7 +270,7 @@ mod tests {
         let (s, hash) = last_link(&lines[seq as usize - 1]).unwrap();
         assert_eq!(s, seq);
         let head = TrailHead { seq, hash, file: "audit-000001.jsonl".into() };
-        Anchor::of_head(MAIN_CHAIN, &head, holdfast_lock::Instant(0), "interval")
+        Anchor::of_head(MAIN_CHAIN, &head, holdfast_lock::UtcMillis(0), "interval")
     }
 
     fn check(anchors: &[Anchor], lines: &[String]) -> Result<AnchorCoverage, AnchorMismatch> {

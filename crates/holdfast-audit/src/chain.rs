@@ -159,7 +159,7 @@ mod tests {
         let mut prev = GENESIS.to_owned();
         (1..=n)
             .map(|i| {
-                let mut r = AuditRecord::new("PutObject", holdfast_lock::Instant(1_700_000_000_000));
+                let mut r = AuditRecord::new("PutObject", holdfast_lock::UtcMillis(1_700_000_000_000));
                 r.key = Some(format!("k{i}"));
                 let (line, hash) = seal_line(i as u64, &prev, &r);
                 prev = hash;
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(check(&swapped).unwrap_err().line, 4);
         let mut rehashed = trail(3);
         // Re-sealing a changed record with a fresh hash still breaks the next link.
-        let mut r = AuditRecord::new("PutObject", holdfast_lock::Instant(0));
+        let mut r = AuditRecord::new("PutObject", holdfast_lock::UtcMillis(0));
         r.key = Some("forged".into());
         rehashed[1] = seal_line(2, &last_link(&rehashed[0]).unwrap().1, &r).0;
         assert_eq!(check(&rehashed).unwrap_err().line, 3);

@@ -1,6 +1,6 @@
 //! One audit record: who did what to which version, with what result.
 
-use holdfast_lock::{Instant, LockState};
+use holdfast_lock::{LockState, UtcMillis};
 use serde::{Deserialize, Serialize};
 
 /// Lock state as written in the trail.
@@ -75,7 +75,7 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     /// A record stamped with `time`.
-    pub fn new(op: impl Into<String>, time: Instant) -> Self {
+    pub fn new(op: impl Into<String>, time: UtcMillis) -> Self {
         Self { time: time.to_iso8601(), op: op.into(), ..Self::default() }
     }
 }

@@ -6,7 +6,7 @@
 //! has no record that explains it.
 
 use crate::LockSnapshot;
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -45,15 +45,15 @@ pub fn vouched_locks<'a>(records: impl IntoIterator<Item = &'a Value>) -> BTreeM
 }
 
 /// Whether `lock` still protects its version at `now`.
-pub fn protects(lock: &LockSnapshot, now: Instant) -> bool {
+pub fn protects(lock: &LockSnapshot, now: UtcMillis) -> bool {
     let held = lock.legal_hold.as_deref() == Some("ON");
-    let retained = lock.retain_until.as_deref().and_then(|u| Instant::parse(u).ok()).is_some_and(|until| until > now);
+    let retained = lock.retain_until.as_deref().and_then(|u| UtcMillis::parse(u).ok()).is_some_and(|until| until > now);
     held || retained
 }
 
 /// How `found` (the store's state, `None` for a missing version) falls short of `vouched`
 /// at `now`; `None` when it does not.
-pub fn shortfall(vouched: &LockSnapshot, found: Option<&LockSnapshot>, now: Instant) -> Option<String> {
+pub fn shortfall(vouched: &LockSnapshot, found: Option<&LockSnapshot>, now: UtcMillis) -> Option<String> {
     if !protects(vouched, now) {
         return None;
     }
@@ -64,7 +64,7 @@ pub fn shortfall(vouched: &LockSnapshot, found: Option<&LockSnapshot>, now: Inst
     if vouched.legal_hold.as_deref() == Some("ON") && found.legal_hold.as_deref() != Some("ON") {
         why.push("legal hold released outside the API".to_owned());
     }
-    let until = |l: &LockSnapshot| l.retain_until.as_deref().and_then(|u| Instant::parse(u).ok());
+    let until = |l: &LockSnapshot| l.retain_until.as_deref().and_then(|u| UtcMillis::parse(u).ok());
     if let Some(v_until) = until(vouched).filter(|u| *u > now) {
         match until(found) {
             None => why.push("retention removed outside the API".into()),
@@ -110,7 +110,7 @@ mod tests {
             json!({"op":"DeleteObject","status":403,"bucket":"b","key":"k","version_id":"v1","code":"AccessDenied"}),
         ];
         let state = vouched_locks(records.iter());
-        let now = Instant::parse("2030-01-01T00:00:00Z").unwrap();
+        let now = UtcMillis::parse("2030-01-01T00:00:00Z").unwrap();
         let v = |id: &str| ("b".to_owned(), "k".to_owned(), id.to_owned());
         assert!(protects(&state[&v("v1")], now));
         assert!(!protects(&state[&v("v2")], now), "the hold was released through the API");
@@ -124,7 +124,7 @@ mod tests {
         assert!(shortfall(vouched, Some(&downgraded), now).unwrap().contains("downgraded"));
         let held = snap(None, None, Some("ON"));
         assert!(shortfall(&held, Some(&snap(None, None, Some("OFF"))), now).unwrap().contains("released"));
-        let later = Instant::parse("2101-01-01T00:00:00Z").unwrap();
+        let later = UtcMillis::parse("2101-01-01T00:00:00Z").unwrap();
         assert_eq!(shortfall(vouched, None, later), None, "expired protection vouches for nothing");
     }
 }

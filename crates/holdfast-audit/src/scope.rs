@@ -119,7 +119,7 @@ pub fn success_status(op: &str) -> u16 {
 }
 
 /// The record of one committed change made by `actor` at `time`.
-pub fn change_record(actor: &Actor, change: ChangeFacts, time: holdfast_lock::Instant) -> AuditRecord {
+pub fn change_record(actor: &Actor, change: ChangeFacts, time: holdfast_lock::UtcMillis) -> AuditRecord {
     let op = actor.op.clone().unwrap_or_else(|| "Change".to_owned());
     let mut r = AuditRecord::new(op.clone(), time);
     r.principal.clone_from(&actor.principal);
@@ -194,7 +194,7 @@ mod tests {
             detail: vec![("delete_marker_version_id".into(), serde_json::Value::Null)],
             ..ChangeFacts::default()
         };
-        let r = change_record(&actor, change, holdfast_lock::Instant(0));
+        let r = change_record(&actor, change, holdfast_lock::UtcMillis(0));
         assert_eq!((r.bucket.as_deref(), r.key.as_deref(), r.status), (Some("b"), Some("k"), Some(204)));
         assert_eq!(r.detail, Some(serde_json::json!({ "rule": "r1", "delete_marker_version_id": null })));
         assert_eq!(success_status("DeleteObjects"), 200);

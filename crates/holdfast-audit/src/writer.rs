@@ -234,7 +234,7 @@ impl AuditLog {
         tokio::spawn(append_loose(Arc::clone(&outbox), loose_rx, nudge.clone()));
         let log = Self { dir: dir.to_owned(), outbox, nudge, loose, progress, files_ok };
         if rec.dropped > 0 {
-            let mut r = AuditRecord::new("AuditRecovered", holdfast_lock::Instant::now_system());
+            let mut r = AuditRecord::new("AuditRecovered", holdfast_lock::UtcMillis::now_system());
             r.principal = Some("holdfast:audit".into());
             r.detail = Some(serde_json::json!({ "dropped_bytes": rec.dropped, "file": file_name(index) }));
             log.append(r);
@@ -477,7 +477,7 @@ impl Follower {
         let mut text = String::new();
         for (id, json) in rows {
             let mut record: AuditRecord = serde_json::from_str(&json).unwrap_or_else(|e| {
-                let mut r = AuditRecord::new("AuditRecordUnreadable", holdfast_lock::Instant::now_system());
+                let mut r = AuditRecord::new("AuditRecordUnreadable", holdfast_lock::UtcMillis::now_system());
                 r.principal = Some("holdfast:audit".into());
                 r.detail = Some(serde_json::json!({ "error": e.to_string(), "text": json }));
                 r
@@ -576,7 +576,7 @@ mod tests {
     }
 
     fn rec(i: usize) -> AuditRecord {
-        let mut r = AuditRecord::new("PutObject", holdfast_lock::Instant(0));
+        let mut r = AuditRecord::new("PutObject", holdfast_lock::UtcMillis(0));
         r.key = Some(format!("key-{i}"));
         r
     }

@@ -90,7 +90,7 @@ fn now_ms() -> i64 {
 
 /// ISO 8601 with milliseconds, as S3 writes dates.
 pub fn iso_ms(ms: i64) -> String {
-    holdfast_lock::Instant(ms).to_iso8601()
+    holdfast_lock::UtcMillis(ms).to_iso8601()
 }
 
 pub fn object_key(n: u64) -> String {

@@ -2,20 +2,20 @@
 //! monotonic clocks, with jumps logged, counted and written to the audit trail.
 
 use holdfast_audit::{AuditLog, AuditRecord};
-use holdfast_lock::{ComplianceClock, Instant};
+use holdfast_lock::{ComplianceClock, UtcMillis};
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub struct Clock {
     inner: Mutex<ComplianceClock>,
     started: std::time::Instant,
     /// Set at start when the system clock was behind the persisted high-water mark.
-    behind_at_start: Option<(Instant, Instant)>,
+    behind_at_start: Option<(UtcMillis, UtcMillis)>,
     alarm: OnceLock<Arc<AuditLog>>,
 }
 
 impl Clock {
     /// `high_water` is the mark persisted by the metadata store.
-    pub fn new(high_water: Instant) -> Self {
+    pub fn new(high_water: UtcMillis) -> Self {
         let mut clock = Self {
             inner: Mutex::new(ComplianceClock::new(high_water)),
             started: std::time::Instant::now(),
@@ -23,7 +23,7 @@ impl Clock {
             alarm: OnceLock::new(),
         };
         let now = clock.now();
-        let system = Instant::now_system();
+        let system = UtcMillis::now_system();
         if now > system {
             tracing::warn!(
                 high_water = %high_water,
@@ -49,9 +49,9 @@ impl Clock {
     }
 
     /// "Now" for lock decisions; never earlier than any earlier reading.
-    pub fn now(&self) -> Instant {
+    pub fn now(&self) -> UtcMillis {
         let mono = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let system = Instant::now_system();
+        let system = UtcMillis::now_system();
         let reading = match self.inner.lock() {
             Ok(mut c) => c.read(system, mono),
             Err(poisoned) => poisoned.into_inner().read(system, mono),

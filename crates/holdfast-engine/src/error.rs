@@ -44,7 +44,7 @@ pub enum EngineError {
     #[error("the current version is a delete marker")]
     CurrentIsDeleteMarker { version_id: String },
     #[error("not modified")]
-    NotModified { etag: String, last_modified: holdfast_lock::Instant },
+    NotModified { etag: String, last_modified: holdfast_lock::UtcMillis },
     #[error("precondition failed")]
     PreconditionFailed,
     #[error("the object is larger than allowed")]

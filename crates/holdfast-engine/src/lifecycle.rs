@@ -15,7 +15,7 @@
 
 use crate::{Engine, EngineResult};
 use holdfast_audit::{Actor, ActorCell, AuditRecord};
-use holdfast_lock::{Bypass, Instant, check_delete};
+use holdfast_lock::{Bypass, UtcMillis, check_delete};
 use holdfast_meta::{
     Bucket, BucketConfigKind, CurrentExpiration, LifecycleAction, LifecycleConfig, LifecycleRule, ListQuery, MetaError,
     TagSet, UploadListQuery, VersionRecord, Versioning,
@@ -64,7 +64,7 @@ const PAGE: usize = 1000;
 /// Skipped versions named in one audit record.
 const SKIPS_NAMED: usize = 20;
 
-fn expired_current(rule: &LifecycleRule, written: Instant, now: Instant, day_ms: i64) -> bool {
+fn expired_current(rule: &LifecycleRule, written: UtcMillis, now: UtcMillis, day_ms: i64) -> bool {
     match &rule.expiration {
         Some(CurrentExpiration::Days(d)) => written.plus_millis(i64::from(*d).saturating_mul(day_ms)) <= now,
         Some(CurrentExpiration::Date(at)) => *at <= now,
@@ -500,10 +500,10 @@ mod tests {
     fn current_expiry_by_days_and_date() {
         let mut r = rule("");
         r.expiration = Some(CurrentExpiration::Days(2));
-        assert!(!expired_current(&r, Instant(0), Instant(1999), 1000));
-        assert!(expired_current(&r, Instant(0), Instant(2000), 1000));
-        r.expiration = Some(CurrentExpiration::Date(Instant(5000)));
-        assert!(!expired_current(&r, Instant(0), Instant(4999), 1000));
-        assert!(expired_current(&r, Instant(0), Instant(5000), 1000));
+        assert!(!expired_current(&r, UtcMillis(0), UtcMillis(1999), 1000));
+        assert!(expired_current(&r, UtcMillis(0), UtcMillis(2000), 1000));
+        r.expiration = Some(CurrentExpiration::Date(UtcMillis(5000)));
+        assert!(!expired_current(&r, UtcMillis(0), UtcMillis(4999), 1000));
+        assert!(expired_current(&r, UtcMillis(0), UtcMillis(5000), 1000));
     }
 }

@@ -4,7 +4,7 @@
 use crate::{Engine, EngineError, EngineResult};
 use futures::StreamExt;
 use holdfast_blob::{BlobStore, ByteStream};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use holdfast_meta::{MetaError, ObjectData, VersionRecord, VersionSelector, etag_list_matches};
 use std::sync::Arc;
 
@@ -37,15 +37,15 @@ impl ByteRange {
 pub struct ReadConditions {
     pub if_match: Option<String>,
     pub if_none_match: Option<String>,
-    pub if_modified_since: Option<Instant>,
-    pub if_unmodified_since: Option<Instant>,
+    pub if_modified_since: Option<UtcMillis>,
+    pub if_unmodified_since: Option<UtcMillis>,
 }
 
 impl ReadConditions {
     /// RFC 7232 §6 as S3 applies it: If-Match, then If-Unmodified-Since (ignored when
     /// If-Match is present), then If-None-Match, then If-Modified-Since (ignored when
     /// If-None-Match is present). Dates compare at whole seconds.
-    pub fn check(&self, etag: &str, last_modified: Instant) -> EngineResult<()> {
+    pub fn check(&self, etag: &str, last_modified: UtcMillis) -> EngineResult<()> {
         let lm_secs = last_modified.millis().div_euclid(1000);
         if let Some(m) = &self.if_match {
             if !etag_list_matches(m, etag) {
@@ -70,7 +70,7 @@ impl ReadConditions {
     }
 
     /// The same checks for a copy source, where a failed condition is always 412.
-    pub fn check_copy_source(&self, etag: &str, last_modified: Instant) -> EngineResult<()> {
+    pub fn check_copy_source(&self, etag: &str, last_modified: UtcMillis) -> EngineResult<()> {
         self.check(etag, last_modified).map_err(|e| match e {
             EngineError::NotModified { .. } => EngineError::PreconditionFailed,
             other => other,
@@ -234,9 +234,9 @@ mod tests {
 
     #[test]
     fn conditional_reads() {
-        let lm = Instant::parse("2026-01-01T00:00:00.500Z").unwrap();
-        let at = |s: &str| Some(Instant::parse(s).unwrap());
-        let c = |m: Option<&str>, nm: Option<&str>, ms: Option<Instant>, us: Option<Instant>| ReadConditions {
+        let lm = UtcMillis::parse("2026-01-01T00:00:00.500Z").unwrap();
+        let at = |s: &str| Some(UtcMillis::parse(s).unwrap());
+        let c = |m: Option<&str>, nm: Option<&str>, ms: Option<UtcMillis>, us: Option<UtcMillis>| ReadConditions {
             if_match: m.map(str::to_owned),
             if_none_match: nm.map(str::to_owned),
             if_modified_since: ms,

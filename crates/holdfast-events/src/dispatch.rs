@@ -4,7 +4,7 @@
 
 use crate::Targets;
 use bytes::Bytes;
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use holdfast_meta::{MetaStore, QueuedEvent, Settlement};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -74,7 +74,7 @@ impl Dispatcher {
         };
         let mut down = false;
         for e in events {
-            let retry = Settlement::RetryAt(Instant::now_system().plus_millis(millis(self.backoff(e.attempts))));
+            let retry = Settlement::RetryAt(UtcMillis::now_system().plus_millis(millis(self.backoff(e.attempts))));
             if down {
                 out.push((e.id, retry));
                 continue;
@@ -98,7 +98,7 @@ impl Dispatcher {
 
     /// Claims and settles one batch; returns how many deliveries it handled.
     pub async fn pass(&self) -> holdfast_meta::MetaResult<usize> {
-        let claimed = self.meta.claim_events(Instant::now_system(), self.lease_ms(), BATCH).await?;
+        let claimed = self.meta.claim_events(UtcMillis::now_system(), self.lease_ms(), BATCH).await?;
         let n = claimed.len();
         if n == 0 {
             return Ok(0);

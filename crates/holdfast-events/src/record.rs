@@ -66,7 +66,7 @@ pub fn render(q: &QueuedEvent, region: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use holdfast_lock::{Instant, LegalHold, LockState, Mode, Retention};
+    use holdfast_lock::{LegalHold, LockState, Mode, Retention, UtcMillis};
     use holdfast_meta::ObjectEvent;
 
     #[test]
@@ -83,9 +83,9 @@ mod tests {
                 version_id: "v1".into(),
                 size: Some(3),
                 etag: Some("abc".into()),
-                time: Instant(0),
+                time: UtcMillis(0),
                 lock: LockState {
-                    retention: Some(Retention { mode: Mode::Compliance, until: Instant(86_400_000) }),
+                    retention: Some(Retention { mode: Mode::Compliance, until: UtcMillis(86_400_000) }),
                     legal_hold: Some(LegalHold::On),
                 },
                 sequencer: 255,

@@ -3,7 +3,7 @@
 //! Only the root user, or a user whose identity policies allow the `iam:` action, may call.
 
 use crate::{Directory, Principal};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use holdfast_meta::{AccessKey, MetaError, User};
 use holdfast_policy::{Context, Decision, Policy, Request, authorize};
 use rand::Rng;
@@ -119,7 +119,7 @@ impl Iam<'_> {
         let policies: Vec<Policy> = docs.iter().filter_map(|d| Policy::parse_identity(d).ok()).collect();
         let mut context = Context::new();
         context.set_principal(&caller);
-        context.set_time(Instant::now_system().millis());
+        context.set_time(UtcMillis::now_system().millis());
         let request = Request { principal: &caller, action, resource, context: &context };
         match authorize(&policies, None, &request) {
             Decision::Allow => Ok(()),
@@ -165,8 +165,12 @@ impl Iam<'_> {
                         "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.",
                     ));
                 }
-                let user =
-                    User { name: name.to_owned(), id: random("AIDA", 17, UPPER), path, created: Instant::now_system() };
+                let user = User {
+                    name: name.to_owned(),
+                    id: random("AIDA", 17, UPPER),
+                    path,
+                    created: UtcMillis::now_system(),
+                };
                 store.create_user(user.clone()).await?;
                 Ok(format!("<CreateUserResult>{}</CreateUserResult>", self.user_xml(&user)))
             }
@@ -206,7 +210,7 @@ impl Iam<'_> {
                     user: name.to_owned(),
                     sealed_secret: self.dir.sealer().seal(&secret),
                     active: true,
-                    created: Instant::now_system(),
+                    created: UtcMillis::now_system(),
                 };
                 store.create_access_key(key.clone()).await?;
                 Ok(format!(

@@ -8,14 +8,13 @@
 //! Rule IDs (B, W, R, L, D, DP) refer to `docs/spec/object-lock.md`.
 
 mod clock;
-mod instant;
 mod rules;
 mod settings;
 mod state;
+mod utc_millis;
 mod write;
 
 pub use clock::{ClockReading, ComplianceClock, JUMP_WARN_MS};
-pub use instant::{Instant, ParseInstantError};
 pub use rules::{Bypass, BypassDenial, LockDenied, bypass, check_delete, check_retention_change};
 pub use settings::{
     BucketDenial, DefaultDenial, PeriodUnit, RetentionDenial, check_lock_configuration, check_versioning_change,
@@ -25,6 +24,7 @@ pub use state::{
     DefaultRetention, LegalHold, LockState, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, ParseModeError, Period,
     Retention,
 };
+pub use utc_millis::{ParseUtcMillisError, UtcMillis};
 pub use write::{
     BucketLock, LockHeaders, WriteDenial, check_write, lock_for_new_version, parse_retain_until, requested_lock,
 };

@@ -1,6 +1,6 @@
 //! The decisions: may this version be removed, may its retention change (D-rules, R8).
 
-use crate::{Instant, LockState, Mode, Retention};
+use crate::{LockState, Mode, Retention, UtcMillis};
 
 /// Whether governance retention may be bypassed for this request. It is `Governance` only
 /// when the request carried `x-amz-bypass-governance-retention: true` *and* the caller is
@@ -57,7 +57,7 @@ pub enum LockDenied {
 
 /// May a version with `state` be permanently removed now (D2..D5)?
 /// Delete markers carry an empty state and are always removable (D6).
-pub fn check_delete(state: &LockState, now: Instant, bypass: Bypass) -> Result<(), LockDenied> {
+pub fn check_delete(state: &LockState, now: UtcMillis, bypass: Bypass) -> Result<(), LockDenied> {
     if state.is_held() {
         return Err(LockDenied::LegalHold);
     }
@@ -77,7 +77,7 @@ pub fn check_delete(state: &LockState, now: Instant, bypass: Bypass) -> Result<(
 pub fn check_retention_change(
     current: Option<Retention>,
     requested: Option<Retention>,
-    now: Instant,
+    now: UtcMillis,
     bypass: Bypass,
 ) -> Result<(), LockDenied> {
     let Some(cur) = current.filter(|r| r.is_active(now)) else {
@@ -102,9 +102,9 @@ mod tests {
     use super::*;
     use crate::LegalHold;
 
-    const NOW: Instant = Instant(1_000_000);
+    const NOW: UtcMillis = UtcMillis(1_000_000);
     fn ret(mode: Mode, until: i64) -> Retention {
-        Retention { mode, until: Instant(until) }
+        Retention { mode, until: UtcMillis(until) }
     }
     fn gov(until: i64) -> Option<Retention> {
         Some(ret(Mode::Governance, until))

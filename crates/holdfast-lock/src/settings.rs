@@ -2,7 +2,7 @@
 //! (PutObjectRetention, R5, R6) and a bucket's default rule (PutObjectLockConfiguration,
 //! B7..B9). Pure, like the write rules: typed denials the API words once.
 
-use crate::{DefaultRetention, Instant, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, Period, Retention};
+use crate::{DefaultRetention, MAX_DEFAULT_DAYS, MAX_DEFAULT_YEARS, Mode, Period, Retention, UtcMillis};
 
 /// Why a requested retention was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -12,7 +12,7 @@ pub enum RetentionDenial {
     Malformed,
     /// R6: a retain-until date at or before now; the date sent.
     #[error("retain-until date {0} is not in the future")]
-    InPast(Instant),
+    InPast(UtcMillis),
 }
 
 /// Why a bucket's lock or versioning change was refused (409 InvalidBucketState).
@@ -41,8 +41,8 @@ pub fn check_versioning_change(lock_enabled: bool, to_enabled: bool) -> Result<(
 /// order AWS reports: a past date (R6) before a bad mode (R5).
 pub fn requested_retention(
     mode: Option<&str>,
-    until: Option<Instant>,
-    now: Instant,
+    until: Option<UtcMillis>,
+    now: UtcMillis,
 ) -> Result<Option<Retention>, RetentionDenial> {
     match (mode, until) {
         (None, None) => Ok(None),
@@ -117,21 +117,24 @@ pub fn default_retention(
 mod tests {
     use super::*;
 
-    const NOW: Instant = Instant(1_000);
+    const NOW: UtcMillis = UtcMillis(1_000);
 
     #[test]
     fn r5_r6_requested_retention() {
         assert_eq!(requested_retention(None, None, NOW), Ok(None), "R8: empty <Retention/> removes");
         assert_eq!(requested_retention(Some("GOVERNANCE"), None, NOW), Err(RetentionDenial::Malformed));
-        assert_eq!(requested_retention(None, Some(Instant(2_000)), NOW), Err(RetentionDenial::Malformed));
-        assert_eq!(requested_retention(Some("governance"), Some(Instant(2_000)), NOW), Err(RetentionDenial::Malformed));
+        assert_eq!(requested_retention(None, Some(UtcMillis(2_000)), NOW), Err(RetentionDenial::Malformed));
+        assert_eq!(
+            requested_retention(Some("governance"), Some(UtcMillis(2_000)), NOW),
+            Err(RetentionDenial::Malformed)
+        );
         assert_eq!(
             requested_retention(Some("bad"), Some(NOW), NOW),
             Err(RetentionDenial::InPast(NOW)),
             "a past date is reported before a bad mode"
         );
-        let want = Retention { mode: Mode::Compliance, until: Instant(1_001) };
-        assert_eq!(requested_retention(Some("COMPLIANCE"), Some(Instant(1_001)), NOW), Ok(Some(want)));
+        let want = Retention { mode: Mode::Compliance, until: UtcMillis(1_001) };
+        assert_eq!(requested_retention(Some("COMPLIANCE"), Some(UtcMillis(1_001)), NOW), Ok(Some(want)));
     }
 
     #[test]

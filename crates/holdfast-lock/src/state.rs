@@ -1,6 +1,6 @@
 //! Lock state of one object version and of a bucket's default rule (spec §0.3).
 
-use crate::Instant;
+use crate::UtcMillis;
 use std::fmt;
 use std::str::FromStr;
 
@@ -45,11 +45,11 @@ impl fmt::Display for Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Retention {
     pub mode: Mode,
-    pub until: Instant,
+    pub until: UtcMillis,
 }
 
 impl Retention {
-    pub fn is_active(&self, now: Instant) -> bool {
+    pub fn is_active(&self, now: UtcMillis) -> bool {
         now < self.until
     }
 }
@@ -87,7 +87,7 @@ pub struct LockState {
 }
 
 impl LockState {
-    pub fn has_active_retention(&self, now: Instant) -> bool {
+    pub fn has_active_retention(&self, now: UtcMillis) -> bool {
         self.retention.is_some_and(|r| r.is_active(now))
     }
 
@@ -96,7 +96,7 @@ impl LockState {
     }
 
     /// Protected ⇔ active retention or legal hold ON (§0.3).
-    pub fn is_protected(&self, now: Instant) -> bool {
+    pub fn is_protected(&self, now: UtcMillis) -> bool {
         self.is_held() || self.has_active_retention(now)
     }
 }
@@ -124,7 +124,7 @@ impl DefaultRetention {
     /// Retention for a version created at `created` (W9): exact, not rounded to a day.
     /// Days are n × 86 400 s; Years are calendar years in UTC, and Feb 29 + 1 year lands
     /// on Feb 28 (DP6).
-    pub fn retention_for(&self, created: Instant) -> Retention {
+    pub fn retention_for(&self, created: UtcMillis) -> Retention {
         let until = match self.period {
             Period::Days(n) => created.plus_millis(i64::from(n) * DAY_MS),
             Period::Years(n) => add_years(created, n),
@@ -133,14 +133,14 @@ impl DefaultRetention {
     }
 }
 
-fn add_years(at: Instant, years: u32) -> Instant {
+fn add_years(at: UtcMillis, years: u32) -> UtcMillis {
     let t = at.to_offset_datetime();
     let year = t.year() + i32::try_from(years).unwrap_or(i32::MAX - t.year());
     let date = t.date();
     let day = date.day().min(time::util::days_in_month(date.month(), year));
     match time::Date::from_calendar_date(year, date.month(), day) {
-        Ok(d) => Instant::from_offset_datetime(t.replace_date(d)),
-        Err(_) => Instant(i64::MAX),
+        Ok(d) => UtcMillis::from_offset_datetime(t.replace_date(d)),
+        Err(_) => UtcMillis(i64::MAX),
     }
 }
 
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn w9_default_days_are_exact() {
-        let created = Instant::parse("2026-03-01T10:11:12.345Z").unwrap();
+        let created = UtcMillis::parse("2026-03-01T10:11:12.345Z").unwrap();
         let d = DefaultRetention { mode: Mode::Governance, period: Period::Days(2) };
         assert_eq!(d.retention_for(created).until.to_iso8601(), "2026-03-03T10:11:12.345Z");
     }
@@ -165,22 +165,22 @@ mod tests {
     #[test]
     fn dp6_years_are_calendar_years_and_feb29_lands_on_feb28() {
         let d = DefaultRetention { mode: Mode::Compliance, period: Period::Years(1) };
-        let leap = Instant::parse("2028-02-29T12:00:00Z").unwrap();
+        let leap = UtcMillis::parse("2028-02-29T12:00:00Z").unwrap();
         assert_eq!(d.retention_for(leap).until.to_iso8601(), "2029-02-28T12:00:00.000Z");
-        let plain = Instant::parse("2026-07-04T00:00:00Z").unwrap();
+        let plain = UtcMillis::parse("2026-07-04T00:00:00Z").unwrap();
         assert_eq!(d.retention_for(plain).until.to_iso8601(), "2027-07-04T00:00:00.000Z");
     }
 
     #[test]
     fn protection_is_retention_or_hold() {
-        let now = Instant(1000);
+        let now = UtcMillis(1000);
         let mut s = LockState::default();
         assert!(!s.is_protected(now));
         s.legal_hold = Some(LegalHold::Off);
         assert!(!s.is_protected(now));
-        s.retention = Some(Retention { mode: Mode::Governance, until: Instant(1000) });
+        s.retention = Some(Retention { mode: Mode::Governance, until: UtcMillis(1000) });
         assert!(!s.is_protected(now), "retain-until equal to now has expired (strict <)");
-        s.retention = Some(Retention { mode: Mode::Governance, until: Instant(1001) });
+        s.retention = Some(Retention { mode: Mode::Governance, until: UtcMillis(1001) });
         assert!(s.is_protected(now));
         s.retention = None;
         s.legal_hold = Some(LegalHold::On);

@@ -3,7 +3,7 @@
 //! clock's "now" come in, a [`LockState`] or a [`WriteDenial`] naming the rule goes out; the
 //! API words each denial as an S3 error in one place.
 
-use crate::{DefaultRetention, Instant, LegalHold, LockState, Mode, Retention};
+use crate::{DefaultRetention, LegalHold, LockState, Mode, Retention, UtcMillis};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -57,16 +57,16 @@ pub struct BucketLock {
 /// an RFC 3339 date-time (`2030-01-01T00:00:00Z`, fractional seconds, offsets normalised to
 /// UTC, R15), the form AWS's `timestampFormat: iso8601` means and the only one the S3 layer
 /// lets through. Anything else is W4.
-pub fn parse_retain_until(value: &str) -> Result<Instant, WriteDenial> {
+pub fn parse_retain_until(value: &str) -> Result<UtcMillis, WriteDenial> {
     OffsetDateTime::parse(value, &Rfc3339)
-        .map(Instant::from_offset_datetime)
+        .map(UtcMillis::from_offset_datetime)
         .map_err(|_| WriteDenial::RetainUntilNotIso8601)
 }
 
 /// The lock state a write asks for (W2..W5), judged in the order AWS reports: mode and date
 /// together, then the mode's value, then the date's, then the legal hold. Whether the
 /// bucket accepts it is [`check_write`].
-pub fn requested_lock(h: LockHeaders<'_>, now: Instant) -> Result<LockState, WriteDenial> {
+pub fn requested_lock(h: LockHeaders<'_>, now: UtcMillis) -> Result<LockState, WriteDenial> {
     let (mode, until, hold) = (present(h.mode), present(h.retain_until), present(h.legal_hold));
     let retention = match (mode, until) {
         (None, None) => None,
@@ -109,7 +109,7 @@ pub fn check_write(bucket: BucketLock, requested: &LockState, has_integrity: Opt
 /// W9, W10: the lock state a new version gets — the request's, with the bucket's default
 /// filling in retention when none was asked for (a legal-hold header does not suppress it).
 /// `created` is the version's Last-Modified.
-pub fn lock_for_new_version(bucket: BucketLock, requested: LockState, created: Instant) -> LockState {
+pub fn lock_for_new_version(bucket: BucketLock, requested: LockState, created: UtcMillis) -> LockState {
     let mut lock = requested;
     if bucket.enabled
         && lock.retention.is_none()
@@ -125,7 +125,7 @@ mod tests {
     use super::*;
     use crate::Period;
 
-    const NOW: Instant = Instant(1_893_456_000_000); // 2030-01-01T00:00:00Z
+    const NOW: UtcMillis = UtcMillis(1_893_456_000_000); // 2030-01-01T00:00:00Z
 
     fn headers<'a>(mode: Option<&'a str>, until: Option<&'a str>, hold: Option<&'a str>) -> LockHeaders<'a> {
         LockHeaders { mode, retain_until: until, legal_hold: hold }
@@ -156,7 +156,7 @@ mod tests {
         let now = headers(Some("COMPLIANCE"), Some("2030-01-01T00:00:00Z"), None);
         assert_eq!(requested_lock(now, NOW), Err(WriteDenial::RetainUntilInPast), "equal to now is not future");
         let later = requested_lock(headers(Some("COMPLIANCE"), Some("2030-01-01T01:00:00.001+01:00"), None), NOW);
-        let want = Retention { mode: Mode::Compliance, until: Instant(NOW.0 + 1) };
+        let want = Retention { mode: Mode::Compliance, until: UtcMillis(NOW.0 + 1) };
         assert_eq!(later, Ok(LockState { retention: Some(want), legal_hold: None }), "R15: offsets normalised");
     }
 
@@ -198,7 +198,7 @@ mod tests {
         assert_eq!(got.retention, Some(d.retention_for(NOW)), "a legal-hold header does not suppress it");
         assert_eq!(got.legal_hold, Some(LegalHold::On));
         let explicit = LockState {
-            retention: Some(Retention { mode: Mode::Governance, until: Instant(NOW.0 + 5) }),
+            retention: Some(Retention { mode: Mode::Governance, until: UtcMillis(NOW.0 + 5) }),
             legal_hold: None,
         };
         assert_eq!(lock_for_new_version(bucket, explicit, NOW), explicit, "W10: explicit beats default");

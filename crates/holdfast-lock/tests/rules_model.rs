@@ -6,14 +6,14 @@
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 use holdfast_lock::{
-    Bypass, Instant, LegalHold, LockHeaders, LockState, Mode, Retention, WriteDenial, check_delete,
+    Bypass, LegalHold, LockHeaders, LockState, Mode, Retention, UtcMillis, WriteDenial, check_delete,
     check_retention_change, parse_retain_until, requested_lock,
 };
 use proptest::prelude::*;
 
 fn retention() -> impl Strategy<Value = Retention> {
     (prop_oneof![Just(Mode::Governance), Just(Mode::Compliance)], 0i64..20)
-        .prop_map(|(mode, until)| Retention { mode, until: Instant(until) })
+        .prop_map(|(mode, until)| Retention { mode, until: UtcMillis(until) })
 }
 
 fn state() -> impl Strategy<Value = LockState> {
@@ -39,7 +39,7 @@ proptest! {
                 Some(r) if now >= r.until.0 => true,
                 Some(r) => r.mode == Mode::Governance && b == Bypass::Governance,
             };
-        prop_assert_eq!(check_delete(&s, Instant(now), b).is_ok(), allowed);
+        prop_assert_eq!(check_delete(&s, UtcMillis(now), b).is_ok(), allowed);
     }
 
     /// R8 with R9/DP5: while the current retention is active, COMPLIANCE may only be kept
@@ -61,7 +61,7 @@ proptest! {
             }
             _ => true,
         };
-        prop_assert_eq!(check_retention_change(cur, req, Instant(now), b).is_ok(), allowed);
+        prop_assert_eq!(check_retention_change(cur, req, UtcMillis(now), b).is_ok(), allowed);
     }
 }
 
@@ -82,8 +82,8 @@ proptest! {
         until_form in header(&["", "rfc3339", "garbage"]),
         hold in header(&["", "ON", "OFF", "on"]),
     ) {
-        let now = Instant(1_893_456_000_000);
-        let date = Instant(now.0 + until_s * 1000);
+        let now = UtcMillis(1_893_456_000_000);
+        let date = UtcMillis(now.0 + until_s * 1000);
         let until_text = until_form.map(|f| match f {
             "rfc3339" => date.to_iso8601(),
             other => other.to_owned(),
@@ -114,8 +114,8 @@ proptest! {
     /// with the one parser of client dates and with the general ISO 8601 parser alike.
     #[test]
     fn retain_until_parser_reads_what_holdfast_writes(ms in 0i64..253_402_300_799_999) {
-        let i = Instant(ms);
+        let i = UtcMillis(ms);
         prop_assert_eq!(parse_retain_until(&i.to_iso8601()), Ok(i));
-        prop_assert_eq!(Instant::parse(&i.to_iso8601()), Ok(i));
+        prop_assert_eq!(UtcMillis::parse(&i.to_iso8601()), Ok(i));
     }
 }

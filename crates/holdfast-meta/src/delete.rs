@@ -5,7 +5,7 @@
 //! so the check and the change are one (as `listing` is the shared half of a listing).
 
 use crate::model::{Bucket, DeleteOutcome, VersionRecord, VersionSelector, Versioning};
-use holdfast_lock::{Bypass, Instant, LockDenied, check_delete};
+use holdfast_lock::{Bypass, LockDenied, UtcMillis, check_delete};
 
 /// The version a delete must look at before it can be planned, if any.
 pub fn target(versioning: Versioning, sel: &VersionSelector) -> Option<&str> {
@@ -44,7 +44,7 @@ pub fn plan(
     bucket: &Bucket,
     sel: &VersionSelector,
     found: Option<VersionRecord>,
-    now: Instant,
+    now: UtcMillis,
     bypass: Bypass,
 ) -> Result<Plan, LockDenied> {
     let id = match sel {
@@ -73,7 +73,7 @@ pub fn replaces_null(new_version_id: &str) -> bool {
 }
 
 /// The `null` version a write replaces, if the lock rules allow it to go.
-pub fn replace_null(old: &VersionRecord, now: Instant) -> Result<(), LockDenied> {
+pub fn replace_null(old: &VersionRecord, now: UtcMillis) -> Result<(), LockDenied> {
     check_delete(&old.lock, now, Bypass::None)
 }
 
@@ -83,12 +83,12 @@ mod tests {
     use crate::model::{ObjectData, ObjectHeaders};
     use holdfast_lock::{LegalHold, LockState, Mode, Retention};
 
-    const NOW: Instant = Instant(1_000);
+    const NOW: UtcMillis = UtcMillis(1_000);
 
     fn bucket(versioning: Versioning) -> Bucket {
         Bucket {
             name: "b".into(),
-            created: Instant(0),
+            created: UtcMillis(0),
             versioning,
             lock_enabled: versioning == Versioning::Enabled,
             default_retention: None,
@@ -101,7 +101,7 @@ mod tests {
             bucket: "b".into(),
             key: "k".into(),
             version_id: id.into(),
-            last_modified: Instant(0),
+            last_modified: UtcMillis(0),
             is_latest: true,
             object: (!marker).then(|| ObjectData {
                 size: 0,
@@ -121,7 +121,10 @@ mod tests {
     }
 
     fn governed() -> LockState {
-        LockState { retention: Some(Retention { mode: Mode::Governance, until: Instant(NOW.0 + 1) }), legal_hold: None }
+        LockState {
+            retention: Some(Retention { mode: Mode::Governance, until: UtcMillis(NOW.0 + 1) }),
+            legal_hold: None,
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub enum MetaError {
     NoSuchVersion,
     /// The addressed version is a delete marker (R4, L7, G5).
     #[error("the version is a delete marker")]
-    DeleteMarker { version_id: String, last_modified: holdfast_lock::Instant },
+    DeleteMarker { version_id: String, last_modified: holdfast_lock::UtcMillis },
     #[error("no such upload")]
     NoSuchUpload,
     #[error("precondition failed")]

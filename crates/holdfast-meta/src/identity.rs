@@ -3,7 +3,7 @@
 //! evaluation live in `holdfast-policy`.
 
 use crate::MetaResult;
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -11,7 +11,7 @@ pub struct User {
     /// IAM-style unique id (`AIDA...`).
     pub id: String,
     pub path: String,
-    pub created: Instant,
+    pub created: UtcMillis,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct AccessKey {
     /// The secret, sealed (encrypted) by the caller; never stored in the clear.
     pub sealed_secret: Vec<u8>,
     pub active: bool,
-    pub created: Instant,
+    pub created: UtcMillis,
 }
 
 /// The identity boundary, apart from objects: one trait per storage concern.

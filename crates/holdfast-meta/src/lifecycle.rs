@@ -3,7 +3,7 @@
 //! carries out [`LifecycleAction`]s, through the same lock check as every delete.
 
 use crate::TagSet;
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use serde::{Deserialize, Serialize};
 
 /// Which versions a rule applies to: every condition holds (AWS `Filter`, `Filter/And`).
@@ -40,7 +40,7 @@ pub enum CurrentExpiration {
     /// Current versions expire this many lifecycle days after they were written.
     Days(u32),
     /// Current versions expire once this instant has passed.
-    Date(Instant),
+    Date(UtcMillis),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,7 +128,7 @@ pub struct LockReport {
     /// Legal hold ON, whatever the retention.
     pub legal_hold: Tally,
     /// The latest retain-until date of an active retention.
-    pub latest_retain_until: Option<Instant>,
+    pub latest_retain_until: Option<UtcMillis>,
     /// Active retentions by the month they end, oldest month first.
     pub expiries_by_month: Vec<MonthTally>,
 }

@@ -1,6 +1,6 @@
 //! The records the store keeps. No wire types here: the API layer converts.
 
-use holdfast_lock::{BucketLock, DefaultRetention, Instant, LockState};
+use holdfast_lock::{BucketLock, DefaultRetention, LockState, UtcMillis};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ pub enum Versioning {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
     pub name: String,
-    pub created: Instant,
+    pub created: UtcMillis,
     pub versioning: Versioning,
     /// One-way switch (B12).
     pub lock_enabled: bool,
@@ -146,7 +146,7 @@ pub struct VersionRecord {
     pub key: String,
     /// Opaque id, or `null` for the null version.
     pub version_id: String,
-    pub last_modified: Instant,
+    pub last_modified: UtcMillis,
     pub is_latest: bool,
     /// `None` for a delete marker.
     pub object: Option<ObjectData>,
@@ -253,7 +253,7 @@ pub struct Upload {
     pub upload_id: String,
     pub bucket: String,
     pub key: String,
-    pub initiated: Instant,
+    pub initiated: UtcMillis,
     pub headers: ObjectHeaders,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_kind: Option<ChecksumKind>,
@@ -266,7 +266,7 @@ pub struct Part {
     pub number: u32,
     pub size: u64,
     pub etag: String,
-    pub last_modified: Instant,
+    pub last_modified: UtcMillis,
     /// Base64 digest in the upload's checksum algorithm, if it has one.
     pub checksum: Option<String>,
     /// Base64 CRC64NVME, always kept so a whole-object default checksum can be combined.

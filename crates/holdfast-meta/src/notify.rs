@@ -5,7 +5,7 @@
 //! changes a version and queues one delivery per matching rule, so an acknowledged change
 //! always has its events queued (at-least-once, nothing lost between commit and enqueue).
 
-use holdfast_lock::{Instant, LockState};
+use holdfast_lock::{LockState, UtcMillis};
 use serde::{Deserialize, Serialize};
 
 /// Every event name Holdfast emits. `PutRetention` / `PutLegalHold` are MinIO's names for
@@ -96,7 +96,7 @@ pub struct ObjectEvent {
     /// Absent for removals.
     pub size: Option<u64>,
     pub etag: Option<String>,
-    pub time: Instant,
+    pub time: UtcMillis,
     /// The version's lock state after the change (empty for removals and markers).
     pub lock: LockState,
     /// Store-assigned, increasing with every event; the same for all deliveries of one event.
@@ -106,7 +106,7 @@ pub struct ObjectEvent {
 impl ObjectEvent {
     /// The event `name` for the version `rec` at `now`; `removed`: the version is gone (no size,
     /// no lock state). The store assigns the sequencer when it queues the event.
-    pub fn of_version(name: &str, rec: &crate::model::VersionRecord, removed: bool, now: Instant) -> Self {
+    pub fn of_version(name: &str, rec: &crate::model::VersionRecord, removed: bool, now: UtcMillis) -> Self {
         let object = rec.object.as_ref().filter(|_| !removed);
         Self {
             name: name.to_owned(),
@@ -139,7 +139,7 @@ pub enum Settlement {
     /// The target acknowledged it: forget it.
     Delivered,
     /// Try again at this instant (one more failed attempt).
-    RetryAt(Instant),
+    RetryAt(UtcMillis),
 }
 
 #[cfg(test)]

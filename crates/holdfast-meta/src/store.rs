@@ -1,14 +1,14 @@
 use crate::MetaResult;
 use crate::model::*;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, QueuedEvent, Settlement, TagSet};
-use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
+use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 
 /// The metadata boundary. Domain-level, not key-value: each method is one atomic
 /// check-and-mutate, so that implementations shared by several gateways stay correct.
 /// `now` always comes from the compliance clock.
 #[async_trait::async_trait]
 pub trait MetaStore: Send + Sync + 'static {
-    async fn create_bucket(&self, name: &str, lock_enabled: bool, now: Instant) -> MetaResult<()>;
+    async fn create_bucket(&self, name: &str, lock_enabled: bool, now: UtcMillis) -> MetaResult<()>;
     async fn bucket(&self, name: &str) -> MetaResult<Option<Bucket>>;
     async fn buckets(&self) -> MetaResult<Vec<Bucket>>;
     /// Refuses with BucketNotEmpty while any version or delete marker remains; aborts
@@ -27,7 +27,7 @@ pub trait MetaStore: Send + Sync + 'static {
         v: NewVersion,
         tags: TagSet,
         cond: WriteConditions,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<VersionRecord>;
     /// Whether this store keeps small objects' bytes itself (`ObjectData::inline`).
     /// A store that answers false refuses versions with inline bytes.
@@ -42,7 +42,7 @@ pub trait MetaStore: Send + Sync + 'static {
         key: &str,
         sel: &VersionSelector,
         bypass: Bypass,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<DeleteOutcome>;
     async fn set_retention(
         &self,
@@ -51,7 +51,7 @@ pub trait MetaStore: Send + Sync + 'static {
         sel: &VersionSelector,
         retention: Option<Retention>,
         bypass: Bypass,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<VersionRecord>;
     async fn set_legal_hold(
         &self,
@@ -78,7 +78,7 @@ pub trait MetaStore: Send + Sync + 'static {
         upload: &Upload,
         object: ObjectData,
         cond: WriteConditions,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<VersionRecord>;
     /// The version an upload made when it completed, if it did and the version still exists.
     async fn completed_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<Option<VersionRecord>>;
@@ -86,18 +86,18 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Blobs queued for deletion before `before`, at most `limit`. A store shared by several
     /// gateways claims them for a while (a lease), so that one collector removes each.
-    async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>>;
+    async fn gc_candidates(&self, before: UtcMillis, limit: usize) -> MetaResult<Vec<String>>;
     async fn gc_done(&self, blobs: Vec<String>) -> MetaResult<()>;
     /// Of these blob ids, those that no version, part or queue entry knows (orphans).
     async fn unknown_blobs(&self, blobs: Vec<String>) -> MetaResult<Vec<String>>;
 
     /// The persisted compliance-clock high-water mark (of every gateway, when shared).
-    async fn clock_high_water(&self) -> MetaResult<Instant>;
+    async fn clock_high_water(&self) -> MetaResult<UtcMillis>;
 
     /// Several gateways: records this gateway's compliance-clock reading and returns every
     /// live gateway's clock relative to the database's, so that one far from the others is
     /// reported. A store owned by one process has nothing to compare and returns nothing.
-    async fn report_clock(&self, _now: Instant) -> MetaResult<Vec<GatewayClock>> {
+    async fn report_clock(&self, _now: UtcMillis) -> MetaResult<Vec<GatewayClock>> {
         Ok(Vec::new())
     }
 
@@ -133,7 +133,7 @@ pub trait MetaStore: Send + Sync + 'static {
     /// (Every method that changes a version queues its events in the same transaction, one
     /// delivery per rule of the bucket's notification configuration that matches; see
     /// [`NotificationConfig::deliveries`](crate::NotificationConfig::deliveries).)
-    async fn claim_events(&self, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>>;
+    async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>>;
     /// Removes delivered events and reschedules failed ones (attempts + 1), in one transaction.
     async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()>;
 
@@ -147,11 +147,11 @@ pub trait MetaStore: Send + Sync + 'static {
         key: &str,
         version_id: &str,
         action: LifecycleAction,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<DeleteOutcome>;
 
     /// What is protected at `now`, per bucket (one bucket, or every bucket in name order).
-    async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>>;
+    async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>>;
 
     // --- Object tags ------------------------------------------------------------
     // Tags are metadata, not protected data: they change on any version whatever its lock

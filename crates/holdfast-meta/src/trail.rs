@@ -71,7 +71,7 @@ pub(crate) async fn collect_async<F: std::future::Future>(fut: F) -> (F::Output,
 }
 
 /// The record's text for the outbox.
-pub(crate) fn record_text(actor: &Actor, facts: ChangeFacts, now: holdfast_lock::Instant) -> String {
+pub(crate) fn record_text(actor: &Actor, facts: ChangeFacts, now: holdfast_lock::UtcMillis) -> String {
     let record = holdfast_audit::scope::change_record(actor, facts, now);
     serde_json::to_string(&record).unwrap_or_default()
 }

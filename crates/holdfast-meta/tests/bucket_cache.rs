@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{IdentityStore, MetaError, MetaStore, Versioning};
 
@@ -11,7 +11,7 @@ use holdfast_meta::{IdentityStore, MetaError, MetaStore, Versioning};
 async fn bucket_reads_see_every_acknowledged_change() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteMeta::open(&dir.path().join("meta.db")).unwrap();
-    let now = Instant::now_system();
+    let now = UtcMillis::now_system();
     assert_eq!(s.bucket("b").await.unwrap(), None);
     s.create_bucket("b", false, now).await.unwrap();
     assert_eq!(s.bucket("b").await.unwrap().map(|b| b.versioning), Some(Versioning::Unversioned));

@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
-use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, LockDenied, LockState, Mode, Period, Retention};
+use holdfast_lock::{Bypass, DefaultRetention, LegalHold, LockDenied, LockState, Mode, Period, Retention, UtcMillis};
 use holdfast_meta::postgres::{PgMeta, PgOptions};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{
@@ -51,8 +51,8 @@ async fn postgres() -> Fixture {
     Fixture { store, twin, _dir: None, pg_db: Some(db), sqlite_path: None }
 }
 
-fn now() -> Instant {
-    Instant::now_system()
+fn now() -> UtcMillis {
+    UtcMillis::now_system()
 }
 
 const DAY: i64 = 86_400_000;

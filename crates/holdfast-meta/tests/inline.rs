@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 use bytes::Bytes;
-use holdfast_lock::{Bypass, Instant, LockState, Mode, Retention};
+use holdfast_lock::{Bypass, LockState, Mode, Retention, UtcMillis};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{
     ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, TagSet, VersionSelector, WriteConditions,
@@ -39,7 +39,7 @@ async fn inline_bytes_live_and_die_with_their_version() {
     let path = dir.path().join("meta.db");
     let s = SqliteMeta::open(&path).unwrap();
     assert!(s.stores_inline());
-    let now = Instant::now_system();
+    let now = UtcMillis::now_system();
     s.create_bucket("b", false, now).await.unwrap();
     s.set_versioning("b", holdfast_meta::Versioning::Enabled).await.unwrap();
     let rec = s
@@ -92,7 +92,7 @@ async fn locked_inline_version_keeps_its_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.db");
     let s = SqliteMeta::open(&path).unwrap();
-    let now = Instant::now_system();
+    let now = UtcMillis::now_system();
     s.create_bucket("b", true, now).await.unwrap();
     let lock = LockState {
         retention: Some(Retention { mode: Mode::Compliance, until: now.plus_millis(3_600_000) }),
@@ -112,7 +112,7 @@ async fn locked_inline_version_keeps_its_bytes() {
 async fn inline_bytes_must_be_the_whole_object() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteMeta::open(&dir.path().join("meta.db")).unwrap();
-    let now = Instant::now_system();
+    let now = UtcMillis::now_system();
     s.create_bucket("b", false, now).await.unwrap();
     let short = ObjectData { size: 9, ..inline_object(b"four") };
     let err = s

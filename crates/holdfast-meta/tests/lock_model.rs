@@ -30,7 +30,7 @@
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
-use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, LockState, Mode, Period, Retention};
+use holdfast_lock::{Bypass, DefaultRetention, LegalHold, LockState, Mode, Period, Retention, UtcMillis};
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{
     ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, Segment, TagSet, VersionSelector,
@@ -109,17 +109,17 @@ struct Model {
 }
 
 impl Model {
-    fn until(&self, k: i64) -> Instant {
-        Instant(self.t0 + k * STEP)
+    fn until(&self, k: i64) -> UtcMillis {
+        UtcMillis(self.t0 + k * STEP)
     }
 
     /// Active retention by the rules (`now < until`, strict), or by the WORM trigger for
     /// COMPLIANCE (`until` still in the real future, i.e. after T0; see the module docs).
-    fn active(&self, r: &Retention, now: Instant) -> bool {
+    fn active(&self, r: &Retention, now: UtcMillis) -> bool {
         now < r.until || (r.mode == Mode::Compliance && r.until.0 > self.t0)
     }
 
-    fn may_delete(&self, v: &MVersion, now: Instant, bypass: bool) -> bool {
+    fn may_delete(&self, v: &MVersion, now: UtcMillis, bypass: bool) -> bool {
         if v.lock.legal_hold == Some(LegalHold::On) {
             return false;
         }
@@ -129,7 +129,7 @@ impl Model {
         }
     }
 
-    fn may_change(&self, cur: Option<Retention>, req: Option<Retention>, now: Instant, bypass: bool) -> bool {
+    fn may_change(&self, cur: Option<Retention>, req: Option<Retention>, now: UtcMillis, bypass: bool) -> bool {
         let Some(cur) = cur.filter(|r| self.active(r, now)) else {
             return true;
         };
@@ -145,7 +145,7 @@ impl Model {
 }
 
 /// Protected by the rules alone (§0.3), judged by the simulated clock.
-fn protected(lock: &LockState, now: Instant) -> bool {
+fn protected(lock: &LockState, now: UtcMillis) -> bool {
     lock.legal_hold == Some(LegalHold::On) || lock.retention.is_some_and(|r| now < r.until)
 }
 
@@ -211,10 +211,10 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
     static N: AtomicU32 = AtomicU32::new(0);
     let store = &harness().store;
     let bucket = format!("model-{}", N.fetch_add(1, Ordering::Relaxed));
-    let t0 = Instant::now_system().0;
+    let t0 = UtcMillis::now_system().0;
     let mut advanced = 0i64;
     // Never behind the system clock, only forward (see the module docs).
-    let clock = |advanced: i64| Instant((t0 + advanced).max(Instant::now_system().0));
+    let clock = |advanced: i64| UtcMillis((t0 + advanced).max(UtcMillis::now_system().0));
     store.create_bucket(&bucket, true, clock(advanced)).await.unwrap();
     store.set_lock_configuration(&bucket, default).await.unwrap();
     let mut m = Model { t0, versions: Vec::new() };
@@ -246,7 +246,7 @@ async fn run_case(default: Option<DefaultRetention>, ops: Vec<Op>) {
                 if want.retention.is_none()
                     && let Some(d) = default
                 {
-                    want.retention = Some(Retention { mode: d.mode, until: Instant(now.0 + DAY) });
+                    want.retention = Some(Retention { mode: d.mode, until: UtcMillis(now.0 + DAY) });
                 }
                 assert_eq!(rec.lock, want, "{what}");
                 m.versions.push(MVersion {
@@ -366,7 +366,7 @@ async fn delete_one(
     key: usize,
     target: Option<usize>,
     b: bool,
-    now: Instant,
+    now: UtcMillis,
     what: &str,
 ) {
     let target = target.filter(|_| !m.versions.is_empty()).map(|t| t % m.versions.len());
@@ -383,7 +383,7 @@ fn check_delete_result(
     key: &str,
     target: Option<usize>,
     b: bool,
-    now: Instant,
+    now: UtcMillis,
     got: Result<holdfast_meta::DeleteOutcome, MetaError>,
     what: &str,
 ) {

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 use bytes::Bytes;
-use holdfast_lock::{Instant, LockState};
+use holdfast_lock::{LockState, UtcMillis};
 use holdfast_meta::sqlite::{CommitObserver, CommitStage, SqliteMeta};
 use holdfast_meta::{
     MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, TagSet, VersionSelector, WriteConditions, WriteOrigin,
@@ -35,7 +35,7 @@ async fn put(s: &SqliteMeta, key: &str, n: usize) -> Result<(), MetaError> {
         lock: LockState::default(),
         origin: WriteOrigin::Put,
     };
-    s.put_version(v, TagSet::new(), WriteConditions::default(), Instant::now_system()).await.map(|_| ())
+    s.put_version(v, TagSet::new(), WriteConditions::default(), UtcMillis::now_system()).await.map(|_| ())
 }
 
 async fn exists(s: &SqliteMeta, key: &str) -> bool {
@@ -54,7 +54,7 @@ async fn a_panic_at_commit_fails_that_batch_only() {
         Ok(())
     });
     let s = SqliteMeta::open_observed(&dir.path().join("meta.db"), Some(observer)).unwrap();
-    s.create_bucket("b", false, Instant::now_system()).await.unwrap();
+    s.create_bucket("b", false, UtcMillis::now_system()).await.unwrap();
     panics.store(1, Ordering::SeqCst);
     let err = put(&s, "lost", 100).await.expect_err("the batch that panicked is not acknowledged");
     assert!(matches!(err, MetaError::Internal(_)), "{err:?}");
@@ -69,7 +69,7 @@ async fn a_panic_at_commit_fails_that_batch_only() {
 async fn a_commit_that_fails_on_a_full_disk_does_not_stop_the_writer() {
     let fs = Tmpfs::mount("4m");
     let s = SqliteMeta::open(&fs.path().join("meta.db")).unwrap();
-    s.create_bucket("b", false, Instant::now_system()).await.unwrap();
+    s.create_bucket("b", false, UtcMillis::now_system()).await.unwrap();
     // A filler takes every free block, as another process on the volume would.
     let filler = fs.path().join("filler");
     let mut f = std::fs::File::create(&filler).unwrap();

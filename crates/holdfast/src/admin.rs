@@ -2,7 +2,7 @@
 
 use crate::config::{Config, MetaBackend, Overrides};
 use anyhow::{Context, bail};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use holdfast_meta::{LockReport, MetaStore};
 use std::path::{Path, PathBuf};
 
@@ -175,7 +175,7 @@ async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync
     }
 }
 
-fn report_json(reports: &[LockReport], now: Instant) -> serde_json::Value {
+fn report_json(reports: &[LockReport], now: UtcMillis) -> serde_json::Value {
     let tally = |t: holdfast_meta::Tally| serde_json::json!({ "versions": t.versions, "bytes": t.bytes });
     serde_json::json!({
         "generated_at": now.to_iso8601(),
@@ -184,7 +184,7 @@ fn report_json(reports: &[LockReport], now: Instant) -> serde_json::Value {
             "governance": tally(r.governance),
             "compliance": tally(r.compliance),
             "legal_hold": tally(r.legal_hold),
-            "latest_retain_until": r.latest_retain_until.map(Instant::to_iso8601),
+            "latest_retain_until": r.latest_retain_until.map(UtcMillis::to_iso8601),
             "expiries_by_month": r.expiries_by_month.iter().map(|m| serde_json::json!({
                 "month": m.month, "versions": m.versions, "bytes": m.bytes,
             })).collect::<Vec<_>>(),
@@ -192,7 +192,7 @@ fn report_json(reports: &[LockReport], now: Instant) -> serde_json::Value {
     })
 }
 
-fn report_text(reports: &[LockReport], now: Instant) -> String {
+fn report_text(reports: &[LockReport], now: UtcMillis) -> String {
     use std::fmt::Write as _;
     let mut out = format!("Object Lock report at {}\n", now.to_iso8601());
     for r in reports {
@@ -227,7 +227,7 @@ pub async fn report(
     json: bool,
 ) -> anyhow::Result<()> {
     let meta = open_meta(data_dir, config).await?;
-    let now = Instant::now_system().max(meta.clock_high_water().await?);
+    let now = UtcMillis::now_system().max(meta.clock_high_water().await?);
     let reports = meta.lock_report(bucket.as_deref(), now).await.map_err(|e| match e {
         holdfast_meta::MetaError::NoSuchBucket => anyhow::anyhow!("no bucket {:?}", bucket.unwrap_or_default()),
         e => anyhow::Error::from(e),

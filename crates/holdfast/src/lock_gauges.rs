@@ -153,7 +153,7 @@ mod tests {
             governance: Tally { versions: gov, bytes: gov * 10 },
             compliance: Tally { versions: 1, bytes: 5 },
             legal_hold: Tally::default(),
-            latest_retain_until: Some(holdfast_lock::Instant(1_800_000_000_500)),
+            latest_retain_until: Some(holdfast_lock::UtcMillis(1_800_000_000_500)),
             expiries_by_month: vec![MonthTally { month: "2027-01".into(), versions: gov + 1, bytes: gov * 10 + 5 }],
         }
     }

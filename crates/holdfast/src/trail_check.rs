@@ -8,7 +8,7 @@
 
 use anyhow::{Context, bail};
 use holdfast_audit::{AuditLog, AuditRecord, LockSnapshot, TrailText, VersionRef};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use holdfast_meta::MetaStore;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -70,7 +70,7 @@ fn all_records(trails: &[TrailText], backlog: &[String]) -> Vec<serde_json::Valu
 /// between is then seen in the files rather than missed.
 pub async fn compare(meta: &dyn MetaStore, trails: &[TrailText], backlog: &[String]) -> anyhow::Result<StoreCheck> {
     let records = all_records(trails, backlog);
-    let now = Instant::now_system();
+    let now = UtcMillis::now_system();
     let vouched = holdfast_audit::vouched_locks(records.iter());
     let mut checked = 0;
     let mut findings = Vec::new();
@@ -157,7 +157,7 @@ pub async fn at_start(
 
 fn accepted_record(f: &Finding) -> AuditRecord {
     let (bucket, key, version) = &f.version;
-    let mut r = AuditRecord::new(holdfast_audit::TAMPER_ACCEPTED_OP, Instant::now_system());
+    let mut r = AuditRecord::new(holdfast_audit::TAMPER_ACCEPTED_OP, UtcMillis::now_system());
     r.principal = Some("holdfast:start".into());
     r.bucket = Some(bucket.clone());
     r.key = Some(key.clone());

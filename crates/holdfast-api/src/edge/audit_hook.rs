@@ -124,7 +124,7 @@ pub async fn record(
     }
     let mut r = AuditRecord::new(
         if op == "none" { format!("{}?", request.method) } else { op.to_owned() },
-        holdfast_lock::Instant::now_system(),
+        holdfast_lock::UtcMillis::now_system(),
     );
     r.principal = facts.principal;
     r.access_key.clone_from(&request.access_key);

@@ -39,7 +39,7 @@ pub fn default_retention(config: &ObjectLockConfiguration, aws_strict: bool) -> 
 /// judges a past RetainUntilDate.
 pub fn retention_request(
     r: ObjectLockRetention,
-    now: holdfast_lock::Instant,
+    now: holdfast_lock::UtcMillis,
 ) -> S3Result<Option<holdfast_lock::Retention>> {
     holdfast_lock::requested_retention(
         r.mode.as_ref().map(ObjectLockRetentionMode::as_str),

@@ -20,7 +20,7 @@ pub(crate) async fn insert(
     actor: &holdfast_audit::Actor,
     facts: holdfast_audit::ChangeFacts,
 ) -> Result<i64, Fail> {
-    let text = crate::trail::record_text(actor, facts, holdfast_lock::Instant::now_system());
+    let text = crate::trail::record_text(actor, facts, holdfast_lock::UtcMillis::now_system());
     let row =
         tx.query_one("INSERT INTO audit_outbox (chain, record) VALUES ($1, $2) RETURNING id", &[&chain, &text]).await?;
     Ok(row.try_get(0)?)

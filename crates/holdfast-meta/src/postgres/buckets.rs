@@ -4,7 +4,7 @@ use super::rows::{execute, query, query_opt};
 use super::{Fail, RowLock, Tx};
 use crate::MetaError;
 use crate::model::{Bucket, Versioning};
-use holdfast_lock::{DefaultRetention, Instant};
+use holdfast_lock::{DefaultRetention, UtcMillis};
 use tokio_postgres::Row;
 
 const BUCKET_COLUMNS: &str = "name, created_ms, versioning, lock_enabled, default_retention";
@@ -22,7 +22,7 @@ fn bucket_from_row(row: &Row) -> Result<Bucket, Fail> {
     let default: Option<String> = row.try_get(4)?;
     Ok(Bucket {
         name: row.try_get(0)?,
-        created: Instant(row.try_get(1)?),
+        created: UtcMillis(row.try_get(1)?),
         versioning: match versioning.as_str() {
             "Enabled" => Versioning::Enabled,
             "Suspended" => Versioning::Suspended,
@@ -48,7 +48,7 @@ pub(super) async fn all(tx: &Tx<'_>) -> Result<Vec<Bucket>, Fail> {
     query(tx, &sql, &[]).await?.iter().map(bucket_from_row).collect()
 }
 
-pub(super) async fn create(tx: &Tx<'_>, name: &str, lock_enabled: bool, now: Instant) -> Result<(), Fail> {
+pub(super) async fn create(tx: &Tx<'_>, name: &str, lock_enabled: bool, now: UtcMillis) -> Result<(), Fail> {
     // A lock-enabled bucket always has versioning Enabled (B1).
     let versioning = if lock_enabled { Versioning::Enabled } else { Versioning::Unversioned };
     let n = execute(
@@ -64,7 +64,7 @@ pub(super) async fn create(tx: &Tx<'_>, name: &str, lock_enabled: bool, now: Ins
     Ok(())
 }
 
-pub(super) async fn delete(tx: &Tx<'_>, name: &str, now: Instant) -> Result<(), Fail> {
+pub(super) async fn delete(tx: &Tx<'_>, name: &str, now: UtcMillis) -> Result<(), Fail> {
     require(tx, name, RowLock::Update).await?;
     if query_opt(tx, "SELECT 1 FROM versions WHERE bucket = $1 LIMIT 1", &[&name]).await?.is_some() {
         return Err(MetaError::BucketNotEmpty.into());

@@ -6,7 +6,7 @@
 use super::rows::{execute, query, query_one};
 use super::{Fail, Tx};
 use crate::store::GatewayClock;
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 
 /// A gateway that has not reported for this long is no longer compared with.
 const LIVE_MS: i64 = 60_000;
@@ -15,7 +15,7 @@ const LIVE_MS: i64 = 60_000;
 const DB_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 /// Raises the mark within the current transaction.
-pub(super) async fn bump(tx: &Tx<'_>, now: Instant) -> Result<(), Fail> {
+pub(super) async fn bump(tx: &Tx<'_>, now: UtcMillis) -> Result<(), Fail> {
     execute(
         tx,
         "INSERT INTO clock_marks (session, high_water_ms) VALUES (pg_backend_pid(), $1)
@@ -26,14 +26,14 @@ pub(super) async fn bump(tx: &Tx<'_>, now: Instant) -> Result<(), Fail> {
     Ok(())
 }
 
-pub(super) async fn high_water(tx: &Tx<'_>) -> Result<Instant, Fail> {
+pub(super) async fn high_water(tx: &Tx<'_>) -> Result<UtcMillis, Fail> {
     let row = query_one(tx, "SELECT COALESCE(max(high_water_ms), 0)::bigint FROM clock_marks", &[]).await?;
-    Ok(Instant(row.try_get(0)?))
+    Ok(UtcMillis(row.try_get(0)?))
 }
 
 /// Records this gateway's reading, folds old session marks into one (keeping the
 /// maximum), and returns the live gateways' offsets from the database clock.
-pub(super) async fn report(tx: &Tx<'_>, gateway: &str, now: Instant) -> Result<Vec<GatewayClock>, Fail> {
+pub(super) async fn report(tx: &Tx<'_>, gateway: &str, now: UtcMillis) -> Result<Vec<GatewayClock>, Fail> {
     let sql = format!(
         "INSERT INTO gateways (id, clock_ms, db_ms) VALUES ($1, $2, {DB_NOW_MS})
          ON CONFLICT (id) DO UPDATE SET clock_ms = excluded.clock_ms, db_ms = excluded.db_ms"

@@ -9,7 +9,7 @@ use crate::model::VersionRecord;
 use crate::{
     BucketConfigKind, LockReport, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent, Settlement, Tally,
 };
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 
 pub(super) async fn put_config(
     tx: &Tx<'_>,
@@ -55,7 +55,7 @@ pub(super) async fn emit(
     name: &str,
     rec: &VersionRecord,
     removed: bool,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<(), Fail> {
     let Some(doc) = config_doc(tx, &rec.bucket, BucketConfigKind::Notification).await? else { return Ok(()) };
     let config: NotificationConfig = serde_json::from_str(&doc)?;
@@ -78,7 +78,7 @@ pub(super) async fn emit(
     Ok(())
 }
 
-pub(super) async fn claim(tx: &Tx<'_>, now: Instant, lease_ms: i64, limit: usize) -> Result<Vec<QueuedEvent>, Fail> {
+pub(super) async fn claim(tx: &Tx<'_>, now: UtcMillis, lease_ms: i64, limit: usize) -> Result<Vec<QueuedEvent>, Fail> {
     let rows = query(
         tx,
         "UPDATE event_queue SET due_ms = $3 WHERE id IN (
@@ -125,7 +125,7 @@ fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-pub(super) async fn lock_report(tx: &Tx<'_>, bucket: Option<&str>, now: Instant) -> Result<Vec<LockReport>, Fail> {
+pub(super) async fn lock_report(tx: &Tx<'_>, bucket: Option<&str>, now: UtcMillis) -> Result<Vec<LockReport>, Fail> {
     let names: Vec<String> = match bucket {
         Some(b) => vec![buckets::require(tx, b, RowLock::None).await?.name],
         None => buckets::all(tx).await?.into_iter().map(|b| b.name).collect(),
@@ -159,7 +159,7 @@ pub(super) async fn lock_report(tx: &Tx<'_>, bucket: Option<&str>, now: Instant)
             governance: Tally { versions: to_u64(r.try_get(0)?), bytes: to_u64(r.try_get(1)?) },
             compliance: Tally { versions: to_u64(r.try_get(2)?), bytes: to_u64(r.try_get(3)?) },
             legal_hold: Tally { versions: to_u64(r.try_get(4)?), bytes: to_u64(r.try_get(5)?) },
-            latest_retain_until: r.try_get::<_, Option<i64>>(6)?.map(Instant),
+            latest_retain_until: r.try_get::<_, Option<i64>>(6)?.map(UtcMillis),
             expiries_by_month: months
                 .iter()
                 .map(|m| {

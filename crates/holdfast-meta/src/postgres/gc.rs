@@ -4,12 +4,12 @@
 
 use super::rows::{execute, query};
 use super::{Fail, Tx};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 
 /// How long a claimed queue entry is left to its collector.
 const LEASE_MS: i64 = 10 * 60 * 1000;
 
-pub(super) async fn claim(tx: &Tx<'_>, before: Instant, limit: usize, now: Instant) -> Result<Vec<String>, Fail> {
+pub(super) async fn claim(tx: &Tx<'_>, before: UtcMillis, limit: usize, now: UtcMillis) -> Result<Vec<String>, Fail> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = query(
         tx,

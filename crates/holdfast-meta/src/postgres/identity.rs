@@ -5,7 +5,7 @@ use super::rows::{execute, query, query_opt};
 use super::{Fail, PgMeta, RowLock, buckets, read, write};
 use crate::identity::{AccessKey, IdentityStore, User};
 use crate::{MetaError, MetaResult};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use tokio_postgres::Row;
 
 /// IAM allows two access keys per user.
@@ -14,7 +14,7 @@ const MAX_KEYS_PER_USER: i64 = 2;
 const KEY_COLUMNS: &str = "access_key_id, user_name, sealed_secret, active, created_ms";
 
 fn user_from_row(r: &Row) -> Result<User, Fail> {
-    Ok(User { name: r.try_get(0)?, id: r.try_get(1)?, path: r.try_get(2)?, created: Instant(r.try_get(3)?) })
+    Ok(User { name: r.try_get(0)?, id: r.try_get(1)?, path: r.try_get(2)?, created: UtcMillis(r.try_get(3)?) })
 }
 
 fn key_from_row(r: &Row) -> Result<AccessKey, Fail> {
@@ -23,7 +23,7 @@ fn key_from_row(r: &Row) -> Result<AccessKey, Fail> {
         user: r.try_get(1)?,
         sealed_secret: r.try_get(2)?,
         active: r.try_get(3)?,
-        created: Instant(r.try_get(4)?),
+        created: UtcMillis(r.try_get(4)?),
     })
 }
 

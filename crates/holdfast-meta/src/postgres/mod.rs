@@ -37,7 +37,7 @@ use crate::model::*;
 use crate::store::GatewayClock;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement, TagSet};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
+use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::NoTls;
@@ -334,7 +334,7 @@ impl PgMeta {
 
 #[async_trait::async_trait]
 impl crate::MetaStore for PgMeta {
-    async fn create_bucket(&self, name: &str, lock_enabled: bool, now: Instant) -> MetaResult<()> {
+    async fn create_bucket(&self, name: &str, lock_enabled: bool, now: UtcMillis) -> MetaResult<()> {
         write!(self, |tx| buckets::create(&tx, name, lock_enabled, now).await?)
     }
 
@@ -347,7 +347,7 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn delete_bucket(&self, name: &str) -> MetaResult<()> {
-        let now = Instant::now_system();
+        let now = UtcMillis::now_system();
         write!(self, |tx| buckets::delete(&tx, name, now).await?)
     }
 
@@ -364,7 +364,7 @@ impl crate::MetaStore for PgMeta {
         v: NewVersion,
         tags: TagSet,
         cond: WriteConditions,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<VersionRecord> {
         // Small objects are not kept inline here (`stores_inline` is false): never drop bytes.
         if v.object.inline.is_some() {
@@ -383,7 +383,7 @@ impl crate::MetaStore for PgMeta {
         key: &str,
         sel: &VersionSelector,
         bypass: Bypass,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<DeleteOutcome> {
         write!(self, |tx| objects::delete(&tx, bucket, key, sel, bypass, now).await?)
     }
@@ -395,7 +395,7 @@ impl crate::MetaStore for PgMeta {
         sel: &VersionSelector,
         retention: Option<Retention>,
         bypass: Bypass,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<VersionRecord> {
         write!(self, |tx| objects::set_retention(&tx, bucket, key, sel, retention, bypass, now).await?)
     }
@@ -407,7 +407,7 @@ impl crate::MetaStore for PgMeta {
         sel: &VersionSelector,
         hold: LegalHold,
     ) -> MetaResult<VersionRecord> {
-        let now = Instant::now_system();
+        let now = UtcMillis::now_system();
         write!(self, |tx| objects::set_legal_hold(&tx, bucket, key, sel, hold, now).await?)
     }
 
@@ -428,7 +428,7 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn put_part(&self, bucket: &str, key: &str, upload_id: &str, part: Part) -> MetaResult<()> {
-        let now = Instant::now_system();
+        let now = UtcMillis::now_system();
         write!(self, |tx| multipart::put_part(&tx, bucket, key, upload_id, &part, now).await?)
     }
 
@@ -445,7 +445,7 @@ impl crate::MetaStore for PgMeta {
         upload: &Upload,
         object: ObjectData,
         cond: WriteConditions,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<VersionRecord> {
         write!(self, |tx| tags::complete(&tx, upload, &object, &cond, now).await?)
     }
@@ -455,12 +455,12 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()> {
-        let now = Instant::now_system();
+        let now = UtcMillis::now_system();
         write!(self, |tx| multipart::abort(&tx, bucket, key, upload_id, now).await?)
     }
 
-    async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>> {
-        let now = Instant::now_system();
+    async fn gc_candidates(&self, before: UtcMillis, limit: usize) -> MetaResult<Vec<String>> {
+        let now = UtcMillis::now_system();
         write_unrecorded!(self, |tx| gc::claim(&tx, before, limit, now).await?)
     }
 
@@ -472,11 +472,11 @@ impl crate::MetaStore for PgMeta {
         read!(self, |tx| gc::unknown(&tx, &blobs).await?)
     }
 
-    async fn clock_high_water(&self) -> MetaResult<Instant> {
+    async fn clock_high_water(&self) -> MetaResult<UtcMillis> {
         read!(self, |tx| clock::high_water(&tx).await?)
     }
 
-    async fn report_clock(&self, now: Instant) -> MetaResult<Vec<GatewayClock>> {
+    async fn report_clock(&self, now: UtcMillis) -> MetaResult<Vec<GatewayClock>> {
         write_unrecorded!(self, |tx| clock::report(&tx, &self.gateway, now).await?)
     }
 
@@ -496,7 +496,7 @@ impl crate::MetaStore for PgMeta {
         read!(self, |tx| evidence::config(&tx, bucket, kind).await?)
     }
 
-    async fn claim_events(&self, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
+    async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
         write_unrecorded!(self, |tx| evidence::claim(&tx, now, lease_ms, limit).await?)
     }
 
@@ -510,12 +510,12 @@ impl crate::MetaStore for PgMeta {
         key: &str,
         version_id: &str,
         action: LifecycleAction,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<DeleteOutcome> {
         write!(self, |tx| objects::lifecycle_delete(&tx, bucket, key, version_id, action, now).await?)
     }
 
-    async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {
+    async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>> {
         read!(self, |tx| evidence::lock_report(&tx, bucket, now).await?)
     }
 
@@ -569,7 +569,7 @@ impl crate::MetaStore for PgMeta {
         self.tampered
             .iter()
             .map(|found| {
-                let mut r = holdfast_audit::AuditRecord::new("WormGuardsRestored", Instant::now_system());
+                let mut r = holdfast_audit::AuditRecord::new("WormGuardsRestored", UtcMillis::now_system());
                 r.principal = Some("holdfast:meta".into());
                 r.detail = Some(serde_json::json!({ "found": found }));
                 r

@@ -7,7 +7,7 @@ use super::{Fail, RowLock, Tx, buckets};
 use crate::MetaError;
 use crate::listing::uploads_page;
 use crate::model::*;
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use std::collections::HashSet;
 
 pub(super) async fn create(tx: &Tx<'_>, u: &Upload) -> Result<(), Fail> {
@@ -54,7 +54,7 @@ pub(super) async fn put_part(
     key: &str,
     upload_id: &str,
     part: &Part,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<(), Fail> {
     get(tx, bucket, key, upload_id, RowLock::Update).await?;
     let number = i64::from(part.number);
@@ -76,7 +76,7 @@ pub(super) async fn put_part(
 }
 
 /// Forgets an upload and queues every part's blob for collection.
-pub(super) async fn drop_upload(tx: &Tx<'_>, upload_id: &str, now: Instant) -> Result<(), Fail> {
+pub(super) async fn drop_upload(tx: &Tx<'_>, upload_id: &str, now: UtcMillis) -> Result<(), Fail> {
     for part in part_rows(tx, upload_id, 0, i64::MAX).await? {
         queue_blob(tx, &part.segment.blob, now).await?;
     }
@@ -85,7 +85,7 @@ pub(super) async fn drop_upload(tx: &Tx<'_>, upload_id: &str, now: Instant) -> R
     Ok(())
 }
 
-pub(super) async fn abort(tx: &Tx<'_>, bucket: &str, key: &str, upload_id: &str, now: Instant) -> Result<(), Fail> {
+pub(super) async fn abort(tx: &Tx<'_>, bucket: &str, key: &str, upload_id: &str, now: UtcMillis) -> Result<(), Fail> {
     get(tx, bucket, key, upload_id, RowLock::Update).await?;
     drop_upload(tx, upload_id, now).await
 }
@@ -95,7 +95,7 @@ pub(super) async fn complete(
     upload: &Upload,
     object: &ObjectData,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<VersionRecord, Fail> {
     get(tx, &upload.bucket, &upload.key, &upload.upload_id, RowLock::Update).await?;
     let parts = part_rows(tx, &upload.upload_id, 0, i64::MAX).await?;

@@ -9,7 +9,7 @@ use super::{buckets, evidence};
 use crate::delete;
 use crate::model::*;
 use crate::{LifecycleAction, MetaError};
-use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_retention_change};
+use holdfast_lock::{Bypass, LegalHold, LockState, Retention, UtcMillis, check_retention_change};
 
 /// The event names of a delete: what DeleteObject emits, or what lifecycle expiration does.
 #[derive(Clone, Copy)]
@@ -78,7 +78,7 @@ async fn check_conditions(tx: &Tx<'_>, bucket: &str, key: &str, cond: &WriteCond
 
 /// Removes one version or marker after the lock rules allowed it: its blobs go to the
 /// collection queue in this same transaction, and the key's latest pointer moves back.
-pub(super) async fn remove_version(tx: &Tx<'_>, rec: &VersionRecord, now: Instant) -> Result<(), Fail> {
+pub(super) async fn remove_version(tx: &Tx<'_>, rec: &VersionRecord, now: UtcMillis) -> Result<(), Fail> {
     execute(tx, "DELETE FROM versions WHERE seq = $1", &[&rec.seq]).await?;
     if let Some(obj) = &rec.object {
         for seg in &obj.segments {
@@ -88,7 +88,7 @@ pub(super) async fn remove_version(tx: &Tx<'_>, rec: &VersionRecord, now: Instan
     refresh_latest(tx, &rec.bucket, &rec.key).await
 }
 
-pub(super) async fn queue_blob(tx: &Tx<'_>, blob: &str, now: Instant) -> Result<(), Fail> {
+pub(super) async fn queue_blob(tx: &Tx<'_>, blob: &str, now: UtcMillis) -> Result<(), Fail> {
     execute(tx, "DELETE FROM blobs WHERE id = $1", &[&blob]).await?;
     execute(
         tx,
@@ -137,7 +137,7 @@ async fn insert(
     version_id: &str,
     object: Option<&ObjectData>,
     lock: &LockState,
-    now: Instant,
+    now: UtcMillis,
     event: &str,
 ) -> Result<VersionRecord, Fail> {
     if delete::replaces_null(version_id)
@@ -228,7 +228,7 @@ pub(super) async fn write_new(
     object: &ObjectData,
     requested: LockState,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
     event: &str,
 ) -> Result<VersionRecord, Fail> {
     let b = buckets::require(tx, bucket, RowLock::KeyShare).await?;
@@ -242,7 +242,7 @@ pub(super) async fn put_version(
     tx: &Tx<'_>,
     v: &NewVersion,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<VersionRecord, Fail> {
     write_new(tx, &v.bucket, &v.key, &v.object, v.lock, cond, now, v.origin.event_name()).await
 }
@@ -253,7 +253,7 @@ pub(super) async fn delete(
     key: &str,
     sel: &VersionSelector,
     bypass: Bypass,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<DeleteOutcome, Fail> {
     delete_with(tx, bucket, key, sel, bypass, now, DELETE_EVENTS).await
 }
@@ -265,7 +265,7 @@ async fn delete_with(
     key: &str,
     sel: &VersionSelector,
     bypass: Bypass,
-    now: Instant,
+    now: UtcMillis,
     events: RemovalEvents,
 ) -> Result<DeleteOutcome, Fail> {
     let b = buckets::require(tx, bucket, RowLock::KeyShare).await?;
@@ -337,7 +337,7 @@ pub(super) async fn set_retention(
     sel: &VersionSelector,
     retention: Option<Retention>,
     bypass: Bypass,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<VersionRecord, Fail> {
     let mut rec = resolve_for_lock_change(tx, bucket, key, sel).await?;
     check_retention_change(rec.lock.retention, retention, now, bypass)?;
@@ -356,7 +356,7 @@ pub(super) async fn set_legal_hold(
     key: &str,
     sel: &VersionSelector,
     hold: LegalHold,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<VersionRecord, Fail> {
     // L4: a hold may be placed or lifted at any time, under any retention.
     let mut rec = resolve_for_lock_change(tx, bucket, key, sel).await?;
@@ -377,7 +377,7 @@ pub(super) async fn lifecycle_delete(
     key: &str,
     version_id: &str,
     action: LifecycleAction,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<DeleteOutcome, Fail> {
     buckets::require(tx, bucket, RowLock::KeyShare).await?;
     lock_key(tx, bucket, key).await?;

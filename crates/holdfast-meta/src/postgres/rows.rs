@@ -3,7 +3,7 @@
 use super::{Fail, Tx};
 use crate::MetaError;
 use crate::model::{ObjectData, VersionRecord};
-use holdfast_lock::{Instant, LegalHold, LockState, Retention};
+use holdfast_lock::{LegalHold, LockState, Retention, UtcMillis};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -50,7 +50,7 @@ pub(super) fn version_from_row(row: &Row) -> Result<VersionRecord, Fail> {
     let until: Option<i64> = row.try_get(8)?;
     let retention = match (mode, until) {
         (Some(m), Some(u)) => {
-            Some(Retention { mode: m.parse().map_err(|e| corrupt("lock mode", e))?, until: Instant(u) })
+            Some(Retention { mode: m.parse().map_err(|e| corrupt("lock mode", e))?, until: UtcMillis(u) })
         }
         _ => None,
     };
@@ -60,7 +60,7 @@ pub(super) fn version_from_row(row: &Row) -> Result<VersionRecord, Fail> {
         bucket: row.try_get(1)?,
         key: key_at(row, 2)?,
         version_id: row.try_get(3)?,
-        last_modified: Instant(row.try_get(5)?),
+        last_modified: UtcMillis(row.try_get(5)?),
         is_latest: row.try_get::<_, Option<bool>>(10)?.unwrap_or(false),
         object,
         lock: LockState { retention, legal_hold },

@@ -196,7 +196,7 @@ CREATE TRIGGER worm_guard_truncate BEFORE TRUNCATE ON versions
     FOR EACH STATEMENT EXECUTE FUNCTION holdfast_worm_guard_truncate();
 "#;
 
-/// Version 2 (issue #7): leases for background jobs that one gateway at a time runs.
+/// Version 2: leases for background jobs that one gateway at a time runs.
 const V2: &str = r#"
 -- One row per job (the lifecycle pass): who runs it, since when, and until when unless
 -- renewed; all by the database server's clock.

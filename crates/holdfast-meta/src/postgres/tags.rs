@@ -1,4 +1,4 @@
-//! Object tags (issue #5): `version_tags` beside `versions`, `upload_tags` beside
+//! Object tags: `version_tags` beside `versions`, `upload_tags` beside
 //! `uploads`. Tags are not protected data, so these tables sit outside the WORM guards; a
 //! trigger (a foreign key) removes a version's (an upload's) tags with the version (the upload). A
 //! change of tags holds the key (its `latest` row) like every change to a key's versions.
@@ -9,7 +9,7 @@ use super::{Fail, RowLock, Tx, buckets, multipart};
 use crate::model::*;
 use crate::tags::{decode, encode};
 use crate::{MetaError, TagSet};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 
 /// Schema version 3 (after the leases of version 2).
 pub(super) const V3: &str = r#"
@@ -66,7 +66,7 @@ pub(super) async fn put_version(
     v: &NewVersion,
     tags: &TagSet,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<VersionRecord, Fail> {
     let rec = super::objects::put_version(tx, v, cond, now).await?;
     // A new version has no tags yet: an empty set has nothing to store.
@@ -131,7 +131,7 @@ pub(super) async fn complete(
     upload: &Upload,
     object: &ObjectData,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
 ) -> Result<VersionRecord, Fail> {
     let doc = query_opt(tx, "SELECT tags FROM upload_tags WHERE upload_id = $1", &[&upload.upload_id]).await?;
     let doc: Option<String> = doc.map(|r| r.try_get(0)).transpose()?;

@@ -2,7 +2,7 @@
 
 use crate::model::{Bucket, Versioning};
 use crate::{MetaError, MetaResult};
-use holdfast_lock::{DefaultRetention, Instant};
+use holdfast_lock::{DefaultRetention, UtcMillis};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const BUCKET_COLUMNS: &str = "name, created_ms, versioning, lock_enabled, default_retention";
@@ -20,7 +20,7 @@ fn bucket_from_row(row: &Row<'_>) -> rusqlite::Result<Bucket> {
     let default: Option<String> = row.get(4)?;
     Ok(Bucket {
         name: row.get(0)?,
-        created: Instant(row.get(1)?),
+        created: UtcMillis(row.get(1)?),
         versioning: match versioning.as_str() {
             "Enabled" => Versioning::Enabled,
             "Suspended" => Versioning::Suspended,
@@ -47,7 +47,7 @@ pub(super) fn all(conn: &Connection) -> MetaResult<Vec<Bucket>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(super) fn create(conn: &Connection, name: &str, lock_enabled: bool, now: Instant) -> MetaResult<()> {
+pub(super) fn create(conn: &Connection, name: &str, lock_enabled: bool, now: UtcMillis) -> MetaResult<()> {
     if get(conn, name)?.is_some() {
         return Err(MetaError::BucketAlreadyOwnedByYou);
     }
@@ -60,7 +60,7 @@ pub(super) fn create(conn: &Connection, name: &str, lock_enabled: bool, now: Ins
     Ok(())
 }
 
-pub(super) fn delete(conn: &Connection, name: &str, now: Instant) -> MetaResult<()> {
+pub(super) fn delete(conn: &Connection, name: &str, now: UtcMillis) -> MetaResult<()> {
     require(conn, name)?;
     let any: Option<i64> =
         conn.query_row("SELECT 1 FROM versions WHERE bucket = ?1 LIMIT 1", [name], |r| r.get(0)).optional()?;

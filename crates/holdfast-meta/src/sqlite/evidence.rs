@@ -7,7 +7,7 @@ use crate::{
     BucketConfigKind, LockReport, MetaResult, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent, Settlement,
     Tally,
 };
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub(super) const SCHEMA: &str = r"
@@ -62,7 +62,13 @@ fn config_doc(conn: &Connection, bucket: &str, kind: BucketConfigKind) -> MetaRe
 
 /// Queues `name` for `rec` to every target whose rule matches, in the caller's transaction.
 /// `removed`: the version is gone (no size, no lock state in the record).
-pub(super) fn emit(conn: &Connection, name: &str, rec: &VersionRecord, removed: bool, now: Instant) -> MetaResult<()> {
+pub(super) fn emit(
+    conn: &Connection,
+    name: &str,
+    rec: &VersionRecord,
+    removed: bool,
+    now: UtcMillis,
+) -> MetaResult<()> {
     let Some(doc) = config_doc(conn, &rec.bucket, BucketConfigKind::Notification)? else { return Ok(()) };
     let config: NotificationConfig = serde_json::from_str(&doc)?;
     let mut event = ObjectEvent::of_version(name, rec, removed, now);
@@ -84,7 +90,7 @@ pub(super) fn emit(conn: &Connection, name: &str, rec: &VersionRecord, removed: 
     Ok(())
 }
 
-pub(super) fn claim(conn: &Connection, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
+pub(super) fn claim(conn: &Connection, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, target, config_id, event, attempts FROM event_queue WHERE due_ms <= ?1 ORDER BY due_ms, id LIMIT ?2",
     )?;
@@ -120,7 +126,7 @@ fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-pub(super) fn lock_report(conn: &Connection, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {
+pub(super) fn lock_report(conn: &Connection, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>> {
     let names: Vec<String> = match bucket {
         Some(b) => vec![buckets::require(conn, b)?.name],
         None => buckets::all(conn)?.into_iter().map(|b| b.name).collect(),
@@ -150,7 +156,7 @@ pub(super) fn lock_report(conn: &Connection, bucket: Option<&str>, now: Instant)
                 governance: Tally { versions: to_u64(r.get(0)?), bytes: to_u64(r.get(1)?) },
                 compliance: Tally { versions: to_u64(r.get(2)?), bytes: to_u64(r.get(3)?) },
                 legal_hold: Tally { versions: to_u64(r.get(4)?), bytes: to_u64(r.get(5)?) },
-                latest_retain_until: r.get::<_, Option<i64>>(6)?.map(Instant),
+                latest_retain_until: r.get::<_, Option<i64>>(6)?.map(UtcMillis),
                 expiries_by_month: Vec::new(),
             })
         })?;

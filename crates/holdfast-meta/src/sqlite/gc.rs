@@ -1,10 +1,10 @@
 //! Blob collection bookkeeping and the persisted compliance-clock mark.
 
 use crate::MetaResult;
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub(super) fn candidates(conn: &Connection, before: Instant, limit: usize) -> MetaResult<Vec<String>> {
+pub(super) fn candidates(conn: &Connection, before: UtcMillis, limit: usize) -> MetaResult<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT id FROM gc_queue WHERE queued_ms < ?1 ORDER BY queued_ms LIMIT ?2")?;
     let rows = stmt.query_map(params![before.millis(), i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -32,8 +32,8 @@ pub(super) fn unknown(conn: &Connection, blobs: Vec<String>) -> MetaResult<Vec<S
     Ok(out)
 }
 
-pub(super) fn clock_high_water(conn: &Connection) -> MetaResult<Instant> {
+pub(super) fn clock_high_water(conn: &Connection) -> MetaResult<UtcMillis> {
     let ms: Option<i64> =
         conn.query_row("SELECT high_water_ms FROM clock WHERE id = 1", [], |r| r.get(0)).optional()?;
-    Ok(Instant(ms.unwrap_or(0)))
+    Ok(UtcMillis(ms.unwrap_or(0)))
 }

@@ -142,7 +142,7 @@ pub(super) fn check_at_start(
     }
     tracing::error!(db = %path.display(), %what, "WORM guards were changed outside Holdfast; restoring them (HOLDFAST_ACCEPT_TAMPER=1)");
     install(conn)?;
-    let mut record = holdfast_audit::AuditRecord::new("WormGuardsRestored", holdfast_lock::Instant::now_system());
+    let mut record = holdfast_audit::AuditRecord::new("WormGuardsRestored", holdfast_lock::UtcMillis::now_system());
     record.principal = Some("holdfast:meta".into());
     record.detail = Some(serde_json::json!({ "found": wrong }));
     super::audit::insert(conn, &serde_json::to_string(&record)?)?;

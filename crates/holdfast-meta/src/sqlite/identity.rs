@@ -3,7 +3,7 @@
 use super::{CacheKind, Cached, SqliteMeta};
 use crate::identity::{AccessKey, IdentityStore, User};
 use crate::{MetaError, MetaResult};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 pub(super) const SCHEMA: &str = r"
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS bucket_policies (
 const MAX_KEYS_PER_USER: i64 = 2;
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
-    Ok(User { name: r.get(0)?, id: r.get(1)?, path: r.get(2)?, created: Instant(r.get(3)?) })
+    Ok(User { name: r.get(0)?, id: r.get(1)?, path: r.get(2)?, created: UtcMillis(r.get(3)?) })
 }
 
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<AccessKey> {
@@ -50,7 +50,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<AccessKey> {
         user: r.get(1)?,
         sealed_secret: r.get(2)?,
         active: r.get(3)?,
-        created: Instant(r.get(4)?),
+        created: UtcMillis(r.get(4)?),
     })
 }
 

@@ -21,7 +21,7 @@ mod tags;
 
 use crate::model::*;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement, TagSet};
-use holdfast_lock::{Bypass, DefaultRetention, Instant, LegalHold, Retention};
+use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -266,7 +266,7 @@ impl SqliteMeta {
             let mut record_id = None;
             let result = match (result, &actor) {
                 (Ok(value), Some(cell)) => {
-                    let text = crate::trail::record_text(&cell.actor(), facts, Instant::now_system());
+                    let text = crate::trail::record_text(&cell.actor(), facts, UtcMillis::now_system());
                     audit::insert(conn, &text).map(|id| {
                         record_id = Some(id);
                         value
@@ -410,7 +410,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Reply>, Result<(), Stri
 }
 
 /// Raises the persisted compliance-clock high-water mark within the current transaction.
-fn bump_clock(conn: &Connection, now: holdfast_lock::Instant) -> MetaResult<()> {
+fn bump_clock(conn: &Connection, now: holdfast_lock::UtcMillis) -> MetaResult<()> {
     conn.prepare_cached(
         "INSERT INTO clock (id, high_water_ms) VALUES (1, ?1)
          ON CONFLICT (id) DO UPDATE SET high_water_ms = max(high_water_ms, excluded.high_water_ms)",
@@ -432,7 +432,7 @@ fn worm_guard(e: rusqlite::Error) -> MetaError {
 
 #[async_trait::async_trait]
 impl crate::MetaStore for SqliteMeta {
-    async fn create_bucket(&self, name: &str, lock_enabled: bool, now: Instant) -> MetaResult<()> {
+    async fn create_bucket(&self, name: &str, lock_enabled: bool, now: UtcMillis) -> MetaResult<()> {
         let name = name.to_owned();
         self.write(move |c| buckets::create(c, &name, lock_enabled, now)).await
     }
@@ -451,7 +451,7 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn delete_bucket(&self, name: &str) -> MetaResult<()> {
         let name = name.to_owned();
-        let now = Instant::now_system();
+        let now = UtcMillis::now_system();
         self.write(move |c| buckets::delete(c, &name, now)).await
     }
 
@@ -470,7 +470,7 @@ impl crate::MetaStore for SqliteMeta {
         v: NewVersion,
         tags: TagSet,
         cond: WriteConditions,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<VersionRecord> {
         self.write_object(move |c| tags::put_version(c, &v, &tags, &cond, now)).await
     }
@@ -506,7 +506,7 @@ impl crate::MetaStore for SqliteMeta {
         key: &str,
         sel: &VersionSelector,
         bypass: Bypass,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<DeleteOutcome> {
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
         self.write_object(move |c| objects::delete(c, &bucket, &key, &sel, bypass, now)).await
@@ -519,7 +519,7 @@ impl crate::MetaStore for SqliteMeta {
         sel: &VersionSelector,
         retention: Option<Retention>,
         bypass: Bypass,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<VersionRecord> {
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
         self.write_object(move |c| objects::set_retention(c, &bucket, &key, &sel, retention, bypass, now)).await
@@ -533,7 +533,7 @@ impl crate::MetaStore for SqliteMeta {
         hold: LegalHold,
     ) -> MetaResult<VersionRecord> {
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
-        let now = Instant::now_system();
+        let now = UtcMillis::now_system();
         self.write_object(move |c| objects::set_legal_hold(c, &bucket, &key, &sel, hold, now)).await
     }
 
@@ -556,7 +556,7 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn put_part(&self, bucket: &str, key: &str, upload_id: &str, part: Part) -> MetaResult<()> {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
-        let now = Instant::now_system();
+        let now = UtcMillis::now_system();
         self.write_object(move |c| multipart::put_part(c, &bucket, &key, &id, &part, now)).await
     }
 
@@ -574,7 +574,7 @@ impl crate::MetaStore for SqliteMeta {
         upload: &Upload,
         object: ObjectData,
         cond: WriteConditions,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<VersionRecord> {
         let upload = upload.clone();
         self.write_object(move |c| tags::complete(c, &upload, &object, &cond, now)).await
@@ -587,11 +587,11 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> MetaResult<()> {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
-        let now = Instant::now_system();
+        let now = UtcMillis::now_system();
         self.write_object(move |c| multipart::abort(c, &bucket, &key, &id, now)).await
     }
 
-    async fn gc_candidates(&self, before: Instant, limit: usize) -> MetaResult<Vec<String>> {
+    async fn gc_candidates(&self, before: UtcMillis, limit: usize) -> MetaResult<Vec<String>> {
         self.read(move |c| gc::candidates(c, before, limit)).await
     }
 
@@ -603,7 +603,7 @@ impl crate::MetaStore for SqliteMeta {
         self.read(move |c| gc::unknown(c, blobs)).await
     }
 
-    async fn clock_high_water(&self) -> MetaResult<Instant> {
+    async fn clock_high_water(&self) -> MetaResult<UtcMillis> {
         self.read(gc::clock_high_water).await
     }
 
@@ -617,7 +617,7 @@ impl crate::MetaStore for SqliteMeta {
         self.read(move |c| evidence::config(c, &bucket, kind)).await
     }
 
-    async fn claim_events(&self, now: Instant, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
+    async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
         self.write_unrecorded(move |c| evidence::claim(c, now, lease_ms, limit)).await
     }
 
@@ -631,13 +631,13 @@ impl crate::MetaStore for SqliteMeta {
         key: &str,
         version_id: &str,
         action: LifecycleAction,
-        now: Instant,
+        now: UtcMillis,
     ) -> MetaResult<DeleteOutcome> {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
         self.write_object(move |c| objects::lifecycle_delete(c, &bucket, &key, &id, action, now)).await
     }
 
-    async fn lock_report(&self, bucket: Option<&str>, now: Instant) -> MetaResult<Vec<LockReport>> {
+    async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>> {
         let bucket = bucket.map(str::to_owned);
         self.read(move |c| evidence::lock_report(c, bucket.as_deref(), now)).await
     }

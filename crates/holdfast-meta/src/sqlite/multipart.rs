@@ -8,7 +8,7 @@ use super::{
 use crate::listing::uploads_page;
 use crate::model::*;
 use crate::{MetaError, MetaResult};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashSet;
 
@@ -56,7 +56,7 @@ pub(super) fn put_part(
     key: &str,
     upload_id: &str,
     part: &Part,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<()> {
     get(conn, bucket, key, upload_id)?;
     let old: Option<String> = conn
@@ -80,7 +80,7 @@ pub(super) fn put_part(
 }
 
 /// Forgets an upload and queues every part's blob for collection.
-pub(super) fn drop_upload(conn: &Connection, upload_id: &str, now: Instant) -> MetaResult<()> {
+pub(super) fn drop_upload(conn: &Connection, upload_id: &str, now: UtcMillis) -> MetaResult<()> {
     for part in part_rows(conn, upload_id, 0, usize::MAX)? {
         queue_blob(conn, &part.segment.blob, now)?;
     }
@@ -89,7 +89,7 @@ pub(super) fn drop_upload(conn: &Connection, upload_id: &str, now: Instant) -> M
     Ok(())
 }
 
-pub(super) fn abort(conn: &Connection, bucket: &str, key: &str, upload_id: &str, now: Instant) -> MetaResult<()> {
+pub(super) fn abort(conn: &Connection, bucket: &str, key: &str, upload_id: &str, now: UtcMillis) -> MetaResult<()> {
     get(conn, bucket, key, upload_id)?;
     drop_upload(conn, upload_id, now)
 }
@@ -99,7 +99,7 @@ pub(super) fn complete(
     upload: &Upload,
     object: &ObjectData,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<VersionRecord> {
     get(conn, &upload.bucket, &upload.key, &upload.upload_id)?;
     let parts = part_rows(conn, &upload.upload_id, 0, usize::MAX)?;

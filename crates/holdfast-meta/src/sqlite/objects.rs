@@ -6,7 +6,7 @@ use super::{buckets, bump_clock, evidence, worm_guard};
 use crate::delete;
 use crate::model::*;
 use crate::{LifecycleAction, MetaError, MetaResult};
-use holdfast_lock::{Bypass, Instant, LegalHold, LockState, Retention, check_retention_change};
+use holdfast_lock::{Bypass, LegalHold, LockState, Retention, UtcMillis, check_retention_change};
 
 /// The event names of a delete: what DeleteObject emits, or what lifecycle expiration does.
 #[derive(Clone, Copy)]
@@ -69,7 +69,7 @@ fn check_conditions(conn: &Connection, bucket: &str, key: &str, cond: &WriteCond
 
 /// Removes one version or marker after the lock rules allowed it: its blobs go to the
 /// collection queue in this same transaction, and the key's latest pointer moves back.
-pub(super) fn remove_version(conn: &Connection, rec: &VersionRecord, now: Instant) -> MetaResult<()> {
+pub(super) fn remove_version(conn: &Connection, rec: &VersionRecord, now: UtcMillis) -> MetaResult<()> {
     conn.prepare_cached("DELETE FROM versions WHERE seq = ?1")?.execute([rec.seq]).map_err(worm_guard)?;
     // Inline bytes go with their version, in the same transaction (no collection needed:
     // a read that resolved the version before holds the bytes already).
@@ -82,7 +82,7 @@ pub(super) fn remove_version(conn: &Connection, rec: &VersionRecord, now: Instan
     refresh_latest(conn, &rec.bucket, &rec.key)
 }
 
-pub(super) fn queue_blob(conn: &Connection, blob: &str, now: Instant) -> MetaResult<()> {
+pub(super) fn queue_blob(conn: &Connection, blob: &str, now: UtcMillis) -> MetaResult<()> {
     conn.prepare_cached("DELETE FROM blobs WHERE id = ?1")?.execute([blob])?;
     conn.prepare_cached("INSERT INTO gc_queue (id, queued_ms) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING")?
         .execute(params![blob, now.millis()])?;
@@ -111,7 +111,7 @@ fn insert(
     version_id: &str,
     object: Option<&ObjectData>,
     lock: &LockState,
-    now: Instant,
+    now: UtcMillis,
     event: &str,
 ) -> MetaResult<VersionRecord> {
     if delete::replaces_null(version_id)
@@ -185,7 +185,7 @@ pub(super) fn put_version(
     conn: &Connection,
     v: &NewVersion,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<VersionRecord> {
     let bucket = buckets::require(conn, &v.bucket)?;
     check_conditions(conn, &v.bucket, &v.key, cond)?;
@@ -199,7 +199,7 @@ pub(super) fn delete(
     key: &str,
     sel: &VersionSelector,
     bypass: Bypass,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<DeleteOutcome> {
     delete_with(conn, bucket, key, sel, bypass, now, DELETE_EVENTS)
 }
@@ -211,7 +211,7 @@ fn delete_with(
     key: &str,
     sel: &VersionSelector,
     bypass: Bypass,
-    now: Instant,
+    now: UtcMillis,
     events: RemovalEvents,
 ) -> MetaResult<DeleteOutcome> {
     let b = buckets::require(conn, bucket)?;
@@ -268,7 +268,7 @@ pub(super) fn set_retention(
     sel: &VersionSelector,
     retention: Option<Retention>,
     bypass: Bypass,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<VersionRecord> {
     let mut rec = resolve_for_lock_change(conn, bucket, key, sel)?;
     check_retention_change(rec.lock.retention, retention, now, bypass)?;
@@ -287,7 +287,7 @@ pub(super) fn set_legal_hold(
     key: &str,
     sel: &VersionSelector,
     hold: LegalHold,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<VersionRecord> {
     // L4: a hold may be placed or lifted at any time, under any retention.
     let mut rec = resolve_for_lock_change(conn, bucket, key, sel)?;
@@ -304,7 +304,7 @@ pub(super) fn insert_completed(
     upload: &Upload,
     object: &ObjectData,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<VersionRecord> {
     let bucket = buckets::require(conn, &upload.bucket)?;
     check_conditions(conn, &upload.bucket, &upload.key, cond)?;
@@ -329,7 +329,7 @@ pub(super) fn lifecycle_delete(
     key: &str,
     version_id: &str,
     action: LifecycleAction,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<DeleteOutcome> {
     buckets::require(conn, bucket)?;
     let rec = version_by_id(conn, bucket, key, version_id)?.ok_or(MetaError::PreconditionFailed)?;

@@ -2,7 +2,7 @@
 
 use crate::model::{ObjectData, VersionRecord};
 use crate::{MetaError, MetaResult};
-use holdfast_lock::{Instant, LegalHold, LockState, Retention};
+use holdfast_lock::{LegalHold, LockState, Retention, UtcMillis};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -30,7 +30,7 @@ pub(super) fn version_from_row(row: &Row<'_>) -> rusqlite::Result<VersionRecord>
     let until: Option<i64> = row.get(8)?;
     let retention = match (mode, until) {
         (Some(m), Some(u)) => {
-            Some(Retention { mode: m.parse().map_err(|e| conversion(7, Type::Text, e))?, until: Instant(u) })
+            Some(Retention { mode: m.parse().map_err(|e| conversion(7, Type::Text, e))?, until: UtcMillis(u) })
         }
         _ => None,
     };
@@ -40,7 +40,7 @@ pub(super) fn version_from_row(row: &Row<'_>) -> rusqlite::Result<VersionRecord>
         bucket: row.get(1)?,
         key: key_from_row(row, 2)?,
         version_id: row.get(3)?,
-        last_modified: Instant(row.get(5)?),
+        last_modified: UtcMillis(row.get(5)?),
         is_latest: row.get::<_, Option<bool>>(10)?.unwrap_or(false),
         object,
         lock: LockState { retention, legal_hold },

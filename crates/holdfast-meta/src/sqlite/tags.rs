@@ -8,7 +8,7 @@ use super::{buckets, multipart};
 use crate::model::*;
 use crate::tags::{decode, encode};
 use crate::{MetaError, MetaResult, TagSet};
-use holdfast_lock::Instant;
+use holdfast_lock::UtcMillis;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Schema version 3 adds these (additive; see `schema::SCHEMA_VERSION`). The triggers that
@@ -60,7 +60,7 @@ pub(super) fn put_version(
     v: &NewVersion,
     tags: &TagSet,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<VersionRecord> {
     let rec = super::objects::put_version(conn, v, cond, now)?;
     // A new version has no tags yet: an empty set has nothing to store.
@@ -115,7 +115,7 @@ pub(super) fn complete(
     upload: &Upload,
     object: &ObjectData,
     cond: &WriteConditions,
-    now: Instant,
+    now: UtcMillis,
 ) -> MetaResult<VersionRecord> {
     let doc: Option<String> = conn
         .query_row("SELECT tags FROM upload_tags WHERE upload_id = ?1", [&upload.upload_id], |r| r.get(0))

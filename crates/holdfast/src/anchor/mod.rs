@@ -131,7 +131,7 @@ impl AnchorTarget {
                 local::put(engine, &settings.bucket, key, body, settings.retention_days).await.map(Some)
             }
             Self::Remote(s3) => {
-                let until = holdfast_lock::Instant::now_system()
+                let until = holdfast_lock::UtcMillis::now_system()
                     .plus_millis(settings.retention_days.saturating_mul(86_400_000))
                     .to_iso8601();
                 s3.put(&settings.bucket, key, body, &until).await
@@ -206,7 +206,8 @@ impl Anchorer {
         }
         // Lines appended after the first flush may be in the head just read.
         self.audit.flush().await.context("cannot flush the audit trail")?;
-        let anchor = holdfast_audit::Anchor::of_head(&self.chain, &head, holdfast_lock::Instant::now_system(), reason);
+        let anchor =
+            holdfast_audit::Anchor::of_head(&self.chain, &head, holdfast_lock::UtcMillis::now_system(), reason);
         let key = anchor_key(&self.settings.prefix, &self.chain, head.seq);
         // This head may be anchored already (by this server before a restart): keep one
         // locked object per head, not one per start.

@@ -80,7 +80,7 @@ fn forge_trail(data_dir: &Path, n: u64) {
     let mut prev = holdfast_audit::GENESIS.to_owned();
     let mut text = String::new();
     for seq in 1..=n {
-        let mut r = holdfast_audit::AuditRecord::new("PutObject", holdfast_lock::Instant::now_system());
+        let mut r = holdfast_audit::AuditRecord::new("PutObject", holdfast_lock::UtcMillis::now_system());
         r.principal = Some("root".into());
         r.bucket = Some("innocent".into());
         r.key = Some(format!("nothing-to-see-{seq}"));

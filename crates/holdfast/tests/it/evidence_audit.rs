@@ -245,7 +245,7 @@ async fn a_compliance_clock_alarm_is_in_the_trail() {
     assert_eq!(srv.terminate().code(), Some(0));
     // A delete judged one hour ahead persists that hour as the clock's high-water mark, as
     // if the system clock had run ahead and was then set back.
-    let ahead = holdfast_lock::Instant::now_system().plus_millis(3_600_000);
+    let ahead = holdfast_lock::UtcMillis::now_system().plus_millis(3_600_000);
     {
         use holdfast_meta::MetaStore as _;
         let meta = holdfast_meta::sqlite::SqliteMeta::open(&srv.data_dir.join("meta.db")).unwrap();

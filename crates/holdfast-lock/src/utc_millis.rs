@@ -6,13 +6,13 @@ use time::{OffsetDateTime, UtcOffset};
 
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-pub struct Instant(pub i64);
+pub struct UtcMillis(pub i64);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("not an ISO 8601 timestamp: {0:?}")]
-pub struct ParseInstantError(pub String);
+pub struct ParseUtcMillisError(pub String);
 
-impl Instant {
+impl UtcMillis {
     pub const fn from_millis(ms: i64) -> Self {
         Self(ms)
     }
@@ -41,7 +41,7 @@ impl Instant {
 
     /// Parses RFC 3339 / ISO 8601 (`2030-01-01T00:00:00Z`, fractional seconds, offsets,
     /// basic format). Offsets are normalised to UTC (R15).
-    pub fn parse(s: &str) -> Result<Self, ParseInstantError> {
+    pub fn parse(s: &str) -> Result<Self, ParseUtcMillisError> {
         let parsed = Self::parse_any_year(s)?;
         // Four-digit years only (0000-9999 in UTC), as AWS's timestamps: the extended and
         // negative years ISO 8601 allows (`-008080W536T0035`, found by fuzzing)
@@ -49,11 +49,11 @@ impl Instant {
         if (0..=9999).contains(&parsed.to_offset_datetime().year()) {
             Ok(parsed)
         } else {
-            Err(ParseInstantError(s.trim().to_owned()))
+            Err(ParseUtcMillisError(s.trim().to_owned()))
         }
     }
 
-    fn parse_any_year(s: &str) -> Result<Self, ParseInstantError> {
+    fn parse_any_year(s: &str) -> Result<Self, ParseUtcMillisError> {
         let s = s.trim();
         if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
             return Ok(Self::from_offset_datetime(t));
@@ -65,7 +65,7 @@ impl Instant {
         if let Ok(t) = time::PrimitiveDateTime::parse(s, &Iso8601::DEFAULT) {
             return Ok(Self::from_offset_datetime(t.assume_offset(UtcOffset::UTC)));
         }
-        Err(ParseInstantError(s.to_owned()))
+        Err(ParseUtcMillisError(s.to_owned()))
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.sssZ` (R15, G4).
@@ -84,7 +84,7 @@ impl Instant {
     }
 }
 
-impl fmt::Display for Instant {
+impl fmt::Display for UtcMillis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_iso8601())
     }
@@ -96,13 +96,13 @@ mod tests {
 
     #[test]
     fn r15_accepts_iso8601_forms_and_normalises_to_utc() {
-        let z = Instant::parse("2030-01-01T00:00:00Z").unwrap();
-        assert_eq!(Instant::parse("2030-01-01T00:00:00.000Z").unwrap(), z);
-        assert_eq!(Instant::parse("2030-01-01T01:00:00+01:00").unwrap(), z);
-        assert_eq!(Instant::parse("2030-01-01T00:00:00").unwrap(), z);
-        assert_eq!(Instant::parse("20300101T000000Z").unwrap(), z);
+        let z = UtcMillis::parse("2030-01-01T00:00:00Z").unwrap();
+        assert_eq!(UtcMillis::parse("2030-01-01T00:00:00.000Z").unwrap(), z);
+        assert_eq!(UtcMillis::parse("2030-01-01T01:00:00+01:00").unwrap(), z);
+        assert_eq!(UtcMillis::parse("2030-01-01T00:00:00").unwrap(), z);
+        assert_eq!(UtcMillis::parse("20300101T000000Z").unwrap(), z);
         assert_eq!(z.to_iso8601(), "2030-01-01T00:00:00.000Z");
-        assert_eq!(Instant::parse("2030-01-01T00:00:00.1239Z").unwrap().to_iso8601(), "2030-01-01T00:00:00.123Z");
+        assert_eq!(UtcMillis::parse("2030-01-01T00:00:00.1239Z").unwrap().to_iso8601(), "2030-01-01T00:00:00.123Z");
     }
 
     #[test]
@@ -116,15 +116,15 @@ mod tests {
             "-008080W536T0035",
             "+0120300-01-01T00:00:00Z",
         ] {
-            assert!(Instant::parse(s).is_err(), "{s}");
+            assert!(UtcMillis::parse(s).is_err(), "{s}");
         }
     }
 
     #[test]
     fn what_parses_survives_the_form_holdfast_writes() {
         for s in ["2030-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "2030-W01-1T00:00:00Z"] {
-            let i = Instant::parse(s).unwrap();
-            assert_eq!(Instant::parse(&i.to_iso8601()), Ok(i), "{s}");
+            let i = UtcMillis::parse(s).unwrap();
+            assert_eq!(UtcMillis::parse(&i.to_iso8601()), Ok(i), "{s}");
         }
     }
 }
