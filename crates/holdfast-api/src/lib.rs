@@ -50,11 +50,20 @@ pub struct ApiConfig {
     /// ARNs of the event targets declared in the server configuration; a notification
     /// configuration naming any other is refused.
     pub notify_targets: std::collections::BTreeSet<String>,
+    /// Ids of the remote replication targets declared in the server configuration
+    /// (`[replication.target.<id>]`); a replication rule naming any other is refused.
+    pub replication_targets: std::collections::BTreeSet<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { region: "us-east-1".into(), base_domain: None, aws_strict: false, notify_targets: Default::default() }
+        Self {
+            region: "us-east-1".into(),
+            base_domain: None,
+            aws_strict: false,
+            notify_targets: Default::default(),
+            replication_targets: Default::default(),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod multipart;
 mod notify;
 mod objects;
 mod read;
+pub mod replication;
 pub mod space;
 mod tagging;
 mod trail;
@@ -28,6 +29,10 @@ pub mod model {
         ListPage, ListQuery, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, MetaError, NotificationConfig, NotificationKind,
         NotificationRule, ObjectData, ObjectHeaders, StoredChecksum, TagSet, UploadListQuery, VersionRecord,
         VersionSelector, Versioning, WriteConditions, is_supported_event, new_version_id,
+    };
+    pub use holdfast_meta::{
+        DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
+        ReplicationRule, ReplicationStatus,
     };
 }
 

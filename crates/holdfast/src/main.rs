@@ -73,6 +73,39 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Bucket replication.
+    Replication {
+        #[command(subcommand)]
+        command: ReplicationCommand,
+    },
+    /// Queues for replication the versions of a bucket that predate its replication
+    /// configuration, and those whose replication FAILED (AWS's Batch Replication).
+    Replicate {
+        #[arg(long)]
+        bucket: String,
+        /// Only keys that start with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[arg(long, env = "HOLDFAST_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, env = "HOLDFAST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReplicationCommand {
+    /// Per rule of the bucket: the destination, what waits (versions, bytes, age of the
+    /// oldest) and what failed.
+    Status {
+        bucket: String,
+        #[arg(long, env = "HOLDFAST_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, env = "HOLDFAST_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -121,6 +154,21 @@ fn main() -> std::process::ExitCode {
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(admin::report(&data_dir, config, bucket, json)))
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Replication { command: ReplicationCommand::Status { bucket, data_dir, config, json } },
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(admin::replication_status(&data_dir, config, bucket, json))),
+        Command::Admin { command: AdminCommand::Replicate { bucket, prefix, data_dir, config } } => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(admin::replicate(&data_dir, config, bucket, prefix)))
         }
         Command::Bench(args) => match args.hotpath {
             Some(path) => hotpaths::run(path, args.count, args.dry),

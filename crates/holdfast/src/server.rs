@@ -354,6 +354,7 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         day_ms: config.lifecycle_day_ms,
         interval: config.lifecycle_interval,
     });
+    store.engine.spawn_replication(config.replication.clone());
     Ok(Evidence { audit, anchorer, notify_targets, _audit_lock: audit_lock })
 }
 
@@ -371,6 +372,7 @@ fn build_edge(
         base_domain: config.base_domain.clone(),
         aws_strict: config.aws_strict,
         notify_targets: evidence.notify_targets.clone(),
+        replication_targets: config.replication_targets.clone(),
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
     let accounts = config

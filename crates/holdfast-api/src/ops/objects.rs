@@ -180,6 +180,7 @@ macro_rules! answer_read {
             object_lock_retain_until_date: until,
             object_lock_legal_hold_status: hold,
             parts_count: read.parts_count.and_then(|n| i32::try_from(n).ok()),
+            replication_status: read.version.replication.map(|s| ReplicationStatus::from(s.as_str().to_owned())),
             storage_class: storage_class_out(h).map(StorageClass::from),
             version_id,
             website_redirect_location: h.website_redirect_location.clone(),
