@@ -32,7 +32,7 @@ pub mod model {
     };
     pub use holdfast_meta::{
         DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
-        ReplicationRule, ReplicationStatus,
+        ReplicationRule, ReplicationStatus, is_well_formed_version_id,
     };
 }
 
@@ -83,12 +83,22 @@ pub struct Engine {
     audit: std::sync::OnceLock<Arc<holdfast_audit::AuditLog>>,
     /// The free-space reserve of the data volume, once set.
     space: std::sync::OnceLock<Arc<space::DiskSpace>>,
+    /// Where replicas for remote targets are sent, once set.
+    replica_transport: std::sync::OnceLock<Arc<dyn replication::ReplicaTransport>>,
 }
 
 impl Engine {
     pub async fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, config: EngineConfig) -> EngineResult<Self> {
         let clock = Clock::new(meta.clock_high_water().await?);
-        Ok(Self { meta, blobs, clock, config, audit: std::sync::OnceLock::new(), space: std::sync::OnceLock::new() })
+        Ok(Self {
+            meta,
+            blobs,
+            clock,
+            config,
+            audit: std::sync::OnceLock::new(),
+            space: std::sync::OnceLock::new(),
+            replica_transport: std::sync::OnceLock::new(),
+        })
     }
 
     /// Sends lifecycle actions and compliance-clock alarms to the audit trail from now on.

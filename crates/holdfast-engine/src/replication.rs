@@ -46,6 +46,76 @@ impl Default for ReplicationSettings {
     }
 }
 
+/// What a remote destination is sent: one version as it is now. `body` streams the bytes
+/// of an object (never for a marker or a metadata-only update).
+pub struct OutgoingReplica {
+    pub source_bucket: String,
+    pub key: String,
+    pub version_id: String,
+    pub last_modified: UtcMillis,
+    pub object: Option<ObjectData>,
+    pub tags: TagSet,
+    pub lock: holdfast_lock::LockState,
+    /// Only the lock state and tags (the destination already has the version).
+    pub metadata_only: bool,
+    /// The rule's destination storage class, if it names one.
+    pub storage_class: Option<String>,
+}
+
+/// Why a remote delivery did not happen.
+#[derive(Debug)]
+pub enum TransportError {
+    /// The destination refused it (4xx): retrying will not help.
+    Refused(String),
+    /// A metadata-only update for a version the destination does not have (send it whole).
+    NoSuchVersion,
+    /// Unreachable, timed out, 5xx: try again later.
+    Passing(String),
+}
+
+/// Sends replicas to the remote targets of the server configuration (the binary implements
+/// it with a SigV4-signed HTTP client).
+#[async_trait::async_trait]
+pub trait ReplicaTransport: Send + Sync + 'static {
+    /// Whether `target` is configured.
+    fn knows(&self, target: &str) -> bool;
+    async fn send(
+        &self,
+        target: &str,
+        bucket: &str,
+        replica: &OutgoingReplica,
+        body: Option<holdfast_blob::ByteStream>,
+    ) -> Result<(), TransportError>;
+    /// (versioning enabled, Object Lock enabled) of `bucket` behind `target`.
+    async fn bucket_state(&self, target: &str, bucket: &str) -> Result<(bool, bool), TransportError>;
+}
+
+/// A replica arriving over HTTP from another Holdfast (an authenticated replication request).
+pub struct IncomingReplica {
+    pub key: String,
+    pub version_id: String,
+    pub last_modified: UtcMillis,
+    pub lock: holdfast_lock::LockState,
+    pub tags: TagSet,
+    pub content: IncomingContent,
+}
+
+pub enum IncomingContent {
+    Object {
+        headers: Box<holdfast_meta::ObjectHeaders>,
+        body: crate::BodyStream,
+        claims: crate::BodyClaims,
+        /// The source's ETag, kept when it is a multipart one (`<md5-of-md5s>-<n>`), which the
+        /// bytes alone cannot give.
+        etag: Option<String>,
+        /// The source's composite checksum (`<base64>-<n>`), kept as it cannot be recomputed.
+        composite_checksum: Option<holdfast_meta::StoredChecksum>,
+    },
+    DeleteMarker,
+    /// Only the lock state and tags of a version the destination has.
+    MetadataOnly,
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -74,6 +144,16 @@ impl From<MetaError> for Miss {
             MetaError::InvalidRequest(m) => Self::Permanent(m),
             MetaError::Locked(d) => Self::Permanent(format!("the destination's Object Lock refused the replica: {d}")),
             other => Self::Passing(other.to_string()),
+        }
+    }
+}
+
+impl From<TransportError> for Miss {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Refused(m) => Self::Permanent(m),
+            TransportError::NoSuchVersion => Self::Permanent("the destination does not have the version".into()),
+            TransportError::Passing(m) => Self::Passing(m),
         }
     }
 }
@@ -162,6 +242,128 @@ impl Engine {
         }
     }
 
+    /// (versioning enabled, Object Lock enabled) of a bucket behind a remote target, asked
+    /// over the wire when a replication configuration names it.
+    pub async fn remote_bucket_state(&self, target: &str, bucket: &str) -> Result<(bool, bool), String> {
+        let Some(transport) = self.replica_transport.get().filter(|t| t.knows(target)) else {
+            return Err(format!("no replication target {target:?} is configured"));
+        };
+        transport.bucket_state(target, bucket).await.map_err(|e| match e {
+            TransportError::Refused(m) | TransportError::Passing(m) => m,
+            TransportError::NoSuchVersion => "no such version".into(),
+        })
+    }
+
+    /// From now on, remote destinations are delivered through `transport`.
+    pub fn set_replica_transport(&self, transport: Arc<dyn ReplicaTransport>) {
+        let _ = self.replica_transport.set(transport);
+    }
+
+    /// Records a replica sent by another Holdfast into `bucket` (the record the api read),
+    /// under the source's version id and last-modified; the bytes stream into a new blob.
+    pub async fn receive_replica(
+        &self,
+        bucket: &holdfast_meta::Bucket,
+        r: IncomingReplica,
+    ) -> EngineResult<ReplicaWrite> {
+        crate::objects::check_key(&r.key)?;
+        let sel = VersionSelector::Id(r.version_id.clone());
+        let (object, fresh) = match r.content {
+            IncomingContent::DeleteMarker => (None, Vec::new()),
+            IncomingContent::MetadataOnly => {
+                let existing = self.meta.version(&bucket.name, &r.key, &sel).await?;
+                (existing.object, Vec::new())
+            }
+            IncomingContent::Object { headers, body, claims, etag, composite_checksum } => {
+                let _claim = self.admit(claims.content_length.unwrap_or(0))?;
+                let ing = crate::ingest::ingest(
+                    self.blobs.as_ref(),
+                    body,
+                    claims,
+                    self.config.max_put_size,
+                    self.inline_max(),
+                )
+                .await
+                .map_err(|e| self.full_disk(e))?;
+                let mut obj = crate::objects::object_data(&ing, *headers);
+                if let Some(e) = etag.filter(|e| e.contains('-')) {
+                    obj.etag = e;
+                }
+                if composite_checksum.is_some() {
+                    obj.checksum = composite_checksum;
+                }
+                let fresh = obj.segments.iter().map(|s| s.blob.clone()).collect();
+                (Some(obj), fresh)
+            }
+        };
+        let replica = ReplicaVersion {
+            bucket: bucket.name.clone(),
+            key: r.key,
+            version_id: r.version_id,
+            last_modified: r.last_modified,
+            object,
+            tags: r.tags,
+            lock: r.lock,
+        };
+        match self.meta.put_replica(replica, self.clock.now()).await {
+            Ok(ReplicaWrite::Created) => Ok(ReplicaWrite::Created),
+            Ok(ReplicaWrite::Existing) => {
+                self.drop_blobs(&fresh).await;
+                Ok(ReplicaWrite::Existing)
+            }
+            Err(e) => {
+                self.drop_blobs(&fresh).await;
+                Err(self.full_disk(e.into()))
+            }
+        }
+    }
+
+    /// One item to a bucket behind a remote target: metadata only when only the lock or the
+    /// tags changed (and the whole version when the destination turns out not to have it).
+    async fn deliver_remote(&self, q: &QueuedReplication, target: &str, dest: &str) -> Result<(), Miss> {
+        let Some(transport) = self.replica_transport.get().filter(|t| t.knows(target)) else {
+            return Err(Miss::Permanent(format!("no replication target {target:?} is configured")));
+        };
+        let sel = VersionSelector::Id(q.version_id.clone());
+        let src = match self.meta.version(&q.bucket, &q.key, &sel).await {
+            Ok(v) => v,
+            Err(MetaError::NoSuchVersion | MetaError::NoSuchKey | MetaError::NoSuchBucket) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let tags = if src.is_delete_marker() {
+            TagSet::new()
+        } else {
+            self.meta.version_tags(&q.bucket, &q.key, &sel).await?.1
+        };
+        let storage_class = self
+            .replication_config(&q.bucket)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|c| c.rules.into_iter().find(|r| r.id == q.rule_id))
+            .and_then(|r| r.destination.storage_class);
+        let mut replica = OutgoingReplica {
+            source_bucket: q.bucket.clone(),
+            key: q.key.clone(),
+            version_id: src.version_id.clone(),
+            last_modified: src.last_modified,
+            object: src.object.clone(),
+            tags,
+            lock: src.lock,
+            metadata_only: matches!(q.kind, ReplicationKind::Lock | ReplicationKind::Tags),
+            storage_class,
+        };
+        if replica.metadata_only {
+            match transport.send(target, dest, &replica, None).await {
+                Ok(()) => return Ok(()),
+                Err(TransportError::NoSuchVersion) => replica.metadata_only = false,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let body = src.object.as_ref().map(|o| crate::read::stream_span(Arc::clone(&self.blobs), o, 0, o.size));
+        transport.send(target, dest, &replica, body).await.map_err(Miss::from)
+    }
+
     /// One item to a bucket of this store.
     async fn deliver_local(&self, q: &QueuedReplication, dest: &str) -> Result<(), Miss> {
         let src = match self.meta.version(&q.bucket, &q.key, &VersionSelector::Id(q.version_id.clone())).await {
@@ -225,9 +427,7 @@ impl Engine {
     async fn deliver(&self, q: &QueuedReplication) -> Result<(), Miss> {
         match ReplicationDestination::parse(&q.destination) {
             Some(DestinationRef::Local { bucket }) => self.deliver_local(q, bucket).await,
-            Some(DestinationRef::Remote { target, .. }) => Err(Miss::Permanent(format!(
-                "remote target {target}: delivery to remote endpoints is not available in this build"
-            ))),
+            Some(DestinationRef::Remote { target, bucket }) => self.deliver_remote(q, target, bucket).await,
             None => Err(Miss::Permanent(format!("unknown destination {}", q.destination))),
         }
     }
@@ -316,6 +516,17 @@ impl Engine {
             }
         }
         *shown = current;
+        // Server-wide figures without a bucket label: what a scraper that may not see
+        // per-bucket series still sees (the metrics page drops gauges that name a bucket).
+        let (pending, pending_bytes, failed) = backlog
+            .iter()
+            .fold((0u64, 0u64, 0u64), |(p, pb, f), b| (p + b.pending, pb + b.pending_bytes, f + b.failed));
+        let oldest = backlog.iter().filter_map(|b| b.oldest_pending).min();
+        metrics::gauge!("holdfast_replication_backlog_versions").set(pending as f64);
+        metrics::gauge!("holdfast_replication_backlog_bytes").set(pending_bytes as f64);
+        metrics::gauge!("holdfast_replication_failed_versions").set(failed as f64);
+        let age = oldest.map_or(0, |t| now.millis().saturating_sub(t.millis()).max(0));
+        metrics::gauge!("holdfast_replication_backlog_oldest_seconds").set(age as f64 / 1000.0);
         for b in backlog {
             let labels = [("bucket", b.bucket.clone()), ("rule", b.rule_id.clone())];
             metrics::gauge!("holdfast_replication_pending", &labels).set(b.pending as f64);

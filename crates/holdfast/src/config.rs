@@ -106,6 +106,9 @@ pub struct ReplicationFileConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicationTargetConfig {
+    /// `holdfast` (the default): another Holdfast, which keeps version ids. Foreign S3
+    /// endpoints are not supported yet.
+    pub kind: Option<String>,
     pub endpoint: String,
     pub access_key: String,
     pub secret_key: String,
@@ -214,8 +217,8 @@ pub struct Config {
     pub metrics_access: crate::metrics_view::MetricsAccess,
     /// How often the lock gauges are recomputed.
     pub lock_gauges_refresh: Duration,
-    /// Ids of the remote replication targets (`[replication.target.<id>]`).
-    pub replication_targets: std::collections::BTreeSet<String>,
+    /// The remote replication targets (`[replication.target.<id>]`).
+    pub replication_targets: std::collections::BTreeMap<String, ReplicationTargetConfig>,
     /// The replication worker's timing.
     pub replication: holdfast_engine::replication::ReplicationSettings,
 }
@@ -326,9 +329,12 @@ impl Config {
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
                 bail!("[replication.target.{id}]: use letters, digits, '-' and '_' in a target id");
             }
-            if !(t.endpoint.starts_with("http://") || t.endpoint.starts_with("https://")) {
-                bail!("[replication.target.{id}] endpoint must be an http:// or https:// URL");
+            if t.kind.as_deref().is_some_and(|k| k != "holdfast") {
+                bail!(
+                    "[replication.target.{id}] kind: only \"holdfast\" targets are supported (foreign S3 endpoints are not yet)"
+                );
             }
+            crate::replication_remote::authority(&t.endpoint).with_context(|| format!("[replication.target.{id}]"))?;
             if t.access_key.is_empty() || t.secret_key.is_empty() || t.region.as_ref().is_some_and(String::is_empty) {
                 bail!(
                     "[replication.target.{id}] needs access_key and secret_key (and a region, when given, that is not empty)"
@@ -374,7 +380,7 @@ impl Config {
             anchor: crate::anchor::AnchorSettings::from_file(file.audit.unwrap_or_default())?,
             metrics_access,
             lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),
-            replication_targets: replication.target.keys().cloned().collect(),
+            replication_targets: replication.target,
             replication: repl_settings,
         })
     }

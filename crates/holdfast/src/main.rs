@@ -9,6 +9,7 @@ mod file_modes;
 mod hotpaths;
 mod lock_gauges;
 mod metrics_view;
+mod replication_remote;
 mod server;
 mod start_cleanup;
 mod trail_check;

@@ -197,6 +197,9 @@ macro_rules! answer_read {
 
 impl Gateway {
     pub(crate) async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        if req.headers.contains_key(super::replication::SOURCE_VERSION_HEADER) {
+            return self.receive_replica(req).await;
+        }
         let S3Request { input, headers, trailing_headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
         let lock = requested_lock(&headers, self.engine.clock.now())?;

@@ -5,7 +5,8 @@
 //! or `arn:holdfast:s3:<target>::<bucket>` (a remote target of the server configuration). A
 //! refused configuration stores nothing. Holdfast refuses one thing AWS admits and fails at
 //! delivery (`DstBucketObjectLockConfigMissing`): a destination without Object Lock for a
-//! source that has it (spec X2: the copy must be as immutable as the original).
+//! source that has it (spec X2: the copy must be as immutable as the original). A remote
+//! destination's versioning and Object Lock are asked over the wire.
 
 use super::require_integrity_header;
 use crate::Gateway;
@@ -197,7 +198,126 @@ fn rule_to_dto(r: Rule) -> ReplicationRule {
     }
 }
 
+/// The headers of an authenticated replication request from another Holdfast: a PutObject
+/// that carries the source version's id (and is authorised by `s3:ReplicateObject` on the
+/// destination, `s3:ReplicateTags` with tags, instead of `s3:PutObject`).
+pub const SOURCE_VERSION_HEADER: &str = "x-holdfast-replication-source-version-id";
+/// The source version's last-modified, in milliseconds since the epoch.
+pub const LAST_MODIFIED_HEADER: &str = "x-holdfast-replication-last-modified";
+/// `object` (the default), `marker` (a delete marker, empty body) or `metadata` (only the
+/// lock state and tags of a version the destination has; 404 NoSuchVersion when it has not).
+pub const KIND_HEADER: &str = "x-holdfast-replication-kind";
+/// The source's ETag (kept when it is a multipart one).
+pub const ETAG_HEADER: &str = "x-holdfast-replication-etag";
+/// The source's composite checksum, `<ALGORITHM> <base64>-<n>` (kept as it is).
+pub const COMPOSITE_CHECKSUM_HEADER: &str = "x-holdfast-replication-composite-checksum";
+
+fn header<'a>(h: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The lock state a replication request carries: as the source has it, an expired
+/// retain-until date included (a client write would be refused for that, W4).
+fn replica_lock(h: &http::HeaderMap) -> S3Result<holdfast_lock::LockState> {
+    let bad = |what: &str| s3_error!(InvalidArgument, "{what}");
+    let retention = match (header(h, "x-amz-object-lock-mode"), header(h, "x-amz-object-lock-retain-until-date")) {
+        (None, None) => None,
+        (Some(m), Some(u)) => Some(holdfast_lock::Retention {
+            mode: m.parse().map_err(|_| bad("Unknown wormMode directive."))?,
+            until: holdfast_lock::parse_retain_until(u)
+                .map_err(|_| bad("The retain until date must be provided in ISO 8601 format"))?,
+        }),
+        _ => return Err(bad("x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied")),
+    };
+    let legal_hold = header(h, "x-amz-object-lock-legal-hold")
+        .map(|v| holdfast_lock::LegalHold::parse(v).ok_or_else(|| bad("Legal Hold must be either of 'ON' or 'OFF'")))
+        .transpose()?;
+    Ok(holdfast_lock::LockState { retention, legal_hold })
+}
+
 impl Gateway {
+    /// A PutObject that is a replication request (it carries [`SOURCE_VERSION_HEADER`]).
+    pub(crate) async fn receive_replica(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        use holdfast_engine::replication::{IncomingContent, IncomingReplica};
+        let S3Request { input, headers, extensions, .. } = req;
+        let bucket = self.bucket(&input.bucket).await?;
+        let version_id = header(&headers, SOURCE_VERSION_HEADER).unwrap_or_default().to_owned();
+        if !holdfast_engine::model::is_well_formed_version_id(&version_id) || version_id == "null" {
+            return Err(invalid_argument("Invalid version id specified", SOURCE_VERSION_HEADER, Some(&version_id)));
+        }
+        let last_modified = header(&headers, LAST_MODIFIED_HEADER)
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(holdfast_lock::UtcMillis)
+            .ok_or_else(|| {
+                invalid_argument("A replication request needs its source's last-modified", LAST_MODIFIED_HEADER, None)
+            })?;
+        let lock = replica_lock(&headers)?;
+        let tags = crate::tags::tags_from_header(input.tagging.as_deref(), self.config.aws_strict)?;
+        let content = match header(&headers, KIND_HEADER).unwrap_or("object") {
+            "marker" => IncomingContent::DeleteMarker,
+            "metadata" => IncomingContent::MetadataOnly,
+            "object" => {
+                let claims = crate::convert::body_claims(
+                    &headers,
+                    None,
+                    input.content_length,
+                    input.content_md5.as_ref(),
+                    input.checksum_algorithm.as_ref(),
+                    &crate::convert::ChecksumValues {
+                        crc32: input.checksum_crc32.as_ref(),
+                        crc32c: input.checksum_crc32c.as_ref(),
+                        crc64nvme: input.checksum_crc64nvme.as_ref(),
+                        sha1: input.checksum_sha1.as_ref(),
+                        sha256: input.checksum_sha256.as_ref(),
+                    },
+                )?;
+                let composite = header(&headers, COMPOSITE_CHECKSUM_HEADER).and_then(|v| {
+                    let (alg, value) = v.split_once(' ')?;
+                    Some(holdfast_engine::model::StoredChecksum {
+                        algorithm: holdfast_engine::model::ChecksumAlgorithm::parse(alg)?,
+                        value: value.to_owned(),
+                        kind: holdfast_engine::model::ChecksumKind::Composite,
+                    })
+                });
+                IncomingContent::Object {
+                    headers: Box::new(crate::convert::object_headers(
+                        input.content_type.as_ref(),
+                        input.cache_control.as_ref(),
+                        input.content_disposition.as_ref(),
+                        input.content_encoding.as_ref(),
+                        input.content_language.as_ref(),
+                        input.expires.as_ref(),
+                        input.website_redirect_location.as_ref(),
+                        input.storage_class.as_ref(),
+                        input.metadata.as_ref(),
+                    )?),
+                    body: crate::convert::body_stream(input.body),
+                    claims,
+                    etag: header(&headers, ETAG_HEADER).map(str::to_owned),
+                    composite_checksum: composite,
+                }
+            }
+            other => return Err(invalid_argument("Unknown replication kind", KIND_HEADER, Some(other))),
+        };
+        let r = IncomingReplica {
+            key: input.key.clone(),
+            version_id: version_id.clone(),
+            last_modified,
+            lock,
+            tags,
+            content,
+        };
+        self.engine
+            .receive_replica(&bucket, r)
+            .await
+            .map_err(|e| with_resource(self.engine_err(e), &input.bucket, Some(&input.key)))?;
+        crate::audit::AuditSlot::update(&extensions, |f| f.version_id = Some(version_id.clone()));
+        Ok(S3Response::new(PutObjectOutput { version_id: Some(version_id), ..Default::default() }))
+    }
+
     /// The destinations: each ARN of a known form; a local bucket exists, is versioned, is not
     /// the source, and has Object Lock when the source has it; a remote target is declared.
     async fn check_destinations(&self, source: &holdfast_engine::model::Bucket, rules: &[Rule]) -> S3Result<()> {
@@ -224,7 +344,7 @@ impl Gateway {
                         ));
                     }
                 }
-                Some(DestinationRef::Remote { target, .. }) => {
+                Some(DestinationRef::Remote { target, bucket }) => {
                     if !self.config.replication_targets.contains(target) {
                         return Err(invalid_argument(
                             &format!("Invalid bucket ARN: no replication target {target:?} is configured"),
@@ -232,10 +352,17 @@ impl Gateway {
                             Some(arn),
                         ));
                     }
-                    return Err(s3_error!(
-                        NotImplemented,
-                        "Replication to a remote target is not implemented yet: use a bucket of this server or of the same PostgreSQL cluster (arn:aws:s3:::<bucket>)"
-                    ));
+                    let (versioned, locked) = self.engine.remote_bucket_state(target, bucket).await.map_err(|why| {
+                        invalid_request(&format!("Replication validation failed on target {target}: {why}"))
+                    })?;
+                    if !versioned {
+                        return Err(invalid_request("Destination bucket must have versioning enabled."));
+                    }
+                    if source.lock_enabled && !locked {
+                        return Err(invalid_request(
+                            "Destination bucket must have Object Lock enabled when the source bucket has Object Lock enabled.",
+                        ));
+                    }
                 }
             }
         }

@@ -103,8 +103,7 @@ async fn x2_configuration_round_trip_and_refusals_store_nothing() {
     let refuse = async |rules: Vec<ReplicationRule>, code: &str, message: Option<&str>| {
         let e = s3.put_bucket_replication().bucket(&src).replication_configuration(config(rules)).send().await;
         let e = e.unwrap_err();
-        let status = if code == "NotImplemented" { 501 } else { 400 };
-        assert_err(&e, code, status, message);
+        assert_err(&e, code, 400, message);
         let after = s3.get_bucket_replication().bucket(&src).send().await.unwrap();
         assert_eq!(after.replication_configuration().unwrap().rules(), stored.rules());
     };
@@ -139,8 +138,8 @@ async fn x2_configuration_round_trip_and_refusals_store_nothing() {
         Some("Found duplicate priority 1."),
     )
     .await;
-    // A known remote target is refused as not implemented, never stored and left failing.
-    refuse(vec![rule("r", 1, "", "arn:holdfast:s3:dr::b", false)], "NotImplemented", None).await;
+    // A known remote target that cannot be asked about its bucket (nothing listens there).
+    refuse(vec![rule("r", 1, "", "arn:holdfast:s3:dr::b", false)], "InvalidRequest", None).await;
 
     // Strict XML (S1): a misspelled element is MalformedXML.
     let body = format!(
@@ -392,4 +391,230 @@ async fn x2_sigkill_mid_replication_loses_and_duplicates_nothing() {
         assert_eq!(ids(&src).await, ids(&dst).await, "{k}");
         assert_eq!(ids(&dst).await.len(), 5);
     }
+}
+
+/// A destination server on a port of its own (it comes back there after going down) and a
+/// source server whose target `dr` is that destination.
+fn remote_pair() -> (Server, Server, ServerOptions) {
+    let listen = format!("127.0.0.1:{}", holdfast_testkit::free_port());
+    let dest_options = ServerOptions { listen: Some(listen.clone()), ..Default::default() };
+    let dest = Server::start_with(BIN, dest_options.clone());
+    let source = Server::start_with(
+        BIN,
+        ServerOptions {
+            config_toml: format!(
+                "[replication]\nretry_min_ms = 100\nretry_max_ms = 500\npoll_ms = 50\nlease_ms = 1000\n\
+                 [replication.target.dr]\nendpoint = \"http://{listen}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n",
+                holdfast_testkit::ROOT_AK,
+                holdfast_testkit::ROOT_SK
+            ),
+            ..Default::default()
+        },
+    );
+    (source, dest, dest_options)
+}
+
+async fn replicate_remote(s3: &Client, src: &str, dest_bucket: &str) {
+    s3.put_bucket_replication()
+        .bucket(src)
+        .replication_configuration(config(vec![rule(
+            "all",
+            1,
+            "",
+            &format!("arn:holdfast:s3:dr::{dest_bucket}"),
+            true,
+        )]))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn x2_remote_holdfast_keeps_version_lock_and_catches_up_after_destination_down() {
+    let (src_srv, mut dst_srv, dst_options) = remote_pair();
+    let s3 = src_srv.client();
+    let d3 = dst_srv.client();
+    let src = lock_bucket(&s3, "rrsrc").await;
+    // The remote destination's state is asked at PUT: unversioned, then without Object Lock.
+    let plain = plain_bucket(&d3, "rrplain").await;
+    let e = s3
+        .put_bucket_replication()
+        .bucket(&src)
+        .replication_configuration(config(vec![rule("all", 1, "", &format!("arn:holdfast:s3:dr::{plain}"), true)]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_err(&e, "InvalidRequest", 400, Some("Destination bucket must have versioning enabled."));
+    set_versioning(&d3, &plain, BucketVersioningStatus::Enabled).await;
+    let e = s3
+        .put_bucket_replication()
+        .bucket(&src)
+        .replication_configuration(config(vec![rule("all", 1, "", &format!("arn:holdfast:s3:dr::{plain}"), true)]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_err(
+        &e,
+        "InvalidRequest",
+        400,
+        Some("Destination bucket must have Object Lock enabled when the source bucket has Object Lock enabled."),
+    );
+    assert!(s3.get_bucket_replication().bucket(&src).send().await.is_err(), "nothing stored");
+
+    let dst = lock_bucket(&d3, "rrdst").await;
+    replicate_remote(&s3, &src, &dst).await;
+    let until = in_secs(3600);
+    let gov = put_locked(&s3, &src, "gov", ObjectLockMode::Governance, &until).await;
+    let comp = put_locked(&s3, &src, "comp", ObjectLockMode::Compliance, &until).await;
+    let held = put_held(&s3, &src, "held").await;
+    // A multipart object: its ETag and composite checksum travel as they are.
+    let part: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    let up = s3
+        .create_multipart_upload()
+        .bucket(&src)
+        .key("mp")
+        .checksum_algorithm(holdfast_testkit::aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    let upload_id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for n in 1..=2 {
+        let p = s3
+            .upload_part()
+            .bucket(&src)
+            .key("mp")
+            .upload_id(upload_id)
+            .part_number(n)
+            .checksum_algorithm(holdfast_testkit::aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(part.clone()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            holdfast_testkit::aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .checksum_crc32(p.checksum_crc32().unwrap())
+                .build(),
+        );
+    }
+    let done = s3
+        .complete_multipart_upload()
+        .bucket(&src)
+        .key("mp")
+        .upload_id(upload_id)
+        .multipart_upload(
+            holdfast_testkit::aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mp = done.version_id().unwrap().to_owned();
+    for (k, v) in [("gov", &gov), ("comp", &comp), ("held", &held), ("mp", &mp)] {
+        wait_status(&s3, &src, k, v, ReplicationStatus::Completed).await;
+        let a =
+            s3.head_object().bucket(&src).key(k).version_id(v).checksum_mode("ENABLED".into()).send().await.unwrap();
+        let b =
+            d3.head_object().bucket(&dst).key(k).version_id(v).checksum_mode("ENABLED".into()).send().await.unwrap();
+        assert_eq!(b.replication_status(), Some(&ReplicationStatus::Replica), "{k}");
+        assert_eq!(
+            (a.e_tag(), a.last_modified(), a.content_length()),
+            (b.e_tag(), b.last_modified(), b.content_length()),
+            "{k}"
+        );
+        assert_eq!(a.checksum_crc32(), b.checksum_crc32(), "{k}");
+        assert_eq!(a.object_lock_mode(), b.object_lock_mode(), "{k}");
+        assert_eq!(a.object_lock_retain_until_date(), b.object_lock_retain_until_date(), "{k}");
+        assert_eq!(a.object_lock_legal_hold_status(), b.object_lock_legal_hold_status(), "{k}");
+        let x = s3.get_object().bucket(&src).key(k).version_id(v).send().await.unwrap().body.collect().await.unwrap();
+        let y = d3.get_object().bucket(&dst).key(k).version_id(v).send().await.unwrap().body.collect().await.unwrap();
+        assert!(x.into_bytes() == y.into_bytes(), "{k}: bytes differ");
+    }
+    for (k, v) in [("gov", &gov), ("comp", &comp), ("held", &held)] {
+        let e = d3.delete_object().bucket(&dst).key(k).version_id(v).send().await.unwrap_err();
+        assert_err(&e, "AccessDenied", 403, Some(LOCKED));
+    }
+    // Retention extended and a hold placed on the source reach the remote replica.
+    let later = in_secs(7200);
+    s3.put_object_retention()
+        .bucket(&src)
+        .key("gov")
+        .version_id(&gov)
+        .retention(retention(ObjectLockRetentionMode::Governance, &later))
+        .send()
+        .await
+        .unwrap();
+    set_hold(&s3, &src, "gov", Some(&gov), ObjectLockLegalHoldStatus::On).await;
+    wait_for("the extension and hold on the remote replica", Duration::from_secs(30), async || {
+        let h = d3.head_object().bucket(&dst).key("gov").version_id(&gov).send().await.unwrap();
+        (h.object_lock_retain_until_date() == Some(&later)
+            && h.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On))
+        .then_some(())
+    })
+    .await;
+
+    // The destination goes down: writes go on, versions wait PENDING, the backlog shows.
+    dst_srv.kill();
+    let mut pending = Vec::new();
+    for i in 0..6 {
+        let k = format!("down/{}", i % 2);
+        let out =
+            s3.put_object().bucket(&src).key(&k).body(ByteStream::from(vec![i as u8; 1000])).send().await.unwrap();
+        pending.push((k, out.version_id().unwrap().to_owned()));
+    }
+    let marker = s3.delete_object().bucket(&src).key("down/0").send().await.unwrap().version_id().unwrap().to_owned();
+    for (k, v) in &pending {
+        assert_eq!(status(&s3, &src, k, v).await, Some(ReplicationStatus::Pending), "{k}");
+    }
+    let backlog = wait_for("the backlog gauge", Duration::from_secs(10), async || {
+        metric(&metrics_text(&src_srv.addr).await, "holdfast_replication_backlog_versions").filter(|n| *n >= 7.0)
+    })
+    .await;
+    assert!(backlog >= 7.0);
+    // Back: everything arrives, in order per key, each version once.
+    let mut dst_srv = Server::start_in(BIN, &dst_srv.data_dir.clone(), dst_options);
+    let d3 = dst_srv.client();
+    for (k, v) in &pending {
+        wait_status(&s3, &src, k, v, ReplicationStatus::Completed).await;
+    }
+    for k in ["down/0", "down/1"] {
+        let a = s3.list_object_versions().bucket(&src).prefix(k).send().await.unwrap();
+        let b = d3.list_object_versions().bucket(&dst).prefix(k).send().await.unwrap();
+        let ids = |o: &holdfast_testkit::aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput| {
+            o.versions().iter().map(|v| v.version_id().unwrap().to_owned()).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&a), ids(&b), "{k}");
+        assert_eq!(ids(&b).len(), 3, "{k}");
+    }
+    wait_for("the delete marker on the remote replica", Duration::from_secs(30), async || {
+        let out = d3.list_object_versions().bucket(&dst).prefix("down/0").send().await.unwrap();
+        out.delete_markers()
+            .iter()
+            .any(|m| m.version_id() == Some(marker.as_str()) && m.is_latest() == Some(true))
+            .then_some(())
+    })
+    .await;
+    dst_srv.kill();
+}
+
+#[tokio::test]
+async fn x2_remote_destination_policy_capping_retention_applies_to_replicas() {
+    let (src_srv, dst_srv, _) = remote_pair();
+    let s3 = src_srv.client();
+    let d3 = dst_srv.client();
+    let src = lock_bucket(&s3, "rpsrc").await;
+    let dst = lock_bucket(&d3, "rpdst").await;
+    // The destination caps retention at 30 days, for replicas too (s3:ReplicateObject).
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":["s3:PutObject","s3:ReplicateObject"],"Resource":"arn:aws:s3:::{dst}/*","Condition":{{"NumericGreaterThan":{{"s3:object-lock-remaining-retention-days":"30"}}}}}}]}}"#
+    );
+    d3.put_bucket_policy().bucket(&dst).policy(policy).send().await.unwrap();
+    replicate_remote(&s3, &src, &dst).await;
+    let short = put_locked(&s3, &src, "short", ObjectLockMode::Governance, &in_secs(10 * 86_400)).await;
+    let long = put_locked(&s3, &src, "long", ObjectLockMode::Governance, &in_secs(60 * 86_400)).await;
+    wait_status(&s3, &src, "short", &short, ReplicationStatus::Completed).await;
+    wait_status(&s3, &src, "long", &long, ReplicationStatus::Failed).await;
+    let e = d3.head_object().bucket(&dst).key("long").version_id(&long).send().await.unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
 }
