@@ -116,8 +116,9 @@ pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
     let mut limits = s3s::config::S3Config::default();
     limits.xml_max_body_size = usize::try_from(MAX_XML_BODY).unwrap_or(usize::MAX);
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(limits))));
-    let authorizer = access::Authorizer::new(dir).with_object_tags(engine);
-    builder.set_access(auth::Access::new(Arc::new(authorizer)));
+    let authorizer = Arc::new(access::Authorizer::new(dir).with_object_tags(Arc::clone(&engine)));
+    engine.set_replica_gate(Arc::new(ops::replication::PolicyGate(Arc::clone(&authorizer))));
+    builder.set_access(auth::Access::new(authorizer));
     if let Some(domain) = base_domain {
         builder.set_host(BaseDomainHost { domain: domain.to_ascii_lowercase() });
     }

@@ -85,6 +85,8 @@ pub struct Engine {
     space: std::sync::OnceLock<Arc<space::DiskSpace>>,
     /// Where replicas for remote targets are sent, once set.
     replica_transport: std::sync::OnceLock<Arc<dyn replication::ReplicaTransport>>,
+    /// What judges a replica for a bucket of this store (the destination's policy), once set.
+    replica_gate: std::sync::OnceLock<Arc<dyn replication::ReplicaGate>>,
 }
 
 impl Engine {
@@ -98,6 +100,7 @@ impl Engine {
             audit: std::sync::OnceLock::new(),
             space: std::sync::OnceLock::new(),
             replica_transport: std::sync::OnceLock::new(),
+            replica_gate: std::sync::OnceLock::new(),
         })
     }
 

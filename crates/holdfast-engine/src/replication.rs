@@ -90,6 +90,23 @@ pub trait ReplicaTransport: Send + Sync + 'static {
     async fn bucket_state(&self, target: &str, bucket: &str) -> Result<(bool, bool), TransportError>;
 }
 
+/// Judges a replica for a bucket of this store as the destination's access policy would judge
+/// a replication request (`s3:ReplicateObject` with the replica's lock condition keys): the
+/// api implements it with its authorizer, so a destination bucket policy that caps retention
+/// applies to local replicas as to remote ones.
+#[async_trait::async_trait]
+pub trait ReplicaGate: Send + Sync + 'static {
+    /// `Err` names why the destination refuses the replica.
+    async fn admit(
+        &self,
+        bucket: &str,
+        key: &str,
+        lock: &holdfast_lock::LockState,
+        tags: &TagSet,
+        marker: bool,
+    ) -> Result<(), String>;
+}
+
 /// A replica arriving over HTTP from another Holdfast (an authenticated replication request).
 pub struct IncomingReplica {
     pub key: String,
@@ -254,6 +271,11 @@ impl Engine {
         })
     }
 
+    /// From now on, replicas for buckets of this store pass `gate` first.
+    pub fn set_replica_gate(&self, gate: Arc<dyn ReplicaGate>) {
+        let _ = self.replica_gate.set(gate);
+    }
+
     /// From now on, remote destinations are delivered through `transport`.
     pub fn set_replica_transport(&self, transport: Arc<dyn ReplicaTransport>) {
         let _ = self.replica_transport.set(transport);
@@ -401,6 +423,12 @@ impl Engine {
         } else {
             object.iter().flat_map(|o| o.segments.iter().map(|s| s.blob.clone())).collect()
         };
+        if let Some(gate) = self.replica_gate.get()
+            && let Err(why) = gate.admit(dest, &q.key, &src.lock, &tags, src.is_delete_marker()).await
+        {
+            self.drop_blobs(&fresh).await;
+            return Err(Miss::Permanent(why));
+        }
         let actor = ActorCell::new(Actor {
             principal: Some("holdfast:replication".into()),
             op: Some("ReplicateObject".into()),

@@ -235,6 +235,56 @@ fn replica_lock(h: &http::HeaderMap) -> S3Result<holdfast_lock::LockState> {
     Ok(holdfast_lock::LockState { retention, legal_hold })
 }
 
+/// Local replicas pass the destination's access policy as a replication request from this
+/// installation's root would: `s3:ReplicateObject` (`s3:ReplicateDelete` for a marker,
+/// `s3:ReplicateTags` with tags) with the replica's lock condition keys.
+pub struct PolicyGate(pub std::sync::Arc<crate::access::Authorizer>);
+
+#[async_trait::async_trait]
+impl holdfast_engine::replication::ReplicaGate for PolicyGate {
+    async fn admit(
+        &self,
+        bucket: &str,
+        key: &str,
+        lock: &holdfast_lock::LockState,
+        tags: &TagSet,
+        marker: bool,
+    ) -> Result<(), String> {
+        let mut h = http::HeaderMap::new();
+        let mut set = |name: &'static str, value: String| {
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        };
+        set(SOURCE_VERSION_HEADER, "local".into());
+        set(KIND_HEADER, if marker { "marker" } else { "object" }.into());
+        if let Some(r) = lock.retention {
+            set("x-amz-object-lock-mode", r.mode.as_str().into());
+            set("x-amz-object-lock-retain-until-date", r.until.to_iso8601());
+        }
+        if let Some(hold) = lock.legal_hold {
+            set("x-amz-object-lock-legal-hold", hold.as_str().into());
+        }
+        if !tags.is_empty() {
+            let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            set("x-amz-tagging", holdfast_identity::signer::canonical_query(&pairs));
+        }
+        let uri: http::Uri = "/".parse().expect("a static path parses");
+        let target = crate::access::Target {
+            operation: "PutObject",
+            bucket: Some(bucket),
+            key: Some(key),
+            headers: &h,
+            uri: &uri,
+        };
+        let mut ext = http::Extensions::new();
+        self.0
+            .check(&holdfast_identity::Principal::Root, &target, &mut ext, |_| {})
+            .await
+            .map_err(|e| format!("the destination's policy refuses the replica: {}", e.code().as_str()))
+    }
+}
+
 impl Gateway {
     /// A PutObject that is a replication request (it carries [`SOURCE_VERSION_HEADER`]).
     pub(crate) async fn receive_replica(

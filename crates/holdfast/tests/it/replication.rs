@@ -618,3 +618,22 @@ async fn x2_remote_destination_policy_capping_retention_applies_to_replicas() {
     let e = d3.head_object().bucket(&dst).key("long").version_id(&long).send().await.unwrap_err();
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
 }
+
+#[tokio::test]
+async fn x2_local_destination_policy_capping_retention_applies_to_replicas() {
+    let srv = server();
+    let s3 = srv.client();
+    let src = lock_bucket(&s3, "rlpsrc").await;
+    let dst = lock_bucket(&s3, "rlpdst").await;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":["s3:PutObject","s3:ReplicateObject"],"Resource":"arn:aws:s3:::{dst}/*","Condition":{{"NumericGreaterThan":{{"s3:object-lock-remaining-retention-days":"30"}}}}}}]}}"#
+    );
+    s3.put_bucket_policy().bucket(&dst).policy(policy).send().await.unwrap();
+    replicate_to(&s3, &src, &dst, false).await;
+    let short = put_locked(&s3, &src, "short", ObjectLockMode::Governance, &in_secs(10 * 86_400)).await;
+    let long = put_locked(&s3, &src, "long", ObjectLockMode::Compliance, &in_secs(60 * 86_400)).await;
+    wait_status(&s3, &src, "short", &short, ReplicationStatus::Completed).await;
+    wait_status(&s3, &src, "long", &long, ReplicationStatus::Failed).await;
+    let e = s3.head_object().bucket(&dst).key("long").version_id(&long).send().await.unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
+}
