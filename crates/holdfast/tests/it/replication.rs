@@ -637,3 +637,66 @@ async fn x2_local_destination_policy_capping_retention_applies_to_replicas() {
     let e = s3.head_object().bucket(&dst).key("long").version_id(&long).send().await.unwrap_err();
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
 }
+
+/// 1 GiB to another Holdfast, the source killed (SIGKILL) while the bytes are on the wire:
+/// after its restart the version arrives once, whole, and the destination keeps no partial file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x2_sigkill_of_the_source_mid_copy_of_1_gib_loses_and_duplicates_nothing() {
+    use std::io::Write as _;
+    const SIZE: u64 = 1 << 30;
+    let (mut src_srv, dst_srv, _) = remote_pair();
+    let s3 = src_srv.client();
+    let d3 = dst_srv.client();
+    let src = lock_bucket(&s3, "rksrc").await;
+    let dst = lock_bucket(&d3, "rkdst").await;
+    replicate_remote(&s3, &src, &dst).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one-gib");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let block: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+        for _ in 0..(SIZE >> 20) {
+            f.write_all(&block).unwrap();
+        }
+        f.flush().unwrap();
+    }
+    let put = s3
+        .put_object()
+        .bucket(&src)
+        .key("big")
+        .object_lock_mode(ObjectLockMode::Compliance)
+        .object_lock_retain_until_date(in_secs(3600))
+        .checksum_algorithm(holdfast_testkit::aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .body(ByteStream::from_path(&path).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    drop(dir);
+    let v = put.version_id().unwrap().to_owned();
+    // Wait until the destination is receiving the body, then kill the source.
+    let tmp = dst_srv.data_dir.join("tmp");
+    let partial = |min: u64| {
+        std::fs::read_dir(&tmp).map(|d| d.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > min))).unwrap_or(false)
+    };
+    wait_for("the replica's bytes arriving", Duration::from_secs(120), async || partial(1 << 20).then_some(())).await;
+    src_srv.kill();
+    src_srv.start_again();
+    let s3 = src_srv.client();
+    wait_for("COMPLETED after the restart", Duration::from_secs(300), async || {
+        (status(&s3, &src, "big", &v).await == Some(ReplicationStatus::Completed)).then_some(())
+    })
+    .await;
+    let a =
+        s3.head_object().bucket(&src).key("big").version_id(&v).checksum_mode("ENABLED".into()).send().await.unwrap();
+    let b =
+        d3.head_object().bucket(&dst).key("big").version_id(&v).checksum_mode("ENABLED".into()).send().await.unwrap();
+    assert_eq!(
+        (a.e_tag(), a.content_length(), a.checksum_crc32()),
+        (b.e_tag(), b.content_length(), b.checksum_crc32())
+    );
+    assert_eq!(b.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    let versions = d3.list_object_versions().bucket(&dst).send().await.unwrap();
+    assert_eq!(versions.versions().len(), 1, "one replica, not two");
+    // The cut-off upload left no temporary file behind.
+    wait_for("no partial file on the destination", Duration::from_secs(30), async || (!partial(0)).then_some(())).await;
+}
