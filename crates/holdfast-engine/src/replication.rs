@@ -32,6 +32,8 @@ pub struct ReplicationSettings {
     pub lease: Duration,
     /// Items claimed per pass.
     pub batch: usize,
+    /// Items of a pass delivered at once.
+    pub concurrency: usize,
 }
 
 impl Default for ReplicationSettings {
@@ -42,6 +44,7 @@ impl Default for ReplicationSettings {
             poll: Duration::from_millis(250),
             lease: Duration::from_secs(60),
             batch: 64,
+            concurrency: 16,
         }
     }
 }
@@ -460,34 +463,43 @@ impl Engine {
         }
     }
 
+    async fn outcome(&self, q: &QueuedReplication, settings: &ReplicationSettings) -> ReplicationOutcome {
+        match self.deliver(q).await {
+            Ok(()) => {
+                record_done(q);
+                ReplicationOutcome::Done
+            }
+            Err(Miss::Permanent(why)) => {
+                tracing::warn!(bucket = %q.bucket, key = %q.key, version = %q.version_id, destination = %q.destination, %why, "replication failed");
+                metrics::counter!("holdfast_replication_failed_total", "bucket" => q.bucket.clone(), "rule" => q.rule_id.clone()).increment(1);
+                metrics::counter!("holdfast_replication_failed_bytes_total", "bucket" => q.bucket.clone(), "rule" => q.rule_id.clone()).increment(q.size);
+                ReplicationOutcome::Failed(why)
+            }
+            Err(Miss::Passing(why)) => {
+                tracing::debug!(bucket = %q.bucket, key = %q.key, attempts = q.attempts, %why, "replication will be retried");
+                metrics::counter!("holdfast_replication_retries_total", "bucket" => q.bucket.clone(), "rule" => q.rule_id.clone()).increment(1);
+                let factor = 1u32.checked_shl(q.attempts.min(20)).unwrap_or(u32::MAX);
+                let delay = settings.retry_min.saturating_mul(factor).min(settings.retry_max);
+                ReplicationOutcome::RetryAt(UtcMillis::now_system().plus_millis(millis(delay)), why)
+            }
+        }
+    }
+
     /// Claims and settles one batch; returns how many items it handled.
     pub async fn replication_pass(&self, settings: &ReplicationSettings) -> EngineResult<usize> {
         let now = UtcMillis::now_system();
         let claimed = self.meta.claim_replications(now, millis(settings.lease), settings.batch).await?;
         let n = claimed.len();
-        let mut outcomes = Vec::with_capacity(n);
-        for q in claimed {
-            let outcome = match self.deliver(&q).await {
-                Ok(()) => {
-                    record_done(&q);
-                    ReplicationOutcome::Done
-                }
-                Err(Miss::Permanent(why)) => {
-                    tracing::warn!(bucket = %q.bucket, key = %q.key, version = %q.version_id, destination = %q.destination, %why, "replication failed");
-                    metrics::counter!("holdfast_replication_failed_total", "bucket" => q.bucket.clone(), "rule" => q.rule_id.clone()).increment(1);
-                    metrics::counter!("holdfast_replication_failed_bytes_total", "bucket" => q.bucket.clone(), "rule" => q.rule_id.clone()).increment(q.size);
-                    ReplicationOutcome::Failed(why)
-                }
-                Err(Miss::Passing(why)) => {
-                    tracing::debug!(bucket = %q.bucket, key = %q.key, attempts = q.attempts, %why, "replication will be retried");
-                    metrics::counter!("holdfast_replication_retries_total", "bucket" => q.bucket.clone(), "rule" => q.rule_id.clone()).increment(1);
-                    let factor = 1u32.checked_shl(q.attempts.min(20)).unwrap_or(u32::MAX);
-                    let delay = settings.retry_min.saturating_mul(factor).min(settings.retry_max);
-                    ReplicationOutcome::RetryAt(UtcMillis::now_system().plus_millis(millis(delay)), why)
-                }
-            };
-            outcomes.push((q, outcome));
-        }
+        // A claim holds at most one item per key and destination (the queue hands out a key's
+        // next item only once the previous one is settled): the items of a batch may go at once.
+        let outcomes: Vec<(QueuedReplication, ReplicationOutcome)> = futures::stream::iter(claimed)
+            .map(|q| async move {
+                let outcome = self.outcome(&q, settings).await;
+                (q, outcome)
+            })
+            .buffer_unordered(settings.concurrency.max(1))
+            .collect()
+            .await;
         if !outcomes.is_empty() {
             self.meta.settle_replications(outcomes).await?;
         }
