@@ -100,7 +100,10 @@ impl RemoteTargets {
             .header("x-amz-date", &date)
             .header("authorization", authorization);
         for (k, v) in &signed {
-            builder = builder.header(*k, *v);
+            // User metadata may hold UTF-8 (obs-text), which `&str` headers refuse.
+            let value = http::HeaderValue::from_bytes(v.as_bytes())
+                .map_err(|e| TransportError::Refused(format!("header {k}: {e}")))?;
+            builder = builder.header(*k, value);
         }
         let request =
             builder.body(body).map_err(|e| TransportError::Refused(format!("cannot build the request: {e}")))?;
@@ -188,7 +191,7 @@ fn replica_headers(r: &OutgoingReplica) -> Vec<(String, String)> {
     for (k, v) in &hd.user {
         h.push((format!("x-amz-meta-{k}"), v.clone()));
     }
-    h.retain(|(_, v)| http::HeaderValue::from_str(v).is_ok());
+    h.retain(|(_, v)| http::HeaderValue::from_bytes(v.as_bytes()).is_ok());
     h
 }
 

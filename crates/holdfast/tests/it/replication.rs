@@ -737,3 +737,77 @@ async fn x2_gateways_sharing_postgresql_deliver_each_item_once() {
     let listed = clients[2].list_object_versions().bucket(&dst).send().await.unwrap();
     assert_eq!(listed.versions().len(), 60);
 }
+
+/// The destination authorises replicas by AWS's replication permissions, nothing else: a user
+/// allowed only s3:ReplicateObject / ReplicateTags / ReplicateDelete (and the two bucket reads
+/// PutBucketReplication asks) replicates, and cannot write, read or delete otherwise; a user
+/// allowed s3:PutObject but not s3:ReplicateObject cannot replicate (FAILED).
+#[tokio::test]
+async fn x2_remote_replication_needs_replicate_object_on_the_destination() {
+    let listen = format!("127.0.0.1:{}", holdfast_testkit::free_port());
+    let dst_srv = Server::start_with(BIN, ServerOptions { listen: Some(listen.clone()), ..Default::default() });
+    let d3 = dst_srv.client();
+    let dst = lock_bucket(&d3, "rpermdst").await;
+    let iam = dst_srv.iam();
+    let mut keys = Vec::new();
+    for (name, actions) in [
+        ("replicator", r#"["s3:ReplicateObject","s3:ReplicateTags","s3:ReplicateDelete"]"#),
+        ("putter", r#"["s3:PutObject","s3:PutObjectRetention","s3:PutObjectLegalHold"]"#),
+    ] {
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{actions},"Resource":"arn:aws:s3:::{dst}/*"}},{{"Effect":"Allow","Action":["s3:GetBucketVersioning","s3:GetBucketObjectLockConfiguration"],"Resource":"arn:aws:s3:::{dst}"}}]}}"#
+        );
+        iam.create_user().user_name(name).send().await.unwrap();
+        iam.put_user_policy().user_name(name).policy_name("p").policy_document(policy).send().await.unwrap();
+        let key = iam.create_access_key().user_name(name).send().await.unwrap().access_key.unwrap();
+        keys.push((key.access_key_id().to_owned(), key.secret_access_key().to_owned()));
+    }
+    let toml = format!(
+        "[replication]\nretry_min_ms = 100\nretry_max_ms = 500\npoll_ms = 50\nlease_ms = 1000\n\
+         [replication.target.dr]\nendpoint = \"http://{listen}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n\
+         [replication.target.put]\nendpoint = \"http://{listen}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n",
+        keys[0].0, keys[0].1, keys[1].0, keys[1].1
+    );
+    let src_srv = Server::start_with(BIN, ServerOptions { config_toml: toml, ..Default::default() });
+    let s3 = src_srv.client();
+    let src = lock_bucket(&s3, "rpermsrc").await;
+    let src2 = lock_bucket(&s3, "rpermsrc2").await;
+    replicate_remote(&s3, &src, &dst).await;
+    s3.put_bucket_replication()
+        .bucket(&src2)
+        .replication_configuration(config(vec![rule("all", 1, "", &format!("arn:holdfast:s3:put::{dst}"), true)]))
+        .send()
+        .await
+        .unwrap();
+    let v = put_locked(&s3, &src, "ok", ObjectLockMode::Compliance, &in_secs(3600)).await;
+    s3.put_object_tagging()
+        .bucket(&src)
+        .key("ok")
+        .version_id(&v)
+        .tagging(Tagging::builder().tag_set(Tag::builder().key("t").value("1").build().unwrap()).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let marker = s3.delete_object().bucket(&src).key("ok").send().await.unwrap().version_id().unwrap().to_owned();
+    wait_status(&s3, &src, "ok", &v, ReplicationStatus::Completed).await;
+    wait_for("the marker and the tags on the replica", Duration::from_secs(30), async || {
+        let l = d3.list_object_versions().bucket(&dst).send().await.unwrap();
+        let t = d3.get_object_tagging().bucket(&dst).key("ok").version_id(&v).send().await.unwrap();
+        (l.delete_markers().iter().any(|m| m.version_id() == Some(marker.as_str())) && t.tag_set().len() == 1)
+            .then_some(())
+    })
+    .await;
+    let h = d3.head_object().bucket(&dst).key("ok").version_id(&v).send().await.unwrap();
+    assert_eq!(h.replication_status(), Some(&ReplicationStatus::Replica));
+    // The replicator's key does nothing else on the destination.
+    let replicator = dst_srv.client_as(&keys[0].0, &keys[0].1);
+    let e = replicator.put_object().bucket(&dst).key("x").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    assert_err(&e, "AccessDenied", 403, None);
+    let e = replicator.get_object().bucket(&dst).key("ok").version_id(&v).send().await.unwrap_err();
+    assert_err(&e, "AccessDenied", 403, None);
+    let e = replicator.delete_object().bucket(&dst).key("ok").version_id(&v).send().await.unwrap_err();
+    assert_err(&e, "AccessDenied", 403, None);
+    // s3:PutObject is not s3:ReplicateObject.
+    let w = put(&s3, &src2, "no", b"no").await;
+    wait_status(&s3, &src2, "no", &w, ReplicationStatus::Failed).await;
+}
