@@ -19,6 +19,9 @@ pub struct ServerOptions {
     pub nofile: Option<(u64, u64)>,
     /// Append the server's log (stderr) to this file instead of the test's stderr.
     pub stderr_file: Option<PathBuf>,
+    /// The server speaks HTTPS (the test put `[tls]` in `config_toml` or `--tls-*` in
+    /// `env`): clients trust this CA certificate (PEM).
+    pub tls_ca: Option<Vec<u8>>,
 }
 
 pub struct Server {
@@ -145,21 +148,28 @@ impl Server {
             let mut lines = BufReader::new(stdout).lines();
             let mut sent = false;
             while let Some(Ok(line)) = lines.next() {
-                if !sent && let Some(rest) = line.strip_prefix("holdfast listening on http://") {
+                let rest = line.strip_prefix("holdfast listening on ");
+                if !sent && let Some((scheme, rest)) = rest.and_then(|r| r.split_once("://")) {
                     let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
-                    let _ = tx.send(addr);
+                    let _ = tx.send((scheme.to_owned(), addr));
                     sent = true;
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("holdfast did not report its address within 60 s");
-        self.endpoint = format!("http://{addr}");
+        let (scheme, addr) =
+            rx.recv_timeout(Duration::from_secs(60)).expect("holdfast did not report its address within 60 s");
+        self.endpoint = format!("{scheme}://{addr}");
         self.addr = addr;
         self.child = Some(child);
         self.wait_healthy();
     }
 
     fn wait_healthy(&self) {
+        if self.endpoint.starts_with("https://") {
+            // The edge is ready before the address is printed; over TLS a connect suffices.
+            std::net::TcpStream::connect(&self.addr).expect("connect to the HTTPS port");
+            return;
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(r) = crate::raw::raw_http_blocking(
@@ -175,12 +185,15 @@ impl Server {
     }
 
     pub fn client(&self) -> aws_sdk_s3::Client {
-        crate::s3_client(&self.endpoint, ROOT_AK, ROOT_SK)
+        self.client_as(ROOT_AK, ROOT_SK)
     }
 
     /// An S3 client with other keys (a user's).
     pub fn client_as(&self, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
-        crate::s3_client(&self.endpoint, access_key, secret_key)
+        match &self.options.tls_ca {
+            Some(ca) => crate::s3_client_tls(&self.endpoint, access_key, secret_key, ca),
+            None => crate::s3_client(&self.endpoint, access_key, secret_key),
+        }
     }
 
     /// The root user's IAM client.

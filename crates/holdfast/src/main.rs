@@ -11,6 +11,7 @@ mod lock_gauges;
 mod metrics_view;
 mod server;
 mod start_cleanup;
+mod tls;
 mod trail_check;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,12 @@ enum Command {
         /// Base domain for virtual-hosted-style requests (bucket.<domain>).
         #[arg(long, env = "HOLDFAST_BASE_DOMAIN")]
         base_domain: Option<String>,
+        /// PEM certificate chain (server certificate first): serve HTTPS instead of HTTP.
+        #[arg(long, env = "HOLDFAST_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate.
+        #[arg(long, env = "HOLDFAST_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Administration of a data directory.
     Admin {
@@ -98,15 +105,16 @@ fn main() -> std::process::ExitCode {
         file_modes::restrict_umask();
     }
     let result = match cli.command {
-        Command::Serve { listen, data_dir, config, region, base_domain } => {
-            config::Config::load(config::Overrides { listen, data_dir, config, region, base_domain }).and_then(|cfg| {
-                init_logging(&cfg.log);
-                tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(anyhow::Error::from)
-                    .and_then(|rt| rt.block_on(server::serve(cfg)))
-            })
+        Command::Serve { listen, data_dir, config, region, base_domain, tls_cert, tls_key } => {
+            config::Config::load(config::Overrides { listen, data_dir, config, region, base_domain, tls_cert, tls_key })
+                .and_then(|cfg| {
+                    init_logging(&cfg.log);
+                    tokio::runtime::Builder::new_multi_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(anyhow::Error::from)
+                        .and_then(|rt| rt.block_on(server::serve(cfg)))
+                })
         }
         Command::Admin { command: AdminCommand::Audit { command: AuditCommand::Verify { data_dir, config } } } => {
             tokio::runtime::Builder::new_current_thread()

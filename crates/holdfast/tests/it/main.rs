@@ -47,3 +47,4 @@ mod s3_tagging_lifecycle;
 mod scaleout_evidence;
 mod scaleout_gateways;
 mod tamper;
+mod tls_https;
