@@ -6,6 +6,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// `listen` when nothing sets it (shown by `--help`).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+/// `data_dir` when nothing sets it.
+pub const DEFAULT_DATA_DIR: &str = "./holdfast-data";
+/// `region` when nothing sets it.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
 /// What the TOML file may contain. Every field is optional; absent means "not set here".
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -302,7 +309,7 @@ impl Config {
         };
         let limits = file.limits.unwrap_or_default();
         let meta = meta_backend(file.meta, std::env::var("HOLDFAST_META_URL").ok())?;
-        let listen = o.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:9000".into());
+        let listen = o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen: SocketAddr =
             listen.parse().with_context(|| format!("invalid listen address {listen:?} (expected IP:PORT)"))?;
         let notify = file.notify.unwrap_or_default();
@@ -334,13 +341,13 @@ impl Config {
         if !(lock_refresh.is_finite() && lock_refresh >= 0.05) {
             bail!("[metrics] lock_refresh_secs must be a number of seconds, at least 0.05");
         }
-        let region = o.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
+        let region = o.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
         }
         Ok(Self {
             listen,
-            data_dir: o.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./holdfast-data")),
+            data_dir: o.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             region,
             base_domain: o.base_domain.or(file.base_domain).filter(|d| !d.is_empty()),
             aws_strict: file.aws_strict.unwrap_or(false),

@@ -17,6 +17,7 @@ mod multipart;
 mod objects;
 mod rows;
 mod schema;
+pub use schema::SCHEMA_VERSION;
 mod tags;
 
 use crate::model::*;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 mod buckets;
+mod cli;
 mod conformance_s3tests;
 mod evidence_anchor;
 mod evidence_audit;
