@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub base_domain: Option<String>,
     pub aws_strict: Option<bool>,
     pub log: Option<String>,
+    /// `text` (default) or `json` (also `HOLDFAST_LOG_FORMAT`).
+    pub log_format: Option<String>,
     pub limits: Option<LimitsConfig>,
     pub meta: Option<MetaFileConfig>,
     /// Other accounts on this installation, each with its own root keys and buckets.
@@ -186,6 +188,7 @@ pub struct Config {
     pub base_domain: Option<String>,
     pub aws_strict: bool,
     pub log: String,
+    pub log_format: LogFormat,
     pub max_put_size: u64,
     pub min_part_size: u64,
     pub max_chunk_size: u64,
@@ -211,6 +214,28 @@ pub struct Config {
     pub lock_gauges_refresh: Duration,
     /// HTTPS; `None`: plain HTTP.
     pub tls: Option<crate::tls::TlsSettings>,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines; colours only when stderr is a terminal.
+    Text,
+    /// One JSON object per line, every field at the top level.
+    Json,
+}
+
+fn log_format(env: Option<String>, file: Option<String>) -> anyhow::Result<LogFormat> {
+    let (value, from) = match (env.filter(|v| !v.is_empty()), file) {
+        (Some(v), _) => (v, "HOLDFAST_LOG_FORMAT"),
+        (None, Some(v)) => (v, "log_format"),
+        (None, None) => return Ok(LogFormat::Text),
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => bail!("{from} = {value:?}: expected \"text\" or \"json\""),
+    }
 }
 
 /// Values from the command line or environment (clap resolves that precedence).
@@ -352,6 +377,7 @@ impl Config {
             base_domain: o.base_domain.or(file.base_domain).filter(|d| !d.is_empty()),
             aws_strict: file.aws_strict.unwrap_or(false),
             log: file.log.unwrap_or_else(|| "info".into()),
+            log_format: log_format(std::env::var("HOLDFAST_LOG_FORMAT").ok(), file.log_format)?,
             max_put_size: limits.max_put_size.unwrap_or(5 << 30),
             min_part_size: limits.min_part_size.unwrap_or(5 << 20),
             max_chunk_size: limits.max_chunk_size.unwrap_or(16 << 20),

@@ -42,6 +42,7 @@ pub fn render(c: &Config) -> String {
     );
     let _ = writeln!(o, "aws_strict = {}", c.aws_strict);
     let _ = writeln!(o, "log = {:?}", c.log);
+    let _ = writeln!(o, "log_format = {:?}", format!("{:?}", c.log_format).to_ascii_lowercase());
     let _ = writeln!(o, "\n[tls]");
     match &c.tls {
         Some(t) => {

@@ -36,7 +36,10 @@ Environment (no flag):
   HOLDFAST_ROOT_ACCESS_KEY, HOLDFAST_ROOT_SECRET_KEY
         root credentials [default: generated at the first start and kept in
         <data-dir>/root-credentials]
-  HOLDFAST_LOG          log filter (tracing EnvFilter syntax) [default: info, or `log` in the file]
+  HOLDFAST_LOG          log filter (tracing EnvFilter syntax) [default: info, or `log` in the file];
+                        `info,s3s=off,holdfast::access=debug` adds one line per request
+  HOLDFAST_LOG_FORMAT   `text` or `json` [default: text, or `log_format` in the file; text has
+                        colours only when stderr is a terminal]
   HOLDFAST_META_URL     PostgreSQL URL, beats [meta] url [default: none: embedded SQLite]
   HOLDFAST_ACCEPT_TAMPER=1  start although the WORM guards were changed outside Holdfast
 
@@ -229,7 +232,7 @@ fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => config::Config::load(args.overrides()).and_then(|cfg| {
-            init_logging(&cfg.log);
+            init_logging(&cfg.log, cfg.log_format);
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -257,9 +260,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_logging(default: &str) {
+fn init_logging(default: &str, format: config::LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("HOLDFAST_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{default},{}", holdfast_api::QUIET_LOG_TARGETS))
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        // Colour codes only for a person at a terminal: a file or the journal gets plain text.
+        config::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        config::LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+    }
 }

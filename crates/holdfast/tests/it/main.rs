@@ -19,6 +19,7 @@ mod fault_files_metrics;
 mod identity_accounts;
 mod identity_iam;
 mod identity_policy;
+mod logs;
 mod object_lock_bucket;
 mod object_lock_delete;
 mod object_lock_durability;
