@@ -22,6 +22,9 @@ pub struct ServerOptions {
     /// The server speaks HTTPS (the test put `[tls]` in `config_toml` or `--tls-*` in
     /// `env`): clients trust this CA certificate (PEM).
     pub tls_ca: Option<Vec<u8>>,
+    /// Start without `HOLDFAST_ROOT_*`: the server generates its root keys (or reads them
+    /// from `<data-dir>/root-credentials`).
+    pub generated_root: bool,
 }
 
 pub struct Server {
@@ -138,6 +141,9 @@ impl Server {
             .env("HOLDFAST_LOG", std::env::var("HOLDFAST_TEST_LOG").unwrap_or_else(|_| "warn,s3s=off".into()))
             .stdout(Stdio::piped())
             .stderr(stderr);
+        if self.options.generated_root {
+            cmd.env_remove("HOLDFAST_ROOT_ACCESS_KEY").env_remove("HOLDFAST_ROOT_SECRET_KEY");
+        }
         for (k, v) in &self.options.env {
             cmd.env(k, v);
         }
@@ -197,6 +203,10 @@ impl Server {
     }
 
     /// The root user's IAM client.
+    pub fn iam_as(&self, access_key: &str, secret_key: &str) -> aws_sdk_iam::Client {
+        crate::iam_client(&self.endpoint, access_key, secret_key)
+    }
+
     pub fn iam(&self) -> aws_sdk_iam::Client {
         crate::iam_client(&self.endpoint, ROOT_AK, ROOT_SK)
     }

@@ -35,7 +35,8 @@ const ENVIRONMENT_HELP: &str = "\
 Environment (no flag):
   HOLDFAST_ROOT_ACCESS_KEY, HOLDFAST_ROOT_SECRET_KEY
         root credentials [default: generated at the first start and kept in
-        <data-dir>/root-credentials]
+        <data-dir>/root-credentials]; other keys than those a data dir serves stop the
+        start: `holdfast admin rotate-root` changes them
   HOLDFAST_LOG          log filter (tracing EnvFilter syntax) [default: info, or `log` in the file];
                         `info,s3s=off,holdfast::access=debug` adds one line per request
   HOLDFAST_LOG_FORMAT   `text` or `json` [default: text, or `log_format` in the file; text has
@@ -156,6 +157,14 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Replaces the root user's keys: with HOLDFAST_ROOT_ACCESS_KEY / HOLDFAST_ROOT_SECRET_KEY
+    /// when set, else with new generated keys (printed once, kept in <data-dir>/root-credentials).
+    /// The server must be stopped; the account id, and so bucket ownership, IAM users and
+    /// policies naming the account, stay.
+    RotateRoot {
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,7 +218,9 @@ fn parse() -> Cli {
         }
         Command::Admin {
             command:
-                AdminCommand::Report { place, .. } | AdminCommand::Audit { command: AuditCommand::Verify { place } },
+                AdminCommand::Report { place, .. }
+                | AdminCommand::RotateRoot { place }
+                | AdminCommand::Audit { command: AuditCommand::Verify { place } },
         } => {
             if !given("data_dir") {
                 place.data_dir = None;
@@ -246,6 +257,9 @@ fn main() -> std::process::ExitCode {
         Command::Admin { command: AdminCommand::Report { bucket, place, json } } => place
             .resolve()
             .and_then(|(data_dir, config)| runtime()?.block_on(admin::report(&data_dir, config, bucket, json))),
+        Command::Admin { command: AdminCommand::RotateRoot { place } } => {
+            place.resolve().and_then(|(data_dir, _)| credentials::rotate_root(&data_dir))
+        }
         Command::Bench(args) => match args.hotpath {
             Some(path) => hotpaths::run(path, args.count, args.dry),
             None => holdfast_bench::run(*args),

@@ -179,11 +179,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // A bad certificate or key fails the start before the data dir is touched.
     let tls = config.tls.as_ref().map(crate::tls::Tls::new).transpose()?.map(Arc::new);
     let claimed = claim(&config).await?;
-    let (root, generated) = credentials::load_or_create(&config.data_dir)?;
-    if generated {
+    let root = credentials::load_or_create(&config.data_dir)?;
+    if root.generated {
         println!("Generated root credentials (stored in {}):", config.data_dir.join("root-credentials").display());
-        println!("  access key: {}", root.access_key);
-        println!("  secret key: {}", root.secret_key);
+        println!("  access key: {}", root.creds.access_key);
+        println!("  secret key: {}", root.creds.secret_key);
     }
     let exporter = PrometheusBuilder::new()
         .set_buckets_for_metric(
@@ -369,10 +369,11 @@ fn build_edge(
     config: &Config,
     store: &Store,
     evidence: &Evidence,
-    root: holdfast_identity::RootCredentials,
+    root: credentials::Root,
     exporter: metrics_exporter_prometheus::PrometheusHandle,
 ) -> anyhow::Result<Arc<Edge>> {
-    let owner_id = canonical_id(&root.access_key);
+    // The account's ids derive from its first root key: a rotated root keeps the account.
+    let owner_id = canonical_id(&root.account_key);
     let api = ApiConfig {
         region: config.region.clone(),
         base_domain: config.base_domain.clone(),
@@ -391,7 +392,7 @@ fn build_edge(
             secret_key: a.secret_key.clone(),
         })
         .collect();
-    let dir = Directory::new(Arc::clone(&store.identity), sealer, root, account_id(&owner_id), owner_id.clone())
+    let dir = Directory::new(Arc::clone(&store.identity), sealer, root.creds, account_id(&owner_id), owner_id.clone())
         .with_accounts(accounts);
     let metrics = crate::metrics_view::MetricsEndpoint {
         exporter,
