@@ -294,6 +294,26 @@ async fn https_keeps_the_connection_bounds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn https_keeps_the_connection_cap() {
+    let pki = Pki::new("cap");
+    let files = write_tls_files(&pki, &pki.leaf(&[]));
+    let server = tls_server(&pki, &files, "[limits]\nmax_connections = 2\n", "");
+    // Two idle TLS connections fill the cap ...
+    let first = handshake(&server.addr, &pki.root_pem, &[&rustls::version::TLS13]).await;
+    let second = handshake(&server.addr, &pki.root_pem, &[&rustls::version::TLS13]).await;
+    // ... a third takes the place of one of them, and is served.
+    let mut third = handshake(&server.addr, &pki.root_pem, &[&rustls::version::TLS12]).await;
+    third.write_all(b"GET /_holdfast/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let (answer, _) = read_until_closed(third, Duration::from_secs(10)).await;
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    let (a, b) = tokio::join!(
+        read_until_closed(first, Duration::from_secs(3)),
+        read_until_closed(second, Duration::from_secs(3))
+    );
+    assert!(a.1 || b.1, "an idle connection was closed to make room");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_renewed_certificate_is_served_while_a_client_keeps_working() {
     let pki = Pki::new("reload");
     let first = pki.leaf(&[]);
