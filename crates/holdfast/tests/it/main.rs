@@ -6,6 +6,7 @@
 mod buckets;
 mod cli;
 mod conformance_s3tests;
+mod docs_examples;
 mod evidence_anchor;
 mod evidence_audit;
 mod evidence_events;
