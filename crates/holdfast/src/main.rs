@@ -221,7 +221,7 @@ fn parse() -> Cli {
     let sub = match name {
         "config" => sub.subcommand().map(|(_, m)| m),
         "admin" => match sub.subcommand() {
-            Some(("audit", m)) => m.subcommand().map(|(_, m)| m),
+            Some(("audit" | "replication", m)) => m.subcommand().map(|(_, m)| m),
             other => other.map(|(_, m)| m),
         },
         _ => Some(sub),
