@@ -63,6 +63,8 @@ pub struct OutgoingReplica {
     pub metadata_only: bool,
     /// The rule's destination storage class, if it names one.
     pub storage_class: Option<String>,
+    /// For a foreign S3 target: the version id it gave this version's replica, when known.
+    pub remote_version_id: Option<String>,
 }
 
 /// Why a remote delivery did not happen.
@@ -82,13 +84,21 @@ pub enum TransportError {
 pub trait ReplicaTransport: Send + Sync + 'static {
     /// Whether `target` is configured.
     fn knows(&self, target: &str) -> bool;
+    /// Whether `target` is a foreign S3 endpoint, which assigns its own version ids (the
+    /// worker then records them, and passes them back in
+    /// [`OutgoingReplica::remote_version_id`]).
+    fn foreign(&self, _target: &str) -> bool {
+        false
+    }
+    /// Delivers one item; `Ok(Some(id))` is the version id a foreign target gave a new
+    /// replica.
     async fn send(
         &self,
         target: &str,
         bucket: &str,
         replica: &OutgoingReplica,
         body: Option<holdfast_blob::ByteStream>,
-    ) -> Result<(), TransportError>;
+    ) -> Result<Option<String>, TransportError>;
     /// (versioning enabled, Object Lock enabled) of `bucket` behind `target`.
     async fn bucket_state(&self, target: &str, bucket: &str) -> Result<(bool, bool), TransportError>;
 }
@@ -377,16 +387,34 @@ impl Engine {
             lock: src.lock,
             metadata_only: matches!(q.kind, ReplicationKind::Lock | ReplicationKind::Tags),
             storage_class,
+            remote_version_id: None,
         };
+        let foreign = transport.foreign(target);
+        if foreign && !src.is_delete_marker() {
+            replica.remote_version_id =
+                self.meta.remote_version(&q.destination, &q.bucket, &q.key, &src.version_id).await?;
+            // A foreign store would make a second version of a repeated delivery (a crash
+            // between its answer and the settle): one it already has only gets its lock and tags.
+            if replica.remote_version_id.is_some() {
+                replica.metadata_only = true;
+            }
+        }
         if replica.metadata_only {
             match transport.send(target, dest, &replica, None).await {
-                Ok(()) => return Ok(()),
-                Err(TransportError::NoSuchVersion) => replica.metadata_only = false,
+                Ok(_) => return Ok(()),
+                Err(TransportError::NoSuchVersion) => {
+                    replica.metadata_only = false;
+                    replica.remote_version_id = None;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
         let body = src.object.as_ref().map(|o| crate::read::stream_span(Arc::clone(&self.blobs), o, 0, o.size));
-        transport.send(target, dest, &replica, body).await.map_err(Miss::from)
+        let made = transport.send(target, dest, &replica, body).await.map_err(Miss::from)?;
+        if let Some(remote) = made.filter(|_| foreign && !src.is_delete_marker()) {
+            self.meta.set_remote_version(&q.destination, &q.bucket, &q.key, &src.version_id, &remote).await?;
+        }
+        Ok(())
     }
 
     /// One item to a bucket of this store.

@@ -175,6 +175,24 @@ pub trait MetaStore: Send + Sync + 'static {
         limit: usize,
         now: UtcMillis,
     ) -> MetaResult<(u64, Option<i64>)>;
+    /// The version id a foreign S3 destination (`destination`, the rule's ARN) gave the
+    /// replica of `version_id`, as its PUT answered it (`None` when none was recorded).
+    async fn remote_version(
+        &self,
+        destination: &str,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> MetaResult<Option<String>>;
+    /// Records the version id a foreign S3 destination gave the replica of `version_id`.
+    async fn set_remote_version(
+        &self,
+        destination: &str,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        remote_version_id: &str,
+    ) -> MetaResult<()>;
     /// What waits or failed, per bucket and rule (one bucket, or all).
     async fn replication_backlog(&self, bucket: Option<&str>) -> MetaResult<Vec<ReplicationBacklog>>;
 

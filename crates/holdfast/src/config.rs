@@ -129,8 +129,8 @@ pub struct ReplicationFileConfig {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicationTargetConfig {
-    /// `holdfast` (the default): another Holdfast, which keeps version ids. Foreign S3
-    /// endpoints are not supported yet.
+    /// `holdfast` (the default): another Holdfast, which keeps version ids; `s3`: any S3
+    /// endpoint (AWS, MinIO, Ceph, a Holdfast used as one), reached with AWS's plain API.
     pub kind: Option<String>,
     pub endpoint: String,
     pub access_key: String,
@@ -420,11 +420,8 @@ impl Config {
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
                 bail!("[replication.target.{id}]: use letters, digits, '-' and '_' in a target id");
             }
-            if t.kind.as_deref().is_some_and(|k| k != "holdfast") {
-                bail!(
-                    "[replication.target.{id}] kind: only \"holdfast\" targets are supported (foreign S3 endpoints are not yet)"
-                );
-            }
+            crate::replication_remote::foreign_kind(t.kind.as_deref())
+                .with_context(|| format!("[replication.target.{id}]"))?;
             crate::replication_remote::authority(&t.endpoint).with_context(|| format!("[replication.target.{id}]"))?;
             if t.access_key.is_empty() || t.secret_key.is_empty() || t.region.as_ref().is_some_and(String::is_empty) {
                 bail!(

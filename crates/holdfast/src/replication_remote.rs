@@ -24,6 +24,17 @@ pub struct Target {
     /// `host:port`.
     authority: String,
     signer: Signer,
+    /// `kind = "s3"`: a foreign S3 endpoint (its own version ids, AWS's plain API).
+    foreign: bool,
+}
+
+/// The kinds of `[replication.target.<id>]`: `holdfast` (the default) or `s3`.
+pub fn foreign_kind(kind: Option<&str>) -> anyhow::Result<bool> {
+    match kind {
+        None | Some("holdfast") => Ok(false),
+        Some("s3") => Ok(true),
+        Some(other) => anyhow::bail!("kind {other:?}: use \"holdfast\" (another Holdfast) or \"s3\" (any S3 endpoint)"),
+    }
 }
 
 pub struct RemoteTargets {
@@ -58,8 +69,11 @@ impl RemoteTargets {
         for (id, t) in config {
             let region = t.region.clone().unwrap_or_else(|| "us-east-1".into());
             let authority = authority(&t.endpoint).with_context(|| format!("[replication.target.{id}]"))?;
-            targets
-                .insert(id.clone(), Target { authority, signer: Signer::new(&t.access_key, &t.secret_key, &region) });
+            let foreign = foreign_kind(t.kind.as_deref()).with_context(|| format!("[replication.target.{id}]"))?;
+            targets.insert(
+                id.clone(),
+                Target { authority, signer: Signer::new(&t.access_key, &t.secret_key, &region), foreign },
+            );
         }
         Ok(Self { targets })
     }
@@ -76,7 +90,7 @@ impl RemoteTargets {
         headers: &[(String, String)],
         body: Body,
         length: u64,
-    ) -> Result<(http::StatusCode, Bytes), TransportError> {
+    ) -> Result<(http::StatusCode, http::HeaderMap, Bytes), TransportError> {
         let mut path = format!("/{}", sigv4::uri_encode(bucket, false));
         if let Some(k) = key {
             path.push('/');
@@ -120,11 +134,192 @@ impl RemoteTargets {
             let response = sender.send_request(request).await.map_err(passing)?;
             let (parts, body) = response.into_parts();
             let body = body.collect().await.map_err(passing)?.to_bytes();
-            Ok((parts.status, body))
+            Ok((parts.status, parts.headers, body))
         };
         tokio::time::timeout(limit, exchange)
             .await
             .map_err(|_| TransportError::Passing(format!("{} did not answer within {limit:?}", target.authority)))?
+    }
+}
+
+/// What an unsuccessful answer means: NoSuchVersion (and, from a foreign store, NoSuchKey)
+/// to a metadata update asks for the whole version; 5xx, 408 and 429 pass; the rest is final.
+fn failure(target: &str, status: http::StatusCode, text: &[u8], metadata: bool) -> TransportError {
+    let text = String::from_utf8_lossy(text);
+    let code = xml_text(&text, "Code").unwrap_or_default();
+    let why = format!("{target}: HTTP {} {code} {}", status.as_u16(), xml_text(&text, "Message").unwrap_or_default());
+    if metadata && (code == "NoSuchVersion" || code == "NoSuchKey") {
+        return TransportError::NoSuchVersion;
+    }
+    if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+        return TransportError::Passing(why);
+    }
+    TransportError::Refused(why)
+}
+
+fn small_body(bytes: Vec<u8>) -> Body {
+    http_body_util::Full::new(Bytes::from(bytes)).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn content_md5(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+impl RemoteTargets {
+    /// One item to a foreign S3 endpoint with AWS's plain API: a new version is a PutObject
+    /// with the object-lock headers (the store gives it its own version id, returned); a lock
+    /// or tag change is PutObjectRetention (only when it strengthens the replica's lock, as
+    /// `replica_lock` decides), PutObjectLegalHold and PutObjectTagging on the version the
+    /// store gave the replica; a delete marker is a DELETE of the key.
+    async fn send_foreign(
+        &self,
+        t: &Target,
+        target: &str,
+        bucket: &str,
+        replica: &OutgoingReplica,
+        body: Option<holdfast_blob::ByteStream>,
+    ) -> Result<Option<String>, TransportError> {
+        let key = Some(replica.key.as_str());
+        let Some(obj) = &replica.object else {
+            let (status, _, text) = self.call(t, Method::DELETE, bucket, key, &[], &[], empty(), 0).await?;
+            return if status.is_success() { Ok(None) } else { Err(failure(target, status, &text, false)) };
+        };
+        if replica.metadata_only {
+            let Some(remote) = replica.remote_version_id.as_deref() else { return Err(TransportError::NoSuchVersion) };
+            self.foreign_lock_and_tags(t, target, bucket, replica, remote).await?;
+            return Ok(None);
+        }
+        let now = holdfast_lock::UtcMillis::now_system();
+        let mut headers = replica_headers(replica);
+        headers.retain(|(k, _)| !k.starts_with("x-holdfast-"));
+        // A store refuses a retain-until in the past: an expired retention protects nothing.
+        if replica.lock.retention.is_some_and(|r| !r.is_active(now)) {
+            headers.retain(|(k, _)| {
+                !k.starts_with("x-amz-object-lock-mode") && k != "x-amz-object-lock-retain-until-date"
+            });
+        }
+        let Some(b) = body else { return Err(TransportError::Refused("no body for a new version".into())) };
+        let frames = b.map(|chunk| chunk.map(Frame::data));
+        let (status, answer, text) = self
+            .call(t, Method::PUT, bucket, key, &[], &headers, StreamBody::new(frames).boxed_unsync(), obj.size)
+            .await?;
+        if !status.is_success() {
+            return Err(failure(target, status, &text, false));
+        }
+        let id = answer.get("x-amz-version-id").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty() && *v != "null");
+        let Some(id) = id else {
+            return Err(TransportError::Refused(format!(
+                "{target}: the PUT answered no version id (is {bucket} versioned?)"
+            )));
+        };
+        Ok(Some(id.to_owned()))
+    }
+
+    async fn foreign_lock_and_tags(
+        &self,
+        t: &Target,
+        target: &str,
+        bucket: &str,
+        replica: &OutgoingReplica,
+        remote: &str,
+    ) -> Result<(), TransportError> {
+        let key = Some(replica.key.as_str());
+        let now = holdfast_lock::UtcMillis::now_system();
+        let put = async |sub: &str, xml: String, bypass: bool| -> Result<(), TransportError> {
+            let xml = xml.into_bytes();
+            let mut headers =
+                vec![("content-md5".to_owned(), content_md5(&xml)), ("content-type".into(), "application/xml".into())];
+            if bypass {
+                headers.push(("x-amz-bypass-governance-retention".into(), "true".into()));
+            }
+            let length = xml.len() as u64;
+            let (status, _, text) = self
+                .call(
+                    t,
+                    Method::PUT,
+                    bucket,
+                    key,
+                    &[(sub, ""), ("versionId", remote)],
+                    &headers,
+                    small_body(xml),
+                    length,
+                )
+                .await?;
+            if status.is_success() { Ok(()) } else { Err(failure(target, status, &text, true)) }
+        };
+        if replica.lock.retention.is_some() {
+            // What the replica has now: a retention is only ever strengthened.
+            let (status, _, text) = self
+                .call(t, Method::GET, bucket, key, &[("retention", ""), ("versionId", remote)], &[], empty(), 0)
+                .await?;
+            let current = if status.is_success() {
+                let text = String::from_utf8_lossy(&text);
+                let mode = xml_text(&text, "Mode").and_then(|m| m.parse::<holdfast_lock::Mode>().ok());
+                let until = xml_text(&text, "RetainUntilDate").and_then(|d| holdfast_lock::UtcMillis::parse(&d).ok());
+                mode.zip(until).map(|(mode, until)| holdfast_lock::Retention { mode, until })
+            } else if status.as_u16() == 404
+                && xml_text(&String::from_utf8_lossy(&text), "Code").as_deref() == Some("NoSuchObjectLockConfiguration")
+            {
+                None
+            } else {
+                return Err(failure(target, status, &text, true));
+            };
+            let have = holdfast_lock::LockState { retention: current, legal_hold: None };
+            let want = holdfast_lock::replica_lock(have, replica.lock, now).retention;
+            if let Some(r) = want.filter(|r| Some(*r) != current && r.is_active(now)) {
+                // GOVERNANCE → COMPLIANCE is a mode change S3 allows only with governance
+                // bypass (the replicator then needs s3:BypassGovernanceRetention there).
+                let upgrade = current.is_some_and(|c| c.is_active(now) && c.mode != r.mode);
+                put(
+                    "retention",
+                    format!(
+                        "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>{}</Mode><RetainUntilDate>{}</RetainUntilDate></Retention>",
+                        r.mode.as_str(),
+                        r.until.to_iso8601()
+                    ),
+                    upgrade,
+                )
+                .await?;
+            }
+        }
+        if let Some(hold) = replica.lock.legal_hold {
+            put(
+                "legal-hold",
+                format!(
+                    "<LegalHold xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>{}</Status></LegalHold>",
+                    hold.as_str()
+                ),
+                false,
+            )
+            .await?;
+        }
+        if replica.tags.is_empty() {
+            let (status, _, text) = self
+                .call(t, Method::DELETE, bucket, key, &[("tagging", ""), ("versionId", remote)], &[], empty(), 0)
+                .await?;
+            if !status.is_success() {
+                return Err(failure(target, status, &text, true));
+            }
+        } else {
+            let tags: String = replica
+                .tags
+                .iter()
+                .map(|(k, v)| format!("<Tag><Key>{}</Key><Value>{}</Value></Tag>", xml_escape(k), xml_escape(v)))
+                .collect();
+            put(
+                "tagging",
+                format!("<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>{tags}</TagSet></Tagging>"),
+                false,
+            )
+            .await?;
+        }
+        Ok(())
     }
 }
 
@@ -201,14 +396,21 @@ impl ReplicaTransport for RemoteTargets {
         self.targets.contains_key(target)
     }
 
+    fn foreign(&self, target: &str) -> bool {
+        self.targets.get(target).is_some_and(|t| t.foreign)
+    }
+
     async fn send(
         &self,
         target: &str,
         bucket: &str,
         replica: &OutgoingReplica,
         body: Option<holdfast_blob::ByteStream>,
-    ) -> Result<(), TransportError> {
+    ) -> Result<Option<String>, TransportError> {
         let t = self.targets.get(target).ok_or_else(|| TransportError::Refused(format!("unknown target {target}")))?;
+        if t.foreign {
+            return self.send_foreign(t, target, bucket, replica, body).await;
+        }
         let headers = replica_headers(replica);
         let (stream, length) = match (body, &replica.object) {
             (Some(b), Some(obj)) if !replica.metadata_only => {
@@ -217,34 +419,25 @@ impl ReplicaTransport for RemoteTargets {
             }
             _ => (empty(), 0),
         };
-        let (status, text) =
+        let (status, _, text) =
             self.call(t, Method::PUT, bucket, Some(&replica.key), &[], &headers, stream, length).await?;
         if status.is_success() {
-            return Ok(());
+            return Ok(None);
         }
-        let text = String::from_utf8_lossy(&text);
-        let code = xml_text(&text, "Code").unwrap_or_default();
-        let why =
-            format!("{target}: HTTP {} {code} {}", status.as_u16(), xml_text(&text, "Message").unwrap_or_default());
-        if replica.metadata_only && code == "NoSuchVersion" {
-            return Err(TransportError::NoSuchVersion);
-        }
-        if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
-            return Err(TransportError::Passing(why));
-        }
-        Err(TransportError::Refused(why))
+        Err(failure(target, status, &text, replica.metadata_only))
     }
 
     async fn bucket_state(&self, target: &str, bucket: &str) -> Result<(bool, bool), TransportError> {
         let t = self.targets.get(target).ok_or_else(|| TransportError::Refused(format!("unknown target {target}")))?;
-        let (status, text) = self.call(t, Method::GET, bucket, None, &[("versioning", "")], &[], empty(), 0).await?;
+        let (status, _, text) = self.call(t, Method::GET, bucket, None, &[("versioning", "")], &[], empty(), 0).await?;
         let text = String::from_utf8_lossy(&text).into_owned();
         if !status.is_success() {
             let code = xml_text(&text, "Code").unwrap_or_default();
             return Err(TransportError::Refused(format!("HTTP {} {code}", status.as_u16())));
         }
         let versioned = xml_text(&text, "Status").as_deref() == Some("Enabled");
-        let (status, text) = self.call(t, Method::GET, bucket, None, &[("object-lock", "")], &[], empty(), 0).await?;
+        let (status, _, text) =
+            self.call(t, Method::GET, bucket, None, &[("object-lock", "")], &[], empty(), 0).await?;
         let locked = status.is_success()
             && xml_text(&String::from_utf8_lossy(&text), "ObjectLockEnabled").as_deref() == Some("Enabled");
         Ok((versioned, locked))

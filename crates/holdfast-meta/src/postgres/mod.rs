@@ -555,6 +555,31 @@ impl crate::MetaStore for PgMeta {
         write!(self, |tx| replication::requeue(&tx, bucket, prefix, after, limit, now).await?)
     }
 
+    async fn remote_version(
+        &self,
+        destination: &str,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> MetaResult<Option<String>> {
+        read!(self, |tx| replication::remote_version(&tx, destination, bucket, key, version_id).await?)
+    }
+
+    async fn set_remote_version(
+        &self,
+        destination: &str,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        remote_version_id: &str,
+    ) -> MetaResult<()> {
+        write_unrecorded!(self, |tx| replication::set_remote_version(
+            &tx,
+            [destination, bucket, key, version_id, remote_version_id]
+        )
+        .await?)
+    }
+
     async fn replication_backlog(&self, bucket: Option<&str>) -> MetaResult<Vec<ReplicationBacklog>> {
         read!(self, |tx| replication::backlog(&tx, bucket).await?)
     }

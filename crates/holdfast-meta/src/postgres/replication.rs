@@ -48,6 +48,49 @@ CREATE TABLE replication_status (
 );
 "#;
 
+/// Schema version 7: the version ids foreign S3 destinations gave replicas (they assign
+/// their own), so that later lock and tag changes address that version.
+pub(super) const V7: &str = r#"
+CREATE TABLE replication_remote_versions (
+    destination text NOT NULL,
+    bucket text COLLATE "C" NOT NULL,
+    key bytea NOT NULL,
+    version_id text NOT NULL,
+    remote_version_id text NOT NULL,
+    PRIMARY KEY (destination, bucket, key, version_id)
+);
+"#;
+
+pub(super) async fn remote_version(
+    tx: &Tx<'_>,
+    destination: &str,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<Option<String>, Fail> {
+    let row = query_opt(
+        tx,
+        "SELECT remote_version_id FROM replication_remote_versions
+         WHERE destination = $1 AND bucket = $2 AND key = $3 AND version_id = $4",
+        &[&destination, &bucket, &key.as_bytes(), &version_id],
+    )
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// `[destination, bucket, key, version_id, remote_version_id]`.
+pub(super) async fn set_remote_version(tx: &Tx<'_>, ids: [&str; 5]) -> Result<(), Fail> {
+    execute(
+        tx,
+        "INSERT INTO replication_remote_versions (destination, bucket, key, version_id, remote_version_id)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (destination, bucket, key, version_id) DO UPDATE SET remote_version_id = excluded.remote_version_id",
+        &[&ids[0], &ids[1], &ids[2].as_bytes(), &ids[3], &ids[4]],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn config(tx: &Tx<'_>, bucket: &str) -> Result<Option<ReplicationConfig>, Fail> {
     let Some(doc) = evidence::config_doc(tx, bucket, BucketConfigKind::Replication).await? else { return Ok(None) };
     Ok(Some(serde_json::from_str(&doc)?))

@@ -151,6 +151,7 @@ impl SqliteMeta {
         conn.execute_batch(tags::SCHEMA)?;
         conn.execute_batch(audit::SCHEMA)?;
         conn.execute_batch(replication::SCHEMA)?;
+        conn.execute_batch(replication::SCHEMA_REMOTE_VERSIONS)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .map(Some)
@@ -652,6 +653,29 @@ impl crate::MetaStore for SqliteMeta {
     ) -> MetaResult<(u64, Option<i64>)> {
         let (bucket, prefix) = (bucket.to_owned(), prefix.to_owned());
         self.write_object(move |c| replication::requeue(c, &bucket, &prefix, after, limit, now)).await
+    }
+
+    async fn remote_version(
+        &self,
+        destination: &str,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> MetaResult<Option<String>> {
+        let ids = [destination, bucket, key, version_id].map(str::to_owned);
+        self.read(move |c| replication::remote_version(c, &ids)).await
+    }
+
+    async fn set_remote_version(
+        &self,
+        destination: &str,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        remote_version_id: &str,
+    ) -> MetaResult<()> {
+        let ids = [destination, bucket, key, version_id, remote_version_id].map(str::to_owned);
+        self.write_unrecorded(move |c| replication::set_remote_version(c, &ids)).await
     }
 
     async fn replication_backlog(&self, bucket: Option<&str>) -> MetaResult<Vec<ReplicationBacklog>> {

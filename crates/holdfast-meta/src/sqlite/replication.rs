@@ -46,6 +46,43 @@ CREATE TABLE IF NOT EXISTS replication_status (
 ) WITHOUT ROWID;
 ";
 
+/// Added with foreign S3 targets (additive, no schema version: a build without it refuses
+/// such targets in its configuration, so it never needs the table).
+pub(super) const SCHEMA_REMOTE_VERSIONS: &str = r"
+-- The version id a foreign S3 destination gave each replica (it assigns its own): later lock
+-- and tag changes address that version.
+CREATE TABLE IF NOT EXISTS replication_remote_versions (
+    destination TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    version_id TEXT NOT NULL,
+    remote_version_id TEXT NOT NULL,
+    PRIMARY KEY (destination, bucket, key, version_id)
+) WITHOUT ROWID;
+";
+
+/// `[destination, bucket, key, version_id]`.
+pub(super) fn remote_version(conn: &Connection, ids: &[String; 4]) -> MetaResult<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT remote_version_id FROM replication_remote_versions
+             WHERE destination = ?1 AND bucket = ?2 AND key = ?3 AND version_id = ?4",
+        )?
+        .query_row(params![ids[0], ids[1], ids[2].as_bytes(), ids[3]], |r| r.get(0))
+        .optional()?)
+}
+
+/// `[destination, bucket, key, version_id, remote_version_id]`.
+pub(super) fn set_remote_version(conn: &Connection, ids: &[String; 5]) -> MetaResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO replication_remote_versions (destination, bucket, key, version_id, remote_version_id)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (destination, bucket, key, version_id) DO UPDATE SET remote_version_id = excluded.remote_version_id",
+    )?
+    .execute(params![ids[0], ids[1], ids[2].as_bytes(), ids[3], ids[4]])?;
+    Ok(())
+}
+
 fn config(conn: &Connection, bucket: &str) -> MetaResult<Option<ReplicationConfig>> {
     let Some(doc) = evidence::config_doc(conn, bucket, BucketConfigKind::Replication)? else { return Ok(None) };
     Ok(Some(serde_json::from_str(&doc)?))

@@ -31,7 +31,7 @@ fn server() -> Server {
     )
 }
 
-fn rule(id: &str, priority: i32, prefix: &str, dest: &str, markers: bool) -> ReplicationRule {
+pub(crate) fn rule(id: &str, priority: i32, prefix: &str, dest: &str, markers: bool) -> ReplicationRule {
     let status = if markers { DeleteMarkerReplicationStatus::Enabled } else { DeleteMarkerReplicationStatus::Disabled };
     ReplicationRule::builder()
         .id(id)
@@ -44,7 +44,7 @@ fn rule(id: &str, priority: i32, prefix: &str, dest: &str, markers: bool) -> Rep
         .unwrap()
 }
 
-fn config(rules: Vec<ReplicationRule>) -> ReplicationConfiguration {
+pub(crate) fn config(rules: Vec<ReplicationRule>) -> ReplicationConfiguration {
     ReplicationConfiguration::builder()
         .role("arn:aws:iam::123456789012:role/replication")
         .set_rules(Some(rules))
@@ -61,11 +61,11 @@ async fn replicate_to(s3: &Client, src: &str, dest: &str, markers: bool) {
         .unwrap();
 }
 
-async fn status(s3: &Client, b: &str, k: &str, v: &str) -> Option<ReplicationStatus> {
+pub(crate) async fn status(s3: &Client, b: &str, k: &str, v: &str) -> Option<ReplicationStatus> {
     s3.head_object().bucket(b).key(k).version_id(v).send().await.ok()?.replication_status().cloned()
 }
 
-async fn wait_status(s3: &Client, b: &str, k: &str, v: &str, want: ReplicationStatus) {
+pub(crate) async fn wait_status(s3: &Client, b: &str, k: &str, v: &str, want: ReplicationStatus) {
     wait_for(&format!("{k} {v} {want:?}"), Duration::from_secs(30), async || {
         (status(s3, b, k, v).await.as_ref() == Some(&want)).then_some(())
     })
