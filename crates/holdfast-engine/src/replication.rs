@@ -65,7 +65,13 @@ pub struct OutgoingReplica {
     pub storage_class: Option<String>,
     /// For a foreign S3 target: the version id it gave this version's replica, when known.
     pub remote_version_id: Option<String>,
+    /// Opens the byte range `[start, end)` of the version's bytes afresh (a large version goes
+    /// in parts, each read twice: once for its MD5, once to send it).
+    pub reader: Option<SpanReader>,
 }
+
+/// See [`OutgoingReplica::reader`].
+pub type SpanReader = Arc<dyn Fn(u64, u64) -> holdfast_blob::ByteStream + Send + Sync>;
 
 /// Why a remote delivery did not happen.
 #[derive(Debug)]
@@ -388,6 +394,10 @@ impl Engine {
             metadata_only: matches!(q.kind, ReplicationKind::Lock | ReplicationKind::Tags),
             storage_class,
             remote_version_id: None,
+            reader: src.object.clone().map(|o| {
+                let blobs = Arc::clone(&self.blobs);
+                Arc::new(move |start, end| crate::read::stream_span(Arc::clone(&blobs), &o, start, end)) as SpanReader
+            }),
         };
         let foreign = transport.foreign(target);
         if foreign && !src.is_delete_marker() {

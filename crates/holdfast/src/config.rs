@@ -124,6 +124,11 @@ pub struct ReplicationFileConfig {
     /// How long a claimed item is withheld from other workers, in milliseconds (default
     /// 60000): after a crash, what was being delivered is handed out again this much later.
     pub lease_ms: Option<u64>,
+    /// A new version larger than this many bytes goes to a foreign S3 target (`kind = "s3"`)
+    /// as a multipart upload (default 64 MiB)...
+    pub multipart_threshold: Option<u64>,
+    /// ...of parts of this many bytes (default 16 MiB, at least 5 MiB as S3 requires).
+    pub multipart_part_size: Option<u64>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -261,6 +266,8 @@ pub struct Config {
     pub replication_targets: std::collections::BTreeMap<String, ReplicationTargetConfig>,
     /// The replication worker's timing.
     pub replication: holdfast_engine::replication::ReplicationSettings,
+    /// When a replica goes to a foreign S3 target as a multipart upload.
+    pub replication_multipart: crate::replication_remote::Multipart,
     /// HTTPS; `None`: plain HTTP.
     pub tls: Option<crate::tls::TlsSettings>,
 }
@@ -429,6 +436,17 @@ impl Config {
                 );
             }
         }
+        let defaults = crate::replication_remote::Multipart::default();
+        let replication_multipart = crate::replication_remote::Multipart {
+            threshold: replication.multipart_threshold.unwrap_or(defaults.threshold),
+            part_size: replication.multipart_part_size.unwrap_or(defaults.part_size),
+        };
+        if !(5 << 20..=5 << 30).contains(&replication_multipart.part_size) {
+            bail!("[replication] multipart_part_size must be between 5 MiB and 5 GiB (S3's part sizes)");
+        }
+        if replication_multipart.threshold > 5 << 30 {
+            bail!("[replication] multipart_threshold must be at most 5 GiB (S3's largest PUT)");
+        }
         let repl_min = Duration::from_millis(replication.retry_min_ms.unwrap_or(1000).max(1));
         let repl_settings = holdfast_engine::replication::ReplicationSettings {
             retry_min: repl_min,
@@ -471,6 +489,7 @@ impl Config {
             lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),
             replication_targets: replication.target,
             replication: repl_settings,
+            replication_multipart,
             tls: tls_settings(o.tls_cert, o.tls_key, file.tls)?,
         })
     }

@@ -39,6 +39,21 @@ pub fn foreign_kind(kind: Option<&str>) -> anyhow::Result<bool> {
 
 pub struct RemoteTargets {
     targets: BTreeMap<String, Target>,
+    multipart: Multipart,
+}
+
+/// `[replication] multipart_threshold` / `multipart_part_size`: a new version larger than the
+/// threshold goes to a foreign S3 target as a multipart upload of parts of this size.
+#[derive(Debug, Clone, Copy)]
+pub struct Multipart {
+    pub threshold: u64,
+    pub part_size: u64,
+}
+
+impl Default for Multipart {
+    fn default() -> Self {
+        Self { threshold: 64 << 20, part_size: 16 << 20 }
+    }
 }
 
 /// `http://host[:port][/]` → `host:port`.
@@ -64,7 +79,10 @@ fn passing(e: impl std::fmt::Display) -> TransportError {
 }
 
 impl RemoteTargets {
-    pub fn new(config: &BTreeMap<String, crate::config::ReplicationTargetConfig>) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &BTreeMap<String, crate::config::ReplicationTargetConfig>,
+        multipart: Multipart,
+    ) -> anyhow::Result<Self> {
         let mut targets = BTreeMap::new();
         for (id, t) in config {
             let region = t.region.clone().unwrap_or_else(|| "us-east-1".into());
@@ -75,7 +93,7 @@ impl RemoteTargets {
                 Target { authority, signer: Signer::new(&t.access_key, &t.secret_key, &region), foreign },
             );
         }
-        Ok(Self { targets })
+        Ok(Self { targets, multipart })
     }
 
     /// One signed request; `body` streams `length` bytes.
@@ -204,6 +222,9 @@ impl RemoteTargets {
                 !k.starts_with("x-amz-object-lock-mode") && k != "x-amz-object-lock-retain-until-date"
             });
         }
+        if obj.size > self.multipart.threshold {
+            return self.put_multipart(t, target, bucket, replica, headers, obj.size).await;
+        }
         let Some(b) = body else { return Err(TransportError::Refused("no body for a new version".into())) };
         let frames = b.map(|chunk| chunk.map(Frame::data));
         let (status, answer, text) = self
@@ -216,6 +237,122 @@ impl RemoteTargets {
         let Some(id) = id else {
             return Err(TransportError::Refused(format!(
                 "{target}: the PUT answered no version id (is {bucket} versioned?)"
+            )));
+        };
+        Ok(Some(id.to_owned()))
+    }
+
+    /// A new version above the threshold as a multipart upload. Each part is read twice from
+    /// the source's blobs (once for its Content-MD5, which S3 requires of parts of an upload
+    /// with lock headers, once streaming to the socket), so nothing is held in memory; any
+    /// failure aborts the upload.
+    async fn put_multipart(
+        &self,
+        t: &Target,
+        target: &str,
+        bucket: &str,
+        replica: &OutgoingReplica,
+        mut headers: Vec<(String, String)>,
+        size: u64,
+    ) -> Result<Option<String>, TransportError> {
+        let key = replica.key.as_str();
+        let Some(reader) = replica.reader.as_ref() else {
+            return Err(TransportError::Refused("a multipart replica needs a reader".into()));
+        };
+        // The whole object's MD5 and checksum do not apply to an upload of parts.
+        headers.retain(|(k, _)| k != "content-md5" && !k.starts_with("x-amz-checksum-"));
+        let (status, _, text) =
+            self.call(t, Method::POST, bucket, Some(key), &[("uploads", "")], &headers, empty(), 0).await?;
+        if !status.is_success() {
+            return Err(failure(target, status, &text, false));
+        }
+        let Some(upload) = xml_text(&String::from_utf8_lossy(&text), "UploadId") else {
+            return Err(TransportError::Passing(format!("{target}: CreateMultipartUpload answered no UploadId")));
+        };
+        let outcome = self.upload_parts(t, target, bucket, key, &upload, reader, size).await;
+        if outcome.is_err() {
+            let _ = self.call(t, Method::DELETE, bucket, Some(key), &[("uploadId", &upload)], &[], empty(), 0).await;
+        }
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn upload_parts(
+        &self,
+        t: &Target,
+        target: &str,
+        bucket: &str,
+        key: &str,
+        upload: &str,
+        reader: &holdfast_engine::replication::SpanReader,
+        size: u64,
+    ) -> Result<Option<String>, TransportError> {
+        use base64::Engine as _;
+        use md5::Digest as _;
+        let part_size = self.multipart.part_size.max(1);
+        let mut completed = String::new();
+        let mut start = 0u64;
+        let mut number = 0u32;
+        while start < size {
+            number += 1;
+            let end = (start + part_size).min(size);
+            let mut md5 = md5::Md5::new();
+            let mut read = 0u64;
+            let mut first = reader(start, end);
+            while let Some(chunk) = first.next().await {
+                let chunk = chunk.map_err(|e| TransportError::Passing(format!("reading the source: {e}")))?;
+                read += chunk.len() as u64;
+                md5.update(&chunk);
+            }
+            if read != end - start {
+                return Err(TransportError::Passing(format!(
+                    "reading the source: part {number} has {read} bytes of {}",
+                    end - start
+                )));
+            }
+            let digest = md5.finalize();
+            let headers = vec![("content-md5".to_owned(), base64::engine::general_purpose::STANDARD.encode(digest))];
+            let number_text = number.to_string();
+            let query = [("partNumber", number_text.as_str()), ("uploadId", upload)];
+            let frames = reader(start, end).map(|chunk| chunk.map(Frame::data));
+            let (status, answer, text) = self
+                .call(
+                    t,
+                    Method::PUT,
+                    bucket,
+                    Some(key),
+                    &query,
+                    &headers,
+                    StreamBody::new(frames).boxed_unsync(),
+                    end - start,
+                )
+                .await?;
+            if !status.is_success() {
+                return Err(failure(target, status, &text, false));
+            }
+            let etag = answer.get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            completed
+                .push_str(&format!("<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>", xml_escape(&etag)));
+            start = end;
+        }
+        let xml = format!(
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{completed}</CompleteMultipartUpload>"
+        )
+        .into_bytes();
+        let length = xml.len() as u64;
+        let headers = vec![("content-type".to_owned(), "application/xml".to_owned())];
+        let (status, answer, text) = self
+            .call(t, Method::POST, bucket, Some(key), &[("uploadId", upload)], &headers, small_body(xml), length)
+            .await?;
+        // S3 may answer 200 with an error in the body.
+        if !status.is_success() || String::from_utf8_lossy(&text).contains("<Error>") {
+            let status = if status.is_success() { http::StatusCode::INTERNAL_SERVER_ERROR } else { status };
+            return Err(failure(target, status, &text, false));
+        }
+        let id = answer.get("x-amz-version-id").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty() && *v != "null");
+        let Some(id) = id else {
+            return Err(TransportError::Refused(format!(
+                "{target}: the upload answered no version id (is {bucket} versioned?)"
             )));
         };
         Ok(Some(id.to_owned()))

@@ -361,7 +361,8 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         day_ms: config.lifecycle_day_ms,
         interval: config.lifecycle_interval,
     });
-    let remote = crate::replication_remote::RemoteTargets::new(&config.replication_targets)?;
+    let remote =
+        crate::replication_remote::RemoteTargets::new(&config.replication_targets, config.replication_multipart)?;
     store.engine.set_replica_transport(Arc::new(remote));
     store.engine.spawn_replication(config.replication.clone());
     Ok(Evidence { audit, anchorer, notify_targets, _audit_lock: audit_lock })

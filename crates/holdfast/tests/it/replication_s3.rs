@@ -4,7 +4,7 @@
 //! version the destination gave the replica, DELETE of the key for a marker). The replica has
 //! the destination's own version id and the source's bytes, headers, tags and lock state.
 
-use crate::evidence_support::{BIN, wait_for};
+use crate::evidence_support::{BIN, metrics_text, wait_for};
 use crate::object_lock_support::{LOCKED, assert_err, in_secs, lock_bucket, retention, set_hold};
 use crate::replication::{config, rule, status, wait_status};
 use holdfast_testkit::aws_sdk_s3::Client;
@@ -16,15 +16,19 @@ use holdfast_testkit::aws_sdk_s3::types::{
 use holdfast_testkit::{Server, ServerOptions};
 use std::time::Duration;
 
-/// (source, destination): the source's target `plain` is the destination as `kind = "s3"`.
-pub(crate) fn s3_pair(extra: &str) -> (Server, Server) {
-    let dest = Server::start_with(BIN, ServerOptions::default());
+/// (source, destination, the destination's options to restart it where it was): the
+/// source's target `plain` is the destination as `kind = "s3"`.
+pub(crate) fn s3_pair(extra: &str) -> (Server, Server, ServerOptions) {
+    let listen = format!("127.0.0.1:{}", holdfast_testkit::free_port());
+    let dest_options = ServerOptions { listen: Some(listen), ..Default::default() };
+    let dest = Server::start_with(BIN, dest_options.clone());
     let source = Server::start_with(
         BIN,
         ServerOptions {
             config_toml: format!(
                 "[replication]\nretry_min_ms = 100\nretry_max_ms = 500\npoll_ms = 50\nlease_ms = 1000\n{extra}\
-                 [replication.target.plain]\nkind = \"s3\"\nendpoint = \"http://{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n",
+                 [replication.target.plain]\nkind = \"s3\"\nendpoint = \"http://{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n\
+                 [metrics]\nper_bucket = true\n",
                 dest.addr,
                 holdfast_testkit::ROOT_AK,
                 holdfast_testkit::ROOT_SK
@@ -32,7 +36,7 @@ pub(crate) fn s3_pair(extra: &str) -> (Server, Server) {
             ..Default::default()
         },
     );
-    (source, dest)
+    (source, dest, dest_options)
 }
 
 pub(crate) async fn replicate_plain(s3: &Client, src: &str, dest_bucket: &str) {
@@ -65,7 +69,7 @@ async fn tags_of(s3: &Client, b: &str, k: &str, v: &str) -> Vec<(String, String)
 
 #[tokio::test]
 async fn x2_plain_s3_target_gets_bytes_headers_tags_and_lock_state_under_its_own_version_ids() {
-    let (src_srv, dst_srv) = s3_pair("");
+    let (src_srv, dst_srv, _) = s3_pair("");
     let s3 = src_srv.client();
     let d3 = dst_srv.client();
     let src = lock_bucket(&s3, "fsrc").await;
@@ -186,4 +190,95 @@ async fn x2_plain_s3_target_gets_bytes_headers_tags_and_lock_state_under_its_own
     .await;
     assert_eq!(dest_versions(&d3, &dst, "gov").await.len(), 2, "the version delete stayed on the source");
     assert_eq!(status(&s3, &src, "comp", &written[1].1).await, Some(ReplicationStatus::Completed));
+}
+
+/// Passing failures of every bucket and rule.
+fn retries(text: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("holdfast_replication_retries_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The file of `data_dir` that holds a blob of exactly `size` bytes.
+fn blob_file(dir: &std::path::Path, size: u64) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let meta = entry.metadata().ok()?;
+        if meta.is_dir() {
+            if let Some(found) = blob_file(&path, size) {
+                return Some(found);
+            }
+        } else if meta.len() == size {
+            return Some(path);
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn x2_plain_s3_target_gets_a_large_version_as_a_multipart_upload_aborted_on_failure() {
+    // Threshold 6 MiB, parts of 5 MiB: a 12 MiB + 1 version goes as 3 parts.
+    let (src_srv, mut dst_srv, dst_options) = s3_pair("multipart_threshold = 6291456\nmultipart_part_size = 5242880\n");
+    let s3 = src_srv.client();
+    let d3 = dst_srv.client();
+    let src = lock_bucket(&s3, "fmsrc").await;
+    let dst = lock_bucket(&d3, "fmdst").await;
+    replicate_plain(&s3, &src, &dst).await;
+    let size = 12 * 1024 * 1024 + 1;
+    let data: Vec<u8> = (0..size as u32).map(|i| (i % 251) as u8).collect();
+    let until = in_secs(3600);
+    let out = s3
+        .put_object()
+        .bucket(&src)
+        .key("big")
+        .body(ByteStream::from(data.clone()))
+        .tagging("class=gold")
+        .metadata("origin", "ledger")
+        .object_lock_mode(ObjectLockMode::Compliance)
+        .object_lock_retain_until_date(until)
+        .send()
+        .await
+        .unwrap();
+    let v = out.version_id().unwrap().to_owned();
+    wait_status(&s3, &src, "big", &v, ReplicationStatus::Completed).await;
+    let ids = dest_versions(&d3, &dst, "big").await;
+    assert_eq!(ids.len(), 1);
+    let b = d3.head_object().bucket(&dst).key("big").version_id(&ids[0]).send().await.unwrap();
+    assert!(b.e_tag().unwrap().ends_with("-3\""), "three parts: {:?}", b.e_tag());
+    assert_eq!(b.content_length(), Some(size as i64));
+    assert_eq!(b.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    assert_eq!(b.object_lock_retain_until_date(), Some(&until));
+    assert_eq!(b.metadata().and_then(|m| m.get("origin")).map(String::as_str), Some("ledger"));
+    assert_eq!(tags_of(&d3, &dst, "big", &ids[0]).await, vec![("class".to_owned(), "gold".to_owned())]);
+    let y = d3.get_object().bucket(&dst).key("big").version_id(&ids[0]).send().await.unwrap().body.collect().await;
+    assert!(y.unwrap().into_bytes().as_ref() == data.as_slice(), "bytes differ");
+    let uploads = d3.list_multipart_uploads().bucket(&dst).send().await.unwrap();
+    assert!(uploads.uploads().is_empty(), "no upload left behind");
+
+    // A failure mid-upload (the source's blob cut short while the destination is down)
+    // aborts the upload: the destination keeps no upload, the version stays PENDING.
+    dst_srv.kill();
+    let odd: Vec<u8> = (0..size as u32 + 7).map(|i| (i % 241) as u8).collect();
+    let out = s3.put_object().bucket(&src).key("cut").body(ByteStream::from(odd)).send().await.unwrap();
+    let cut = out.version_id().unwrap().to_owned();
+    let file = blob_file(&src_srv.data_dir, size + 7).expect("the blob file of the version");
+    let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    f.set_len(7 * 1024 * 1024).unwrap();
+    drop(f);
+    let dst_srv = Server::start_in(BIN, &dst_srv.data_dir.clone(), dst_options);
+    let d3 = dst_srv.client();
+    let retries_before = retries(&metrics_text(&src_srv.addr).await);
+    wait_for("several failed attempts", Duration::from_secs(30), async || {
+        let n = retries(&metrics_text(&src_srv.addr).await);
+        (n >= retries_before + 3.0).then_some(())
+    })
+    .await;
+    wait_for("no upload left on the destination", Duration::from_secs(10), async || {
+        let uploads = d3.list_multipart_uploads().bucket(&dst).send().await.unwrap();
+        uploads.uploads().is_empty().then_some(())
+    })
+    .await;
+    assert_eq!(status(&s3, &src, "cut", &cut).await, Some(ReplicationStatus::Pending));
+    assert!(dest_versions(&d3, &dst, "cut").await.is_empty());
 }
