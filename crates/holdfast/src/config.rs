@@ -141,6 +141,9 @@ pub struct ReplicationTargetConfig {
     pub access_key: String,
     pub secret_key: String,
     pub region: Option<String>,
+    /// `https://` endpoints: the PEM file of the CA(s) their certificate is checked against
+    /// (default: the system's CA bundle).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ReplicationTargetConfig {
@@ -151,6 +154,7 @@ impl std::fmt::Debug for ReplicationTargetConfig {
             .field("access_key", &self.access_key)
             .field("secret_key", &"********")
             .field("region", &self.region)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -429,7 +433,11 @@ impl Config {
             }
             crate::replication_remote::foreign_kind(t.kind.as_deref())
                 .with_context(|| format!("[replication.target.{id}]"))?;
-            crate::replication_remote::authority(&t.endpoint).with_context(|| format!("[replication.target.{id}]"))?;
+            let (_, https) = crate::replication_remote::authority(&t.endpoint)
+                .with_context(|| format!("[replication.target.{id}]"))?;
+            if t.ca_file.is_some() && !https {
+                bail!("[replication.target.{id}] ca_file is for https:// endpoints");
+            }
             if t.access_key.is_empty() || t.secret_key.is_empty() || t.region.as_ref().is_some_and(String::is_empty) {
                 bail!(
                     "[replication.target.{id}] needs access_key and secret_key (and a region, when given, that is not empty)"

@@ -141,6 +141,8 @@ pub fn render(c: &Config) -> String {
     let _ = writeln!(o, "retry_max_ms = {}", c.replication.retry_max.as_millis());
     let _ = writeln!(o, "poll_ms = {}", c.replication.poll.as_millis());
     let _ = writeln!(o, "lease_ms = {}", c.replication.lease.as_millis());
+    let _ = writeln!(o, "multipart_threshold = {}", c.replication_multipart.threshold);
+    let _ = writeln!(o, "multipart_part_size = {}", c.replication_multipart.part_size);
     for (id, t) in &c.replication_targets {
         let _ = writeln!(
             o,
@@ -149,6 +151,10 @@ pub fn render(c: &Config) -> String {
             t.access_key,
             t.region.as_deref().unwrap_or("us-east-1")
         );
+        let _ = writeln!(o, "target.{id}.kind = {:?}", t.kind.as_deref().unwrap_or("holdfast"));
+        if let Some(ca) = &t.ca_file {
+            let _ = writeln!(o, "target.{id}.ca_file = {:?}", ca.display().to_string());
+        }
     }
     o
 }

@@ -3,7 +3,8 @@
 //! authenticated replication request, `s3:ReplicateObject` on the destination; see
 //! holdfast-api's `ops::replication`). The body streams from the source's blobs to the socket
 //! (`UNSIGNED-PAYLOAD`; integrity by Content-MD5 or the full-object checksum, which the
-//! destination verifies), never buffered whole. Plain HTTP/1.1, one connection per request.
+//! destination verifies), never buffered whole. HTTP/1.1 (https:// with rustls, checked against
+//! the target's `ca_file` or the system's CA bundle), one connection per request.
 
 use crate::anchor::remote::xml_text;
 use anyhow::Context as _;
@@ -23,6 +24,8 @@ use tokio::net::TcpStream;
 pub struct Target {
     /// `host:port`.
     authority: String,
+    /// `https://` endpoints: the client and the name the certificate must carry.
+    tls: Option<(tokio_rustls::TlsConnector, rustls_pki_types::ServerName<'static>)>,
     signer: Signer,
     /// `kind = "s3"`: a foreign S3 endpoint (its own version ids, AWS's plain API).
     foreign: bool,
@@ -56,16 +59,68 @@ impl Default for Multipart {
     }
 }
 
-/// `http://host[:port][/]` → `host:port`.
-pub fn authority(url: &str) -> anyhow::Result<String> {
-    let Some(rest) = url.strip_prefix("http://") else {
-        anyhow::bail!("a replication target endpoint must be an http:// URL (https is not supported yet): {url:?}");
+/// `http[s]://host[:port][/]` → (`host:port`, https).
+pub fn authority(url: &str) -> anyhow::Result<(String, bool)> {
+    let (rest, https, port) = if let Some(rest) = url.strip_prefix("https://") {
+        (rest, true, 443)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (rest, false, 80)
+    } else {
+        anyhow::bail!("a replication target endpoint is an http:// or https:// URL: {url:?}");
     };
     let a = rest.trim_end_matches('/');
     if a.is_empty() || a.contains('/') {
-        anyhow::bail!("a replication target endpoint is http://host[:port] without a path: {url:?}");
+        anyhow::bail!("a replication target endpoint is http[s]://host[:port] without a path: {url:?}");
     }
-    Ok(if a.contains(':') { a.to_owned() } else { format!("{a}:80") })
+    let has_port = a.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) && !a.ends_with(']');
+    Ok((if has_port { a.to_owned() } else { format!("{a}:{port}") }, https))
+}
+
+/// The CA certificates an https target is checked against: `ca_file`, or the system's bundle
+/// (`SSL_CERT_FILE`, or the usual Debian/RHEL/Alpine paths).
+fn roots(ca_file: Option<&std::path::Path>) -> anyhow::Result<rustls::RootCertStore> {
+    use rustls_pki_types::pem::PemObject as _;
+    let path = match ca_file {
+        Some(p) => p.to_path_buf(),
+        None => std::env::var_os("SSL_CERT_FILE")
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain(
+                ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
+                    .map(std::path::PathBuf::from),
+            )
+            .find(|p| p.is_file())
+            .context(
+                "no ca_file given and no system CA bundle found (SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt)",
+            )?,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(&path)
+        .with_context(|| format!("cannot read the CA file {}", path.display()))?
+    {
+        let cert = cert.with_context(|| format!("a bad certificate in {}", path.display()))?;
+        roots.add(cert).with_context(|| format!("a certificate of {} is not a usable CA", path.display()))?;
+    }
+    if roots.is_empty() {
+        anyhow::bail!("{} holds no certificate", path.display());
+    }
+    Ok(roots)
+}
+
+fn connector(
+    authority: &str,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<(tokio_rustls::TlsConnector, rustls_pki_types::ServerName<'static>)> {
+    let config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS 1.2 and 1.3 with the ring provider")?
+        .with_root_certificates(roots(ca_file)?)
+        .with_no_client_auth();
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .with_context(|| format!("{host:?} is not a name a certificate can carry"))?;
+    Ok((tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)), name))
 }
 
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
@@ -86,11 +141,18 @@ impl RemoteTargets {
         let mut targets = BTreeMap::new();
         for (id, t) in config {
             let region = t.region.clone().unwrap_or_else(|| "us-east-1".into());
-            let authority = authority(&t.endpoint).with_context(|| format!("[replication.target.{id}]"))?;
+            let (authority, https) = authority(&t.endpoint).with_context(|| format!("[replication.target.{id}]"))?;
             let foreign = foreign_kind(t.kind.as_deref()).with_context(|| format!("[replication.target.{id}]"))?;
+            if t.ca_file.is_some() && !https {
+                anyhow::bail!("[replication.target.{id}] ca_file is for https:// endpoints");
+            }
+            let tls = https
+                .then(|| connector(&authority, t.ca_file.as_deref()))
+                .transpose()
+                .with_context(|| format!("[replication.target.{id}]"))?;
             targets.insert(
                 id.clone(),
-                Target { authority, signer: Signer::new(&t.access_key, &t.secret_key, &region), foreign },
+                Target { authority, tls, signer: Signer::new(&t.access_key, &t.secret_key, &region), foreign },
             );
         }
         Ok(Self { targets, multipart })
@@ -144,15 +206,16 @@ impl RemoteTargets {
         let exchange = async {
             let stream = TcpStream::connect(&target.authority).await.map_err(passing)?;
             stream.set_nodelay(true).map_err(passing)?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(passing)?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            let response = sender.send_request(request).await.map_err(passing)?;
-            let (parts, body) = response.into_parts();
-            let body = body.collect().await.map_err(passing)?.to_bytes();
-            Ok((parts.status, parts.headers, body))
+            match &target.tls {
+                None => exchange(stream, request).await,
+                Some((connector, name)) => {
+                    let stream = connector
+                        .connect(name.clone(), stream)
+                        .await
+                        .map_err(|e| TransportError::Passing(format!("TLS with {}: {e}", target.authority)))?;
+                    exchange(stream, request).await
+                }
+            }
         };
         tokio::time::timeout(limit, exchange)
             .await
@@ -458,6 +521,24 @@ impl RemoteTargets {
         }
         Ok(())
     }
+}
+
+/// One request and its whole answer on a fresh connection.
+async fn exchange<S>(
+    io: S,
+    request: Request<Body>,
+) -> Result<(http::StatusCode, http::HeaderMap, Bytes), TransportError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(passing)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let response = sender.send_request(request).await.map_err(passing)?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map_err(passing)?.to_bytes();
+    Ok((parts.status, parts.headers, body))
 }
 
 fn replica_headers(r: &OutgoingReplica) -> Vec<(String, String)> {

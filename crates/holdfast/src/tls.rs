@@ -25,7 +25,7 @@ pub struct TlsSettings {
     pub reload_every: Duration,
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     // rustls 0.23.48 marks ring's provider deprecated for its lack of post-quantum key
     // exchange; aws-lc-rs, which has it, needs cmake to build. X25519 and the NIST curves remain.
     #[allow(deprecated)]

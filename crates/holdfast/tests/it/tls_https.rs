@@ -609,3 +609,119 @@ async fn postgres_sslmode_in_the_url_is_honoured() {
         .unwrap();
     assert!(ssl.trim().parse::<u32>().unwrap() >= 1, "the server's connections are encrypted: {ssl}");
 }
+
+/// Replication (issue #13) to targets on HTTPS: another Holdfast and the same one as a plain
+/// S3 endpoint, both checked against the target's `ca_file`; a target whose `ca_file` is
+/// another CA is refused when the rule is stored (its certificate is not trusted).
+#[tokio::test]
+async fn replication_reaches_https_targets_checked_against_their_ca_file() {
+    use holdfast_testkit::aws_sdk_s3::types::{
+        DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, ReplicationConfiguration, ReplicationRule,
+        ReplicationRuleFilter, ReplicationRuleStatus, ReplicationStatus,
+    };
+    let pki = Pki::new("dr");
+    let files = write_tls_files(&pki, &pki.leaf(&[]));
+    let dest = tls_server(&pki, &files, "", "");
+    let port = dest.addr.rsplit_once(':').unwrap().1.to_owned();
+    let other = Pki::new("other");
+    let other_ca = files.ca.with_file_name("other-ca.pem");
+    std::fs::write(&other_ca, &other.root_pem).unwrap();
+    let target = |id: &str, kind: &str, ca: &Path| {
+        format!(
+            "[replication.target.{id}]\nkind = \"{kind}\"\nendpoint = \"https://localhost:{port}\"\n\
+             access_key = \"{ROOT_AK}\"\nsecret_key = \"{ROOT_SK}\"\nca_file = {:?}\n",
+            ca.display().to_string()
+        )
+    };
+    let source = Server::start_with(
+        BIN,
+        ServerOptions {
+            config_toml: format!(
+                "[replication]\nretry_min_ms = 100\nretry_max_ms = 500\npoll_ms = 50\nlease_ms = 1000\n{}{}{}",
+                target("dr", "holdfast", &files.ca),
+                target("plain", "s3", &files.ca),
+                target("stranger", "holdfast", &other_ca)
+            ),
+            ..Default::default()
+        },
+    );
+    let s3 = source.client();
+    let d3 = dest.client();
+    let rule = |arn: String| {
+        ReplicationConfiguration::builder()
+            .role("arn:aws:iam::123456789012:role/replication")
+            .rules(
+                ReplicationRule::builder()
+                    .id("all")
+                    .priority(1)
+                    .status(ReplicationRuleStatus::Enabled)
+                    .filter(ReplicationRuleFilter::builder().prefix("").build())
+                    .delete_marker_replication(
+                        DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Enabled).build(),
+                    )
+                    .destination(Destination::builder().bucket(arn).build().unwrap())
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let until = holdfast_testkit::aws_sdk_s3::primitives::DateTime::from_secs(aws_smithy_types_date(3600).secs());
+    for (id, keeps_version) in [("dr", true), ("plain", false)] {
+        let src = bucket_name("tlsrsrc");
+        s3.create_bucket().bucket(&src).object_lock_enabled_for_bucket(true).send().await.unwrap();
+        let dst = bucket_name("tlsrdst");
+        d3.create_bucket().bucket(&dst).object_lock_enabled_for_bucket(true).send().await.unwrap();
+        s3.put_bucket_replication()
+            .bucket(&src)
+            .replication_configuration(rule(format!("arn:holdfast:s3:{id}::{dst}")))
+            .send()
+            .await
+            .unwrap();
+        let out = s3
+            .put_object()
+            .bucket(&src)
+            .key("k")
+            .body(ByteStream::from_static(b"over tls to the copy"))
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(until)
+            .send()
+            .await
+            .unwrap();
+        let v = out.version_id().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let h = s3.head_object().bucket(&src).key("k").version_id(&v).send().await.unwrap();
+            if h.replication_status() == Some(&ReplicationStatus::Completed) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{id}: still {:?}", h.replication_status());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let list = d3.list_object_versions().bucket(&dst).send().await.unwrap();
+        assert_eq!(list.versions().len(), 1, "{id}");
+        let rv = list.versions()[0].version_id().unwrap().to_owned();
+        assert_eq!(rv == v, keeps_version, "{id}: version ids");
+        let h = d3.head_object().bucket(&dst).key("k").version_id(&rv).send().await.unwrap();
+        assert_eq!(h.object_lock_mode(), Some(&ObjectLockMode::Compliance), "{id}");
+        assert_eq!(h.object_lock_retain_until_date(), Some(&until), "{id}");
+        let got = d3.get_object().bucket(&dst).key("k").version_id(&rv).send().await.unwrap();
+        assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"over tls to the copy", "{id}");
+    }
+    // A target whose certificate is not signed by its ca_file: the rule is refused, nothing stored.
+    let src = bucket_name("tlsrbad");
+    s3.create_bucket().bucket(&src).object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let dst = bucket_name("tlsrbadd");
+    d3.create_bucket().bucket(&dst).object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let e = s3
+        .put_bucket_replication()
+        .bucket(&src)
+        .replication_configuration(rule(format!("arn:holdfast:s3:stranger::{dst}")))
+        .send()
+        .await
+        .unwrap_err();
+    let meta = holdfast_testkit::aws_sdk_s3::error::ProvideErrorMetadata::meta(&e).clone();
+    assert_eq!(meta.code(), Some("InvalidRequest"), "{e:?}");
+    assert!(meta.message().unwrap_or_default().contains("certificate"), "{e:?}");
+    assert!(s3.get_bucket_replication().bucket(&src).send().await.is_err(), "nothing stored");
+}
