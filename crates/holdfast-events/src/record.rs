@@ -39,6 +39,9 @@ pub fn render(q: &QueuedEvent, region: &str) -> Value {
         }
         object["objectLock"] = lock;
     }
+    if let Some(status) = &e.replication_status {
+        object["replicationStatus"] = json!(status);
+    }
     json!({
         "Records": [{
             "eventVersion": "2.1",
@@ -84,6 +87,7 @@ mod tests {
                 size: Some(3),
                 etag: Some("abc".into()),
                 time: UtcMillis(0),
+                replication_status: None,
                 lock: LockState {
                     retention: Some(Retention { mode: Mode::Compliance, until: UtcMillis(86_400_000) }),
                     legal_hold: Some(LegalHold::On),

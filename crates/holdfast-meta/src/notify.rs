@@ -9,7 +9,9 @@ use holdfast_lock::{LockState, UtcMillis};
 use serde::{Deserialize, Serialize};
 
 /// Every event name Holdfast emits. `PutRetention` / `PutLegalHold` are MinIO's names for
-/// lock changes (AWS has none, spec X1); `LifecycleExpiration:*` are AWS's.
+/// lock changes (AWS has none, spec X1); `LifecycleExpiration:*` are AWS's;
+/// `Replication:OperationFailedReplication` is AWS's (and MinIO's), `...CompletedReplication`
+/// MinIO's: a version's replication status became COMPLETED or FAILED.
 pub const EVENT_NAMES: &[&str] = &[
     "s3:ObjectCreated:Put",
     "s3:ObjectCreated:Post",
@@ -21,6 +23,8 @@ pub const EVENT_NAMES: &[&str] = &[
     "s3:ObjectRemoved:DeleteMarkerCreated",
     "s3:LifecycleExpiration:Delete",
     "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:Replication:OperationCompletedReplication",
+    "s3:Replication:OperationFailedReplication",
 ];
 
 /// Whether a configuration may name `pattern`: one of [`EVENT_NAMES`] or a family wildcard
@@ -101,6 +105,9 @@ pub struct ObjectEvent {
     pub lock: LockState,
     /// Store-assigned, increasing with every event; the same for all deliveries of one event.
     pub sequencer: i64,
+    /// `x-amz-replication-status` of the version, when the event is about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_status: Option<String>,
 }
 
 impl ObjectEvent {
@@ -118,6 +125,7 @@ impl ObjectEvent {
             time: now,
             lock: if removed { LockState::default() } else { rec.lock },
             sequencer: 0,
+            replication_status: rec.replication.map(|s| s.as_str().to_owned()),
         }
     }
 }

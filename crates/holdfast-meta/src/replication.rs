@@ -247,6 +247,42 @@ pub struct ReplicationBacklog {
     pub oldest_pending: Option<UtcMillis>,
 }
 
+/// The audit record of a version's replication status becoming COMPLETED or FAILED (written by
+/// the store in the settle's transaction): actor `holdfast:replication`, op
+/// `ReplicationCompleted` / `ReplicationFailed`, the version, and `replicationStatus` and
+/// `destination` in its detail.
+pub(crate) fn transition_record(
+    q: &QueuedReplication,
+    status: ReplicationStatus,
+) -> (holdfast_audit::Actor, holdfast_audit::ChangeFacts) {
+    let op = if status == ReplicationStatus::Failed { "ReplicationFailed" } else { "ReplicationCompleted" };
+    let actor = holdfast_audit::Actor {
+        principal: Some("holdfast:replication".into()),
+        op: Some(op.into()),
+        ..holdfast_audit::Actor::default()
+    };
+    let facts = holdfast_audit::ChangeFacts {
+        bucket: Some(q.bucket.clone()),
+        key: Some(q.key.clone()),
+        version_id: Some(q.version_id.clone()),
+        detail: vec![
+            ("replicationStatus".into(), serde_json::json!(status.as_str())),
+            ("destination".into(), serde_json::json!(q.destination)),
+        ],
+        ..holdfast_audit::ChangeFacts::default()
+    };
+    (actor, facts)
+}
+
+/// The event of a version's replication status becoming COMPLETED or FAILED.
+pub(crate) fn transition_event(status: ReplicationStatus) -> &'static str {
+    if status == ReplicationStatus::Failed {
+        "s3:Replication:OperationFailedReplication"
+    } else {
+        "s3:Replication:OperationCompletedReplication"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -534,7 +534,8 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn settle_replications(&self, outcomes: Vec<(QueuedReplication, ReplicationOutcome)>) -> MetaResult<()> {
-        write_unrecorded!(self, |tx| replication::settle(&tx, &outcomes).await?)
+        let chain = self.audit_chain();
+        write_unrecorded!(self, |tx| replication::settle(&tx, &chain, &outcomes).await?)
     }
 
     async fn put_replica(&self, r: ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite> {

@@ -220,7 +220,11 @@ pub(super) async fn claim(
     Ok(out)
 }
 
-pub(super) async fn settle(tx: &Tx<'_>, outcomes: &[(QueuedReplication, ReplicationOutcome)]) -> Result<(), Fail> {
+pub(super) async fn settle(
+    tx: &Tx<'_>,
+    chain: &str,
+    outcomes: &[(QueuedReplication, ReplicationOutcome)],
+) -> Result<(), Fail> {
     for (q, outcome) in outcomes {
         match outcome {
             ReplicationOutcome::Done => {
@@ -243,15 +247,31 @@ pub(super) async fn settle(tx: &Tx<'_>, outcomes: &[(QueuedReplication, Replicat
                 .await?;
             }
         }
-        refresh_status(tx, &q.bucket, &q.key, &q.version_id).await?;
+        if let Some(now) = refresh_status(tx, &q.bucket, &q.key, &q.version_id).await? {
+            let (actor, facts) = crate::replication::transition_record(q, now);
+            super::audit::insert(tx, chain, &actor, facts).await?;
+            // The version is read only for a bucket with notification rules.
+            let notifies = evidence::config_doc(tx, &q.bucket, BucketConfigKind::Notification).await?.is_some();
+            if notifies && let Some(mut rec) = version_by_id(tx, &q.bucket, &q.key, &q.version_id, false).await? {
+                rec.replication = Some(now);
+                evidence::emit(tx, crate::replication::transition_event(now), &rec, false, UtcMillis::now_system())
+                    .await?;
+            }
+        }
     }
     Ok(())
 }
 
-async fn refresh_status(tx: &Tx<'_>, bucket: &str, key: &str, version_id: &str) -> Result<(), Fail> {
+/// Returns the new status when it became COMPLETED or FAILED.
+async fn refresh_status(
+    tx: &Tx<'_>,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<Option<ReplicationStatus>, Fail> {
     let current = status(tx, bucket, key, version_id).await?;
     if current.is_none_or(|s| s == ReplicationStatus::Replica) {
-        return Ok(());
+        return Ok(None);
     }
     let row = super::rows::query_one(
         tx,
@@ -268,10 +288,11 @@ async fn refresh_status(tx: &Tx<'_>, bucket: &str, key: &str, version_id: &str) 
     } else {
         ReplicationStatus::Completed
     };
-    if current != Some(next) {
-        set_status(tx, bucket, key, version_id, next).await?;
+    if current == Some(next) {
+        return Ok(None);
     }
-    Ok(())
+    set_status(tx, bucket, key, version_id, next).await?;
+    Ok((next != ReplicationStatus::Pending).then_some(next))
 }
 
 pub(super) async fn put_replica(tx: &Tx<'_>, r: &ReplicaVersion, now: UtcMillis) -> Result<ReplicaWrite, Fail> {

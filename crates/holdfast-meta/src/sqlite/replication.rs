@@ -241,16 +241,38 @@ pub(super) fn settle(conn: &Connection, outcomes: &[(QueuedReplication, Replicat
                 .execute(params![q.id, why])?;
             }
         }
-        refresh_status(conn, &q.bucket, &q.key, &q.version_id)?;
+        if let Some(now) = refresh_status(conn, &q.bucket, &q.key, &q.version_id)? {
+            record_transition(conn, q, now)?;
+        }
     }
     Ok(())
 }
 
-/// PENDING while an item of the version waits, FAILED when one failed, else COMPLETED.
-fn refresh_status(conn: &Connection, bucket: &str, key: &str, version_id: &str) -> MetaResult<()> {
+/// A version's status became COMPLETED or FAILED: the event (to the bucket's notification
+/// rules that name it) and the audit record, in the settle's transaction.
+fn record_transition(conn: &Connection, q: &QueuedReplication, status: ReplicationStatus) -> MetaResult<()> {
+    let (actor, facts) = crate::replication::transition_record(q, status);
+    super::audit::insert(conn, &crate::trail::record_text(&actor, facts, UtcMillis::now_system()))?;
+    // The version is read only for a bucket with notification rules.
+    let notifies = evidence::config_doc(conn, &q.bucket, BucketConfigKind::Notification)?.is_some();
+    if notifies && let Some(mut rec) = version_by_id(conn, &q.bucket, &q.key, &q.version_id)? {
+        rec.replication = Some(status);
+        evidence::emit(conn, crate::replication::transition_event(status), &rec, false, UtcMillis::now_system())?;
+    }
+    Ok(())
+}
+
+/// PENDING while an item of the version waits, FAILED when one failed, else COMPLETED;
+/// returns the new status when it became COMPLETED or FAILED.
+fn refresh_status(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> MetaResult<Option<ReplicationStatus>> {
     let current = status(conn, bucket, key, version_id)?;
     if current.is_none_or(|s| s == ReplicationStatus::Replica) {
-        return Ok(());
+        return Ok(None);
     }
     let (waiting, failed): (i64, i64) = conn
         .prepare_cached(
@@ -265,10 +287,11 @@ fn refresh_status(conn: &Connection, bucket: &str, key: &str, version_id: &str) 
     } else {
         ReplicationStatus::Completed
     };
-    if current != Some(next) {
-        set_status(conn, bucket, key, version_id, next)?;
+    if current == Some(next) {
+        return Ok(None);
     }
-    Ok(())
+    set_status(conn, bucket, key, version_id, next)?;
+    Ok((next != ReplicationStatus::Pending).then_some(next))
 }
 
 pub(super) fn put_replica(conn: &Connection, r: &ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite> {

@@ -811,3 +811,99 @@ async fn x2_remote_replication_needs_replicate_object_on_the_destination() {
     let w = put(&s3, &src2, "no", b"no").await;
     wait_status(&s3, &src2, "no", &w, ReplicationStatus::Failed).await;
 }
+
+/// The status reaches the events and the audit trail (#13): when a version's replication
+/// becomes COMPLETED or FAILED, the settle's transaction queues the event
+/// `s3:Replication:OperationCompletedReplication` / `...FailedReplication` (with
+/// `s3.object.replicationStatus`) and writes an audit record `ReplicationCompleted` /
+/// `ReplicationFailed` by `holdfast:replication` carrying the status and the destination.
+#[tokio::test]
+async fn x2_status_transitions_reach_the_events_and_the_audit_trail() {
+    use crate::evidence_support::{Receiver, audit_records};
+    use holdfast_testkit::aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let receiver = Receiver::start();
+    let srv = Server::start_with(
+        BIN,
+        ServerOptions {
+            config_toml: format!(
+                "[notify]\nretry_min_ms = 100\nretry_max_ms = 400\n[notify.webhook.hook]\nendpoint = \"{}\"\n\
+                 [replication]\nretry_min_ms = 100\nretry_max_ms = 500\npoll_ms = 50\nlease_ms = 1000\n",
+                receiver.endpoint()
+            ),
+            ..Default::default()
+        },
+    );
+    let s3 = srv.client();
+    let src = lock_bucket(&s3, "revsrc").await;
+    let dst = lock_bucket(&s3, "revdst").await;
+    // The destination refuses replicas retained more than 30 days: one COMPLETED, one FAILED.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":["s3:PutObject","s3:ReplicateObject"],"Resource":"arn:aws:s3:::{dst}/*","Condition":{{"NumericGreaterThan":{{"s3:object-lock-remaining-retention-days":"30"}}}}}}]}}"#
+    );
+    s3.put_bucket_policy().bucket(&dst).policy(policy).send().await.unwrap();
+    let config = NotificationConfiguration::builder()
+        .queue_configurations(
+            QueueConfiguration::builder()
+                .id("repl")
+                .queue_arn("arn:holdfast:sqs::hook:webhook")
+                .events(Event::from("s3:Replication:*"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    s3.put_bucket_notification_configuration().bucket(&src).notification_configuration(config).send().await.unwrap();
+    replicate_to(&s3, &src, &dst, false).await;
+    let short = put_locked(&s3, &src, "short", ObjectLockMode::Governance, &in_secs(10 * 86_400)).await;
+    let long = put_locked(&s3, &src, "long", ObjectLockMode::Compliance, &in_secs(60 * 86_400)).await;
+    wait_status(&s3, &src, "short", &short, ReplicationStatus::Completed).await;
+    wait_status(&s3, &src, "long", &long, ReplicationStatus::Failed).await;
+
+    let records = wait_for("both replication events", Duration::from_secs(30), async || {
+        let r = receiver.records();
+        (r.len() >= 2).then_some(r)
+    })
+    .await;
+    let seen: Vec<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["eventName"].as_str().unwrap_or_default().to_owned(),
+                r["s3"]["object"]["versionId"].as_str().unwrap_or_default().to_owned(),
+                r["s3"]["object"]["replicationStatus"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        seen.contains(&("Replication:OperationCompletedReplication".into(), short.clone(), "COMPLETED".into()))
+            || seen.contains(&(
+                "s3:Replication:OperationCompletedReplication".into(),
+                short.clone(),
+                "COMPLETED".into()
+            )),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("Replication:OperationFailedReplication".into(), long.clone(), "FAILED".into()))
+            || seen.contains(&("s3:Replication:OperationFailedReplication".into(), long.clone(), "FAILED".into())),
+        "{seen:?}"
+    );
+    assert_eq!(seen.len(), 2, "one event per transition: {seen:?}");
+
+    let trail = wait_for("both replication audit records", Duration::from_secs(30), async || {
+        let r: Vec<_> = audit_records(&srv.data_dir)
+            .into_iter()
+            .filter(|r| r["op"] == "ReplicationCompleted" || r["op"] == "ReplicationFailed")
+            .collect();
+        (r.len() >= 2).then_some(r)
+    })
+    .await;
+    let find = |op: &str, v: &str| trail.iter().find(|r| r["op"] == op && r["version_id"] == v).cloned();
+    let done = find("ReplicationCompleted", &short).expect("the COMPLETED record");
+    assert_eq!(done["key"], "short");
+    assert_eq!(done["detail"]["replicationStatus"], "COMPLETED");
+    assert_eq!(done["detail"]["destination"], format!("arn:aws:s3:::{dst}"));
+    let failed = find("ReplicationFailed", &long).expect("the FAILED record");
+    assert_eq!(failed["detail"]["replicationStatus"], "FAILED");
+    assert_eq!(failed["principal"], "holdfast:replication");
+    assert_eq!(trail.len(), 2, "one record per transition");
+}
