@@ -37,6 +37,9 @@ CREATE INDEX IF NOT EXISTS versions_protected ON versions (bucket, lock_until_ms
 
 pub(super) fn put_config(conn: &Connection, bucket: &str, kind: BucketConfigKind, doc: Option<&str>) -> MetaResult<()> {
     buckets::require(conn, bucket)?;
+    if kind == BucketConfigKind::Replication && doc.is_some() {
+        super::replication::mark_seen();
+    }
     match doc {
         Some(doc) => conn.execute(
             "INSERT INTO bucket_configs (bucket, kind, doc) VALUES (?1, ?2, ?3)

@@ -152,6 +152,7 @@ impl SqliteMeta {
         conn.execute_batch(audit::SCHEMA)?;
         conn.execute_batch(replication::SCHEMA)?;
         conn.execute_batch(replication::SCHEMA_REMOTE_VERSIONS)?;
+        replication::note_existing(&conn)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .map(Some)

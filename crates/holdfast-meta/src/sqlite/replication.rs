@@ -83,7 +83,41 @@ pub(super) fn set_remote_version(conn: &Connection, ids: &[String; 5]) -> MetaRe
     Ok(())
 }
 
+/// Whether a database this process opened may hold replication state: a bucket's replication
+/// configuration, a queued item or a status. Until then a PUT reads no replication document
+/// and a GET or HEAD looks up no status (the hot paths of a store that never replicates,
+/// `scripts/perf-guard.sh`). Set when a database that has such state is opened, and before a
+/// configuration or a status is first written; never reset, so with several stores in one
+/// process it only errs towards looking. A SQLite database is served by one process (the data
+/// dir's lock), so nothing written elsewhere can be missed.
+static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(super) fn seen() -> bool {
+    SEEN.load(std::sync::atomic::Ordering::Acquire)
+}
+
+pub(super) fn mark_seen() {
+    SEEN.store(true, std::sync::atomic::Ordering::Release);
+}
+
+/// At open: marks [`seen`] when the database holds any replication state.
+pub(super) fn note_existing(conn: &Connection) -> MetaResult<()> {
+    let any: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM bucket_configs WHERE kind = ?1)
+             OR EXISTS (SELECT 1 FROM replication_status) OR EXISTS (SELECT 1 FROM replication_queue)",
+        [BucketConfigKind::Replication.as_str()],
+        |r| r.get(0),
+    )?;
+    if any {
+        mark_seen();
+    }
+    Ok(())
+}
+
 fn config(conn: &Connection, bucket: &str) -> MetaResult<Option<ReplicationConfig>> {
+    if !seen() {
+        return Ok(None);
+    }
     let Some(doc) = evidence::config_doc(conn, bucket, BucketConfigKind::Replication)? else { return Ok(None) };
     Ok(Some(serde_json::from_str(&doc)?))
 }
@@ -94,6 +128,9 @@ pub(super) fn status(
     key: &str,
     version_id: &str,
 ) -> MetaResult<Option<ReplicationStatus>> {
+    if !seen() {
+        return Ok(None);
+    }
     let s: Option<String> = conn
         .prepare_cached("SELECT status FROM replication_status WHERE bucket = ?1 AND key = ?2 AND version_id = ?3")?
         .query_row(params![bucket, key.as_bytes(), version_id], |r| r.get(0))
@@ -102,6 +139,7 @@ pub(super) fn status(
 }
 
 fn set_status(conn: &Connection, bucket: &str, key: &str, version_id: &str, s: ReplicationStatus) -> MetaResult<()> {
+    mark_seen();
     conn.prepare_cached(
         "INSERT INTO replication_status (bucket, key, version_id, status) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (bucket, key, version_id) DO UPDATE SET status = excluded.status",
@@ -113,6 +151,9 @@ fn set_status(conn: &Connection, bucket: &str, key: &str, version_id: &str, s: R
 /// A removed version takes its status with it (its queued items stay: the worker finds the
 /// version gone and settles them).
 pub(super) fn forget(conn: &Connection, rec: &VersionRecord) -> MetaResult<()> {
+    if !seen() {
+        return Ok(());
+    }
     conn.prepare_cached("DELETE FROM replication_status WHERE bucket = ?1 AND key = ?2 AND version_id = ?3")?
         .execute(params![rec.bucket, rec.key.as_bytes(), rec.version_id])?;
     Ok(())
@@ -165,6 +206,9 @@ pub(super) fn enqueue_change(
     kind: ReplicationKind,
     now: UtcMillis,
 ) -> MetaResult<usize> {
+    if !seen() {
+        return Ok(0);
+    }
     let tags = tags::of_seq(conn, rec.seq)?;
     enqueue(conn, rec, kind, Some(&tags), now)
 }
