@@ -311,3 +311,43 @@ fn blob_ids(root: &Path) -> anyhow::Result<Vec<String>> {
     }
     Ok(ids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A trail of `n` records with outbox ids 1..=n over two files, the last line unfinished.
+    fn trail(dir: &Path, n: i64) {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut prev = holdfast_audit::GENESIS.to_owned();
+        let mut files = [String::new(), String::new()];
+        for i in 1..=n {
+            let mut r = holdfast_audit::AuditRecord::new("PutObject", holdfast_lock::UtcMillis(1_700_000_000_000));
+            r.rid = Some(i);
+            let (line, hash) = holdfast_audit::seal_line(u64::try_from(i).unwrap(), &prev, &r);
+            prev = hash;
+            files[usize::from(i > n / 2)].push_str(&format!("{line}\n"));
+        }
+        std::fs::write(dir.join("audit-000001.jsonl"), &files[0]).unwrap();
+        std::fs::write(dir.join("audit-000002.jsonl"), format!("{}{{\"hash\":\"torn", files[1])).unwrap();
+    }
+
+    #[test]
+    fn the_trail_is_cut_at_the_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        trail(&tmp.path().join("a"), 10);
+        // Cut inside the second file: records 1..=7.
+        let (records, rids) = copy_trail(&tmp.path().join("a"), &tmp.path().join("b"), 7).unwrap();
+        assert_eq!((records, rids), (7, (1..=7).collect::<Vec<i64>>()));
+        let report = holdfast_audit::verify_dir(&tmp.path().join("b")).unwrap().unwrap();
+        assert_eq!((report.records, report.unfinished_tail_bytes), (7, 0));
+        // Beyond the last record: everything complete, the unfinished line left out.
+        let (records, _) = copy_trail(&tmp.path().join("a"), &tmp.path().join("c"), 99).unwrap();
+        assert_eq!(records, 10);
+        assert_eq!(holdfast_audit::verify_dir(&tmp.path().join("c")).unwrap().unwrap().unfinished_tail_bytes, 0);
+        // Inside the first file: the second is not created.
+        let (records, _) = copy_trail(&tmp.path().join("a"), &tmp.path().join("d"), 3).unwrap();
+        assert_eq!(records, 3);
+        assert!(!tmp.path().join("d/audit-000002.jsonl").exists());
+    }
+}
