@@ -2,9 +2,9 @@
 //! docs/object-lock.md, docs/security.md and docs/getting-started.md run in order, as one shell
 //! session per guide (the `export`s and `alias`es a guide shows carry over to its later lines),
 //! against a fresh server, and each answer is compared with the one written under it: the same
-//! error line (code and message); JSON with the same fields and values, except what changes from run to run (dates;
-//! version ids, user ids and access keys, which are mapped from the guide's to this run's as
-//! they appear); other text token by token, dates and hashes masked. Retain-until dates in the
+//! error line (code and message); JSON with the same fields and values, except what changes
+//! from run to run (dates; version ids, user ids and access keys, which are mapped from the
+//! guide's to this run's as they appear); other text token by token, dates and hashes masked. Retain-until dates in the
 //! commands are relative (`$(date -u -d '+7 days' ...)`), so the guides hold on any day; the
 //! object-lock guide also runs with the clock a year ahead (below).
 //!
@@ -17,11 +17,14 @@
 //! - object-lock.md's `scripts/run-aws-object-lock-example.sh ~/aws-doc-sdk-examples/...`: it
 //!   needs a clone of AWS's examples repository, which CI does not make; the script is its own
 //!   check of the answers.
-//! - The other guides' blocks: docs/clients.md needs rclone, restic, s3cmd, kopia and the Go and
-//!   Java toolchains, which CI does not install; docs/tls.md makes certificates with openssl and
-//!   its HTTPS examples are tests/it/tls_https.rs; docs/operations.md, performance.md and
-//!   scale-out.md show transcripts of an installation (a data dir under /var/lib, a PostgreSQL
-//!   cluster, benchmarks) rather than commands to replay.
+//! - The other guides' blocks, which are `sh` blocks of placeholders rather than transcripts:
+//!   docs/clients.md needs rclone, restic, s3cmd, kopia and the Go and Java toolchains, which CI
+//!   does not install, and keys written `...`; docs/tls.md names an installation's certificate
+//!   files and host (`s3.example.com`): what it describes is tests/it/tls_https.rs, with
+//!   certificates that test makes; docs/performance.md runs benchmarks for minutes;
+//!   docs/scale-out.md and docs/operations.md show a server under /etc and /var/lib, or on a
+//!   PostgreSQL cluster (their backup, report and verify commands are tests of their own:
+//!   admin_backup.rs, evidence_report.rs, evidence_audit.rs).
 //!
 //! **A year ahead.** Holdfast has no setting that moves its clock (the compliance clock reads the
 //! system clock; a production knob for that would be a way around retention), so the check runs
