@@ -13,6 +13,7 @@ mod listing;
 mod model;
 mod notify;
 pub mod postgres;
+mod replication;
 pub mod sqlite;
 mod store;
 mod tags;
@@ -23,6 +24,7 @@ pub use identity::{AccessKey, IdentityStore, User};
 pub use lifecycle::*;
 pub use model::*;
 pub use notify::*;
+pub use replication::*;
 pub use store::{GatewayClock, MetaStore};
 pub use tags::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, TagSet};
 

@@ -11,6 +11,7 @@ mod file_modes;
 mod hotpaths;
 mod lock_gauges;
 mod metrics_view;
+mod replication_remote;
 mod server;
 mod start_cleanup;
 mod tls;
@@ -185,6 +186,35 @@ enum AdminCommand {
         #[command(flatten)]
         place: PlaceArgs,
     },
+    /// Bucket replication.
+    Replication {
+        #[command(subcommand)]
+        command: ReplicationCommand,
+    },
+    /// Queues for replication the versions of a bucket that predate its replication
+    /// configuration, and those whose replication FAILED (AWS's Batch Replication).
+    Replicate {
+        #[arg(long)]
+        bucket: String,
+        /// Only keys that start with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReplicationCommand {
+    /// Per rule of the bucket: the destination, what waits (versions, bytes, age of the
+    /// oldest) and what failed.
+    Status {
+        bucket: String,
+        #[command(flatten)]
+        place: PlaceArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -211,7 +241,7 @@ fn parse() -> Cli {
     let sub = match name {
         "config" => sub.subcommand().map(|(_, m)| m),
         "admin" => match sub.subcommand() {
-            Some(("audit", m)) => m.subcommand().map(|(_, m)| m),
+            Some(("audit" | "replication", m)) => m.subcommand().map(|(_, m)| m),
             other => other.map(|(_, m)| m),
         },
         _ => Some(sub),
@@ -242,6 +272,8 @@ fn parse() -> Cli {
                 | AdminCommand::RotateRoot { place }
                 | AdminCommand::Backup { place, .. }
                 | AdminCommand::Restore { place, .. }
+                | AdminCommand::Replicate { place, .. }
+                | AdminCommand::Replication { command: ReplicationCommand::Status { place, .. } }
                 | AdminCommand::Audit { command: AuditCommand::Verify { place } },
         } => {
             if !given("data_dir") {
@@ -295,6 +327,14 @@ fn main() -> std::process::ExitCode {
         Command::Admin { command: AdminCommand::Restore { from, place } } => {
             place.resolve().and_then(|(data_dir, _)| backup::restore(&from, &data_dir))
         }
+        Command::Admin {
+            command: AdminCommand::Replication { command: ReplicationCommand::Status { bucket, place, json } },
+        } => place.resolve().and_then(|(data_dir, config)| {
+            runtime()?.block_on(admin::replication_status(&data_dir, config, bucket, json))
+        }),
+        Command::Admin { command: AdminCommand::Replicate { bucket, prefix, place } } => place
+            .resolve()
+            .and_then(|(data_dir, config)| runtime()?.block_on(admin::replicate(&data_dir, config, bucket, prefix))),
         Command::Bench(args) => match args.hotpath {
             Some(path) => hotpaths::run(path, args.count, args.dry),
             None => holdfast_bench::run(*args),

@@ -41,7 +41,7 @@ pub(super) async fn config(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) ->
     config_doc(tx, bucket, kind).await
 }
 
-async fn config_doc(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
+pub(super) async fn config_doc(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
     let row =
         query_opt(tx, "SELECT doc FROM bucket_configs WHERE bucket = $1 AND kind = $2", &[&bucket, &kind.as_str()])
             .await?;

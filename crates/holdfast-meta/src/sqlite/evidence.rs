@@ -55,7 +55,7 @@ pub(super) fn config(conn: &Connection, bucket: &str, kind: BucketConfigKind) ->
     config_doc(conn, bucket, kind)
 }
 
-fn config_doc(conn: &Connection, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
+pub(super) fn config_doc(conn: &Connection, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
     let mut stmt = conn.prepare_cached("SELECT doc FROM bucket_configs WHERE bucket = ?1 AND kind = ?2")?;
     Ok(stmt.query_row(params![bucket, kind.as_str()], |r| r.get(0)).optional()?)
 }

@@ -6,7 +6,7 @@
 //! the trail (`holdfast_audit::check_anchors`).
 
 mod local;
-mod remote;
+pub(crate) mod remote;
 
 use crate::config::AuditFileConfig;
 use anyhow::{Context, bail};

@@ -30,6 +30,7 @@ mod object_lock_read;
 mod object_lock_retention;
 mod object_lock_support;
 mod object_lock_writes;
+mod replication;
 mod root_credentials;
 mod s3_auth;
 mod s3_bad_input;
