@@ -5,8 +5,8 @@
 //! error line (code and message); JSON with the same fields and values, except what changes
 //! from run to run (dates; version ids, user ids and access keys, which are mapped from the
 //! guide's to this run's as they appear); other text token by token, dates and hashes masked. Retain-until dates in the
-//! commands are relative (`$(date -u -d '+7 days' ...)`), so the guides hold on any day; the
-//! object-lock guide also runs with the clock a year ahead (below).
+//! commands are relative (`$(date -u -d '+7 days' ...)`), so the guides hold on any day; each
+//! of the three guides also runs with the clock a year ahead (below).
 //!
 //! Not run, and why:
 //! - `sh` blocks (object-lock.md's setup): they start a server and export the root keys; the
@@ -27,8 +27,9 @@
 //!   admin_backup.rs, evidence_report.rs, evidence_audit.rs).
 //!
 //! **A year ahead.** Holdfast has no setting that moves its clock (the compliance clock reads the
-//! system clock; a production knob for that would be a way around retention), so the check runs
-//! the server, the shell, `date` and the aws CLI under libfaketime (`FAKETIME=+365d`,
+//! system clock; a production knob for that would be a way around retention), so each guide's
+//! `*_holds_a_year_ahead` test runs the server, the shell, `date`, the aws CLI and (getting-started.md)
+//! `holdfast admin report` / `audit verify` under libfaketime (`FAKETIME=+365d`,
 //! Debian's `libfaketime`, installed by `.ci/run`). The server's clock is the CLI's: SigV4
 //! refuses a request whose time is more than 15 minutes off (RequestTimeTooSkewed).
 
@@ -360,8 +361,8 @@ async fn the_object_lock_guide_gives_the_answers_it_shows() {
     run_guide("object-lock.md", guide_server(&[]), GUIDE_ROOT.to_vec(), 20).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_object_lock_guide_holds_a_year_ahead() {
+/// libfaketime's environment a year ahead, checked to move `date` by one year.
+fn a_year_ahead() -> [(&'static str, &'static str); 3] {
     assert!(Path::new(FAKETIME_LIB).exists(), "{FAKETIME_LIB} is missing: install Debian's libfaketime (.ci/run does)");
     let fake = [("LD_PRELOAD", FAKETIME_LIB), ("FAKETIME", "+365d"), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")];
     let year = std::process::Command::new("date").arg("+%Y").envs(fake).output().unwrap();
@@ -371,6 +372,12 @@ async fn the_object_lock_guide_holds_a_year_ahead() {
         String::from_utf8_lossy(&now.stdout).trim().parse().unwrap(),
     );
     assert_eq!(year, now + 1, "libfaketime does not move the clock");
+    fake
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_object_lock_guide_holds_a_year_ahead() {
+    let fake = a_year_ahead();
     let env = GUIDE_ROOT.iter().chain(&fake).copied().collect();
     run_guide("object-lock.md", guide_server(&fake), env, 20).await;
 }
@@ -380,12 +387,30 @@ async fn the_security_guide_gives_the_answers_it_shows() {
     run_guide("security.md", guide_server(&[]), GUIDE_ROOT.to_vec(), 15).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_security_guide_holds_a_year_ahead() {
+    let fake = a_year_ahead();
+    let env = GUIDE_ROOT.iter().chain(&fake).copied().collect();
+    run_guide("security.md", guide_server(&fake), env, 15).await;
+}
+
 /// getting-started.md as a new user runs it: `holdfast serve` with no setting in a fresh
 /// directory (data in `./holdfast-data`, generated root keys), then the guide's commands,
 /// `holdfast admin report` and `holdfast admin audit verify` with their defaults included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_getting_started_transcript_gives_the_answers_it_shows() {
-    let failures = tokio::task::spawn_blocking(|| {
+    getting_started(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_getting_started_transcript_holds_a_year_ahead() {
+    getting_started(&a_year_ahead()).await;
+}
+
+/// Runs getting-started.md, server and shell with the environment `fake` (libfaketime or none).
+async fn getting_started(fake: &[(&'static str, &'static str)]) {
+    let fake = fake.to_vec();
+    let failures = tokio::task::spawn_blocking(move || {
         let cwd = tempfile::tempdir().unwrap();
         // The admin commands read ./holdfast-data as the embedded store, whatever the suite's store.
         let server = Server::start_in(
@@ -394,6 +419,7 @@ async fn the_getting_started_transcript_gives_the_answers_it_shows() {
             ServerOptions {
                 generated_root: true,
                 config_toml: "[meta]\nbackend = \"sqlite\"\n".into(),
+                env: fake.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
                 ..Default::default()
             },
         );
@@ -414,7 +440,7 @@ async fn the_getting_started_transcript_gives_the_answers_it_shows() {
         let mut run = Run { ids: HashMap::new() };
         run.ids.insert(shown("access key:"), real("access_key"));
         run.ids.insert(shown("secret key:"), real("secret_key"));
-        let mut session = Session::new(cwd.path(), &server.endpoint, &[]);
+        let mut session = Session::new(cwd.path(), &server.endpoint, &fake);
         let f = run_examples("getting-started.md", &doc, &mut session, 12, &mut run);
         drop(server);
         f
