@@ -49,14 +49,20 @@ struct Example {
     expected: String,
 }
 
+/// The line right above a block's fence that keeps the test from replaying it, followed by the
+/// reason and ` -->`.
+const NOT_REPLAYED: &str = "<!-- not replayed: ";
+
 /// The `$ ` commands of the `console` blocks (with `\` continuations) and the text under each.
 fn examples(doc: &str) -> Vec<Example> {
     let mut out: Vec<Example> = Vec::new();
     let mut in_console = false;
     let mut continuing = false;
+    let mut previous = "";
     for (n, line) in doc.lines().enumerate() {
+        let above = std::mem::replace(&mut previous, line);
         if line.starts_with("```") {
-            in_console = line.trim() == "```console";
+            in_console = line.trim() == "```console" && !above.starts_with(NOT_REPLAYED);
             continuing = false;
             continue;
         }
@@ -148,6 +154,12 @@ struct Session {
     aliases: Vec<String>,
     cwd: std::path::PathBuf,
     endpoint: String,
+    /// Texts of the guide's commands replaced by this run's (tls.md's address).
+    replace: Vec<(String, String)>,
+    /// The server a guide's `holdfast serve --tls-cert ...` line started (tls.md).
+    server: Option<Server>,
+    /// The environment of that server (libfaketime or none).
+    server_env: Vec<(&'static str, &'static str)>,
 }
 
 impl Session {
@@ -167,7 +179,50 @@ impl Session {
         std::fs::create_dir_all(&bin_dir).unwrap();
         let _ = std::os::unix::fs::symlink(BIN, bin_dir.join("holdfast"));
         all.insert("PATH".into(), format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default()));
-        Self { env: all, aliases: Vec::new(), cwd: cwd.to_owned(), endpoint: endpoint.to_owned() }
+        Self {
+            env: all,
+            aliases: Vec::new(),
+            cwd: cwd.to_owned(),
+            endpoint: endpoint.to_owned(),
+            replace: Vec::new(),
+            server: None,
+            server_env: Vec::new(),
+        }
+    }
+
+    /// tls.md's `holdfast serve --listen A --tls-cert C --tls-key K`: a server (the guide's
+    /// root keys) on a fresh port with the session's certificate files, trusted as their own
+    /// root; the guide's `A` becomes its address in the commands that follow.
+    fn serve_tls(&mut self, args: &str) -> Result<(), String> {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        let flag = |f: &str| {
+            words.iter().position(|w| *w == f).and_then(|i| words.get(i + 1)).copied().ok_or(format!("no {f}"))
+        };
+        let (listen, cert, key) =
+            (flag("--listen")?, self.cwd.join(flag("--tls-cert")?), self.cwd.join(flag("--tls-key")?));
+        let ca = std::fs::read(&cert).map_err(|e| format!("{}: {e}", cert.display()))?;
+        let mut config =
+            format!("[tls]\ncert = {:?}\nkey = {:?}\n", cert.display().to_string(), key.display().to_string());
+        if !self.server_env.is_empty() {
+            config.push_str("[meta]\nbackend = \"sqlite\"\n");
+        }
+        let server = Server::start_with(
+            BIN,
+            ServerOptions {
+                env: GUIDE_ROOT[..2]
+                    .iter()
+                    .chain(&self.server_env)
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                config_toml: config,
+                tls_ca: Some(ca),
+                ..Default::default()
+            },
+        );
+        self.replace.push((format!("https://{listen}"), server.endpoint.clone()));
+        self.replace.push((listen.to_owned(), server.addr.clone()));
+        self.server = Some(server);
+        Ok(())
     }
 
     /// Runs one command line (with the session's aliases); with `capture_env`, the variables
@@ -240,12 +295,24 @@ fn run_examples(name: &str, doc: &str, session: &mut Session, min_examples: usiz
     assert!(all.len() >= min_examples, "{name}: only {} examples found", all.len());
     let mut ran = 0;
     for ex in all {
+        let at = format!("{name}:{}", ex.line);
+        if let Some(args) = ex.command.strip_prefix("holdfast serve ")
+            && args.contains("--tls-cert ")
+        {
+            ran += 1;
+            if let Err(e) = session.serve_tls(args) {
+                failures.push(format!("{at}: `{}`: {e}", ex.command));
+            }
+            continue;
+        }
         if not_replayed(&ex.command) {
             continue;
         }
         ran += 1;
-        let command = run.map_ids(&ex.command).replace("http://127.0.0.1:9000", &session.endpoint);
-        let at = format!("{name}:{}", ex.line);
+        let mut command = run.map_ids(&ex.command).replace("http://127.0.0.1:9000", &session.endpoint);
+        for (guide, now) in &session.replace {
+            command = command.replace(guide.as_str(), now);
+        }
         if command.starts_with("alias ") {
             session.aliases.push(command);
             continue;
@@ -448,4 +515,34 @@ async fn getting_started(fake: &[(&'static str, &'static str)]) {
     .await
     .unwrap();
     assert!(failures.is_empty(), "{} examples of getting-started.md differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// tls.md's "Try it on one machine": the guide's own `openssl req` makes the certificate, its
+/// `holdfast serve --tls-cert ...` line starts the server on it (a fresh port), and curl,
+/// openssl s_client and the aws CLI (`--ca-bundle`) talk to it.
+async fn tls_guide(fake: &[(&'static str, &'static str)]) {
+    let fake = fake.to_vec();
+    let failures = tokio::task::spawn_blocking(move || {
+        let cwd = tempfile::tempdir().unwrap();
+        let env: Vec<_> = GUIDE_ROOT.iter().chain(&fake).copied().collect();
+        let mut session = Session::new(cwd.path(), "", &env);
+        session.server_env = fake;
+        let f = run_doc("tls.md", &mut session, 10);
+        assert!(session.server.is_some(), "tls.md no longer starts a server with --tls-cert");
+        drop(session);
+        f
+    })
+    .await
+    .unwrap();
+    assert!(failures.is_empty(), "{} examples of tls.md differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tls_guide_gives_the_answers_it_shows() {
+    tls_guide(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tls_guide_holds_a_year_ahead() {
+    tls_guide(&a_year_ahead()).await;
 }
