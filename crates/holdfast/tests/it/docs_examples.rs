@@ -1,37 +1,60 @@
 //! The guides' examples run (issue #15): the `$ ` lines of the `console` blocks of
-//! docs/object-lock.md, docs/security.md and docs/getting-started.md run in order, as one shell
-//! session per guide (the `export`s and `alias`es a guide shows carry over to its later lines),
-//! against a fresh server, and each answer is compared with the one written under it: the same
-//! error line (code and message); JSON with the same fields and values, except what changes
+//! docs/object-lock.md, docs/security.md, docs/getting-started.md and docs/tls.md run in order, as
+//! one shell session per guide (the `export`s and `alias`es a guide shows carry over to its later
+//! lines), against a fresh server, and each answer is compared with the one written under it: the
+//! same error line (code and message); JSON with the same fields and values, except what changes
 //! from run to run (dates; version ids, user ids and access keys, which are mapped from the
-//! guide's to this run's as they appear); other text token by token, dates and hashes masked. Retain-until dates in the
-//! commands are relative (`$(date -u -d '+7 days' ...)`), so the guides hold on any day; each
-//! of the three guides also runs with the clock a year ahead (below).
+//! guide's to this run's as they appear); other text token by token, dates and hashes masked.
+//! Retain-until dates in the commands are relative (`$(date -u -d '+7 days' ...)`), so the guides
+//! hold on any day; each of the four guides also runs with the clock a year ahead (below).
 //!
-//! Not run, and why:
-//! - `sh` blocks (object-lock.md's setup): they start a server and export the root keys; the
-//!   test starts the server itself with the same keys and exports them.
+//! **What is replayed.** Every `console` block of those four guides, every command in it, except:
 //! - getting-started.md's `cargo install` (the test runs the binary this build made) and
 //!   `holdfast serve` (the test starts that command on `./holdfast-data` with generated root
-//!   keys, and maps the keys the guide shows to the ones generated).
+//!   keys, and maps the keys the guide shows to the ones generated);
 //! - object-lock.md's `scripts/run-aws-object-lock-example.sh ~/aws-doc-sdk-examples/...`: it
 //!   needs a clone of AWS's examples repository, which CI does not make; the script is its own
 //!   check of the answers.
-//! - The other guides' blocks, which are `sh` blocks of placeholders rather than transcripts:
-//!   docs/clients.md needs rclone, restic, s3cmd, kopia and the Go and Java toolchains, which CI
-//!   does not install, and keys written `...`; docs/tls.md names an installation's certificate
-//!   files and host (`s3.example.com`): what it describes is tests/it/tls_https.rs, with
-//!   certificates that test makes; docs/performance.md runs benchmarks for minutes;
-//!   docs/scale-out.md and docs/operations.md show a server under /etc and /var/lib, or on a
-//!   PostgreSQL cluster (their backup, report and verify commands are tests of their own:
-//!   admin_backup.rs, evidence_report.rs, evidence_audit.rs).
+//!
+//! tls.md's `holdfast serve --listen A --tls-cert C --tls-key K` *is* run: the test starts a
+//! server (the guides' root keys, a fresh port) on the certificate files the guide's own
+//! `openssl req` line made, trusted as their own root, and `A` in the later commands becomes that
+//! server's address (curl, openssl s_client, the aws CLI with `--ca-bundle`).
+//!
+//! **What is not, and why.** `every_shell_example_is_replayed_or_says_why` holds every shell
+//! example of README.md and docs/*.md (a `console`, `sh`, `bash` or `shell` block, or any block
+//! with `$ ` lines) to one rule: it is a `console` block of a replayed guide, or the line above its
+//! fence is `<!-- not replayed: <reason> -->` (which [`examples`] also skips). The reasons stand in
+//! the docs beside the blocks; in short:
+//! - object-lock.md's `sh` setup block: it starts a server in the foreground; the test starts
+//!   that server with the same root keys, exports them and writes the two bodies it makes.
+//! - tls.md's two `sh` blocks: an installation's files under /etc/holdfast and a real host
+//!   (`s3.example.com`); its "Try it on one machine" transcript runs the same commands locally.
+//! - operations.md (9 blocks): `audit verify`, `report`, `backup` / `restore` transcripts show an
+//!   installation's figures under /var/lib/holdfast, a trail damaged on purpose, a store tampered
+//!   with through sqlite3, anchors written over minutes (each is a test of its own:
+//!   evidence_audit.rs, evidence_report.rs, tamper.rs, evidence_anchor.rs, admin_backup.rs, and
+//!   getting-started.md replays `report` and `audit verify`); `cargo install` (a release build for
+//!   minutes), systemd (no running systemd in CI, no root to add a user) and podman/docker (no
+//!   container daemon).
+//! - replication.md (3 blocks): a second Holdfast configured as a remote target, a status recorded
+//!   with that destination stopped (its figures depend on timing); replication.rs runs them.
+//! - scale-out.md (2): a PostgreSQL cluster, a shared filesystem and three gateways.
+//! - clients.md (3): keys written `...` and a real host; restic and kopia are not installed in CI.
+//! - performance.md (2): release builds, nginx and benchmarks that run for minutes.
+//! - README.md (3): `cargo run --release` and the whole suite; keys written `...`; an
+//!   installation's /etc/holdfast.toml (config check and `--version` are tests of cli.rs).
 //!
 //! **A year ahead.** Holdfast has no setting that moves its clock (the compliance clock reads the
 //! system clock; a production knob for that would be a way around retention), so each guide's
-//! `*_holds_a_year_ahead` test runs the server, the shell, `date`, the aws CLI and (getting-started.md)
-//! `holdfast admin report` / `audit verify` under libfaketime (`FAKETIME=+365d`,
-//! Debian's `libfaketime`, installed by `.ci/run`). The server's clock is the CLI's: SigV4
-//! refuses a request whose time is more than 15 minutes off (RequestTimeTooSkewed).
+//! `*_holds_a_year_ahead` test runs the server, the shell, `date`, the aws CLI, openssl, curl and
+//! (getting-started.md) `holdfast admin report` / `audit verify` under libfaketime
+//! (`FAKETIME=+365d`, Debian's `libfaketime`, installed by `.ci/run`), on the embedded store
+//! (PostgreSQL's guard triggers judge retention by the database server's clock, which libfaketime
+//! does not move). The server's clock is the CLI's: SigV4 refuses a request whose time is more
+//! than 15 minutes off (RequestTimeTooSkewed). Under libfaketime the aws CLI cannot load its
+//! default CA bundle (`[Errno 22] Invalid argument`), so tls.md shows a client that does not trust
+//! the certificate with curl (exit 60), not with the aws CLI.
 
 use holdfast_testkit::{Server, ServerOptions};
 use std::collections::HashMap;
@@ -545,4 +568,56 @@ async fn the_tls_guide_gives_the_answers_it_shows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tls_guide_holds_a_year_ahead() {
     tls_guide(&a_year_ahead()).await;
+}
+
+/// The guides whose `console` blocks the tests above replay.
+const REPLAYED: &[&str] = &["object-lock.md", "security.md", "getting-started.md", "tls.md"];
+
+/// Every shell example of README.md and docs/*.md (a `console`, `sh`, `bash` or `shell` block, or
+/// any block with `$ ` lines) is replayed (a `console` block of a guide in [`REPLAYED`]) or is
+/// marked `<!-- not replayed: <reason> -->` on the line above its fence. A new example cannot
+/// slip past the test unnoticed, and a skipped one says why where it stands.
+#[test]
+fn every_shell_example_is_replayed_or_says_why() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    docs.push(root.join("README.md"));
+    let mut unaccounted = Vec::new();
+    let (mut replayed, mut skipped) = (0, 0);
+    for path in docs {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let Some(tag) = lines[i].trim_start().strip_prefix("```") else {
+                i += 1;
+                continue;
+            };
+            let end = (i + 1..lines.len()).find(|&j| lines[j].trim_start().starts_with("```")).unwrap_or(lines.len());
+            let shell = matches!(tag.trim(), "console" | "sh" | "bash" | "shell")
+                || lines[i + 1..end].iter().any(|l| l.trim_start().starts_with("$ "));
+            let above = if i > 0 { lines[i - 1].trim_start() } else { "" };
+            let reason = above.strip_prefix(NOT_REPLAYED).and_then(|r| r.strip_suffix(" -->")).unwrap_or("");
+            if shell {
+                if reason.len() >= 10 {
+                    skipped += 1;
+                } else if above.starts_with(NOT_REPLAYED) {
+                    unaccounted.push(format!("{name}:{}: the mark gives no reason", i + 1));
+                } else if REPLAYED.contains(&name.as_str()) && tag.trim() == "console" {
+                    replayed += 1;
+                } else {
+                    unaccounted.push(format!("{name}:{}: a ```{tag} block neither replayed nor marked", i + 1));
+                }
+            }
+            i = end + 1;
+        }
+    }
+    eprintln!("{replayed} shell blocks replayed, {skipped} marked not replayed");
+    assert!(unaccounted.is_empty(), "shell examples the docs test does not account for:\n{}", unaccounted.join("\n"));
 }
