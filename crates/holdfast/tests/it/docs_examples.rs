@@ -4,7 +4,7 @@
 //! lines), against a fresh server, and each answer is compared with the one written under it: the
 //! same error line (code and message); JSON with the same fields and values, except what changes
 //! from run to run (dates; version ids, user ids and access keys, which are mapped from the
-//! guide's to this run's as they appear); other text token by token, dates and hashes masked.
+//! guide's to this run's as they appear); other text token by token, dates, hashes and durations (`0.1 s`) masked.
 //! Retain-until dates in the commands are relative (`$(date -u -d '+7 days' ...)`), so the guides
 //! hold on any day; each of the four guides also runs with the clock a year ahead (below).
 //!
@@ -34,7 +34,8 @@
 //!   installation's figures under /var/lib/holdfast, a trail damaged on purpose, a store tampered
 //!   with through sqlite3, anchors written over minutes (each is a test of its own:
 //!   evidence_audit.rs, evidence_report.rs, tamper.rs, evidence_anchor.rs, admin_backup.rs, and
-//!   getting-started.md replays `report` and `audit verify`); `cargo install` (a release build for
+//!   getting-started.md replays `report`, `audit verify`, `backup`, `restore` and the copy's
+//!   `verify`); `cargo install` (a release build for
 //!   minutes), systemd (no running systemd in CI, no root to add a user) and podman/docker (no
 //!   container daemon).
 //! - replication.md (3 blocks): a second Holdfast configured as a remote target, a status recorded
@@ -283,17 +284,27 @@ impl Session {
 }
 
 /// A line of text as tokens, with what changes from run to run masked: dates and times
-/// (`2026-12-07T23:47:02.000Z`, `2026-12`) and SHA-256 hashes.
+/// (`2026-12-07T23:47:02.000Z`, `2026-12`), SHA-256 hashes (also in parentheses) and durations
+/// (`0.1 s`).
 fn masked(line: &str) -> Vec<String> {
-    line.split_whitespace()
-        .map(|t| {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
             let b = t.as_bytes();
+            let bare = t.trim_matches(|c: char| matches!(c, '(' | ')' | ',' | ';'));
             if b.len() >= 7 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
                 "<date>".to_owned()
-            } else if b.len() == 64 && b.iter().all(u8::is_ascii_hexdigit) {
-                "<hash>".to_owned()
+            } else if bare.len() == 64 && bare.bytes().all(|c| c.is_ascii_hexdigit()) {
+                t.replace(bare, "<hash>")
+            } else if tokens.get(i + 1) == Some(&"s")
+                && let Some((whole, frac)) = t.split_once('.')
+                && [whole, frac].iter().all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+            {
+                "<seconds>".to_owned()
             } else {
-                t.to_owned()
+                (*t).to_owned()
             }
         })
         .collect()
