@@ -2,6 +2,7 @@
 
 mod admin;
 mod anchor;
+mod backup;
 mod config;
 mod config_check;
 mod connections;
@@ -166,6 +167,25 @@ enum AdminCommand {
         #[command(flatten)]
         place: PlaceArgs,
     },
+    /// Online backup of an embedded data dir, beside a running server or none: a snapshot
+    /// of the metadata (SQLite's backup API), the blob files it refers to, the audit trail up
+    /// to the snapshot, the keys. PostgreSQL: see docs/operations.md#postgresql.
+    Backup {
+        #[command(flatten)]
+        place: PlaceArgs,
+        /// The backup directory: new, or empty.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Checks a backup made by `admin backup` and copies it into a new (absent or empty)
+    /// data dir; `holdfast serve --data-dir` then starts on it.
+    Restore {
+        /// The backup directory.
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
     /// Bucket replication.
     Replication {
         #[command(subcommand)]
@@ -250,6 +270,8 @@ fn parse() -> Cli {
             command:
                 AdminCommand::Report { place, .. }
                 | AdminCommand::RotateRoot { place }
+                | AdminCommand::Backup { place, .. }
+                | AdminCommand::Restore { place, .. }
                 | AdminCommand::Replicate { place, .. }
                 | AdminCommand::Replication { command: ReplicationCommand::Status { place, .. } }
                 | AdminCommand::Audit { command: AuditCommand::Verify { place } },
@@ -291,6 +313,19 @@ fn main() -> std::process::ExitCode {
             .and_then(|(data_dir, config)| runtime()?.block_on(admin::report(&data_dir, config, bucket, json))),
         Command::Admin { command: AdminCommand::RotateRoot { place } } => {
             place.resolve().and_then(|(data_dir, _)| credentials::rotate_root(&data_dir))
+        }
+        Command::Admin { command: AdminCommand::Backup { place, to } } => {
+            place.resolve().and_then(|(data_dir, config)| {
+                let cfg = config::Config::load(config::Overrides {
+                    data_dir: Some(data_dir.clone()),
+                    config,
+                    ..Default::default()
+                })?;
+                backup::backup(&data_dir, &cfg, &to)
+            })
+        }
+        Command::Admin { command: AdminCommand::Restore { from, place } } => {
+            place.resolve().and_then(|(data_dir, _)| backup::restore(&from, &data_dir))
         }
         Command::Admin {
             command: AdminCommand::Replication { command: ReplicationCommand::Status { bucket, place, json } },

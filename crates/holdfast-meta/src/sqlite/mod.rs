@@ -7,6 +7,7 @@
 //! Reads use a small pool of read-only connections on the blocking thread pool.
 
 mod audit;
+pub mod backup;
 mod buckets;
 mod evidence;
 mod gc;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
+mod admin_backup;
 mod buckets;
 mod cli;
 mod conformance_s3tests;
