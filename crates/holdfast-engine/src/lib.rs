@@ -9,6 +9,7 @@ pub mod cluster;
 mod error;
 mod gc;
 pub mod ingest;
+pub mod inventory;
 pub mod lifecycle;
 mod listing;
 mod multipart;
@@ -33,6 +34,10 @@ pub mod model {
     pub use holdfast_meta::{
         DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
         ReplicationRule, ReplicationStatus, is_well_formed_version_id,
+    };
+    pub use holdfast_meta::{
+        InventoryConfig, InventoryConfigs, InventoryFormat, InventoryFrequency, InventoryVersions,
+        MAX_INVENTORY_CONFIGS,
     };
 }
 

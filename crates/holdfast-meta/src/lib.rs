@@ -8,6 +8,7 @@
 mod delete;
 mod error;
 mod identity;
+mod inventory;
 mod lifecycle;
 mod listing;
 mod model;
@@ -21,6 +22,7 @@ mod trail;
 
 pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
+pub use inventory::*;
 pub use lifecycle::*;
 pub use model::*;
 pub use notify::*;

@@ -1,6 +1,7 @@
 //! One module per group of S3 operations; each function takes the typed s3s request.
 
 pub mod buckets;
+pub mod inventory;
 pub mod lifecycle;
 pub mod listing;
 pub mod lock;
@@ -90,6 +91,7 @@ pub fn keeps_xml_body(method: &http::Method, query: Option<&str>) -> bool {
             "tagging",
             "notification",
             "replication",
+            "inventory",
         ]
         .iter()
         .any(|n| has(n)),
