@@ -90,7 +90,10 @@ impl Gateway {
             "CSV" => Format::Csv,
             "Parquet" => Format::Parquet,
             "ORC" => {
-                return Err(s3_error!(NotImplemented, "Inventory reports in ORC are not supported: use CSV or Parquet"));
+                return Err(s3_error!(
+                    NotImplemented,
+                    "Inventory reports in ORC are not supported: use CSV or Parquet"
+                ));
             }
             _ => return Err(malformed()),
         };

@@ -36,6 +36,50 @@ pub(super) async fn put_config(
     Ok(())
 }
 
+/// [`MetaStore::swap_bucket_config`](crate::MetaStore::swap_bucket_config): the row is
+/// locked while it is compared; an absent row is inserted only if nobody inserted it first.
+pub(super) async fn swap_config(
+    tx: &Tx<'_>,
+    bucket: &str,
+    kind: BucketConfigKind,
+    expected: Option<&str>,
+    doc: Option<&str>,
+) -> Result<bool, Fail> {
+    buckets::require(tx, bucket, RowLock::KeyShare).await?;
+    let row = query_opt(
+        tx,
+        "SELECT doc FROM bucket_configs WHERE bucket = $1 AND kind = $2 FOR UPDATE",
+        &[&bucket, &kind.as_str()],
+    )
+    .await?;
+    let current: Option<String> = row.map(|r| r.try_get(0)).transpose()?;
+    if current.as_deref() != expected {
+        return Ok(false);
+    }
+    let changed = match (current.is_some(), doc) {
+        (false, None) => 1,
+        (false, Some(doc)) => execute(
+            tx,
+            "INSERT INTO bucket_configs (bucket, kind, doc) VALUES ($1, $2, $3) ON CONFLICT (bucket, kind) DO NOTHING",
+            &[&bucket, &kind.as_str(), &doc],
+        )
+        .await?,
+        (true, Some(doc)) => {
+            execute(
+                tx,
+                "UPDATE bucket_configs SET doc = $3 WHERE bucket = $1 AND kind = $2",
+                &[&bucket, &kind.as_str(), &doc],
+            )
+            .await?
+        }
+        (true, None) => {
+            execute(tx, "DELETE FROM bucket_configs WHERE bucket = $1 AND kind = $2", &[&bucket, &kind.as_str()])
+                .await?
+        }
+    };
+    Ok(changed == 1)
+}
+
 pub(super) async fn config(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
     buckets::require(tx, bucket, RowLock::None).await?;
     config_doc(tx, bucket, kind).await

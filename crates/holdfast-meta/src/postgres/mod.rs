@@ -508,6 +508,16 @@ impl crate::MetaStore for PgMeta {
         read!(self, |tx| evidence::config(&tx, bucket, kind).await?)
     }
 
+    async fn swap_bucket_config(
+        &self,
+        bucket: &str,
+        kind: BucketConfigKind,
+        expected: Option<String>,
+        doc: Option<String>,
+    ) -> MetaResult<bool> {
+        write!(self, |tx| evidence::swap_config(&tx, bucket, kind, expected.as_deref(), doc.as_deref()).await?)
+    }
+
     async fn version_for_read(
         &self,
         bucket: &str,

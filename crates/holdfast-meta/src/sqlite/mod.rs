@@ -623,6 +623,25 @@ impl crate::MetaStore for SqliteMeta {
         self.read(move |c| evidence::config(c, &bucket, kind)).await
     }
 
+    async fn swap_bucket_config(
+        &self,
+        bucket: &str,
+        kind: BucketConfigKind,
+        expected: Option<String>,
+        doc: Option<String>,
+    ) -> MetaResult<bool> {
+        let bucket = bucket.to_owned();
+        self.write(move |c| {
+            // One writer at a time: the read and the write are one transaction.
+            if evidence::config(c, &bucket, kind)? != expected {
+                return Ok(false);
+            }
+            evidence::put_config(c, &bucket, kind, doc.as_deref())?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn claim_replications(
         &self,
         now: UtcMillis,

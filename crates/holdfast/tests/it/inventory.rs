@@ -220,3 +220,37 @@ async fn inventory_refusals_store_nothing() {
     let e = s3.get_bucket_inventory_configuration().bucket(&src).id("r").send().await.unwrap_err();
     assert_err(&e, "NoSuchConfiguration", 404, None);
 }
+
+/// Two gateways on one PostgreSQL store, each adding 40 configurations to the same bucket at
+/// once: every one of the 80 is kept (the bucket's document is changed by compare-and-swap).
+#[tokio::test]
+async fn inventory_puts_on_two_gateways_at_once_lose_nothing() {
+    use holdfast_testkit::{Postgres, Server, ServerOptions};
+    let url = Postgres::shared().fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let options = || ServerOptions {
+        config_toml: format!("[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n"),
+        ..Default::default()
+    };
+    let gateways: Vec<Server> =
+        (0..2).map(|_| Server::start_in(env!("CARGO_BIN_EXE_holdfast"), &data, options())).collect();
+    let clients: Vec<Client> = gateways.iter().map(Server::client).collect();
+    let src = plain_bucket(&clients[0], "invrace").await;
+    let dst = plain_bucket(&clients[0], "invraced").await;
+    let mut want: Vec<String> = Vec::new();
+    let mut puts = Vec::new();
+    for (g, s3) in clients.iter().enumerate() {
+        for i in 0..40 {
+            let id = format!("g{g}-{i:02}");
+            want.push(id.clone());
+            let (s3, src, dst) = (s3.clone(), src.clone(), dst.clone());
+            puts.push(tokio::spawn(async move { put(&s3, &src, &id, config(&id, &dst, &["Size"], "CSV")).await }));
+        }
+    }
+    for p in puts {
+        p.await.unwrap().unwrap();
+    }
+    want.sort();
+    assert_eq!(ids(&clients[1], &src).await, want);
+}
