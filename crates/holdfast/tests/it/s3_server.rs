@@ -142,7 +142,8 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 
 #[test]
 fn startup_errors_are_one_clear_line() {
-    let dir = tempfile_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let (code, _, err) = run(&["serve", "--bogus-flag"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("--bogus-flag"), "{err}");
@@ -192,7 +193,8 @@ async fn a_second_server_cannot_share_a_data_dir() {
 fn first_start_generates_credentials_once_with_mode_0600() {
     use std::io::{BufRead, BufReader};
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile_dir().join("data");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
     let start = || {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap()])
@@ -231,8 +233,3 @@ fn first_start_generates_credentials_once_with_mode_0600() {
     assert!(!second.contains(&ak), "the secret is never printed again");
 }
 
-fn tempfile_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("holdfast-srvtest-{}-{}", std::process::id(), rand::random::<u32>()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
