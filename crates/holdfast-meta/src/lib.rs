@@ -4,6 +4,13 @@
 //! Every method that deletes or changes a version runs the pure lock rules of
 //! `holdfast-lock` inside the same transaction as the change (check-and-mutate), and the
 //! schema refuses the same things a second time with triggers (defence in depth).
+//!
+//! Each store is a cargo feature, both on by default: `sqlite` (the embedded store) and
+//! `postgres` (the store several gateways share).
+
+// Built without a store (a crate above that reads only the records and the boundary), the
+// plans only the stores carry out are unused.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 mod delete;
 mod error;
@@ -12,7 +19,9 @@ mod lifecycle;
 mod listing;
 mod model;
 mod notify;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
 mod tags;

@@ -152,8 +152,11 @@ async fn open_meta(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<s
     open_meta_of(data_dir, &cfg).await
 }
 
+// Only the embedded store lives in the data dir.
+#[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
 async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
     match &cfg.meta {
+        #[cfg(feature = "sqlite")]
         MetaBackend::Sqlite => {
             let path = data_dir.join("meta.db");
             if !path.is_file() {
@@ -165,6 +168,7 @@ async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync
                 .context("cannot open the metadata database")?;
             Ok(std::sync::Arc::new(meta))
         }
+        #[cfg(feature = "postgres")]
         MetaBackend::Postgres { url, .. } => {
             let mut options = holdfast_meta::postgres::PgOptions::new(url.clone());
             options.pool_size = 1;
@@ -172,6 +176,8 @@ async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync
             let meta = holdfast_meta::postgres::PgMeta::open(options).await.context("cannot open PostgreSQL")?;
             Ok(std::sync::Arc::new(meta))
         }
+        #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+        left_out => Err(left_out.compiled_out()),
     }
 }
 

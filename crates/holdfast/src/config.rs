@@ -125,6 +125,22 @@ pub enum MetaBackend {
     Postgres { url: String, pool_size: usize, orphan_grace_secs: u64 },
 }
 
+impl MetaBackend {
+    /// Why a store this build left out cannot be opened, naming the cargo feature that
+    /// builds it in (both are on by default).
+    #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+    pub fn compiled_out(&self) -> anyhow::Error {
+        let feature = match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres { .. } => "postgres",
+        };
+        anyhow::anyhow!(
+            "the metadata backend `{feature}` is not built into this holdfast: build it with the cargo feature \
+             `{feature}` (it is on by default; `cargo build --features {feature}`)"
+        )
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {

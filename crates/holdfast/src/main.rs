@@ -1,5 +1,8 @@
 //! The `holdfast` command.
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("holdfast needs a metadata store: build it with the cargo feature `sqlite`, `postgres` or both");
+
 mod admin;
 mod anchor;
 mod config;

@@ -11,7 +11,9 @@ use holdfast_api::{ApiConfig, Gateway};
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
 use holdfast_identity::{Account, Directory, Sealer};
+#[cfg(feature = "postgres")]
 use holdfast_meta::postgres::{PgMeta, PgOptions};
+#[cfg(feature = "sqlite")]
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{IdentityStore, MetaStore};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -114,6 +116,7 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
         (Arc::clone(&m) as Arc<dyn MetaStore>, m as Arc<dyn IdentityStore>)
     }
     match &config.meta {
+        #[cfg(feature = "sqlite")]
         MetaBackend::Sqlite => {
             // WORM guards changed outside Holdfast stop the start unless the
             // operator accepts it explicitly (the guards are then restored and it is recorded).
@@ -122,6 +125,7 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
                 .context("cannot open the metadata database")?;
             Ok(both(Arc::new(meta)))
         }
+        #[cfg(feature = "postgres")]
         MetaBackend::Postgres { url, pool_size, .. } => {
             let mut options = PgOptions::new(url.clone());
             options.pool_size = *pool_size;
@@ -130,6 +134,8 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
             tracing::info!(gateway = meta.gateway(), db = %holdfast_meta::postgres::redact_url(url), "metadata on PostgreSQL");
             Ok(both(Arc::new(meta)))
         }
+        #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+        left_out => Err(left_out.compiled_out()),
     }
 }
 
