@@ -27,7 +27,7 @@ impl Gateway {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         let bucket = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(&req.headers, self.engine.clock.now())?;
+        let lock = requested_lock(&req.headers, &req.extensions, self.engine.clock.now())?;
         check_lock_write(&bucket, &lock, None)?;
         let headers = object_headers(
             input.content_type.as_ref(),

@@ -198,7 +198,7 @@ impl Gateway {
     pub(crate) async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let S3Request { input, headers, trailing_headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(&headers, self.engine.clock.now())?;
+        let lock = requested_lock(&headers, &extensions, self.engine.clock.now())?;
         let claims = body_claims(
             &headers,
             trailing_headers,
@@ -386,7 +386,7 @@ impl Gateway {
         let input = req.input;
         let (src_bucket, src_key, src_version) = crate::convert::copy_source(&input.copy_source)?;
         let dest = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(&req.headers, self.engine.clock.now())?;
+        let lock = requested_lock(&req.headers, &req.extensions, self.engine.clock.now())?;
         check_lock_write(&dest, &lock, None)?;
         let metadata = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
             None | Some("COPY") => holdfast_engine::MetadataDirective::Copy,
