@@ -49,12 +49,12 @@ pub struct ApiConfig {
     pub aws_strict: bool,
     /// ARNs of the event targets declared in the server configuration; a notification
     /// configuration naming any other is refused.
-    pub notify_targets: std::collections::BTreeSet<String>,
+    pub event_targets: std::collections::BTreeSet<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { region: "us-east-1".into(), base_domain: None, aws_strict: false, notify_targets: Default::default() }
+        Self { region: "us-east-1".into(), base_domain: None, aws_strict: false, event_targets: Default::default() }
     }
 }
 

@@ -12,7 +12,7 @@ pub mod ingest;
 pub mod lifecycle;
 mod listing;
 mod multipart;
-mod notify;
+mod notification;
 mod objects;
 mod read;
 pub mod space;

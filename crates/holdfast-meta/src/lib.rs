@@ -18,7 +18,7 @@ mod identity;
 mod lifecycle;
 mod listing;
 mod model;
-mod notify;
+mod notification;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -31,7 +31,7 @@ pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
 pub use lifecycle::*;
 pub use model::*;
-pub use notify::*;
+pub use notification::*;
 pub use store::{GatewayClock, MetaStore};
 pub use tags::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, TagSet};
 

@@ -22,7 +22,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
     /// Event targets (`[notify.webhook.<id>]`).
-    pub notify: Option<NotifyConfig>,
+    pub notify: Option<EventTargetsConfig>,
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
     /// `[audit]`: where the trail's head is anchored.
@@ -63,10 +63,11 @@ pub struct MetricsFileConfig {
     pub lock_refresh_secs: Option<f64>,
 }
 
-/// `[notify]`: the targets bucket notification configurations may name.
+/// `[notify]` (the file's key): the event targets bucket notification configurations may
+/// name, and how failed deliveries are retried.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NotifyConfig {
+pub struct EventTargetsConfig {
     /// `[notify.webhook.<id>] endpoint = "http://..."`; ARN `arn:holdfast:sqs::<id>:webhook`.
     #[serde(default)]
     pub webhook: std::collections::BTreeMap<String, WebhookConfig>,
@@ -274,16 +275,16 @@ impl Config {
         let listen = o.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:9000".into());
         let listen: SocketAddr =
             listen.parse().with_context(|| format!("invalid listen address {listen:?} (expected IP:PORT)"))?;
-        let notify = file.notify.unwrap_or_default();
-        let webhooks: Vec<holdfast_events::WebhookTarget> = notify
+        let event_targets = file.notify.unwrap_or_default();
+        let webhooks: Vec<holdfast_events::WebhookTarget> = event_targets
             .webhook
             .into_iter()
             .map(|(id, w)| holdfast_events::WebhookTarget { id, endpoint: w.endpoint })
             .collect();
         // Refuse a bad endpoint or id at start, not at the first delivery.
         holdfast_events::Targets::new(&webhooks).map_err(|e| anyhow::anyhow!("[notify.webhook]: {e}"))?;
-        let retry_min = Duration::from_millis(notify.retry_min_ms.unwrap_or(1000).max(1));
-        let retry_max = Duration::from_millis(notify.retry_max_ms.unwrap_or(300_000)).max(retry_min);
+        let retry_min = Duration::from_millis(event_targets.retry_min_ms.unwrap_or(1000).max(1));
+        let retry_max = Duration::from_millis(event_targets.retry_max_ms.unwrap_or(300_000)).max(retry_min);
         let lifecycle = file.lifecycle.unwrap_or_default();
         let seconds = |name: &str, v: Option<f64>, default: f64| -> anyhow::Result<f64> {
             let v = v.unwrap_or(default);

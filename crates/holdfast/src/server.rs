@@ -176,7 +176,7 @@ struct Store {
 struct Evidence {
     audit: Arc<holdfast_audit::AuditLog>,
     anchorer: Option<Arc<crate::anchor::Anchorer>>,
-    notify_targets: std::collections::BTreeSet<String>,
+    event_targets: std::collections::BTreeSet<String>,
     _audit_lock: Option<std::fs::File>,
 }
 
@@ -344,7 +344,7 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         None => None,
     };
     let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
-    let notify_targets = targets.arns().map(str::to_owned).collect();
+    let event_targets = targets.arns().map(str::to_owned).collect();
     let dispatcher = holdfast_events::Dispatcher::new(
         Arc::clone(&store.meta),
         targets,
@@ -360,7 +360,7 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         day_ms: config.lifecycle_day_ms,
         interval: config.lifecycle_interval,
     });
-    Ok(Evidence { audit, anchorer, notify_targets, _audit_lock: audit_lock })
+    Ok(Evidence { audit, anchorer, event_targets, _audit_lock: audit_lock })
 }
 
 /// Stage 4: identity (root, accounts, sealed IAM secrets) and the S3 edge over the engine.
@@ -376,7 +376,7 @@ fn build_edge(
         region: config.region.clone(),
         base_domain: config.base_domain.clone(),
         aws_strict: config.aws_strict,
-        notify_targets: evidence.notify_targets.clone(),
+        event_targets: evidence.event_targets.clone(),
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
     let accounts = config
