@@ -195,7 +195,7 @@ impl Gateway {
             .await
             .map_err(engine_error)?;
         crate::audit::AuditSlot::update(&req.extensions, |f| f.version_id = Some(rec.version_id.clone()));
-        let obj = rec.object.as_ref().expect("completion records an object");
+        let obj = rec.object_data();
         let mut out = CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),

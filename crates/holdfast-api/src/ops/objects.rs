@@ -245,7 +245,7 @@ impl Gateway {
             .await
             .map_err(|e| with_resource(self.engine_err(e), &input.bucket, Some(&input.key)))?;
         AuditSlot::update(&extensions, |f| f.version_id = Some(rec.version_id.clone()));
-        let obj = rec.object.as_ref().expect("a put records an object");
+        let obj = rec.object_data();
         let mut out = PutObjectOutput {
             e_tag: Some(etag(&obj.etag)),
             version_id: written_version_id(&rec),
@@ -449,7 +449,7 @@ impl Gateway {
             .await
             .map_err(|e| with_resource(engine_error(e), src_bucket, Some(src_key)))?;
         AuditSlot::update(&req.extensions, |f| f.version_id = Some(rec.version_id.clone()));
-        let obj = rec.object.as_ref().expect("a copy records an object");
+        let obj = rec.object_data();
         let mut result = CopyObjectResult {
             e_tag: Some(etag(&obj.etag)),
             last_modified: Some(ts(rec.last_modified)),
@@ -479,7 +479,7 @@ impl Gateway {
             .resolve_object(&input.bucket, &input.key, &sel)
             .await
             .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
-        let obj = rec.object.as_ref().expect("resolved to an object");
+        let obj = rec.object_data();
         // `x-amz-object-attributes` is one comma-separated header (as the SDKs send it) or
         // several headers; s3s hands over each header value whole.
         let wants =
