@@ -26,29 +26,9 @@ pub struct FileConfig {
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
     /// `[audit]`: where the trail's head is anchored.
-    pub audit: Option<AuditFileConfig>,
+    pub audit: Option<crate::anchor::AuditFileConfig>,
     /// `[metrics]`: what the unauthenticated metrics endpoint reveals.
     pub metrics: Option<MetricsFileConfig>,
-}
-
-/// `[audit]`. Anchoring is on when `anchor_bucket` is set.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditFileConfig {
-    /// A bucket with Object Lock enabled that receives the anchors.
-    pub anchor_bucket: Option<String>,
-    /// Key prefix of the anchors in that bucket (default `holdfast-audit-anchors`).
-    pub anchor_prefix: Option<String>,
-    /// Seconds between two anchors when the trail changed (default 300).
-    pub anchor_interval_secs: Option<f64>,
-    /// COMPLIANCE retention of each anchor, in days (default 365).
-    pub anchor_retention_days: Option<i64>,
-    /// A remote S3 endpoint (`http://host:port`); absent: the bucket is on this server.
-    pub anchor_endpoint: Option<String>,
-    pub anchor_access_key: Option<String>,
-    pub anchor_secret_key: Option<String>,
-    /// Region the remote endpoint expects in signatures (default `us-east-1`).
-    pub anchor_region: Option<String>,
 }
 
 /// `[metrics]`. By default `/_holdfast/metrics` names no bucket.

@@ -1,8 +1,7 @@
 //! Multipart upload operations.
 
-use super::objects::{
-    byte_range_header, check_lock_write, read_conditions, shown_version_id, write_conditions, written_version_id,
-};
+use super::objects::{byte_range_header, check_lock_write, read_conditions, write_conditions, written_version_id};
+use super::shown_version_id;
 use crate::Gateway;
 use crate::convert::*;
 use crate::error::{engine_error, with_resource};

@@ -1,14 +1,14 @@
 //! Object operations: put, get, head, delete, multi-delete, copy, attributes.
 
-use super::require_integrity_header;
 use super::tagging::{tag_count, tags_visible};
+use super::{require_integrity_header, shown_version_id};
 use crate::Gateway;
 use crate::access::ListGrant;
 use crate::audit::AuditSlot;
 use crate::convert::*;
 use crate::error::{engine_error, meta_error, with_resource};
 use futures::StreamExt;
-use holdfast_engine::model::{Bucket, ObjectData, StoredChecksum, VersionRecord, Versioning, WriteConditions};
+use holdfast_engine::model::{Bucket, ObjectData, StoredChecksum, VersionRecord, WriteConditions};
 use holdfast_engine::{ByteRange, CopyObject, GetObject, ObjectRead, PutObject, ReadConditions, version_selector};
 use holdfast_lock::{Bypass, LockState};
 use s3s::dto::*;
@@ -67,17 +67,6 @@ pub fn byte_range(r: Option<&Range>) -> Option<ByteRange> {
 /// W6 and W7 (`holdfast_lock::check_write`), worded by the error mapping.
 pub(crate) fn check_lock_write(bucket: &Bucket, lock: &LockState, has_integrity: Option<bool>) -> S3Result<()> {
     holdfast_lock::check_write(bucket.lock(), lock, has_integrity).map_err(crate::error::write_denial)
-}
-
-/// `x-amz-version-id` is shown for every version of a bucket that has (or had) versioning.
-pub(crate) async fn shown_version_id(gw: &Gateway, rec: &VersionRecord) -> Option<String> {
-    if rec.version_id != "null" {
-        return Some(rec.version_id.clone());
-    }
-    match gw.engine.bucket(&rec.bucket).await {
-        Ok(Some(b)) if b.versioning != Versioning::Unversioned => Some("null".into()),
-        _ => None,
-    }
 }
 
 /// `x-amz-version-id` on a write response: only a generated id is shown. A write to an

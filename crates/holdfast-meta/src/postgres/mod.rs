@@ -349,7 +349,12 @@ impl crate::MetaStore for PgMeta {
 
     async fn delete_bucket(&self, name: &str) -> MetaResult<()> {
         let now = UtcMillis::now_system();
-        write!(self, |tx| buckets::delete(&tx, name, now).await?)
+        write!(self, |tx| {
+            buckets::require_empty(&tx, name).await?;
+            // Uploads in progress go with the bucket.
+            multipart::drop_bucket_uploads(&tx, name, now).await?;
+            buckets::delete(&tx, name).await?
+        })
     }
 
     async fn set_versioning(&self, name: &str, versioning: Versioning) -> MetaResult<()> {

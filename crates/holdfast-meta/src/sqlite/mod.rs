@@ -453,7 +453,13 @@ impl crate::MetaStore for SqliteMeta {
     async fn delete_bucket(&self, name: &str) -> MetaResult<()> {
         let name = name.to_owned();
         let now = UtcMillis::now_system();
-        self.write(move |c| buckets::delete(c, &name, now)).await
+        self.write(move |c| {
+            buckets::require_empty(c, &name)?;
+            // Uploads in progress go with the bucket.
+            multipart::drop_bucket_uploads(c, &name, now)?;
+            buckets::delete(c, &name)
+        })
+        .await
     }
 
     async fn set_versioning(&self, name: &str, versioning: Versioning) -> MetaResult<()> {
