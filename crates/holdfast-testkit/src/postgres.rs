@@ -86,6 +86,16 @@ impl Postgres {
     /// Starts a fresh cluster; `durable` keeps PostgreSQL's fsync and synchronous commit
     /// (for benchmarks that compare with the embedded store's durable commits).
     pub fn start_with(durable: bool) -> Self {
+        Self::start_configured(durable, None)
+    }
+
+    /// Starts a fresh cluster that speaks TLS with this certificate chain and key (PEM) and
+    /// refuses unencrypted TCP connections (`hostnossl ... reject`).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::start_configured(false, Some((cert_pem, key_pem)))
+    }
+
+    fn start_configured(durable: bool, tls: Option<(&str, &str)>) -> Self {
         let bin = find_bin();
         let run_as = is_root().then(|| "postgres".to_owned());
         let root = std::env::temp_dir().join(format!("holdfast-pg-{}-{}", std::process::id(), rand_suffix()));
@@ -96,6 +106,9 @@ impl Postgres {
         }
         let mut pg = Self { bin, root, port: 0, run_as, watchdog: None, stopped: false };
         pg.initdb(durable);
+        if let Some((cert, key)) = tls {
+            pg.enable_tls(cert, key);
+        }
         let mut last = String::new();
         for _ in 0..3 {
             pg.port = free_port();
@@ -154,6 +167,30 @@ impl Postgres {
             settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
         }
         conf.write_all(settings.as_bytes()).expect("write postgresql.conf");
+    }
+
+    fn enable_tls(&self, cert_pem: &str, key_pem: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let data = self.data();
+        for (name, pem) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+            let path = data.join(name);
+            std::fs::write(&path, pem).expect("write the PostgreSQL TLS files");
+            // PostgreSQL refuses a key readable by others, or not owned by its user.
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            if let Some(user) = &self.run_as {
+                let ok = Command::new("chown").arg(format!("{user}:")).arg(&path).status().is_ok_and(|s| s.success());
+                assert!(ok, "cannot chown {} to {user}", path.display());
+            }
+        }
+        let mut conf =
+            std::fs::OpenOptions::new().append(true).open(data.join("postgresql.conf")).expect("postgresql.conf");
+        conf.write_all(b"ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+            .expect("write postgresql.conf");
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .expect("write pg_hba.conf");
     }
 
     fn pg_ctl_start(&self) -> Result<(), String> {

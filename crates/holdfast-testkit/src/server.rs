@@ -19,6 +19,12 @@ pub struct ServerOptions {
     pub nofile: Option<(u64, u64)>,
     /// Append the server's log (stderr) to this file instead of the test's stderr.
     pub stderr_file: Option<PathBuf>,
+    /// The server speaks HTTPS (the test put `[tls]` in `config_toml` or `--tls-*` in
+    /// `env`): clients trust this CA certificate (PEM).
+    pub tls_ca: Option<Vec<u8>>,
+    /// Start without `HOLDFAST_ROOT_*`: the server generates its root keys (or reads them
+    /// from `<data-dir>/root-credentials`).
+    pub generated_root: bool,
 }
 
 pub struct Server {
@@ -135,6 +141,9 @@ impl Server {
             .env("HOLDFAST_LOG", std::env::var("HOLDFAST_TEST_LOG").unwrap_or_else(|_| "warn,s3s=off".into()))
             .stdout(Stdio::piped())
             .stderr(stderr);
+        if self.options.generated_root {
+            cmd.env_remove("HOLDFAST_ROOT_ACCESS_KEY").env_remove("HOLDFAST_ROOT_SECRET_KEY");
+        }
         for (k, v) in &self.options.env {
             cmd.env(k, v);
         }
@@ -145,21 +154,28 @@ impl Server {
             let mut lines = BufReader::new(stdout).lines();
             let mut sent = false;
             while let Some(Ok(line)) = lines.next() {
-                if !sent && let Some(rest) = line.strip_prefix("holdfast listening on http://") {
+                let rest = line.strip_prefix("holdfast listening on ");
+                if !sent && let Some((scheme, rest)) = rest.and_then(|r| r.split_once("://")) {
                     let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
-                    let _ = tx.send(addr);
+                    let _ = tx.send((scheme.to_owned(), addr));
                     sent = true;
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("holdfast did not report its address within 60 s");
-        self.endpoint = format!("http://{addr}");
+        let (scheme, addr) =
+            rx.recv_timeout(Duration::from_secs(60)).expect("holdfast did not report its address within 60 s");
+        self.endpoint = format!("{scheme}://{addr}");
         self.addr = addr;
         self.child = Some(child);
         self.wait_healthy();
     }
 
     fn wait_healthy(&self) {
+        if self.endpoint.starts_with("https://") {
+            // The edge is ready before the address is printed; over TLS a connect suffices.
+            std::net::TcpStream::connect(&self.addr).expect("connect to the HTTPS port");
+            return;
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(r) = crate::raw::raw_http_blocking(
@@ -175,15 +191,22 @@ impl Server {
     }
 
     pub fn client(&self) -> aws_sdk_s3::Client {
-        crate::s3_client(&self.endpoint, ROOT_AK, ROOT_SK)
+        self.client_as(ROOT_AK, ROOT_SK)
     }
 
     /// An S3 client with other keys (a user's).
     pub fn client_as(&self, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
-        crate::s3_client(&self.endpoint, access_key, secret_key)
+        match &self.options.tls_ca {
+            Some(ca) => crate::s3_client_tls(&self.endpoint, access_key, secret_key, ca),
+            None => crate::s3_client(&self.endpoint, access_key, secret_key),
+        }
     }
 
     /// The root user's IAM client.
+    pub fn iam_as(&self, access_key: &str, secret_key: &str) -> aws_sdk_iam::Client {
+        crate::iam_client(&self.endpoint, access_key, secret_key)
+    }
+
     pub fn iam(&self) -> aws_sdk_iam::Client {
         crate::iam_client(&self.endpoint, ROOT_AK, ROOT_SK)
     }

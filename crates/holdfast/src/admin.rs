@@ -169,8 +169,9 @@ async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync
             Ok(std::sync::Arc::new(meta))
         }
         #[cfg(feature = "postgres")]
-        MetaBackend::Postgres { url, .. } => {
+        MetaBackend::Postgres { url, ca_file, .. } => {
             let mut options = holdfast_meta::postgres::PgOptions::new(url.clone());
+            options.ca_file.clone_from(ca_file);
             options.pool_size = 1;
             options.check_guards = false;
             let meta = holdfast_meta::postgres::PgMeta::open(options).await.context("cannot open PostgreSQL")?;

@@ -6,6 +6,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// `listen` when nothing sets it (shown by `--help`).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+/// `data_dir` when nothing sets it.
+pub const DEFAULT_DATA_DIR: &str = "./holdfast-data";
+/// `region` when nothing sets it.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
 /// What the TOML file may contain. Every field is optional; absent means "not set here".
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,6 +23,8 @@ pub struct FileConfig {
     pub base_domain: Option<String>,
     pub aws_strict: Option<bool>,
     pub log: Option<String>,
+    /// `text` (default) or `json` (also `HOLDFAST_LOG_FORMAT`).
+    pub log_format: Option<String>,
     pub limits: Option<LimitsConfig>,
     pub meta: Option<MetaFileConfig>,
     /// Other accounts on this installation, each with its own root keys and buckets.
@@ -29,6 +38,20 @@ pub struct FileConfig {
     pub audit: Option<crate::anchor::AuditFileConfig>,
     /// `[metrics]`: what the unauthenticated metrics endpoint reveals.
     pub metrics: Option<MetricsFileConfig>,
+    /// `[tls]`: HTTPS.
+    pub tls: Option<TlsFileConfig>,
+}
+
+/// `[tls]`. HTTPS is on when `cert` and `key` are set (here, or `--tls-cert` / `--tls-key`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFileConfig {
+    /// PEM certificate chain: the server's certificate first, then intermediates.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+    /// Seconds between two checks of the files for a renewed certificate (default 10).
+    pub reload_secs: Option<f64>,
 }
 
 /// `[metrics]`. By default `/_holdfast/metrics` names no bucket.
@@ -95,6 +118,10 @@ pub struct MetaFileConfig {
     /// With PostgreSQL, blob files and temporaries younger than this that no record names
     /// are left alone (another gateway may be writing them); default 3600 s.
     pub orphan_grace_secs: Option<u64>,
+    /// PEM file of the CA that signed PostgreSQL's certificate, for `sslmode=verify-ca`,
+    /// `verify-full` (and `require`, which then checks the chain) when the URL names no
+    /// `sslrootcert`.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The metadata store a server uses.
@@ -103,7 +130,7 @@ pub enum MetaBackend {
     /// SQLite in the data dir; one process owns the data dir.
     Sqlite,
     /// PostgreSQL shared by several gateways, which also share the data dir's blobs.
-    Postgres { url: String, pool_size: usize, orphan_grace_secs: u64 },
+    Postgres { url: String, pool_size: usize, orphan_grace_secs: u64, ca_file: Option<PathBuf> },
 }
 
 impl MetaBackend {
@@ -158,6 +185,7 @@ pub struct Config {
     pub base_domain: Option<String>,
     pub aws_strict: bool,
     pub log: String,
+    pub log_format: LogFormat,
     pub max_put_size: u64,
     pub min_part_size: u64,
     pub max_chunk_size: u64,
@@ -181,6 +209,30 @@ pub struct Config {
     pub metrics_access: crate::metrics_view::MetricsAccess,
     /// How often the lock gauges are recomputed.
     pub lock_gauges_refresh: Duration,
+    /// HTTPS; `None`: plain HTTP.
+    pub tls: Option<crate::tls::TlsSettings>,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines; colours only when stderr is a terminal.
+    Text,
+    /// One JSON object per line, every field at the top level.
+    Json,
+}
+
+fn log_format(env: Option<String>, file: Option<String>) -> anyhow::Result<LogFormat> {
+    let (value, from) = match (env.filter(|v| !v.is_empty()), file) {
+        (Some(v), _) => (v, "HOLDFAST_LOG_FORMAT"),
+        (None, Some(v)) => (v, "log_format"),
+        (None, None) => return Ok(LogFormat::Text),
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => bail!("{from} = {value:?}: expected \"text\" or \"json\""),
+    }
 }
 
 /// Values from the command line or environment (clap resolves that precedence).
@@ -191,6 +243,8 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     pub region: Option<String>,
     pub base_domain: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -207,8 +261,8 @@ fn meta_backend(file: Option<MetaFileConfig>, env_url: Option<String>) -> anyhow
         None => "sqlite".into(),
     };
     match backend.as_str() {
-        "sqlite" if url.is_some() => {
-            bail!("[meta] backend = \"sqlite\" takes no url (HOLDFAST_META_URL is for PostgreSQL)")
+        "sqlite" if url.is_some() || file.ca_file.is_some() => {
+            bail!("[meta] backend = \"sqlite\" takes no url nor ca_file (HOLDFAST_META_URL is for PostgreSQL)")
         }
         "sqlite" => Ok(MetaBackend::Sqlite),
         "postgres" | "postgresql" => {
@@ -219,9 +273,34 @@ fn meta_backend(file: Option<MetaFileConfig>, env_url: Option<String>) -> anyhow
                 url,
                 pool_size: file.pool_size.unwrap_or(16).max(1),
                 orphan_grace_secs: file.orphan_grace_secs.unwrap_or(3600),
+                ca_file: file.ca_file,
             })
         }
         other => bail!("unknown [meta] backend {other:?} (expected \"sqlite\" or \"postgres\")"),
+    }
+}
+
+/// HTTPS from the command line / environment over `[tls]`; a certificate without a key (or
+/// the reverse) is refused rather than served as plain HTTP.
+fn tls_settings(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    file: Option<TlsFileConfig>,
+) -> anyhow::Result<Option<crate::tls::TlsSettings>> {
+    let file = file.unwrap_or_default();
+    let cert = cert.or(file.cert).filter(|p| !p.as_os_str().is_empty());
+    let key = key.or(file.key).filter(|p| !p.as_os_str().is_empty());
+    let reload = file.reload_secs.unwrap_or(10.0);
+    if !(reload.is_finite() && reload >= 0.1) {
+        bail!("[tls] reload_secs must be a number of seconds, at least 0.1");
+    }
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => {
+            Ok(Some(crate::tls::TlsSettings { cert, key, reload_every: Duration::from_secs_f64(reload) }))
+        }
+        (Some(_), None) => bail!("a TLS certificate is set but no key (--tls-key, HOLDFAST_TLS_KEY or [tls] key)"),
+        (None, Some(_)) => bail!("a TLS key is set but no certificate (--tls-cert, HOLDFAST_TLS_CERT or [tls] cert)"),
     }
 }
 
@@ -252,7 +331,7 @@ impl Config {
         };
         let limits = file.limits.unwrap_or_default();
         let meta = meta_backend(file.meta, std::env::var("HOLDFAST_META_URL").ok())?;
-        let listen = o.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:9000".into());
+        let listen = o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen: SocketAddr =
             listen.parse().with_context(|| format!("invalid listen address {listen:?} (expected IP:PORT)"))?;
         let event_targets = file.notify.unwrap_or_default();
@@ -284,17 +363,18 @@ impl Config {
         if !(lock_refresh.is_finite() && lock_refresh >= 0.05) {
             bail!("[metrics] lock_refresh_secs must be a number of seconds, at least 0.05");
         }
-        let region = o.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
+        let region = o.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
         }
         Ok(Self {
             listen,
-            data_dir: o.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./holdfast-data")),
+            data_dir: o.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             region,
             base_domain: o.base_domain.or(file.base_domain).filter(|d| !d.is_empty()),
             aws_strict: file.aws_strict.unwrap_or(false),
             log: file.log.unwrap_or_else(|| "info".into()),
+            log_format: log_format(std::env::var("HOLDFAST_LOG_FORMAT").ok(), file.log_format)?,
             max_put_size: limits.max_put_size.unwrap_or(5 << 30),
             min_part_size: limits.min_part_size.unwrap_or(5 << 20),
             max_chunk_size: limits.max_chunk_size.unwrap_or(16 << 20),
@@ -315,6 +395,7 @@ impl Config {
             anchor: crate::anchor::AnchorSettings::from_file(file.audit.unwrap_or_default())?,
             metrics_access,
             lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),
+            tls: tls_settings(o.tls_cert, o.tls_key, file.tls)?,
         })
     }
 }
@@ -413,17 +494,53 @@ mod tests {
     }
 
     #[test]
+    fn tls_from_command_line_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[tls]\ncert = \"/f/cert.pem\"\nkey = \"/f/key.pem\"\nreload_secs = 2\n").unwrap();
+        let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!((tls.cert, tls.key), (PathBuf::from("/f/cert.pem"), PathBuf::from("/f/key.pem")));
+        assert_eq!(tls.reload_every, Duration::from_secs(2));
+        let c = Config::load(Overrides {
+            config: Some(file.clone()),
+            tls_cert: Some("/cli/cert.pem".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.tls.unwrap().cert, PathBuf::from("/cli/cert.pem"), "the command line beats the file");
+        assert!(Config::load(Overrides::default()).unwrap().tls.is_none(), "plain HTTP by default");
+        let err = Config::load(Overrides { tls_cert: Some("/c.pem".into()), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("no key"), "{err}");
+        std::fs::write(&file, "[tls]\nkey = \"/k.pem\"\n").unwrap();
+        let err = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("no certificate"), "{err}");
+        std::fs::write(&file, "[tls]\ncert = \"/c\"\nkey = \"/k\"\nreload_secs = 0\n").unwrap();
+        assert!(Config::load(Overrides { config: Some(file), ..Default::default() }).is_err());
+    }
+
+    #[test]
     fn meta_backend_from_file_or_environment() {
         let toml = |s: &str| -> MetaFileConfig { toml::from_str(s).unwrap() };
         assert_eq!(meta_backend(None, None).unwrap(), MetaBackend::Sqlite);
-        let pg = MetaBackend::Postgres { url: "postgres://h/db".into(), pool_size: 16, orphan_grace_secs: 3600 };
+        let pg = MetaBackend::Postgres {
+            url: "postgres://h/db".into(),
+            pool_size: 16,
+            orphan_grace_secs: 3600,
+            ca_file: None,
+        };
         assert_eq!(meta_backend(Some(toml("backend = \"postgres\"\nurl = \"postgres://h/db\"")), None).unwrap(), pg);
         assert_eq!(meta_backend(None, Some("postgres://h/db".into())).unwrap(), pg, "the URL implies PostgreSQL");
         let over =
             meta_backend(Some(toml("url = \"postgres://file/db\"\npool_size = 4")), Some("postgres://h/db".into()));
         assert_eq!(
             over.unwrap(),
-            MetaBackend::Postgres { url: "postgres://h/db".into(), pool_size: 4, orphan_grace_secs: 3600 },
+            MetaBackend::Postgres {
+                url: "postgres://h/db".into(),
+                pool_size: 4,
+                orphan_grace_secs: 3600,
+                ca_file: None
+            },
             "environment beats file"
         );
         assert!(meta_backend(Some(toml("backend = \"postgres\"")), None).is_err(), "no URL");

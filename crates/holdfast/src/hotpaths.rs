@@ -168,5 +168,5 @@ async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) ->
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod bucket_reads;

@@ -6,6 +6,7 @@ compile_error!("holdfast needs a metadata store: build it with the cargo feature
 mod admin;
 mod anchor;
 mod config;
+mod config_check;
 mod connections;
 mod credentials;
 mod file_modes;
@@ -14,10 +15,43 @@ mod lock_gauges;
 mod metrics_view;
 mod server;
 mod start_cleanup;
+mod tls;
 mod trail_check;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use std::path::PathBuf;
+
+/// `holdfast --version`: the crate version, the commit it was built from (build.rs) and the
+/// metadata schema versions this build creates and reads (of the stores it is built with).
+fn version() -> String {
+    let mut schemas: Vec<String> = Vec::new();
+    #[cfg(feature = "sqlite")]
+    schemas.push(format!("sqlite {}", holdfast_meta::sqlite::SCHEMA_VERSION));
+    #[cfg(feature = "postgres")]
+    schemas.push(format!("postgres {}", holdfast_meta::postgres::SCHEMA_VERSION));
+    format!(
+        "{} (commit {}, metadata schema: {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("HOLDFAST_GIT_COMMIT"),
+        schemas.join(", ")
+    )
+}
+
+/// Environment variables that have no flag, shown under `serve --help` and `config check --help`.
+const ENVIRONMENT_HELP: &str = "\
+Environment (no flag):
+  HOLDFAST_ROOT_ACCESS_KEY, HOLDFAST_ROOT_SECRET_KEY
+        root credentials [default: generated at the first start and kept in
+        <data-dir>/root-credentials]; other keys than those a data dir serves stop the
+        start: `holdfast admin rotate-root` changes them
+  HOLDFAST_LOG          log filter (tracing EnvFilter syntax) [default: info, or `log` in the file];
+                        `info,s3s=off,holdfast::access=debug` adds one line per request
+  HOLDFAST_LOG_FORMAT   `text` or `json` [default: text, or `log_format` in the file; text has
+                        colours only when stderr is a terminal]
+  HOLDFAST_META_URL     PostgreSQL URL, beats [meta] url [default: none: embedded SQLite]
+  HOLDFAST_ACCEPT_TAMPER=1  start although the WORM guards were changed outside Holdfast
+
+Precedence: command line > environment > configuration file > defaults.";
 
 #[derive(Parser)]
 #[command(name = "holdfast", version, about = "An S3-compatible object store built around Object Lock")]
@@ -26,25 +60,74 @@ struct Cli {
     command: Command,
 }
 
+/// The settings `serve` and `config check` share.
+#[derive(Args, Debug, Clone)]
+struct ServeArgs {
+    /// Address to listen on (IP:PORT).
+    #[arg(long, env = "HOLDFAST_LISTEN", default_value = config::DEFAULT_LISTEN)]
+    listen: Option<String>,
+    #[command(flatten)]
+    place: PlaceArgs,
+    /// Region reported and expected in signatures.
+    #[arg(long, env = "HOLDFAST_REGION", default_value = config::DEFAULT_REGION)]
+    region: Option<String>,
+    /// Base domain for virtual-hosted-style requests (bucket.<domain>) [default: none: path style only].
+    #[arg(long, env = "HOLDFAST_BASE_DOMAIN")]
+    base_domain: Option<String>,
+    /// PEM certificate chain (server certificate first): serve HTTPS [default: none: plain HTTP].
+    #[arg(long, env = "HOLDFAST_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate [default: none].
+    #[arg(long, env = "HOLDFAST_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+}
+
+/// Where a server's data and settings are: the same defaults for `serve` and `admin`.
+#[derive(Args, Debug, Clone)]
+struct PlaceArgs {
+    /// Directory for metadata and object data.
+    #[arg(long, env = "HOLDFAST_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file [default: none].
+    #[arg(long, env = "HOLDFAST_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl PlaceArgs {
+    /// The data dir: the command line or environment, else the file's `data_dir`, else the default.
+    fn resolve(&self) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+        let cfg = config::Config::load(config::Overrides {
+            data_dir: self.data_dir.clone(),
+            config: self.config.clone(),
+            ..Default::default()
+        })?;
+        Ok((cfg.data_dir, self.config.clone()))
+    }
+}
+
+impl ServeArgs {
+    fn overrides(self) -> config::Overrides {
+        config::Overrides {
+            listen: self.listen,
+            data_dir: self.place.data_dir,
+            config: self.place.config,
+            region: self.region,
+            base_domain: self.base_domain,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the S3 server.
-    Serve {
-        /// Address to listen on (IP:PORT).
-        #[arg(long, env = "HOLDFAST_LISTEN")]
-        listen: Option<String>,
-        /// Directory for metadata and object data.
-        #[arg(long, env = "HOLDFAST_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// TOML configuration file.
-        #[arg(long, env = "HOLDFAST_CONFIG")]
-        config: Option<PathBuf>,
-        /// Region reported and expected in signatures.
-        #[arg(long, env = "HOLDFAST_REGION")]
-        region: Option<String>,
-        /// Base domain for virtual-hosted-style requests (bucket.<domain>).
-        #[arg(long, env = "HOLDFAST_BASE_DOMAIN")]
-        base_domain: Option<String>,
+    #[command(after_help = ENVIRONMENT_HELP)]
+    Serve(ServeArgs),
+    /// The configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Administration of a data directory.
     Admin {
@@ -53,6 +136,14 @@ enum Command {
     },
     /// Load-test an S3 endpoint (this server or any other) and measure the disk's limits.
     Bench(Box<holdfast_bench::BenchArgs>),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Checks the settings `serve` would run with (file, environment and these flags) and
+    /// prints them, secrets masked; exits non-zero naming what is wrong.
+    #[command(after_help = ENVIRONMENT_HELP)]
+    Check(ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -67,14 +158,19 @@ enum AdminCommand {
     Report {
         /// Only this bucket.
         bucket: Option<String>,
-        #[arg(long, env = "HOLDFAST_DATA_DIR")]
-        data_dir: PathBuf,
-        /// The server's TOML configuration (for a PostgreSQL metadata store).
-        #[arg(long, env = "HOLDFAST_CONFIG")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: PlaceArgs,
         /// The same figures as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Replaces the root user's keys: with HOLDFAST_ROOT_ACCESS_KEY / HOLDFAST_ROOT_SECRET_KEY
+    /// when set, else with new generated keys (printed once, kept in <data-dir>/root-credentials).
+    /// The server must be stopped; the account id, and so bucket ownership, IAM users and
+    /// policies naming the account, stay.
+    RotateRoot {
+        #[command(flatten)]
+        place: PlaceArgs,
     },
 }
 
@@ -86,44 +182,90 @@ enum AuditCommand {
     /// trail vouches for (exits non-zero naming every version that lost protection outside
     /// the API).
     Verify {
-        #[arg(long, env = "HOLDFAST_DATA_DIR")]
-        data_dir: PathBuf,
-        /// The server's TOML configuration (anchors, PostgreSQL metadata store).
-        #[arg(long, env = "HOLDFAST_CONFIG")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: PlaceArgs,
     },
 }
 
+/// Parses the command line; a value that is only clap's default counts as not given, so that
+/// the configuration file still beats it (clap shows the default in `--help`).
+fn parse() -> Cli {
+    // clap takes a 'static version text; this one is made once per process.
+    let version: &'static str = Box::leak(version().into_boxed_str());
+    let matches = Cli::command().version(version).get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let Some((name, sub)) = matches.subcommand() else { return cli };
+    let sub = match name {
+        "config" => sub.subcommand().map(|(_, m)| m),
+        "admin" => match sub.subcommand() {
+            Some(("audit", m)) => m.subcommand().map(|(_, m)| m),
+            other => other.map(|(_, m)| m),
+        },
+        _ => Some(sub),
+    };
+    let Some(m) = sub else { return cli };
+    let given = |id: &str| {
+        m.try_get_raw(id).ok().flatten().is_some()
+            && m.value_source(id) != Some(clap::parser::ValueSource::DefaultValue)
+    };
+    let forget = |args: &mut ServeArgs| {
+        if !given("listen") {
+            args.listen = None;
+        }
+        if !given("region") {
+            args.region = None;
+        }
+    };
+    match &mut cli.command {
+        Command::Serve(args) | Command::Config { command: ConfigCommand::Check(args) } => {
+            forget(args);
+            if !given("data_dir") {
+                args.place.data_dir = None;
+            }
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Report { place, .. }
+                | AdminCommand::RotateRoot { place }
+                | AdminCommand::Audit { command: AuditCommand::Verify { place } },
+        } => {
+            if !given("data_dir") {
+                place.data_dir = None;
+            }
+        }
+        Command::Bench(_) => {}
+    }
+    cli
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(anyhow::Error::from)
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     // What a server or an admin command creates in a data dir is private.
     if !matches!(cli.command, Command::Bench(_)) {
         file_modes::restrict_umask();
     }
     let result = match cli.command {
-        Command::Serve { listen, data_dir, config, region, base_domain } => {
-            config::Config::load(config::Overrides { listen, data_dir, config, region, base_domain }).and_then(|cfg| {
-                init_logging(&cfg.log);
-                tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(anyhow::Error::from)
-                    .and_then(|rt| rt.block_on(server::serve(cfg)))
-            })
-        }
-        Command::Admin { command: AdminCommand::Audit { command: AuditCommand::Verify { data_dir, config } } } => {
-            tokio::runtime::Builder::new_current_thread()
+        Command::Serve(args) => config::Config::load(args.overrides()).and_then(|cfg| {
+            init_logging(&cfg.log, cfg.log_format);
+            tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(admin::audit_verify(&data_dir, config)))
+                .and_then(|rt| rt.block_on(server::serve(cfg)))
+        }),
+        Command::Config { command: ConfigCommand::Check(args) } => config_check::run(args.overrides()),
+        Command::Admin { command: AdminCommand::Audit { command: AuditCommand::Verify { place } } } => {
+            place.resolve().and_then(|(data_dir, config)| runtime()?.block_on(admin::audit_verify(&data_dir, config)))
         }
-        Command::Admin { command: AdminCommand::Report { bucket, data_dir, config, json } } => {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(admin::report(&data_dir, config, bucket, json)))
+        Command::Admin { command: AdminCommand::Report { bucket, place, json } } => place
+            .resolve()
+            .and_then(|(data_dir, config)| runtime()?.block_on(admin::report(&data_dir, config, bucket, json))),
+        Command::Admin { command: AdminCommand::RotateRoot { place } } => {
+            place.resolve().and_then(|(data_dir, _)| credentials::rotate_root(&data_dir))
         }
         Command::Bench(args) => match args.hotpath {
             Some(path) => hotpaths::run(path, args.count, args.dry),
@@ -139,9 +281,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_logging(default: &str) {
+fn init_logging(default: &str, format: config::LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("HOLDFAST_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{default},{}", holdfast_api::QUIET_LOG_TARGETS))
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        // Colour codes only for a person at a terminal: a file or the journal gets plain text.
+        config::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        config::LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+    }
 }

@@ -126,8 +126,9 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
             Ok(both(Arc::new(meta)))
         }
         #[cfg(feature = "postgres")]
-        MetaBackend::Postgres { url, pool_size, .. } => {
+        MetaBackend::Postgres { url, pool_size, ca_file, .. } => {
             let mut options = PgOptions::new(url.clone());
+            options.ca_file.clone_from(ca_file);
             options.pool_size = *pool_size;
             options.accept_tamper = std::env::var("HOLDFAST_ACCEPT_TAMPER").is_ok_and(|v| v == "1");
             let meta = PgMeta::open(options).await.context("cannot open the PostgreSQL metadata store")?;
@@ -181,12 +182,14 @@ struct Evidence {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // A bad certificate or key fails the start before the data dir is touched.
+    let tls = config.tls.as_ref().map(crate::tls::Tls::new).transpose()?.map(Arc::new);
     let claimed = claim(&config).await?;
-    let (root, generated) = credentials::load_or_create(&config.data_dir)?;
-    if generated {
+    let root = credentials::load_or_create(&config.data_dir)?;
+    if root.generated {
         println!("Generated root credentials (stored in {}):", config.data_dir.join("root-credentials").display());
-        println!("  access key: {}", root.access_key);
-        println!("  secret key: {}", root.secret_key);
+        println!("  access key: {}", root.creds.access_key);
+        println!("  secret key: {}", root.creds.secret_key);
     }
     let exporter = PrometheusBuilder::new()
         .set_buckets_for_metric(
@@ -207,10 +210,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     claimed.cleanup.disarm();
     edge.set_ready(true);
     let shutdown = shutdown_signal();
-    println!("holdfast listening on http://{addr} (data dir {})", config.data_dir.display());
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "ready");
+    if let Some(tls) = &tls {
+        tls.spawn_reload()?;
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("holdfast listening on {scheme}://{addr} (data dir {})", config.data_dir.display());
+    tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "ready");
 
-    let graceful = accept_until_shutdown(claimed.listener, Arc::clone(&edge), connections, shutdown).await;
+    let graceful = accept_until_shutdown(claimed.listener, tls, Arc::clone(&edge), connections, shutdown).await;
     edge.set_ready(false);
     tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {
@@ -368,10 +375,11 @@ fn build_edge(
     config: &Config,
     store: &Store,
     evidence: &Evidence,
-    root: holdfast_identity::RootCredentials,
+    root: credentials::Root,
     exporter: metrics_exporter_prometheus::PrometheusHandle,
 ) -> anyhow::Result<Arc<Edge>> {
-    let owner_id = canonical_id(&root.access_key);
+    // The account's ids derive from its first root key: a rotated root keeps the account.
+    let owner_id = canonical_id(&root.account_key);
     let api = ApiConfig {
         region: config.region.clone(),
         base_domain: config.base_domain.clone(),
@@ -390,7 +398,7 @@ fn build_edge(
             secret_key: a.secret_key.clone(),
         })
         .collect();
-    let dir = Directory::new(Arc::clone(&store.identity), sealer, root, account_id(&owner_id), owner_id.clone())
+    let dir = Directory::new(Arc::clone(&store.identity), sealer, root.creds, account_id(&owner_id), owner_id.clone())
         .with_accounts(accounts);
     let metrics = crate::metrics_view::MetricsEndpoint {
         exporter,
@@ -413,6 +421,7 @@ fn build_edge(
 /// connections still open.
 async fn accept_until_shutdown(
     listener: TcpListener,
+    tls: Option<Arc<crate::tls::Tls>>,
     edge: Arc<Edge>,
     connections: Arc<Connections>,
     shutdown: impl std::future::Future<Output = ()>,
@@ -436,33 +445,27 @@ async fn accept_until_shutdown(
                 // Small responses must not wait for Nagle (design.md: a peer answered 44 ms late).
                 let _ = stream.set_nodelay(true);
                 let edge = Arc::clone(&edge);
-                let conn = Arc::clone(&admission.conn);
-                let service = hyper::service::service_fn(move |req| {
-                    let edge = Arc::clone(&edge);
-                    let in_flight = conn.request();
-                    async move {
-                        let resp = edge.handle(req, peer).await;
-                        drop(in_flight);
-                        Ok::<_, std::convert::Infallible>(resp)
-                    }
-                });
-                let mut builder = auto::Builder::new(TokioExecutor::new());
-                // Half-close lets a client that shut its sending side still read our answer
-                // (a body shorter than Content-Length gets 400 IncompleteBody, not silence).
-                // The idle and header timeouts are `supervise`'s, not hyper's.
-                builder
-                    .http1()
-                    .half_close(true)
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(None)
-                    .max_headers(holdfast_api::edge::MAX_HEADER_FIELDS);
-                let io = TokioIo::new(ActivityIo::new(stream, Arc::clone(&admission.conn)));
-                let conn = graceful.watch(builder.serve_connection(io, service).into_owned());
+                let watcher = graceful.watcher();
                 let connections = Arc::clone(&connections);
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    connections.supervise(admission, async {
-                        if let Err(e) = conn.await {
-                            tracing::debug!(error = %e, "connection ended with an error");
+                    let conn = Arc::clone(&admission.conn);
+                    connections.supervise(admission, async move {
+                        let Some(tls) = tls else {
+                            let io = ActivityIo::new(stream, Arc::clone(&conn));
+                            return serve_http(io, edge, conn, peer, watcher).await;
+                        };
+                        match crate::tls::first_bytes(&stream).await {
+                            crate::tls::FirstBytes::Closed => {}
+                            crate::tls::FirstBytes::Plain => refuse_plain_http(stream).await,
+                            // The handshake runs under the same idle and header timeouts as a
+                            // request head: its bytes count as activity on the connection.
+                            crate::tls::FirstBytes::Tls => {
+                                match tls.acceptor.accept(ActivityIo::new(stream, Arc::clone(&conn))).await {
+                                    Ok(io) => serve_http(io, edge, conn, peer, watcher).await,
+                                    Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                }
+                            }
                         }
                     }).await;
                 });
@@ -472,6 +475,49 @@ async fn accept_until_shutdown(
     }
     drop(listener);
     graceful
+}
+
+/// Serves HTTP over `io` (plain TCP or TLS) until the connection ends.
+async fn serve_http<I>(
+    io: I,
+    edge: Arc<Edge>,
+    conn: Arc<crate::connections::Conn>,
+    peer: std::net::SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let edge = Arc::clone(&edge);
+        let in_flight = conn.request();
+        async move {
+            let resp = edge.handle(req, peer).await;
+            drop(in_flight);
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Half-close lets a client that shut its sending side still read our answer
+    // (a body shorter than Content-Length gets 400 IncompleteBody, not silence).
+    // The idle and header timeouts are `supervise`'s, not hyper's.
+    builder
+        .http1()
+        .half_close(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .max_headers(holdfast_api::edge::MAX_HEADER_FIELDS);
+    let connection = watcher.watch(builder.serve_connection(TokioIo::new(io), service).into_owned());
+    if let Err(e) = connection.await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Plain HTTP sent to the HTTPS port gets a 400 that says so, then the connection closes.
+async fn refuse_plain_http(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt as _;
+    metrics::counter!("holdfast_tls_plain_http_refused_total").increment(1);
+    let _ = stream.write_all(crate::tls::PLAIN_HTTP_REFUSAL).await;
+    let _ = stream.shutdown().await;
 }
 
 /// The canonical user id S3 shows for an account, derived from its root access key.

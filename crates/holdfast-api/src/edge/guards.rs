@@ -63,11 +63,21 @@ pub fn check_signature_version(headers: &HeaderMap, query: Option<&str>, aws_str
 }
 
 /// Amazon S3 accepts no `Transfer-Encoding` on a request that carries a body (PUT, POST): it
-/// answers 501 NotImplemented naming the header, whatever the encoding. Streaming uploads use
-/// `aws-chunked` *content* encoding with a Content-Length instead, as the AWS SDKs do.
+/// answers 501 NotImplemented naming the header. Streaming uploads use `aws-chunked` *content*
+/// encoding, which declares the object's length in `x-amz-decoded-content-length`; such a body
+/// may come with a Content-Length or, as botocore sends it over HTTPS (its trailing
+/// checksums, issue #15), with `Transfer-Encoding: chunked`, which S3 takes.
 pub fn check_transfer_encoding(method: &http::Method, headers: &HeaderMap) -> Result<(), Refusal> {
+    let aws_chunked = headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| e.trim().eq_ignore_ascii_case("aws-chunked"))
+        && headers.contains_key("x-amz-decoded-content-length");
     if matches!(*method, http::Method::PUT | http::Method::POST)
         && headers.contains_key(http::header::TRANSFER_ENCODING)
+        && !aws_chunked
     {
         return Err((
             http::StatusCode::NOT_IMPLEMENTED,
@@ -419,6 +429,28 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(http::header::AUTHORIZATION, auth.parse().unwrap());
         h
+    }
+
+    #[test]
+    fn transfer_encoding_only_for_aws_chunked_with_a_decoded_length() {
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, v.parse().unwrap());
+            }
+            check_transfer_encoding(&http::Method::PUT, &h).is_ok()
+        };
+        assert!(with(&[("content-length", "3")]));
+        assert!(!with(&[("transfer-encoding", "chunked")]), "plain chunked: 501 as on AWS");
+        assert!(!with(&[("transfer-encoding", "chunked"), ("content-encoding", "aws-chunked")]), "no decoded length");
+        assert!(with(&[
+            ("transfer-encoding", "chunked"),
+            ("content-encoding", "gzip, aws-chunked"),
+            ("x-amz-decoded-content-length", "3")
+        ]));
+        let mut h = HeaderMap::new();
+        h.insert("transfer-encoding", "chunked".parse().unwrap());
+        assert!(check_transfer_encoding(&http::Method::GET, &h).is_ok(), "only bodies are judged");
     }
 
     #[test]

@@ -297,10 +297,38 @@ impl Edge {
             .record(started.elapsed().as_secs_f64());
         metrics::counter!("holdfast_bytes_in_total").increment(bytes_in);
         metrics::counter!("holdfast_bytes_out_total").increment(content_length(resp.headers()));
+        // One line per request, target `holdfast::access` (issue #15): 5xx at warn, the rest at
+        // debug (`HOLDFAST_LOG=info,holdfast::access=debug` turns the access log on). Who and
+        // what come from the actor the API filled in; absent fields are left out.
+        let who = actor.actor();
+        let status = resp.status().as_u16();
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         if resp.status().is_server_error() {
-            tracing::warn!(%request_id, %op, status = resp.status().as_u16(), "request failed");
+            tracing::warn!(
+                target: "holdfast::access",
+                %request_id,
+                %method,
+                %op,
+                principal = who.principal.as_deref(),
+                bucket = who.bucket.as_deref(),
+                key = who.key.as_deref(),
+                status,
+                duration_ms,
+                "request failed"
+            );
         } else {
-            tracing::debug!(%request_id, %op, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+            tracing::debug!(
+                target: "holdfast::access",
+                %request_id,
+                %method,
+                %op,
+                principal = who.principal.as_deref(),
+                bucket = who.bucket.as_deref(),
+                key = who.key.as_deref(),
+                status,
+                duration_ms,
+                "request"
+            );
         }
         resp
     }

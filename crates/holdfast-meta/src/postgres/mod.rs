@@ -33,6 +33,7 @@ mod report;
 mod rows;
 mod schema;
 mod tags;
+pub mod tls;
 
 use crate::model::*;
 use crate::store::GatewayClock;
@@ -41,7 +42,6 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 use std::str::FromStr;
 use std::time::Duration;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 pub use schema::SCHEMA_VERSION;
@@ -68,6 +68,9 @@ pub struct PgOptions {
     /// Check the WORM guards at open (a gateway); off for `holdfast admin`, which reports on
     /// a tampered store instead of refusing or repairing it.
     pub check_guards: bool,
+    /// The CA that signed the database's certificate (PEM), when the URL names no
+    /// `sslrootcert` (see [`tls`] for what each `sslmode` checks).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PgOptions {
@@ -79,6 +82,7 @@ impl PgOptions {
             connect_timeout: Duration::from_secs(10),
             accept_tamper: false,
             check_guards: true,
+            ca_file: None,
         }
     }
 }
@@ -183,7 +187,11 @@ impl Fail {
 fn db_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
+        // A failed TLS handshake says why only in its source (e.g. the certificate's fault).
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     }
 }
 
@@ -286,7 +294,9 @@ impl PgMeta {
     /// build. Fails with a clear message when the database cannot be reached.
     pub async fn open(options: PgOptions) -> MetaResult<Self> {
         let shown = redact_url(&options.url);
-        let mut config = tokio_postgres::Config::from_str(&options.url)
+        let (url, tls_choice) = tls::split_url(&options.url, options.ca_file.as_deref())?;
+        let tls = tls::connector(&tls_choice)?;
+        let mut config = tokio_postgres::Config::from_str(&url)
             .map_err(|e| MetaError::Internal(format!("invalid database URL {shown}: {e}")))?;
         config.connect_timeout(options.connect_timeout);
         if config.get_application_name().is_none() {
@@ -299,7 +309,7 @@ impl PgMeta {
         };
         config.options(&startup);
         let tampered;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)

@@ -18,6 +18,7 @@ mod objects;
 mod report;
 mod rows;
 mod schema;
+pub use schema::SCHEMA_VERSION;
 mod tags;
 
 use crate::model::*;

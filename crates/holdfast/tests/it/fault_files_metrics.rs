@@ -44,9 +44,9 @@ fn assert_private(dir: &Path, expected: &[&str]) {
 }
 
 /// Files the tests expect in a data dir after writes: SQLite's (embedded only), blobs, the
-/// audit trail and the secret-sealing key.
+/// audit trail, the secret-sealing key and the record of the root the data dir serves.
 fn expected_files() -> Vec<&'static str> {
-    let mut files = vec!["blobs", "audit", "secrets.key", "holdfast.lock"];
+    let mut files = vec!["blobs", "audit", "secrets.key", "holdfast.lock", "root-identity"];
     if !meta_is_postgres() {
         files.extend(["meta.db", "meta.db-wal", "meta.db-shm"]);
     }

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 mod buckets;
+mod cli;
 mod conformance_s3tests;
+mod docs_examples;
 mod evidence_anchor;
 mod evidence_audit;
 mod evidence_events;
@@ -18,6 +20,7 @@ mod fault_files_metrics;
 mod identity_accounts;
 mod identity_iam;
 mod identity_policy;
+mod logs;
 mod object_lock_bucket;
 mod object_lock_delete;
 mod object_lock_durability;
@@ -26,6 +29,7 @@ mod object_lock_read;
 mod object_lock_retention;
 mod object_lock_support;
 mod object_lock_writes;
+mod root_credentials;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_checksums;
@@ -47,3 +51,4 @@ mod s3_tagging_lifecycle;
 mod scaleout_evidence;
 mod scaleout_gateways;
 mod tamper;
+mod tls_https;

@@ -427,6 +427,7 @@ async fn hostile_keys_stay_inside_the_data_dir_and_round_trip() {
         "meta.db",
         "meta.db-shm",
         "meta.db-wal",
+        "root-identity",
         "secrets.key",
         "space-ballast",
         "tmp",
