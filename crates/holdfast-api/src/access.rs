@@ -127,6 +127,8 @@ fn traits(h: &HeaderMap, uri: &Uri) -> RequestTraits {
             .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         acl: h.contains_key("x-amz-acl") || h.keys().any(|k| k.as_str().starts_with("x-amz-grant-")),
         tagging: h.contains_key("x-amz-tagging"),
+        replication: h.contains_key(crate::ops::replication::SOURCE_VERSION_HEADER),
+        replication_marker: header(h, crate::ops::replication::KIND_HEADER) == Some("marker"),
     }
 }
 

@@ -208,6 +208,7 @@ pub fn meta_error(e: MetaError) -> S3Error {
                 }
             },
         ),
+        MetaError::InvalidRequest(m) => S3Error::with_message(C::InvalidRequest, m),
         MetaError::InvalidPart => S3Error::with_message(
             C::InvalidPart,
             "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",

@@ -50,11 +50,20 @@ pub struct ApiConfig {
     /// ARNs of the event targets declared in the server configuration; a notification
     /// configuration naming any other is refused.
     pub event_targets: std::collections::BTreeSet<String>,
+    /// Ids of the remote replication targets declared in the server configuration
+    /// (`[replication.target.<id>]`); a replication rule naming any other is refused.
+    pub replication_targets: std::collections::BTreeSet<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { region: "us-east-1".into(), base_domain: None, aws_strict: false, event_targets: Default::default() }
+        Self {
+            region: "us-east-1".into(),
+            base_domain: None,
+            aws_strict: false,
+            event_targets: Default::default(),
+            replication_targets: Default::default(),
+        }
     }
 }
 
@@ -107,8 +116,9 @@ pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
     let mut limits = s3s::config::S3Config::default();
     limits.xml_max_body_size = usize::try_from(MAX_XML_BODY).unwrap_or(usize::MAX);
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(limits))));
-    let authorizer = access::Authorizer::new(dir).with_object_tags(engine);
-    builder.set_access(auth::Access::new(Arc::new(authorizer)));
+    let authorizer = Arc::new(access::Authorizer::new(dir).with_object_tags(Arc::clone(&engine)));
+    engine.set_replica_gate(Arc::new(ops::replication::PolicyGate(Arc::clone(&authorizer))));
+    builder.set_access(auth::Access::new(authorizer));
     if let Some(domain) = base_domain {
         builder.set_host(BaseDomainHost { domain: domain.to_ascii_lowercase() });
     }

@@ -121,9 +121,48 @@ const FUNCTION: El =
 const NOTIFICATION: El =
     node("NotificationConfiguration", &[TOPIC, QUEUE, FUNCTION, node("EventBridgeConfiguration", &[])]);
 
+const REPLICATION_FILTER: El = node("Filter", &[text("Prefix"), TAG, node("And", &[text("Prefix"), many(TAG)])]);
+const REPLICATION: El = node(
+    "ReplicationConfiguration",
+    &[
+        text("Role"),
+        many(node(
+            "Rule",
+            &[
+                text("ID"),
+                int("Priority"),
+                text("Prefix"),
+                REPLICATION_FILTER,
+                text("Status"),
+                node(
+                    "SourceSelectionCriteria",
+                    &[
+                        node("SseKmsEncryptedObjects", &[text("Status")]),
+                        node("ReplicaModifications", &[text("Status")]),
+                    ],
+                ),
+                node("ExistingObjectReplication", &[text("Status")]),
+                node(
+                    "Destination",
+                    &[
+                        text("Bucket"),
+                        text("Account"),
+                        text("StorageClass"),
+                        node("AccessControlTranslation", &[text("Owner")]),
+                        node("EncryptionConfiguration", &[text("ReplicaKmsKeyID")]),
+                        node("ReplicationTime", &[text("Status"), node("Time", &[int("Minutes")])]),
+                        node("Metrics", &[text("Status"), node("EventThreshold", &[int("Minutes")])]),
+                    ],
+                ),
+                node("DeleteMarkerReplication", &[text("Status")]),
+            ],
+        )),
+    ],
+);
+
 /// The schema of an operation's body, for the operations that take an XML body.
 pub fn schema(op: &str) -> Option<&'static El> {
-    static SCHEMAS: [(&str, El); 10] = [
+    static SCHEMAS: [(&str, El); 11] = [
         ("PutObjectRetention", RETENTION),
         ("PutObjectLegalHold", LEGAL_HOLD),
         ("PutObjectLockConfiguration", LOCK_CONFIGURATION),
@@ -134,6 +173,7 @@ pub fn schema(op: &str) -> Option<&'static El> {
         ("PutBucketTagging", TAGGING),
         ("PutBucketLifecycleConfiguration", LIFECYCLE),
         ("PutBucketNotificationConfiguration", NOTIFICATION),
+        ("PutBucketReplication", REPLICATION),
     ];
     SCHEMAS.iter().find(|(name, _)| *name == op).map(|(_, el)| el)
 }

@@ -129,7 +129,7 @@ pub fn verify_lines<'a>(
 }
 
 /// The trail's files in chain order (`audit-000001.jsonl`, ...).
-pub(crate) fn trail_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub fn trail_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(Result::ok)

@@ -16,7 +16,7 @@ pub use anchor::{
     ANCHOR_FORMAT, Anchor, AnchorCoverage, AnchorMismatch, MAIN_CHAIN, TrailHead, TrailText, anchor_key, chain_name,
     check_anchors, read_head,
 };
-pub use chain::{GENESIS, VerifyError, VerifyReport, seal_line, verify_dir, verify_lines};
+pub use chain::{GENESIS, VerifyError, VerifyReport, seal_line, trail_files, verify_dir, verify_lines};
 pub use record::{AuditRecord, LockSnapshot};
 pub use replay::{TAMPER_ACCEPTED_OP, VersionRef, protects, shortfall, vouched_locks};
 pub use scope::{Actor, ActorCell, ChangeFacts};

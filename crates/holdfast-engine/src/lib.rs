@@ -15,6 +15,7 @@ mod multipart;
 mod notification;
 mod objects;
 mod read;
+pub mod replication;
 pub mod space;
 mod tagging;
 mod trail;
@@ -28,6 +29,10 @@ pub mod model {
         ListPage, ListQuery, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, MetaError, NotificationConfig, NotificationKind,
         NotificationRule, ObjectData, ObjectHeaders, StoredChecksum, TagSet, UploadListQuery, VersionRecord,
         VersionSelector, Versioning, WriteConditions, is_supported_event, new_version_id,
+    };
+    pub use holdfast_meta::{
+        DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
+        ReplicationRule, ReplicationStatus, is_well_formed_version_id,
     };
 }
 
@@ -78,12 +83,25 @@ pub struct Engine {
     audit: std::sync::OnceLock<Arc<holdfast_audit::AuditLog>>,
     /// The free-space reserve of the data volume, once set.
     space: std::sync::OnceLock<Arc<space::DiskSpace>>,
+    /// Where replicas for remote targets are sent, once set.
+    replica_transport: std::sync::OnceLock<Arc<dyn replication::ReplicaTransport>>,
+    /// What judges a replica for a bucket of this store (the destination's policy), once set.
+    replica_gate: std::sync::OnceLock<Arc<dyn replication::ReplicaGate>>,
 }
 
 impl Engine {
     pub async fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, config: EngineConfig) -> EngineResult<Self> {
         let clock = Clock::new(meta.clock_high_water().await?);
-        Ok(Self { meta, blobs, clock, config, audit: std::sync::OnceLock::new(), space: std::sync::OnceLock::new() })
+        Ok(Self {
+            meta,
+            blobs,
+            clock,
+            config,
+            audit: std::sync::OnceLock::new(),
+            space: std::sync::OnceLock::new(),
+            replica_transport: std::sync::OnceLock::new(),
+            replica_gate: std::sync::OnceLock::new(),
+        })
     }
 
     /// Sends lifecycle actions and compliance-clock alarms to the audit trail from now on.

@@ -66,7 +66,7 @@ fn stored_checksum(ing: &Ingested) -> StoredChecksum {
     }
 }
 
-fn object_data(ing: &Ingested, headers: ObjectHeaders) -> ObjectData {
+pub(crate) fn object_data(ing: &Ingested, headers: ObjectHeaders) -> ObjectData {
     let (segments, inline) = match &ing.stored {
         Stored::Blob(blob) => (vec![Segment { blob: blob.clone(), size: ing.size }], None),
         // An empty object needs no bytes anywhere.

@@ -15,7 +15,7 @@ mod utc_millis;
 mod write;
 
 pub use clock::{ClockReading, ComplianceClock, JUMP_WARN_MS};
-pub use rules::{Bypass, BypassDenial, LockDenied, bypass, check_delete, check_retention_change};
+pub use rules::{Bypass, BypassDenial, LockDenied, bypass, check_delete, check_retention_change, replica_lock};
 pub use settings::{
     BucketDenial, DefaultDenial, PeriodUnit, RetentionDenial, check_lock_configuration, check_versioning_change,
     default_retention, requested_retention,

@@ -97,10 +97,53 @@ pub fn check_retention_change(
     }
 }
 
+/// The lock state a replica takes when its source version's state `source` arrives (X2): a
+/// replica's protection only ever grows through replication. Retention is taken when the
+/// replica has none in force, or when the source's does not weaken it (a later date, the same
+/// or a stronger mode; GOVERNANCE → COMPLIANCE counts as stronger here, since no client asks
+/// for it); otherwise the replica keeps its own. A source without retention never removes
+/// the replica's. The legal hold follows the source, placed or lifted, as a client with
+/// `s3:PutObjectLegalHold` may do it at any time (L4).
+pub fn replica_lock(replica: LockState, source: LockState, now: UtcMillis) -> LockState {
+    let retention = match (replica.retention.filter(|r| r.is_active(now)), source.retention) {
+        (_, None) => replica.retention,
+        (None, Some(src)) => Some(src),
+        (Some(cur), Some(src)) => {
+            let weakens = src.until < cur.until || (cur.mode == Mode::Compliance && src.mode == Mode::Governance);
+            if weakens { Some(cur) } else { Some(src) }
+        }
+    };
+    let legal_hold = source.legal_hold.or(replica.legal_hold);
+    LockState { retention, legal_hold }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::LegalHold;
+
+    #[test]
+    fn x2_replica_lock_only_grows() {
+        let gov = |t| Some(ret(Mode::Governance, t));
+        let comp = |t| Some(ret(Mode::Compliance, t));
+        let st = |retention, legal_hold| LockState { retention, legal_hold };
+        // A first copy takes the source's state.
+        assert_eq!(replica_lock(st(None, None), st(comp(5_000_000), None), NOW), st(comp(5_000_000), None));
+        // An extension arrives; a shortening or a downgrade does not.
+        assert_eq!(replica_lock(st(gov(2_000_000), None), st(gov(3_000_000), None), NOW), st(gov(3_000_000), None));
+        assert_eq!(replica_lock(st(gov(3_000_000), None), st(gov(2_000_000), None), NOW), st(gov(3_000_000), None));
+        assert_eq!(replica_lock(st(comp(3_000_000), None), st(gov(4_000_000), None), NOW), st(comp(3_000_000), None));
+        assert_eq!(replica_lock(st(gov(3_000_000), None), st(comp(3_000_000), None), NOW), st(comp(3_000_000), None));
+        // A removed retention stays on the replica; an expired one is replaced.
+        assert_eq!(replica_lock(st(gov(3_000_000), None), st(None, None), NOW), st(gov(3_000_000), None));
+        assert_eq!(replica_lock(st(comp(10), None), st(gov(2_000_000), None), NOW), st(gov(2_000_000), None));
+        // The legal hold follows the source both ways, and is kept when the source never set one.
+        let on = Some(LegalHold::On);
+        let off = Some(LegalHold::Off);
+        assert_eq!(replica_lock(st(None, None), st(None, on), NOW), st(None, on));
+        assert_eq!(replica_lock(st(None, on), st(None, off), NOW), st(None, off));
+        assert_eq!(replica_lock(st(None, on), st(None, None), NOW), st(None, on));
+    }
 
     const NOW: UtcMillis = UtcMillis(1_000_000);
     fn ret(mode: Mode, until: i64) -> Retention {

@@ -113,6 +113,7 @@ mod tests {
                 inline: None,
             }),
             lock,
+            replication: None,
         }
     }
 

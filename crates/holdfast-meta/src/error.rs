@@ -42,6 +42,10 @@ pub enum MetaError {
     DeleteConflict(String),
     #[error("{0}")]
     LimitExceeded(String),
+    /// A request the store cannot carry out as asked (S3 InvalidRequest), such as a replica
+    /// for a bucket without versioning.
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("metadata store failure: {0}")]
     Internal(String),
 }

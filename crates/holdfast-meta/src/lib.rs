@@ -21,6 +21,7 @@ mod model;
 mod notification;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod replication;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
@@ -32,6 +33,7 @@ pub use identity::{AccessKey, IdentityStore, User};
 pub use lifecycle::*;
 pub use model::*;
 pub use notification::*;
+pub use replication::*;
 pub use store::{GatewayClock, MetaStore};
 pub use tags::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, TagSet};
 

@@ -90,6 +90,9 @@ pub enum BucketConfigKind {
     Notification,
     /// JSON of [`LifecycleConfig`].
     Lifecycle,
+    /// JSON of [`ReplicationConfig`](crate::ReplicationConfig); the store reads it when it
+    /// queues replications.
+    Replication,
 }
 
 impl BucketConfigKind {
@@ -97,6 +100,7 @@ impl BucketConfigKind {
         match self {
             Self::Notification => "notification",
             Self::Lifecycle => "lifecycle",
+            Self::Replication => "replication",
         }
     }
 }

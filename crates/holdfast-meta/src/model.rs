@@ -151,6 +151,9 @@ pub struct VersionRecord {
     /// `None` for a delete marker.
     pub object: Option<ObjectData>,
     pub lock: LockState,
+    /// `x-amz-replication-status`: filled in only by the reads of GET and HEAD
+    /// ([`crate::MetaStore::version_for_read`]); `None` elsewhere and when never replicated.
+    pub replication: Option<crate::ReplicationStatus>,
 }
 
 impl VersionRecord {

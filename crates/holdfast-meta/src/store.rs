@@ -1,6 +1,7 @@
 use crate::MetaResult;
 use crate::model::*;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, QueuedEvent, Settlement, TagSet};
+use crate::{QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog, ReplicationOutcome};
 use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 
 /// The metadata boundary. Domain-level, not key-value: each method is one atomic
@@ -136,6 +137,46 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>>;
     /// Removes delivered events and reschedules failed ones (attempts + 1), in one transaction.
     async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()>;
+
+    // --- Replication ----------------------------------------------------------------
+    // Every method that writes a new version, a delete marker made by DeleteObject, a lock
+    // change or a tag change queues one item per destination of the bucket's replication
+    // configuration ([`ReplicationConfig::destinations`](crate::ReplicationConfig::destinations))
+    // in the same transaction, and marks the version PENDING. Replica writes queue nothing.
+
+    /// Replication items due at `now`, at most `limit`, oldest first, and never one while an
+    /// older item of the same key and destination is unsettled (a key's changes arrive in
+    /// order). Each one claimed is leased until `now + lease_ms`.
+    async fn claim_replications(
+        &self,
+        now: UtcMillis,
+        lease_ms: i64,
+        limit: usize,
+    ) -> MetaResult<Vec<QueuedReplication>>;
+    /// Settles claimed items and sets each version's status from what remains queued for it
+    /// (PENDING while any item waits, FAILED when one failed for good, COMPLETED when none is
+    /// left), in one transaction.
+    async fn settle_replications(&self, outcomes: Vec<(QueuedReplication, ReplicationOutcome)>) -> MetaResult<()>;
+    /// Records a replica in its bucket (which must have versioning enabled): a new version
+    /// (or delete marker) with the source's id and last-modified, its tags, the lock state the
+    /// source had (the bucket's default when the source had none, W9) and status REPLICA.
+    /// When the version is already there, only its lock grows
+    /// ([`holdfast_lock::replica_lock`]) and its tags follow. A replica's lock checks are
+    /// those of the destination: a `null` id or an existing version of another content is refused.
+    async fn put_replica(&self, r: ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite>;
+    /// Queues the versions of `bucket` under `prefix` that were never queued (they predate the
+    /// rule) or that FAILED, with `seq` above `after`, examining at most `limit` versions; returns how many were
+    /// queued and the last `seq` examined (`None` when the bucket has no more).
+    async fn requeue_replication(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: i64,
+        limit: usize,
+        now: UtcMillis,
+    ) -> MetaResult<(u64, Option<i64>)>;
+    /// What waits or failed, per bucket and rule (one bucket, or all).
+    async fn replication_backlog(&self, bucket: Option<&str>) -> MetaResult<Vec<ReplicationBacklog>>;
 
     /// The lifecycle worker's only way to remove or hide a version: re-checks in the
     /// transaction that `version_id` is still in the state `action` expects (otherwise

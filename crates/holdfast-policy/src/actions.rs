@@ -60,6 +60,11 @@ pub struct RequestTraits {
     pub acl: bool,
     /// `x-amz-tagging` on a write.
     pub tagging: bool,
+    /// A replication request from another Holdfast (a PutObject carrying the source version
+    /// id): authorised as AWS authorises a replication role on the destination.
+    pub replication: bool,
+    /// ...of a delete marker (`s3:ReplicateDelete`).
+    pub replication_marker: bool,
 }
 
 /// The resource of actions without a resource type: matched by `"Resource": "*"` and by
@@ -89,6 +94,16 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
     let by_version = |plain: &'static str, versioned: &'static str| if v { versioned } else { plain };
 
     match operation {
+        // A replica written by another Holdfast: s3:ReplicateObject (its lock headers and, by
+        // the condition keys, a destination policy capping retention apply to it), and
+        // s3:ReplicateTags when it carries tags (AWS's replication permissions).
+        "PutObject" if t.replication && t.replication_marker => add("s3:ReplicateDelete", Object, Required),
+        "PutObject" if t.replication => {
+            add("s3:ReplicateObject", Object, Required);
+            if t.tagging {
+                add("s3:ReplicateTags", Object, Required);
+            }
+        }
         // Writes of new object data. Lock headers need their own actions (spec §7 P1).
         "PutObject" | "PostObject" | "CreateMultipartUpload" | "CopyObject" => {
             add("s3:PutObject", Object, Required);
@@ -529,9 +544,12 @@ mod tests {
             object_lock_enabled: true,
             acl: true,
             tagging: true,
+            replication: false,
+            replication_marker: true,
         };
+        let replica = RequestTraits { replication: true, ..all };
         for op in OPERATIONS {
-            for t in [RequestTraits::default(), all] {
+            for t in [RequestTraits::default(), all, replica] {
                 for check in actions_for(op, &t).unwrap_or_else(|| panic!("{op}")) {
                     let name = check.action.strip_prefix("s3:").unwrap();
                     assert!(S3_ACTIONS.contains(&name), "{op} → {}", check.action);

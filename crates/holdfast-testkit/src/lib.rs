@@ -9,7 +9,7 @@ mod tmpfs;
 
 pub use postgres::{META_ENV, Postgres, meta_is_postgres};
 pub use raw::{Chunked, RawResponse, aws_chunked_request, raw_http, signed_request};
-pub use server::{ROOT_AK, ROOT_SK, Server, ServerOptions};
+pub use server::{ROOT_AK, ROOT_SK, Server, ServerOptions, free_port};
 pub use tmpfs::Tmpfs;
 
 pub use aws_sdk_iam;

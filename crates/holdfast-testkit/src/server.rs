@@ -19,6 +19,9 @@ pub struct ServerOptions {
     pub nofile: Option<(u64, u64)>,
     /// Append the server's log (stderr) to this file instead of the test's stderr.
     pub stderr_file: Option<PathBuf>,
+    /// Listen here (`IP:PORT`) instead of on a fresh port, so that a restarted server is
+    /// found where it was (a replication destination going down and coming back).
+    pub listen: Option<String>,
     /// The server speaks HTTPS (the test put `[tls]` in `config_toml` or `--tls-*` in
     /// `env`): clients trust this CA certificate (PEM).
     pub tls_ca: Option<Vec<u8>>,
@@ -131,7 +134,7 @@ impl Server {
         };
         cmd.arg("serve")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(self.options.listen.as_deref().unwrap_or("127.0.0.1:0"))
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--config")
@@ -246,6 +249,11 @@ impl Server {
         assert!(self.child.is_none(), "still running");
         self.spawn();
     }
+}
+
+/// A port that was free a moment ago (bind to port 0, read it, let it go).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// Test servers keep a small free-space reserve unless the test sets one: the default (up to

@@ -34,6 +34,8 @@ pub struct FileConfig {
     pub notify: Option<EventTargetsConfig>,
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
+    /// `[replication]`: remote targets and the delivery worker's retry timing.
+    pub replication: Option<ReplicationFileConfig>,
     /// `[audit]`: where the trail's head is anchored.
     pub audit: Option<crate::anchor::AuditFileConfig>,
     /// `[metrics]`: what the unauthenticated metrics endpoint reveals.
@@ -84,6 +86,49 @@ pub struct EventTargetsConfig {
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub endpoint: String,
+}
+
+/// `[replication]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationFileConfig {
+    /// `[replication.target.<id>]`: a remote S3 endpoint, named in destination ARNs as
+    /// `arn:holdfast:s3:<id>::<bucket>`.
+    #[serde(default)]
+    pub target: std::collections::BTreeMap<String, ReplicationTargetConfig>,
+    /// First retry delay after a failed delivery, in milliseconds (default 1000); it doubles
+    /// with every failure up to `retry_max_ms` (default 300000).
+    pub retry_min_ms: Option<u64>,
+    pub retry_max_ms: Option<u64>,
+    /// How often an empty queue is polled, in milliseconds (default 250).
+    pub poll_ms: Option<u64>,
+    /// How long a claimed item is withheld from other workers, in milliseconds (default
+    /// 60000): after a crash, what was being delivered is handed out again this much later.
+    pub lease_ms: Option<u64>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationTargetConfig {
+    /// `holdfast` (the default): another Holdfast, which keeps version ids. Foreign S3
+    /// endpoints are not supported yet.
+    pub kind: Option<String>,
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub region: Option<String>,
+}
+
+impl std::fmt::Debug for ReplicationTargetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicationTargetConfig")
+            .field("kind", &self.kind)
+            .field("endpoint", &self.endpoint)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"********")
+            .field("region", &self.region)
+            .finish()
+    }
 }
 
 /// `[lifecycle]`. Both values exist to make tests fast; production keeps the defaults.
@@ -209,6 +254,10 @@ pub struct Config {
     pub metrics_access: crate::metrics_view::MetricsAccess,
     /// How often the lock gauges are recomputed.
     pub lock_gauges_refresh: Duration,
+    /// The remote replication targets (`[replication.target.<id>]`).
+    pub replication_targets: std::collections::BTreeMap<String, ReplicationTargetConfig>,
+    /// The replication worker's timing.
+    pub replication: holdfast_engine::replication::ReplicationSettings,
     /// HTTPS; `None`: plain HTTP.
     pub tls: Option<crate::tls::TlsSettings>,
 }
@@ -363,6 +412,31 @@ impl Config {
         if !(lock_refresh.is_finite() && lock_refresh >= 0.05) {
             bail!("[metrics] lock_refresh_secs must be a number of seconds, at least 0.05");
         }
+        let replication = file.replication.unwrap_or_default();
+        for (id, t) in &replication.target {
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                bail!("[replication.target.{id}]: use letters, digits, '-' and '_' in a target id");
+            }
+            if t.kind.as_deref().is_some_and(|k| k != "holdfast") {
+                bail!(
+                    "[replication.target.{id}] kind: only \"holdfast\" targets are supported (foreign S3 endpoints are not yet)"
+                );
+            }
+            crate::replication_remote::authority(&t.endpoint).with_context(|| format!("[replication.target.{id}]"))?;
+            if t.access_key.is_empty() || t.secret_key.is_empty() || t.region.as_ref().is_some_and(String::is_empty) {
+                bail!(
+                    "[replication.target.{id}] needs access_key and secret_key (and a region, when given, that is not empty)"
+                );
+            }
+        }
+        let repl_min = Duration::from_millis(replication.retry_min_ms.unwrap_or(1000).max(1));
+        let repl_settings = holdfast_engine::replication::ReplicationSettings {
+            retry_min: repl_min,
+            retry_max: Duration::from_millis(replication.retry_max_ms.unwrap_or(300_000)).max(repl_min),
+            poll: Duration::from_millis(replication.poll_ms.unwrap_or(250).max(1)),
+            lease: Duration::from_millis(replication.lease_ms.unwrap_or(60_000).max(100)),
+            ..Default::default()
+        };
         let region = o.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.into());
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
@@ -395,6 +469,8 @@ impl Config {
             anchor: crate::anchor::AnchorSettings::from_file(file.audit.unwrap_or_default())?,
             metrics_access,
             lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),
+            replication_targets: replication.target,
+            replication: repl_settings,
             tls: tls_settings(o.tls_cert, o.tls_key, file.tls)?,
         })
     }

@@ -152,6 +152,20 @@ pub fn render(c: &Config) -> String {
     let _ =
         writeln!(o, "token = {}", if c.metrics_access.token.is_some() { format!("\"{MASK}\"") } else { "none".into() });
     let _ = writeln!(o, "lock_refresh_secs = {}", c.lock_gauges_refresh.as_secs_f64());
+    let _ = writeln!(o, "\n[replication]");
+    let _ = writeln!(o, "retry_min_ms = {}", c.replication.retry_min.as_millis());
+    let _ = writeln!(o, "retry_max_ms = {}", c.replication.retry_max.as_millis());
+    let _ = writeln!(o, "poll_ms = {}", c.replication.poll.as_millis());
+    let _ = writeln!(o, "lease_ms = {}", c.replication.lease.as_millis());
+    for (id, t) in &c.replication_targets {
+        let _ = writeln!(
+            o,
+            "target.{id}.endpoint = {:?}\ntarget.{id}.access_key = {:?}\ntarget.{id}.secret_key = \"{MASK}\"\ntarget.{id}.region = {:?}",
+            t.endpoint,
+            t.access_key,
+            t.region.as_deref().unwrap_or("us-east-1")
+        );
+    }
     o
 }
 

@@ -5,6 +5,11 @@ compile_error!("holdfast needs a metadata store: build it with the cargo feature
 
 mod admin;
 mod anchor;
+#[cfg(feature = "sqlite")]
+mod backup;
+#[cfg(not(feature = "sqlite"))]
+#[path = "backup_left_out.rs"]
+mod backup;
 mod config;
 mod config_check;
 mod connections;
@@ -13,6 +18,7 @@ mod file_modes;
 mod hotpaths;
 mod lock_gauges;
 mod metrics_view;
+mod replication_remote;
 mod server;
 mod start_cleanup;
 mod tls;
@@ -172,6 +178,54 @@ enum AdminCommand {
         #[command(flatten)]
         place: PlaceArgs,
     },
+    /// Online backup of an embedded data dir, beside a running server or none: a snapshot
+    /// of the metadata (SQLite's backup API), the blob files it refers to, the audit trail up
+    /// to the snapshot, the keys. PostgreSQL: see docs/operations.md#postgresql.
+    Backup {
+        #[command(flatten)]
+        place: PlaceArgs,
+        /// The backup directory: new, or empty.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Checks a backup made by `admin backup` and copies it into a new (absent or empty)
+    /// data dir; `holdfast serve --data-dir` then starts on it.
+    Restore {
+        /// The backup directory.
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
+    /// Bucket replication.
+    Replication {
+        #[command(subcommand)]
+        command: ReplicationCommand,
+    },
+    /// Queues for replication the versions of a bucket that predate its replication
+    /// configuration, and those whose replication FAILED (AWS's Batch Replication).
+    Replicate {
+        #[arg(long)]
+        bucket: String,
+        /// Only keys that start with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReplicationCommand {
+    /// Per rule of the bucket: the destination, what waits (versions, bytes, age of the
+    /// oldest) and what failed.
+    Status {
+        bucket: String,
+        #[command(flatten)]
+        place: PlaceArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,7 +252,7 @@ fn parse() -> Cli {
     let sub = match name {
         "config" => sub.subcommand().map(|(_, m)| m),
         "admin" => match sub.subcommand() {
-            Some(("audit", m)) => m.subcommand().map(|(_, m)| m),
+            Some(("audit" | "replication", m)) => m.subcommand().map(|(_, m)| m),
             other => other.map(|(_, m)| m),
         },
         _ => Some(sub),
@@ -227,6 +281,10 @@ fn parse() -> Cli {
             command:
                 AdminCommand::Report { place, .. }
                 | AdminCommand::RotateRoot { place }
+                | AdminCommand::Backup { place, .. }
+                | AdminCommand::Restore { place, .. }
+                | AdminCommand::Replicate { place, .. }
+                | AdminCommand::Replication { command: ReplicationCommand::Status { place, .. } }
                 | AdminCommand::Audit { command: AuditCommand::Verify { place } },
         } => {
             if !given("data_dir") {
@@ -267,6 +325,27 @@ fn main() -> std::process::ExitCode {
         Command::Admin { command: AdminCommand::RotateRoot { place } } => {
             place.resolve().and_then(|(data_dir, _)| credentials::rotate_root(&data_dir))
         }
+        Command::Admin { command: AdminCommand::Backup { place, to } } => {
+            place.resolve().and_then(|(data_dir, config)| {
+                let cfg = config::Config::load(config::Overrides {
+                    data_dir: Some(data_dir.clone()),
+                    config,
+                    ..Default::default()
+                })?;
+                backup::backup(&data_dir, &cfg, &to)
+            })
+        }
+        Command::Admin { command: AdminCommand::Restore { from, place } } => {
+            place.resolve().and_then(|(data_dir, _)| backup::restore(&from, &data_dir))
+        }
+        Command::Admin {
+            command: AdminCommand::Replication { command: ReplicationCommand::Status { bucket, place, json } },
+        } => place.resolve().and_then(|(data_dir, config)| {
+            runtime()?.block_on(admin::replication_status(&data_dir, config, bucket, json))
+        }),
+        Command::Admin { command: AdminCommand::Replicate { bucket, prefix, place } } => place
+            .resolve()
+            .and_then(|(data_dir, config)| runtime()?.block_on(admin::replicate(&data_dir, config, bucket, prefix))),
         Command::Bench(args) => match args.hotpath {
             Some(path) => hotpaths::run(path, args.count, args.dry),
             None => holdfast_bench::run(*args),

@@ -367,6 +367,9 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         day_ms: config.lifecycle_day_ms,
         interval: config.lifecycle_interval,
     });
+    let remote = crate::replication_remote::RemoteTargets::new(&config.replication_targets)?;
+    store.engine.set_replica_transport(Arc::new(remote));
+    store.engine.spawn_replication(config.replication.clone());
     Ok(Evidence { audit, anchorer, event_targets, _audit_lock: audit_lock })
 }
 
@@ -385,6 +388,7 @@ fn build_edge(
         base_domain: config.base_domain.clone(),
         aws_strict: config.aws_strict,
         event_targets: evidence.event_targets.clone(),
+        replication_targets: config.replication_targets.keys().cloned().collect(),
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
     let accounts = config

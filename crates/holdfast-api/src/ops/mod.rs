@@ -8,6 +8,7 @@ pub mod multipart;
 pub mod notification;
 pub mod objects;
 pub mod policy;
+pub mod replication;
 pub mod tagging;
 
 use crate::Gateway;
@@ -93,11 +94,18 @@ pub fn keeps_xml_body(method: &http::Method, query: Option<&str>) -> bool {
     // Every operation with an XML body: the body is checked against its schema before s3s
     // parses it (crate::strict_xml), and lock bodies against their Content-MD5 / checksum.
     match *method {
-        http::Method::PUT => {
-            ["object-lock", "retention", "legal-hold", "lifecycle", "versioning", "tagging", "notification"]
-                .iter()
-                .any(|n| has(n))
-        }
+        http::Method::PUT => [
+            "object-lock",
+            "retention",
+            "legal-hold",
+            "lifecycle",
+            "versioning",
+            "tagging",
+            "notification",
+            "replication",
+        ]
+        .iter()
+        .any(|n| has(n)),
         http::Method::POST => has("delete") || has("uploadId"),
         _ => false,
     }

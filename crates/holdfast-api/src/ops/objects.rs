@@ -169,6 +169,7 @@ macro_rules! answer_read {
             object_lock_retain_until_date: until,
             object_lock_legal_hold_status: hold,
             parts_count: read.parts_count.and_then(|n| i32::try_from(n).ok()),
+            replication_status: read.version.replication.map(|s| ReplicationStatus::from(s.as_str().to_owned())),
             storage_class: storage_class_out(h).map(StorageClass::from),
             version_id,
             website_redirect_location: h.website_redirect_location.clone(),
@@ -185,6 +186,9 @@ macro_rules! answer_read {
 
 impl Gateway {
     pub(crate) async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        if req.headers.contains_key(super::replication::SOURCE_VERSION_HEADER) {
+            return self.receive_replica(req).await;
+        }
         let S3Request { input, headers, trailing_headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
         let lock = requested_lock(&headers, &extensions, self.engine.clock.now())?;

@@ -1,5 +1,5 @@
 //! Events: the bucket-level documents (a bucket's notification configuration, which the
-//! queue is filled from, and its lifecycle rules) and the event queue, filled inside the
+//! queue is filled from, its lifecycle and replication rules) and the event queue, filled inside the
 //! transactions that change versions, shared by every gateway. A delivery worker claims due
 //! events with a lease (`FOR UPDATE SKIP LOCKED`), so two gateways never hand out the same
 //! delivery at once and a gateway that dies leaves its claims to expire.
@@ -40,7 +40,7 @@ pub(super) async fn config(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) ->
     config_doc(tx, bucket, kind).await
 }
 
-async fn config_doc(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
+pub(super) async fn config_doc(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
     let row =
         query_opt(tx, "SELECT doc FROM bucket_configs WHERE bucket = $1 AND kind = $2", &[&bucket, &kind.as_str()])
             .await?;

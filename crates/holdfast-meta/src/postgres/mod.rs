@@ -29,6 +29,7 @@ mod lease;
 mod listing;
 mod multipart;
 mod objects;
+mod replication;
 mod report;
 mod rows;
 mod schema;
@@ -38,6 +39,7 @@ pub mod tls;
 use crate::model::*;
 use crate::store::GatewayClock;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement, TagSet};
+use crate::{QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog, ReplicationOutcome};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 use std::str::FromStr;
@@ -510,6 +512,57 @@ impl crate::MetaStore for PgMeta {
 
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
         read!(self, |tx| events::config(&tx, bucket, kind).await?)
+    }
+
+    async fn version_for_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        with_tags: bool,
+    ) -> MetaResult<(VersionRecord, Option<TagSet>)> {
+        read!(self, |tx| {
+            let mut rec = objects::resolve(&tx, bucket, key, sel).await?;
+            let tags =
+                if with_tags && !rec.is_delete_marker() { Some(tags::of_seq(&tx, rec.seq).await?) } else { None };
+            rec.replication = replication::status(&tx, bucket, key, &rec.version_id).await?;
+            (rec, tags)
+        })
+    }
+
+    async fn claim_replications(
+        &self,
+        now: UtcMillis,
+        lease_ms: i64,
+        limit: usize,
+    ) -> MetaResult<Vec<QueuedReplication>> {
+        write_unrecorded!(self, |tx| replication::claim(&tx, now, lease_ms, limit).await?)
+    }
+
+    async fn settle_replications(&self, outcomes: Vec<(QueuedReplication, ReplicationOutcome)>) -> MetaResult<()> {
+        write_unrecorded!(self, |tx| replication::settle(&tx, &outcomes).await?)
+    }
+
+    async fn put_replica(&self, r: ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite> {
+        if r.object.as_ref().is_some_and(|o| o.inline.is_some()) {
+            return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
+        }
+        write!(self, |tx| replication::put_replica(&tx, &r, now).await?)
+    }
+
+    async fn requeue_replication(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: i64,
+        limit: usize,
+        now: UtcMillis,
+    ) -> MetaResult<(u64, Option<i64>)> {
+        write!(self, |tx| replication::requeue(&tx, bucket, prefix, after, limit, now).await?)
+    }
+
+    async fn replication_backlog(&self, bucket: Option<&str>) -> MetaResult<Vec<ReplicationBacklog>> {
+        read!(self, |tx| replication::backlog(&tx, bucket).await?)
     }
 
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {

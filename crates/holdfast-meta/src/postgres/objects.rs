@@ -8,7 +8,7 @@ use super::{Fail, RowLock, Tx};
 use super::{buckets, events};
 use crate::delete;
 use crate::model::*;
-use crate::{LifecycleAction, MetaError};
+use crate::{LifecycleAction, MetaError, ReplicationKind};
 use holdfast_lock::{Bypass, LegalHold, LockState, Retention, UtcMillis, check_retention_change};
 
 /// The event names of a delete: what DeleteObject emits, or what lifecycle expiration does.
@@ -80,6 +80,7 @@ async fn check_conditions(tx: &Tx<'_>, bucket: &str, key: &str, cond: &WriteCond
 /// collection queue in this same transaction, and the key's latest pointer moves back.
 pub(super) async fn remove_version(tx: &Tx<'_>, rec: &VersionRecord, now: UtcMillis) -> Result<(), Fail> {
     execute(tx, "DELETE FROM versions WHERE seq = $1", &[&rec.seq]).await?;
+    super::replication::forget(tx, rec).await?;
     if let Some(obj) = &rec.object {
         for seg in &obj.segments {
             queue_blob(tx, &seg.blob, now).await?;
@@ -140,6 +141,23 @@ async fn insert(
     now: UtcMillis,
     event: &str,
 ) -> Result<VersionRecord, Fail> {
+    insert_at(tx, held, bucket, key, version_id, object, lock, now, now, event).await
+}
+
+/// [`insert`] with a last-modified instant of its own (a replica keeps its source's).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_at(
+    tx: &Tx<'_>,
+    held: Option<i64>,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    object: Option<&ObjectData>,
+    lock: &LockState,
+    last_modified: UtcMillis,
+    now: UtcMillis,
+    event: &str,
+) -> Result<VersionRecord, Fail> {
     if delete::replaces_null(version_id)
         && held.is_some()
         && let Some(old) = version_by_id(tx, bucket, key, "null", false).await?
@@ -161,7 +179,7 @@ async fn insert(
             &key.as_bytes(),
             &version_id,
             &object.is_none(),
-            &now.millis(),
+            &last_modified.millis(),
             &size,
             &etag,
             &data,
@@ -209,10 +227,11 @@ async fn insert(
         bucket: bucket.to_owned(),
         key: key.to_owned(),
         version_id: version_id.to_owned(),
-        last_modified: now,
+        last_modified,
         is_latest: true,
         object: object.cloned(),
         lock: *lock,
+        replication: None,
     };
     events::emit(tx, event, &rec, false, now).await?;
     Ok(rec)
@@ -278,7 +297,11 @@ async fn delete_with(
     let plan = delete::plan(&b, sel, found, now, bypass)?;
     match plan.step {
         delete::Step::AddMarker(id) => {
-            insert(tx, held, bucket, key, &id, None, &LockState::default(), now, events.marker).await?;
+            let rec = insert(tx, held, bucket, key, &id, None, &LockState::default(), now, events.marker).await?;
+            // Markers of DeleteObject replicate where a rule says so; lifecycle's never (AWS).
+            if events.marker == DELETE_EVENTS.marker {
+                super::replication::enqueue(tx, &rec, ReplicationKind::DeleteMarker, None, now).await?;
+            }
         }
         delete::Step::Remove(rec) => {
             remove_version(tx, &rec, now).await?;
@@ -318,7 +341,7 @@ async fn resolve_for_lock_change(
     Ok(rec)
 }
 
-async fn store_lock(tx: &Tx<'_>, rec: &mut VersionRecord, lock: LockState) -> Result<(), Fail> {
+pub(super) async fn store_lock(tx: &Tx<'_>, rec: &mut VersionRecord, lock: LockState) -> Result<(), Fail> {
     let (mode, until, hold) = lock_columns(&lock);
     execute(
         tx,
@@ -347,6 +370,7 @@ pub(super) async fn set_retention(
     store_lock(tx, &mut rec, lock).await?;
     bump(tx, now).await?;
     events::emit(tx, "s3:ObjectCreated:PutRetention", &rec, false, now).await?;
+    super::replication::enqueue_change(tx, &rec, ReplicationKind::Lock, now).await?;
     Ok(rec)
 }
 
@@ -365,6 +389,7 @@ pub(super) async fn set_legal_hold(
     crate::trail::note_lock(&rec.lock, &lock);
     store_lock(tx, &mut rec, lock).await?;
     events::emit(tx, "s3:ObjectCreated:PutLegalHold", &rec, false, now).await?;
+    super::replication::enqueue_change(tx, &rec, ReplicationKind::Lock, now).await?;
     Ok(rec)
 }
 

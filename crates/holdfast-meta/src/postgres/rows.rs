@@ -64,6 +64,7 @@ pub(super) fn version_from_row(row: &Row) -> Result<VersionRecord, Fail> {
         is_latest: row.try_get::<_, Option<bool>>(10)?.unwrap_or(false),
         object,
         lock: LockState { retention, legal_hold },
+        replication: None,
     })
 }
 

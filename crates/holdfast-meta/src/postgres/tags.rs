@@ -8,7 +8,7 @@ use super::rows::{execute, query, query_opt};
 use super::{Fail, RowLock, Tx, buckets, multipart};
 use crate::model::*;
 use crate::tags::{decode, encode};
-use crate::{MetaError, TagSet};
+use crate::{MetaError, ReplicationKind, TagSet};
 use holdfast_lock::UtcMillis;
 
 /// Schema version 3 (after the leases of version 2).
@@ -33,7 +33,7 @@ CREATE TABLE upload_tags (
 );
 "#;
 
-async fn store(tx: &Tx<'_>, seq: i64, tags: &TagSet) -> Result<(), Fail> {
+pub(super) async fn store(tx: &Tx<'_>, seq: i64, tags: &TagSet) -> Result<(), Fail> {
     if tags.is_empty() {
         execute(tx, "DELETE FROM version_tags WHERE seq = $1", &[&seq]).await?;
     } else {
@@ -47,7 +47,7 @@ async fn store(tx: &Tx<'_>, seq: i64, tags: &TagSet) -> Result<(), Fail> {
     Ok(())
 }
 
-async fn of_seq(tx: &Tx<'_>, seq: i64) -> Result<TagSet, Fail> {
+pub(super) async fn of_seq(tx: &Tx<'_>, seq: i64) -> Result<TagSet, Fail> {
     match query_opt(tx, "SELECT tags FROM version_tags WHERE seq = $1", &[&seq]).await? {
         Some(row) => Ok(decode(&row.try_get::<_, String>(0)?)?),
         None => Ok(TagSet::new()),
@@ -73,6 +73,7 @@ pub(super) async fn put_version(
     if !tags.is_empty() {
         store(tx, rec.seq, tags).await?;
     }
+    super::replication::enqueue(tx, &rec, ReplicationKind::Object, Some(tags), now).await?;
     Ok(rec)
 }
 
@@ -99,6 +100,7 @@ pub(super) async fn set(
     lock_key(tx, bucket, key).await?;
     let rec = not_a_marker(resolve(tx, bucket, key, sel).await?)?;
     store(tx, rec.seq, tags).await?;
+    super::replication::enqueue(tx, &rec, ReplicationKind::Tags, Some(tags), UtcMillis::now_system()).await?;
     Ok(rec)
 }
 
@@ -136,9 +138,11 @@ pub(super) async fn complete(
     let doc = query_opt(tx, "SELECT tags FROM upload_tags WHERE upload_id = $1", &[&upload.upload_id]).await?;
     let doc: Option<String> = doc.map(|r| r.try_get(0)).transpose()?;
     let rec = multipart::complete(tx, upload, object, cond, now).await?;
-    if let Some(doc) = doc {
-        store(tx, rec.seq, &decode(&doc)?).await?;
+    let tags = doc.map(|d| decode(&d)).transpose()?.unwrap_or_default();
+    if !tags.is_empty() {
+        store(tx, rec.seq, &tags).await?;
     }
+    super::replication::enqueue(tx, &rec, ReplicationKind::Object, Some(&tags), now).await?;
     Ok(rec)
 }
 

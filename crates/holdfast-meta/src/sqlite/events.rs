@@ -1,5 +1,5 @@
 //! Events: the bucket-level documents (a bucket's notification configuration, which the
-//! queue is filled from, and its lifecycle rules) and the event queue, filled inside the
+//! queue is filled from, its lifecycle and replication rules) and the event queue, filled inside the
 //! transactions that change versions. `SCHEMA` also holds the lock report's index.
 
 use super::buckets;
@@ -53,7 +53,7 @@ pub(super) fn config(conn: &Connection, bucket: &str, kind: BucketConfigKind) ->
     config_doc(conn, bucket, kind)
 }
 
-fn config_doc(conn: &Connection, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
+pub(super) fn config_doc(conn: &Connection, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
     let mut stmt = conn.prepare_cached("SELECT doc FROM bucket_configs WHERE bucket = ?1 AND kind = ?2")?;
     Ok(stmt.query_row(params![bucket, kind.as_str()], |r| r.get(0)).optional()?)
 }

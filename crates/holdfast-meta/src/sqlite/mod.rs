@@ -7,6 +7,7 @@
 //! Reads use a small pool of read-only connections on the blocking thread pool.
 
 mod audit;
+pub mod backup;
 mod buckets;
 mod events;
 mod gc;
@@ -15,6 +16,7 @@ mod identity;
 mod listing;
 mod multipart;
 mod objects;
+mod replication;
 mod report;
 mod rows;
 mod schema;
@@ -23,6 +25,7 @@ mod tags;
 
 use crate::model::*;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement, TagSet};
+use crate::{QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog, ReplicationOutcome};
 use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -149,6 +152,7 @@ impl SqliteMeta {
         conn.execute_batch(events::SCHEMA)?;
         conn.execute_batch(tags::SCHEMA)?;
         conn.execute_batch(audit::SCHEMA)?;
+        conn.execute_batch(replication::SCHEMA)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .map(Some)
@@ -497,8 +501,9 @@ impl crate::MetaStore for SqliteMeta {
     ) -> MetaResult<(VersionRecord, Option<TagSet>)> {
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
         self.read(move |c| {
-            let rec = objects::resolve_content(c, &bucket, &key, &sel)?;
+            let mut rec = objects::resolve_content(c, &bucket, &key, &sel)?;
             let tags = (with_tags && !rec.is_delete_marker()).then(|| tags::of_seq(c, rec.seq)).transpose()?;
+            rec.replication = replication::status(c, &bucket, &key, &rec.version_id)?;
             Ok((rec, tags))
         })
         .await
@@ -623,6 +628,43 @@ impl crate::MetaStore for SqliteMeta {
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
         let bucket = bucket.to_owned();
         self.read(move |c| events::config(c, &bucket, kind)).await
+    }
+
+    async fn claim_replications(
+        &self,
+        now: UtcMillis,
+        lease_ms: i64,
+        limit: usize,
+    ) -> MetaResult<Vec<QueuedReplication>> {
+        self.write_unrecorded(move |c| replication::claim(c, now, lease_ms, limit)).await
+    }
+
+    async fn settle_replications(&self, outcomes: Vec<(QueuedReplication, ReplicationOutcome)>) -> MetaResult<()> {
+        self.write_unrecorded(move |c| replication::settle(c, &outcomes)).await
+    }
+
+    async fn put_replica(&self, r: ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite> {
+        if r.object.as_ref().is_some_and(|o| o.inline.is_some() && !o.segments.is_empty()) {
+            return Err(MetaError::Internal("inline bytes must be the whole object".into()));
+        }
+        self.write_object(move |c| replication::put_replica(c, &r, now)).await
+    }
+
+    async fn requeue_replication(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: i64,
+        limit: usize,
+        now: UtcMillis,
+    ) -> MetaResult<(u64, Option<i64>)> {
+        let (bucket, prefix) = (bucket.to_owned(), prefix.to_owned());
+        self.write_object(move |c| replication::requeue(c, &bucket, &prefix, after, limit, now)).await
+    }
+
+    async fn replication_backlog(&self, bucket: Option<&str>) -> MetaResult<Vec<ReplicationBacklog>> {
+        let bucket = bucket.map(str::to_owned);
+        self.read(move |c| replication::backlog(c, bucket.as_deref())).await
     }
 
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {

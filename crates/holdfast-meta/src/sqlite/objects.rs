@@ -5,7 +5,7 @@ use super::rows::{latest_seq, load_inline, lock_columns, version_by_id, version_
 use super::{buckets, bump_clock, events, worm_guard};
 use crate::delete;
 use crate::model::*;
-use crate::{LifecycleAction, MetaError, MetaResult};
+use crate::{LifecycleAction, MetaError, MetaResult, ReplicationKind};
 use holdfast_lock::{Bypass, LegalHold, LockState, Retention, UtcMillis, check_retention_change};
 
 /// The event names of a delete: what DeleteObject emits, or what lifecycle expiration does.
@@ -74,6 +74,7 @@ pub(super) fn remove_version(conn: &Connection, rec: &VersionRecord, now: UtcMil
     // Inline bytes go with their version, in the same transaction (no collection needed:
     // a read that resolved the version before holds the bytes already).
     conn.prepare_cached("DELETE FROM inline_data WHERE seq = ?1")?.execute([rec.seq]).map_err(worm_guard)?;
+    super::replication::forget(conn, rec)?;
     if let Some(obj) = &rec.object {
         for seg in &obj.segments {
             queue_blob(conn, &seg.blob, now)?;
@@ -114,6 +115,22 @@ fn insert(
     now: UtcMillis,
     event: &str,
 ) -> MetaResult<VersionRecord> {
+    insert_at(conn, bucket, key, version_id, object, lock, now, now, event)
+}
+
+/// [`insert`] with a last-modified instant of its own (a replica keeps its source's).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn insert_at(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    object: Option<&ObjectData>,
+    lock: &LockState,
+    last_modified: UtcMillis,
+    now: UtcMillis,
+    event: &str,
+) -> MetaResult<VersionRecord> {
     if delete::replaces_null(version_id)
         && let Some(old) = version_by_id(conn, bucket, key, "null")?
     {
@@ -132,7 +149,7 @@ fn insert(
         key.as_bytes(),
         version_id,
         object.is_none(),
-        now.millis(),
+        last_modified.millis(),
         object.map_or(0, |o| i64::try_from(o.size).unwrap_or(i64::MAX)),
         object.map_or("", |o| o.etag.as_str()),
         data,
@@ -172,10 +189,11 @@ fn insert(
         bucket: bucket.to_owned(),
         key: key.to_owned(),
         version_id: version_id.to_owned(),
-        last_modified: now,
+        last_modified,
         is_latest: true,
         object: object.cloned(),
         lock: *lock,
+        replication: None,
     };
     events::emit(conn, event, &rec, false, now)?;
     Ok(rec)
@@ -222,7 +240,11 @@ fn delete_with(
     let plan = delete::plan(&b, sel, found, now, bypass)?;
     match plan.step {
         delete::Step::AddMarker(id) => {
-            insert(conn, bucket, key, &id, None, &LockState::default(), now, events.marker)?;
+            let rec = insert(conn, bucket, key, &id, None, &LockState::default(), now, events.marker)?;
+            // Markers of DeleteObject replicate where a rule says so; lifecycle's never (AWS).
+            if events.marker == DELETE_EVENTS.marker {
+                super::replication::enqueue(conn, &rec, ReplicationKind::DeleteMarker, None, now)?;
+            }
         }
         delete::Step::Remove(rec) => {
             remove_version(conn, &rec, now)?;
@@ -252,7 +274,7 @@ fn resolve_for_lock_change(
     Ok(rec)
 }
 
-fn store_lock(conn: &Connection, rec: &mut VersionRecord, lock: LockState) -> MetaResult<()> {
+pub(super) fn store_lock(conn: &Connection, rec: &mut VersionRecord, lock: LockState) -> MetaResult<()> {
     let (mode, until, hold) = lock_columns(&lock);
     conn.prepare_cached("UPDATE versions SET lock_mode = ?2, lock_until_ms = ?3, legal_hold = ?4 WHERE seq = ?1")?
         .execute(params![rec.seq, mode, until, hold])
@@ -278,6 +300,7 @@ pub(super) fn set_retention(
     store_lock(conn, &mut rec, lock)?;
     bump_clock(conn, now)?;
     events::emit(conn, "s3:ObjectCreated:PutRetention", &rec, false, now)?;
+    super::replication::enqueue_change(conn, &rec, ReplicationKind::Lock, now)?;
     Ok(rec)
 }
 
@@ -296,6 +319,7 @@ pub(super) fn set_legal_hold(
     crate::trail::note_lock(&rec.lock, &lock);
     store_lock(conn, &mut rec, lock)?;
     events::emit(conn, "s3:ObjectCreated:PutLegalHold", &rec, false, now)?;
+    super::replication::enqueue_change(conn, &rec, ReplicationKind::Lock, now)?;
     Ok(rec)
 }
 

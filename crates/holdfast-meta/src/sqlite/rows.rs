@@ -44,6 +44,7 @@ pub(super) fn version_from_row(row: &Row<'_>) -> rusqlite::Result<VersionRecord>
         is_latest: row.get::<_, Option<bool>>(10)?.unwrap_or(false),
         object,
         lock: LockState { retention, legal_hold },
+        replication: None,
     })
 }
 

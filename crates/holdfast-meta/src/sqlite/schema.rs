@@ -8,7 +8,9 @@
 /// 4: the audit outbox and WORM guards that work whatever SQLite opens the file
 /// (`guards.rs`); from 4 on, a guard that is missing or altered at start is
 /// tampering, not an old schema.
-pub const SCHEMA_VERSION: i64 = 4;
+/// 5: bucket replication (`replication_queue`, `replication_status`, in `replication.rs`).
+/// An older build would write versions without queueing their replication.
+pub const SCHEMA_VERSION: i64 = 5;
 
 pub const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);

@@ -7,7 +7,7 @@ use super::objects::resolve;
 use super::{buckets, multipart};
 use crate::model::*;
 use crate::tags::{decode, encode};
-use crate::{MetaError, MetaResult, TagSet};
+use crate::{MetaError, MetaResult, ReplicationKind, TagSet};
 use holdfast_lock::UtcMillis;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -67,6 +67,7 @@ pub(super) fn put_version(
     if !tags.is_empty() {
         store(conn, rec.seq, tags)?;
     }
+    super::replication::enqueue(conn, &rec, ReplicationKind::Object, Some(tags), now)?;
     Ok(rec)
 }
 
@@ -91,6 +92,7 @@ pub(super) fn set(
 ) -> MetaResult<VersionRecord> {
     let rec = target(conn, bucket, key, sel)?;
     store(conn, rec.seq, tags)?;
+    super::replication::enqueue(conn, &rec, ReplicationKind::Tags, Some(tags), UtcMillis::now_system())?;
     Ok(rec)
 }
 
@@ -121,9 +123,11 @@ pub(super) fn complete(
         .query_row("SELECT tags FROM upload_tags WHERE upload_id = ?1", [&upload.upload_id], |r| r.get(0))
         .optional()?;
     let rec = multipart::complete(conn, upload, object, cond, now)?;
-    if let Some(doc) = doc {
-        store(conn, rec.seq, &decode(&doc)?)?;
+    let tags = doc.map(|d| decode(&d)).transpose()?.unwrap_or_default();
+    if !tags.is_empty() {
+        store(conn, rec.seq, &tags)?;
     }
+    super::replication::enqueue(conn, &rec, ReplicationKind::Object, Some(&tags), now)?;
     Ok(rec)
 }
 

@@ -6,7 +6,7 @@
 //! the trail (`holdfast_audit::check_anchors`).
 
 mod local;
-mod remote;
+pub(crate) mod remote;
 
 use anyhow::{Context, bail};
 use holdfast_audit::{Anchor, AuditLog, anchor_key, read_head};

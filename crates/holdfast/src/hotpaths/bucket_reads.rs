@@ -297,4 +297,36 @@ impl MetaStore for Counted {
     fn startup_notices(&self) -> Vec<holdfast_audit::AuditRecord> {
         self.inner.startup_notices()
     }
+
+    async fn claim_replications(
+        &self,
+        now: UtcMillis,
+        lease_ms: i64,
+        limit: usize,
+    ) -> MetaResult<Vec<QueuedReplication>> {
+        self.inner.claim_replications(now, lease_ms, limit).await
+    }
+
+    async fn settle_replications(&self, outcomes: Vec<(QueuedReplication, ReplicationOutcome)>) -> MetaResult<()> {
+        self.inner.settle_replications(outcomes).await
+    }
+
+    async fn put_replica(&self, r: ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite> {
+        self.inner.put_replica(r, now).await
+    }
+
+    async fn requeue_replication(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: i64,
+        limit: usize,
+        now: UtcMillis,
+    ) -> MetaResult<(u64, Option<i64>)> {
+        self.inner.requeue_replication(bucket, prefix, after, limit, now).await
+    }
+
+    async fn replication_backlog(&self, bucket: Option<&str>) -> MetaResult<Vec<ReplicationBacklog>> {
+        self.inner.replication_backlog(bucket).await
+    }
 }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
+mod admin_backup;
 mod buckets;
 mod cli;
 mod conformance_s3tests;
@@ -29,6 +30,7 @@ mod object_lock_read;
 mod object_lock_retention;
 mod object_lock_support;
 mod object_lock_writes;
+mod replication;
 mod root_credentials;
 mod s3_auth;
 mod s3_bad_input;
