@@ -13,7 +13,7 @@ pub mod inventory;
 pub mod lifecycle;
 mod listing;
 mod multipart;
-mod notify;
+mod notification;
 mod objects;
 mod read;
 pub mod replication;

@@ -120,7 +120,7 @@ pub trait MetaStore: Send + Sync + 'static {
         Ok(!self.shared())
     }
 
-    // --- Evidence and retention operations -------------------------------------
+    // --- Bucket documents, events, lifecycle and the lock report ----------------
 
     /// Sets (`Some`) or removes (`None`) a bucket-level document (notification or lifecycle
     /// configuration, JSON of the records in this crate). NoSuchBucket if the bucket does

@@ -6,7 +6,7 @@
 use super::clock::bump;
 use super::objects::{insert_at, lock_key, store_lock};
 use super::rows::{VERSION_COLUMNS, execute, key_at, query, query_opt, version_by_id, version_from_row};
-use super::{Fail, RowLock, Tx, buckets, evidence, tags};
+use super::{Fail, RowLock, Tx, buckets, events, tags};
 use crate::model::{VersionRecord, Versioning};
 use crate::{
     BucketConfigKind, MetaError, QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog,
@@ -49,7 +49,7 @@ CREATE TABLE replication_status (
 "#;
 
 async fn config(tx: &Tx<'_>, bucket: &str) -> Result<Option<ReplicationConfig>, Fail> {
-    let Some(doc) = evidence::config_doc(tx, bucket, BucketConfigKind::Replication).await? else { return Ok(None) };
+    let Some(doc) = events::config_doc(tx, bucket, BucketConfigKind::Replication).await? else { return Ok(None) };
     Ok(Some(serde_json::from_str(&doc)?))
 }
 

@@ -3,7 +3,7 @@
 
 use super::objects::{insert_at, store_lock};
 use super::rows::version_by_id;
-use super::{buckets, bump_clock, evidence, tags};
+use super::{buckets, bump_clock, events, tags};
 use crate::model::{VersionRecord, Versioning};
 use crate::{
     BucketConfigKind, MetaError, MetaResult, QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog,
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS replication_status (
 ";
 
 fn config(conn: &Connection, bucket: &str) -> MetaResult<Option<ReplicationConfig>> {
-    let Some(doc) = evidence::config_doc(conn, bucket, BucketConfigKind::Replication)? else { return Ok(None) };
+    let Some(doc) = events::config_doc(conn, bucket, BucketConfigKind::Replication)? else { return Ok(None) };
     Ok(Some(serde_json::from_str(&doc)?))
 }
 
