@@ -521,7 +521,7 @@ impl crate::MetaStore for PgMeta {
         expected: Option<String>,
         doc: Option<String>,
     ) -> MetaResult<bool> {
-        write!(self, |tx| evidence::swap_config(&tx, bucket, kind, expected.as_deref(), doc.as_deref()).await?)
+        write!(self, |tx| events::swap_config(&tx, bucket, kind, expected.as_deref(), doc.as_deref()).await?)
     }
 
     async fn version_for_read(

@@ -640,10 +640,10 @@ impl crate::MetaStore for SqliteMeta {
         let bucket = bucket.to_owned();
         self.write(move |c| {
             // One writer at a time: the read and the write are one transaction.
-            if evidence::config(c, &bucket, kind)? != expected {
+            if events::config(c, &bucket, kind)? != expected {
                 return Ok(false);
             }
-            evidence::put_config(c, &bucket, kind, doc.as_deref())?;
+            events::put_config(c, &bucket, kind, doc.as_deref())?;
             Ok(true)
         })
         .await

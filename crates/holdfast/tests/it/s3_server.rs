@@ -232,4 +232,3 @@ fn first_start_generates_credentials_once_with_mode_0600() {
     assert!(!second.contains("Generated root credentials"), "printed only once: {second}");
     assert!(!second.contains(&ak), "the secret is never printed again");
 }
-
