@@ -214,6 +214,16 @@ impl MetaStore for Counted {
         self.inner.bucket_config(bucket, kind).await
     }
 
+    async fn swap_bucket_config(
+        &self,
+        bucket: &str,
+        kind: BucketConfigKind,
+        expected: Option<String>,
+        doc: Option<String>,
+    ) -> MetaResult<bool> {
+        self.inner.swap_bucket_config(bucket, kind, expected, doc).await
+    }
+
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
         self.inner.claim_events(now, lease_ms, limit).await
     }
