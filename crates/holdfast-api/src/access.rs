@@ -211,7 +211,13 @@ impl Authorizer {
     }
 
     /// The condition keys every request carries, plus those its headers and query supply.
-    fn context(&self, caller: &holdfast_policy::Principal, t: &Target<'_>, remote: Option<RemoteAddr>) -> Context {
+    fn context(
+        &self,
+        caller: &holdfast_policy::Principal,
+        t: &Target<'_>,
+        remote: Option<RemoteAddr>,
+        until: Option<Result<UtcMillis, holdfast_lock::WriteDenial>>,
+    ) -> Context {
         let mut cx = Context::new();
         let now = UtcMillis::now_system().millis();
         cx.set_principal(caller);
@@ -243,11 +249,9 @@ impl Authorizer {
         if let Some((bucket, key, _)) = copy_source(t.headers) {
             cx.set_copy_source(&bucket, &key);
         }
-        // Lock headers of PutObject / CopyObject / CreateMultipartUpload (P2).
-        if let (Some(mode), Some(until)) =
-            (header(t.headers, "x-amz-object-lock-mode"), header(t.headers, "x-amz-object-lock-retain-until-date"))
-            && let Ok(until) = holdfast_lock::parse_retain_until(until)
-        {
+        // Lock headers of PutObject / CopyObject / CreateMultipartUpload (P2); the date as the
+        // access hook parsed it.
+        if let (Some(mode), Some(Ok(until))) = (header(t.headers, "x-amz-object-lock-mode"), until) {
             cx.set_requested_retention(mode, until.millis(), now);
         }
         if let Some(hold) = header(t.headers, "x-amz-object-lock-legal-hold") {
@@ -281,7 +285,8 @@ impl Authorizer {
         let (bucket, key) = (t.bucket.map(str::to_owned), t.key.map(str::to_owned));
         let principal = self.policy_principal(caller);
         let remote = ext.get::<RemoteAddr>().copied();
-        let mut context = self.context(&principal, t, remote);
+        let until = crate::convert::RetainUntil::of(ext);
+        let mut context = self.context(&principal, t, remote, until);
         extra(&mut context);
         let identity = self.identity_policies(caller).await?;
         let target_policy = match &bucket {

@@ -95,9 +95,15 @@ impl S3Access for Access {
             *g = Some(op.clone());
         }
         holdfast_audit::scope::update_current(|a| a.op = Some(op.clone()));
-        // W4: runs before s3s parses the header (and would refuse it in its own words).
-        if matches!(op.as_str(), "PutObject" | "CopyObject" | "CreateMultipartUpload") {
-            crate::convert::check_retain_until_header(cx.headers())?;
+        // The one parse of the retain-until header, for everything after that reads it; W4
+        // is judged here, before s3s parses the header (and would refuse it in its own words).
+        if let Some(until) = crate::convert::RetainUntil::parse(cx.headers()) {
+            if let Err(denial) = &until.0
+                && matches!(op.as_str(), "PutObject" | "CopyObject" | "CreateMultipartUpload")
+            {
+                return Err(crate::error::write_denial(denial.clone()));
+            }
+            cx.extensions_mut().insert(until);
         }
         let caller = self.caller(cx.credentials().map(|c| c.access_key.as_str())).await?;
         {

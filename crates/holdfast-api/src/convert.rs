@@ -5,7 +5,7 @@ use crate::error::{invalid_argument, write_denial};
 use futures::StreamExt;
 use holdfast_engine::model::{ChecksumAlgorithm, ChecksumKind, ObjectHeaders, StoredChecksum};
 use holdfast_engine::{BodyClaims, BodyError, BodyStream, ExpectedChecksum, ingest::parse_content_md5};
-use holdfast_lock::{LockHeaders, LockState, UtcMillis, WriteDenial, parse_retain_until};
+use holdfast_lock::{LockHeaders, LockState, UtcMillis, WriteDenial};
 use s3s::dto::{self, StreamingBlob, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 use std::collections::BTreeMap;
@@ -192,31 +192,49 @@ pub fn storage_class_out(h: &ObjectHeaders) -> Option<String> {
     h.storage_class.clone()
 }
 
-/// The lock headers of a write (W1), as sent; the rules of `holdfast_lock` judge them.
-pub fn lock_headers(headers: &http::HeaderMap) -> LockHeaders<'_> {
+pub const RETAIN_UNTIL_HEADER: &str = "x-amz-object-lock-retain-until-date";
+
+/// A request's `x-amz-object-lock-retain-until-date`, parsed once (by
+/// `holdfast_lock::retain_until_header`) in the access hook, which s3s runs before every
+/// operation, and carried in the request extensions to everything that reads the date: the
+/// W4 check there, the policy's `s3:object-lock-retain-until-date` key and the write's
+/// requested lock. Not in the extensions: the request has no such header, or an empty one.
+/// (s3s parses the header again into its input struct; Holdfast never reads that value.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainUntil(pub Result<UtcMillis, WriteDenial>);
+
+impl RetainUntil {
+    /// The one parse of the header; a value that is not text is not RFC 3339 either (W4).
+    pub fn parse(headers: &http::HeaderMap) -> Option<Self> {
+        let value = headers.get(RETAIN_UNTIL_HEADER).filter(|v| !v.is_empty())?;
+        let parsed = match value.to_str() {
+            Ok(text) => holdfast_lock::retain_until_header(Some(text))?,
+            Err(_) => Err(WriteDenial::RetainUntilNotIso8601),
+        };
+        Some(Self(parsed))
+    }
+
+    /// The parsed header the access hook left in `ext`.
+    pub fn of(ext: &http::Extensions) -> Option<Result<UtcMillis, WriteDenial>> {
+        ext.get::<Self>().map(|r| r.0.clone())
+    }
+}
+
+/// The lock headers of a write (W1): the mode and legal hold as sent, the date as the access
+/// hook parsed it ([`RetainUntil`]); the rules of `holdfast_lock` judge them.
+pub fn lock_headers<'h>(headers: &'h http::HeaderMap, ext: &http::Extensions) -> LockHeaders<'h> {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     LockHeaders {
         mode: value("x-amz-object-lock-mode"),
-        retain_until: value(RETAIN_UNTIL_HEADER),
+        retain_until: RetainUntil::of(ext),
         legal_hold: value("x-amz-object-lock-legal-hold"),
     }
 }
 
-pub const RETAIN_UNTIL_HEADER: &str = "x-amz-object-lock-retain-until-date";
-
-/// W4: an `x-amz-object-lock-retain-until-date` header that is not an ISO 8601 timestamp.
-/// s3s would refuse it with its own message while parsing, so the access check (which runs
-/// before parsing) calls this for PutObject, CopyObject and CreateMultipartUpload.
-pub fn check_retain_until_header(headers: &http::HeaderMap) -> S3Result<()> {
-    let Some(value) = headers.get(RETAIN_UNTIL_HEADER).filter(|v| !v.is_empty()) else { return Ok(()) };
-    let parsed = value.to_str().map_err(|_| WriteDenial::RetainUntilNotIso8601).and_then(parse_retain_until);
-    parsed.map(drop).map_err(write_denial)
-}
-
-/// The lock state a write asks for (W2..W5), from its headers; whether the bucket allows it
-/// is [`holdfast_lock::check_write`].
-pub fn requested_lock(headers: &http::HeaderMap, now: UtcMillis) -> S3Result<LockState> {
-    holdfast_lock::requested_lock(lock_headers(headers), now).map_err(write_denial)
+/// The lock state a write asks for (W2..W5), from its headers and the date the access hook
+/// parsed; whether the bucket allows it is [`holdfast_lock::check_write`].
+pub fn requested_lock(headers: &http::HeaderMap, ext: &http::Extensions, now: UtcMillis) -> S3Result<LockState> {
+    holdfast_lock::requested_lock(lock_headers(headers, ext), now).map_err(write_denial)
 }
 
 /// Fills the five `checksum_*` fields and `checksum_type` of an output struct.
@@ -261,4 +279,45 @@ pub fn copy_source(source: &dto::CopySource) -> S3Result<(&str, &str, Option<&st
         return Err(s3_error!(NotImplemented, "Copying from an access point is not supported"));
     };
     Ok((bucket, key, version_id.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
+    use super::*;
+    use holdfast_lock::{Mode, Retention};
+
+    fn headers(pairs: &[(&'static str, &[u8])]) -> http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (http::HeaderName::from_static(k), http::HeaderValue::from_bytes(v).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn the_access_hook_parses_the_date_once() {
+        assert_eq!(RetainUntil::parse(&headers(&[])), None);
+        assert_eq!(RetainUntil::parse(&headers(&[(RETAIN_UNTIL_HEADER, b"")])), None, "empty counts as absent");
+        let later = RetainUntil::parse(&headers(&[(RETAIN_UNTIL_HEADER, b"2030-01-01T01:00:00+01:00")]));
+        assert_eq!(later, Some(RetainUntil(Ok(UtcMillis(1_893_456_000_000)))));
+        let w4 = Some(RetainUntil(Err(WriteDenial::RetainUntilNotIso8601)));
+        assert_eq!(RetainUntil::parse(&headers(&[(RETAIN_UNTIL_HEADER, b"20300101T000000Z")])), w4);
+        assert_eq!(RetainUntil::parse(&headers(&[(RETAIN_UNTIL_HEADER, b"2030-01-01T00:00:00\xffZ")])), w4);
+    }
+
+    /// The handler reads the date the hook left in the extensions and never the header again:
+    /// a header it would refuse does not matter, and without the hook's value there is no date.
+    #[test]
+    fn the_write_takes_the_date_from_the_hook() {
+        let now = UtcMillis(1_800_000_000_000);
+        let until = UtcMillis(1_893_456_000_000);
+        let sent = headers(&[("x-amz-object-lock-mode", b"COMPLIANCE"), (RETAIN_UNTIL_HEADER, b"not a date")]);
+        let mut ext = http::Extensions::new();
+        ext.insert(RetainUntil(Ok(until)));
+        let want = LockState { retention: Some(Retention { mode: Mode::Compliance, until }), legal_hold: None };
+        assert_eq!(requested_lock(&sent, &ext, now).unwrap(), want);
+        let unparsed = requested_lock(&sent, &http::Extensions::new(), now).unwrap_err();
+        assert_eq!(unparsed.code(), &S3ErrorCode::InvalidArgument, "a mode without a date (W2)");
+    }
 }

@@ -383,3 +383,13 @@ pub fn with_resource(mut e: S3Error, bucket: &str, key: Option<&str>) -> S3Error
     e.set_headers(headers);
     e
 }
+
+/// 404 NoSuchConfiguration: no inventory configuration with the id asked for.
+pub fn no_such_configuration() -> S3Error {
+    custom("NoSuchConfiguration", StatusCode::NOT_FOUND, "The specified configuration does not exist.")
+}
+
+/// 400 TooManyConfigurations: a bucket has the most configurations of a kind it may have.
+pub fn too_many_configurations(message: &str) -> S3Error {
+    custom("TooManyConfigurations", StatusCode::BAD_REQUEST, message)
+}

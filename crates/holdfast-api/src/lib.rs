@@ -49,7 +49,7 @@ pub struct ApiConfig {
     pub aws_strict: bool,
     /// ARNs of the event targets declared in the server configuration; a notification
     /// configuration naming any other is refused.
-    pub notify_targets: std::collections::BTreeSet<String>,
+    pub event_targets: std::collections::BTreeSet<String>,
     /// Ids of the remote replication targets declared in the server configuration
     /// (`[replication.target.<id>]`); a replication rule naming any other is refused.
     pub replication_targets: std::collections::BTreeSet<String>,
@@ -61,7 +61,7 @@ impl Default for ApiConfig {
             region: "us-east-1".into(),
             base_domain: None,
             aws_strict: false,
-            notify_targets: Default::default(),
+            event_targets: Default::default(),
             replication_targets: Default::default(),
         }
     }

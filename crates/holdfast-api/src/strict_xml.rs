@@ -160,9 +160,34 @@ const REPLICATION: El = node(
     ],
 );
 
+const INVENTORY: El = node(
+    "InventoryConfiguration",
+    &[
+        node(
+            "Destination",
+            &[node(
+                "S3BucketDestination",
+                &[
+                    text("AccountId"),
+                    text("Bucket"),
+                    node("Encryption", &[node("SSE-S3", &[]), node("SSE-KMS", &[text("KeyId")])]),
+                    text("Format"),
+                    text("Prefix"),
+                ],
+            )],
+        ),
+        boolean("IsEnabled"),
+        node("Filter", &[text("Prefix")]),
+        text("Id"),
+        text("IncludedObjectVersions"),
+        node("OptionalFields", &[many(text("Field"))]),
+        node("Schedule", &[text("Frequency")]),
+    ],
+);
+
 /// The schema of an operation's body, for the operations that take an XML body.
 pub fn schema(op: &str) -> Option<&'static El> {
-    static SCHEMAS: [(&str, El); 11] = [
+    static SCHEMAS: [(&str, El); 12] = [
         ("PutObjectRetention", RETENTION),
         ("PutObjectLegalHold", LEGAL_HOLD),
         ("PutObjectLockConfiguration", LOCK_CONFIGURATION),
@@ -174,6 +199,7 @@ pub fn schema(op: &str) -> Option<&'static El> {
         ("PutBucketLifecycleConfiguration", LIFECYCLE),
         ("PutBucketNotificationConfiguration", NOTIFICATION),
         ("PutBucketReplication", REPLICATION),
+        ("PutBucketInventoryConfiguration", INVENTORY),
     ];
     SCHEMAS.iter().find(|(name, _)| *name == op).map(|(_, el)| el)
 }

@@ -4,12 +4,14 @@
 
 use crate::sigv4::{self, Signer, UNSIGNED_PAYLOAD};
 use anyhow::{Context, anyhow, bail};
+use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use md5::Digest as _;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 
@@ -21,6 +23,10 @@ pub fn empty() -> ReqBody {
 
 pub fn full(b: impl Into<Bytes>) -> ReqBody {
     Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
+
+fn content_md5(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
 }
 
 /// Where requests go: `http://host:port` (path-style addressing).
@@ -83,7 +89,7 @@ impl<'a> Call<'a> {
     pub fn body_md5(self, bytes: impl Into<Bytes>) -> Self {
         let bytes: Bytes = bytes.into();
         let len = bytes.len() as u64;
-        self.header("content-md5", crate::payload::content_md5(&bytes)).body(full(bytes), len)
+        self.header("content-md5", content_md5(&bytes)).body(full(bytes), len)
     }
 }
 

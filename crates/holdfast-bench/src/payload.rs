@@ -3,11 +3,9 @@
 //! large body is never held in memory.
 
 use crate::client::ReqBody;
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use md5::Digest as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -42,10 +40,6 @@ pub fn bytes(seed: u64, len: usize) -> Bytes {
     let mut v = vec![0u8; len];
     fill(&mut state, &mut v);
     Bytes::from(v)
-}
-
-pub fn content_md5(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
 }
 
 /// A streamed body of `len` unique bytes.

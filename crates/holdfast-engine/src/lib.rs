@@ -9,10 +9,11 @@ pub mod cluster;
 mod error;
 mod gc;
 pub mod ingest;
+pub mod inventory;
 pub mod lifecycle;
 mod listing;
 mod multipart;
-mod notify;
+mod notification;
 mod objects;
 mod read;
 pub mod replication;
@@ -33,6 +34,10 @@ pub mod model {
     pub use holdfast_meta::{
         DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
         ReplicationRule, ReplicationStatus, is_well_formed_version_id,
+    };
+    pub use holdfast_meta::{
+        InventoryConfig, InventoryConfigs, InventoryFormat, InventoryFrequency, InventoryVersions,
+        MAX_INVENTORY_CONFIGS,
     };
 }
 

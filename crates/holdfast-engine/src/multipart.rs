@@ -99,7 +99,7 @@ impl Engine {
             PartSource::Body { body, claims } => (body, claims, None),
             PartSource::Copy { bucket: sb, key: sk, version, conditions, range } => {
                 let src = self.resolve_object(&sb, &sk, &version).await?;
-                let obj = src.object.clone().expect("resolved to an object");
+                let obj = src.object_data().clone();
                 conditions.check_copy_source(&obj.etag, src.last_modified)?;
                 let (start, end) = match range {
                     None => (0, obj.size),

@@ -165,7 +165,7 @@ impl Engine {
     ) -> EngineResult<(VersionRecord, VersionRecord)> {
         check_key(&req.key)?;
         let src = self.resolve_object(&req.src_bucket, &req.src_key, &req.src_version).await?;
-        let src_obj = src.object.clone().expect("resolved to an object");
+        let src_obj = src.object_data().clone();
         req.src_conditions.check_copy_source(&src_obj.etag, src.last_modified)?;
         let same_object = req.src_bucket == dest.name && req.src_key == req.key;
         if same_object && matches!(req.metadata, MetadataDirective::Copy) && req.src_version == VersionSelector::Latest

@@ -101,7 +101,7 @@ pub struct ObjectRead {
 
 impl ObjectRead {
     pub fn object(&self) -> &ObjectData {
-        self.version.object.as_ref().expect("reads only return object versions")
+        self.version.object_data()
     }
 
     pub fn content_length(&self) -> u64 {
@@ -173,7 +173,7 @@ impl Engine {
 
     pub async fn get_object(&self, req: GetObject, with_body: bool) -> EngineResult<ObjectRead> {
         let (version, tags) = self.resolve_object_for_read(&req.bucket, &req.key, &req.version, req.with_tags).await?;
-        let obj = version.object.as_ref().expect("resolved to an object");
+        let obj = version.object_data();
         req.conditions.check(&obj.etag, version.last_modified)?;
         let (span, parts_count) = match (req.part_number, req.range) {
             (Some(_), Some(_)) => {

@@ -3,8 +3,8 @@
 //! Given a version's lock state (or a bucket's lock configuration), a request and the
 //! compliance clock's "now", these functions answer allow or deny, naming the rule that
 //! denied: the write rules (W2..W7, W9), the retention and delete rules (R8, D2..D6), and
-//! the one parser of retain-until dates a client sends. They do no I/O: the metadata store calls them inside the same
-//! transaction that performs the change (check-and-mutate), so no path can skip them.
+//! the one parser of dates (`UtcMillis::parse`, under `parse_retain_until` for a client's).
+//! They do no I/O: the metadata store calls them inside the same transaction that performs the change (check-and-mutate), so no path can skip them.
 //! Rule IDs (B, W, R, L, D, DP) refer to `docs/spec/object-lock.md`.
 
 mod clock;
@@ -27,4 +27,5 @@ pub use state::{
 pub use utc_millis::{ParseUtcMillisError, UtcMillis};
 pub use write::{
     BucketLock, LockHeaders, WriteDenial, check_write, lock_for_new_version, parse_retain_until, requested_lock,
+    retain_until_header,
 };

@@ -4,8 +4,6 @@
 //! API words each denial as an S3 error in one place.
 
 use crate::{DefaultRetention, LegalHold, LockState, Mode, Retention, UtcMillis};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// Why a write's lock request was refused, by rule (spec §2). Every variant is a 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,12 +34,13 @@ pub enum WriteDenial {
     IntegrityHeaderMissing,
 }
 
-/// The three lock headers of a write (PutObject, CopyObject, CreateMultipartUpload) as sent;
-/// an empty header counts as absent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The three lock headers of a write (PutObject, CopyObject, CreateMultipartUpload); an
+/// empty header counts as absent. The mode and the legal hold as sent; the date as
+/// [`retain_until_header`] parsed it, once per request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockHeaders<'a> {
     pub mode: Option<&'a str>,
-    pub retain_until: Option<&'a str>,
+    pub retain_until: Option<Result<UtcMillis, WriteDenial>>,
     pub legal_hold: Option<&'a str>,
 }
 
@@ -53,28 +52,32 @@ pub struct BucketLock {
     pub default_retention: Option<DefaultRetention>,
 }
 
-/// The one parser of retain-until dates sent by a client (header and policy condition key):
-/// an RFC 3339 date-time (`2030-01-01T00:00:00Z`, fractional seconds, offsets normalised to
-/// UTC, R15), the form AWS's `timestampFormat: iso8601` means and the only one the S3 layer
-/// lets through. Anything else is W4.
+/// The one parser of retain-until dates sent by a client, [`UtcMillis::parse`] (RFC 3339,
+/// offsets normalised to UTC, R15: the form AWS's `timestampFormat: iso8601` means and the
+/// only one the S3 layer lets through), with a failure worded as W4.
 pub fn parse_retain_until(value: &str) -> Result<UtcMillis, WriteDenial> {
-    OffsetDateTime::parse(value, &Rfc3339)
-        .map(UtcMillis::from_offset_datetime)
-        .map_err(|_| WriteDenial::RetainUntilNotIso8601)
+    UtcMillis::parse(value).map_err(|_| WriteDenial::RetainUntilNotIso8601)
+}
+
+/// An `x-amz-object-lock-retain-until-date` header's value parsed: `None` when absent or
+/// empty, else the instant or W4. The api calls it once per request, before anything reads
+/// the date (the W4 check, the policy's condition key, [`requested_lock`]).
+pub fn retain_until_header(value: Option<&str>) -> Option<Result<UtcMillis, WriteDenial>> {
+    present(value).map(parse_retain_until)
 }
 
 /// The lock state a write asks for (W2..W5), judged in the order AWS reports: mode and date
 /// together, then the mode's value, then the date's, then the legal hold. Whether the
 /// bucket accepts it is [`check_write`].
 pub fn requested_lock(h: LockHeaders<'_>, now: UtcMillis) -> Result<LockState, WriteDenial> {
-    let (mode, until, hold) = (present(h.mode), present(h.retain_until), present(h.legal_hold));
+    let (mode, until, hold) = (present(h.mode), h.retain_until, present(h.legal_hold));
     let retention = match (mode, until) {
         (None, None) => None,
         (Some(_), None) => return Err(WriteDenial::ModeWithoutDate),
         (None, Some(_)) => return Err(WriteDenial::DateWithoutMode),
         (Some(m), Some(u)) => {
             let mode: Mode = m.parse().map_err(|_| WriteDenial::UnknownMode(m.to_owned()))?;
-            let until = parse_retain_until(u)?;
+            let until = u?;
             if until <= now {
                 return Err(WriteDenial::RetainUntilInPast);
             }
@@ -128,7 +131,7 @@ mod tests {
     const NOW: UtcMillis = UtcMillis(1_893_456_000_000); // 2030-01-01T00:00:00Z
 
     fn headers<'a>(mode: Option<&'a str>, until: Option<&'a str>, hold: Option<&'a str>) -> LockHeaders<'a> {
-        LockHeaders { mode, retain_until: until, legal_hold: hold }
+        LockHeaders { mode, retain_until: retain_until_header(until), legal_hold: hold }
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub enum MetaError {
     Internal(String),
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for MetaError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Internal(e.to_string())

@@ -4,16 +4,26 @@
 //! Every method that deletes or changes a version runs the pure lock rules of
 //! `holdfast-lock` inside the same transaction as the change (check-and-mutate), and the
 //! schema refuses the same things a second time with triggers (defence in depth).
+//!
+//! Each store is a cargo feature, both on by default: `sqlite` (the embedded store) and
+//! `postgres` (the store several gateways share).
+
+// Built without a store (a crate above that reads only the records and the boundary), the
+// plans only the stores carry out are unused.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 mod delete;
 mod error;
 mod identity;
+mod inventory;
 mod lifecycle;
 mod listing;
 mod model;
-mod notify;
+mod notification;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 mod replication;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
 mod tags;
@@ -21,9 +31,10 @@ mod trail;
 
 pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
+pub use inventory::*;
 pub use lifecycle::*;
 pub use model::*;
-pub use notify::*;
+pub use notification::*;
 pub use replication::*;
 pub use store::{GatewayClock, MetaStore};
 pub use tags::{MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS, TagSet};

@@ -93,6 +93,8 @@ pub enum BucketConfigKind {
     /// JSON of [`ReplicationConfig`](crate::ReplicationConfig); the store reads it when it
     /// queues replications.
     Replication,
+    /// JSON of [`InventoryConfigs`](crate::InventoryConfigs).
+    Inventory,
 }
 
 impl BucketConfigKind {
@@ -101,6 +103,7 @@ impl BucketConfigKind {
             Self::Notification => "notification",
             Self::Lifecycle => "lifecycle",
             Self::Replication => "replication",
+            Self::Inventory => "inventory",
         }
     }
 }

@@ -160,6 +160,13 @@ impl VersionRecord {
     pub fn is_delete_marker(&self) -> bool {
         self.object.is_none()
     }
+
+    /// The object of a version that is not a delete marker: the record a write returns, one
+    /// a lookup that refuses delete markers (R4, L7, G5) returns, an entry of a listing of
+    /// objects. Holding a delete marker here is a broken invariant of the caller.
+    pub fn object_data(&self) -> &ObjectData {
+        self.object.as_ref().expect("a version other than a delete marker has its object")
+    }
 }
 
 /// Which version a request names.

@@ -120,7 +120,7 @@ pub trait MetaStore: Send + Sync + 'static {
         Ok(!self.shared())
     }
 
-    // --- Evidence and retention operations -------------------------------------
+    // --- Bucket documents, events, lifecycle and the lock report ----------------
 
     /// Sets (`Some`) or removes (`None`) a bucket-level document (notification or lifecycle
     /// configuration, JSON of the records in this crate). NoSuchBucket if the bucket does
@@ -128,6 +128,16 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn put_bucket_config(&self, bucket: &str, kind: BucketConfigKind, doc: Option<String>) -> MetaResult<()>;
     /// The document set by [`put_bucket_config`](Self::put_bucket_config), if any.
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>>;
+    /// Compare-and-swap of a bucket-level document: sets `doc` (`None` removes it) only if
+    /// the stored document is still `expected`, in one transaction; false (nothing changed)
+    /// when another writer changed it in between. NoSuchBucket if the bucket does not exist.
+    async fn swap_bucket_config(
+        &self,
+        bucket: &str,
+        kind: BucketConfigKind,
+        expected: Option<String>,
+        doc: Option<String>,
+    ) -> MetaResult<bool>;
 
     /// Event deliveries due at `now`, at most `limit`, oldest first. Each one claimed is
     /// leased: it is not handed out again before `now + lease_ms` unless settled.

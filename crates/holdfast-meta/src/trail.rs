@@ -55,6 +55,7 @@ pub(crate) fn note_lock(before: &LockState, after: &LockState) {
 }
 
 /// Runs `f` (on the SQLite writer thread) collecting its notes.
+#[cfg(feature = "sqlite")]
 pub(crate) fn collect_sync<T>(f: impl FnOnce() -> T) -> (T, ChangeFacts) {
     JOB.with(|j| *j.borrow_mut() = Some(ChangeFacts::default()));
     let out = f();
@@ -63,6 +64,7 @@ pub(crate) fn collect_sync<T>(f: impl FnOnce() -> T) -> (T, ChangeFacts) {
 }
 
 /// Runs `fut` (a PostgreSQL transaction's body) collecting its notes.
+#[cfg(feature = "postgres")]
 pub(crate) async fn collect_async<F: std::future::Future>(fut: F) -> (F::Output, ChangeFacts) {
     let cell = Arc::new(Mutex::new(ChangeFacts::default()));
     let out = TX.scope(Arc::clone(&cell), fut).await;

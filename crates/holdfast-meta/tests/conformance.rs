@@ -962,6 +962,38 @@ async fn leases(f: Fixture) {
     assert_eq!(granted, 1, "exactly one of the racers holds the lease");
 }
 
+// --- compare-and-swap of a bucket document (inventory configurations, issue #14) ----
+
+async fn config_swaps(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "cas").await;
+    let kind = BucketConfigKind::Inventory;
+    // Absent -> a: only from absent.
+    assert!(!s.swap_bucket_config("cas", kind, Some("x".into()), Some("a".into())).await.unwrap());
+    assert!(s.swap_bucket_config("cas", kind, None, Some("a".into())).await.unwrap());
+    assert!(!s.swap_bucket_config("cas", kind, None, Some("b".into())).await.unwrap());
+    assert_eq!(s.bucket_config("cas", kind).await.unwrap().as_deref(), Some("a"));
+    // a -> b, then removed only from b.
+    assert!(s.swap_bucket_config("cas", kind, Some("a".into()), Some("b".into())).await.unwrap());
+    assert!(!s.swap_bucket_config("cas", kind, Some("a".into()), None).await.unwrap());
+    assert!(s.swap_bucket_config("cas", kind, Some("b".into()), None).await.unwrap());
+    assert_eq!(s.bucket_config("cas", kind).await.unwrap(), None);
+    assert_err!(s.swap_bucket_config("nope", kind, None, Some("a".into())).await, MetaError::NoSuchBucket);
+    // Racers from the same state: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = f.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.swap_bucket_config("cas", kind, None, Some(format!("r{i}"))).await.unwrap()
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1, "exactly one racer swaps");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -1002,4 +1034,5 @@ conformance!(
     evidence,
     tags,
     leases,
+    config_swaps,
 );

@@ -152,8 +152,11 @@ async fn open_meta(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<s
     open_meta_of(data_dir, &cfg).await
 }
 
+// Only the embedded store lives in the data dir.
+#[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
 async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
     match &cfg.meta {
+        #[cfg(feature = "sqlite")]
         MetaBackend::Sqlite => {
             let path = data_dir.join("meta.db");
             if !path.is_file() {
@@ -165,6 +168,7 @@ async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync
                 .context("cannot open the metadata database")?;
             Ok(std::sync::Arc::new(meta))
         }
+        #[cfg(feature = "postgres")]
         MetaBackend::Postgres { url, ca_file, .. } => {
             let mut options = holdfast_meta::postgres::PgOptions::new(url.clone());
             options.ca_file.clone_from(ca_file);
@@ -173,6 +177,8 @@ async fn open_meta_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync
             let meta = holdfast_meta::postgres::PgMeta::open(options).await.context("cannot open PostgreSQL")?;
             Ok(std::sync::Arc::new(meta))
         }
+        #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+        left_out => Err(left_out.compiled_out()),
     }
 }
 
@@ -305,6 +311,9 @@ pub async fn replicate(data_dir: &Path, config: Option<PathBuf>, bucket: String,
     const PAGE: usize = 1000;
     let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
     let meta: std::sync::Arc<dyn MetaStore> = match &cfg.meta {
+        #[cfg(not(feature = "sqlite"))]
+        left_out @ MetaBackend::Sqlite => return Err(left_out.compiled_out()),
+        #[cfg(feature = "sqlite")]
         MetaBackend::Sqlite => {
             let path = data_dir.join("meta.db");
             if !path.is_file() {

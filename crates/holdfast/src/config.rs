@@ -31,13 +31,13 @@ pub struct FileConfig {
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
     /// Event targets (`[notify.webhook.<id>]`).
-    pub notify: Option<NotifyConfig>,
+    pub notify: Option<EventTargetsConfig>,
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
     /// `[replication]`: remote targets and the delivery worker's retry timing.
     pub replication: Option<ReplicationFileConfig>,
     /// `[audit]`: where the trail's head is anchored.
-    pub audit: Option<AuditFileConfig>,
+    pub audit: Option<crate::anchor::AuditFileConfig>,
     /// `[metrics]`: what the unauthenticated metrics endpoint reveals.
     pub metrics: Option<MetricsFileConfig>,
     /// `[tls]`: HTTPS.
@@ -56,26 +56,6 @@ pub struct TlsFileConfig {
     pub reload_secs: Option<f64>,
 }
 
-/// `[audit]`. Anchoring is on when `anchor_bucket` is set.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditFileConfig {
-    /// A bucket with Object Lock enabled that receives the anchors.
-    pub anchor_bucket: Option<String>,
-    /// Key prefix of the anchors in that bucket (default `holdfast-audit-anchors`).
-    pub anchor_prefix: Option<String>,
-    /// Seconds between two anchors when the trail changed (default 300).
-    pub anchor_interval_secs: Option<f64>,
-    /// COMPLIANCE retention of each anchor, in days (default 365).
-    pub anchor_retention_days: Option<i64>,
-    /// A remote S3 endpoint (`http://host:port`); absent: the bucket is on this server.
-    pub anchor_endpoint: Option<String>,
-    pub anchor_access_key: Option<String>,
-    pub anchor_secret_key: Option<String>,
-    /// Region the remote endpoint expects in signatures (default `us-east-1`).
-    pub anchor_region: Option<String>,
-}
-
 /// `[metrics]`. By default `/_holdfast/metrics` names no bucket.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,10 +68,11 @@ pub struct MetricsFileConfig {
     pub lock_refresh_secs: Option<f64>,
 }
 
-/// `[notify]`: the targets bucket notification configurations may name.
+/// `[notify]` (the file's key): the event targets bucket notification configurations may
+/// name, and how failed deliveries are retried.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NotifyConfig {
+pub struct EventTargetsConfig {
     /// `[notify.webhook.<id>] endpoint = "http://..."`; ARN `arn:holdfast:sqs::<id>:webhook`.
     #[serde(default)]
     pub webhook: std::collections::BTreeMap<String, WebhookConfig>,
@@ -204,6 +185,22 @@ pub enum MetaBackend {
     Sqlite,
     /// PostgreSQL shared by several gateways, which also share the data dir's blobs.
     Postgres { url: String, pool_size: usize, orphan_grace_secs: u64, ca_file: Option<PathBuf> },
+}
+
+impl MetaBackend {
+    /// Why a store this build left out cannot be opened, naming the cargo feature that
+    /// builds it in (both are on by default).
+    #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+    pub fn compiled_out(&self) -> anyhow::Error {
+        let feature = match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres { .. } => "postgres",
+        };
+        anyhow::anyhow!(
+            "the metadata backend `{feature}` is not built into this holdfast: build it with the cargo feature \
+             `{feature}` (it is on by default; `cargo build --features {feature}`)"
+        )
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -397,16 +394,16 @@ impl Config {
         let listen = o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen: SocketAddr =
             listen.parse().with_context(|| format!("invalid listen address {listen:?} (expected IP:PORT)"))?;
-        let notify = file.notify.unwrap_or_default();
-        let webhooks: Vec<holdfast_events::WebhookTarget> = notify
+        let event_targets = file.notify.unwrap_or_default();
+        let webhooks: Vec<holdfast_events::WebhookTarget> = event_targets
             .webhook
             .into_iter()
             .map(|(id, w)| holdfast_events::WebhookTarget { id, endpoint: w.endpoint })
             .collect();
         // Refuse a bad endpoint or id at start, not at the first delivery.
         holdfast_events::Targets::new(&webhooks).map_err(|e| anyhow::anyhow!("[notify.webhook]: {e}"))?;
-        let retry_min = Duration::from_millis(notify.retry_min_ms.unwrap_or(1000).max(1));
-        let retry_max = Duration::from_millis(notify.retry_max_ms.unwrap_or(300_000)).max(retry_min);
+        let retry_min = Duration::from_millis(event_targets.retry_min_ms.unwrap_or(1000).max(1));
+        let retry_max = Duration::from_millis(event_targets.retry_max_ms.unwrap_or(300_000)).max(retry_min);
         let lifecycle = file.lifecycle.unwrap_or_default();
         let seconds = |name: &str, v: Option<f64>, default: f64| -> anyhow::Result<f64> {
             let v = v.unwrap_or(default);

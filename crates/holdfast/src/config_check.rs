@@ -3,6 +3,7 @@
 //! masked.
 
 use crate::config::{Config, MetaBackend, Overrides};
+#[cfg(feature = "postgres")]
 use anyhow::Context as _;
 use std::fmt::Write as _;
 
@@ -13,11 +14,18 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     if let Some(tls) = &cfg.tls {
         crate::tls::load_certified_key(&tls.cert, &tls.key)?;
     }
-    if let MetaBackend::Postgres { url, ca_file, .. } = &cfg.meta {
-        holdfast_meta::postgres::tls::split_url(url, ca_file.as_deref()).map_err(anyhow::Error::msg)?;
-        if let Some(ca) = ca_file {
-            std::fs::metadata(ca).with_context(|| format!("cannot read [meta] ca_file {}", ca.display()))?;
+    match &cfg.meta {
+        #[cfg(feature = "sqlite")]
+        MetaBackend::Sqlite => {}
+        #[cfg(feature = "postgres")]
+        MetaBackend::Postgres { url, ca_file, .. } => {
+            holdfast_meta::postgres::tls::split_url(url, ca_file.as_deref()).map_err(anyhow::Error::msg)?;
+            if let Some(ca) = ca_file {
+                std::fs::metadata(ca).with_context(|| format!("cannot read [meta] ca_file {}", ca.display()))?;
+            }
         }
+        #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+        left_out => return Err(left_out.compiled_out()),
     }
     match &source {
         Some(p) => println!("# {}: valid; effective settings (secrets masked):", p.display()),
@@ -28,6 +36,18 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
 }
 
 const MASK: &str = "********";
+
+/// A PostgreSQL URL with its password masked.
+#[cfg(feature = "postgres")]
+fn masked_url(url: &str) -> String {
+    holdfast_meta::postgres::redact_url(url).replace(":***@", &format!(":{MASK}@"))
+}
+
+/// Without the PostgreSQL store (and its URL parser) the whole URL is masked.
+#[cfg(not(feature = "postgres"))]
+fn masked_url(_url: &str) -> String {
+    MASK.to_owned()
+}
 
 /// The effective settings as TOML-like lines; secrets appear as `********`.
 pub fn render(c: &Config) -> String {
@@ -85,11 +105,7 @@ pub fn render(c: &Config) -> String {
         }
         MetaBackend::Postgres { url, pool_size, orphan_grace_secs, ca_file } => {
             let _ = writeln!(o, "backend = \"postgres\"");
-            let _ = writeln!(
-                o,
-                "url = {:?}",
-                holdfast_meta::postgres::redact_url(url).replace(":***@", &format!(":{MASK}@"))
-            );
+            let _ = writeln!(o, "url = {:?}", masked_url(url));
             let _ = writeln!(o, "pool_size = {pool_size}");
             let _ = writeln!(o, "orphan_grace_secs = {orphan_grace_secs}");
             if let Some(ca) = ca_file {

@@ -18,7 +18,6 @@ use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
 use holdfast_identity::signer::{self as sigv4, Signer, UNSIGNED_PAYLOAD};
 use holdfast_identity::{Directory, RootCredentials, Sealer};
-use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{IdentityStore, MetaStore};
 use http::Method;
 use std::sync::Arc;
@@ -31,15 +30,29 @@ const BUCKET: &str = "hot";
 struct Signed {
     method: Method,
     path: String,
+    /// Signed headers besides host, x-amz-content-sha256 and x-amz-date.
+    headers: Vec<(&'static str, String)>,
     amz_date: String,
     authorization: String,
     body: Bytes,
 }
 
 fn sign(signer: &Signer, method: Method, path: String, body: Bytes, now: i64) -> Signed {
+    sign_with(signer, method, path, Vec::new(), body, now)
+}
+
+fn sign_with(
+    signer: &Signer,
+    method: Method,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+    now: i64,
+) -> Signed {
     let amz_date = sigv4::amz_date(now);
-    let sig = signer.sign(method.as_str(), HOST, &path, "", &[], UNSIGNED_PAYLOAD, &amz_date);
-    Signed { method, path, amz_date: sig.amz_date, authorization: sig.authorization, body }
+    let signed: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sig = signer.sign(method.as_str(), HOST, &path, "", &signed, UNSIGNED_PAYLOAD, &amz_date);
+    Signed { method, path, headers, amz_date: sig.amz_date, authorization: sig.authorization, body }
 }
 
 async fn call(service: &InProcess, r: Signed) -> anyhow::Result<usize> {
@@ -51,6 +64,9 @@ async fn call(service: &InProcess, r: Signed) -> anyhow::Result<usize> {
         .header("x-amz-content-sha256", UNSIGNED_PAYLOAD)
         .header("x-amz-date", r.amz_date)
         .header("authorization", r.authorization);
+    for (name, value) in r.headers {
+        req = req.header(name, value);
+    }
     if len > 0 {
         req = req.header("content-length", len);
     }
@@ -63,6 +79,18 @@ async fn call(service: &InProcess, r: Signed) -> anyhow::Result<usize> {
 
 fn key(i: u64) -> String {
     format!("/{BUCKET}/k{i:06}")
+}
+
+/// The embedded store the hot paths are counted on, as the two boundaries the layers use.
+#[cfg(feature = "sqlite")]
+fn open_store(dir: &std::path::Path) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<dyn IdentityStore>)> {
+    let meta = Arc::new(holdfast_meta::sqlite::SqliteMeta::open(&dir.join("meta.db"))?);
+    Ok((Arc::clone(&meta) as Arc<dyn MetaStore>, meta as Arc<dyn IdentityStore>))
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn open_store(_dir: &std::path::Path) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<dyn IdentityStore>)> {
+    Err(crate::config::MetaBackend::Sqlite.compiled_out())
 }
 
 /// Runs `iters` requests of `path` (or with `dry` only prepares them); prints a summary line.
@@ -80,19 +108,32 @@ async fn run_async(path: HotPath, iters: u64, dry: bool) -> anyhow::Result<()> {
     result
 }
 
-async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) -> anyhow::Result<()> {
-    let meta = Arc::new(SqliteMeta::open(&dir.join("meta.db"))?);
+/// The S3 service as the server builds it, over `meta` and blob files in `dir`.
+async fn service(
+    dir: &std::path::Path,
+    meta: Arc<dyn MetaStore>,
+    identities: Arc<dyn IdentityStore>,
+) -> anyhow::Result<InProcess> {
     let blobs = Arc::new(LocalBlobStore::open(dir)?);
-    let engine = Arc::new(Engine::new(Arc::clone(&meta) as Arc<dyn MetaStore>, blobs, EngineConfig::default()).await?);
+    let engine = Arc::new(Engine::new(meta, blobs, EngineConfig::default()).await?);
     let root = RootCredentials { access_key: AK.into(), secret_key: SK.into() };
     let sealer = Sealer::from_key(&[7u8; 32]).map_err(|e| anyhow::anyhow!("{e}"))?;
     let owner = "0".repeat(64);
-    let directory = Directory::new(meta as Arc<dyn IdentityStore>, sealer, root, "000000000000".into(), owner);
+    let directory = Directory::new(identities, sealer, root, "000000000000".into(), owner);
     let gateway = Gateway::new(engine, Arc::new(directory), ApiConfig::default());
-    let service = InProcess::new(gateway);
-    let signer = Signer::new(AK, SK, "us-east-1");
+    Ok(InProcess::new(gateway))
+}
+
+fn unix_now() -> anyhow::Result<i64> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let now = i64::try_from(now)?;
+    Ok(i64::try_from(now)?)
+}
+
+async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) -> anyhow::Result<()> {
+    let (meta, identities) = open_store(dir)?;
+    let service = service(dir, meta, identities).await?;
+    let signer = Signer::new(AK, SK, "us-east-1");
+    let now = unix_now()?;
 
     // Setup, the same in every run: the bucket, and for GET the objects it reads.
     call(&service, sign(&signer, Method::PUT, format!("/{BUCKET}"), Bytes::new(), now)).await.context("bucket")?;
@@ -126,3 +167,6 @@ async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) ->
     println!("hotpath {path:?} iters {iters} dry {dry} received {received}");
     Ok(())
 }
+
+#[cfg(all(test, feature = "sqlite"))]
+mod bucket_reads;

@@ -4,7 +4,6 @@
 //! latest snapshot. Totals over all buckets are always rendered; the per-bucket series
 //! (which name buckets) only for an audience allowed to see them.
 
-use crate::metrics_view::Audience;
 use holdfast_meta::{LockReport, Tally};
 use std::fmt::Write as _;
 use std::sync::{Arc, RwLock};
@@ -76,8 +75,9 @@ impl LockGauges {
         self.latest.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// Appends the gauges of the latest snapshot (nothing before the first one).
-    pub fn render(&self, audience: Audience, out: &mut String) {
+    /// Appends the gauges of the latest snapshot (nothing before the first one); the series
+    /// that name a bucket only with `per_bucket` (the scrape's audience may see them).
+    pub fn render(&self, per_bucket: bool, out: &mut String) {
         let Some(s) = self.latest() else { return };
         family(out, "holdfast_lock_report_age_seconds", "Seconds since the lock figures were computed.");
         let _ = writeln!(out, "holdfast_lock_report_age_seconds {}", s.at.elapsed().as_secs_f64());
@@ -95,7 +95,7 @@ impl LockGauges {
         for (kind, t) in KINDS.iter().zip(&s.totals) {
             let _ = writeln!(out, "holdfast_lock_total_bytes{{kind=\"{kind}\"}} {}", t.bytes);
         }
-        if audience == Audience::PerBucket {
+        if per_bucket {
             render_per_bucket(&s.reports, out);
         }
     }
@@ -162,11 +162,11 @@ mod tests {
     fn totals_always_names_only_per_bucket() {
         let g = LockGauges::default();
         let mut out = String::new();
-        g.render(Audience::PerBucket, &mut out);
+        g.render(true, &mut out);
         assert_eq!(out, "", "nothing before the first report");
         g.store(Snapshot::new(vec![report("alpha", 2), report("beta", 3)], Instant::now(), Duration::from_millis(7)));
         let mut totals = String::new();
-        g.render(Audience::Totals, &mut totals);
+        g.render(false, &mut totals);
         assert!(!totals.contains("alpha") && !totals.contains("beta") && !totals.contains("bucket="), "{totals}");
         assert!(totals.contains("holdfast_lock_total_versions{kind=\"governance\"} 5\n"), "{totals}");
         assert!(totals.contains("holdfast_lock_total_bytes{kind=\"governance\"} 50\n"), "{totals}");
@@ -174,7 +174,7 @@ mod tests {
         assert!(totals.contains("holdfast_lock_total_versions{kind=\"legal_hold\"} 0\n"), "{totals}");
         assert!(totals.contains("holdfast_lock_report_duration_seconds 0.007\n"), "{totals}");
         let mut all = String::new();
-        g.render(Audience::PerBucket, &mut all);
+        g.render(true, &mut all);
         assert!(all.contains("holdfast_lock_versions{bucket=\"alpha\",kind=\"governance\"} 2\n"), "{all}");
         assert!(all.contains("holdfast_lock_bytes{bucket=\"beta\",kind=\"governance\"} 30\n"), "{all}");
         assert!(all.contains("holdfast_lock_latest_retain_until_seconds{bucket=\"beta\"} 1800000000.5\n"), "{all}");

@@ -1,7 +1,14 @@
 //! The `holdfast` command.
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("holdfast needs a metadata store: build it with the cargo feature `sqlite`, `postgres` or both");
+
 mod admin;
 mod anchor;
+#[cfg(feature = "sqlite")]
+mod backup;
+#[cfg(not(feature = "sqlite"))]
+#[path = "backup_left_out.rs"]
 mod backup;
 mod config;
 mod config_check;
@@ -21,14 +28,18 @@ use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// `holdfast --version`: the crate version, the commit it was built from (build.rs) and the
-/// metadata schema versions this build creates and reads.
+/// metadata schema versions this build creates and reads (of the stores it is built with).
 fn version() -> String {
+    let mut schemas: Vec<String> = Vec::new();
+    #[cfg(feature = "sqlite")]
+    schemas.push(format!("sqlite {}", holdfast_meta::sqlite::SCHEMA_VERSION));
+    #[cfg(feature = "postgres")]
+    schemas.push(format!("postgres {}", holdfast_meta::postgres::SCHEMA_VERSION));
     format!(
-        "{} (commit {}, metadata schema: sqlite {}, postgres {})",
+        "{} (commit {}, metadata schema: {})",
         env!("CARGO_PKG_VERSION"),
         env!("HOLDFAST_GIT_COMMIT"),
-        holdfast_meta::sqlite::SCHEMA_VERSION,
-        holdfast_meta::postgres::SCHEMA_VERSION
+        schemas.join(", ")
     )
 }
 

@@ -184,7 +184,7 @@ impl holdfast_api::edge::MetricsPage for MetricsEndpoint {
             text = without_bucket_labels(&text);
         }
         if let Some(gauges) = &self.lock_gauges {
-            gauges.render(audience, &mut text);
+            gauges.render(audience == Audience::PerBucket, &mut text);
         }
         Some(text)
     }

@@ -11,7 +11,9 @@ use holdfast_api::{ApiConfig, Gateway};
 use holdfast_blob::LocalBlobStore;
 use holdfast_engine::{Engine, EngineConfig};
 use holdfast_identity::{Account, Directory, Sealer};
+#[cfg(feature = "postgres")]
 use holdfast_meta::postgres::{PgMeta, PgOptions};
+#[cfg(feature = "sqlite")]
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{IdentityStore, MetaStore};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -114,6 +116,7 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
         (Arc::clone(&m) as Arc<dyn MetaStore>, m as Arc<dyn IdentityStore>)
     }
     match &config.meta {
+        #[cfg(feature = "sqlite")]
         MetaBackend::Sqlite => {
             // WORM guards changed outside Holdfast stop the start unless the
             // operator accepts it explicitly (the guards are then restored and it is recorded).
@@ -122,6 +125,7 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
                 .context("cannot open the metadata database")?;
             Ok(both(Arc::new(meta)))
         }
+        #[cfg(feature = "postgres")]
         MetaBackend::Postgres { url, pool_size, ca_file, .. } => {
             let mut options = PgOptions::new(url.clone());
             options.ca_file.clone_from(ca_file);
@@ -131,6 +135,8 @@ async fn open_meta(config: &Config) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<d
             tracing::info!(gateway = meta.gateway(), db = %holdfast_meta::postgres::redact_url(url), "metadata on PostgreSQL");
             Ok(both(Arc::new(meta)))
         }
+        #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+        left_out => Err(left_out.compiled_out()),
     }
 }
 
@@ -171,7 +177,7 @@ struct Store {
 struct Evidence {
     audit: Arc<holdfast_audit::AuditLog>,
     anchorer: Option<Arc<crate::anchor::Anchorer>>,
-    notify_targets: std::collections::BTreeSet<String>,
+    event_targets: std::collections::BTreeSet<String>,
     _audit_lock: Option<std::fs::File>,
 }
 
@@ -345,7 +351,7 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         None => None,
     };
     let targets = holdfast_events::Targets::new(&config.webhooks).map_err(anyhow::Error::msg)?;
-    let notify_targets = targets.arns().map(str::to_owned).collect();
+    let event_targets = targets.arns().map(str::to_owned).collect();
     let dispatcher = holdfast_events::Dispatcher::new(
         Arc::clone(&store.meta),
         targets,
@@ -365,7 +371,7 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         crate::replication_remote::RemoteTargets::new(&config.replication_targets, config.replication_multipart)?;
     store.engine.set_replica_transport(Arc::new(remote));
     store.engine.spawn_replication(config.replication.clone());
-    Ok(Evidence { audit, anchorer, notify_targets, _audit_lock: audit_lock })
+    Ok(Evidence { audit, anchorer, event_targets, _audit_lock: audit_lock })
 }
 
 /// Stage 4: identity (root, accounts, sealed IAM secrets) and the S3 edge over the engine.
@@ -382,7 +388,7 @@ fn build_edge(
         region: config.region.clone(),
         base_domain: config.base_domain.clone(),
         aws_strict: config.aws_strict,
-        notify_targets: evidence.notify_targets.clone(),
+        event_targets: evidence.event_targets.clone(),
         replication_targets: config.replication_targets.keys().cloned().collect(),
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;

@@ -44,7 +44,7 @@ impl Enc {
 }
 
 fn object_entry(v: &VersionRecord, enc: &Enc, owner: Option<Owner>) -> Object {
-    let obj = v.object.as_ref().expect("listings of objects hold no markers");
+    let obj = v.object_data();
     Object {
         e_tag: Some(etag(&obj.etag)),
         key: Some(enc.s(&v.key)),

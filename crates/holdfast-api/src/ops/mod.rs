@@ -1,6 +1,7 @@
 //! One module per group of S3 operations; each function takes the typed s3s request.
 
 pub mod buckets;
+pub mod inventory;
 pub mod lifecycle;
 pub mod listing;
 pub mod lock;
@@ -11,7 +12,20 @@ pub mod policy;
 pub mod replication;
 pub mod tagging;
 
+use crate::Gateway;
+use holdfast_engine::model::{VersionRecord, Versioning};
 use s3s::{S3Result, s3_error};
+
+/// `x-amz-version-id` is shown for every version of a bucket that has (or had) versioning.
+pub(crate) async fn shown_version_id(gw: &Gateway, rec: &VersionRecord) -> Option<String> {
+    if rec.version_id != "null" {
+        return Some(rec.version_id.clone());
+    }
+    match gw.engine.bucket(&rec.bucket).await {
+        Ok(Some(b)) if b.versioning != Versioning::Unversioned => Some("null".into()),
+        _ => None,
+    }
+}
 
 /// Lock-changing requests and DeleteObjects must carry an integrity header (B14, D9), and
 /// it must match the body: the HTTP edge keeps these small XML bodies as [`XmlBody`].
@@ -90,6 +104,7 @@ pub fn keeps_xml_body(method: &http::Method, query: Option<&str>) -> bool {
             "tagging",
             "notification",
             "replication",
+            "inventory",
         ]
         .iter()
         .any(|n| has(n)),

@@ -1,8 +1,7 @@
 //! Multipart upload operations.
 
-use super::objects::{
-    byte_range_header, check_lock_write, read_conditions, shown_version_id, write_conditions, written_version_id,
-};
+use super::objects::{byte_range_header, check_lock_write, read_conditions, write_conditions, written_version_id};
+use super::shown_version_id;
 use crate::Gateway;
 use crate::convert::*;
 use crate::error::{engine_error, with_resource};
@@ -27,7 +26,7 @@ impl Gateway {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         let bucket = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(&req.headers, self.engine.clock.now())?;
+        let lock = requested_lock(&req.headers, &req.extensions, self.engine.clock.now())?;
         check_lock_write(&bucket, &lock, None)?;
         let headers = object_headers(
             input.content_type.as_ref(),
@@ -195,7 +194,7 @@ impl Gateway {
             .await
             .map_err(engine_error)?;
         crate::audit::AuditSlot::update(&req.extensions, |f| f.version_id = Some(rec.version_id.clone()));
-        let obj = rec.object.as_ref().expect("completion records an object");
+        let obj = rec.object_data();
         let mut out = CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),

@@ -100,7 +100,7 @@ impl Gateway {
                 ));
             }
             let (prefix, suffix) = key_filter(r.filter.as_ref())?;
-            if !self.config.notify_targets.contains(&r.arn) {
+            if !self.config.event_targets.contains(&r.arn) {
                 let why = match r.kind {
                     NotificationKind::Queue => "The destination queue does not exist",
                     NotificationKind::Topic => "The destination topic does not exist",

@@ -1,14 +1,14 @@
 //! Object operations: put, get, head, delete, multi-delete, copy, attributes.
 
-use super::require_integrity_header;
 use super::tagging::{tag_count, tags_visible};
+use super::{require_integrity_header, shown_version_id};
 use crate::Gateway;
 use crate::access::ListGrant;
 use crate::audit::AuditSlot;
 use crate::convert::*;
 use crate::error::{engine_error, meta_error, with_resource};
 use futures::StreamExt;
-use holdfast_engine::model::{Bucket, ObjectData, StoredChecksum, VersionRecord, Versioning, WriteConditions};
+use holdfast_engine::model::{Bucket, ObjectData, StoredChecksum, VersionRecord, WriteConditions};
 use holdfast_engine::{ByteRange, CopyObject, GetObject, ObjectRead, PutObject, ReadConditions, version_selector};
 use holdfast_lock::{Bypass, LockState};
 use s3s::dto::*;
@@ -67,17 +67,6 @@ pub fn byte_range(r: Option<&Range>) -> Option<ByteRange> {
 /// W6 and W7 (`holdfast_lock::check_write`), worded by the error mapping.
 pub(crate) fn check_lock_write(bucket: &Bucket, lock: &LockState, has_integrity: Option<bool>) -> S3Result<()> {
     holdfast_lock::check_write(bucket.lock(), lock, has_integrity).map_err(crate::error::write_denial)
-}
-
-/// `x-amz-version-id` is shown for every version of a bucket that has (or had) versioning.
-pub(crate) async fn shown_version_id(gw: &Gateway, rec: &VersionRecord) -> Option<String> {
-    if rec.version_id != "null" {
-        return Some(rec.version_id.clone());
-    }
-    match gw.engine.bucket(&rec.bucket).await {
-        Ok(Some(b)) if b.versioning != Versioning::Unversioned => Some("null".into()),
-        _ => None,
-    }
 }
 
 /// `x-amz-version-id` on a write response: only a generated id is shown. A write to an
@@ -202,7 +191,7 @@ impl Gateway {
         }
         let S3Request { input, headers, trailing_headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(&headers, self.engine.clock.now())?;
+        let lock = requested_lock(&headers, &extensions, self.engine.clock.now())?;
         let claims = body_claims(
             &headers,
             trailing_headers,
@@ -249,7 +238,7 @@ impl Gateway {
             .await
             .map_err(|e| with_resource(self.engine_err(e), &input.bucket, Some(&input.key)))?;
         AuditSlot::update(&extensions, |f| f.version_id = Some(rec.version_id.clone()));
-        let obj = rec.object.as_ref().expect("a put records an object");
+        let obj = rec.object_data();
         let mut out = PutObjectOutput {
             e_tag: Some(etag(&obj.etag)),
             version_id: written_version_id(&rec),
@@ -390,7 +379,7 @@ impl Gateway {
         let input = req.input;
         let (src_bucket, src_key, src_version) = crate::convert::copy_source(&input.copy_source)?;
         let dest = self.bucket(&input.bucket).await?;
-        let lock = requested_lock(&req.headers, self.engine.clock.now())?;
+        let lock = requested_lock(&req.headers, &req.extensions, self.engine.clock.now())?;
         check_lock_write(&dest, &lock, None)?;
         let metadata = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
             None | Some("COPY") => holdfast_engine::MetadataDirective::Copy,
@@ -453,7 +442,7 @@ impl Gateway {
             .await
             .map_err(|e| with_resource(engine_error(e), src_bucket, Some(src_key)))?;
         AuditSlot::update(&req.extensions, |f| f.version_id = Some(rec.version_id.clone()));
-        let obj = rec.object.as_ref().expect("a copy records an object");
+        let obj = rec.object_data();
         let mut result = CopyObjectResult {
             e_tag: Some(etag(&obj.etag)),
             last_modified: Some(ts(rec.last_modified)),
@@ -483,7 +472,7 @@ impl Gateway {
             .resolve_object(&input.bucket, &input.key, &sel)
             .await
             .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
-        let obj = rec.object.as_ref().expect("resolved to an object");
+        let obj = rec.object_data();
         // `x-amz-object-attributes` is one comma-separated header (as the SDKs send it) or
         // several headers; s3s hands over each header value whole.
         let wants =

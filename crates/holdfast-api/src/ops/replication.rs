@@ -278,6 +278,11 @@ impl holdfast_engine::replication::ReplicaGate for PolicyGate {
             uri: &uri,
         };
         let mut ext = http::Extensions::new();
+        // The date as the access hook leaves it for a request's condition keys: known here,
+        // not parsed back from the header just written.
+        if let Some(r) = lock.retention {
+            ext.insert(crate::convert::RetainUntil(Ok(r.until)));
+        }
         self.0
             .check(&holdfast_identity::Principal::Root, &target, &mut ext, |_| {})
             .await

@@ -5,19 +5,15 @@
 //! never make a new version (AWS documents no lock error for PutObjectTagging; Object Lock
 //! protects a version from being overwritten or deleted).
 
+use super::shown_version_id;
 use crate::Gateway;
 use crate::access::TagVisibility;
 use crate::error::{engine_error, with_resource};
 pub(crate) use crate::tags::{tags_from_body, tags_from_header, to_dto};
-use holdfast_engine::model::{TagSet, VersionRecord};
+use holdfast_engine::model::TagSet;
 use holdfast_engine::version_selector;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
-
-/// The version id a tagging response names (none for an unversioned bucket's `null`).
-async fn shown(gw: &Gateway, rec: &VersionRecord) -> Option<String> {
-    super::objects::shown_version_id(gw, rec).await
-}
 
 /// Whether GET/HEAD may show `x-amz-tagging-count`: the caller is allowed `s3:GetObjectTagging`
 /// (AWS GetObject). The read then fetches the tags in the same trip to the store.
@@ -45,7 +41,10 @@ impl Gateway {
             .object_tags(&input.bucket, &input.key, &sel)
             .await
             .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
-        Ok(S3Response::new(GetObjectTaggingOutput { tag_set: to_dto(&tags), version_id: shown(self, &rec).await }))
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set: to_dto(&tags),
+            version_id: shown_version_id(self, &rec).await,
+        }))
     }
 
     pub(crate) async fn put_object_tagging(
@@ -62,7 +61,7 @@ impl Gateway {
             .await
             .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
         crate::audit::AuditSlot::update(&req.extensions, |f| f.version_id = Some(rec.version_id.clone()));
-        Ok(S3Response::new(PutObjectTaggingOutput { version_id: shown(self, &rec).await }))
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id: shown_version_id(self, &rec).await }))
     }
 
     pub(crate) async fn delete_object_tagging(
@@ -78,6 +77,6 @@ impl Gateway {
             .await
             .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
         crate::audit::AuditSlot::update(&req.extensions, |f| f.version_id = Some(rec.version_id.clone()));
-        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id: shown(self, &rec).await }))
+        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id: shown_version_id(self, &rec).await }))
     }
 }

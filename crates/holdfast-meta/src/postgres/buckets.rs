@@ -64,17 +64,19 @@ pub(super) async fn create(tx: &Tx<'_>, name: &str, lock_enabled: bool, now: Utc
     Ok(())
 }
 
-pub(super) async fn delete(tx: &Tx<'_>, name: &str, now: UtcMillis) -> Result<(), Fail> {
+/// Locks a bucket's row for its removal, refusing a bucket that does not exist or still
+/// holds a version or delete marker.
+pub(super) async fn require_empty(tx: &Tx<'_>, name: &str) -> Result<(), Fail> {
     require(tx, name, RowLock::Update).await?;
     if query_opt(tx, "SELECT 1 FROM versions WHERE bucket = $1 LIMIT 1", &[&name]).await?.is_some() {
         return Err(MetaError::BucketNotEmpty.into());
     }
-    // Uploads in progress go with the bucket; their parts' blobs are collected.
-    let uploads = query(tx, "SELECT upload_id FROM uploads WHERE bucket = $1", &[&name]).await?;
-    for row in uploads {
-        let id: String = row.try_get(0)?;
-        super::multipart::drop_upload(tx, &id, now).await?;
-    }
+    Ok(())
+}
+
+/// Removes a bucket [`require_empty`] locked, once its uploads in progress are dropped
+/// (`multipart::drop_bucket_uploads`).
+pub(super) async fn delete(tx: &Tx<'_>, name: &str) -> Result<(), Fail> {
     execute(tx, "DELETE FROM completed_uploads WHERE bucket = $1", &[&name]).await?;
     execute(tx, "DELETE FROM buckets WHERE name = $1", &[&name]).await?;
     Ok(())

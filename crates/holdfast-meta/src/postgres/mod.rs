@@ -21,7 +21,7 @@
 mod audit;
 mod buckets;
 mod clock;
-mod evidence;
+mod events;
 mod gc;
 mod guards;
 mod identity;
@@ -30,6 +30,7 @@ mod listing;
 mod multipart;
 mod objects;
 mod replication;
+mod report;
 mod rows;
 mod schema;
 mod tags;
@@ -360,7 +361,12 @@ impl crate::MetaStore for PgMeta {
 
     async fn delete_bucket(&self, name: &str) -> MetaResult<()> {
         let now = UtcMillis::now_system();
-        write!(self, |tx| buckets::delete(&tx, name, now).await?)
+        write!(self, |tx| {
+            buckets::require_empty(&tx, name).await?;
+            // Uploads in progress go with the bucket.
+            multipart::drop_bucket_uploads(&tx, name, now).await?;
+            buckets::delete(&tx, name).await?
+        })
     }
 
     async fn set_versioning(&self, name: &str, versioning: Versioning) -> MetaResult<()> {
@@ -501,11 +507,21 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn put_bucket_config(&self, bucket: &str, kind: BucketConfigKind, doc: Option<String>) -> MetaResult<()> {
-        write!(self, |tx| evidence::put_config(&tx, bucket, kind, doc.as_deref()).await?)
+        write!(self, |tx| events::put_config(&tx, bucket, kind, doc.as_deref()).await?)
     }
 
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
-        read!(self, |tx| evidence::config(&tx, bucket, kind).await?)
+        read!(self, |tx| events::config(&tx, bucket, kind).await?)
+    }
+
+    async fn swap_bucket_config(
+        &self,
+        bucket: &str,
+        kind: BucketConfigKind,
+        expected: Option<String>,
+        doc: Option<String>,
+    ) -> MetaResult<bool> {
+        write!(self, |tx| events::swap_config(&tx, bucket, kind, expected.as_deref(), doc.as_deref()).await?)
     }
 
     async fn version_for_read(
@@ -586,11 +602,11 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
-        write_unrecorded!(self, |tx| evidence::claim(&tx, now, lease_ms, limit).await?)
+        write_unrecorded!(self, |tx| events::claim(&tx, now, lease_ms, limit).await?)
     }
 
     async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()> {
-        write_unrecorded!(self, |tx| evidence::settle(&tx, &outcomes).await?)
+        write_unrecorded!(self, |tx| events::settle(&tx, &outcomes).await?)
     }
 
     async fn lifecycle_delete(
@@ -605,7 +621,7 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>> {
-        read!(self, |tx| evidence::lock_report(&tx, bucket, now).await?)
+        read!(self, |tx| report::lock_report(&tx, bucket, now).await?)
     }
 
     async fn version_tags(

@@ -75,6 +75,17 @@ pub(super) async fn put_part(
     Ok(())
 }
 
+/// Drops every upload in progress of `bucket` (the bucket is being deleted); their parts'
+/// blobs are collected.
+pub(super) async fn drop_bucket_uploads(tx: &Tx<'_>, bucket: &str, now: UtcMillis) -> Result<(), Fail> {
+    let uploads = query(tx, "SELECT upload_id FROM uploads WHERE bucket = $1", &[&bucket]).await?;
+    for row in uploads {
+        let id: String = row.try_get(0)?;
+        drop_upload(tx, &id, now).await?;
+    }
+    Ok(())
+}
+
 /// Forgets an upload and queues every part's blob for collection.
 pub(super) async fn drop_upload(tx: &Tx<'_>, upload_id: &str, now: UtcMillis) -> Result<(), Fail> {
     for part in part_rows(tx, upload_id, 0, i64::MAX).await? {

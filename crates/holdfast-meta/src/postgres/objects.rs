@@ -5,7 +5,7 @@
 use super::clock::bump;
 use super::rows::{VERSION_COLUMNS, execute, lock_columns, query_one, query_opt, version_by_id, version_from_row};
 use super::{Fail, RowLock, Tx};
-use super::{buckets, evidence};
+use super::{buckets, events};
 use crate::delete;
 use crate::model::*;
 use crate::{LifecycleAction, MetaError, ReplicationKind};
@@ -233,7 +233,7 @@ pub(super) async fn insert_at(
         lock: *lock,
         replication: None,
     };
-    evidence::emit(tx, event, &rec, false, now).await?;
+    events::emit(tx, event, &rec, false, now).await?;
     Ok(rec)
 }
 
@@ -307,7 +307,7 @@ async fn delete_with(
             remove_version(tx, &rec, now).await?;
             bump(tx, now).await?;
             crate::trail::note_version(bucket, key, &rec.version_id);
-            evidence::emit(tx, events.removed, &rec, true, now).await?;
+            events::emit(tx, events.removed, &rec, true, now).await?;
         }
         delete::Step::Nothing => {
             if let Some(id) = &plan.outcome.version_id {
@@ -369,7 +369,7 @@ pub(super) async fn set_retention(
     crate::trail::note_lock(&rec.lock, &lock);
     store_lock(tx, &mut rec, lock).await?;
     bump(tx, now).await?;
-    evidence::emit(tx, "s3:ObjectCreated:PutRetention", &rec, false, now).await?;
+    events::emit(tx, "s3:ObjectCreated:PutRetention", &rec, false, now).await?;
     super::replication::enqueue_change(tx, &rec, ReplicationKind::Lock, now).await?;
     Ok(rec)
 }
@@ -388,7 +388,7 @@ pub(super) async fn set_legal_hold(
     crate::trail::note_version(bucket, key, &rec.version_id);
     crate::trail::note_lock(&rec.lock, &lock);
     store_lock(tx, &mut rec, lock).await?;
-    evidence::emit(tx, "s3:ObjectCreated:PutLegalHold", &rec, false, now).await?;
+    events::emit(tx, "s3:ObjectCreated:PutLegalHold", &rec, false, now).await?;
     super::replication::enqueue_change(tx, &rec, ReplicationKind::Lock, now).await?;
     Ok(rec)
 }

@@ -6,7 +6,7 @@
 use super::clock::bump;
 use super::objects::{insert_at, lock_key, store_lock};
 use super::rows::{VERSION_COLUMNS, execute, key_at, query, query_opt, version_by_id, version_from_row};
-use super::{Fail, RowLock, Tx, buckets, evidence, tags};
+use super::{Fail, RowLock, Tx, buckets, events, tags};
 use crate::model::{VersionRecord, Versioning};
 use crate::{
     BucketConfigKind, MetaError, QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog,
@@ -92,7 +92,7 @@ pub(super) async fn set_remote_version(tx: &Tx<'_>, ids: [&str; 5]) -> Result<()
 }
 
 async fn config(tx: &Tx<'_>, bucket: &str) -> Result<Option<ReplicationConfig>, Fail> {
-    let Some(doc) = evidence::config_doc(tx, bucket, BucketConfigKind::Replication).await? else { return Ok(None) };
+    let Some(doc) = events::config_doc(tx, bucket, BucketConfigKind::Replication).await? else { return Ok(None) };
     Ok(Some(serde_json::from_str(&doc)?))
 }
 
@@ -251,10 +251,10 @@ pub(super) async fn settle(
             let (actor, facts) = crate::replication::transition_record(q, now);
             super::audit::insert(tx, chain, &actor, facts).await?;
             // The version is read only for a bucket with notification rules.
-            let notifies = evidence::config_doc(tx, &q.bucket, BucketConfigKind::Notification).await?.is_some();
+            let notifies = events::config_doc(tx, &q.bucket, BucketConfigKind::Notification).await?.is_some();
             if notifies && let Some(mut rec) = version_by_id(tx, &q.bucket, &q.key, &q.version_id, false).await? {
                 rec.replication = Some(now);
-                evidence::emit(tx, crate::replication::transition_event(now), &rec, false, UtcMillis::now_system())
+                events::emit(tx, crate::replication::transition_event(now), &rec, false, UtcMillis::now_system())
                     .await?;
             }
         }

@@ -60,21 +60,20 @@ pub(super) fn create(conn: &Connection, name: &str, lock_enabled: bool, now: Utc
     Ok(())
 }
 
-pub(super) fn delete(conn: &Connection, name: &str, now: UtcMillis) -> MetaResult<()> {
+/// Refuses a bucket that does not exist or still holds a version or delete marker.
+pub(super) fn require_empty(conn: &Connection, name: &str) -> MetaResult<()> {
     require(conn, name)?;
     let any: Option<i64> =
         conn.query_row("SELECT 1 FROM versions WHERE bucket = ?1 LIMIT 1", [name], |r| r.get(0)).optional()?;
     if any.is_some() {
         return Err(MetaError::BucketNotEmpty);
     }
-    // Uploads in progress go with the bucket; their parts' blobs are collected.
-    let uploads: Vec<String> = {
-        let mut stmt = conn.prepare("SELECT upload_id FROM uploads WHERE bucket = ?1")?;
-        stmt.query_map([name], |r| r.get(0))?.collect::<Result<_, _>>()?
-    };
-    for id in uploads {
-        super::multipart::drop_upload(conn, &id, now)?;
-    }
+    Ok(())
+}
+
+/// Removes a bucket [`require_empty`] passed, once its uploads in progress are dropped
+/// (`multipart::drop_bucket_uploads`).
+pub(super) fn delete(conn: &Connection, name: &str) -> MetaResult<()> {
     conn.execute("DELETE FROM completed_uploads WHERE bucket = ?1", [name])?;
     conn.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
     Ok(())

@@ -9,7 +9,7 @@
 mod audit;
 pub mod backup;
 mod buckets;
-mod evidence;
+mod events;
 mod gc;
 mod guards;
 mod identity;
@@ -17,6 +17,7 @@ mod listing;
 mod multipart;
 mod objects;
 mod replication;
+mod report;
 mod rows;
 mod schema;
 pub use schema::SCHEMA_VERSION;
@@ -148,7 +149,7 @@ impl SqliteMeta {
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         conn.execute_batch(schema::SCHEMA)?;
         conn.execute_batch(identity::SCHEMA)?;
-        conn.execute_batch(evidence::SCHEMA)?;
+        conn.execute_batch(events::SCHEMA)?;
         conn.execute_batch(tags::SCHEMA)?;
         conn.execute_batch(audit::SCHEMA)?;
         conn.execute_batch(replication::SCHEMA)?;
@@ -459,7 +460,13 @@ impl crate::MetaStore for SqliteMeta {
     async fn delete_bucket(&self, name: &str) -> MetaResult<()> {
         let name = name.to_owned();
         let now = UtcMillis::now_system();
-        self.write(move |c| buckets::delete(c, &name, now)).await
+        self.write(move |c| {
+            buckets::require_empty(c, &name)?;
+            // Uploads in progress go with the bucket.
+            multipart::drop_bucket_uploads(c, &name, now)?;
+            buckets::delete(c, &name)
+        })
+        .await
     }
 
     async fn set_versioning(&self, name: &str, versioning: Versioning) -> MetaResult<()> {
@@ -617,12 +624,31 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn put_bucket_config(&self, bucket: &str, kind: BucketConfigKind, doc: Option<String>) -> MetaResult<()> {
         let bucket = bucket.to_owned();
-        self.write(move |c| evidence::put_config(c, &bucket, kind, doc.as_deref())).await
+        self.write(move |c| events::put_config(c, &bucket, kind, doc.as_deref())).await
     }
 
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
         let bucket = bucket.to_owned();
-        self.read(move |c| evidence::config(c, &bucket, kind)).await
+        self.read(move |c| events::config(c, &bucket, kind)).await
+    }
+
+    async fn swap_bucket_config(
+        &self,
+        bucket: &str,
+        kind: BucketConfigKind,
+        expected: Option<String>,
+        doc: Option<String>,
+    ) -> MetaResult<bool> {
+        let bucket = bucket.to_owned();
+        self.write(move |c| {
+            // One writer at a time: the read and the write are one transaction.
+            if events::config(c, &bucket, kind)? != expected {
+                return Ok(false);
+            }
+            events::put_config(c, &bucket, kind, doc.as_deref())?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn claim_replications(
@@ -686,11 +712,11 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
-        self.write_unrecorded(move |c| evidence::claim(c, now, lease_ms, limit)).await
+        self.write_unrecorded(move |c| events::claim(c, now, lease_ms, limit)).await
     }
 
     async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()> {
-        self.write_unrecorded(move |c| evidence::settle(c, &outcomes)).await
+        self.write_unrecorded(move |c| events::settle(c, &outcomes)).await
     }
 
     async fn lifecycle_delete(
@@ -707,7 +733,7 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>> {
         let bucket = bucket.map(str::to_owned);
-        self.read(move |c| evidence::lock_report(c, bucket.as_deref(), now)).await
+        self.read(move |c| report::lock_report(c, bucket.as_deref(), now)).await
     }
 
     async fn version_tags(

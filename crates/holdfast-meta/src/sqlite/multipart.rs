@@ -89,6 +89,19 @@ pub(super) fn drop_upload(conn: &Connection, upload_id: &str, now: UtcMillis) ->
     Ok(())
 }
 
+/// Drops every upload in progress of `bucket` (the bucket is being deleted); their parts'
+/// blobs are collected.
+pub(super) fn drop_bucket_uploads(conn: &Connection, bucket: &str, now: UtcMillis) -> MetaResult<()> {
+    let uploads: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT upload_id FROM uploads WHERE bucket = ?1")?;
+        stmt.query_map([bucket], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    for id in uploads {
+        drop_upload(conn, &id, now)?;
+    }
+    Ok(())
+}
+
 pub(super) fn abort(conn: &Connection, bucket: &str, key: &str, upload_id: &str, now: UtcMillis) -> MetaResult<()> {
     get(conn, bucket, key, upload_id)?;
     drop_upload(conn, upload_id, now)

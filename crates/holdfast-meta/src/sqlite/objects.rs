@@ -2,7 +2,7 @@
 //! transaction of the writer and checks the lock rules against the state it changes.
 
 use super::rows::{latest_seq, load_inline, lock_columns, version_by_id, version_by_seq};
-use super::{buckets, bump_clock, evidence, worm_guard};
+use super::{buckets, bump_clock, events, worm_guard};
 use crate::delete;
 use crate::model::*;
 use crate::{LifecycleAction, MetaError, MetaResult, ReplicationKind};
@@ -195,7 +195,7 @@ pub(super) fn insert_at(
         lock: *lock,
         replication: None,
     };
-    evidence::emit(conn, event, &rec, false, now)?;
+    events::emit(conn, event, &rec, false, now)?;
     Ok(rec)
 }
 
@@ -250,7 +250,7 @@ fn delete_with(
             remove_version(conn, &rec, now)?;
             bump_clock(conn, now)?;
             crate::trail::note_version(bucket, key, &rec.version_id);
-            evidence::emit(conn, events.removed, &rec, true, now)?;
+            events::emit(conn, events.removed, &rec, true, now)?;
         }
         delete::Step::Nothing => {
             if let Some(id) = &plan.outcome.version_id {
@@ -299,7 +299,7 @@ pub(super) fn set_retention(
     crate::trail::note_lock(&rec.lock, &lock);
     store_lock(conn, &mut rec, lock)?;
     bump_clock(conn, now)?;
-    evidence::emit(conn, "s3:ObjectCreated:PutRetention", &rec, false, now)?;
+    events::emit(conn, "s3:ObjectCreated:PutRetention", &rec, false, now)?;
     super::replication::enqueue_change(conn, &rec, ReplicationKind::Lock, now)?;
     Ok(rec)
 }
@@ -318,7 +318,7 @@ pub(super) fn set_legal_hold(
     crate::trail::note_version(bucket, key, &rec.version_id);
     crate::trail::note_lock(&rec.lock, &lock);
     store_lock(conn, &mut rec, lock)?;
-    evidence::emit(conn, "s3:ObjectCreated:PutLegalHold", &rec, false, now)?;
+    events::emit(conn, "s3:ObjectCreated:PutLegalHold", &rec, false, now)?;
     super::replication::enqueue_change(conn, &rec, ReplicationKind::Lock, now)?;
     Ok(rec)
 }

@@ -3,7 +3,7 @@
 
 use super::objects::{insert_at, store_lock};
 use super::rows::version_by_id;
-use super::{buckets, bump_clock, evidence, tags};
+use super::{buckets, bump_clock, events, tags};
 use crate::model::{VersionRecord, Versioning};
 use crate::{
     BucketConfigKind, MetaError, MetaResult, QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog,
@@ -118,7 +118,7 @@ fn config(conn: &Connection, bucket: &str) -> MetaResult<Option<ReplicationConfi
     if !seen() {
         return Ok(None);
     }
-    let Some(doc) = evidence::config_doc(conn, bucket, BucketConfigKind::Replication)? else { return Ok(None) };
+    let Some(doc) = events::config_doc(conn, bucket, BucketConfigKind::Replication)? else { return Ok(None) };
     Ok(Some(serde_json::from_str(&doc)?))
 }
 
@@ -298,10 +298,10 @@ fn record_transition(conn: &Connection, q: &QueuedReplication, status: Replicati
     let (actor, facts) = crate::replication::transition_record(q, status);
     super::audit::insert(conn, &crate::trail::record_text(&actor, facts, UtcMillis::now_system()))?;
     // The version is read only for a bucket with notification rules.
-    let notifies = evidence::config_doc(conn, &q.bucket, BucketConfigKind::Notification)?.is_some();
+    let notifies = events::config_doc(conn, &q.bucket, BucketConfigKind::Notification)?.is_some();
     if notifies && let Some(mut rec) = version_by_id(conn, &q.bucket, &q.key, &q.version_id)? {
         rec.replication = Some(status);
-        evidence::emit(conn, crate::replication::transition_event(status), &rec, false, UtcMillis::now_system())?;
+        events::emit(conn, crate::replication::transition_event(status), &rec, false, UtcMillis::now_system())?;
     }
     Ok(())
 }

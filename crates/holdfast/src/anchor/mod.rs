@@ -8,10 +8,10 @@
 mod local;
 pub(crate) mod remote;
 
-use crate::config::AuditFileConfig;
 use anyhow::{Context, bail};
 use holdfast_audit::{Anchor, AuditLog, anchor_key, read_head};
 use holdfast_engine::Engine;
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +42,27 @@ impl std::fmt::Debug for RemoteSettings {
             .field("region", &self.region)
             .finish_non_exhaustive()
     }
+}
+
+/// `[audit]` of the configuration file, as written: the anchor keys. Anchoring is on when
+/// `anchor_bucket` is set; [`AnchorSettings::from_file`] checks them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFileConfig {
+    /// A bucket with Object Lock enabled that receives the anchors.
+    pub anchor_bucket: Option<String>,
+    /// Key prefix of the anchors in that bucket (default `holdfast-audit-anchors`).
+    pub anchor_prefix: Option<String>,
+    /// Seconds between two anchors when the trail changed (default 300).
+    pub anchor_interval_secs: Option<f64>,
+    /// COMPLIANCE retention of each anchor, in days (default 365).
+    pub anchor_retention_days: Option<i64>,
+    /// A remote S3 endpoint (`http://host:port`); absent: the bucket is on this server.
+    pub anchor_endpoint: Option<String>,
+    pub anchor_access_key: Option<String>,
+    pub anchor_secret_key: Option<String>,
+    /// Region the remote endpoint expects in signatures (default `us-east-1`).
+    pub anchor_region: Option<String>,
 }
 
 /// `[audit] anchor_*`, checked.

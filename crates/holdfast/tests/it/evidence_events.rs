@@ -46,7 +46,7 @@ fn queue(id: &str, arn: &str, events: &[&str], prefix: Option<&str>) -> QueueCon
         .unwrap()
 }
 
-async fn notify_all(s3: &Client, b: &str) {
+async fn put_notification_configuration(s3: &Client, b: &str) {
     let config = NotificationConfiguration::builder()
         .queue_configurations(queue("all", ARN, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], None))
         .build();
@@ -266,7 +266,7 @@ async fn events_queued_while_the_receiver_is_down_arrive_after_it_returns_and_af
     let mut srv = server_for(&receiver);
     let s3 = srv.client();
     let b = plain_bucket(&s3, "evdown").await;
-    notify_all(&s3, &b).await;
+    put_notification_configuration(&s3, &b).await;
     receiver.pause();
     for k in ["a", "b", "c"] {
         s3.put_object().bucket(&b).key(k).body(ByteStream::from_static(b"queued")).send().await.unwrap();

@@ -21,6 +21,7 @@ mod fault_files_metrics;
 mod identity_accounts;
 mod identity_iam;
 mod identity_policy;
+mod inventory;
 mod logs;
 mod object_lock_bucket;
 mod object_lock_delete;

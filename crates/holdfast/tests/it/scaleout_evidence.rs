@@ -259,7 +259,7 @@ async fn versioned_bucket(s3: &Client) -> String {
     b
 }
 
-async fn notify(s3: &Client, b: &str, events: &[&str]) {
+async fn put_notification(s3: &Client, b: &str, events: &[&str]) {
     let q = QueueConfiguration::builder()
         .id("all")
         .queue_arn(ARN)
@@ -296,7 +296,7 @@ async fn events_through_three_gateways_arrive_once_and_a_killed_gateways_claims_
     });
     let s3 = c.clients();
     let b = versioned_bucket(&s3[0]).await;
-    notify(&s3[1], &b, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]).await;
+    put_notification(&s3[1], &b, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]).await;
 
     // Phase 1, all gateways up: writes and deletes through each gateway.
     let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
@@ -524,7 +524,7 @@ async fn lifecycle_on_three_gateways_expires_each_version_once_from_the_lease_ho
     });
     let s3 = c.clients();
     let b = lock_bucket(&s3[0], "slc").await;
-    notify(&s3[0], &b, &["s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"]).await;
+    put_notification(&s3[0], &b, &["s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"]).await;
     let until = in_secs(3600);
     let protected = [
         ("gov", put_locked(&s3[0], &b, "gov", ObjectLockMode::Governance, &until).await),

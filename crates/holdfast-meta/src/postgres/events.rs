@@ -1,14 +1,13 @@
-//! Bucket-level documents, the event queue (filled inside the transactions that change
-//! versions) and the lock report, shared by every gateway. A delivery worker claims due
+//! Events: the bucket-level documents (a bucket's notification configuration, which the
+//! queue is filled from, its lifecycle and replication rules) and the event queue, filled inside the
+//! transactions that change versions, shared by every gateway. A delivery worker claims due
 //! events with a lease (`FOR UPDATE SKIP LOCKED`), so two gateways never hand out the same
 //! delivery at once and a gateway that dies leaves its claims to expire.
 
 use super::rows::{execute, query, query_one, query_opt};
 use super::{Fail, RowLock, Tx, buckets};
 use crate::model::VersionRecord;
-use crate::{
-    BucketConfigKind, LockReport, MonthTally, NotificationConfig, ObjectEvent, QueuedEvent, Settlement, Tally,
-};
+use crate::{BucketConfigKind, NotificationConfig, ObjectEvent, QueuedEvent, Settlement};
 use holdfast_lock::UtcMillis;
 
 pub(super) async fn put_config(
@@ -34,6 +33,50 @@ pub(super) async fn put_config(
         }
     };
     Ok(())
+}
+
+/// [`MetaStore::swap_bucket_config`](crate::MetaStore::swap_bucket_config): the row is
+/// locked while it is compared; an absent row is inserted only if nobody inserted it first.
+pub(super) async fn swap_config(
+    tx: &Tx<'_>,
+    bucket: &str,
+    kind: BucketConfigKind,
+    expected: Option<&str>,
+    doc: Option<&str>,
+) -> Result<bool, Fail> {
+    buckets::require(tx, bucket, RowLock::KeyShare).await?;
+    let row = query_opt(
+        tx,
+        "SELECT doc FROM bucket_configs WHERE bucket = $1 AND kind = $2 FOR UPDATE",
+        &[&bucket, &kind.as_str()],
+    )
+    .await?;
+    let current: Option<String> = row.map(|r| r.try_get(0)).transpose()?;
+    if current.as_deref() != expected {
+        return Ok(false);
+    }
+    let changed = match (current.is_some(), doc) {
+        (false, None) => 1,
+        (false, Some(doc)) => execute(
+            tx,
+            "INSERT INTO bucket_configs (bucket, kind, doc) VALUES ($1, $2, $3) ON CONFLICT (bucket, kind) DO NOTHING",
+            &[&bucket, &kind.as_str(), &doc],
+        )
+        .await?,
+        (true, Some(doc)) => {
+            execute(
+                tx,
+                "UPDATE bucket_configs SET doc = $3 WHERE bucket = $1 AND kind = $2",
+                &[&bucket, &kind.as_str(), &doc],
+            )
+            .await?
+        }
+        (true, None) => {
+            execute(tx, "DELETE FROM bucket_configs WHERE bucket = $1 AND kind = $2", &[&bucket, &kind.as_str()])
+                .await?
+        }
+    };
+    Ok(changed == 1)
 }
 
 pub(super) async fn config(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
@@ -119,59 +162,4 @@ pub(super) async fn settle(tx: &Tx<'_>, outcomes: &[(i64, Settlement)]) -> Resul
         };
     }
     Ok(())
-}
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-pub(super) async fn lock_report(tx: &Tx<'_>, bucket: Option<&str>, now: UtcMillis) -> Result<Vec<LockReport>, Fail> {
-    let names: Vec<String> = match bucket {
-        Some(b) => vec![buckets::require(tx, b, RowLock::None).await?.name],
-        None => buckets::all(tx).await?.into_iter().map(|b| b.name).collect(),
-    };
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        let r = query_one(
-            tx,
-            "SELECT
-               count(*) FILTER (WHERE lock_mode = 'GOVERNANCE' AND lock_until_ms > $2),
-               COALESCE(sum(size) FILTER (WHERE lock_mode = 'GOVERNANCE' AND lock_until_ms > $2), 0)::bigint,
-               count(*) FILTER (WHERE lock_mode = 'COMPLIANCE' AND lock_until_ms > $2),
-               COALESCE(sum(size) FILTER (WHERE lock_mode = 'COMPLIANCE' AND lock_until_ms > $2), 0)::bigint,
-               count(*) FILTER (WHERE legal_hold IS TRUE),
-               COALESCE(sum(size) FILTER (WHERE legal_hold IS TRUE), 0)::bigint,
-               max(lock_until_ms) FILTER (WHERE lock_mode IS NOT NULL AND lock_until_ms > $2)
-             FROM versions WHERE bucket = $1 AND (lock_mode IS NOT NULL OR legal_hold IS TRUE)",
-            &[&name, &now.millis()],
-        )
-        .await?;
-        let months = query(
-            tx,
-            "SELECT to_char(to_timestamp(lock_until_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
-                    count(*), COALESCE(sum(size), 0)::bigint
-             FROM versions WHERE bucket = $1 AND lock_mode IS NOT NULL AND lock_until_ms > $2
-             GROUP BY month ORDER BY month",
-            &[&name, &now.millis()],
-        )
-        .await?;
-        out.push(LockReport {
-            governance: Tally { versions: to_u64(r.try_get(0)?), bytes: to_u64(r.try_get(1)?) },
-            compliance: Tally { versions: to_u64(r.try_get(2)?), bytes: to_u64(r.try_get(3)?) },
-            legal_hold: Tally { versions: to_u64(r.try_get(4)?), bytes: to_u64(r.try_get(5)?) },
-            latest_retain_until: r.try_get::<_, Option<i64>>(6)?.map(UtcMillis),
-            expiries_by_month: months
-                .iter()
-                .map(|m| {
-                    Ok(MonthTally {
-                        month: m.try_get(0)?,
-                        versions: to_u64(m.try_get(1)?),
-                        bytes: to_u64(m.try_get(2)?),
-                    })
-                })
-                .collect::<Result<_, Fail>>()?,
-            bucket: name,
-        });
-    }
-    Ok(out)
 }
