@@ -129,6 +129,25 @@ pub fn body_claims(
     Ok(BodyClaims { content_length: content_length.and_then(|l| u64::try_from(l).ok()), content_md5, checksum })
 }
 
+/// [`object_headers`] of a request whose input carries the standard header fields under
+/// their S3 names (PutObject, CreateMultipartUpload, CopyObject's REPLACE, a replica's PUT).
+macro_rules! object_headers_of {
+    ($input:expr) => {
+        $crate::convert::object_headers(
+            $input.content_type.as_ref(),
+            $input.cache_control.as_ref(),
+            $input.content_disposition.as_ref(),
+            $input.content_encoding.as_ref(),
+            $input.content_language.as_ref(),
+            $input.expires.as_ref(),
+            $input.website_redirect_location.as_ref(),
+            $input.storage_class.as_ref(),
+            $input.metadata.as_ref(),
+        )
+    };
+}
+pub(crate) use object_headers_of;
+
 /// The standard headers and user metadata of a write, as stored.
 #[allow(clippy::too_many_arguments)]
 pub fn object_headers(

@@ -28,17 +28,7 @@ impl Gateway {
         let bucket = self.bucket(&input.bucket).await?;
         let lock = requested_lock(&req.headers, &req.extensions, self.engine.clock.now())?;
         check_lock_write(&bucket, &lock, None)?;
-        let headers = object_headers(
-            input.content_type.as_ref(),
-            input.cache_control.as_ref(),
-            input.content_disposition.as_ref(),
-            input.content_encoding.as_ref(),
-            input.content_language.as_ref(),
-            input.expires.as_ref(),
-            input.website_redirect_location.as_ref(),
-            input.storage_class.as_ref(),
-            input.metadata.as_ref(),
-        )?;
+        let headers = crate::convert::object_headers_of!(input)?;
         let algorithm = input.checksum_algorithm.as_ref().map(checksum_algorithm).transpose()?;
         let kind = checksum_kind(input.checksum_type.as_ref())?;
         let tags = super::tagging::tags_from_header(input.tagging.as_deref(), self.config.aws_strict)?;

@@ -208,17 +208,7 @@ impl Gateway {
         )?;
         check_lock_write(&bucket, &lock, Some(claims.has_integrity_check()))?;
         let client_checksum = claims.checksum.as_ref().map(|(a, _)| *a);
-        let object_headers = object_headers(
-            input.content_type.as_ref(),
-            input.cache_control.as_ref(),
-            input.content_disposition.as_ref(),
-            input.content_encoding.as_ref(),
-            input.content_language.as_ref(),
-            input.expires.as_ref(),
-            input.website_redirect_location.as_ref(),
-            input.storage_class.as_ref(),
-            input.metadata.as_ref(),
-        )?;
+        let object_headers = crate::convert::object_headers_of!(input)?;
         let conditions = write_conditions(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let tags = super::tagging::tags_from_header(input.tagging.as_deref(), self.config.aws_strict)?;
         let rec = self
@@ -383,17 +373,9 @@ impl Gateway {
         check_lock_write(&dest, &lock, None)?;
         let metadata = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
             None | Some("COPY") => holdfast_engine::MetadataDirective::Copy,
-            Some("REPLACE") => holdfast_engine::MetadataDirective::Replace(Box::new(object_headers(
-                input.content_type.as_ref(),
-                input.cache_control.as_ref(),
-                input.content_disposition.as_ref(),
-                input.content_encoding.as_ref(),
-                input.content_language.as_ref(),
-                input.expires.as_ref(),
-                input.website_redirect_location.as_ref(),
-                input.storage_class.as_ref(),
-                input.metadata.as_ref(),
-            )?)),
+            Some("REPLACE") => {
+                holdfast_engine::MetadataDirective::Replace(Box::new(crate::convert::object_headers_of!(input)?))
+            }
             Some(other) => {
                 return Err(crate::error::invalid_argument(
                     "Unknown metadata directive.",

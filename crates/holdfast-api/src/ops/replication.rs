@@ -338,17 +338,7 @@ impl Gateway {
                     })
                 });
                 IncomingContent::Object {
-                    headers: Box::new(crate::convert::object_headers(
-                        input.content_type.as_ref(),
-                        input.cache_control.as_ref(),
-                        input.content_disposition.as_ref(),
-                        input.content_encoding.as_ref(),
-                        input.content_language.as_ref(),
-                        input.expires.as_ref(),
-                        input.website_redirect_location.as_ref(),
-                        input.storage_class.as_ref(),
-                        input.metadata.as_ref(),
-                    )?),
+                    headers: Box::new(crate::convert::object_headers_of!(input)?),
                     body: crate::convert::body_stream(input.body),
                     claims,
                     etag: header(&headers, ETAG_HEADER).map(str::to_owned),
