@@ -10,7 +10,7 @@ use crate::object_lock_support::{
     raw_md5, retention, set_hold, set_versioning,
 };
 use holdfast_testkit::aws_sdk_s3::Client;
-use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
+use holdfast_testkit::aws_sdk_s3::primitives::{ByteStream, DateTime};
 use holdfast_testkit::aws_sdk_s3::types::{
     BucketVersioningStatus, DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination,
     ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetentionMode, ReplicationConfiguration, ReplicationRule,
@@ -246,23 +246,7 @@ async fn x2_lock_changes_and_markers_follow_version_deletes_do_not() {
     let v = put_locked(&s3, &src, "doc", ObjectLockMode::Governance, &until).await;
     wait_status(&s3, &src, "doc", &v, ReplicationStatus::Completed).await;
     // Retention extended, hold placed: both reach the replica.
-    let later = in_secs(7200);
-    s3.put_object_retention()
-        .bucket(&src)
-        .key("doc")
-        .version_id(&v)
-        .retention(retention(ObjectLockRetentionMode::Governance, &later))
-        .send()
-        .await
-        .unwrap();
-    set_hold(&s3, &src, "doc", Some(&v), ObjectLockLegalHoldStatus::On).await;
-    wait_for("the extension and the hold on the replica", Duration::from_secs(30), async || {
-        let h = s3.head_object().bucket(&dst).key("doc").version_id(&v).send().await.unwrap();
-        (h.object_lock_retain_until_date() == Some(&later)
-            && h.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On))
-        .then_some(())
-    })
-    .await;
+    let later = extend_and_hold_until_replicated((&s3, &src), (&s3, &dst), "doc", &v).await;
     // The hold lifted reaches it too.
     set_hold(&s3, &src, "doc", Some(&v), ObjectLockLegalHoldStatus::Off).await;
     wait_for("the lifted hold on the replica", Duration::from_secs(30), async || {
@@ -536,23 +520,7 @@ async fn x2_remote_holdfast_keeps_version_lock_and_catches_up_after_destination_
         assert_err(&e, "AccessDenied", 403, Some(LOCKED));
     }
     // Retention extended and a hold placed on the source reach the remote replica.
-    let later = in_secs(7200);
-    s3.put_object_retention()
-        .bucket(&src)
-        .key("gov")
-        .version_id(&gov)
-        .retention(retention(ObjectLockRetentionMode::Governance, &later))
-        .send()
-        .await
-        .unwrap();
-    set_hold(&s3, &src, "gov", Some(&gov), ObjectLockLegalHoldStatus::On).await;
-    wait_for("the extension and hold on the remote replica", Duration::from_secs(30), async || {
-        let h = d3.head_object().bucket(&dst).key("gov").version_id(&gov).send().await.unwrap();
-        (h.object_lock_retain_until_date() == Some(&later)
-            && h.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On))
-        .then_some(())
-    })
-    .await;
+    extend_and_hold_until_replicated((&s3, &src), (&d3, &dst), "gov", &gov).await;
 
     // The destination goes down: writes go on, versions wait PENDING, the backlog shows.
     dst_srv.kill();
@@ -906,4 +874,32 @@ async fn x2_status_transitions_reach_the_events_and_the_audit_trail() {
     assert_eq!(failed["detail"]["replicationStatus"], "FAILED");
     assert_eq!(failed["principal"], "holdfast:replication");
     assert_eq!(trail.len(), 2, "one record per transition");
+}
+
+/// Extends a GOVERNANCE version's retention by two hours and places a legal hold on the source,
+/// then waits until the replica (same version id) shows both; returns the new retain-until.
+async fn extend_and_hold_until_replicated(
+    (s3, src): (&Client, &str),
+    (replica, dst): (&Client, &str),
+    key: &str,
+    v: &str,
+) -> DateTime {
+    let later = in_secs(7200);
+    s3.put_object_retention()
+        .bucket(src)
+        .key(key)
+        .version_id(v)
+        .retention(retention(ObjectLockRetentionMode::Governance, &later))
+        .send()
+        .await
+        .unwrap();
+    set_hold(s3, src, key, Some(v), ObjectLockLegalHoldStatus::On).await;
+    wait_for("the extension and the hold on the replica", Duration::from_secs(30), async || {
+        let h = replica.head_object().bucket(dst).key(key).version_id(v).send().await.unwrap();
+        (h.object_lock_retain_until_date() == Some(&later)
+            && h.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On))
+        .then_some(())
+    })
+    .await;
+    later
 }
