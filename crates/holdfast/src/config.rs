@@ -34,6 +34,8 @@ pub struct FileConfig {
     pub notify: Option<EventTargetsConfig>,
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
+    /// `[inventory]`: for tests, the length of an inventory day.
+    pub inventory: Option<InventoryFileConfig>,
     /// `[replication]`: remote targets and the delivery worker's retry timing.
     pub replication: Option<ReplicationFileConfig>,
     /// `[audit]`: where the trail's head is anchored.
@@ -150,6 +152,15 @@ pub struct LifecycleFileConfig {
     pub interval_seconds: Option<f64>,
 }
 
+/// `[inventory]`. The value exists to make tests fast; production keeps the default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryFileConfig {
+    /// Length of an inventory "day" (the Daily period; Weekly is seven) in seconds
+    /// (default 86400). TEST SETTING.
+    pub day_seconds: Option<f64>,
+}
+
 /// `[[accounts]]`: another account with its own root keys; it owns the buckets it creates.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -257,6 +268,8 @@ pub struct Config {
     /// A lifecycle day in milliseconds.
     pub lifecycle_day_ms: i64,
     pub lifecycle_interval: Duration,
+    /// An inventory day in milliseconds.
+    pub inventory_day_ms: i64,
     /// Where the audit trail's head is anchored; `None` when not configured.
     pub anchor: Option<crate::anchor::AnchorSettings>,
     /// Who may see per-bucket metrics.
@@ -414,6 +427,10 @@ impl Config {
         };
         let day = seconds("day_seconds", lifecycle.day_seconds, 86_400.0)?;
         let interval = seconds("interval_seconds", lifecycle.interval_seconds, 3600.0)?;
+        let inventory_day = file.inventory.unwrap_or_default().day_seconds.unwrap_or(86_400.0);
+        if !(inventory_day.is_finite() && inventory_day >= 0.001) {
+            bail!("[inventory] day_seconds must be a positive number of seconds");
+        }
         let metrics = file.metrics.unwrap_or_default();
         let metrics_access = crate::metrics_view::MetricsAccess {
             per_bucket: metrics.per_bucket.unwrap_or(false),
@@ -489,6 +506,7 @@ impl Config {
             event_retry_max: retry_max,
             lifecycle_day_ms: (day * 1000.0).round() as i64,
             lifecycle_interval: Duration::from_secs_f64(interval),
+            inventory_day_ms: (inventory_day * 1000.0).round() as i64,
             anchor: crate::anchor::AnchorSettings::from_file(file.audit.unwrap_or_default())?,
             metrics_access,
             lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),
@@ -559,6 +577,12 @@ mod tests {
         std::fs::write(&file, "[notify.webhook.ops]\nendpoint = \"https://x/\"\n").unwrap();
         assert!(Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).is_err());
         std::fs::write(&file, "[lifecycle]\nday_seconds = 0\n").unwrap();
+        assert!(Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).is_err());
+        assert_eq!(d.inventory_day_ms, 86_400_000);
+        std::fs::write(&file, "[inventory]\nday_seconds = 1.5\n").unwrap();
+        let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
+        assert_eq!(c.inventory_day_ms, 1500);
+        std::fs::write(&file, "[inventory]\nday_seconds = -1\n").unwrap();
         assert!(Config::load(Overrides { config: Some(file), ..Default::default() }).is_err());
     }
 

@@ -129,6 +129,8 @@ pub fn render(c: &Config) -> String {
     let _ = writeln!(o, "\n[lifecycle]");
     let _ = writeln!(o, "interval_seconds = {}", c.lifecycle_interval.as_secs_f64());
     let _ = writeln!(o, "day_seconds = {}", c.lifecycle_day_ms as f64 / 1000.0);
+    let _ = writeln!(o, "\n[inventory]");
+    let _ = writeln!(o, "day_seconds = {}", c.inventory_day_ms as f64 / 1000.0);
     let _ = writeln!(o, "\n[audit]");
     match &c.anchor {
         Some(a) => {
