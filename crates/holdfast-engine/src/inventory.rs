@@ -187,6 +187,7 @@ pub fn csv_row(bucket: &str, v: &VersionRecord, fields: &[&str]) -> String {
             ("StorageClass", Some(o)) => o.headers.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
             ("IsMultipartUploaded", Some(o)) => flag(!o.parts.is_empty()).to_owned(),
             ("EncryptionStatus", Some(_)) => "NOT-SSE".into(),
+            ("ReplicationStatus", Some(_)) => v.replication.map(|r| r.as_str().to_owned()).unwrap_or_default(),
             ("ChecksumAlgorithm", Some(o)) => {
                 o.checksum.as_ref().map(|c| c.algorithm.as_str().to_owned()).unwrap_or_default()
             }
@@ -289,6 +290,7 @@ impl Engine {
         let root = report_root(source, config);
         let fields = ordered_fields(config);
         let prefix = config.prefix.clone().unwrap_or_default();
+        let with_replication = fields.contains(&"ReplicationStatus");
         let mut files = Vec::new();
         let mut file = DataFile::new();
         let (mut after, mut after_version) = (None, None);
@@ -309,7 +311,20 @@ impl Engine {
                 if config.versions == InventoryVersions::Current && (!v.is_latest || v.is_delete_marker()) {
                     continue;
                 }
-                let row = csv_row(source, v, &fields);
+                let row = if with_replication && !v.is_delete_marker() {
+                    // Listings do not carry the replication status; the read of GET and HEAD does.
+                    let sel = VersionSelector::Id(v.version_id.clone());
+                    match self.meta.version_for_read(source, &v.key, &sel, false).await {
+                        Ok((read, _)) => {
+                            csv_row(source, &VersionRecord { replication: read.replication, ..v.clone() }, &fields)
+                        }
+                        // Gone since it was listed: not in this report.
+                        Err(MetaError::NoSuchKey | MetaError::NoSuchVersion) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                } else {
+                    csv_row(source, v, &fields)
+                };
                 file.gz.write_all(row.as_bytes()).map_err(|e| MetaError::Internal(format!("inventory gzip: {e}")))?;
                 file.rows += 1;
                 if file.rows >= ROWS_PER_FILE {

@@ -309,7 +309,7 @@ fn md5_hex(b: &[u8]) -> String {
 #[tokio::test]
 async fn inventory_csv_report_matches_the_api_row_by_row() {
     use holdfast_testkit::aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
-    use holdfast_testkit::aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode};
+    use holdfast_testkit::aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode, ReplicationStatus};
     use std::collections::HashMap;
     use std::io::Read as _;
 
@@ -321,6 +321,15 @@ async fn inventory_csv_report_matches_the_api_row_by_row() {
     let s3 = srv.client();
     let src = lock_bucket(&s3, "invrep").await;
     let dst = plain_bucket(&s3, "invrepd").await;
+    // Replicated to a third bucket, so ReplicationStatus has a value to compare.
+    let replica = lock_bucket(&s3, "invrepr").await;
+    let rule = crate::replication::rule("all", 1, "", &format!("arn:aws:s3:::{replica}"), false);
+    s3.put_bucket_replication()
+        .bucket(&src)
+        .replication_configuration(crate::replication::config(vec![rule]))
+        .send()
+        .await
+        .unwrap();
     crate::object_lock_support::put(&s3, &src, "logs/plain", b"unlocked").await;
     put_locked(&s3, &src, "logs/gov", ObjectLockMode::Governance, &in_secs(3600)).await;
     put_locked(&s3, &src, "logs/comp", ObjectLockMode::Compliance, &in_secs(120)).await;
@@ -328,6 +337,11 @@ async fn inventory_csv_report_matches_the_api_row_by_row() {
     crate::object_lock_support::put(&s3, &src, "logs/a key+é,\"q\"", b"odd key").await;
     s3.delete_object().bucket(&src).key("logs/plain").send().await.unwrap();
     crate::object_lock_support::put(&s3, &src, "other/outside", b"not in the filter").await;
+    let before = s3.list_object_versions().bucket(&src).prefix("logs/").send().await.unwrap();
+    for v in before.versions() {
+        let (k, vid) = (v.key().unwrap(), v.version_id().unwrap());
+        crate::replication::wait_status(&s3, &src, k, vid, ReplicationStatus::Completed).await;
+    }
     // A second configuration: current versions only, no filter, no destination prefix.
     let mut current = config("current", &dst, &["Size"], "CSV");
     current.filter = None;
@@ -432,7 +446,8 @@ async fn inventory_csv_report_matches_the_api_row_by_row() {
         assert_eq!(format!("\"{}\"", row["ETag"]), head.e_tag().unwrap());
         assert_eq!(row["StorageClass"], v.storage_class().unwrap().as_str());
         assert_eq!(row["IsMultipartUploaded"], "false");
-        assert_eq!(row["ReplicationStatus"], head.replication_status().map(|r| r.as_str()).unwrap_or(""));
+        assert_eq!(row["ReplicationStatus"], head.replication_status().unwrap().as_str(), "{key}");
+        assert_eq!(row["ReplicationStatus"], "COMPLETED");
         assert_eq!(row["ObjectLockMode"], head.object_lock_mode().map(|m| m.as_str()).unwrap_or(""), "{key}");
         match head.object_lock_retain_until_date() {
             Some(d) => assert_eq!(date(&row["ObjectLockRetainUntilDate"]).secs(), d.secs()),
