@@ -1,6 +1,6 @@
 //! Put/Get/List/DeleteBucketInventoryConfiguration (issue #14). A configuration is validated
-//! as AWS validates it and kept in the metadata store; reports are not written yet
-//! (docs/inventory.md). The destination is a bucket of this server, named by its ARN.
+//! as AWS validates it and kept in the metadata store; the engine's inventory worker writes
+//! the CSV reports (Parquet not yet, docs/inventory.md). The destination is a bucket of this server, named by its ARN.
 
 use crate::Gateway;
 use crate::error::{engine_error, invalid_argument, no_such_configuration, too_many_configurations, with_resource};
