@@ -230,6 +230,45 @@ fn report_root(source: &str, config: &InventoryConfig) -> String {
     }
 }
 
+/// The inventory lease this gateway holds while it writes: renewed between two listing pages,
+/// and a report is abandoned (no manifest) as soon as a renewal fails.
+pub struct InventoryLease {
+    pub holder: String,
+    pub ttl: Duration,
+    renewed: std::sync::Mutex<std::time::Instant>,
+}
+
+impl InventoryLease {
+    pub fn new(holder: String, ttl: Duration) -> Self {
+        Self { holder, ttl, renewed: std::sync::Mutex::new(std::time::Instant::now()) }
+    }
+
+    /// Takes or renews the lease; false when another gateway holds it or the store cannot be asked.
+    pub async fn take(&self, engine: &Engine) -> bool {
+        let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
+        match engine.meta.acquire_lease(INVENTORY_LEASE, &self.holder, ttl_ms).await {
+            Ok(true) => {
+                *self.renewed.lock().expect("lease clock") = std::time::Instant::now();
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take or renew the inventory lease");
+                false
+            }
+        }
+    }
+
+    /// Renews the lease once a third of its time has passed since the last renewal.
+    async fn keep(&self, engine: &Engine) -> EngineResult<()> {
+        let due = self.renewed.lock().expect("lease clock").elapsed() >= self.ttl / 3;
+        if due && !self.take(engine).await {
+            return Err(MetaError::Internal("lost the inventory lease mid-report; report abandoned".into()).into());
+        }
+        Ok(())
+    }
+}
+
 /// One data file being filled.
 struct DataFile {
     gz: flate2::write::GzEncoder<Vec<u8>>,
@@ -285,6 +324,7 @@ impl Engine {
         source: &str,
         config: &InventoryConfig,
         period: UtcMillis,
+        lease: Option<&InventoryLease>,
     ) -> EngineResult<String> {
         let dest = self.bucket(&config.destination_bucket).await?.ok_or(EngineError::Meta(MetaError::NoSuchBucket))?;
         let root = report_root(source, config);
@@ -306,6 +346,9 @@ impl Engine {
                     max_keys: PAGE,
                 })
                 .await?;
+            if let Some(lease) = lease {
+                lease.keep(self).await?;
+            }
             for v in &page.versions {
                 // Current: the versions a ListObjects shows (no delete markers, no older versions).
                 if config.versions == InventoryVersions::Current && (!v.is_latest || v.is_delete_marker()) {
@@ -371,17 +414,21 @@ impl Engine {
     }
 
     /// One pass: every enabled CSV configuration whose current period has no report yet
-    /// gets one. Returns the manifests written.
-    pub async fn inventory_pass(&self, day_ms: i64) -> EngineResult<Vec<String>> {
+    /// gets one. Returns the manifests written. With a lease, the pass renews it as it goes
+    /// and stops once it is lost.
+    pub async fn inventory_pass(&self, day_ms: i64, lease: Option<&InventoryLease>) -> EngineResult<Vec<String>> {
         let mut written = Vec::new();
         for bucket in self.meta.buckets().await? {
             let configs = self.inventory_configs(&bucket.name).await?;
             for config in configs.configs.iter().filter(|c| c.enabled && c.format == InventoryFormat::Csv) {
+                if let Some(lease) = lease {
+                    lease.keep(self).await?;
+                }
                 let period = period_start(config.frequency, self.clock.now(), day_ms);
                 if self.inventory_written(&bucket.name, config, period).await? {
                     continue;
                 }
-                match self.write_inventory_report(&bucket.name, config, period).await {
+                match self.write_inventory_report(&bucket.name, config, period, lease).await {
                     Ok(key) => {
                         metrics::counter!("holdfast_inventory_reports_total").increment(1);
                         written.push(key);
@@ -402,18 +449,11 @@ impl Engine {
         let holder = engine.lease_holder();
         tokio::spawn(async move {
             let wake = Duration::from_millis(u64::try_from(settings.day_ms / 4).unwrap_or(0).clamp(100, 60_000));
-            let ttl = crate::lifecycle::lease_ttl(wake);
-            let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+            let lease = InventoryLease::new(holder, crate::lifecycle::lease_ttl(wake));
             loop {
-                let held = match engine.meta.acquire_lease(INVENTORY_LEASE, &holder, ttl_ms).await {
-                    Ok(h) => h,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot take or renew the inventory lease");
-                        false
-                    }
-                };
+                let held = lease.take(&engine).await;
                 if held {
-                    match engine.inventory_pass(settings.day_ms).await {
+                    match engine.inventory_pass(settings.day_ms, Some(&lease)).await {
                         Ok(w) if !w.is_empty() => tracing::info!(reports = ?w, "inventory reports written"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "inventory pass failed"),
