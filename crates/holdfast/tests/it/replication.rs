@@ -155,13 +155,8 @@ async fn x2_configuration_round_trip_and_refusals_store_nothing() {
 
     // The source must be versioned.
     let plain = plain_bucket(&s3, "rsrcplain").await;
-    let e = s3
-        .put_bucket_replication()
-        .bucket(&plain)
-        .replication_configuration(config(vec![rule("r", 1, "", &format!("arn:aws:s3:::{dst}"), false)]))
-        .send()
-        .await
-        .unwrap_err();
+    let e =
+        refused_replication(&s3, &plain, config(vec![rule("r", 1, "", &format!("arn:aws:s3:::{dst}"), false)])).await;
     assert_err(
         &e,
         "InvalidRequest",
@@ -421,22 +416,14 @@ async fn x2_remote_holdfast_keeps_version_lock_and_catches_up_after_destination_
     let src = lock_bucket(&s3, "rrsrc").await;
     // The remote destination's state is asked at PUT: unversioned, then without Object Lock.
     let plain = plain_bucket(&d3, "rrplain").await;
-    let e = s3
-        .put_bucket_replication()
-        .bucket(&src)
-        .replication_configuration(config(vec![rule("all", 1, "", &format!("arn:holdfast:s3:dr::{plain}"), true)]))
-        .send()
-        .await
-        .unwrap_err();
+    let e =
+        refused_replication(&s3, &src, config(vec![rule("all", 1, "", &format!("arn:holdfast:s3:dr::{plain}"), true)]))
+            .await;
     assert_err(&e, "InvalidRequest", 400, Some("Destination bucket must have versioning enabled."));
     set_versioning(&d3, &plain, BucketVersioningStatus::Enabled).await;
-    let e = s3
-        .put_bucket_replication()
-        .bucket(&src)
-        .replication_configuration(config(vec![rule("all", 1, "", &format!("arn:holdfast:s3:dr::{plain}"), true)]))
-        .send()
-        .await
-        .unwrap_err();
+    let e =
+        refused_replication(&s3, &src, config(vec![rule("all", 1, "", &format!("arn:holdfast:s3:dr::{plain}"), true)]))
+            .await;
     assert_err(
         &e,
         "InvalidRequest",
@@ -902,4 +889,15 @@ async fn extend_and_hold_until_replicated(
     })
     .await;
     later
+}
+
+/// PutBucketReplication that the test expects refused; the error, for `assert_err`.
+async fn refused_replication(
+    s3: &Client,
+    bucket: &str,
+    configuration: ReplicationConfiguration,
+) -> holdfast_testkit::aws_sdk_s3::error::SdkError<
+    holdfast_testkit::aws_sdk_s3::operation::put_bucket_replication::PutBucketReplicationError,
+> {
+    s3.put_bucket_replication().bucket(bucket).replication_configuration(configuration).send().await.unwrap_err()
 }
