@@ -24,6 +24,11 @@ fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// An error about a whole bucket: AWS names it in `<BucketName>`, nothing else.
+pub fn bucket_error(code: S3ErrorCode, message: impl Into<String>, bucket: &str) -> S3Error {
+    rich_error(code, message, &[("BucketName", bucket)], &[])
+}
+
 /// An S3 error with extra XML elements and response headers.
 pub fn rich_error(
     code: S3ErrorCode,

@@ -7,7 +7,7 @@
 use super::require_integrity_header;
 use crate::Gateway;
 use crate::convert::{instant, ts};
-use crate::error::{engine_error, invalid_argument, rich_error, with_resource};
+use crate::error::{bucket_error, engine_error, invalid_argument, with_resource};
 use holdfast_engine::model::{
     CurrentExpiration, LifecycleConfig, LifecycleFilter, LifecycleRule as Rule, MAX_TAG_KEY, MAX_TAG_VALUE, TagSet,
 };
@@ -290,11 +290,10 @@ impl Gateway {
             .await
             .map_err(|e| with_resource(engine_error(e), &bucket, None))?
             .ok_or_else(|| {
-                rich_error(
+                bucket_error(
                     S3ErrorCode::NoSuchLifecycleConfiguration,
                     "The lifecycle configuration does not exist",
-                    &[("BucketName", &bucket)],
-                    &[],
+                    &bucket,
                 )
             })?;
         Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {

@@ -103,11 +103,10 @@ impl Gateway {
     ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
         let bucket = self.bucket(&req.input.bucket).await?;
         if !bucket.lock_enabled {
-            return Err(crate::error::rich_error(
+            return Err(crate::error::bucket_error(
                 S3ErrorCode::ObjectLockConfigurationNotFoundError,
                 "Object Lock configuration does not exist for this bucket",
-                &[("BucketName", &bucket.name)],
-                &[],
+                &bucket.name,
             ));
         }
         let rule = bucket.default_retention.map(|d| ObjectLockRule {

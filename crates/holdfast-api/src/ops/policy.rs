@@ -12,12 +12,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 const MAX_POLICY_BYTES: usize = 20 * 1024;
 
 fn no_policy(bucket: &str) -> S3Error {
-    crate::error::rich_error(
-        S3ErrorCode::NoSuchBucketPolicy,
-        "The bucket policy does not exist",
-        &[("BucketName", bucket)],
-        &[],
-    )
+    crate::error::bucket_error(S3ErrorCode::NoSuchBucketPolicy, "The bucket policy does not exist", bucket)
 }
 
 /// AWS calls a policy public when it allows anyone (`Principal: "*"`) without a condition

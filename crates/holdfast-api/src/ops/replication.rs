@@ -10,7 +10,7 @@
 
 use super::require_integrity_header;
 use crate::Gateway;
-use crate::error::{engine_error, invalid_argument, rich_error, with_resource};
+use crate::error::{bucket_error, engine_error, invalid_argument, with_resource};
 use holdfast_engine::model::{
     DestinationRef, FilterForm, MAX_TAG_KEY, MAX_TAG_VALUE, ReplicationConfig, ReplicationDestination,
     ReplicationFilter, ReplicationRule as Rule, TagSet, Versioning,
@@ -426,11 +426,10 @@ impl Gateway {
             return Err(malformed());
         }
         if source.versioning != Versioning::Enabled {
-            return Err(rich_error(
+            return Err(bucket_error(
                 S3ErrorCode::InvalidRequest,
                 "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
-                &[("BucketName", &input.bucket)],
-                &[],
+                &input.bucket,
             ));
         }
         // One rule without Filter makes the whole configuration V1.
@@ -466,11 +465,10 @@ impl Gateway {
             .await
             .map_err(|e| with_resource(engine_error(e), &bucket, None))?
             .ok_or_else(|| {
-                rich_error(
+                bucket_error(
                     S3ErrorCode::ReplicationConfigurationNotFoundError,
                     "The replication configuration was not found",
-                    &[("BucketName", &bucket)],
-                    &[],
+                    &bucket,
                 )
             })?;
         Ok(S3Response::new(GetBucketReplicationOutput {
