@@ -310,22 +310,7 @@ pub async fn replication_status(
 pub async fn replicate(data_dir: &Path, config: Option<PathBuf>, bucket: String, prefix: String) -> anyhow::Result<()> {
     const PAGE: usize = 1000;
     let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
-    let meta: std::sync::Arc<dyn MetaStore> = match &cfg.meta {
-        #[cfg(not(feature = "sqlite"))]
-        left_out @ MetaBackend::Sqlite => return Err(left_out.compiled_out()),
-        #[cfg(feature = "sqlite")]
-        MetaBackend::Sqlite => {
-            let path = data_dir.join("meta.db");
-            if !path.is_file() {
-                bail!("no metadata database at {}", path.display());
-            }
-            // Beside a running server: SQLite lets a second writer take turns (WAL, busy timeout).
-            std::sync::Arc::new(
-                holdfast_meta::sqlite::SqliteMeta::open(&path).context("cannot open the metadata database")?,
-            )
-        }
-        MetaBackend::Postgres { .. } => open_meta_of(data_dir, &cfg).await?,
-    };
+    let meta = open_writable_of(data_dir, &cfg).await?;
     let now = UtcMillis::now_system().max(meta.clock_high_water().await?);
     let (mut after, mut queued, mut pages) = (0i64, 0u64, 0u64);
     loop {
@@ -341,4 +326,31 @@ pub async fn replicate(data_dir: &Path, config: Option<PathBuf>, bucket: String,
     }
     println!("queued {queued} versions of {bucket} for replication");
     Ok(())
+}
+
+/// The store for an admin command that writes (beside a running server on SQLite: WAL
+/// lets a second writer take turns, with a busy timeout).
+pub async fn open_writable(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
+    let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
+    open_writable_of(data_dir, &cfg).await
+}
+
+async fn open_writable_of(data_dir: &Path, cfg: &Config) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
+    let meta: std::sync::Arc<dyn MetaStore> = match &cfg.meta {
+        #[cfg(not(feature = "sqlite"))]
+        left_out @ MetaBackend::Sqlite => return Err(left_out.compiled_out()),
+        #[cfg(feature = "sqlite")]
+        MetaBackend::Sqlite => {
+            let path = data_dir.join("meta.db");
+            if !path.is_file() {
+                bail!("no metadata database at {}", path.display());
+            }
+            // Beside a running server: SQLite lets a second writer take turns (WAL, busy timeout).
+            std::sync::Arc::new(
+                holdfast_meta::sqlite::SqliteMeta::open(&path).context("cannot open the metadata database")?,
+            )
+        }
+        MetaBackend::Postgres { .. } => open_meta_of(data_dir, cfg).await?,
+    };
+    Ok(meta)
 }

@@ -17,6 +17,7 @@ mod credentials;
 mod file_modes;
 mod hotpaths;
 mod lock_gauges;
+mod lock_job_admin;
 mod metrics_view;
 mod replication_remote;
 mod server;
@@ -213,6 +214,13 @@ enum AdminCommand {
         #[command(flatten)]
         place: PlaceArgs,
     },
+    /// Lock jobs (S3 Batch Operations' legal hold and retention over a manifest).
+    LockJob {
+        #[command(subcommand)]
+        command: lock_job_admin::LockJobCommand,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -284,6 +292,7 @@ fn parse() -> Cli {
                 | AdminCommand::Backup { place, .. }
                 | AdminCommand::Restore { place, .. }
                 | AdminCommand::Replicate { place, .. }
+                | AdminCommand::LockJob { place, .. }
                 | AdminCommand::Replication { command: ReplicationCommand::Status { place, .. } }
                 | AdminCommand::Audit { command: AuditCommand::Verify { place } },
         } => {
@@ -346,6 +355,9 @@ fn main() -> std::process::ExitCode {
         Command::Admin { command: AdminCommand::Replicate { bucket, prefix, place } } => place
             .resolve()
             .and_then(|(data_dir, config)| runtime()?.block_on(admin::replicate(&data_dir, config, bucket, prefix))),
+        Command::Admin { command: AdminCommand::LockJob { command, place } } => place
+            .resolve()
+            .and_then(|(data_dir, config)| runtime()?.block_on(lock_job_admin::run(&data_dir, config, command))),
         Command::Bench(args) => match args.hotpath {
             Some(path) => hotpaths::run(path, args.count, args.dry),
             None => holdfast_bench::run(*args),
