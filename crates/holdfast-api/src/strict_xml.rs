@@ -282,7 +282,10 @@ pub const CREATE_JOB: El = node(
                 node("S3PutObjectLegalHold", &[node("LegalHold", &[text("Status")])]),
                 node(
                     "S3PutObjectRetention",
-                    &[boolean("BypassGovernanceRetention"), node("Retention", &[text("RetainUntilDate"), text("Mode")])],
+                    &[
+                        boolean("BypassGovernanceRetention"),
+                        node("Retention", &[text("RetainUntilDate"), text("Mode")]),
+                    ],
                 ),
                 any("LambdaInvoke"),
                 any("S3PutObjectCopy"),

@@ -10,8 +10,8 @@ use crate::{BodyClaims, Engine, EngineError, EngineResult, PutObject};
 use futures::StreamExt as _;
 use holdfast_lock::{LockState, UtcMillis};
 use holdfast_meta::{
-    BatchTask, Bucket, LockJob, LockJobBatch, LockJobChange, MAX_LOCK_JOB_TASKS, MetaError,
-    ObjectHeaders, TaskAction, TaskResult, VersionSelector, WriteConditions,
+    BatchTask, Bucket, LockJob, LockJobBatch, LockJobChange, MAX_LOCK_JOB_TASKS, MetaError, ObjectHeaders, TaskAction,
+    TaskResult, VersionSelector, WriteConditions,
 };
 use md5::Digest as _;
 use serde::{Deserialize, Serialize};
@@ -141,9 +141,9 @@ impl From<MetaError> for LockJobError {
 /// words the store's refusals: the api's authorizer and error mapping.
 #[async_trait::async_trait]
 pub trait LockJobGate: Send + Sync {
-    /// The change a task makes, or its refusal (bucket without Object Lock, no permission,
-    /// bypass asked but not granted, a retain-until date now past).
-    async fn judge(&self, spec: &LockJobSpec, task: &LockJobTask, now: UtcMillis) -> TaskAction;
+    /// The change each task of a batch makes, or its refusal (bucket without Object Lock, no
+    /// permission, bypass asked but not granted, a retain-until date now past), in order.
+    async fn judge(&self, spec: &LockJobSpec, tasks: &[LockJobTask], now: UtcMillis) -> Vec<TaskAction>;
     /// How a refusal of the store (lock rules, missing version) reads in a report.
     fn words(&self) -> fn(&MetaError) -> TaskResult;
 }
@@ -350,7 +350,12 @@ impl Engine {
 
     /// UpdateJobStatus as AWS allows it: `Ready` confirms a `Suspended` job; `Cancelled`
     /// ends any job that has not ended (one that ran tasks writes its report first).
-    pub async fn request_lock_job_status(&self, id: &str, to: &str, reason: Option<String>) -> Result<LockJob, LockJobError> {
+    pub async fn request_lock_job_status(
+        &self,
+        id: &str,
+        to: &str,
+        reason: Option<String>,
+    ) -> Result<LockJob, LockJobError> {
         let (job, _) = self.lock_job(id).await?;
         let change = match to {
             "Ready" => LockJobChange::Status {
@@ -388,18 +393,21 @@ impl Engine {
                 total: None,
                 terminated: None,
             },
-            "Resume" => {
-                LockJobChange::Status { from: s(&["Paused"]), to: "Ready".into(), reason, total: None, terminated: None }
-            }
+            "Resume" => LockJobChange::Status {
+                from: s(&["Paused"]),
+                to: "Ready".into(),
+                reason,
+                total: None,
+                terminated: None,
+            },
             other => return Err(invalid(format!("Requested job status {other} is not valid"))),
         };
         match self.meta.update_lock_job(id, change).await {
             Ok(Some(job)) => Ok(job),
             Ok(None) => Err(no_such_job(id)),
-            Err(MetaError::PreconditionFailed) => Err(LockJobError::Status(format!(
-                "Job {id} is in status {}; it cannot be moved to {to}",
-                job.status
-            ))),
+            Err(MetaError::PreconditionFailed) => {
+                Err(LockJobError::Status(format!("Job {id} is in status {}; it cannot be moved to {to}", job.status)))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -538,16 +546,22 @@ impl Engine {
             self.meta.add_lock_job_tasks(&job.id, chunk.to_vec()).await?;
         }
         let to = if spec.confirmation_required { "Suspended" } else { "Ready" };
-        let change =
-            LockJobChange::Status { from: s(&["Preparing"]), to: to.into(), reason: None, total: Some(total), terminated: None };
+        let change = LockJobChange::Status {
+            from: s(&["Preparing"]),
+            to: to.into(),
+            reason: None,
+            total: Some(total),
+            terminated: None,
+        };
         self.move_job(&job.id, change).await
     }
 
     /// The manifest's tasks, or why it cannot be read (the job fails with that reason).
     async fn manifest_tasks(&self, m: &ManifestSpec) -> Result<Vec<LockJobTask>, String> {
-        let (body, etag) = self.read_whole(&m.bucket, &m.key, m.version_id.as_deref()).await.map_err(|e| {
-            format!("Reading the manifest arn:aws:s3:::{}/{} failed: {e}", m.bucket, m.key)
-        })?;
+        let (body, etag) = self
+            .read_whole(&m.bucket, &m.key, m.version_id.as_deref())
+            .await
+            .map_err(|e| format!("Reading the manifest arn:aws:s3:::{}/{} failed: {e}", m.bucket, m.key))?;
         if m.etag.trim_matches('"') != etag {
             return Err("The manifest object changed since the job was created (its ETag differs)".into());
         }
@@ -638,8 +652,10 @@ impl Engine {
             return self.move_job(&job.id, status(&["Active"], "Completing")).await;
         };
         let now = self.clock.now();
-        let judging: Vec<_> = tasks.iter().map(|t| gate.judge(spec, t, now)).collect();
-        let actions: Vec<TaskAction> = futures::stream::iter(judging).buffered(8).collect().await;
+        let actions = gate.judge(spec, &tasks, now).await;
+        if actions.len() != tasks.len() {
+            return Err(MetaError::Internal("the lock job gate judged a batch partly".into()).into());
+        }
         let batch_tasks = tasks
             .iter()
             .zip(actions)
@@ -663,8 +679,14 @@ impl Engine {
                 action,
             })
             .collect();
-        let batch =
-            LockJobBatch { job: job.id.clone(), from: job.cursor, to: last, tasks: batch_tasks, words: gate.words(), now };
+        let batch = LockJobBatch {
+            job: job.id.clone(),
+            from: job.cursor,
+            to: last,
+            tasks: batch_tasks,
+            words: gate.words(),
+            now,
+        };
         self.meta.run_lock_job_batch(batch).await?;
         Ok(())
     }
@@ -767,7 +789,8 @@ fn csv_rows(
         {
             continue;
         }
-        let key = decode_key(get(k)?).ok_or_else(|| format!("Manifest line {}: the key is not URL-encoded UTF-8", n + 1))?;
+        let key =
+            decode_key(get(k)?).ok_or_else(|| format!("Manifest line {}: the key is not URL-encoded UTF-8", n + 1))?;
         let bucket = get(b)?.clone();
         if bucket.is_empty() || key.is_empty() {
             return Err(format!("Manifest line {} has an empty bucket or key", n + 1));

@@ -155,7 +155,12 @@ pub async fn run(data_dir: &Path, config: Option<PathBuf>, cmd: LockJobCommand) 
             let report = match report {
                 Some(url) => {
                     let (b, p) = s3_url(&url)?;
-                    ReportSpec { enabled: true, bucket: Some(b), prefix: Some(p).filter(|p| !p.is_empty()), failed_only }
+                    ReportSpec {
+                        enabled: true,
+                        bucket: Some(b),
+                        prefix: Some(p).filter(|p| !p.is_empty()),
+                        failed_only,
+                    }
                 }
                 None => ReportSpec { enabled: false, bucket: None, prefix: None, failed_only: false },
             };
@@ -210,7 +215,8 @@ pub async fn run(data_dir: &Path, config: Option<PathBuf>, cmd: LockJobCommand) 
 }
 
 async fn status(engine: &Engine, id: &str, to: &str) -> anyhow::Result<()> {
-    let job = engine.request_lock_job_status(id, to, Some("holdfast admin lock-job".into())).await.map_err(job_error)?;
+    let job =
+        engine.request_lock_job_status(id, to, Some("holdfast admin lock-job".into())).await.map_err(job_error)?;
     println!("{} {}", job.id, job.status);
     Ok(())
 }

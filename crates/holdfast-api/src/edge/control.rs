@@ -73,7 +73,11 @@ impl From<LockJobError> for ControlError {
             LockJobError::Status(m) => err(StatusCode::BAD_REQUEST, "JobStatusException", m),
             LockJobError::Engine(e) => {
                 tracing::error!(error = %e, "lock job request failed");
-                err(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.")
+                err(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
             }
         }
     }
@@ -100,9 +104,7 @@ fn esc(s: &str) -> String {
 }
 
 fn ok_xml(root: &str, inner: &str) -> Response<Body> {
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{S3_CONTROL_NS}\">{inner}</{root}>"
-    );
+    let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{S3_CONTROL_NS}\">{inner}</{root}>");
     let mut resp = Response::new(Body::from(Bytes::from(xml)));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
     resp
@@ -139,7 +141,12 @@ impl Control {
         }
     }
 
-    async fn answer(&self, req: Request<Incoming>, op: &'static str, facts: &AuditSlot) -> Result<Response<Body>, ControlError> {
+    async fn answer(
+        &self,
+        req: Request<Incoming>,
+        op: &'static str,
+        facts: &AuditSlot,
+    ) -> Result<Response<Body>, ControlError> {
         let (parts, body) = req.into_parts();
         let body = Limited::new(body, MAX_BODY)
             .collect()
@@ -173,7 +180,8 @@ impl Control {
             "UpdateJobStatus" => {
                 let id = id.unwrap_or_default();
                 self.own_job(&caller, id).await?;
-                let to = first(&query, "requestedJobStatus").ok_or_else(|| invalid("requestedJobStatus is required"))?;
+                let to =
+                    first(&query, "requestedJobStatus").ok_or_else(|| invalid("requestedJobStatus is required"))?;
                 if to != "Ready" && to != "Cancelled" {
                     return Err(invalid(format!("Requested job status {to} is not valid")));
                 }
@@ -188,9 +196,14 @@ impl Control {
             "UpdateJobPriority" => {
                 let id = id.unwrap_or_default();
                 self.own_job(&caller, id).await?;
-                let p = first(&query, "priority").and_then(priority).ok_or_else(|| invalid("priority must be 0..2147483647"))?;
+                let p = first(&query, "priority")
+                    .and_then(priority)
+                    .ok_or_else(|| invalid("priority must be 0..2147483647"))?;
                 let job = self.engine.set_lock_job_priority(id, p).await?;
-                Ok(ok_xml("UpdateJobPriorityResult", &(el("JobId", &job.id) + &el("Priority", &job.priority.to_string()))))
+                Ok(ok_xml(
+                    "UpdateJobPriorityResult",
+                    &(el("JobId", &job.id) + &el("Priority", &job.priority.to_string())),
+                ))
             }
             _ => Err(invalid("The S3 Control operation is not supported")),
         }
@@ -205,7 +218,10 @@ impl Control {
             return Err(err(
                 StatusCode::BAD_REQUEST,
                 "AuthorizationHeaderMalformed",
-                format!("The authorization header is malformed; incorrect service \"{}\". This endpoint belongs to \"s3\".", auth.service),
+                format!(
+                    "The authorization header is malformed; incorrect service \"{}\". This endpoint belongs to \"s3\".",
+                    auth.service
+                ),
             ));
         }
         let (principal, secret) = match self.dir.lookup(&auth.access_key).await {
@@ -241,7 +257,13 @@ impl Control {
     async fn authorize(&self, caller: &Principal, op: &str, object: Option<(&str, &str)>) -> Result<(), ControlError> {
         let headers = http::HeaderMap::new();
         let uri: http::Uri = "/".parse().expect("a static path parses");
-        let target = Target { operation: op, bucket: object.map(|o| o.0), key: object.map(|o| o.1), headers: &headers, uri: &uri };
+        let target = Target {
+            operation: op,
+            bucket: object.map(|o| o.0),
+            key: object.map(|o| o.1),
+            headers: &headers,
+            uri: &uri,
+        };
         let mut ext = http::Extensions::new();
         self.authz.check(caller, &target, &mut ext, |_| {}).await.map_err(|_| access_denied())
     }
@@ -276,11 +298,15 @@ impl Control {
     async fn list(&self, caller: &Principal, query: &[(String, String)]) -> Result<Response<Body>, ControlError> {
         let statuses: Vec<&str> = query.iter().filter(|(k, _)| k == "jobStatuses").map(|(_, v)| v.as_str()).collect();
         let max = match first(query, "maxResults") {
-            Some(m) => m.parse::<usize>().ok().filter(|m| *m <= 1000).ok_or_else(|| invalid("maxResults must be 0..1000"))?,
+            Some(m) => {
+                m.parse::<usize>().ok().filter(|m| *m <= 1000).ok_or_else(|| invalid("maxResults must be 0..1000"))?
+            }
             None => 1000,
         };
         let skip = match first(query, "nextToken") {
-            Some(t) => t.parse::<usize>().map_err(|_| err(StatusCode::BAD_REQUEST, "InvalidNextTokenException", "The next token is not valid"))?,
+            Some(t) => t.parse::<usize>().map_err(|_| {
+                err(StatusCode::BAD_REQUEST, "InvalidNextTokenException", "The next token is not valid")
+            })?,
             None => 0,
         };
         let mine = self.dir.account_of(caller).map(str::to_owned);
@@ -447,7 +473,8 @@ fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let dec =
+                |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
             (dec(k), dec(v))
         })
         .collect()

@@ -5,9 +5,7 @@
 use super::rows::{execute, key_at, query, query_opt};
 use super::{Fail, Tx, WORM_GUARD_STATE, objects};
 use crate::lock_jobs::{RUNNING, count};
-use crate::{
-    LockJob, LockJobBatch, LockJobChange, LockJobTask, MetaError, TaskAction, TaskResult, VersionSelector,
-};
+use crate::{LockJob, LockJobBatch, LockJobChange, LockJobTask, MetaError, TaskAction, TaskResult, VersionSelector};
 use holdfast_lock::UtcMillis;
 use tokio_postgres::Row;
 
@@ -87,14 +85,17 @@ pub(super) async fn put(tx: &Tx<'_>, job: &LockJob) -> Result<LockJob, Fail> {
     .await?;
     let sql = format!("SELECT {JOB_COLUMNS} FROM lock_jobs WHERE client_token = $1");
     let row = query_opt(tx, &sql, &[&job.client_token]).await?;
-    row.as_ref().map(job_from_row).transpose()?.ok_or_else(|| Fail::Meta(MetaError::Internal("lock job vanished".into())))
+    row.as_ref()
+        .map(job_from_row)
+        .transpose()?
+        .ok_or_else(|| Fail::Meta(MetaError::Internal("lock job vanished".into())))
 }
 
 pub(super) async fn update(tx: &Tx<'_>, id: &str, change: &LockJobChange) -> Result<Option<LockJob>, Fail> {
     let Some(job) = get(tx, id, true).await? else { return Ok(None) };
     match change {
         LockJobChange::Status { from, to, reason, total, terminated } => {
-            if !from.iter().any(|s| *s == job.status) {
+            if !from.contains(&job.status) {
                 return Err(Fail::Meta(MetaError::PreconditionFailed));
             }
             execute(
@@ -249,7 +250,10 @@ pub(super) async fn run_batch(
         )
         .await?;
         if updated != 1 {
-            return Err(Fail::Meta(MetaError::Internal(format!("lock job {} task {} is not pending", batch.job, t.seq))));
+            return Err(Fail::Meta(MetaError::Internal(format!(
+                "lock job {} task {} is not pending",
+                batch.job, t.seq
+            ))));
         }
         results.push((t.seq, result));
     }

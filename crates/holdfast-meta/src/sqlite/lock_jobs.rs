@@ -102,7 +102,7 @@ pub(super) fn update(conn: &Connection, id: &str, change: &LockJobChange) -> Met
     let Some(job) = get(conn, id)? else { return Ok(None) };
     match change {
         LockJobChange::Status { from, to, reason, total, terminated } => {
-            if !from.iter().any(|s| *s == job.status) {
+            if !from.contains(&job.status) {
                 return Err(MetaError::PreconditionFailed);
             }
             conn.prepare_cached(
@@ -143,15 +143,16 @@ pub(super) fn tasks(conn: &Connection, id: &str, after: i64, limit: usize) -> Me
             bucket: r.get(1)?,
             key: String::from_utf8_lossy(&key).into_owned(),
             version_id: r.get(3)?,
-            result: (done != 0).then(|| -> rusqlite::Result<TaskResult> {
-                Ok(TaskResult {
-                    succeeded: done == 1,
-                    error_code: r.get(5)?,
-                    http_status: u16::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
-                    message: r.get(7)?,
+            result: (done != 0)
+                .then(|| -> rusqlite::Result<TaskResult> {
+                    Ok(TaskResult {
+                        succeeded: done == 1,
+                        error_code: r.get(5)?,
+                        http_status: u16::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                        message: r.get(7)?,
+                    })
                 })
-            })
-            .transpose()?,
+                .transpose()?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -202,18 +203,19 @@ pub(super) fn run_batch(conn: &Connection, batch: &LockJobBatch) -> MetaResult<O
             }
         };
         // Only a pending task takes a result: with the cursor check above, no task runs twice.
-        let updated = conn.prepare_cached(
-            "UPDATE lock_job_tasks SET done = ?3, error_code = ?4, http_status = ?5, message = ?6
+        let updated = conn
+            .prepare_cached(
+                "UPDATE lock_job_tasks SET done = ?3, error_code = ?4, http_status = ?5, message = ?6
              WHERE job_id = ?1 AND seq = ?2 AND done = 0",
-        )?
-        .execute(params![
-            batch.job,
-            t.seq,
-            if result.succeeded { 1 } else { 2 },
-            result.error_code,
-            result.http_status,
-            result.message
-        ])?;
+            )?
+            .execute(params![
+                batch.job,
+                t.seq,
+                if result.succeeded { 1 } else { 2 },
+                result.error_code,
+                result.http_status,
+                result.message
+            ])?;
         if updated != 1 {
             return Err(MetaError::Internal(format!("lock job {} task {} is not pending", batch.job, t.seq)));
         }
