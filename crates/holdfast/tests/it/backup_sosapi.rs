@@ -291,3 +291,39 @@ async fn sosapi_per_bucket_and_quota_enforced_on_every_write() {
     ]);
     assert!(!ok && err.contains("no bucket"), "{err}");
 }
+
+/// Concurrent writes that each fit alone: the store judges the quota in each write's
+/// transaction (SQLite's one writer; PostgreSQL's lock on the quota document), so exactly
+/// as many as fit are stored, never one more.
+#[tokio::test]
+async fn quota_is_exact_under_concurrent_writes() {
+    let srv = Server::start(BIN);
+    let s3 = srv.client();
+    let b = bucket_name("sosq");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    admin(&srv, &["bucket", "quota", &b, "--bytes", "1000000"]);
+    let puts = (0..20).map(|i| {
+        let (s3, b) = (s3.clone(), b.clone());
+        tokio::spawn(async move {
+            s3.put_object()
+                .bucket(&b)
+                .key(format!("k{i:02}"))
+                .body(ByteStream::from(vec![i as u8; 100_000]))
+                .send()
+                .await
+        })
+    });
+    let (mut stored, mut refused) = (0, 0);
+    for p in futures::future::join_all(puts).await {
+        match p.unwrap() {
+            Ok(_) => stored += 1,
+            Err(e) => {
+                assert_eq!(error_code(&e), (Some("InsufficientStorage".into()), Some(507)));
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((stored, refused), (10, 10));
+    let out = admin(&srv, &["bucket", "quota", &b]);
+    assert!(out.contains("quota 1000000 bytes, 1000000 bytes stored in 10 versions"), "{out}");
+}
