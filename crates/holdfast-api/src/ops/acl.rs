@@ -237,14 +237,16 @@ impl Gateway {
         }
     }
 
-    /// Removing the controls makes an AWS bucket ObjectWriter (ACLs enabled), which Holdfast
-    /// cannot be: refused like PutBucketOwnershipControls of ObjectWriter.
+    /// 204 as AWS answers it, and nothing changes: Holdfast has no other setting to fall
+    /// back to, so the bucket keeps behaving, and GetBucketOwnershipControls keeps
+    /// answering, BucketOwnerEnforced (AWS would then answer 404
+    /// OwnershipControlsNotFoundError and enable ACLs, as ObjectWriter).
     pub(crate) async fn delete_bucket_ownership_controls(
         &self,
         req: S3Request<DeleteBucketOwnershipControlsInput>,
     ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
         self.bucket(&req.input.bucket).await?;
-        Err(acls_not_implemented("DeleteBucketOwnershipControls"))
+        Ok(S3Response::new(DeleteBucketOwnershipControlsOutput {}))
     }
 }
 

@@ -185,8 +185,8 @@ async fn writes_take_bucket_owner_full_control_only() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&e).0.as_deref(), Some("NotImplemented"));
-    let e = s3.delete_bucket_ownership_controls().bucket(&b).send().await.unwrap_err();
-    assert_eq!(error_code(&e).0.as_deref(), Some("NotImplemented"));
+    // Delete answers as AWS does and changes nothing: there is no other setting.
+    s3.delete_bucket_ownership_controls().bucket(&b).send().await.unwrap();
     let oc = s3.get_bucket_ownership_controls().bucket(&b).send().await.unwrap();
     assert_eq!(oc.ownership_controls().unwrap().rules()[0].object_ownership(), &ObjectOwnership::BucketOwnerEnforced);
 
@@ -243,4 +243,31 @@ print("ok")
         .unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+/// The ACL operations are authorized with their own actions (s3:GetBucketAcl,
+/// s3:GetObjectAcl, s3:PutBucketOwnershipControls ...) by the policy engine.
+#[tokio::test]
+async fn acl_operations_need_their_own_actions() {
+    let srv = server();
+    let s3 = srv.client();
+    let b = bucket_name("aclz");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    s3.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    let iam = srv.iam();
+    iam.create_user().user_name("acl-reader").send().await.unwrap();
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["s3:GetBucketAcl","s3:GetObject"],
+            "Resource":["arn:aws:s3:::{b}","arn:aws:s3:::{b}/*"]}}]}}"#
+    );
+    iam.put_user_policy().user_name("acl-reader").policy_name("p").policy_document(policy).send().await.unwrap();
+    let key = iam.create_access_key().user_name("acl-reader").send().await.unwrap().access_key.unwrap();
+    let user = srv.client_as(key.access_key_id(), key.secret_access_key());
+    user.get_bucket_acl().bucket(&b).send().await.unwrap();
+    let e = user.get_object_acl().bucket(&b).key("k").send().await.unwrap_err();
+    assert_eq!(error_code(&e), (Some("AccessDenied".into()), Some(403)), "s3:GetObjectAcl is not s3:GetObject");
+    let e = user.get_bucket_ownership_controls().bucket(&b).send().await.unwrap_err();
+    assert_eq!(error_code(&e), (Some("AccessDenied".into()), Some(403)));
+    let e = user.delete_bucket_ownership_controls().bucket(&b).send().await.unwrap_err();
+    assert_eq!(error_code(&e), (Some("AccessDenied".into()), Some(403)), "s3:PutBucketOwnershipControls");
 }
