@@ -89,7 +89,10 @@ pub struct SystemObject {
 /// so HEAD, GET and listings agree until the content changes. One entry per (bucket,
 /// object); entries of deleted buckets go when the map is past `MAX_STAMPS`.
 #[derive(Default)]
-pub struct Stamps(Mutex<HashMap<(String, &'static str), (String, UtcMillis)>>);
+pub struct Stamps(Mutex<HashMap<StampKey, (String, UtcMillis)>>);
+
+/// A bucket and one of its generated objects.
+type StampKey = (String, &'static str);
 
 const MAX_STAMPS: usize = 100_000;
 
