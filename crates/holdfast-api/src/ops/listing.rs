@@ -94,8 +94,11 @@ impl Gateway {
     /// `page` with the bucket's SOSAPI objects merged in, when it has them and the listing
     /// can reach the system prefix.
     async fn listed(&self, q: &ListQuery, page: &ListPage, enc: &Enc, owner: Option<Owner>) -> S3Result<Listed> {
-        let reachable = super::sosapi::SYSTEM_PREFIX.starts_with(q.prefix.as_str())
-            || q.prefix.starts_with(super::sosapi::SYSTEM_PREFIX);
+        // Only a listing that can still reach the generated keys pays for them (capacity.xml
+        // reads the volume and, with a quota, sums the bucket).
+        let reachable = (super::sosapi::SYSTEM_PREFIX.starts_with(q.prefix.as_str())
+            || q.prefix.starts_with(super::sosapi::SYSTEM_PREFIX))
+            && q.after.as_deref().is_none_or(|a| a < super::sosapi::SYSTEM_XML);
         let system = if reachable && q.max_keys > 0 { self.system_objects(&q.bucket).await? } else { Vec::new() };
         if system.is_empty() {
             return Ok(Listed {

@@ -134,6 +134,10 @@ impl Gateway {
         if !self.sosapi_enabled(bucket).await? {
             return Ok(None);
         }
+        self.generate(bucket, name).await.map(Some)
+    }
+
+    async fn generate(&self, bucket: &str, name: &'static str) -> S3Result<SystemObject> {
         let body = if name == SYSTEM_XML {
             system_xml(&self.config.sosapi)
         } else {
@@ -141,18 +145,16 @@ impl Gateway {
         };
         let etag = hex::encode(md5::Md5::digest(body.as_bytes()));
         let last_modified = self.sosapi_stamps.stamp(bucket, name, &etag);
-        Ok(Some(SystemObject { key: name, body: bytes::Bytes::from(body), etag, last_modified }))
+        Ok(SystemObject { key: name, body: bytes::Bytes::from(body), etag, last_modified })
     }
 
-    /// Both generated objects of a bucket with SOSAPI on, in key order (none otherwise).
+    /// Both generated objects of a bucket (which exists) with SOSAPI on, in key order (none
+    /// otherwise).
     pub(crate) async fn system_objects(&self, bucket: &str) -> S3Result<Vec<SystemObject>> {
-        let mut out = Vec::new();
-        for key in [CAPACITY_XML, SYSTEM_XML] {
-            if let Some(o) = self.system_object(bucket, key).await? {
-                out.push(o);
-            }
+        if !self.sosapi_enabled(bucket).await? {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        Ok(vec![self.generate(bucket, CAPACITY_XML).await?, self.generate(bucket, SYSTEM_XML).await?])
     }
 
     /// Any change under the system prefix of a bucket with SOSAPI on: 403 AccessDenied, as
