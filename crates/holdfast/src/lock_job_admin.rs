@@ -74,7 +74,7 @@ fn s3_url(url: &str) -> anyhow::Result<(String, String)> {
 }
 
 async fn engine(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<Engine> {
-    let meta = crate::admin::open_writable(data_dir, config).await?;
+    let meta = crate::admin::open_meta_writable(data_dir, config).await?;
     // Temporaries younger than an hour may be the running server's uploads: kept.
     let blobs = holdfast_blob::LocalBlobStore::open_shared(data_dir, 3600).context("cannot open the blob store")?;
     Ok(Engine::new(meta, Arc::new(blobs), EngineConfig::default()).await?)
