@@ -441,6 +441,10 @@ impl Engine {
 
     /// One pass over the jobs that have work; returns how many it worked on.
     pub async fn lock_job_pass(&self, settings: &LockJobSettings, holder: &str, ttl: Duration) -> EngineResult<usize> {
+        // Until the api has set its gate (the server is still starting), nothing can be judged.
+        if self.lock_job_gate.get().is_none() {
+            return Ok(0);
+        }
         let mut jobs: Vec<LockJob> =
             self.meta.lock_jobs(None).await?.into_iter().filter(|j| WORK.contains(&j.status.as_str())).collect();
         jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.created.cmp(&b.created)));
