@@ -293,7 +293,8 @@ pub const CREATE_JOB: El = node(
                 any("S3PutObjectTagging"),
                 any("S3DeleteObjectTagging"),
                 any("S3InitiateRestoreObject"),
-                any("S3ReplicateObject"),
+                // S3ReplicateObjectOperation: an empty structure.
+                node("S3ReplicateObject", &[]),
                 any("S3ComputeObjectChecksum"),
                 any("S3UpdateObjectEncryption"),
             ],

@@ -1,5 +1,5 @@
-//! Lock jobs (issue #14): S3 Batch Operations' `S3PutObjectLegalHold` and
-//! `S3PutObjectRetention` over every version a manifest names. The engine validates and
+//! Lock jobs (issue #14): S3 Batch Operations' `S3PutObjectLegalHold`,
+//! `S3PutObjectRetention` and `S3ReplicateObject` over every version a manifest names. The engine validates and
 //! records a job, prepares its tasks from the manifest (a CSV or an inventory report's
 //! `manifest.json`), runs them in batches — each batch's changes, audit records, results
 //! and cursor in ONE metadata transaction (`MetaStore::run_lock_job_batch`) — and writes
@@ -37,6 +37,9 @@ pub enum JobOperation {
     /// `S3PutObjectRetention`: mode and retain-until (both or neither), and whether the job
     /// asked to bypass GOVERNANCE retention.
     Retention { mode: Option<String>, until: Option<i64>, bypass: bool },
+    /// `S3ReplicateObject` (S3 Batch Replication): queue each version for replication by its
+    /// bucket's replication configuration, as `holdfast admin replicate` does.
+    Replicate,
 }
 
 impl JobOperation {
@@ -44,6 +47,7 @@ impl JobOperation {
         match self {
             Self::LegalHold { .. } => "S3PutObjectLegalHold",
             Self::Retention { .. } => "S3PutObjectRetention",
+            Self::Replicate => "S3ReplicateObject",
         }
     }
 
@@ -52,6 +56,8 @@ impl JobOperation {
         match self {
             Self::LegalHold { .. } => "PutObjectLegalHold",
             Self::Retention { .. } => "PutObjectRetention",
+            // The permission AWS's Batch Replication asks of the job on each source object.
+            Self::Replicate => "InitiateReplication",
         }
     }
 }

@@ -73,7 +73,13 @@ pub enum LockJobChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskAction {
     LegalHold(LegalHold),
-    Retention { retention: Option<Retention>, bypass: Bypass },
+    Retention {
+        retention: Option<Retention>,
+        bypass: Bypass,
+    },
+    /// `S3ReplicateObject`: queue the version for replication as `holdfast admin replicate`
+    /// does (the store's `requeue_version`), in the batch's transaction.
+    Replicate,
     Refused(TaskResult),
 }
 

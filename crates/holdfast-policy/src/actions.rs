@@ -173,6 +173,8 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
         }
         "GetObjectRetention" => add("s3:GetObjectRetention", Object, Required),
         "PutObjectLegalHold" => add("s3:PutObjectLegalHold", Object, Required),
+        // A lock job's S3ReplicateObject task (S3 Batch Replication) on a source object.
+        "InitiateReplication" => add("s3:InitiateReplication", Object, Required),
         "GetObjectLegalHold" => add("s3:GetObjectLegalHold", Object, Required),
         "PutObjectLockConfiguration" => add("s3:PutBucketObjectLockConfiguration", Bucket, Required),
         "GetObjectLockConfiguration" => add("s3:GetBucketObjectLockConfiguration", Bucket, Required),

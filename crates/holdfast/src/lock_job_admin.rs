@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub enum LockJobCommand {
     /// Creates a job over every version a manifest names; prints its id.
     Create {
-        /// `legal-hold-on`, `legal-hold-off` or `retention`.
+        /// `legal-hold-on`, `legal-hold-off`, `retention` or `replicate` (S3 Batch Replication).
         #[arg(long)]
         operation: String,
         /// Retention: GOVERNANCE or COMPLIANCE.
@@ -123,6 +123,7 @@ pub async fn run(data_dir: &Path, config: Option<PathBuf>, cmd: LockJobCommand) 
             let operation = match operation.as_str() {
                 "legal-hold-on" => JobOperation::LegalHold { on: true },
                 "legal-hold-off" => JobOperation::LegalHold { on: false },
+                "replicate" => JobOperation::Replicate,
                 "retention" => {
                     let until = retain_until
                         .map(|d| holdfast_lock::UtcMillis::parse(&d).map(|u| u.millis()))
@@ -139,7 +140,7 @@ pub async fn run(data_dir: &Path, config: Option<PathBuf>, cmd: LockJobCommand) 
                     }
                     JobOperation::Retention { mode, until, bypass: bypass_governance }
                 }
-                other => bail!("unknown --operation {other}: legal-hold-on, legal-hold-off or retention"),
+                other => bail!("unknown --operation {other}: legal-hold-on, legal-hold-off, retention or replicate"),
             };
             let (bucket, key) = s3_url(&manifest)?;
             let format = if key.ends_with("manifest.json") { ManifestFormat::Inventory } else { ManifestFormat::Csv };

@@ -447,6 +447,7 @@ fn operation_xml(op: &JobOperation) -> String {
                 el("BypassGovernanceRetention", if *bypass { "true" } else { "false" })
             )
         }
+        JobOperation::Replicate => "<Operation><S3ReplicateObject/></Operation>".into(),
     }
 }
 
@@ -638,8 +639,12 @@ fn parse_operation(op: &Node) -> Result<JobOperation, ControlError> {
             let bypass = only.text_of("BypassGovernanceRetention") == Some("true");
             Ok(JobOperation::Retention { mode, until, bypass })
         }
+        // An empty structure in AWS's model (S3ReplicateObjectOperation): the schema admits no
+        // child element, and text in it is as malformed.
+        "S3ReplicateObject" if only.text.trim().is_empty() => Ok(JobOperation::Replicate),
+        "S3ReplicateObject" => Err(malformed()),
         other => Err(invalid(format!(
-            "The operation {other} is not supported; Holdfast runs S3PutObjectLegalHold and S3PutObjectRetention"
+            "The operation {other} is not supported; Holdfast runs S3PutObjectLegalHold, S3PutObjectRetention and S3ReplicateObject"
         ))),
     }
 }

@@ -3,7 +3,9 @@
 //! identity policies and the bucket policy must allow the action with the request's
 //! condition keys (W8), a bypass asked for must be granted (D7, D10, R10), a retain-until
 //! date must still be in the future (R6). The store then runs the rules of the change
-//! itself (R8, R9, DP5) in the batch's transaction.
+//! itself (R8, R9, DP5) in the batch's transaction. An `S3ReplicateObject` task (S3 Batch
+//! Replication) needs no Object Lock on its bucket, only `s3:InitiateReplication` on the
+//! version; the store checks the replication rules and queues it in the same transaction.
 
 use crate::access::{Authorizer, BypassGrant, Policies, Target};
 use crate::error::{bypass_denial, meta_error, retention_denial};
@@ -77,21 +79,22 @@ pub struct JobGate {
 type BucketView = Result<(holdfast_engine::model::Bucket, Policies), TaskResult>;
 
 impl JobGate {
-    async fn view(&self, caller: &Principal, bucket: &str) -> BucketView {
-        self.read_view(caller, bucket).await.map_err(|e| task_result(&e))
+    async fn view(&self, caller: &Principal, bucket: &str, needs_lock: bool) -> BucketView {
+        self.read_view(caller, bucket, needs_lock).await.map_err(|e| task_result(&e))
     }
 
     async fn read_view(
         &self,
         caller: &Principal,
         bucket: &str,
+        needs_lock: bool,
     ) -> Result<(holdfast_engine::model::Bucket, Policies), S3Error> {
         let b = match self.engine.bucket(bucket).await {
             Ok(Some(b)) => b,
             Ok(None) => return Err(meta_error(MetaError::NoSuchBucket)),
             Err(e) => return Err(crate::error::engine_error(e)),
         };
-        if !b.lock_enabled {
+        if needs_lock && !b.lock_enabled {
             return Err(s3s::s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
         }
         let policies = self.authz.policies(caller, bucket).await?;
@@ -115,6 +118,7 @@ impl JobGate {
         let (operation, bypass_asked) = match &spec.operation {
             JobOperation::LegalHold { .. } => ("PutObjectLegalHold", false),
             JobOperation::Retention { bypass, .. } => ("PutObjectRetention", *bypass),
+            JobOperation::Replicate => ("InitiateReplication", false),
         };
         if bypass_asked {
             headers.insert("x-amz-bypass-governance-retention", http::HeaderValue::from_static("true"));
@@ -140,7 +144,7 @@ impl JobGate {
                     JobOperation::Retention { mode: Some(mode), until: Some(until), .. } => {
                         cx.set_requested_retention(mode, *until, now.millis());
                     }
-                    JobOperation::Retention { .. } => {}
+                    JobOperation::Retention { .. } | JobOperation::Replicate => {}
                 },
                 Some(policies),
             )
@@ -158,6 +162,7 @@ impl JobGate {
                         .map_err(bypass_denial)?;
                 Ok(TaskAction::Retention { retention, bypass })
             }
+            JobOperation::Replicate => Ok(TaskAction::Replicate),
         }
     }
 }
@@ -170,7 +175,8 @@ impl LockJobGate for JobGate {
         let mut out = Vec::with_capacity(tasks.len());
         for t in tasks {
             if !views.contains_key(t.bucket.as_str()) {
-                let view = self.view(&caller, &t.bucket).await;
+                let needs_lock = !matches!(spec.operation, JobOperation::Replicate);
+                let view = self.view(&caller, &t.bucket, needs_lock).await;
                 views.insert(&t.bucket, view);
             }
             out.push(match &views[t.bucket.as_str()] {

@@ -214,6 +214,9 @@ pub(super) async fn run_batch(
                                 .await
                                 .map(drop)
                         }
+                        TaskAction::Replicate => {
+                            super::replication::replicate_task(tx, &t.bucket, &t.key, &sel, batch.now).await.map(drop)
+                        }
                         TaskAction::Refused(_) => Ok(()),
                     }
                 })

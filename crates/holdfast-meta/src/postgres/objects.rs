@@ -328,6 +328,20 @@ async fn resolve_for_lock_change(
     key: &str,
     sel: &VersionSelector,
 ) -> Result<VersionRecord, Fail> {
+    let rec = resolve_held(tx, bucket, key, sel).await?;
+    if rec.is_delete_marker() {
+        return Err(MetaError::DeleteMarker { version_id: rec.version_id, last_modified: rec.last_modified }.into());
+    }
+    Ok(rec)
+}
+
+/// The version `sel` names (a delete marker too), with its key held for the transaction.
+pub(super) async fn resolve_held(
+    tx: &Tx<'_>,
+    bucket: &str,
+    key: &str,
+    sel: &VersionSelector,
+) -> Result<VersionRecord, Fail> {
     buckets::require(tx, bucket, RowLock::KeyShare).await?;
     let held = lock_key(tx, bucket, key).await?;
     let rec = match (sel, held) {
@@ -338,9 +352,6 @@ async fn resolve_for_lock_change(
             version_by_id(tx, bucket, key, id, false).await?.ok_or(MetaError::NoSuchVersion)?
         }
     };
-    if rec.is_delete_marker() {
-        return Err(MetaError::DeleteMarker { version_id: rec.version_id, last_modified: rec.last_modified }.into());
-    }
     Ok(rec)
 }
 

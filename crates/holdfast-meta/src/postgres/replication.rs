@@ -375,29 +375,55 @@ pub(super) async fn requeue(
     let Some(last) = recs.last().map(|r| r.seq) else { return Ok((0, None)) };
     let mut queued = 0u64;
     for rec in recs.iter().filter(|r| r.key.starts_with(prefix)) {
-        match status(tx, bucket, &rec.key, &rec.version_id).await? {
-            None => {
-                let kind = if rec.is_delete_marker() { ReplicationKind::DeleteMarker } else { ReplicationKind::Object };
-                let tags = if rec.is_delete_marker() { None } else { Some(tags::of_seq(tx, rec.seq).await?) };
-                if enqueue(tx, rec, kind, tags.as_ref(), now).await? > 0 {
-                    queued += 1;
-                }
-            }
-            Some(ReplicationStatus::Failed) => {
-                execute(
-                    tx,
-                    "UPDATE replication_queue SET failed = false, attempts = 0, due_ms = $4
-                     WHERE bucket = $1 AND key = $2 AND version_id = $3 AND failed",
-                    &[&bucket, &rec.key.as_bytes(), &rec.version_id, &now.millis()],
-                )
-                .await?;
-                set_status(tx, bucket, &rec.key, &rec.version_id, ReplicationStatus::Pending).await?;
-                queued += 1;
-            }
-            Some(_) => {}
+        if requeue_version(tx, rec, now).await? {
+            queued += 1;
         }
     }
     Ok((queued, Some(last)))
+}
+
+/// Queues one version as `holdfast admin replicate` does (and a lock job's
+/// `S3ReplicateObject` task): a version never queued (it predates the rule) is queued to the
+/// destinations whose rules apply; a FAILED one is retried; a PENDING, COMPLETED or REPLICA one
+/// is left as it is. Returns whether anything was queued.
+pub(super) async fn requeue_version(tx: &Tx<'_>, rec: &VersionRecord, now: UtcMillis) -> Result<bool, Fail> {
+    match status(tx, &rec.bucket, &rec.key, &rec.version_id).await? {
+        None => {
+            let kind = if rec.is_delete_marker() { ReplicationKind::DeleteMarker } else { ReplicationKind::Object };
+            let tags = if rec.is_delete_marker() { None } else { Some(tags::of_seq(tx, rec.seq).await?) };
+            Ok(enqueue(tx, rec, kind, tags.as_ref(), now).await? > 0)
+        }
+        Some(ReplicationStatus::Failed) => {
+            execute(
+                tx,
+                "UPDATE replication_queue SET failed = false, attempts = 0, due_ms = $4
+                 WHERE bucket = $1 AND key = $2 AND version_id = $3 AND failed",
+                &[&rec.bucket, &rec.key.as_bytes(), &rec.version_id, &now.millis()],
+            )
+            .await?;
+            set_status(tx, &rec.bucket, &rec.key, &rec.version_id, ReplicationStatus::Pending).await?;
+            Ok(true)
+        }
+        Some(_) => Ok(false),
+    }
+}
+
+/// A lock job's `S3ReplicateObject` task, in the batch's transaction: the version must exist
+/// and a rule of its bucket's replication configuration must apply to it (else
+/// `InvalidRequest`, nothing queued); then [`requeue_version`].
+pub(super) async fn replicate_task(
+    tx: &Tx<'_>,
+    bucket: &str,
+    key: &str,
+    sel: &crate::VersionSelector,
+    now: UtcMillis,
+) -> Result<bool, Fail> {
+    let rec = super::objects::resolve_held(tx, bucket, key, sel).await?;
+    crate::trail::note_version(bucket, key, &rec.version_id);
+    let tags = if rec.is_delete_marker() { None } else { Some(tags::of_seq(tx, rec.seq).await?) };
+    let config = config(tx, bucket).await?;
+    crate::replication::check_replicable(config.as_ref(), &rec, tags.as_ref())?;
+    requeue_version(tx, &rec, now).await
 }
 
 pub(super) async fn backlog(tx: &Tx<'_>, bucket: Option<&str>) -> Result<Vec<ReplicationBacklog>, Fail> {

@@ -183,6 +183,9 @@ pub(super) fn run_batch(conn: &Connection, batch: &LockJobBatch) -> MetaResult<O
                     TaskAction::Retention { retention, bypass } => {
                         objects::set_retention(conn, &t.bucket, &t.key, &sel, *retention, *bypass, batch.now).map(drop)
                     }
+                    TaskAction::Replicate => {
+                        super::replication::replicate_task(conn, &t.bucket, &t.key, &sel, batch.now).map(drop)
+                    }
                     TaskAction::Refused(_) => Ok(()),
                 });
                 match out {

@@ -417,27 +417,53 @@ pub(super) fn requeue(
     let Some(last) = recs.last().map(|r| r.seq) else { return Ok((0, None)) };
     let mut queued = 0u64;
     for rec in recs.iter().filter(|r| r.key.starts_with(prefix)) {
-        match status(conn, bucket, &rec.key, &rec.version_id)? {
-            None => {
-                let kind = if rec.is_delete_marker() { ReplicationKind::DeleteMarker } else { ReplicationKind::Object };
-                let tags = if rec.is_delete_marker() { None } else { Some(tags::of_seq(conn, rec.seq)?) };
-                if enqueue(conn, rec, kind, tags.as_ref(), now)? > 0 {
-                    queued += 1;
-                }
-            }
-            Some(ReplicationStatus::Failed) => {
-                conn.prepare_cached(
-                    "UPDATE replication_queue SET failed = 0, attempts = 0, due_ms = ?4
-                     WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND failed = 1",
-                )?
-                .execute(params![bucket, rec.key.as_bytes(), rec.version_id, now.millis()])?;
-                set_status(conn, bucket, &rec.key, &rec.version_id, ReplicationStatus::Pending)?;
-                queued += 1;
-            }
-            Some(_) => {}
+        if requeue_version(conn, rec, now)? {
+            queued += 1;
         }
     }
     Ok((queued, Some(last)))
+}
+
+/// Queues one version as `holdfast admin replicate` does (and a lock job's
+/// `S3ReplicateObject` task): a version never queued (it predates the rule) is queued to the
+/// destinations whose rules apply; a FAILED one is retried; a PENDING, COMPLETED or REPLICA one
+/// is left as it is. Returns whether anything was queued.
+pub(super) fn requeue_version(conn: &Connection, rec: &VersionRecord, now: UtcMillis) -> MetaResult<bool> {
+    match status(conn, &rec.bucket, &rec.key, &rec.version_id)? {
+        None => {
+            let kind = if rec.is_delete_marker() { ReplicationKind::DeleteMarker } else { ReplicationKind::Object };
+            let tags = if rec.is_delete_marker() { None } else { Some(tags::of_seq(conn, rec.seq)?) };
+            Ok(enqueue(conn, rec, kind, tags.as_ref(), now)? > 0)
+        }
+        Some(ReplicationStatus::Failed) => {
+            conn.prepare_cached(
+                "UPDATE replication_queue SET failed = 0, attempts = 0, due_ms = ?4
+                 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND failed = 1",
+            )?
+            .execute(params![rec.bucket, rec.key.as_bytes(), rec.version_id, now.millis()])?;
+            set_status(conn, &rec.bucket, &rec.key, &rec.version_id, ReplicationStatus::Pending)?;
+            Ok(true)
+        }
+        Some(_) => Ok(false),
+    }
+}
+
+/// A lock job's `S3ReplicateObject` task, in the batch's transaction: the version must exist
+/// and a rule of its bucket's replication configuration must apply to it (else
+/// `InvalidRequest`, nothing queued); then [`requeue_version`].
+pub(super) fn replicate_task(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    sel: &crate::VersionSelector,
+    now: UtcMillis,
+) -> MetaResult<bool> {
+    let rec = super::objects::resolve(conn, bucket, key, sel)?;
+    crate::trail::note_version(bucket, key, &rec.version_id);
+    let tags = if rec.is_delete_marker() { None } else { Some(tags::of_seq(conn, rec.seq)?) };
+    let config = config(conn, bucket)?;
+    crate::replication::check_replicable(config.as_ref(), &rec, tags.as_ref())?;
+    requeue_version(conn, &rec, now)
 }
 
 pub(super) fn backlog(conn: &Connection, bucket: Option<&str>) -> MetaResult<Vec<ReplicationBacklog>> {

@@ -543,6 +543,9 @@ async fn bad_create_job_requests_create_nothing() {
         (good.replace("<Priority>", "<Priorty>1</Priorty><Priority>"), 400, "MalformedXML"),
         (good.replace("<Priority>10</Priority>", "<Priority>ten</Priority>"), 400, "MalformedXML"),
         (good.replace(HOLD_ON, "<S3Frobnicate/>"), 400, "MalformedXML"),
+        // S3ReplicateObjectOperation is an empty structure: a child or text in it is malformed.
+        (good.replace(HOLD_ON, "<S3ReplicateObject><Status>ON</Status></S3ReplicateObject>"), 400, "MalformedXML"),
+        (good.replace(HOLD_ON, "<S3ReplicateObject>now</S3ReplicateObject>"), 400, "MalformedXML"),
         (good.replace(HOLD_ON, "<LambdaInvoke><FunctionArn>f</FunctionArn></LambdaInvoke>"), 400, "InvalidRequest"),
         (good.replace(&etag, "\"0123456789abcdef0123456789abcdef\""), 400, "InvalidRequest"),
         (
@@ -664,4 +667,174 @@ async fn aws_cli_drives_the_job_api() {
         String::from_utf8_lossy(&out.stderr)
     );
     let _ = ObjectLockRetentionMode::Governance;
+}
+
+const REPLICATE: &str = "<S3ReplicateObject/>";
+
+/// S3 Batch Replication through a job (issue #14 with #13, X2): versions written before their
+/// bucket's replication rule are queued by an `S3ReplicateObject` job, each in its task's
+/// transaction, and arrive on the destination with their lock state (W9); a key no rule
+/// applies to fails `InvalidRequest` and queues nothing; a creator without
+/// `s3:InitiateReplication` gets `AccessDenied` and queues nothing.
+#[tokio::test]
+async fn replicate_object_job_queues_versions_that_predate_the_rule() {
+    use crate::replication::{config, rule, status, wait_status};
+    use holdfast_testkit::aws_sdk_s3::types::ReplicationStatus;
+    let srv = Server::start_with(
+        &bin(),
+        ServerOptions {
+            config_toml: "[replication]\nretry_min_ms = 100\nretry_max_ms = 500\npoll_ms = 50\nlease_ms = 1000\n"
+                .into(),
+            ..Default::default()
+        },
+    );
+    let s3 = srv.client();
+    let iam = srv.iam();
+    let src = lock_bucket(&s3, "ljrsrc").await;
+    let dst = lock_bucket(&s3, "ljrdst").await;
+    let reports = plain_bucket(&s3, "ljrrep").await;
+    // Versions written before the rule: no replication queued for any of them.
+    let until = days(3);
+    let mut wanted = vec![
+        ("docs/gov a".to_owned(), put_locked(&s3, &src, "docs/gov a", ObjectLockMode::Governance, &until).await),
+        ("docs/comp".to_owned(), put_locked(&s3, &src, "docs/comp", ObjectLockMode::Compliance, &until).await),
+        ("docs/held".to_owned(), crate::object_lock_support::put_held(&s3, &src, "docs/held").await),
+        ("docs/plain".to_owned(), put(&s3, &src, "docs/plain", b"plain").await),
+    ];
+    let outside = put(&s3, &src, "other/x", b"no rule for me").await;
+    let for_user: Vec<(String, String)> = vec![
+        ("docs/u1".to_owned(), put(&s3, &src, "docs/u1", b"u1").await),
+        ("docs/u2".to_owned(), put(&s3, &src, "docs/u2", b"u2").await),
+    ];
+    s3.put_bucket_replication()
+        .bucket(&src)
+        .replication_configuration(config(vec![rule("docs", 1, "docs/", &format!("arn:aws:s3:::{dst}"), false)]))
+        .send()
+        .await
+        .unwrap();
+    for (k, v) in wanted.iter().chain(&for_user) {
+        assert_eq!(status(&s3, &src, k, v).await, None, "{k} was queued before any job");
+    }
+    let mut csv: String = wanted.iter().map(|(k, v)| format!("{src},{},{v}\n", enc(k))).collect();
+    csv.push_str(&format!("{src},other/x,{outside}\n"));
+    let etag = put_text(&s3, &reports, "replicate.csv", csv).await;
+    let jobs = Jobs::of(&srv).await;
+    let manifest = |key: &str, etag: &str| {
+        (
+            "S3BatchOperations_CSV_20180820",
+            format!("arn:aws:s3:::{reports}/{key}"),
+            etag.to_owned(),
+            ["Bucket", "Key", "VersionId"],
+        )
+    };
+    let (f, arn, e, fields) = manifest("replicate.csv", &etag);
+    let xml = create_xml("batch-replication", REPLICATE, (f, &arn, &e, &fields), Some((&reports, "br", "AllTasks")));
+    let id = jobs.create(&xml).await.unwrap();
+    let done = jobs.wait(&id, &["Complete", "Failed"], Duration::from_secs(60)).await;
+    assert_eq!(done.xml("Status").unwrap(), "Complete", "{}", done.text());
+    assert!(done.text().contains("<Operation><S3ReplicateObject/></Operation>"), "{}", done.text());
+    assert_eq!((count(&done, "NumberOfTasksSucceeded"), count(&done, "NumberOfTasksFailed")), (4, 1));
+    assert_eq!(done.xml("FailureCode").as_deref(), Some("InvalidRequest"), "{}", done.text());
+
+    // Every version arrives with its bytes' ETag and its lock state; the source says COMPLETED.
+    for (k, v) in &wanted {
+        wait_status(&s3, &src, k, v, ReplicationStatus::Completed).await;
+        let a = s3.head_object().bucket(&src).key(k).version_id(v).send().await.unwrap();
+        let b = s3.head_object().bucket(&dst).key(k).version_id(v).send().await.unwrap();
+        assert_eq!(b.replication_status(), Some(&ReplicationStatus::Replica), "{k}");
+        assert_eq!(a.e_tag(), b.e_tag(), "{k}");
+        assert_eq!(a.object_lock_mode(), b.object_lock_mode(), "{k}");
+        assert_eq!(a.object_lock_retain_until_date(), b.object_lock_retain_until_date(), "{k}");
+        assert_eq!(a.object_lock_legal_hold_status(), b.object_lock_legal_hold_status(), "{k}");
+    }
+    let comp = s3.head_object().bucket(&dst).key("docs/comp").version_id(&wanted[1].1).send().await.unwrap();
+    assert_eq!(comp.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    // The key no rule applies to: failed, nothing queued, nothing on the destination.
+    assert_eq!(status(&s3, &src, "other/x", &outside).await, None);
+    assert!(s3.head_object().bucket(&dst).key("other/x").send().await.is_err());
+
+    // The report lists each task once: four succeeded, the unmatched key failed.
+    let (_, rows) = report_rows(&s3, &reports, &format!("br/job-{id}")).await;
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    let mut got: Vec<(String, String, String)> = Vec::new();
+    for r in &rows {
+        let outcome = if r[1] == "other/x" {
+            assert_eq!((r[3].as_str(), r[4].as_str(), r[5].as_str()), ("failed", "InvalidRequest", "400"), "{r:?}");
+            assert!(r[6].contains("replication rule"), "{r:?}");
+            "failed"
+        } else {
+            assert_eq!((r[3].as_str(), r[4].as_str(), r[5].as_str()), ("succeeded", "", "200"), "{r:?}");
+            "succeeded"
+        };
+        got.push((decode(&r[1]), r[2].clone(), outcome.to_owned()));
+    }
+    got.sort();
+    wanted.push(("other/x".to_owned(), outside.clone()));
+    let mut want: Vec<(String, String, String)> = wanted
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone(), if k == "other/x" { "failed" } else { "succeeded" }.to_owned()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    // One audit record per queued version, as the job's creator.
+    let records = wait_for("the job's audit records", Duration::from_secs(30), async || {
+        let r: Vec<serde_json::Value> =
+            audit_records(&srv.data_dir).into_iter().filter(|r| r["detail"]["lockJob"] == id.as_str()).collect();
+        (r.len() >= 4).then_some(r)
+    })
+    .await;
+    assert_eq!(records.len(), 4, "{records:?}");
+    for r in &records {
+        assert_eq!(r["op"], "InitiateReplication", "{r}");
+        assert!(r["principal"].as_str().unwrap().ends_with(":root"), "{r}");
+        assert_ne!(r["key"], "other/x", "{r}");
+    }
+
+    // A creator without s3:InitiateReplication: AccessDenied, nothing queued.
+    let csv: String = for_user.iter().map(|(k, v)| format!("{src},{k},{v}\n")).collect();
+    let etag = put_text(&s3, &reports, "user.csv", csv).await;
+    iam.create_user().user_name("replicator").send().await.unwrap();
+    let base = r#""s3:CreateJob","s3:DescribeJob","s3:GetObject""#;
+    let policy = |extra: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":[{base}{extra}],"Resource":"*"}}]}}"#
+        )
+    };
+    iam.put_user_policy().user_name("replicator").policy_name("p").policy_document(policy("")).send().await.unwrap();
+    let key = iam.create_access_key().user_name("replicator").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let user_jobs = Jobs {
+        addr: jobs.addr.clone(),
+        account: jobs.account.clone(),
+        keys: (key.access_key_id().to_owned(), key.secret_access_key().to_owned()),
+    };
+    let (f, arn, e, fields) = manifest("user.csv", &etag);
+    let xml = create_xml("denied", REPLICATE, (f, &arn, &e, &fields), None);
+    let id = user_jobs.create(&xml).await.unwrap();
+    let done = user_jobs.wait(&id, &["Complete", "Failed"], Duration::from_secs(60)).await;
+    assert_eq!((count(&done, "NumberOfTasksSucceeded"), count(&done, "NumberOfTasksFailed")), (0, 2));
+    assert_eq!(done.xml("FailureCode").as_deref(), Some("AccessDenied"), "{}", done.text());
+    for (k, v) in &for_user {
+        assert_eq!(status(&s3, &src, k, v).await, None, "{k} queued without the permission");
+    }
+    // Granted s3:InitiateReplication, the same manifest replicates.
+    iam.put_user_policy()
+        .user_name("replicator")
+        .policy_name("p")
+        .policy_document(policy(r#","s3:InitiateReplication""#))
+        .send()
+        .await
+        .unwrap();
+    let xml = create_xml("granted", REPLICATE, (f, &arn, &e, &fields), None);
+    let id = user_jobs.create(&xml).await.unwrap();
+    let done = user_jobs.wait(&id, &["Complete", "Failed"], Duration::from_secs(60)).await;
+    assert_eq!(
+        (count(&done, "NumberOfTasksSucceeded"), count(&done, "NumberOfTasksFailed")),
+        (2, 0),
+        "{}",
+        done.text()
+    );
+    for (k, v) in &for_user {
+        wait_status(&s3, &src, k, v, ReplicationStatus::Completed).await;
+    }
 }
