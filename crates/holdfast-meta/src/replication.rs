@@ -283,6 +283,31 @@ pub(crate) fn transition_event(status: ReplicationStatus) -> &'static str {
     }
 }
 
+/// Whether a lock job's `S3ReplicateObject` task may queue `rec` (`tags`: the version's, `None`
+/// for a delete marker): its bucket must have a replication configuration with an enabled
+/// rule that applies to it, as for a change made now. Refused with `InvalidRequest` (AWS does
+/// not document the code its Batch Replication gives), nothing queued.
+pub(crate) fn check_replicable(
+    config: Option<&ReplicationConfig>,
+    rec: &crate::model::VersionRecord,
+    tags: Option<&TagSet>,
+) -> crate::MetaResult<()> {
+    let Some(config) = config else {
+        return Err(crate::MetaError::InvalidRequest(format!(
+            "The bucket {} has no replication configuration",
+            rec.bucket
+        )));
+    };
+    let kind = if rec.is_delete_marker() { ReplicationKind::DeleteMarker } else { ReplicationKind::Object };
+    if config.destinations(kind, &rec.key, tags).is_empty() {
+        return Err(crate::MetaError::InvalidRequest(format!(
+            "No enabled replication rule of bucket {} applies to this object",
+            rec.bucket
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,29 +359,4 @@ mod tests {
             assert_eq!(ReplicationDestination::parse(bad), None, "{bad}");
         }
     }
-}
-
-/// Whether a lock job's `S3ReplicateObject` task may queue `rec` (`tags`: the version's, `None`
-/// for a delete marker): its bucket must have a replication configuration with an enabled
-/// rule that applies to it, as for a change made now. Refused with `InvalidRequest` (AWS does
-/// not document the code its Batch Replication gives), nothing queued.
-pub(crate) fn check_replicable(
-    config: Option<&ReplicationConfig>,
-    rec: &crate::model::VersionRecord,
-    tags: Option<&TagSet>,
-) -> crate::MetaResult<()> {
-    let Some(config) = config else {
-        return Err(crate::MetaError::InvalidRequest(format!(
-            "The bucket {} has no replication configuration",
-            rec.bucket
-        )));
-    };
-    let kind = if rec.is_delete_marker() { ReplicationKind::DeleteMarker } else { ReplicationKind::Object };
-    if config.destinations(kind, &rec.key, tags).is_empty() {
-        return Err(crate::MetaError::InvalidRequest(format!(
-            "No enabled replication rule of bucket {} applies to this object",
-            rec.bucket
-        )));
-    }
-    Ok(())
 }

@@ -1000,6 +1000,7 @@ fn words(e: &MetaError) -> holdfast_meta::TaskResult {
     let code = match e {
         MetaError::Locked(_) => "AccessDenied",
         MetaError::NoSuchKey => "NoSuchKey",
+        MetaError::InvalidRequest(_) => "InvalidRequest",
         _ => "Other",
     };
     holdfast_meta::TaskResult { succeeded: false, error_code: code.into(), http_status: 403, message: e.to_string() }
@@ -1024,6 +1025,98 @@ fn batch_task(
             ..Default::default()
         },
     }
+}
+
+/// `S3ReplicateObject` tasks (issues #14, #13): a version the rule applies to is queued (the
+/// `admin replicate` step) in the batch's transaction with its result and the cursor; one no
+/// rule applies to fails `InvalidRequest` and queues nothing; the same batch again (another
+/// gateway) is refused whole, so nothing is queued twice.
+async fn lock_job_replicate_batches(f: Fixture) {
+    use holdfast_meta::{
+        LockJob, LockJobBatch, LockJobChange, LockJobTask, ReplicationConfig, ReplicationDestination,
+        ReplicationFilter, ReplicationRule, TaskAction,
+    };
+    let s = &*f.store;
+    versioned_bucket(s, "rjsrc").await;
+    versioned_bucket(s, "rjdst").await;
+    let docs = put(s, "rjsrc", "docs/a").await;
+    let other = put(s, "rjsrc", "other/b").await;
+    let config = ReplicationConfig {
+        role: "arn:aws:iam::123456789012:role/r".into(),
+        rules: vec![ReplicationRule {
+            id: "docs".into(),
+            priority: Some(1),
+            enabled: true,
+            filter: ReplicationFilter { prefix: "docs/".into(), ..Default::default() },
+            delete_markers: Some(false),
+            destination: ReplicationDestination { arn: "arn:aws:s3:::rjdst".into(), storage_class: None },
+        }],
+    };
+    let doc = serde_json::to_string(&config).unwrap();
+    s.put_bucket_config("rjsrc", BucketConfigKind::Replication, Some(doc)).await.unwrap();
+    assert!(s.replication_backlog(Some("rjsrc")).await.unwrap().is_empty(), "written before the rule");
+    let job = LockJob {
+        id: "rjob".into(),
+        spec: "{}".into(),
+        status: "New".into(),
+        priority: 5,
+        created: now(),
+        client_token: "rt".into(),
+        total: 0,
+        succeeded: 0,
+        failed: 0,
+        failures: Default::default(),
+        cursor: 0,
+        reason: None,
+        terminated: None,
+    };
+    s.put_lock_job(job).await.unwrap();
+    let task = |seq: i64, key: &str, v: &str| LockJobTask {
+        seq,
+        bucket: "rjsrc".into(),
+        key: key.into(),
+        version_id: Some(v.into()),
+        result: None,
+    };
+    s.add_lock_job_tasks("rjob", vec![task(1, "docs/a", &docs.version_id), task(2, "other/b", &other.version_id)])
+        .await
+        .unwrap();
+    let active = LockJobChange::Status {
+        from: vec!["New".into()],
+        to: "Active".into(),
+        reason: None,
+        total: Some(2),
+        terminated: None,
+    };
+    s.update_lock_job("rjob", active).await.unwrap();
+    let batch = || LockJobBatch {
+        job: "rjob".into(),
+        from: 0,
+        to: 2,
+        tasks: vec![
+            batch_task(1, "rjsrc", "docs/a", Some(&docs.version_id), TaskAction::Replicate),
+            batch_task(2, "rjsrc", "other/b", Some(&other.version_id), TaskAction::Replicate),
+        ],
+        words,
+        now: now(),
+    };
+    let results = s.run_lock_job_batch(batch()).await.unwrap().unwrap();
+    assert_eq!(
+        results.iter().map(|(_, r)| (r.succeeded, r.error_code.as_str())).collect::<Vec<_>>(),
+        [(true, ""), (false, "InvalidRequest")]
+    );
+    assert!(f.twin.run_lock_job_batch(batch()).await.unwrap().is_none());
+    let backlog = s.replication_backlog(Some("rjsrc")).await.unwrap();
+    assert_eq!(backlog.len(), 1, "{backlog:?}");
+    assert_eq!((backlog[0].rule_id.as_str(), backlog[0].pending, backlog[0].failed), ("docs", 1, 0));
+    let claimed = s.claim_replications(now(), 60_000, 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|q| (q.key.as_str(), q.version_id.as_str())).collect::<Vec<_>>(),
+        [("docs/a", docs.version_id.as_str())]
+    );
+    let job = s.lock_jobs(Some("rjob")).await.unwrap().pop().unwrap();
+    assert_eq!((job.cursor, job.succeeded, job.failed), (2, 1, 1));
+    assert_eq!(job.failures.get("InvalidRequest"), Some(&1));
 }
 
 /// A batch runs its tasks through the single request's lock check (R8: COMPLIANCE is not
@@ -1181,4 +1274,5 @@ conformance!(
     leases,
     config_swaps,
     lock_job_batches,
+    lock_job_replicate_batches,
 );
