@@ -389,3 +389,67 @@ async fn x2_sigkill_of_the_source_mid_replication_upload_delivers_the_version_on
     assert_eq!((a.e_tag(), a.checksum_crc32()), (b.e_tag(), b.checksum_crc32()));
     assert_eq!(b.object_lock_mode(), Some(&ObjectLockMode::Compliance));
 }
+
+/// A replication upload and a client's upload stay apart: a client's UploadPart or
+/// CompleteMultipartUpload on a replication upload is refused (400 InvalidRequest), a
+/// replication request on a client's upload is denied (403), and a client's plain
+/// AbortMultipartUpload removes a replication upload (the cleanup after a source's crash).
+#[tokio::test]
+async fn x2_replication_uploads_and_client_uploads_stay_apart() {
+    let srv = destination(8 * MIB);
+    let s3 = srv.client();
+    let b = lock_bucket(&s3, "rmpsep").await;
+    let addr = srv.addr.to_string();
+    let (ak, sk) = (holdfast_testkit::ROOT_AK, holdfast_testkit::ROOT_SK);
+    let source_version = "01a24e6bccbb70b28b2093ea57dea902";
+    let replication = [
+        ("x-holdfast-replication-source-version-id", source_version),
+        ("x-holdfast-replication-last-modified", "1796612368849"),
+        ("x-holdfast-replication-etag", "0123456789abcdef0123456789abcdef-2"),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+    ];
+    let create =
+        signed_request(&addr, "POST", &format!("/{b}/k?uploads="), &replication, &[], ak, sk, SystemTime::now());
+    let created = raw_http(&addr, create).await.unwrap();
+    assert_eq!(created.status, 200, "{}", created.text());
+    let replica_upload = created.xml("UploadId").unwrap();
+    let code = |e: &dyn holdfast_testkit::aws_sdk_s3::error::ProvideErrorMetadata| e.code().map(str::to_owned);
+    let e = s3
+        .upload_part()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&replica_upload)
+        .part_number(1)
+        .content_md5("9Mk4XxkC9zNLALm07NFk3g==")
+        .body(ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((e.raw_response().map(|r| r.status().as_u16()), code(&e)), (Some(400), Some("InvalidRequest".into())));
+    let part = CompletedPart::builder().part_number(1).e_tag("\"x\"").build();
+    let e = s3
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&replica_upload)
+        .multipart_upload(CompletedMultipartUpload::builder().parts(part).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((e.raw_response().map(|r| r.status().as_u16()), code(&e)), (Some(400), Some("InvalidRequest".into())));
+
+    let client_upload = s3.create_multipart_upload().bucket(&b).key("k").send().await.unwrap();
+    let client_upload = client_upload.upload_id().unwrap();
+    let mut headers = replication.to_vec();
+    headers.push(("content-md5", "9Mk4XxkC9zNLALm07NFk3g=="));
+    let path = format!("/{b}/k?partNumber=1&uploadId={client_upload}");
+    let part = signed_request(&addr, "PUT", &path, &headers, b"part", ak, sk, SystemTime::now());
+    let denied = raw_http(&addr, part).await.unwrap();
+    assert_eq!((denied.status, denied.xml("Code").as_deref()), (403, Some("AccessDenied")));
+    let parts = s3.list_parts().bucket(&b).key("k").upload_id(client_upload).send().await.unwrap();
+    assert!(parts.parts().is_empty(), "nothing stored");
+
+    s3.abort_multipart_upload().bucket(&b).key("k").upload_id(&replica_upload).send().await.unwrap();
+    assert_eq!(uploads(&s3, &b).await, [client_upload.to_owned()]);
+    assert!(s3.list_object_versions().bucket(&b).send().await.unwrap().versions().is_empty());
+}
