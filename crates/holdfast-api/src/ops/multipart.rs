@@ -29,6 +29,8 @@ impl Gateway {
         }
         let input = req.input;
         let bucket = self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
+        self.check_object_acl_headers(&req.headers, &input.bucket).await?;
         let lock = requested_lock(&req.headers, &req.extensions, self.engine.clock.now())?;
         check_lock_write(&bucket, &lock, None)?;
         let headers = crate::convert::object_headers_of!(input)?;
@@ -68,6 +70,7 @@ impl Gateway {
     pub(crate) async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let S3Request { input, headers, trailing_headers, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let upload = self.engine.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(engine_error)?;
         super::replication::check_upload_kind(&headers, &upload)?;
         let claims = body_claims(
@@ -114,6 +117,7 @@ impl Gateway {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let (src_bucket, src_key, version_id) = crate::convert::copy_source(&input.copy_source)?;
         let range = match input.copy_source_range.as_deref() {
             None => None,
@@ -161,6 +165,7 @@ impl Gateway {
         mut req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         self.bucket(&req.input.bucket).await?;
+        self.refuse_system_write(&req.input.bucket, &req.input.key).await?;
         let parts: Vec<EngineCompletedPart> = req
             .input
             .multipart_upload

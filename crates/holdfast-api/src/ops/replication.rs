@@ -426,6 +426,8 @@ impl Gateway {
         use holdfast_engine::model::ChecksumKind;
         let S3Request { input, headers, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
+        // The parts and the completion would be refused there: refuse the upload itself.
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let Source { version_id, last_modified, lock, tags } =
             source_of(&headers, input.tagging.as_deref(), self.config.aws_strict)?;
         if let Some(kind) = header(&headers, KIND_HEADER).filter(|k| *k != "object") {
