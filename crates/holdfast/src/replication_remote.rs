@@ -1,9 +1,11 @@
 //! Replication to remote targets (`[replication.target.<id>]`): another Holdfast, reached by a
 //! SigV4-signed PutObject that carries the source version's id and last-modified (an
 //! authenticated replication request, `s3:ReplicateObject` on the destination; see
-//! holdfast-api's `ops::replication`). The body streams from the source's blobs to the socket
-//! (`UNSIGNED-PAYLOAD`; integrity by Content-MD5 or the full-object checksum, which the
-//! destination verifies), never buffered whole. HTTP/1.1 (https:// with rustls, checked against
+//! holdfast-api's `ops::replication`), or above `[replication] multipart_threshold` by a
+//! replication upload (a multipart upload whose every request carries the source version id).
+//! The body streams from the source's blobs to the socket (`UNSIGNED-PAYLOAD`; integrity by
+//! Content-MD5 or the full-object checksum, which the destination verifies), never buffered
+//! whole. HTTP/1.1 (https:// with rustls, checked against
 //! the target's `ca_file` or the system's CA bundle), one connection per request.
 
 use crate::anchor::remote::xml_text;
