@@ -363,6 +363,8 @@ impl Gateway {
         use holdfast_engine::replication::{IncomingContent, IncomingReplica};
         let S3Request { input, headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
+        // As the replication upload does: nothing is written under the SOSAPI prefix.
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let Source { version_id, last_modified, lock, tags } =
             source_of(&headers, input.tagging.as_deref(), self.config.aws_strict)?;
         let content = match header(&headers, KIND_HEADER).unwrap_or("object") {
