@@ -34,6 +34,7 @@ mod object_lock_retention;
 mod object_lock_support;
 mod object_lock_writes;
 mod replication;
+mod replication_multipart;
 mod replication_s3;
 mod root_credentials;
 mod s3_acl;
