@@ -353,6 +353,39 @@ impl Authorizer {
         Ok(())
     }
 
+    /// Whether the bucket policy of `bucket` lets the AWS service principal `service` take
+    /// `action` on `key` with the condition keys `keys` (`aws:SourceArn`, ...). Only the
+    /// bucket policy can grant a service anything: without one the answer is no.
+    pub async fn service_allowed(
+        &self,
+        service: &str,
+        action: &str,
+        bucket: &str,
+        key: &str,
+        keys: &[(&str, &str)],
+    ) -> bool {
+        let Some(policy) = self.bucket_policy(bucket).await else { return false };
+        let principal = holdfast_policy::Principal::service(service);
+        let mut context = Context::new();
+        context.set_principal(&principal);
+        context.set_time(UtcMillis::now_system().millis());
+        for (k, v) in keys {
+            context.insert(k, *v);
+        }
+        let resource = object_arn(bucket, key);
+        let request = Request { principal: &principal, action, resource: &resource, context: &context };
+        holdfast_policy::authorize(&[], Some(&policy), &request) == Decision::Allow
+    }
+
+    /// The account that owns `bucket`: another account's where one is recorded, else the
+    /// installation's.
+    pub async fn bucket_account(&self, bucket: &str) -> String {
+        match self.dir.store().bucket_owner(bucket).await.ok().flatten() {
+            Some(account) => account,
+            None => self.dir.account_id().to_owned(),
+        }
+    }
+
     /// Whether the caller acts on a bucket another account owns (or anonymously on any).
     async fn is_cross_account(&self, caller: &Principal, bucket: &str) -> bool {
         let Some(mine) = self.dir.account_of(caller) else { return false };

@@ -118,6 +118,7 @@ pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(limits))));
     let authorizer = Arc::new(access::Authorizer::new(dir).with_object_tags(Arc::clone(&engine)));
     engine.set_replica_gate(Arc::new(ops::replication::PolicyGate(Arc::clone(&authorizer))));
+    engine.set_report_gate(Arc::new(ops::inventory::ServiceGate(Arc::clone(&authorizer))));
     builder.set_access(auth::Access::new(authorizer));
     if let Some(domain) = base_domain {
         builder.set_host(BaseDomainHost { domain: domain.to_ascii_lowercase() });

@@ -92,6 +92,8 @@ pub struct Engine {
     replica_transport: std::sync::OnceLock<Arc<dyn replication::ReplicaTransport>>,
     /// What judges a replica for a bucket of this store (the destination's policy), once set.
     replica_gate: std::sync::OnceLock<Arc<dyn replication::ReplicaGate>>,
+    /// What judges each object of an inventory report (the destination's policy), once set.
+    report_gate: std::sync::OnceLock<Arc<dyn inventory::ReportGate>>,
 }
 
 impl Engine {
@@ -106,6 +108,7 @@ impl Engine {
             space: std::sync::OnceLock::new(),
             replica_transport: std::sync::OnceLock::new(),
             replica_gate: std::sync::OnceLock::new(),
+            report_gate: std::sync::OnceLock::new(),
         })
     }
 

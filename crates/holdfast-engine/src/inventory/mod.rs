@@ -1,17 +1,22 @@
 //! A bucket's inventory configurations (issue #14), one document per bucket in the
-//! metadata store, and the worker that writes their CSV reports as Amazon S3 writes them
-//! (docs/inventory.md).
+//! metadata store, and the worker that writes their reports (CSV, Parquet) as Amazon S3
+//! writes them (docs/inventory.md).
 
-use crate::{BodyClaims, Engine, EngineError, EngineResult, PutObject};
-use futures::StreamExt as _;
-use holdfast_lock::{LegalHold, LockState, Mode, UtcMillis};
+mod files;
+mod report;
+mod rows;
+
+pub use files::{ROWS_PER_FILE, ROWS_PER_GROUP};
+pub use report::{ReportFailure, ReportGate, hive_partition, report_folder, report_root};
+pub use rows::{Columns, Value, csv_line, encode_key};
+
+use crate::{Engine, EngineResult};
+use holdfast_audit::AuditRecord;
+use holdfast_lock::UtcMillis;
 use holdfast_meta::{
-    Bucket, BucketConfigKind, InventoryConfig, InventoryConfigs, InventoryFormat, InventoryFrequency,
-    InventoryVersions, ListQuery, MAX_INVENTORY_CONFIGS, MetaError, ObjectHeaders, VersionRecord, VersionSelector,
-    WriteConditions,
+    BucketConfigKind, InventoryConfig, InventoryConfigs, InventoryFrequency, MAX_INVENTORY_CONFIGS, MetaError,
 };
-use md5::Digest as _;
-use std::io::Write as _;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,130 +91,18 @@ impl Engine {
 /// The name of the inventory worker's lease in the metadata store.
 pub const INVENTORY_LEASE: &str = "inventory";
 
-/// Rows in one data file; a larger report is split into several files.
-pub const ROWS_PER_FILE: usize = 100_000;
-
-/// Versions asked for per listing page.
-const PAGE: usize = 1000;
-
-/// AWS's order of the optional fields in a CSV report (`fileSchema`).
-const FIELD_ORDER: [&str; 15] = [
-    "Size",
-    "LastModifiedDate",
-    "ETag",
-    "StorageClass",
-    "IsMultipartUploaded",
-    "ReplicationStatus",
-    "EncryptionStatus",
-    "ObjectLockRetainUntilDate",
-    "ObjectLockMode",
-    "ObjectLockLegalHoldStatus",
-    "IntelligentTieringAccessTier",
-    "BucketKeyStatus",
-    "ChecksumAlgorithm",
-    "ObjectAccessControlList",
-    "ObjectOwner",
-];
-
-/// How long an inventory "day" is. Shorter values than the default exist for tests only.
+/// How long an inventory "day" is, and how many rows a data file holds. Other values than
+/// the defaults exist for tests only.
 #[derive(Debug, Clone)]
 pub struct InventorySettings {
     pub day_ms: i64,
+    pub rows_per_file: usize,
 }
 
 impl Default for InventorySettings {
     fn default() -> Self {
-        Self { day_ms: 86_400_000 }
+        Self { day_ms: 86_400_000, rows_per_file: ROWS_PER_FILE }
     }
-}
-
-/// The optional fields of `config` in AWS's order.
-fn ordered_fields(config: &InventoryConfig) -> Vec<&'static str> {
-    FIELD_ORDER.iter().copied().filter(|f| config.optional_fields.iter().any(|c| c == f)).collect()
-}
-
-/// `fileSchema`: the fixed columns, then the optional ones.
-pub fn file_schema(config: &InventoryConfig) -> String {
-    let mut cols = vec!["Bucket", "Key", "VersionId", "IsLatest", "IsDeleteMarker"];
-    cols.extend(ordered_fields(config));
-    cols.join(", ")
-}
-
-/// A key as AWS writes it in a CSV report: URL-encoded (unreserved characters and `/` kept,
-/// a space as `+`, every other byte `%XX`), so `urllib.parse.unquote_plus` gives it back.
-pub fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-fn quoted(out: &mut String, value: &str) {
-    out.push('"');
-    out.push_str(&value.replace('"', "\"\""));
-    out.push('"');
-}
-
-/// One CSV row (with its line end) for `v`: every value in double quotes, as AWS writes them.
-pub fn csv_row(bucket: &str, v: &VersionRecord, fields: &[&str]) -> String {
-    let flag = |b: bool| if b { "true" } else { "false" };
-    let vid = if v.version_id == "null" { "" } else { v.version_id.as_str() };
-    let o = v.object.as_ref();
-    let mut cols: Vec<String> = vec![
-        bucket.to_owned(),
-        encode_key(&v.key),
-        vid.to_owned(),
-        flag(v.is_latest).to_owned(),
-        flag(o.is_none()).to_owned(),
-    ];
-    for f in fields {
-        let value = match (*f, o) {
-            ("LastModifiedDate", _) => v.last_modified.to_iso8601(),
-            // A delete marker has no other field.
-            (_, None) => String::new(),
-            ("ObjectLockRetainUntilDate", _) => v.lock.retention.map(|r| r.until.to_iso8601()).unwrap_or_default(),
-            ("ObjectLockMode", _) => match v.lock.retention.map(|r| r.mode) {
-                Some(Mode::Governance) => "GOVERNANCE".into(),
-                Some(Mode::Compliance) => "COMPLIANCE".into(),
-                None => String::new(),
-            },
-            ("ObjectLockLegalHoldStatus", _) => match v.lock.legal_hold {
-                Some(LegalHold::On) => "ON".into(),
-                _ => "OFF".into(),
-            },
-            ("Size", Some(o)) => o.size.to_string(),
-            ("ETag", Some(o)) => o.etag.clone(),
-            ("StorageClass", Some(o)) => o.headers.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
-            ("IsMultipartUploaded", Some(o)) => flag(!o.parts.is_empty()).to_owned(),
-            ("EncryptionStatus", Some(_)) => "NOT-SSE".into(),
-            ("ReplicationStatus", Some(_)) => v.replication.map(|r| r.as_str().to_owned()).unwrap_or_default(),
-            ("ChecksumAlgorithm", Some(o)) => {
-                o.checksum.as_ref().map(|c| c.algorithm.as_str().to_owned()).unwrap_or_default()
-            }
-            _ => String::new(),
-        };
-        cols.push(value);
-    }
-    let mut out = String::new();
-    for (i, c) in cols.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        quoted(&mut out, c);
-    }
-    out.push('\n');
-    out
-}
-
-/// `YYYY-MM-DDTHH-MMZ`, the name of a report's folder.
-pub fn report_folder(at: UtcMillis) -> String {
-    let iso = at.to_iso8601();
-    format!("{}-{}Z", &iso[..13], &iso[14..16])
 }
 
 /// The start of the schedule period `now` falls in.
@@ -220,14 +113,6 @@ pub fn period_start(frequency: InventoryFrequency, now: UtcMillis, day_ms: i64) 
     }
     .max(1);
     UtcMillis(now.0.div_euclid(period) * period)
-}
-
-/// `<prefix>/<source-bucket>/<config-id>`.
-fn report_root(source: &str, config: &InventoryConfig) -> String {
-    match config.destination_prefix.as_deref().map(|p| p.trim_end_matches('/')) {
-        Some(p) if !p.is_empty() => format!("{p}/{source}/{}", config.id),
-        _ => format!("{source}/{}", config.id),
-    }
 }
 
 /// The inventory lease this gateway holds while it writes: renewed between two listing pages,
@@ -269,177 +154,91 @@ impl InventoryLease {
     }
 }
 
-/// One data file being filled.
-struct DataFile {
-    gz: flate2::write::GzEncoder<Vec<u8>>,
-    rows: usize,
-}
-
-impl DataFile {
-    fn new() -> Self {
-        Self { gz: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()), rows: 0 }
-    }
-}
+/// The period each (source bucket, configuration id) was last refused in: a refusal is
+/// written to the audit trail once per period, not at every pass.
+pub type Refusals = HashMap<(String, String), i64>;
 
 impl Engine {
-    async fn put_report_object(
-        &self,
-        dest: &Bucket,
-        key: String,
-        body: Vec<u8>,
-        content_type: &str,
-    ) -> EngineResult<()> {
-        let len = body.len() as u64;
-        let body = futures::stream::once(async move { Ok(bytes::Bytes::from(body)) }).boxed();
-        let req = PutObject {
-            key,
-            headers: ObjectHeaders { content_type: Some(content_type.into()), ..ObjectHeaders::default() },
-            body,
-            claims: BodyClaims { content_length: Some(len), ..BodyClaims::none() },
-            // The store applies the destination's default retention, as to any write.
-            lock: LockState::default(),
-            conditions: WriteConditions::default(),
-        };
-        self.put_object(dest, req, holdfast_meta::TagSet::new()).await?;
-        Ok(())
+    /// Lets `gate` judge every object of a report from now on; until it is set, no report
+    /// is written.
+    pub fn set_report_gate(&self, gate: Arc<dyn ReportGate>) {
+        let _ = self.report_gate.set(gate);
     }
 
-    /// Writes the data file, returns its manifest entry.
-    async fn flush_data(&self, dest: &Bucket, root: &str, file: DataFile) -> EngineResult<serde_json::Value> {
-        let body = file.gz.finish().map_err(|e| MetaError::Internal(format!("inventory gzip: {e}")))?;
-        let key = format!("{root}/data/{}.csv.gz", uuid::Uuid::new_v4());
-        let entry = serde_json::json!({
-            "key": key,
-            "size": body.len(),
-            "MD5checksum": hex::encode(md5::Md5::digest(&body)),
-        });
-        self.put_report_object(dest, key, body, "application/x-gzip").await?;
-        Ok(entry)
-    }
-
-    /// Writes one report of `config` for the period starting at `period`: the data files,
-    /// then `manifest.json`, then `manifest.checksum`. Returns the manifest's key.
-    pub async fn write_inventory_report(
+    /// One pass: every enabled configuration whose current period has no report yet gets
+    /// one. Returns the manifests written. With a lease, the pass renews it as it goes and
+    /// stops once it is lost. `refused` remembers the refusals already recorded.
+    pub async fn inventory_pass(
         &self,
-        source: &str,
-        config: &InventoryConfig,
-        period: UtcMillis,
+        settings: &InventorySettings,
         lease: Option<&InventoryLease>,
-    ) -> EngineResult<String> {
-        let dest = self.bucket(&config.destination_bucket).await?.ok_or(EngineError::Meta(MetaError::NoSuchBucket))?;
-        let root = report_root(source, config);
-        let fields = ordered_fields(config);
-        let prefix = config.prefix.clone().unwrap_or_default();
-        let with_replication = fields.contains(&"ReplicationStatus");
-        let mut files = Vec::new();
-        let mut file = DataFile::new();
-        let (mut after, mut after_version) = (None, None);
-        loop {
-            let page = self
-                .meta
-                .list_versions(ListQuery {
-                    bucket: source.to_owned(),
-                    prefix: prefix.clone(),
-                    delimiter: None,
-                    after: after.take(),
-                    after_version: after_version.take(),
-                    max_keys: PAGE,
-                })
-                .await?;
-            if let Some(lease) = lease {
-                lease.keep(self).await?;
-            }
-            for v in &page.versions {
-                // Current: the versions a ListObjects shows (no delete markers, no older versions).
-                if config.versions == InventoryVersions::Current && (!v.is_latest || v.is_delete_marker()) {
-                    continue;
-                }
-                let row = if with_replication && !v.is_delete_marker() {
-                    // Listings do not carry the replication status; the read of GET and HEAD does.
-                    let sel = VersionSelector::Id(v.version_id.clone());
-                    match self.meta.version_for_read(source, &v.key, &sel, false).await {
-                        Ok((read, _)) => {
-                            csv_row(source, &VersionRecord { replication: read.replication, ..v.clone() }, &fields)
-                        }
-                        // Gone since it was listed: not in this report.
-                        Err(MetaError::NoSuchKey | MetaError::NoSuchVersion) => continue,
-                        Err(e) => return Err(e.into()),
-                    }
-                } else {
-                    csv_row(source, v, &fields)
-                };
-                file.gz.write_all(row.as_bytes()).map_err(|e| MetaError::Internal(format!("inventory gzip: {e}")))?;
-                file.rows += 1;
-                if file.rows >= ROWS_PER_FILE {
-                    files.push(self.flush_data(&dest, &root, std::mem::replace(&mut file, DataFile::new())).await?);
-                }
-            }
-            if !page.truncated || page.next_marker.is_none() {
-                break;
-            }
-            after = page.next_marker;
-            after_version = page.next_version_marker;
-        }
-        if file.rows > 0 || files.is_empty() {
-            files.push(self.flush_data(&dest, &root, file).await?);
-        }
-        let manifest = serde_json::json!({
-            "sourceBucket": source,
-            "destinationBucket": format!("arn:aws:s3:::{}", config.destination_bucket),
-            "version": "2016-11-30",
-            "creationTimestamp": self.clock.now().0.to_string(),
-            "fileFormat": "CSV",
-            "fileSchema": file_schema(config),
-            "files": files,
-        });
-        let body = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
-        let checksum = hex::encode(md5::Md5::digest(&body));
-        let folder = format!("{root}/{}", report_folder(period));
-        let manifest_key = format!("{folder}/manifest.json");
-        self.put_report_object(&dest, manifest_key.clone(), body, "application/json").await?;
-        self.put_report_object(&dest, format!("{folder}/manifest.checksum"), checksum.into_bytes(), "text/plain")
-            .await?;
-        Ok(manifest_key)
-    }
-
-    /// Whether the report of `config` for `period` is written already (its checksum file,
-    /// the last object of a report, exists).
-    async fn inventory_written(&self, source: &str, config: &InventoryConfig, period: UtcMillis) -> EngineResult<bool> {
-        let key = format!("{}/{}/manifest.checksum", report_root(source, config), report_folder(period));
-        match self.meta.version(&config.destination_bucket, &key, &VersionSelector::Latest).await {
-            Ok(v) => Ok(!v.is_delete_marker()),
-            Err(MetaError::NoSuchKey | MetaError::NoSuchVersion) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// One pass: every enabled CSV configuration whose current period has no report yet
-    /// gets one. Returns the manifests written. With a lease, the pass renews it as it goes
-    /// and stops once it is lost.
-    pub async fn inventory_pass(&self, day_ms: i64, lease: Option<&InventoryLease>) -> EngineResult<Vec<String>> {
+        refused: &mut Refusals,
+    ) -> EngineResult<Vec<String>> {
         let mut written = Vec::new();
+        let Some(gate) = self.report_gate.get().map(Arc::clone) else { return Ok(written) };
+        let mut seen = Refusals::new();
         for bucket in self.meta.buckets().await? {
             let configs = self.inventory_configs(&bucket.name).await?;
-            for config in configs.configs.iter().filter(|c| c.enabled && c.format == InventoryFormat::Csv) {
+            for config in configs.configs.iter().filter(|c| c.enabled) {
                 if let Some(lease) = lease {
                     lease.keep(self).await?;
                 }
-                let period = period_start(config.frequency, self.clock.now(), day_ms);
+                let period = period_start(config.frequency, self.clock.now(), settings.day_ms);
                 if self.inventory_written(&bucket.name, config, period).await? {
                     continue;
                 }
-                match self.write_inventory_report(&bucket.name, config, period, lease).await {
+                let report = self
+                    .write_inventory_report(&bucket.name, config, period, settings.rows_per_file, gate.as_ref(), lease)
+                    .await;
+                match report {
                     Ok(key) => {
                         metrics::counter!("holdfast_inventory_reports_total").increment(1);
                         written.push(key);
                     }
-                    Err(e) => {
+                    Err(ReportFailure::Denied { key }) => {
+                        metrics::counter!("holdfast_inventory_reports_failed_total", "reason" => "AccessDenied")
+                            .increment(1);
+                        let id = (bucket.name.clone(), config.id.clone());
+                        let first = refused.get(&id) != Some(&period.0);
+                        seen.insert(id, period.0);
+                        if first {
+                            self.record_refusal(&bucket.name, config, period, &key);
+                        }
+                    }
+                    Err(ReportFailure::Error(e)) => {
+                        metrics::counter!("holdfast_inventory_reports_failed_total", "reason" => "error").increment(1);
                         tracing::warn!(bucket = %bucket.name, id = %config.id, error = %e, "inventory report failed")
                     }
                 }
             }
         }
+        *refused = seen;
         Ok(written)
+    }
+
+    /// A report the destination's policy refused: a log line and one audit record per
+    /// period, as the PutObject AWS's service principal would have been refused.
+    fn record_refusal(&self, source: &str, config: &InventoryConfig, period: UtcMillis, key: &str) {
+        tracing::warn!(
+            bucket = %source,
+            id = %config.id,
+            destination = %config.destination_bucket,
+            key = %key,
+            "inventory report refused: the destination bucket's policy does not allow s3.amazonaws.com to put it"
+        );
+        if let Some(log) = self.audit() {
+            let mut r = AuditRecord::new("PutObject", self.clock.now());
+            r.principal = Some("holdfast:inventory".into());
+            r.bucket = Some(config.destination_bucket.clone());
+            r.key = Some(key.to_owned());
+            r.status = Some(403);
+            r.code = Some("AccessDenied".into());
+            r.detail = Some(serde_json::json!({
+                "inventory": { "sourceBucket": source, "id": config.id, "period": report_folder(period) },
+                "principal": { "Service": "s3.amazonaws.com" },
+            }));
+            log.append(r);
+        }
     }
 
     /// Runs passes until the process ends, whenever this process holds the inventory lease
@@ -450,10 +249,11 @@ impl Engine {
         tokio::spawn(async move {
             let wake = Duration::from_millis(u64::try_from(settings.day_ms / 4).unwrap_or(0).clamp(100, 60_000));
             let lease = InventoryLease::new(holder, crate::lifecycle::lease_ttl(wake));
+            let mut refused = Refusals::new();
             loop {
                 let held = lease.take(&engine).await;
                 if held {
-                    match engine.inventory_pass(settings.day_ms, Some(&lease)).await {
+                    match engine.inventory_pass(&settings, Some(&lease), &mut refused).await {
                         Ok(w) if !w.is_empty() => tracing::info!(reports = ?w, "inventory reports written"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "inventory pass failed"),
@@ -462,44 +262,5 @@ impl Engine {
                 tokio::time::sleep(wake).await;
             }
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_url_encoded_as_aws_writes_them() {
-        assert_eq!(encode_key("logs/a b+c,é\"~"), "logs/a+b%2Bc%2C%C3%A9%22~");
-    }
-
-    #[test]
-    fn folders_and_periods() {
-        let at = UtcMillis::parse("2026-12-07T01:23:45.678Z").unwrap();
-        assert_eq!(report_folder(at), "2026-12-07T01-23Z");
-        let day = period_start(InventoryFrequency::Daily, at, 86_400_000);
-        assert_eq!(report_folder(day), "2026-12-07T00-00Z");
-        let week = period_start(InventoryFrequency::Weekly, at, 86_400_000);
-        assert!(week <= day && day.0 - week.0 < 7 * 86_400_000 && week.0 % (7 * 86_400_000) == 0);
-    }
-
-    #[test]
-    fn every_value_is_quoted_and_a_marker_has_only_its_date() {
-        let v = VersionRecord {
-            seq: 1,
-            bucket: "b".into(),
-            key: "k\"".into(),
-            version_id: "null".into(),
-            last_modified: UtcMillis(0),
-            is_latest: true,
-            object: None,
-            lock: LockState::default(),
-            replication: None,
-        };
-        assert_eq!(
-            csv_row("b", &v, &["Size", "LastModifiedDate", "ObjectLockMode"]),
-            "\"b\",\"k%22\",\"\",\"true\",\"true\",\"\",\"1970-01-01T00:00:00.000Z\",\"\"\n"
-        );
     }
 }
