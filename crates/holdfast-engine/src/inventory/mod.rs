@@ -216,8 +216,9 @@ impl Engine {
         Ok(written)
     }
 
-    /// A report the destination's policy refused: a log line and one audit record per
-    /// period, as the PutObject AWS's service principal would have been refused.
+    /// A report the destination's policy refused, the first time in a period: a log line
+    /// and an audit record, as the PutObject of AWS's service principal that was refused.
+    /// (The counter counts every refused attempt.)
     fn record_refusal(&self, source: &str, config: &InventoryConfig, period: UtcMillis, key: &str) {
         tracing::warn!(
             bucket = %source,

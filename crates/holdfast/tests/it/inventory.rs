@@ -728,3 +728,137 @@ async fn inventory_csv_and_parquet_reports_match_the_api_row_by_row() {
     assert_eq!(got, want);
     assert_eq!(got.len(), 5);
 }
+
+/// Every version of every object under `prefix` of `bucket`: (key, version id).
+async fn all_versions(s3: &Client, bucket: &str, prefix: &str) -> Vec<(String, String)> {
+    let out = s3.list_object_versions().bucket(bucket).prefix(prefix).send().await.unwrap();
+    assert_eq!(out.is_truncated(), Some(false));
+    let mut v: Vec<(String, String)> = out
+        .versions()
+        .iter()
+        .map(|v| (v.key().unwrap().to_owned(), v.version_id().unwrap_or("null").to_owned()))
+        .chain(out.delete_markers().iter().map(|m| (m.key().unwrap().to_owned(), m.version_id().unwrap().to_owned())))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The destination bucket's own policy decides whether the writer may put there, as for
+/// AWS's `s3.amazonaws.com` principal: no policy (the same account owns both buckets) or a
+/// policy for another source bucket → nothing at all is written, the refusal is counted
+/// (`holdfast_inventory_reports_failed_total{reason="AccessDenied"}`), logged and in the
+/// audit trail; the report follows at the next pass once the policy allows it.
+#[tokio::test]
+async fn inventory_destination_policy_decides_whether_reports_are_written() {
+    use crate::evidence_support::{audit_records, metric, metrics_text, wait_for};
+    use std::time::Duration;
+    let srv = holdfast_testkit::Server::start_with(
+        env!("CARGO_BIN_EXE_holdfast"),
+        holdfast_testkit::ServerOptions { config_toml: "[inventory]\nday_seconds = 1\n".into(), ..Default::default() },
+    );
+    let s3 = srv.client();
+    let src = plain_bucket(&s3, "invpol").await;
+    set_versioning(&s3, &src, holdfast_testkit::aws_sdk_s3::types::BucketVersioningStatus::Enabled).await;
+    crate::object_lock_support::put(&s3, &src, "logs/a", b"a").await;
+    let (none, other, ok) =
+        (plain_bucket(&s3, "invpoln").await, plain_bucket(&s3, "invpolo").await, plain_bucket(&s3, "invpolk").await);
+    // A policy for another source bucket: the condition on aws:SourceArn does not hold.
+    allow_writer(&s3, &other, "some-other-source").await;
+    allow_writer(&s3, &ok, &src).await;
+    for (id, dest, format) in [("none", &none, "CSV"), ("other", &other, "Parquet"), ("ok", &ok, "Parquet")] {
+        put(&s3, &src, id, config(id, dest, &["Size"], format)).await.unwrap();
+    }
+    wait_report(&s3, &ok, &format!("reports/{src}/ok/")).await;
+    // Several more passes: still nothing in the refused destinations, not even a data file.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(all_versions(&s3, &none, "").await, []);
+    assert_eq!(all_versions(&s3, &other, "").await, []);
+    let text = metrics_text(&srv.addr).await;
+    let refused = metric(&text, "holdfast_inventory_reports_failed_total{reason=\"AccessDenied\"}").unwrap_or(0.0);
+    assert!(refused >= 2.0, "{refused}");
+    assert!(metric(&text, "holdfast_inventory_reports_total").unwrap() >= 1.0);
+    let data_dir = srv.data_dir.clone();
+    let (none2, other2) = (none.clone(), other.clone());
+    let records = wait_for("the refusals in the audit trail", Duration::from_secs(10), async || {
+        let r: Vec<serde_json::Value> = audit_records(&data_dir)
+            .into_iter()
+            .filter(|r| r["principal"] == "holdfast:inventory" && r["code"] == "AccessDenied")
+            .collect();
+        let named = |b: &str| r.iter().any(|x| x["bucket"] == b);
+        (named(&none2) && named(&other2)).then_some(r)
+    })
+    .await;
+    for r in &records {
+        assert_eq!(r["op"], "PutObject");
+        assert_eq!(r["status"], 403);
+        assert_eq!(r["detail"]["principal"]["Service"], "s3.amazonaws.com");
+        assert_eq!(r["detail"]["inventory"]["sourceBucket"], src.as_str());
+        let id = r["detail"]["inventory"]["id"].as_str().unwrap();
+        assert!(["none", "other"].contains(&id), "{r}");
+        assert!(r["key"].as_str().unwrap().starts_with(&format!("reports/{src}/{id}/")), "{r}");
+    }
+    // Allowed now: the next pass writes the report.
+    allow_writer(&s3, &none, &src).await;
+    let folder = wait_report(&s3, &none, &format!("reports/{src}/none/")).await;
+    let (manifest, _) = read_report(&s3, &none, &folder).await;
+    assert_eq!(manifest["fileFormat"], "CSV");
+    assert!(all_versions(&s3, &other, "").await.is_empty());
+}
+
+/// Two gateways sharing one PostgreSQL store, both with a one-second inventory day: one
+/// writer per run (the `inventory` lease), so each configuration's report folder holds
+/// exactly one manifest (one version of each object), and every data file in the
+/// destination is named by exactly one manifest (no second writer's files).
+#[tokio::test]
+async fn inventory_two_gateways_write_one_report_per_period() {
+    use holdfast_testkit::aws_sdk_s3::types::BucketVersioningStatus;
+    use holdfast_testkit::{Postgres, Server, ServerOptions};
+    use std::collections::BTreeMap;
+    let url = Postgres::shared().fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let options = || ServerOptions {
+        config_toml: format!(
+            "[meta]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n[inventory]\nday_seconds = 1\n"
+        ),
+        ..Default::default()
+    };
+    let gateways: Vec<Server> =
+        (0..2).map(|_| Server::start_in(env!("CARGO_BIN_EXE_holdfast"), &data, options())).collect();
+    let s3 = gateways[1].client();
+    let src = plain_bucket(&s3, "inv2gw").await;
+    set_versioning(&s3, &src, BucketVersioningStatus::Enabled).await;
+    let dst = plain_bucket(&s3, "inv2gwd").await;
+    // Versioned: a second write of a manifest would show as a second version.
+    set_versioning(&s3, &dst, BucketVersioningStatus::Enabled).await;
+    allow_writer(&s3, &dst, &src).await;
+    for i in 0..20 {
+        crate::object_lock_support::put(&s3, &src, &format!("logs/{i:02}"), b"x").await;
+    }
+    put(&s3, &src, "csv", config("csv", &dst, &["Size", "ETag"], "CSV")).await.unwrap();
+    put(&s3, &src, "parquet", config("parquet", &dst, &["Size", "ETag"], "Parquet")).await.unwrap();
+    for id in ["csv", "parquet"] {
+        wait_report(&s3, &dst, &format!("reports/{src}/{id}/")).await;
+    }
+    // Both gateways keep passing for three more seconds (days).
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let versions = all_versions(&s3, &dst, "reports/").await;
+    let mut per_key: BTreeMap<&str, usize> = BTreeMap::new();
+    for (k, _) in &versions {
+        *per_key.entry(k.as_str()).or_default() += 1;
+    }
+    assert!(per_key.values().all(|n| *n == 1), "a key written twice: {per_key:?}");
+    let mut named = Vec::new();
+    let mut manifests = 0;
+    for k in per_key.keys().filter(|k| k.ends_with("/manifest.json")) {
+        manifests += 1;
+        let folder = k.strip_suffix("/manifest.json").unwrap();
+        let (manifest, _) = read_report(&s3, &dst, folder).await;
+        named.extend(manifest["files"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap().to_owned()));
+    }
+    assert!(manifests >= 2, "{per_key:?}");
+    let mut data: Vec<String> = per_key.keys().filter(|k| k.contains("/data/")).map(|k| (*k).to_owned()).collect();
+    named.sort();
+    data.sort();
+    assert_eq!(data, named, "every data file named by exactly one manifest");
+}
