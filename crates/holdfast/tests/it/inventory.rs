@@ -862,3 +862,111 @@ async fn inventory_two_gateways_write_one_report_per_period() {
     data.sort();
     assert_eq!(data, named, "every data file named by exactly one manifest");
 }
+
+/// The keys under `prefix` of `bucket` (one page is enough here).
+async fn keys(s3: &Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let page = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+    assert_eq!(page.is_truncated(), Some(false));
+    page.contents().iter().filter_map(|o| o.key()).map(str::to_owned).collect()
+}
+
+/// A full disk under the writer: the data files are refused for space, so no manifest is
+/// written (a manifest never names a missing or partial file) and the failure is counted;
+/// once space returns, the next pass writes the whole report.
+#[tokio::test]
+async fn inventory_report_on_a_full_disk_writes_no_manifest_and_follows_when_space_returns() {
+    use crate::evidence_support::{metric, metrics_text};
+    let fs = holdfast_testkit::Tmpfs::mount("64m");
+    let srv = holdfast_testkit::Server::start_in(
+        env!("CARGO_BIN_EXE_holdfast"),
+        &fs.path().join("data"),
+        holdfast_testkit::ServerOptions {
+            config_toml: format!("[limits]\nmin_free_bytes = {}\n[inventory]\nday_seconds = 1\n", 8 << 20),
+            ..Default::default()
+        },
+    );
+    let s3 = srv.client();
+    let src = lock_bucket(&s3, "invfull").await;
+    let dst = plain_bucket(&s3, "invfulld").await;
+    allow_writer(&s3, &dst, &src).await;
+    for i in 0..10 {
+        crate::object_lock_support::put(&s3, &src, &format!("logs/{i}"), b"x").await;
+    }
+    // The volume is nearly full (another process filled it): less free than the reserve, so
+    // new data is refused while bucket configuration still goes on; then the configuration
+    // arrives.
+    let df = std::process::Command::new("df").args(["-B1", "--output=avail"]).arg(fs.path()).output().unwrap();
+    let avail: usize = String::from_utf8(df.stdout).unwrap().lines().nth(1).unwrap().trim().parse().unwrap();
+    let filler = fs.occupy("filler", avail - (4 << 20));
+    put(&s3, &src, "full", config("full", &dst, &LOCK_FIELDS, "Parquet")).await.unwrap();
+    let mut failed = 0.0;
+    for _ in 0..100 {
+        failed = metric(&metrics_text(&srv.addr).await, "holdfast_inventory_reports_failed_total{reason=\"error\"}")
+            .unwrap_or(0.0);
+        if failed >= 2.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(failed >= 2.0, "the writer tried and failed at least twice: {failed}");
+    assert_eq!(keys(&s3, &dst, "").await, Vec::<String>::new(), "nothing written on a full disk");
+    // Space returns: the next pass writes a complete report.
+    std::fs::remove_file(filler).unwrap();
+    let folder = wait_report(&s3, &dst, &format!("reports/{src}/full/")).await;
+    let (manifest, files) = read_report(&s3, &dst, &folder).await;
+    assert_eq!(manifest["fileFormat"], "Parquet");
+    let rows: usize = pyarrow_read(&files).as_array().unwrap().iter().map(|f| f["rows"].as_array().unwrap().len()).sum();
+    assert_eq!(rows, 10);
+}
+
+/// SIGKILL while a report's data files are being written (one row a file, so there are
+/// many): no manifest, so the report is simply absent (the data files written stay, named
+/// by no manifest, as AWS documents for its own partial deliveries); after the restart the
+/// next pass writes a complete report whose manifest names only files of its own.
+#[tokio::test]
+async fn inventory_sigkill_before_the_manifest_leaves_no_report_and_the_next_run_writes_one() {
+    let mut srv = holdfast_testkit::Server::start_with(
+        env!("CARGO_BIN_EXE_holdfast"),
+        holdfast_testkit::ServerOptions {
+            config_toml: "[inventory]\nday_seconds = 1\nrows_per_file = 1\n".into(),
+            ..Default::default()
+        },
+    );
+    let s3 = srv.client();
+    let src = lock_bucket(&s3, "invkill").await;
+    let dst = plain_bucket(&s3, "invkilld").await;
+    allow_writer(&s3, &dst, &src).await;
+    const N: usize = 120;
+    for i in 0..N {
+        crate::object_lock_support::put(&s3, &src, &format!("logs/{i:03}"), b"x").await;
+    }
+    let root = format!("reports/{src}/kill/");
+    put(&s3, &src, "kill", config("kill", &dst, &["Size"], "CSV")).await.unwrap();
+    // Killed as soon as the first data file is there: more than a hundred remain to write.
+    let mut seen = Vec::new();
+    for _ in 0..1000 {
+        seen = keys(&s3, &dst, &root).await;
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    srv.kill();
+    assert!(!seen.is_empty() && seen.iter().all(|k| k.contains("/data/")), "{seen:?}");
+    srv.start_again();
+    let s3 = srv.client();
+    let folder = wait_report(&s3, &dst, &root).await;
+    let (manifest, files) = read_report(&s3, &dst, &folder).await;
+    assert_eq!(files.len(), N, "one file a row");
+    let named: Vec<&str> = manifest["files"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
+    assert!(seen.iter().all(|o| !named.contains(&o.as_str())), "the new manifest names only its own files");
+    // Besides the complete reports' manifests, checksums and symlink.txt files (one report,
+    // or two across a minute's turn), only data files, the killed run's among them.
+    let all = keys(&s3, &dst, &root).await;
+    let data = all.iter().filter(|k| k.contains("/data/")).count();
+    let ends = ["/manifest.json", "/manifest.checksum", "/symlink.txt"];
+    assert!(all.iter().filter(|k| !k.contains("/data/")).all(|k| ends.iter().any(|e| k.ends_with(e))), "{all:?}");
+    assert!(data > N, "{data}");
+    let rows = csv_rows(&["Bucket", "Key", "VersionId", "IsLatest", "IsDeleteMarker", "Size"], &files);
+    assert_eq!(rows.len(), N);
+}
