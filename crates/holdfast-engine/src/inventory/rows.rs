@@ -3,7 +3,7 @@
 //! (`message s3.inventory { ... }`). Amazon S3 User Guide, "Locating your inventory list".
 
 use holdfast_lock::{LegalHold, Mode};
-use holdfast_meta::{InventoryConfig, VersionRecord};
+use holdfast_meta::{InventoryConfig, InventoryVersions, VersionRecord};
 
 /// The optional fields in AWS's order, with their Parquet column and type.
 const OPTIONAL: [(&str, &str, Kind); 15] = [
@@ -53,14 +53,20 @@ pub enum Value {
     Null,
 }
 
-/// A report's columns: the fixed ones, then the configuration's optional fields in AWS's
+/// A report's columns: the fixed ones (bucket and key first), then the configuration's optional fields in AWS's
 /// order, whatever order the configuration gives.
 #[derive(Debug, Clone)]
 pub struct Columns(Vec<(&'static str, &'static str, Kind)>);
 
 impl Columns {
     pub fn of(config: &InventoryConfig) -> Self {
-        let mut cols = FIXED.to_vec();
+        // A report of current versions has no VersionId, IsLatest nor IsDeleteMarker (AWS
+        // User Guide, "Amazon S3 Inventory list").
+        let fixed = match config.versions {
+            InventoryVersions::All => &FIXED[..],
+            InventoryVersions::Current => &FIXED[..2],
+        };
+        let mut cols = fixed.to_vec();
         cols.extend(OPTIONAL.iter().copied().filter(|(f, _, _)| config.optional_fields.iter().any(|c| c == f)));
         Self(cols)
     }
@@ -194,7 +200,7 @@ pub fn csv_line(values: &[Value]) -> String {
 mod tests {
     use super::*;
     use holdfast_lock::{LockState, UtcMillis};
-    use holdfast_meta::{InventoryFormat, InventoryFrequency, InventoryVersions};
+    use holdfast_meta::{InventoryFormat, InventoryFrequency};
 
     fn config(fields: &[&str]) -> InventoryConfig {
         InventoryConfig {
@@ -236,6 +242,12 @@ mod tests {
             "\"b\",\"k%22\",\"\",\"true\",\"true\",\"\",\"1970-01-01T00:00:00.000Z\",\"\"\n"
         );
         assert_eq!(cols.csv_schema(), "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ObjectLockMode");
+        let current = Columns::of(&InventoryConfig { versions: InventoryVersions::Current, ..config(&["Size"]) });
+        assert_eq!(current.csv_schema(), "Bucket, Key, Size");
+        assert_eq!(
+            current.parquet_schema(),
+            "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional int64 size; }"
+        );
     }
 
     /// The schema string of AWS's documented Parquet manifest, for every field it lists.
