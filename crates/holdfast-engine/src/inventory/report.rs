@@ -75,6 +75,28 @@ pub fn report_root(source: &str, config: &InventoryConfig) -> String {
     }
 }
 
+/// `manifest.json`, its members in the order of AWS's documented examples.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest<'a> {
+    source_bucket: &'a str,
+    destination_bucket: String,
+    version: &'static str,
+    /// Milliseconds since the epoch, as a string.
+    creation_timestamp: String,
+    file_format: &'static str,
+    file_schema: String,
+    files: Vec<ManifestFile>,
+}
+
+#[derive(serde::Serialize)]
+struct ManifestFile {
+    key: String,
+    size: usize,
+    #[serde(rename = "MD5checksum")]
+    md5_checksum: String,
+}
+
 /// The keys of one report.
 struct Layout {
     root: String,
@@ -125,15 +147,11 @@ impl Writer<'_> {
     }
 
     /// Writes the data file, returns its manifest entry.
-    async fn flush(&self, layout: &Layout, file: DataFile) -> Result<serde_json::Value, ReportFailure> {
+    async fn flush(&self, layout: &Layout, file: DataFile) -> Result<ManifestFile, ReportFailure> {
         let key = layout.data_key(&file);
         let content_type = file.content_type();
         let body = file.finish()?;
-        let entry = serde_json::json!({
-            "key": key,
-            "size": body.len(),
-            "MD5checksum": hex::encode(md5::Md5::digest(&body)),
-        });
+        let entry = ManifestFile { key: key.clone(), size: body.len(), md5_checksum: hex::encode(md5::Md5::digest(&body)) };
         self.put(key, body, content_type).await?;
         Ok(entry)
     }
@@ -225,17 +243,16 @@ impl Engine {
             InventoryFormat::Csv => ("CSV", columns.csv_schema()),
             InventoryFormat::Parquet => ("Parquet", columns.parquet_schema()),
         };
-        let symlink: String =
-            files.iter().filter_map(|f| f["key"].as_str()).map(|k| format!("s3://{}/{k}\n", w.dest.name)).collect();
-        let manifest = serde_json::json!({
-            "sourceBucket": source,
-            "destinationBucket": format!("arn:aws:s3:::{}", config.destination_bucket),
-            "version": "2016-11-30",
-            "creationTimestamp": self.clock.now().0.to_string(),
-            "fileFormat": format,
-            "fileSchema": schema,
-            "files": files,
-        });
+        let symlink: String = files.iter().map(|f| format!("s3://{}/{}\n", w.dest.name, f.key)).collect();
+        let manifest = Manifest {
+            source_bucket: source,
+            destination_bucket: format!("arn:aws:s3:::{}", config.destination_bucket),
+            version: "2016-11-30",
+            creation_timestamp: self.clock.now().0.to_string(),
+            file_format: format,
+            file_schema: schema,
+            files,
+        };
         let body = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
         let checksum = hex::encode(md5::Md5::digest(&body));
         let manifest_key = format!("{}/manifest.json", layout.folder);
@@ -267,6 +284,24 @@ mod tests {
     use super::*;
     use crate::inventory::period_start;
     use holdfast_meta::InventoryFrequency;
+
+    /// The members in the order of AWS's examples (readers do not care; people comparing do).
+    #[test]
+    fn manifest_members_in_aws_order() {
+        let m = Manifest {
+            source_bucket: "s",
+            destination_bucket: "arn:aws:s3:::d".into(),
+            version: "2016-11-30",
+            creation_timestamp: "1".into(),
+            file_format: "CSV",
+            file_schema: "Bucket, Key".into(),
+            files: vec![ManifestFile { key: "k".into(), size: 2, md5_checksum: "m".into() }],
+        };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"sourceBucket":"s","destinationBucket":"arn:aws:s3:::d","version":"2016-11-30","creationTimestamp":"1","fileFormat":"CSV","fileSchema":"Bucket, Key","files":[{"key":"k","size":2,"MD5checksum":"m"}]}"#
+        );
+    }
 
     #[test]
     fn folders_partitions_and_periods() {
