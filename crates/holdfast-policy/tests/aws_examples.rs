@@ -568,11 +568,7 @@ fn inventory_destination_bucket_policy() {
     let writer = |source: &str, account: &str| {
         context(
             &s3,
-            &[
-                ("aws:SourceArn", source),
-                ("aws:SourceAccount", account),
-                ("s3:x-amz-acl", "bucket-owner-full-control"),
-            ],
+            &[("aws:SourceArn", source), ("aws:SourceAccount", account), ("s3:x-amz-acl", "bucket-owner-full-control")],
         )
     };
     let ok = writer("arn:aws:s3:::amzn-s3-demo-source-bucket", ACCOUNT);

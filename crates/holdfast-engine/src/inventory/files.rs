@@ -92,10 +92,8 @@ impl ParquetFile {
     fn new(columns: &Columns) -> EngineResult<Self> {
         let schema = parquet::schema::parser::parse_message_type(&columns.parquet_schema())
             .map_err(|e| internal("parquet schema", e))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_created_by("holdfast".into())
-            .build();
+        let props =
+            WriterProperties::builder().set_compression(Compression::SNAPPY).set_created_by("holdfast".into()).build();
         let writer = SerializedFileWriter::new(Vec::new(), Arc::new(schema), Arc::new(props))
             .map_err(|e| internal("parquet", e))?;
         Ok(Self { writer, kinds: columns.kinds().collect(), pending: vec![Vec::new(); columns.len()], rows: 0 })
@@ -119,9 +117,10 @@ impl ParquetFile {
         let mut group = self.writer.next_row_group().map_err(|e| internal("parquet", e))?;
         for (i, values) in self.pending.iter_mut().enumerate() {
             let values = std::mem::take(values);
-            let mut col = group.next_column().map_err(|e| internal("parquet", e))?.ok_or_else(|| {
-                internal("parquet", "fewer columns in the schema than in the row")
-            })?;
+            let mut col = group
+                .next_column()
+                .map_err(|e| internal("parquet", e))?
+                .ok_or_else(|| internal("parquet", "fewer columns in the schema than in the row"))?;
             // Bucket and key are required: no definition levels.
             let required = i < 2;
             let defs: Vec<i16> = values.iter().map(|v| i16::from(*v != Value::Null)).collect();

@@ -3,9 +3,9 @@
 //! (its presence says the report is complete). Every object goes through the destination's
 //! policy as a PutObject by Amazon S3's service principal ([`ReportGate`]).
 
+use super::InventoryLease;
 use super::files::DataFile;
 use super::rows::Columns;
-use super::InventoryLease;
 use crate::{BodyClaims, Engine, EngineError, EngineResult, PutObject};
 use futures::StreamExt as _;
 use holdfast_lock::{LockState, UtcMillis};
@@ -30,7 +30,9 @@ pub trait ReportGate: Send + Sync + 'static {
 #[derive(Debug)]
 pub enum ReportFailure {
     /// The destination's policy does not allow the service principal to put `key`.
-    Denied { key: String },
+    Denied {
+        key: String,
+    },
     Error(EngineError),
 }
 
@@ -49,7 +51,9 @@ impl From<MetaError> for ReportFailure {
 impl std::fmt::Display for ReportFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Denied { key } => write!(f, "the destination bucket's policy does not allow s3.amazonaws.com to put {key}"),
+            Self::Denied { key } => {
+                write!(f, "the destination bucket's policy does not allow s3.amazonaws.com to put {key}")
+            }
             Self::Error(e) => write!(f, "{e}"),
         }
     }
@@ -151,7 +155,8 @@ impl Writer<'_> {
         let key = layout.data_key(&file);
         let content_type = file.content_type();
         let body = file.finish()?;
-        let entry = ManifestFile { key: key.clone(), size: body.len(), md5_checksum: hex::encode(md5::Md5::digest(&body)) };
+        let entry =
+            ManifestFile { key: key.clone(), size: body.len(), md5_checksum: hex::encode(md5::Md5::digest(&body)) };
         self.put(key, body, content_type).await?;
         Ok(entry)
     }

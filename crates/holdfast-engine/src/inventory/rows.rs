@@ -148,9 +148,7 @@ impl Columns {
                 // Holdfast has no server-side encryption.
                 ("EncryptionStatus", Some(_)) => s("NOT-SSE"),
                 ("ReplicationStatus", Some(_)) => v.replication.map_or(Value::Null, |r| s(r.as_str())),
-                ("ChecksumAlgorithm", Some(o)) => {
-                    o.checksum.as_ref().map_or(Value::Null, |c| s(c.algorithm.as_str()))
-                }
+                ("ChecksumAlgorithm", Some(o)) => o.checksum.as_ref().map_or(Value::Null, |c| s(c.algorithm.as_str())),
                 _ => Value::Null,
             })
             .collect()
@@ -241,7 +239,10 @@ mod tests {
             csv_line(&cols.values("b", &v)),
             "\"b\",\"k%22\",\"\",\"true\",\"true\",\"\",\"1970-01-01T00:00:00.000Z\",\"\"\n"
         );
-        assert_eq!(cols.csv_schema(), "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ObjectLockMode");
+        assert_eq!(
+            cols.csv_schema(),
+            "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ObjectLockMode"
+        );
         let current = Columns::of(&InventoryConfig { versions: InventoryVersions::Current, ..config(&["Size"]) });
         assert_eq!(current.csv_schema(), "Bucket, Key, Size");
         assert_eq!(

@@ -484,7 +484,8 @@ fn parquet_rows(read: &serde_json::Value) -> Rows {
                 .unwrap()
                 .iter()
                 .map(|(name, v)| {
-                    let csv = PARQUET_NAMES.iter().find(|(_, p)| p == name).unwrap_or_else(|| panic!("column {name}")).0;
+                    let csv =
+                        PARQUET_NAMES.iter().find(|(_, p)| p == name).unwrap_or_else(|| panic!("column {name}")).0;
                     let v = match v {
                         serde_json::Value::Null => None,
                         serde_json::Value::String(s) => Some(s.clone()),
@@ -637,7 +638,13 @@ async fn inventory_csv_and_parquet_reports_match_the_api_row_by_row() {
     let mut modes: Vec<String> = want
         .values()
         .filter(|r| r["IsDeleteMarker"].as_deref() == Some("false"))
-        .map(|r| format!("{}/{}", r["ObjectLockMode"].clone().unwrap_or_default(), r["ObjectLockLegalHoldStatus"].clone().unwrap()))
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["ObjectLockMode"].clone().unwrap_or_default(),
+                r["ObjectLockLegalHoldStatus"].clone().unwrap()
+            )
+        })
         .collect();
     modes.sort();
     assert_eq!(modes, ["/OFF", "/OFF", "/ON", "COMPLIANCE/OFF", "GOVERNANCE/OFF"]);
@@ -684,8 +691,7 @@ async fn inventory_csv_and_parquet_reports_match_the_api_row_by_row() {
             );
             let read = pyarrow_read(&files);
             for file in read.as_array().unwrap() {
-                let types: Vec<(String, String, bool)> =
-                    serde_json::from_value(file["schema"].clone()).unwrap();
+                let types: Vec<(String, String, bool)> = serde_json::from_value(file["schema"].clone()).unwrap();
                 let names: Vec<&str> = types.iter().map(|t| t.0.as_str()).collect();
                 assert_eq!(names, PARQUET_NAMES.map(|p| p.1));
                 for (name, ty, nullable) in &types {
@@ -917,7 +923,8 @@ async fn inventory_report_on_a_full_disk_writes_no_manifest_and_follows_when_spa
     let folder = wait_report(&s3, &dst, &format!("reports/{src}/full/")).await;
     let (manifest, files) = read_report(&s3, &dst, &folder).await;
     assert_eq!(manifest["fileFormat"], "Parquet");
-    let rows: usize = pyarrow_read(&files).as_array().unwrap().iter().map(|f| f["rows"].as_array().unwrap().len()).sum();
+    let rows: usize =
+        pyarrow_read(&files).as_array().unwrap().iter().map(|f| f["rows"].as_array().unwrap().len()).sum();
     assert_eq!(rows, 10);
 }
 
