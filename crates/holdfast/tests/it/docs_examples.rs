@@ -43,6 +43,9 @@
 //! - scale-out.md (2): a PostgreSQL cluster, a shared filesystem and three gateways.
 //! - clients.md (3): keys written `...` and a real host; restic and kopia are not installed in CI.
 //! - performance.md (2): release builds, nginx and benchmarks that run for minutes.
+//! - inventory.md (6): transcripts recorded against a running server (a first report arrives
+//!   within a minute; version ids and report names are that run's), pyarrow / pandas / DuckDB
+//!   from pip, and a million-version benchmark; inventory.rs runs the same steps.
 //! - README.md (3): `cargo run --release` and the whole suite; keys written `...`; an
 //!   installation's /etc/holdfast.toml (config check and `--version` are tests of cli.rs).
 //!
