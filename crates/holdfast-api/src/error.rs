@@ -226,6 +226,7 @@ pub fn meta_error(e: MetaError) -> S3Error {
             C::EntityTooSmall,
             "Your proposed upload is smaller than the minimum allowed object size.",
         ),
+        MetaError::QuotaExceeded { quota, used, incoming } => quota_exceeded(quota, used, incoming),
         // Identity errors have their own (IAM) mapping; reaching here is a bug.
         MetaError::NoSuchEntity(m)
         | MetaError::EntityAlreadyExists(m)
@@ -250,6 +251,19 @@ fn insufficient_storage(free: u64, reserve: u64) -> S3Error {
              {reserve} bytes ({:.1} MiB) are kept in reserve for deletes, lock changes and the audit trail.",
             mib(free),
             mib(reserve)
+        ),
+    )
+}
+
+/// 507 InsufficientStorage, as for a full disk: the bucket's quota (issue #18) leaves no room
+/// for this write. Backup software treats both the same way: the repository is full.
+pub(crate) fn quota_exceeded(quota: u64, used: u64, incoming: u64) -> S3Error {
+    custom(
+        "InsufficientStorage",
+        StatusCode::INSUFFICIENT_STORAGE,
+        &format!(
+            "Insufficient storage to store new data: the bucket's quota is {quota} bytes, {used} bytes are stored, \
+             and {incoming} more bytes would exceed it."
         ),
     )
 }

@@ -16,6 +16,7 @@ mod s3_impl;
 mod strict_xml;
 mod tags;
 
+pub use ops::sosapi::{CAPACITY_XML, SYSTEM_PREFIX, SYSTEM_XML, SosapiConfig};
 pub(crate) use ops::{MAX_XML_BODY, XmlBody, keeps_xml_body, reads_body_whole};
 
 /// The log targets the server turns off unless `HOLDFAST_LOG` sets the filter: s3s's own
@@ -53,6 +54,8 @@ pub struct ApiConfig {
     /// Ids of the remote replication targets declared in the server configuration
     /// (`[replication.target.<id>]`); a replication rule naming any other is refused.
     pub replication_targets: std::collections::BTreeSet<String>,
+    /// Veeam's Smart Object Storage API (`[sosapi]`).
+    pub sosapi: SosapiConfig,
 }
 
 impl Default for ApiConfig {
@@ -63,6 +66,7 @@ impl Default for ApiConfig {
             aws_strict: false,
             event_targets: Default::default(),
             replication_targets: Default::default(),
+            sosapi: SosapiConfig::default(),
         }
     }
 }
@@ -71,11 +75,12 @@ pub struct Gateway {
     engine: Arc<Engine>,
     dir: Arc<holdfast_identity::Directory>,
     config: ApiConfig,
+    sosapi_stamps: ops::sosapi::Stamps,
 }
 
 impl Gateway {
     pub fn new(engine: Arc<Engine>, dir: Arc<holdfast_identity::Directory>, config: ApiConfig) -> Self {
-        Self { engine, dir, config }
+        Self { engine, dir, config, sosapi_stamps: ops::sosapi::Stamps::default() }
     }
 
     async fn bucket(&self, name: &str) -> S3Result<Bucket> {

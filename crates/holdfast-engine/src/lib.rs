@@ -3,6 +3,7 @@
 //! collection afterwards.
 
 mod buckets;
+pub mod capacity;
 pub mod checksum;
 mod clock;
 pub mod cluster;
@@ -31,6 +32,7 @@ pub mod model {
         NotificationRule, ObjectData, ObjectHeaders, StoredChecksum, TagSet, UploadListQuery, VersionRecord,
         VersionSelector, Versioning, WriteConditions, is_supported_event, new_version_id,
     };
+    pub use holdfast_meta::{BucketQuota, SosapiSetting, Tally};
     pub use holdfast_meta::{
         DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
         ReplicationRule, ReplicationStatus, is_well_formed_version_id,

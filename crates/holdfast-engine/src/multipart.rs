@@ -136,7 +136,12 @@ impl Engine {
             (None, Some(want)) => claims.checksum = Some((want, ExpectedChecksum::None)),
             _ => {}
         }
-        let _claim = match self.admit(claims.content_length.unwrap_or(0)) {
+        let incoming = claims.content_length.unwrap_or(0);
+        let admitted = match self.admit(incoming) {
+            Ok(claim) => self.admit_quota(bucket, incoming).await.map(|()| claim),
+            Err(e) => Err(e),
+        };
+        let _claim = match admitted {
             Ok(claim) => claim,
             Err(e) => {
                 crate::ingest::discard(body, claims.content_length).await;

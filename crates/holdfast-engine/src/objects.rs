@@ -133,7 +133,12 @@ impl Engine {
         check_key(&req.key)?;
         // Below the free-space reserve nothing is read or written, except the
         // server's own evidence.
-        let admitted = if admit { self.admit(req.claims.content_length.unwrap_or(0)) } else { Ok(None) };
+        let incoming = req.claims.content_length.unwrap_or(0);
+        let admitted = if admit { self.admit(incoming) } else { Ok(None) };
+        let admitted = match admitted {
+            Ok(claim) if admit => self.admit_quota(&bucket.name, incoming).await.map(|()| claim),
+            other => other,
+        };
         let _claim = match admitted {
             Ok(claim) => claim,
             Err(e) => {
@@ -195,6 +200,7 @@ impl Engine {
             checksum: algorithm.map(|a| (a, crate::ExpectedChecksum::None)),
         };
         let _claim = self.admit(src_obj.size)?;
+        self.admit_quota(&dest.name, src_obj.size).await?;
         let ing = ingest(self.blobs.as_ref(), body, claims, self.config.max_put_size, self.inline_max())
             .await
             .map_err(|e| self.full_disk(e))?;

@@ -317,6 +317,7 @@ impl Engine {
             }
             IncomingContent::Object { headers, body, claims, etag, composite_checksum } => {
                 let _claim = self.admit(claims.content_length.unwrap_or(0))?;
+                self.admit_quota(&bucket.name, claims.content_length.unwrap_or(0)).await?;
                 let ing = crate::ingest::ingest(
                     self.blobs.as_ref(),
                     body,

@@ -46,6 +46,10 @@ pub enum MetaError {
     /// for a bucket without versioning.
     #[error("{0}")]
     InvalidRequest(String),
+    /// The write would take the bucket's stored bytes over its quota (judged in the write's
+    /// own transaction).
+    #[error("bucket quota of {quota} bytes: {used} stored, {incoming} more refused")]
+    QuotaExceeded { quota: u64, used: u64, incoming: u64 },
     #[error("metadata store failure: {0}")]
     Internal(String),
 }

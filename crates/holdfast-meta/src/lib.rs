@@ -12,6 +12,7 @@
 // plans only the stores carry out are unused.
 #![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
+mod capacity;
 mod delete;
 mod error;
 mod identity;
@@ -29,6 +30,7 @@ mod store;
 mod tags;
 mod trail;
 
+pub use capacity::{BucketQuota, SosapiSetting};
 pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
 pub use inventory::*;

@@ -95,6 +95,12 @@ pub enum BucketConfigKind {
     Replication,
     /// JSON of [`InventoryConfigs`](crate::InventoryConfigs).
     Inventory,
+    /// JSON of [`SosapiSetting`](crate::SosapiSetting): the bucket's own Veeam SOSAPI switch
+    /// (absent: the server's `[sosapi] enabled`).
+    Sosapi,
+    /// JSON of [`BucketQuota`](crate::BucketQuota); the store reads it in every transaction
+    /// that writes an object version.
+    Quota,
 }
 
 impl BucketConfigKind {
@@ -104,6 +110,8 @@ impl BucketConfigKind {
             Self::Lifecycle => "lifecycle",
             Self::Replication => "replication",
             Self::Inventory => "inventory",
+            Self::Sosapi => "sosapi",
+            Self::Quota => "quota",
         }
     }
 }

@@ -222,6 +222,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// What is protected at `now`, per bucket (one bucket, or every bucket in name order).
     async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>>;
 
+    /// The versions (delete markers left out) and bytes stored in `bucket`, noncurrent
+    /// versions included: what its quota counts. NoSuchBucket if it does not exist.
+    async fn bucket_usage(&self, bucket: &str) -> MetaResult<crate::Tally>;
+
     // --- Object tags ------------------------------------------------------------
     // Tags are metadata, not protected data: they change on any version whatever its lock
     // state, and go with their version ([`put_version`](Self::put_version) writes them).

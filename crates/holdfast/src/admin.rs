@@ -309,23 +309,7 @@ pub async fn replication_status(
 /// time, printing progress. The server's workers deliver them.
 pub async fn replicate(data_dir: &Path, config: Option<PathBuf>, bucket: String, prefix: String) -> anyhow::Result<()> {
     const PAGE: usize = 1000;
-    let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
-    let meta: std::sync::Arc<dyn MetaStore> = match &cfg.meta {
-        #[cfg(not(feature = "sqlite"))]
-        left_out @ MetaBackend::Sqlite => return Err(left_out.compiled_out()),
-        #[cfg(feature = "sqlite")]
-        MetaBackend::Sqlite => {
-            let path = data_dir.join("meta.db");
-            if !path.is_file() {
-                bail!("no metadata database at {}", path.display());
-            }
-            // Beside a running server: SQLite lets a second writer take turns (WAL, busy timeout).
-            std::sync::Arc::new(
-                holdfast_meta::sqlite::SqliteMeta::open(&path).context("cannot open the metadata database")?,
-            )
-        }
-        MetaBackend::Postgres { .. } => open_meta_of(data_dir, &cfg).await?,
-    };
+    let meta = open_meta_writable(data_dir, config).await?;
     let now = UtcMillis::now_system().max(meta.clock_high_water().await?);
     let (mut after, mut queued, mut pages) = (0i64, 0u64, 0u64);
     loop {
@@ -340,5 +324,85 @@ pub async fn replicate(data_dir: &Path, config: Option<PathBuf>, bucket: String,
         eprintln!("page {pages} (versions up to seq {after}): {queued} queued so far");
     }
     println!("queued {queued} versions of {bucket} for replication");
+    Ok(())
+}
+
+/// The metadata store opened for writing, beside a running server or none: SQLite lets a
+/// second writer take turns (WAL, busy timeout); PostgreSQL is shared anyway.
+async fn open_meta_writable(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
+    let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
+    match &cfg.meta {
+        #[cfg(not(feature = "sqlite"))]
+        left_out @ MetaBackend::Sqlite => Err(left_out.compiled_out()),
+        #[cfg(feature = "sqlite")]
+        MetaBackend::Sqlite => {
+            let path = data_dir.join("meta.db");
+            if !path.is_file() {
+                bail!("no metadata database at {}", path.display());
+            }
+            Ok(std::sync::Arc::new(
+                holdfast_meta::sqlite::SqliteMeta::open(&path).context("cannot open the metadata database")?,
+            ))
+        }
+        MetaBackend::Postgres { .. } => open_meta_of(data_dir, &cfg).await,
+    }
+}
+
+fn no_bucket(bucket: &str) -> impl FnOnce(holdfast_meta::MetaError) -> anyhow::Error + '_ {
+    move |e| match e {
+        holdfast_meta::MetaError::NoSuchBucket => anyhow::anyhow!("no bucket {bucket:?}"),
+        e => anyhow::Error::from(e),
+    }
+}
+
+/// Sets a bucket document with the store's compare-and-swap, retried while another writer
+/// changes it in between.
+async fn swap_doc(
+    meta: &dyn MetaStore,
+    bucket: &str,
+    kind: holdfast_meta::BucketConfigKind,
+    doc: Option<String>,
+) -> anyhow::Result<()> {
+    for _ in 0..10 {
+        let before = meta.bucket_config(bucket, kind).await.map_err(no_bucket(bucket))?;
+        if meta.swap_bucket_config(bucket, kind, before, doc.clone()).await.map_err(no_bucket(bucket))? {
+            return Ok(());
+        }
+    }
+    bail!("the {} setting of {bucket:?} kept changing; try again", kind.as_str())
+}
+
+/// `holdfast admin sosapi enable|disable BUCKET`.
+pub async fn sosapi(data_dir: &Path, config: Option<PathBuf>, bucket: String, enable: bool) -> anyhow::Result<()> {
+    let meta = open_meta_writable(data_dir, config).await?;
+    let doc = serde_json::to_string(&holdfast_meta::SosapiSetting { enabled: enable })?;
+    swap_doc(meta.as_ref(), &bucket, holdfast_meta::BucketConfigKind::Sosapi, Some(doc)).await?;
+    println!("SOSAPI {} for {bucket}", if enable { "enabled" } else { "disabled" });
+    Ok(())
+}
+
+/// `holdfast admin bucket quota BUCKET [--bytes N | --clear]`.
+pub async fn quota(
+    data_dir: &Path,
+    config: Option<PathBuf>,
+    bucket: String,
+    bytes: Option<u64>,
+    clear: bool,
+) -> anyhow::Result<()> {
+    let meta = open_meta_writable(data_dir, config).await?;
+    let kind = holdfast_meta::BucketConfigKind::Quota;
+    if clear || bytes.is_some() {
+        let doc = bytes.map(|b| serde_json::to_string(&holdfast_meta::BucketQuota { bytes: b })).transpose()?;
+        swap_doc(meta.as_ref(), &bucket, kind, doc).await?;
+    }
+    let used = meta.bucket_usage(&bucket).await.map_err(no_bucket(&bucket))?;
+    let quota = meta.bucket_config(&bucket, kind).await.map_err(no_bucket(&bucket))?;
+    let quota: Option<holdfast_meta::BucketQuota> = quota.map(|d| serde_json::from_str(&d)).transpose()?;
+    match quota {
+        Some(q) => {
+            println!("{bucket}: quota {} bytes, {} bytes stored in {} versions", q.bytes, used.bytes, used.versions)
+        }
+        None => println!("{bucket}: no quota, {} bytes stored in {} versions", used.bytes, used.versions),
+    }
     Ok(())
 }

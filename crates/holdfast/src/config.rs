@@ -44,6 +44,51 @@ pub struct FileConfig {
     pub metrics: Option<MetricsFileConfig>,
     /// `[tls]`: HTTPS.
     pub tls: Option<TlsFileConfig>,
+    /// `[sosapi]`: Veeam's Smart Object Storage API (docs/backup-software.md).
+    pub sosapi: Option<SosapiFileConfig>,
+}
+
+/// `[sosapi]`. The recommendations become `system.xml`'s `SystemRecommendations` (left out
+/// when none is set, as Veeam asks by default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SosapiFileConfig {
+    /// Serve `system.xml` and `capacity.xml` in every bucket without a setting of its own
+    /// (`holdfast admin sosapi enable|disable BUCKET`). Default false.
+    pub enabled: Option<bool>,
+    /// `ModelName` (default "Holdfast <version>").
+    pub model_name: Option<String>,
+    pub s3_concurrent_task_limit: Option<u64>,
+    pub s3_multi_object_delete_limit: Option<u64>,
+    pub storage_current_tasks_limit: Option<u64>,
+    /// Veeam block size in KB: 256, 512, 1024, 4096 or 8192.
+    pub kb_block_size: Option<u64>,
+}
+
+/// `[sosapi]` checked against the ranges Veeam's document gives.
+fn sosapi_settings(file: Option<SosapiFileConfig>) -> anyhow::Result<holdfast_api::SosapiConfig> {
+    let f = file.unwrap_or_default();
+    if f.s3_concurrent_task_limit == Some(0) {
+        bail!("[sosapi] s3_concurrent_task_limit must be at least 1");
+    }
+    if f.s3_multi_object_delete_limit.is_some_and(|n| !(1..=1000).contains(&n)) {
+        bail!("[sosapi] s3_multi_object_delete_limit must be between 1 and 1000");
+    }
+    if f.kb_block_size.is_some_and(|n| ![256, 512, 1024, 4096, 8192].contains(&n)) {
+        bail!("[sosapi] kb_block_size must be 256, 512, 1024, 4096 or 8192");
+    }
+    let model_name = f.model_name.unwrap_or_else(|| format!("Holdfast {}", env!("CARGO_PKG_VERSION")));
+    if model_name.is_empty() || model_name.contains('"') || model_name.chars().any(char::is_control) {
+        bail!("[sosapi] model_name must be non-empty text without quotes or control characters");
+    }
+    Ok(holdfast_api::SosapiConfig {
+        enabled: f.enabled.unwrap_or(false),
+        model_name,
+        s3_concurrent_task_limit: f.s3_concurrent_task_limit,
+        s3_multi_object_delete_limit: f.s3_multi_object_delete_limit,
+        storage_current_tasks_limit: f.storage_current_tasks_limit,
+        kb_block_size: f.kb_block_size,
+    })
 }
 
 /// `[tls]`. HTTPS is on when `cert` and `key` are set (here, or `--tls-cert` / `--tls-key`).
@@ -289,6 +334,8 @@ pub struct Config {
     pub replication_multipart: crate::replication_remote::Multipart,
     /// HTTPS; `None`: plain HTTP.
     pub tls: Option<crate::tls::TlsSettings>,
+    /// `[sosapi]`.
+    pub sosapi: holdfast_api::SosapiConfig,
 }
 
 /// How log lines are written to stderr.
@@ -518,6 +565,7 @@ impl Config {
             lifecycle_interval: Duration::from_secs_f64(interval),
             inventory_day_ms: (inventory_day * 1000.0).round() as i64,
             inventory_rows_per_file,
+            sosapi: sosapi_settings(file.sosapi)?,
             anchor: crate::anchor::AnchorSettings::from_file(file.audit.unwrap_or_default())?,
             metrics_access,
             lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),

@@ -213,6 +213,49 @@ enum AdminCommand {
         #[command(flatten)]
         place: PlaceArgs,
     },
+    /// Veeam's Smart Object Storage API (system.xml, capacity.xml) for one bucket,
+    /// whatever `[sosapi] enabled` says.
+    Sosapi {
+        #[command(subcommand)]
+        command: SosapiCommand,
+    },
+    /// Bucket settings kept outside S3.
+    Bucket {
+        #[command(subcommand)]
+        command: BucketCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SosapiCommand {
+    /// Serve the SOSAPI objects in BUCKET.
+    Enable {
+        bucket: String,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
+    /// Do not serve them in BUCKET (it stays plain S3).
+    Disable {
+        bucket: String,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum BucketCommand {
+    /// Sets (`--bytes N`) or removes (`--clear`) the most bytes BUCKET's versions may hold;
+    /// without either, prints the quota and the bytes stored. Writes over it: 507
+    /// InsufficientStorage.
+    Quota {
+        bucket: String,
+        #[arg(long, conflicts_with = "clear")]
+        bytes: Option<u64>,
+        #[arg(long)]
+        clear: bool,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -252,7 +295,7 @@ fn parse() -> Cli {
     let sub = match name {
         "config" => sub.subcommand().map(|(_, m)| m),
         "admin" => match sub.subcommand() {
-            Some(("audit" | "replication", m)) => m.subcommand().map(|(_, m)| m),
+            Some(("audit" | "replication" | "sosapi" | "bucket", m)) => m.subcommand().map(|(_, m)| m),
             other => other.map(|(_, m)| m),
         },
         _ => Some(sub),
@@ -285,6 +328,8 @@ fn parse() -> Cli {
                 | AdminCommand::Restore { place, .. }
                 | AdminCommand::Replicate { place, .. }
                 | AdminCommand::Replication { command: ReplicationCommand::Status { place, .. } }
+                | AdminCommand::Sosapi { command: SosapiCommand::Enable { place, .. } | SosapiCommand::Disable { place, .. } }
+                | AdminCommand::Bucket { command: BucketCommand::Quota { place, .. } }
                 | AdminCommand::Audit { command: AuditCommand::Verify { place } },
         } => {
             if !given("data_dir") {
@@ -346,6 +391,20 @@ fn main() -> std::process::ExitCode {
         Command::Admin { command: AdminCommand::Replicate { bucket, prefix, place } } => place
             .resolve()
             .and_then(|(data_dir, config)| runtime()?.block_on(admin::replicate(&data_dir, config, bucket, prefix))),
+        Command::Admin { command: AdminCommand::Sosapi { command } } => {
+            let (enable, bucket, place) = match command {
+                SosapiCommand::Enable { bucket, place } => (true, bucket, place),
+                SosapiCommand::Disable { bucket, place } => (false, bucket, place),
+            };
+            place
+                .resolve()
+                .and_then(|(data_dir, config)| runtime()?.block_on(admin::sosapi(&data_dir, config, bucket, enable)))
+        }
+        Command::Admin {
+            command: AdminCommand::Bucket { command: BucketCommand::Quota { bucket, bytes, clear, place } },
+        } => place
+            .resolve()
+            .and_then(|(data_dir, config)| runtime()?.block_on(admin::quota(&data_dir, config, bucket, bytes, clear))),
         Command::Bench(args) => match args.hotpath {
             Some(path) => hotpaths::run(path, args.count, args.dry),
             None => holdfast_bench::run(*args),

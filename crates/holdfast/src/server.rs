@@ -394,6 +394,7 @@ fn build_edge(
         aws_strict: config.aws_strict,
         event_targets: evidence.event_targets.clone(),
         replication_targets: config.replication_targets.keys().cloned().collect(),
+        sosapi: config.sosapi.clone(),
     };
     let sealer = Sealer::load_or_create(&config.data_dir).context("cannot load the secret-sealing key")?;
     let accounts = config

@@ -20,6 +20,7 @@ impl Gateway {
         {
             return Err(s3_error!(InvalidLocationConstraint, "The specified location-constraint is not valid"));
         }
+        self.check_create_bucket_acl(&req.headers, &caller_account)?;
         let lock = input.object_lock_enabled_for_bucket.unwrap_or(false);
         // Bucket names are global: another account's bucket is not yours to re-create.
         if self.engine.bucket(&input.bucket).await.map_err(engine_error)?.is_some()

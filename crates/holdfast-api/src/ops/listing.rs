@@ -65,7 +65,63 @@ fn prefixes(page: &ListPage, enc: &Enc) -> Option<Vec<CommonPrefix>> {
         .then(|| page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc.s(p)) }).collect())
 }
 
+/// A generated SOSAPI object as a listing entry: the ETag, size and Last-Modified its GET
+/// and HEAD answer.
+fn system_entry(o: &super::sosapi::SystemObject, enc: &Enc, owner: Option<Owner>) -> Object {
+    Object {
+        e_tag: Some(etag(&o.etag)),
+        key: Some(enc.s(o.key)),
+        last_modified: Some(ts(o.last_modified)),
+        size: i64::try_from(o.body.len()).ok(),
+        storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+        owner,
+        checksum_algorithm: None,
+        checksum_type: None,
+        restore_status: None,
+    }
+}
+
+/// The page as listed, with the generated SOSAPI objects merged in where the bucket has
+/// them (ListObjects and ListObjectsV2; ListObjectVersions lists stored versions only).
+struct Listed {
+    contents: Vec<Object>,
+    prefixes: Option<Vec<CommonPrefix>>,
+    truncated: bool,
+    next_marker: Option<String>,
+}
+
 impl Gateway {
+    /// `page` with the bucket's SOSAPI objects merged in, when it has them and the listing
+    /// can reach the system prefix.
+    async fn listed(&self, q: &ListQuery, page: &ListPage, enc: &Enc, owner: Option<Owner>) -> S3Result<Listed> {
+        // Only a listing that can still reach the generated keys pays for them (capacity.xml
+        // reads the volume and, with a quota, sums the bucket).
+        let reachable = (super::sosapi::SYSTEM_PREFIX.starts_with(q.prefix.as_str())
+            || q.prefix.starts_with(super::sosapi::SYSTEM_PREFIX))
+            && q.after.as_deref().is_none_or(|a| a < super::sosapi::SYSTEM_XML);
+        let system = if reachable && q.max_keys > 0 { self.system_objects(&q.bucket).await? } else { Vec::new() };
+        if system.is_empty() {
+            return Ok(Listed {
+                contents: page.versions.iter().map(|v| object_entry(v, enc, owner.clone())).collect(),
+                prefixes: prefixes(page, enc),
+                truncated: page.truncated,
+                next_marker: page.next_marker.clone(),
+            });
+        }
+        let (entries, truncated, next_marker) =
+            super::sosapi::merge(page, &system, &q.prefix, q.delimiter.as_deref(), q.after.as_deref(), q.max_keys);
+        let mut contents = Vec::new();
+        let mut common = Vec::new();
+        for e in entries {
+            match e {
+                super::sosapi::Entry::Object(v) => contents.push(object_entry(v, enc, owner.clone())),
+                super::sosapi::Entry::System(o) => contents.push(system_entry(o, enc, owner.clone())),
+                super::sosapi::Entry::Prefix(p) => common.push(CommonPrefix { prefix: Some(enc.s(&p)) }),
+            }
+        }
+        Ok(Listed { contents, prefixes: (!common.is_empty()).then_some(common), truncated, next_marker })
+    }
+
     async fn list(&self, q: ListQuery, versions: bool) -> S3Result<ListPage> {
         let bucket = q.bucket.clone();
         let result = if versions { self.engine.list_versions(q).await } else { self.engine.list_objects(q).await };
@@ -79,32 +135,28 @@ impl Gateway {
         let input = req.input;
         let enc = Enc(url_encoding(input.encoding_type.as_ref())?);
         let max = max_keys(input.max_keys)?;
-        let page = self
-            .list(
-                ListQuery {
-                    bucket: input.bucket.clone(),
-                    prefix: input.prefix.clone().unwrap_or_default(),
-                    delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
-                    after: input.marker.clone().filter(|m| !m.is_empty()),
-                    after_version: None,
-                    max_keys: max,
-                },
-                false,
-            )
-            .await?;
+        let q = ListQuery {
+            bucket: input.bucket.clone(),
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
+            after: input.marker.clone().filter(|m| !m.is_empty()),
+            after_version: None,
+            max_keys: max,
+        };
+        let page = self.list(q.clone(), false).await?;
         let owner = self.owner_of(&input.bucket).await?;
-        let contents = page.versions.iter().map(|v| object_entry(v, &enc, Some(owner.clone()))).collect();
+        let listed = self.listed(&q, &page, &enc, Some(owner)).await?;
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(enc.s(input.prefix.as_deref().unwrap_or_default())),
             marker: Some(enc.s(input.marker.as_deref().unwrap_or_default())),
             max_keys: i32::try_from(max).ok(),
-            is_truncated: Some(page.truncated),
-            contents: Some(contents),
-            common_prefixes: prefixes(&page, &enc),
+            is_truncated: Some(listed.truncated),
+            contents: Some(listed.contents),
+            common_prefixes: listed.prefixes,
             delimiter: enc.o(input.delimiter.as_ref()),
             // AWS returns NextMarker only when a delimiter was given.
-            next_marker: if input.delimiter.is_some() { enc.o(page.next_marker.as_ref()) } else { None },
+            next_marker: if input.delimiter.is_some() { enc.o(listed.next_marker.as_ref()) } else { None },
             encoding_type: input.encoding_type,
             request_charged: None,
         }))
@@ -126,32 +178,28 @@ impl Gateway {
             }
         };
         let after = token_marker.or_else(|| input.start_after.clone()).filter(|s| !s.is_empty());
-        let page = self
-            .list(
-                ListQuery {
-                    bucket: input.bucket.clone(),
-                    prefix: input.prefix.clone().unwrap_or_default(),
-                    delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
-                    after,
-                    after_version: None,
-                    max_keys: max,
-                },
-                false,
-            )
-            .await?;
+        let q = ListQuery {
+            bucket: input.bucket.clone(),
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
+            after,
+            after_version: None,
+            max_keys: max,
+        };
+        let page = self.list(q.clone(), false).await?;
         let owner = if input.fetch_owner.unwrap_or(false) { Some(self.owner_of(&input.bucket).await?) } else { None };
-        let contents: Vec<Object> = page.versions.iter().map(|v| object_entry(v, &enc, owner.clone())).collect();
-        let key_count = contents.len() + page.common_prefixes.len();
+        let listed = self.listed(&q, &page, &enc, owner).await?;
+        let key_count = listed.contents.len() + listed.prefixes.as_ref().map_or(0, Vec::len);
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
             prefix: Some(enc.s(input.prefix.as_deref().unwrap_or_default())),
             max_keys: i32::try_from(max).ok(),
             key_count: i32::try_from(key_count).ok(),
             continuation_token: input.continuation_token,
-            is_truncated: Some(page.truncated),
-            next_continuation_token: page.next_marker.as_ref().map(|m| URL_SAFE_NO_PAD.encode(m.as_bytes())),
-            contents: Some(contents),
-            common_prefixes: prefixes(&page, &enc),
+            is_truncated: Some(listed.truncated),
+            next_continuation_token: listed.next_marker.as_ref().map(|m| URL_SAFE_NO_PAD.encode(m.as_bytes())),
+            contents: Some(listed.contents),
+            common_prefixes: listed.prefixes,
             delimiter: enc.o(input.delimiter.as_ref()),
             encoding_type: input.encoding_type,
             start_after: enc.o(input.start_after.as_ref()),

@@ -152,6 +152,7 @@ impl Gateway {
     ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
         let input = req.input;
         let bucket = self.lock_bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let sel = version_selector(input.version_id).map_err(engine_error)?;
         // R3: a missing key is reported before the body is judged.
         if sel == VersionSelector::Latest
@@ -194,6 +195,7 @@ impl Gateway {
     ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
         let input = req.input;
         self.lock_bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let sel = version_selector(input.version_id).map_err(engine_error)?;
         if sel == VersionSelector::Latest
             && let Err(EngineError::Meta(MetaError::NoSuchKey)) =

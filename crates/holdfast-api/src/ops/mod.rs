@@ -1,5 +1,6 @@
 //! One module per group of S3 operations; each function takes the typed s3s request.
 
+pub mod acl;
 pub mod buckets;
 pub mod inventory;
 pub mod lifecycle;
@@ -10,6 +11,7 @@ pub mod notification;
 pub mod objects;
 pub mod policy;
 pub mod replication;
+pub mod sosapi;
 pub mod tagging;
 
 use crate::Gateway;

@@ -26,6 +26,8 @@ impl Gateway {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         let bucket = self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
+        self.check_object_acl_headers(&req.headers, &input.bucket).await?;
         let lock = requested_lock(&req.headers, &req.extensions, self.engine.clock.now())?;
         check_lock_write(&bucket, &lock, None)?;
         let headers = crate::convert::object_headers_of!(input)?;
@@ -64,6 +66,7 @@ impl Gateway {
     pub(crate) async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let S3Request { input, headers, trailing_headers, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let upload = self.engine.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(engine_error)?;
         let claims = body_claims(
             &headers,
@@ -109,6 +112,7 @@ impl Gateway {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let (src_bucket, src_key, version_id) = crate::convert::copy_source(&input.copy_source)?;
         let range = match input.copy_source_range.as_deref() {
             None => None,
@@ -157,6 +161,7 @@ impl Gateway {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
         self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let parts: Vec<EngineCompletedPart> = input
             .multipart_upload
             .and_then(|m| m.parts)

@@ -191,6 +191,8 @@ impl Gateway {
         }
         let S3Request { input, headers, trailing_headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
+        self.check_object_acl_headers(&headers, &input.bucket).await?;
         let lock = requested_lock(&headers, &extensions, self.engine.clock.now())?;
         let claims = body_claims(
             &headers,
@@ -257,6 +259,11 @@ impl Gateway {
     }
 
     pub(crate) async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        if super::sosapi::is_system_key(&req.input.key)
+            && let Some(o) = self.system_object(&req.input.bucket, &req.input.key).await?
+        {
+            return Ok(S3Response::new(Self::system_get(o, req.input.version_id.as_deref())?));
+        }
         let (read, mut out, tag_count) = answer_read!(self, req, true, GetObjectOutput);
         out.tag_count = tag_count;
         let body = read.body.expect("a GET streams the body");
@@ -265,6 +272,11 @@ impl Gateway {
     }
 
     pub(crate) async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        if super::sosapi::is_system_key(&req.input.key)
+            && let Some(o) = self.system_object(&req.input.bucket, &req.input.key).await?
+        {
+            return Ok(S3Response::new(Self::system_head(&o, req.input.version_id.as_deref())?));
+        }
         let (_, out, tag_count) = answer_read!(self, req, false, HeadObjectOutput);
         let mut resp = S3Response::new(out);
         // s3s's HeadObjectOutput has no tag count; AWS (and s3-tests) send it on HEAD too.
@@ -292,6 +304,7 @@ impl Gateway {
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         let bucket = self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let sel = version_selector(input.version_id).map_err(engine_error)?;
         let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
         AuditSlot::update(&req.extensions, |f| f.bypass = bypass == Bypass::Governance);
@@ -319,14 +332,19 @@ impl Gateway {
         let bypass = self.bypass(&bucket, input.bypass_governance_retention, &req.extensions)?;
         AuditSlot::update(&req.extensions, |f| f.bypass = bypass == Bypass::Governance);
         let quiet = input.delete.quiet.unwrap_or(false);
+        let system_refused = input.delete.objects.iter().any(|o| super::sosapi::is_system_key(&o.key))
+            && self.sosapi_enabled(&input.bucket).await?;
         // Deletes run concurrently so that they share group commits; results keep input order.
         let results: Vec<_> = futures::stream::iter(input.delete.objects)
             .map(|obj| {
                 let bucket = input.bucket.clone();
                 async move {
                     let outcome = match version_selector(obj.version_id.clone()) {
-                        Ok(sel) => self.engine.delete_object(&bucket, &obj.key, &sel, bypass).await,
-                        Err(e) => Err(e),
+                        _ if system_refused && super::sosapi::is_system_key(&obj.key) => Err(Self::system_refusal()),
+                        Ok(sel) => {
+                            self.engine.delete_object(&bucket, &obj.key, &sel, bypass).await.map_err(engine_error)
+                        }
+                        Err(e) => Err(engine_error(e)),
                     };
                     (obj, outcome)
                 }
@@ -349,7 +367,6 @@ impl Gateway {
                     }
                 }
                 Err(e) => {
-                    let e = engine_error(e);
                     AuditSlot::update(&req.extensions, |f| {
                         f.refused.push((obj.key.clone(), obj.version_id.clone(), e.code().as_str().to_owned()));
                     });
@@ -369,6 +386,8 @@ impl Gateway {
         let input = req.input;
         let (src_bucket, src_key, src_version) = crate::convert::copy_source(&input.copy_source)?;
         let dest = self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
+        self.check_object_acl_headers(&req.headers, &input.bucket).await?;
         let lock = requested_lock(&req.headers, &req.extensions, self.engine.clock.now())?;
         check_lock_write(&dest, &lock, None)?;
         let metadata = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {

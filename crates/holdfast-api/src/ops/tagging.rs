@@ -53,6 +53,7 @@ impl Gateway {
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         let input = req.input;
         self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let sel = version_selector(input.version_id).map_err(engine_error)?;
         let tags = tags_from_body(&input.tagging, self.config.aws_strict)?;
         let rec = self
@@ -70,6 +71,7 @@ impl Gateway {
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let input = req.input;
         self.bucket(&input.bucket).await?;
+        self.refuse_system_write(&input.bucket, &input.key).await?;
         let sel = version_selector(input.version_id).map_err(engine_error)?;
         let rec = self
             .engine

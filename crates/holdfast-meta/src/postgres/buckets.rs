@@ -103,3 +103,34 @@ pub(super) async fn set_lock_configuration(
         .await?;
     Ok(())
 }
+
+/// Versions (not delete markers) and their bytes stored in `bucket`, noncurrent included.
+pub(super) async fn usage(tx: &Tx<'_>, bucket: &str) -> Result<crate::Tally, Fail> {
+    let row = super::rows::query_one(
+        tx,
+        "SELECT COUNT(*)::bigint, COALESCE(SUM(size), 0)::bigint FROM versions WHERE bucket = $1 AND NOT delete_marker",
+        &[&bucket],
+    )
+    .await?;
+    let (versions, bytes): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    Ok(crate::Tally { versions: versions.max(0).cast_unsigned(), bytes: bytes.max(0).cast_unsigned() })
+}
+
+/// The bucket's quota against a new version of `incoming` bytes, in the write's transaction.
+/// The quota document's row is locked (`FOR UPDATE`) before the sum is read, so writes to a
+/// bucket with a quota take turns and each sums what the earlier ones committed (READ
+/// COMMITTED reads afresh per statement): the bound is exact, as on the embedded store.
+/// Buckets without a quota lock nothing.
+pub(super) async fn check_quota(tx: &Tx<'_>, bucket: &str, incoming: u64) -> Result<(), Fail> {
+    let row = query_opt(
+        tx,
+        "SELECT doc FROM bucket_configs WHERE bucket = $1 AND kind = $2 FOR UPDATE",
+        &[&bucket, &crate::BucketConfigKind::Quota.as_str()],
+    )
+    .await?;
+    let Some(row) = row else { return Ok(()) };
+    let doc: String = row.try_get(0)?;
+    let quota: crate::BucketQuota = serde_json::from_str(&doc)?;
+    quota.check(usage(tx, bucket).await?.bytes, incoming)?;
+    Ok(())
+}

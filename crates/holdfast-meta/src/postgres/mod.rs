@@ -624,6 +624,13 @@ impl crate::MetaStore for PgMeta {
         read!(self, |tx| report::lock_report(&tx, bucket, now).await?)
     }
 
+    async fn bucket_usage(&self, bucket: &str) -> MetaResult<crate::Tally> {
+        read!(self, |tx| {
+            buckets::require(&tx, bucket, RowLock::None).await?;
+            buckets::usage(&tx, bucket).await?
+        })
+    }
+
     async fn version_tags(
         &self,
         bucket: &str,

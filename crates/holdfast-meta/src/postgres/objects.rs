@@ -165,6 +165,9 @@ pub(super) async fn insert_at(
         delete::replace_null(&old, now)?;
         remove_version(tx, &old, now).await?;
     }
+    if let Some(obj) = object {
+        buckets::check_quota(tx, bucket, obj.size).await?;
+    }
     let (mode, until, hold) = lock_columns(lock);
     let data = object.map(serde_json::to_string).transpose()?;
     let size = object.map_or(0, |o| i64::try_from(o.size).unwrap_or(i64::MAX));

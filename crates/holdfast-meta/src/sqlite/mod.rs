@@ -736,6 +736,15 @@ impl crate::MetaStore for SqliteMeta {
         self.read(move |c| report::lock_report(c, bucket.as_deref(), now)).await
     }
 
+    async fn bucket_usage(&self, bucket: &str) -> MetaResult<crate::Tally> {
+        let bucket = bucket.to_owned();
+        self.read(move |c| {
+            buckets::require(c, &bucket)?;
+            buckets::usage(c, &bucket)
+        })
+        .await
+    }
+
     async fn version_tags(
         &self,
         bucket: &str,

@@ -137,6 +137,9 @@ pub(super) fn insert_at(
         delete::replace_null(&old, now)?;
         remove_version(conn, &old, now)?;
     }
+    if let Some(obj) = object {
+        buckets::check_quota(conn, bucket, obj.size)?;
+    }
     let (mode, until, hold) = lock_columns(lock);
     let data = object.map(serde_json::to_string).transpose()?;
     conn.prepare_cached(

@@ -247,6 +247,10 @@ impl MetaStore for Counted {
         self.inner.lock_report(bucket, now).await
     }
 
+    async fn bucket_usage(&self, bucket: &str) -> MetaResult<holdfast_meta::Tally> {
+        self.inner.bucket_usage(bucket).await
+    }
+
     async fn version_for_read(
         &self,
         bucket: &str,

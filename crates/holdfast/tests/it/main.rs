@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 mod admin_backup;
+mod backup_sosapi;
 mod buckets;
 mod cli;
 mod conformance_s3tests;
@@ -34,6 +35,7 @@ mod object_lock_writes;
 mod replication;
 mod replication_s3;
 mod root_credentials;
+mod s3_acl;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_checksums;
