@@ -34,7 +34,7 @@ pub struct FileConfig {
     pub notify: Option<EventTargetsConfig>,
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
-    /// `[inventory]`: for tests, the length of an inventory day.
+    /// `[inventory]`: for tests, the length of an inventory day and the rows in a data file.
     pub inventory: Option<InventoryFileConfig>,
     /// `[replication]`: remote targets and the delivery worker's retry timing.
     pub replication: Option<ReplicationFileConfig>,
@@ -642,6 +642,12 @@ mod tests {
         let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
         assert_eq!(c.inventory_day_ms, 1500);
         std::fs::write(&file, "[inventory]\nday_seconds = -1\n").unwrap();
+        assert!(Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).is_err());
+        assert_eq!(d.inventory_rows_per_file, 100_000);
+        std::fs::write(&file, "[inventory]\nrows_per_file = 4\n").unwrap();
+        let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
+        assert_eq!(c.inventory_rows_per_file, 4);
+        std::fs::write(&file, "[inventory]\nrows_per_file = 0\n").unwrap();
         assert!(Config::load(Overrides { config: Some(file), ..Default::default() }).is_err());
     }
 
