@@ -1,9 +1,12 @@
-//! The inventory configuration API (issue #14, first slice): Put/Get/List/Delete
+//! The inventory configuration API (issue #14): Put/Get/List/Delete
 //! BucketInventoryConfiguration with the lock fields, validated as AWS validates, up to
-//! 1,000 per bucket, paged by continuation token. Every refusal stores nothing. The CSV
-//! reports (second slice): written as AWS writes them, read back here with the SDK and an
-//! independent gunzip, row by row against ListObjectVersions and HeadObject
-//! (docs/inventory.md).
+//! 1,000 per bucket, paged by continuation token. Every refusal stores nothing. The reports,
+//! CSV and Parquet: written as AWS writes them (data files, manifest, checksum, hive/
+//! symlink.txt), read back here with the SDK, an independent gunzip and pyarrow, row by row
+//! against ListObjectVersions, HeadObject, GetObjectRetention and GetObjectLegalHold; written
+//! only where the destination's policy lets `s3.amazonaws.com` put; one writer among
+//! gateways; a full disk and a SIGKILL before the manifest leave no report, and the next pass
+//! writes one (docs/inventory.md).
 
 use crate::object_lock_support::*;
 use holdfast_testkit::aws_sdk_s3::Client;
