@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod inventory;
 pub mod lifecycle;
 mod listing;
+pub mod lock_jobs;
 mod multipart;
 mod notification;
 mod objects;
@@ -96,6 +97,8 @@ pub struct Engine {
     replica_gate: std::sync::OnceLock<Arc<dyn replication::ReplicaGate>>,
     /// What judges each object of an inventory report (the destination's policy), once set.
     report_gate: std::sync::OnceLock<Arc<dyn inventory::ReportGate>>,
+    /// What judges each task of a lock job as its creator's request (the api), once set.
+    lock_job_gate: std::sync::OnceLock<Arc<dyn lock_jobs::LockJobGate>>,
 }
 
 impl Engine {
@@ -111,6 +114,7 @@ impl Engine {
             replica_transport: std::sync::OnceLock::new(),
             replica_gate: std::sync::OnceLock::new(),
             report_gate: std::sync::OnceLock::new(),
+            lock_job_gate: std::sync::OnceLock::new(),
         })
     }
 

@@ -994,6 +994,151 @@ async fn config_swaps(f: Fixture) {
     assert_eq!(won, 1, "exactly one racer swaps");
 }
 
+// --- lock jobs (issue #14) --------------------------------------------------------------
+
+fn words(e: &MetaError) -> holdfast_meta::TaskResult {
+    let code = match e {
+        MetaError::Locked(_) => "AccessDenied",
+        MetaError::NoSuchKey => "NoSuchKey",
+        _ => "Other",
+    };
+    holdfast_meta::TaskResult { succeeded: false, error_code: code.into(), http_status: 403, message: e.to_string() }
+}
+
+fn batch_task(
+    seq: i64,
+    bucket: &str,
+    key: &str,
+    v: Option<&str>,
+    action: holdfast_meta::TaskAction,
+) -> holdfast_meta::BatchTask {
+    holdfast_meta::BatchTask {
+        seq,
+        bucket: bucket.into(),
+        key: key.into(),
+        version_id: v.map(str::to_owned),
+        action,
+        actor: holdfast_audit::Actor {
+            principal: Some("creator".into()),
+            op: Some("PutObjectRetention".into()),
+            ..Default::default()
+        },
+    }
+}
+
+/// A batch runs its tasks through the single request's lock check (R8: COMPLIANCE is not
+/// shortened), records one audit record per change, its results and the cursor, in one
+/// transaction; the same batch again (another gateway, a restart) changes nothing.
+async fn lock_job_batches(f: Fixture) {
+    use holdfast_meta::{LockJob, LockJobBatch, LockJobChange, LockJobTask, TaskAction};
+    let s = &*f.store;
+    s.create_bucket("lj", true, now()).await.unwrap();
+    let comp =
+        put_locked(s, "lj", "comp", LockState { retention: retention(Mode::Compliance, 2 * DAY), legal_hold: None })
+            .await;
+    let plain = put(s, "lj", "plain").await;
+    let held = put(s, "lj", "held").await;
+    let job = LockJob {
+        id: "job-1".into(),
+        spec: "{}".into(),
+        status: "New".into(),
+        priority: 5,
+        created: now(),
+        client_token: "t".into(),
+        total: 0,
+        succeeded: 0,
+        failed: 0,
+        failures: Default::default(),
+        cursor: 0,
+        reason: None,
+        terminated: None,
+    };
+    assert_eq!(s.put_lock_job(job.clone()).await.unwrap().id, "job-1");
+    // The same client token: the first job.
+    assert_eq!(s.put_lock_job(LockJob { id: "job-2".into(), ..job }).await.unwrap().id, "job-1");
+    let tasks = vec![
+        LockJobTask {
+            seq: 1,
+            bucket: "lj".into(),
+            key: "comp".into(),
+            version_id: Some(comp.version_id.clone()),
+            result: None,
+        },
+        LockJobTask {
+            seq: 2,
+            bucket: "lj".into(),
+            key: "plain".into(),
+            version_id: Some(plain.version_id.clone()),
+            result: None,
+        },
+        LockJobTask { seq: 3, bucket: "lj".into(), key: "held".into(), version_id: None, result: None },
+        LockJobTask { seq: 4, bucket: "lj".into(), key: "missing".into(), version_id: None, result: None },
+    ];
+    s.add_lock_job_tasks("job-1", tasks.clone()).await.unwrap();
+    s.add_lock_job_tasks("job-1", tasks).await.unwrap(); // again after a restart: nothing twice
+    assert_eq!(s.lock_job_tasks("job-1", 0, 10).await.unwrap().len(), 4);
+    let active = |from: &str| LockJobChange::Status {
+        from: vec![from.into()],
+        to: "Active".into(),
+        reason: None,
+        total: Some(4),
+        terminated: None,
+    };
+    assert_err!(s.update_lock_job("job-1", active("Ready")).await, MetaError::PreconditionFailed);
+    assert!(s.update_lock_job("nope", active("New")).await.unwrap().is_none());
+    assert_eq!(s.update_lock_job("job-1", active("New")).await.unwrap().unwrap().total, 4);
+
+    let shorter = TaskAction::Retention { retention: retention(Mode::Governance, DAY), bypass: Bypass::None };
+    let first = || LockJobBatch {
+        job: "job-1".into(),
+        from: 0,
+        to: 2,
+        tasks: vec![
+            batch_task(1, "lj", "comp", Some(&comp.version_id), shorter.clone()),
+            batch_task(2, "lj", "plain", Some(&plain.version_id), shorter.clone()),
+        ],
+        words,
+        now: now(),
+    };
+    let results = s.run_lock_job_batch(first()).await.unwrap().unwrap();
+    assert_eq!(
+        results.iter().map(|(_, r)| (r.succeeded, r.error_code.as_str())).collect::<Vec<_>>(),
+        [(false, "AccessDenied"), (true, "")]
+    );
+    // COMPLIANCE untouched; the unlocked version took the retention.
+    assert_eq!(s.version("lj", "comp", &id(&comp.version_id)).await.unwrap().lock.retention, comp.lock.retention);
+    assert_eq!(
+        s.version("lj", "plain", &id(&plain.version_id)).await.unwrap().lock.retention.unwrap().mode,
+        Mode::Governance
+    );
+    // The same batch again (another gateway): refused as a whole, nothing changes.
+    assert!(f.twin.run_lock_job_batch(first()).await.unwrap().is_none());
+    let second = LockJobBatch {
+        job: "job-1".into(),
+        from: 2,
+        to: 4,
+        tasks: vec![
+            batch_task(3, "lj", "held", None, TaskAction::LegalHold(LegalHold::On)),
+            batch_task(4, "lj", "missing", None, TaskAction::LegalHold(LegalHold::On)),
+        ],
+        words,
+        now: now(),
+    };
+    let results = s.run_lock_job_batch(second).await.unwrap().unwrap();
+    assert_eq!(results[1].1.error_code, "NoSuchKey");
+    assert_eq!(s.version("lj", "held", &id(&held.version_id)).await.unwrap().lock.legal_hold, Some(LegalHold::On));
+    let job = s.lock_jobs(Some("job-1")).await.unwrap().pop().unwrap();
+    assert_eq!((job.cursor, job.succeeded, job.failed), (4, 2, 2));
+    assert_eq!(job.failures.get("AccessDenied"), Some(&1));
+    assert_eq!(job.failures.get("NoSuchKey"), Some(&1));
+    let stored = s.lock_job_tasks("job-1", 0, 10).await.unwrap();
+    assert!(stored.iter().all(|t| t.result.is_some()));
+    // One audit record per change (two changes), none for a refusal.
+    let records = s.audit_backlog().await.unwrap();
+    let creator: Vec<_> = records.iter().filter(|r| r.contains("\"creator\"")).collect();
+    assert_eq!(creator.len(), 2, "{records:?}");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -1035,4 +1180,5 @@ conformance!(
     tags,
     leases,
     config_swaps,
+    lock_job_batches,
 );

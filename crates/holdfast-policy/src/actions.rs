@@ -189,6 +189,12 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
             }
         }
         "ListBuckets" => add("s3:ListAllMyBuckets", Account, Required),
+        // S3 Control's job API (lock jobs): account-wide actions.
+        "CreateJob" => add("s3:CreateJob", Account, Required),
+        "DescribeJob" => add("s3:DescribeJob", Account, Required),
+        "ListJobs" => add("s3:ListJobs", Account, Required),
+        "UpdateJobStatus" => add("s3:UpdateJobStatus", Account, Required),
+        "UpdateJobPriority" => add("s3:UpdateJobPriority", Account, Required),
         "HeadBucket" | "ListObjects" | "ListObjectsV2" => add("s3:ListBucket", Bucket, Required),
         "ListObjectVersions" => add("s3:ListBucketVersions", Bucket, Required),
         "ListMultipartUploads" => add("s3:ListBucketMultipartUploads", Bucket, Required),

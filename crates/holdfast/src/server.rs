@@ -371,6 +371,7 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         day_ms: config.inventory_day_ms,
         rows_per_file: config.inventory_rows_per_file,
     });
+    store.engine.spawn_lock_jobs(holdfast_engine::lock_jobs::LockJobSettings::default());
     let remote =
         crate::replication_remote::RemoteTargets::new(&config.replication_targets, config.replication_multipart)?;
     store.engine.set_replica_transport(Arc::new(remote));
