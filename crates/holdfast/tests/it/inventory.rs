@@ -323,7 +323,7 @@ fn writer_policy(dest: &str, source: &str) -> String {
     )
 }
 
-async fn allow_writer(s3: &Client, dest: &str, source: &str) {
+pub(crate) async fn allow_writer(s3: &Client, dest: &str, source: &str) {
     s3.put_bucket_policy().bucket(dest).policy(writer_policy(dest, source)).send().await.unwrap();
 }
 
