@@ -128,10 +128,11 @@ impl Plan {
 
 enum Step {
     Write,
-    /// PutObjectRetention of these blocks to `until`.
+    /// PutObjectRetention of these blocks to `extend_ms` past the end of a fresh retention
+    /// period (a date taken at each request: a burst can outlast a short period).
     Extend {
         blocks: Vec<u64>,
-        until: String,
+        extend_ms: i64,
     },
     /// DeleteObjects bodies of up to 1,000 versions each.
     Cleanup {
@@ -175,9 +176,11 @@ impl Job for BackupPhase {
                 p.max_until_ms.fetch_max(until, Ordering::Relaxed);
                 Ok(p.block_size)
             }
-            Step::Extend { blocks, until } => {
+            Step::Extend { blocks, extend_ms } => {
                 let b = blocks[usize::try_from(n)?];
                 let (key, version) = (p.key(b), p.version(b)?);
+                let until_ms = now_ms() + p.lock_ms + extend_ms;
+                let until = iso_ms(until_ms);
                 let xml = format!(
                     "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>{}</Mode>\
                      <RetainUntilDate>{until}</RetainUntilDate></Retention>",
@@ -188,6 +191,7 @@ impl Job for BackupPhase {
                     .query("versionId", version)
                     .body_md5(xml);
                 s3.send(call, false).await?.ok()?;
+                p.max_until_ms.fetch_max(until_ms, Ordering::Relaxed);
                 p.items.fetch_add(1, Ordering::Relaxed);
                 Ok(0)
             }
@@ -351,10 +355,8 @@ impl Bench {
         let first_kept = (last_point + 1).saturating_sub(a.extend_points);
         let (old, kept): (Vec<u64>, Vec<u64>) = written.iter().partition(|&&n| n / a.blocks < first_kept);
         let written_until = plan.max_until_ms.load(Ordering::Relaxed);
-        let until_ms = now_ms() + plan.lock_ms + a.extend_secs * 1000;
-        let extend = Step::Extend { blocks: kept.clone(), until: iso_ms(until_ms) };
+        let extend = Step::Extend { blocks: kept.clone(), extend_ms: a.extend_secs * 1000 };
         self.backup_phase(plan, "bk-extend", 0, c, kept.len() as u64, extend, failures).await;
-        plan.max_until_ms.fetch_max(until_ms, Ordering::Relaxed);
         // Cleanup once the old restore points' retention has passed (the wait is not timed).
         let bypass = if old.is_empty() {
             eprintln!("bk-cleanup: skipped: no restore point older than the {} extended", a.extend_points);
