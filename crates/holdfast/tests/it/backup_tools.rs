@@ -80,6 +80,26 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The restored tree is the source, byte for byte (a failure names the files that differ).
+fn assert_same_tree(restored: &Path, source: &Path) {
+    let (got, want) = (files(restored), files(source));
+    let differ: Vec<String> = want
+        .keys()
+        .chain(got.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| got.get(*k) != want.get(*k))
+        .map(|k| {
+            let len = |m: &BTreeMap<String, Vec<u8>>| m.get(k).map(|v| v.len().to_string()).unwrap_or("-".into());
+            let text = |m: &BTreeMap<String, Vec<u8>>| {
+                m.get(k).filter(|v| v.len() < 100).map(|v| String::from_utf8_lossy(v).into_owned())
+            };
+            format!("{k}: restored {} bytes {:?}, source {} bytes {:?}", len(&got), text(&got), len(&want), text(&want))
+        })
+        .collect();
+    assert!(differ.is_empty(), "{} differs from {}:\n{}", restored.display(), source.display(), differ.join("\n"));
+}
+
 /// Every version (key, version id) and the keys whose latest entry is a delete marker.
 async fn versions(s3: &Client, b: &str) -> (BTreeSet<(String, String)>, BTreeSet<String>) {
     let l = s3.list_object_versions().bucket(b).max_keys(1000).send().await.unwrap();
@@ -124,7 +144,7 @@ async fn restic_backs_up_checks_restores_and_prunes_on_a_lock_bucket() {
     let first_snapshot = snaps[0]["id"].as_str().unwrap().to_owned();
     assert!(restic(&["check", "--read-data"]).contains("no errors were found"));
     restic(&["restore", "latest", "--target", "out1"]);
-    assert_eq!(files(&work.join("out1/tree")), files(&work.join("tree")));
+    assert_same_tree(&work.join("out1/tree"), &work.join("tree"));
 
     // Every restic command writes a lock file and deletes it when done: on the lock bucket
     // each stays as a locked version behind a delete marker.
@@ -148,7 +168,7 @@ async fn restic_backs_up_checks_restores_and_prunes_on_a_lock_bucket() {
     let snaps: Vec<serde_json::Value> = serde_json::from_str(&restic(&["snapshots", "--json"])).unwrap();
     assert_eq!(snaps.len(), 1);
     restic(&["restore", "latest", "--target", "out2"]);
-    assert_eq!(files(&work.join("out2/tree")), files(&work.join("tree")));
+    assert_same_tree(&work.join("out2/tree"), &work.join("tree"));
 }
 
 #[tokio::test]
@@ -178,12 +198,18 @@ async fn duplicity_backs_up_verifies_restores_and_removes_old_chains_on_a_lock_b
     ];
     let duplicity = |args: &[&str]| tool(&home, &work, "duplicity", &[args, &common].concat(), &[]);
 
+    // duplicity names its sets and keeps times by the second: each step gets a second of its
+    // own. (Once, in a full-suite run without these pauses, the restore after the increment
+    // differed from the tree; which file was not recorded, so the cause is not pinned down.)
+    let next_second = || std::thread::sleep(std::time::Duration::from_millis(1100));
     assert!(duplicity(&["full", "tree", &url]).contains("Errors 0"));
+    next_second();
     std::fs::write(work.join("tree/docs/readme.txt"), b"changed before the increment\n").unwrap();
+    next_second();
     assert!(duplicity(&["incremental", "tree", &url]).contains("Errors 0"));
     assert!(duplicity(&["verify", &url, "tree"]).contains("0 differences found"));
     duplicity(&["restore", &url, "out1"]);
-    assert_eq!(files(&work.join("out1")), files(&work.join("tree")));
+    assert_same_tree(&work.join("out1"), &work.join("tree"));
     let (first_chain, markers) = versions(&s3, &b).await;
     assert!(markers.is_empty());
     assert_eq!(first_chain.iter().filter(|(k, _)| k.contains(".difftar")).count(), 2, "{first_chain:?}");
@@ -191,7 +217,7 @@ async fn duplicity_backs_up_verifies_restores_and_removes_old_chains_on_a_lock_b
 
     // A second full chain, then remove-older-than its start: duplicity deletes the first
     // chain's files (plain DELETEs: delete markers on the lock bucket).
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    next_second();
     let second = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
     std::fs::write(work.join("tree/added.txt"), b"in the second chain\n").unwrap();
     assert!(duplicity(&["full", "tree", &url]).contains("Errors 0"));
@@ -205,5 +231,5 @@ async fn duplicity_backs_up_verifies_restores_and_removes_old_chains_on_a_lock_b
     assert!(status.contains("Found 0 secondary backup chains"), "{status}");
     assert!(duplicity(&["verify", &url, "tree"]).contains("0 differences found"));
     duplicity(&["restore", &url, "out2"]);
-    assert_eq!(files(&work.join("out2")), files(&work.join("tree")));
+    assert_same_tree(&work.join("out2"), &work.join("tree"));
 }
