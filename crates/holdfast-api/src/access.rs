@@ -132,6 +132,14 @@ fn traits(h: &HeaderMap, uri: &Uri) -> RequestTraits {
     }
 }
 
+/// A caller's identity policies and one bucket's policy and ownership, as read for a check.
+#[derive(Clone)]
+pub struct Policies {
+    identity: Vec<Policy>,
+    bucket: Option<Policy>,
+    cross_account: bool,
+}
+
 pub struct Authorizer {
     dir: Arc<Directory>,
     /// Where object tags are read for `s3:ExistingObjectTag/<key>` conditions.
@@ -277,6 +285,29 @@ impl Authorizer {
         ext: &mut http::Extensions,
         extra: impl FnOnce(&mut Context),
     ) -> S3Result<()> {
+        self.check_with(caller, t, ext, extra, None).await
+    }
+
+    /// What [`check`](Self::check) reads about a caller and a bucket before it judges: read
+    /// once for the many tasks of a lock job's batch that act on one bucket.
+    pub async fn policies(&self, caller: &Principal, bucket: &str) -> S3Result<Policies> {
+        Ok(Policies {
+            identity: self.identity_policies(caller).await?,
+            bucket: self.bucket_policy(bucket).await,
+            cross_account: self.is_cross_account(caller, bucket).await,
+        })
+    }
+
+    /// [`check`](Self::check), with the caller's and the target bucket's policies read
+    /// already (`Some`) or read here (`None`).
+    pub async fn check_with(
+        &self,
+        caller: &Principal,
+        t: &Target<'_>,
+        ext: &mut http::Extensions,
+        extra: impl FnOnce(&mut Context),
+        loaded: Option<&Policies>,
+    ) -> S3Result<()> {
         let traits = traits(t.headers, t.uri);
         let Some(checks) = actions_for(t.operation, &traits) else {
             // An operation without an action mapping is not implemented; only root reaches it.
@@ -288,10 +319,15 @@ impl Authorizer {
         let until = crate::convert::RetainUntil::of(ext);
         let mut context = self.context(&principal, t, remote, until);
         extra(&mut context);
-        let identity = self.identity_policies(caller).await?;
-        let target_policy = match &bucket {
-            Some(b) => self.bucket_policy(b).await,
-            None => None,
+        let (identity, target_policy) = match loaded {
+            Some(p) => (p.identity.clone(), p.bucket.clone()),
+            None => (
+                self.identity_policies(caller).await?,
+                match &bucket {
+                    Some(b) => self.bucket_policy(b).await,
+                    None => None,
+                },
+            ),
         };
         if EXISTING_TAG_OPERATIONS.contains(&t.operation)
             && mentions_existing_tags(identity.iter().chain(&target_policy))
@@ -299,8 +335,9 @@ impl Authorizer {
             self.existing_tags(t, &mut context).await;
         }
         // A bucket being created, and the account resource, belong to the caller's account.
-        let target_cross = match bucket.as_deref() {
-            Some(b) if t.operation != "CreateBucket" => self.is_cross_account(caller, b).await,
+        let target_cross = match (bucket.as_deref(), loaded) {
+            (Some(_), Some(p)) if t.operation != "CreateBucket" => p.cross_account,
+            (Some(b), None) if t.operation != "CreateBucket" => self.is_cross_account(caller, b).await,
             _ => false,
         };
         let mut visibility = LockVisibility { retention: false, legal_hold: false };

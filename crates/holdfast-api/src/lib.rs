@@ -116,6 +116,7 @@ pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
     let base_domain = gateway.config.base_domain.clone();
     let dir = Arc::clone(&gateway.dir);
     let engine = Arc::clone(&gateway.engine);
+    let aws_strict = gateway.config.aws_strict;
     let mut builder = s3s::service::S3ServiceBuilder::new(gateway);
     builder.set_auth(auth::KeyStore::new(Arc::clone(&dir)));
     let mut limits = s3s::config::S3Config::default();
@@ -123,6 +124,11 @@ pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(limits))));
     let authorizer = Arc::new(access::Authorizer::new(dir).with_object_tags(Arc::clone(&engine)));
     engine.set_replica_gate(Arc::new(ops::replication::PolicyGate(Arc::clone(&authorizer))));
+    engine.set_lock_job_gate(Arc::new(ops::lock_jobs::JobGate {
+        authz: Arc::clone(&authorizer),
+        engine: Arc::clone(&engine),
+        aws_strict,
+    }));
     builder.set_access(auth::Access::new(authorizer));
     if let Some(domain) = base_domain {
         builder.set_host(BaseDomainHost { domain: domain.to_ascii_lowercase() });

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod inventory;
 pub mod lifecycle;
 mod listing;
+pub mod lock_jobs;
 mod multipart;
 mod notification;
 mod objects;
@@ -35,7 +36,7 @@ pub mod model {
     pub use holdfast_meta::{BucketQuota, SosapiSetting, Tally};
     pub use holdfast_meta::{
         DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
-        ReplicationRule, ReplicationStatus, is_well_formed_version_id,
+        ReplicationRule, ReplicationStatus, Upload, UploadReplica, is_well_formed_version_id,
     };
     pub use holdfast_meta::{
         InventoryConfig, InventoryConfigs, InventoryFormat, InventoryFrequency, InventoryVersions,
@@ -94,6 +95,8 @@ pub struct Engine {
     replica_transport: std::sync::OnceLock<Arc<dyn replication::ReplicaTransport>>,
     /// What judges a replica for a bucket of this store (the destination's policy), once set.
     replica_gate: std::sync::OnceLock<Arc<dyn replication::ReplicaGate>>,
+    /// What judges each task of a lock job as its creator's request (the api), once set.
+    lock_job_gate: std::sync::OnceLock<Arc<dyn lock_jobs::LockJobGate>>,
 }
 
 impl Engine {
@@ -108,6 +111,7 @@ impl Engine {
             space: std::sync::OnceLock::new(),
             replica_transport: std::sync::OnceLock::new(),
             replica_gate: std::sync::OnceLock::new(),
+            lock_job_gate: std::sync::OnceLock::new(),
         })
     }
 

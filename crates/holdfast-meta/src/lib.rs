@@ -19,6 +19,7 @@ mod identity;
 mod inventory;
 mod lifecycle;
 mod listing;
+mod lock_jobs;
 mod model;
 mod notification;
 #[cfg(feature = "postgres")]
@@ -35,6 +36,7 @@ pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
 pub use inventory::*;
 pub use lifecycle::*;
+pub use lock_jobs::*;
 pub use model::*;
 pub use notification::*;
 pub use replication::*;

@@ -1,6 +1,7 @@
 use crate::MetaResult;
 use crate::model::*;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, QueuedEvent, Settlement, TagSet};
+use crate::{LockJob, LockJobBatch, LockJobChange, LockJobTask, TaskResult};
 use crate::{QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog, ReplicationOutcome};
 use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 
@@ -174,6 +175,17 @@ pub trait MetaStore: Send + Sync + 'static {
     /// ([`holdfast_lock::replica_lock`]) and its tags follow. A replica's lock checks are
     /// those of the destination: a `null` id or an existing version of another content is refused.
     async fn put_replica(&self, r: ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite>;
+    /// Completes a replication upload ([`Upload::replica`](crate::Upload::replica)) as
+    /// [`put_replica`](Self::put_replica) records `r`, whose segments must be parts of the
+    /// upload still there, in one transaction that also forgets the upload: parts not used (all
+    /// of them when the version was already there) are queued for collection. `NoSuchUpload`
+    /// when the upload is gone.
+    async fn complete_replica_upload(
+        &self,
+        upload: &Upload,
+        r: ReplicaVersion,
+        now: UtcMillis,
+    ) -> MetaResult<ReplicaWrite>;
     /// Queues the versions of `bucket` under `prefix` that were never queued (they predate the
     /// rule) or that FAILED, with `seq` above `after`, examining at most `limit` versions; returns how many were
     /// queued and the last `seq` examined (`None` when the bucket has no more).
@@ -265,6 +277,27 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn set_upload_tags(&self, bucket: &str, key: &str, upload_id: &str, tags: TagSet) -> MetaResult<()>;
     /// The tags of every version of one key that has any, by version id (lifecycle filters).
     async fn key_tags(&self, bucket: &str, key: &str) -> MetaResult<Vec<(String, TagSet)>>;
+
+    // --- Lock jobs (issue #14) ----------------------------------------------------
+
+    /// Records a new job, or returns the job already recorded with the same client token.
+    async fn put_lock_job(&self, job: LockJob) -> MetaResult<LockJob>;
+    /// One job (`Some(id)`), or every job, newest first.
+    async fn lock_jobs(&self, id: Option<&str>) -> MetaResult<Vec<LockJob>>;
+    /// Changes a job's status or priority in one transaction; `None` when there is no such
+    /// job, PreconditionFailed when its status is not one the change starts from.
+    async fn update_lock_job(&self, id: &str, change: LockJobChange) -> MetaResult<Option<LockJob>>;
+    /// Adds tasks to a job being prepared; a task whose `seq` is there already is kept as
+    /// it is (preparing again after a restart adds nothing twice).
+    async fn add_lock_job_tasks(&self, id: &str, tasks: Vec<LockJobTask>) -> MetaResult<()>;
+    /// Tasks with `seq` above `after`, in order, at most `limit`.
+    async fn lock_job_tasks(&self, id: &str, after: i64, limit: usize) -> MetaResult<Vec<LockJobTask>>;
+    /// Runs a batch in ONE transaction: each task's change through the same function as
+    /// the single PutObjectLegalHold / PutObjectRetention (lock check included) with its
+    /// audit record, each task's result, the job's counters and its cursor. `Ok(None)` and
+    /// nothing changed when the job's cursor is not `batch.from` or it is not running
+    /// (another worker ran the batch, or the job ended).
+    async fn run_lock_job_batch(&self, batch: LockJobBatch) -> MetaResult<Option<Vec<(i64, TaskResult)>>>;
 
     /// The audit outbox: every write made with an actor in scope commits its
     /// record there in its own transaction. These three calls are the trail follower's:

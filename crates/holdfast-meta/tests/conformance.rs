@@ -450,6 +450,7 @@ fn upload(bucket: &str, key: &str, upload_id: &str) -> Upload {
         checksum_algorithm: None,
         checksum_kind: None,
         lock: LockState::default(),
+        replica: None,
     }
 }
 
@@ -527,6 +528,78 @@ async fn multipart(f: Fixture) {
         s.delete("mp", &v.key, &id(&v.version_id), Bypass::None, now()).await.unwrap();
     }
     s.delete_bucket("mp").await.unwrap();
+}
+
+/// A replication upload (#13) completes into the replica of its source version: the source's
+/// id, last-modified, ETag, lock and tags, the unused parts collected, the upload
+/// gone; a second upload of the same version leaves one version and collects all its parts.
+async fn replica_uploads(f: Fixture) {
+    let s = &*f.store;
+    s.create_bucket("rmp", true, now()).await.unwrap();
+    let source_id = holdfast_meta::new_version_id();
+    let source_time = UtcMillis(now().millis() - 60_000);
+    let lock = LockState { retention: retention(Mode::Compliance, 3_600_000), legal_hold: Some(LegalHold::On) };
+    let replica_of = |upload_id: &str| Upload {
+        lock,
+        replica: Some(holdfast_meta::UploadReplica {
+            version_id: source_id.clone(),
+            last_modified: source_time,
+            etag: "src-2".into(),
+            checksum: None,
+            tags: tagset(&[("k", "v")]),
+        }),
+        ..upload("rmp", "big", upload_id)
+    };
+    let write = |u: &Upload, segments: Vec<Segment>| holdfast_meta::ReplicaVersion {
+        bucket: "rmp".into(),
+        key: "big".into(),
+        version_id: source_id.clone(),
+        last_modified: source_time,
+        object: Some(ObjectData { size: 10, segments, ..obj("unused", "src-2") }),
+        tags: u.replica.as_ref().unwrap().tags.clone(),
+        lock: u.lock,
+    };
+    let (u1, u2) = (replica_of("r1"), replica_of("r2"));
+    s.create_upload(u1.clone()).await.unwrap();
+    assert_eq!(s.upload("rmp", "big", "r1").await.unwrap(), u1, "the replica's source is kept with the upload");
+    let blobs: Vec<String> = (0..5).map(|_| blob_id()).collect();
+    for (n, b) in [(1, &blobs[0]), (2, &blobs[1]), (3, &blobs[2])] {
+        s.put_part("rmp", "big", "r1", part(n, b)).await.unwrap();
+    }
+    // A segment that is not a part of the upload is refused, nothing recorded.
+    let stray = write(&u1, vec![Segment { blob: blob_id(), size: 5 }]);
+    assert_err!(s.complete_replica_upload(&u1, stray, now()).await, MetaError::InvalidPart);
+    let used = vec![Segment { blob: blobs[0].clone(), size: 5 }, Segment { blob: blobs[1].clone(), size: 5 }];
+    let made = s.complete_replica_upload(&u1, write(&u1, used.clone()), now()).await.unwrap();
+    assert_eq!(made, holdfast_meta::ReplicaWrite::Created);
+    let rec = s.version("rmp", "big", &id(&source_id)).await.unwrap();
+    assert_eq!((rec.last_modified, rec.lock), (source_time, lock));
+    assert_eq!(rec.object.as_ref().map(|o| (o.etag.as_str(), o.segments.clone())), Some(("src-2", used)));
+    assert_eq!(s.version_tags("rmp", "big", &id(&source_id)).await.unwrap().1, tagset(&[("k", "v")]));
+    assert_err!(s.upload("rmp", "big", "r1").await, MetaError::NoSuchUpload);
+    assert_err!(s.complete_replica_upload(&u1, write(&u1, Vec::new()), now()).await, MetaError::NoSuchUpload);
+
+    // The same version again (a repeated delivery): still one version, every part collected.
+    s.create_upload(u2.clone()).await.unwrap();
+    for (n, b) in [(1, &blobs[3]), (2, &blobs[4])] {
+        s.put_part("rmp", "big", "r2", part(n, b)).await.unwrap();
+    }
+    let again = vec![Segment { blob: blobs[3].clone(), size: 5 }, Segment { blob: blobs[4].clone(), size: 5 }];
+    let write_again = s.complete_replica_upload(&u2, write(&u2, again), now()).await.unwrap();
+    assert_eq!(write_again, holdfast_meta::ReplicaWrite::Existing);
+    assert_eq!(s.list_versions(query("rmp")).await.unwrap().versions.len(), 1);
+    assert!(
+        s.list_uploads(UploadListQuery { bucket: "rmp".into(), max_uploads: 10, ..Default::default() })
+            .await
+            .unwrap()
+            .uploads
+            .is_empty()
+    );
+    let queued = s.gc_candidates(now().plus_millis(1000), 100).await.unwrap();
+    for b in [&blobs[2], &blobs[3], &blobs[4]] {
+        assert!(queued.contains(b), "unused parts collected");
+    }
+    assert!(!queued.contains(&blobs[0]) && !queued.contains(&blobs[1]), "the replica's parts kept");
 }
 
 // --- collection queue ------------------------------------------------------------------
@@ -994,6 +1067,151 @@ async fn config_swaps(f: Fixture) {
     assert_eq!(won, 1, "exactly one racer swaps");
 }
 
+// --- lock jobs (issue #14) --------------------------------------------------------------
+
+fn words(e: &MetaError) -> holdfast_meta::TaskResult {
+    let code = match e {
+        MetaError::Locked(_) => "AccessDenied",
+        MetaError::NoSuchKey => "NoSuchKey",
+        _ => "Other",
+    };
+    holdfast_meta::TaskResult { succeeded: false, error_code: code.into(), http_status: 403, message: e.to_string() }
+}
+
+fn batch_task(
+    seq: i64,
+    bucket: &str,
+    key: &str,
+    v: Option<&str>,
+    action: holdfast_meta::TaskAction,
+) -> holdfast_meta::BatchTask {
+    holdfast_meta::BatchTask {
+        seq,
+        bucket: bucket.into(),
+        key: key.into(),
+        version_id: v.map(str::to_owned),
+        action,
+        actor: holdfast_audit::Actor {
+            principal: Some("creator".into()),
+            op: Some("PutObjectRetention".into()),
+            ..Default::default()
+        },
+    }
+}
+
+/// A batch runs its tasks through the single request's lock check (R8: COMPLIANCE is not
+/// shortened), records one audit record per change, its results and the cursor, in one
+/// transaction; the same batch again (another gateway, a restart) changes nothing.
+async fn lock_job_batches(f: Fixture) {
+    use holdfast_meta::{LockJob, LockJobBatch, LockJobChange, LockJobTask, TaskAction};
+    let s = &*f.store;
+    s.create_bucket("lj", true, now()).await.unwrap();
+    let comp =
+        put_locked(s, "lj", "comp", LockState { retention: retention(Mode::Compliance, 2 * DAY), legal_hold: None })
+            .await;
+    let plain = put(s, "lj", "plain").await;
+    let held = put(s, "lj", "held").await;
+    let job = LockJob {
+        id: "job-1".into(),
+        spec: "{}".into(),
+        status: "New".into(),
+        priority: 5,
+        created: now(),
+        client_token: "t".into(),
+        total: 0,
+        succeeded: 0,
+        failed: 0,
+        failures: Default::default(),
+        cursor: 0,
+        reason: None,
+        terminated: None,
+    };
+    assert_eq!(s.put_lock_job(job.clone()).await.unwrap().id, "job-1");
+    // The same client token: the first job.
+    assert_eq!(s.put_lock_job(LockJob { id: "job-2".into(), ..job }).await.unwrap().id, "job-1");
+    let tasks = vec![
+        LockJobTask {
+            seq: 1,
+            bucket: "lj".into(),
+            key: "comp".into(),
+            version_id: Some(comp.version_id.clone()),
+            result: None,
+        },
+        LockJobTask {
+            seq: 2,
+            bucket: "lj".into(),
+            key: "plain".into(),
+            version_id: Some(plain.version_id.clone()),
+            result: None,
+        },
+        LockJobTask { seq: 3, bucket: "lj".into(), key: "held".into(), version_id: None, result: None },
+        LockJobTask { seq: 4, bucket: "lj".into(), key: "missing".into(), version_id: None, result: None },
+    ];
+    s.add_lock_job_tasks("job-1", tasks.clone()).await.unwrap();
+    s.add_lock_job_tasks("job-1", tasks).await.unwrap(); // again after a restart: nothing twice
+    assert_eq!(s.lock_job_tasks("job-1", 0, 10).await.unwrap().len(), 4);
+    let active = |from: &str| LockJobChange::Status {
+        from: vec![from.into()],
+        to: "Active".into(),
+        reason: None,
+        total: Some(4),
+        terminated: None,
+    };
+    assert_err!(s.update_lock_job("job-1", active("Ready")).await, MetaError::PreconditionFailed);
+    assert!(s.update_lock_job("nope", active("New")).await.unwrap().is_none());
+    assert_eq!(s.update_lock_job("job-1", active("New")).await.unwrap().unwrap().total, 4);
+
+    let shorter = TaskAction::Retention { retention: retention(Mode::Governance, DAY), bypass: Bypass::None };
+    let first = || LockJobBatch {
+        job: "job-1".into(),
+        from: 0,
+        to: 2,
+        tasks: vec![
+            batch_task(1, "lj", "comp", Some(&comp.version_id), shorter.clone()),
+            batch_task(2, "lj", "plain", Some(&plain.version_id), shorter.clone()),
+        ],
+        words,
+        now: now(),
+    };
+    let results = s.run_lock_job_batch(first()).await.unwrap().unwrap();
+    assert_eq!(
+        results.iter().map(|(_, r)| (r.succeeded, r.error_code.as_str())).collect::<Vec<_>>(),
+        [(false, "AccessDenied"), (true, "")]
+    );
+    // COMPLIANCE untouched; the unlocked version took the retention.
+    assert_eq!(s.version("lj", "comp", &id(&comp.version_id)).await.unwrap().lock.retention, comp.lock.retention);
+    assert_eq!(
+        s.version("lj", "plain", &id(&plain.version_id)).await.unwrap().lock.retention.unwrap().mode,
+        Mode::Governance
+    );
+    // The same batch again (another gateway): refused as a whole, nothing changes.
+    assert!(f.twin.run_lock_job_batch(first()).await.unwrap().is_none());
+    let second = LockJobBatch {
+        job: "job-1".into(),
+        from: 2,
+        to: 4,
+        tasks: vec![
+            batch_task(3, "lj", "held", None, TaskAction::LegalHold(LegalHold::On)),
+            batch_task(4, "lj", "missing", None, TaskAction::LegalHold(LegalHold::On)),
+        ],
+        words,
+        now: now(),
+    };
+    let results = s.run_lock_job_batch(second).await.unwrap().unwrap();
+    assert_eq!(results[1].1.error_code, "NoSuchKey");
+    assert_eq!(s.version("lj", "held", &id(&held.version_id)).await.unwrap().lock.legal_hold, Some(LegalHold::On));
+    let job = s.lock_jobs(Some("job-1")).await.unwrap().pop().unwrap();
+    assert_eq!((job.cursor, job.succeeded, job.failed), (4, 2, 2));
+    assert_eq!(job.failures.get("AccessDenied"), Some(&1));
+    assert_eq!(job.failures.get("NoSuchKey"), Some(&1));
+    let stored = s.lock_job_tasks("job-1", 0, 10).await.unwrap();
+    assert!(stored.iter().all(|t| t.result.is_some()));
+    // One audit record per change (two changes), none for a refusal.
+    let records = s.audit_backlog().await.unwrap();
+    let creator: Vec<_> = records.iter().filter(|r| r.contains("\"creator\"")).collect();
+    assert_eq!(creator.len(), 2, "{records:?}");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -1026,6 +1244,7 @@ conformance!(
     conditional_writes,
     listings,
     multipart,
+    replica_uploads,
     gc_queue,
     identity,
     clock_high_water,
@@ -1035,4 +1254,5 @@ conformance!(
     tags,
     leases,
     config_swaps,
+    lock_job_batches,
 );

@@ -329,7 +329,10 @@ pub async fn replicate(data_dir: &Path, config: Option<PathBuf>, bucket: String,
 
 /// The metadata store opened for writing, beside a running server or none: SQLite lets a
 /// second writer take turns (WAL, busy timeout); PostgreSQL is shared anyway.
-async fn open_meta_writable(data_dir: &Path, config: Option<PathBuf>) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
+pub(crate) async fn open_meta_writable(
+    data_dir: &Path,
+    config: Option<PathBuf>,
+) -> anyhow::Result<std::sync::Arc<dyn MetaStore>> {
     let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
     match &cfg.meta {
         #[cfg(not(feature = "sqlite"))]

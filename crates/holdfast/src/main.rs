@@ -17,6 +17,7 @@ mod credentials;
 mod file_modes;
 mod hotpaths;
 mod lock_gauges;
+mod lock_job_admin;
 mod metrics_view;
 mod replication_remote;
 mod server;
@@ -227,6 +228,13 @@ enum AdminCommand {
         #[command(flatten)]
         place: PlaceArgs,
     },
+    /// Lock jobs (S3 Batch Operations' legal hold and retention over a manifest).
+    LockJob {
+        #[command(subcommand)]
+        command: lock_job_admin::LockJobCommand,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
     /// Veeam's Smart Object Storage API (system.xml, capacity.xml) for one bucket,
     /// whatever `[sosapi] enabled` says.
     Sosapi {
@@ -341,6 +349,7 @@ fn parse() -> Cli {
                 | AdminCommand::Backup { place, .. }
                 | AdminCommand::Restore { place, .. }
                 | AdminCommand::Replicate { place, .. }
+                | AdminCommand::LockJob { place, .. }
                 | AdminCommand::Replication { command: ReplicationCommand::Status { place, .. } }
                 | AdminCommand::Sosapi { command: SosapiCommand::Enable { place, .. } | SosapiCommand::Disable { place, .. } }
                 | AdminCommand::Bucket { command: BucketCommand::Quota { place, .. } }
@@ -405,6 +414,9 @@ fn main() -> std::process::ExitCode {
         Command::Admin { command: AdminCommand::Replicate { bucket, prefix, place } } => place
             .resolve()
             .and_then(|(data_dir, config)| runtime()?.block_on(admin::replicate(&data_dir, config, bucket, prefix))),
+        Command::Admin { command: AdminCommand::LockJob { command, place } } => place
+            .resolve()
+            .and_then(|(data_dir, config)| runtime()?.block_on(lock_job_admin::run(&data_dir, config, command))),
         Command::Admin { command: AdminCommand::Sosapi { command } } => {
             let (enable, bucket, place) = match command {
                 SosapiCommand::Enable { bucket, place } => (true, bucket, place),

@@ -368,6 +368,7 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         interval: config.lifecycle_interval,
     });
     store.engine.spawn_inventory(holdfast_engine::inventory::InventorySettings { day_ms: config.inventory_day_ms });
+    store.engine.spawn_lock_jobs(holdfast_engine::lock_jobs::LockJobSettings::default());
     let remote =
         crate::replication_remote::RemoteTargets::new(&config.replication_targets, config.replication_multipart)?;
     store.engine.set_replica_transport(Arc::new(remote));

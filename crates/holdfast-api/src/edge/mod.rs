@@ -6,6 +6,7 @@
 mod audit_hook;
 mod body_timeout;
 mod boolean_headers;
+pub mod control;
 #[doc(hidden)]
 pub mod guards;
 mod iam;
@@ -83,6 +84,8 @@ impl http_body::Body for EdgeBody {
 
 pub struct Edge {
     s3: s3s::service::S3Service,
+    /// S3 Control's job API (lock jobs), taken before s3s.
+    control: control::Control,
     dir: Arc<holdfast_identity::Directory>,
     metrics: Arc<dyn MetricsPage>,
     ready: AtomicBool,
@@ -194,8 +197,10 @@ impl Edge {
         let aws_strict = gateway.config.aws_strict;
         let region = gateway.config.region.clone();
         let base_domain = gateway.config.base_domain.clone();
+        let control = control::Control::new(Arc::clone(&gateway.engine), Arc::clone(&dir), region.clone());
         Self {
             s3: crate::service(gateway),
+            control,
             dir,
             metrics: settings.metrics,
             ready: AtomicBool::new(false),
@@ -246,6 +251,13 @@ impl Edge {
             METRICS_PATH => {
                 self.disk_reading();
                 self.metrics_page(req.headers())
+            }
+            _ if control::is_control(&req) => {
+                let (r, op) = actor.clone().scope(self.control.handle(req, &request_id, &facts)).await;
+                if let Ok(mut g) = slot.0.lock() {
+                    *g = Some(op.to_owned());
+                }
+                r
             }
             _ if iam::is_iam(&req) => {
                 if let Ok(mut g) = slot.0.lock() {

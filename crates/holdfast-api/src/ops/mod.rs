@@ -6,6 +6,7 @@ pub mod inventory;
 pub mod lifecycle;
 pub mod listing;
 pub mod lock;
+pub mod lock_jobs;
 pub mod multipart;
 pub mod notification;
 pub mod objects;

@@ -27,6 +27,7 @@ mod guards;
 mod identity;
 mod lease;
 mod listing;
+mod lock_jobs;
 mod multipart;
 mod objects;
 mod replication;
@@ -39,6 +40,7 @@ pub mod tls;
 use crate::model::*;
 use crate::store::GatewayClock;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement, TagSet};
+use crate::{LockJob, LockJobBatch, LockJobChange, LockJobTask, TaskResult};
 use crate::{QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog, ReplicationOutcome};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
@@ -502,6 +504,32 @@ impl crate::MetaStore for PgMeta {
         true
     }
 
+    async fn put_lock_job(&self, job: LockJob) -> MetaResult<LockJob> {
+        write_unrecorded!(self, |tx| lock_jobs::put(&tx, &job).await?)
+    }
+
+    async fn lock_jobs(&self, id: Option<&str>) -> MetaResult<Vec<LockJob>> {
+        read!(self, |tx| lock_jobs::list(&tx, id).await?)
+    }
+
+    async fn update_lock_job(&self, id: &str, change: LockJobChange) -> MetaResult<Option<LockJob>> {
+        write_unrecorded!(self, |tx| lock_jobs::update(&tx, id, &change).await?)
+    }
+
+    async fn add_lock_job_tasks(&self, id: &str, tasks: Vec<LockJobTask>) -> MetaResult<()> {
+        write_unrecorded!(self, |tx| lock_jobs::add_tasks(&tx, id, &tasks).await?)
+    }
+
+    async fn lock_job_tasks(&self, id: &str, after: i64, limit: usize) -> MetaResult<Vec<LockJobTask>> {
+        read!(self, |tx| lock_jobs::tasks(&tx, id, after, limit).await?)
+    }
+
+    async fn run_lock_job_batch(&self, batch: LockJobBatch) -> MetaResult<Option<Vec<(i64, TaskResult)>>> {
+        // Each task's change inserts its own record (its actor is the job's creator).
+        let chain = self.audit_chain();
+        write_unrecorded!(self, |tx| lock_jobs::run_batch(&tx, &chain, &batch).await?)
+    }
+
     async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> MetaResult<bool> {
         write_unrecorded!(self, |tx| lease::acquire(&tx, name, holder, ttl_ms).await?)
     }
@@ -559,6 +587,18 @@ impl crate::MetaStore for PgMeta {
             return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
         }
         write!(self, |tx| replication::put_replica(&tx, &r, now).await?)
+    }
+
+    async fn complete_replica_upload(
+        &self,
+        upload: &Upload,
+        r: ReplicaVersion,
+        now: UtcMillis,
+    ) -> MetaResult<ReplicaWrite> {
+        if r.object.as_ref().is_some_and(|o| o.inline.is_some()) {
+            return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
+        }
+        write!(self, |tx| multipart::complete_replica(&tx, upload, &r, now).await?)
     }
 
     async fn requeue_replication(

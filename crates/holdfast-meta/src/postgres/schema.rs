@@ -6,10 +6,18 @@ use super::WORM_GUARD_STATE;
 use crate::{MetaError, MetaResult};
 
 /// Schema versions this build knows; `MIGRATIONS[n - 1]` brings version n-1 to n.
-pub const SCHEMA_VERSION: i32 = 7;
+pub const SCHEMA_VERSION: i32 = 8;
 
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
-    [V1, V2, super::tags::V3, super::audit::V4, super::guards::V5, super::replication::V6, super::replication::V7];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    V1,
+    V2,
+    super::tags::V3,
+    super::audit::V4,
+    super::guards::V5,
+    super::replication::V6,
+    super::replication::V7,
+    super::lock_jobs::V8,
+];
 
 /// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).
 pub(super) fn guard_sql() -> &'static str {

@@ -14,6 +14,7 @@ mod gc;
 mod guards;
 mod identity;
 mod listing;
+mod lock_jobs;
 mod multipart;
 mod objects;
 mod replication;
@@ -25,6 +26,7 @@ mod tags;
 
 use crate::model::*;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement, TagSet};
+use crate::{LockJob, LockJobBatch, LockJobChange, LockJobTask, TaskResult};
 use crate::{QueuedReplication, ReplicaVersion, ReplicaWrite, ReplicationBacklog, ReplicationOutcome};
 use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 use rusqlite::{Connection, OpenFlags};
@@ -154,6 +156,7 @@ impl SqliteMeta {
         conn.execute_batch(audit::SCHEMA)?;
         conn.execute_batch(replication::SCHEMA)?;
         conn.execute_batch(replication::SCHEMA_REMOTE_VERSIONS)?;
+        conn.execute_batch(lock_jobs::SCHEMA)?;
         replication::note_existing(&conn)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -671,6 +674,16 @@ impl crate::MetaStore for SqliteMeta {
         self.write_object(move |c| replication::put_replica(c, &r, now)).await
     }
 
+    async fn complete_replica_upload(
+        &self,
+        upload: &Upload,
+        r: ReplicaVersion,
+        now: UtcMillis,
+    ) -> MetaResult<ReplicaWrite> {
+        let upload = upload.clone();
+        self.write_object(move |c| multipart::complete_replica(c, &upload, &r, now)).await
+    }
+
     async fn requeue_replication(
         &self,
         bucket: &str,
@@ -774,6 +787,36 @@ impl crate::MetaStore for SqliteMeta {
     async fn key_tags(&self, bucket: &str, key: &str) -> MetaResult<Vec<(String, TagSet)>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.read(move |c| tags::of_key(c, &bucket, &key)).await
+    }
+
+    async fn put_lock_job(&self, job: LockJob) -> MetaResult<LockJob> {
+        self.write_unrecorded(move |c| lock_jobs::put(c, &job)).await
+    }
+
+    async fn lock_jobs(&self, id: Option<&str>) -> MetaResult<Vec<LockJob>> {
+        let id = id.map(str::to_owned);
+        self.read(move |c| lock_jobs::list(c, id.as_deref())).await
+    }
+
+    async fn update_lock_job(&self, id: &str, change: LockJobChange) -> MetaResult<Option<LockJob>> {
+        let id = id.to_owned();
+        self.write_unrecorded(move |c| lock_jobs::update(c, &id, &change)).await
+    }
+
+    async fn add_lock_job_tasks(&self, id: &str, tasks: Vec<LockJobTask>) -> MetaResult<()> {
+        let id = id.to_owned();
+        self.write_unrecorded(move |c| lock_jobs::add_tasks(c, &id, &tasks)).await
+    }
+
+    async fn lock_job_tasks(&self, id: &str, after: i64, limit: usize) -> MetaResult<Vec<LockJobTask>> {
+        let id = id.to_owned();
+        self.read(move |c| lock_jobs::tasks(c, &id, after, limit)).await
+    }
+
+    async fn run_lock_job_batch(&self, batch: LockJobBatch) -> MetaResult<Option<Vec<(i64, TaskResult)>>> {
+        // Unrecorded as a whole: each task's change commits its own record (its actor is
+        // the job's creator), in this same transaction.
+        self.write_unrecorded(move |c| lock_jobs::run_batch(c, &batch)).await
     }
 
     async fn audit_append(&self, records: Vec<String>) -> MetaResult<Vec<i64>> {

@@ -288,6 +288,30 @@ impl MetaStore for Counted {
         self.inner.key_tags(bucket, key).await
     }
 
+    async fn put_lock_job(&self, job: LockJob) -> MetaResult<LockJob> {
+        self.inner.put_lock_job(job).await
+    }
+
+    async fn lock_jobs(&self, id: Option<&str>) -> MetaResult<Vec<LockJob>> {
+        self.inner.lock_jobs(id).await
+    }
+
+    async fn update_lock_job(&self, id: &str, change: LockJobChange) -> MetaResult<Option<LockJob>> {
+        self.inner.update_lock_job(id, change).await
+    }
+
+    async fn add_lock_job_tasks(&self, id: &str, tasks: Vec<LockJobTask>) -> MetaResult<()> {
+        self.inner.add_lock_job_tasks(id, tasks).await
+    }
+
+    async fn lock_job_tasks(&self, id: &str, after: i64, limit: usize) -> MetaResult<Vec<LockJobTask>> {
+        self.inner.lock_job_tasks(id, after, limit).await
+    }
+
+    async fn run_lock_job_batch(&self, batch: LockJobBatch) -> MetaResult<Option<Vec<(i64, TaskResult)>>> {
+        self.inner.run_lock_job_batch(batch).await
+    }
+
     async fn audit_append(&self, records: Vec<String>) -> MetaResult<Vec<i64>> {
         self.inner.audit_append(records).await
     }
@@ -327,6 +351,15 @@ impl MetaStore for Counted {
 
     async fn put_replica(&self, r: ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite> {
         self.inner.put_replica(r, now).await
+    }
+
+    async fn complete_replica_upload(
+        &self,
+        upload: &Upload,
+        r: ReplicaVersion,
+        now: UtcMillis,
+    ) -> MetaResult<ReplicaWrite> {
+        self.inner.complete_replica_upload(upload, r, now).await
     }
 
     async fn requeue_replication(
