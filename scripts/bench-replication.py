@@ -13,9 +13,12 @@ configures the source to replicate everything, then measures:
 
   scripts/bench-replication.py [--bin target/release/holdfast] [--mode remote|local]
         [--size 4KiB --count 2000] [--size 64MiB --count 8] [--rate 50 --seconds 20]
+        [--multipart-threshold 16MiB --part-size 16MiB]
 
 --mode local replicates between two buckets of one server (arn:aws:s3:::<bucket>);
-remote (the default) between two servers (arn:holdfast:s3:dr::<bucket>). Needs boto3.
+remote (the default) between two servers (arn:holdfast:s3:dr::<bucket>). A version above
+--multipart-threshold (the server's default, 64 MiB, when not given) goes to the remote
+destination as a replication upload of --part-size parts. Needs boto3.
 """
 
 import argparse
@@ -171,6 +174,8 @@ def main():
     p.add_argument("--rate", type=float, default=50)
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--lag-size", default="4KiB")
+    p.add_argument("--multipart-threshold", help="[replication] multipart_threshold of the source")
+    p.add_argument("--part-size", help="[replication] multipart_part_size of the source")
     a = p.parse_args()
     sizes = a.size or ["4KiB", "64MiB"]
     counts = a.count or [2000, 8]
@@ -178,6 +183,10 @@ def main():
     servers = []
     try:
         poll = "[replication]\npoll_ms = 20\nretry_min_ms = 100\nretry_max_ms = 2000\n"
+        if a.multipart_threshold:
+            poll += f"multipart_threshold = {size_bytes(a.multipart_threshold)}\n"
+        if a.part_size:
+            poll += f"multipart_part_size = {size_bytes(a.part_size)}\n"
         if a.mode == "remote":
             dest = Server(a.bin, work, "dest")
             servers.append(dest)
@@ -210,7 +219,7 @@ def main():
                 ],
             },
         )
-        print(f"mode {a.mode}, server {a.bin}")
+        print(f"mode {a.mode}, server {a.bin}, multipart above {a.multipart_threshold or '64MiB'}")
         # The lag first: the server's lag summary then holds only its versions.
         lag(s3, source.endpoint, "src", a.rate, a.seconds, size_bytes(a.lag_size))
         for size, count in zip(sizes, counts):

@@ -36,7 +36,7 @@ pub mod model {
     pub use holdfast_meta::{BucketQuota, SosapiSetting, Tally};
     pub use holdfast_meta::{
         DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
-        ReplicationRule, ReplicationStatus, is_well_formed_version_id,
+        ReplicationRule, ReplicationStatus, Upload, UploadReplica, is_well_formed_version_id,
     };
     pub use holdfast_meta::{
         InventoryConfig, InventoryConfigs, InventoryFormat, InventoryFrequency, InventoryVersions,

@@ -10,8 +10,8 @@ use base64::Engine as _;
 use futures::StreamExt;
 use holdfast_lock::LockState;
 use holdfast_meta::{
-    ChecksumAlgorithm, ChecksumKind, MetaError, ObjectData, ObjectHeaders, Part, PartSummary, Segment, StoredChecksum,
-    Upload, VersionRecord, VersionSelector, WriteConditions,
+    ChecksumAlgorithm, ChecksumKind, MetaError, ObjectData, ObjectHeaders, Part, PartSummary, ReplicaVersion,
+    ReplicaWrite, Segment, StoredChecksum, Upload, UploadReplica, VersionRecord, VersionSelector, WriteConditions,
 };
 use std::sync::Arc;
 
@@ -24,6 +24,8 @@ pub struct CreateUpload {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_kind: Option<ChecksumKind>,
     pub lock: LockState,
+    /// A replication upload from another Holdfast: the source version it completes into.
+    pub replica: Option<UploadReplica>,
 }
 
 /// One entry of a CompleteMultipartUpload body.
@@ -79,6 +81,7 @@ impl Engine {
             checksum_algorithm: req.checksum_algorithm,
             checksum_kind: req.checksum_kind,
             lock: req.lock,
+            replica: req.replica,
         };
         self.meta.create_upload(upload.clone()).await?;
         Ok(upload)
@@ -200,16 +203,30 @@ impl Engine {
         };
         // A retried completion (above) is answered from what exists; a new one records a
         // version: refused below the reserve.
+        if upload.replica.is_some() {
+            return Err(EngineError::InvalidRequest("A replication upload is completed by its replication".into()));
+        }
         let _claim = self.admit(0)?;
+        let object = self.assemble(&upload, &requested).await?;
+        check_stated_checksum(stated.as_ref(), object.checksum.as_ref())?;
+        self.meta
+            .complete_upload(&upload, object, conditions, self.clock.now())
+            .await
+            .map_err(|e| self.full_disk(e.into()))
+    }
+
+    /// The object the parts `requested` of `upload` make: its segments, multipart ETag and
+    /// checksum (composite or full-object, in the upload's algorithm).
+    async fn assemble(&self, upload: &Upload, requested: &[CompletedPart]) -> EngineResult<ObjectData> {
         if requested.is_empty() {
             return Err(EngineError::MalformedXml(
                 "The XML you provided was not well-formed or did not validate against our published schema".into(),
             ));
         }
-        let (stored, _) = self.meta.parts(upload_id, 0, MAX_PART_NUMBER as usize).await?;
+        let (stored, _) = self.meta.parts(&upload.upload_id, 0, MAX_PART_NUMBER as usize).await?;
         let mut chosen: Vec<&Part> = Vec::with_capacity(requested.len());
         let mut previous = 0;
-        for req in &requested {
+        for req in requested {
             if req.number <= previous {
                 return Err(MetaError::InvalidPartOrder.into());
             }
@@ -236,7 +253,7 @@ impl Engine {
             size: chosen.iter().map(|p| p.size).sum(),
             etag: multipart_etag(&md5s),
             headers: upload.headers.clone(),
-            checksum: Some(upload_checksum(&upload, &chosen)?),
+            checksum: Some(upload_checksum(upload, &chosen)?),
             segments: chosen.iter().map(|p| p.segment.clone()).collect(),
             parts: chosen
                 .iter()
@@ -249,11 +266,59 @@ impl Engine {
                 .collect(),
             inline: None,
         };
-        check_stated_checksum(stated.as_ref(), object.checksum.as_ref())?;
-        self.meta
-            .complete_upload(&upload, object, conditions, self.clock.now())
+        Ok(object)
+    }
+
+    /// Completes a replication upload into the replica of its source version (issue #13, X2):
+    /// the parts named, under the source's version id, last-modified and ETag (replicas keep
+    /// the source's ETag, as on AWS), its tags and the upload's lock state. A source
+    /// full-object checksum in the upload's algorithm must be the one the parts make (400
+    /// BadDigest otherwise: the bytes are checked end to end); a composite or SHA one is kept
+    /// as the source has it, as the single replication PUT keeps composite ones. A version the
+    /// bucket already holds only has its lock grow and its tags follow (`put_replica`), and
+    /// the upload's parts are collected: a repeated delivery is not a second version.
+    pub async fn complete_replica_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        requested: Vec<CompletedPart>,
+    ) -> EngineResult<(String, ReplicaWrite)> {
+        let upload = self.meta.upload(bucket, key, upload_id).await?;
+        let Some(source) = upload.replica.clone() else {
+            return Err(EngineError::InvalidRequest("The upload is not a replication upload".into()));
+        };
+        let _claim = self.admit(0)?;
+        let mut object = self.assemble(&upload, &requested).await?;
+        if let (Some(want), Some(made)) = (&source.checksum, &object.checksum)
+            && want.kind == ChecksumKind::FullObject
+            && made.kind == ChecksumKind::FullObject
+            && want.algorithm == made.algorithm
+            && want.value != made.value
+        {
+            return Err(crate::ingest::mismatch(want.algorithm));
+        }
+        object.etag = source.etag;
+        if source.checksum.is_some() {
+            object.checksum = source.checksum;
+        }
+        // The parts are this delivery's, not the source's: `?partNumber=` does not address them.
+        object.parts.clear();
+        let r = ReplicaVersion {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: source.version_id.clone(),
+            last_modified: source.last_modified,
+            object: Some(object),
+            tags: source.tags,
+            lock: upload.lock,
+        };
+        let write = self
+            .meta
+            .complete_replica_upload(&upload, r, self.clock.now())
             .await
-            .map_err(|e| self.full_disk(e.into()))
+            .map_err(|e| self.full_disk(e.into()))?;
+        Ok((source.version_id, write))
     }
 
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> EngineResult<()> {

@@ -269,6 +269,22 @@ pub struct Upload {
     pub checksum_kind: Option<ChecksumKind>,
     /// Lock state requested at CreateMultipartUpload, applied at completion (W1, W14).
     pub lock: LockState,
+    /// An upload another Holdfast opened to replicate one version (issue #13): what the
+    /// version keeps of its source. Kept in the upload's JSON document (absent from older rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<UploadReplica>,
+}
+
+/// The source version a replication upload completes into: its id, last-modified, ETag and
+/// checksum (kept as the source has them) and tags; its lock state is the upload's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadReplica {
+    pub version_id: String,
+    pub last_modified: UtcMillis,
+    pub etag: String,
+    pub checksum: Option<StoredChecksum>,
+    #[serde(default)]
+    pub tags: crate::TagSet,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

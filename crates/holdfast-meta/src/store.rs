@@ -175,6 +175,17 @@ pub trait MetaStore: Send + Sync + 'static {
     /// ([`holdfast_lock::replica_lock`]) and its tags follow. A replica's lock checks are
     /// those of the destination: a `null` id or an existing version of another content is refused.
     async fn put_replica(&self, r: ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite>;
+    /// Completes a replication upload ([`Upload::replica`](crate::Upload::replica)) as
+    /// [`put_replica`](Self::put_replica) records `r`, whose segments must be parts of the
+    /// upload still there, in one transaction that also forgets the upload: parts not used (all
+    /// of them when the version was already there) are queued for collection. `NoSuchUpload`
+    /// when the upload is gone.
+    async fn complete_replica_upload(
+        &self,
+        upload: &Upload,
+        r: ReplicaVersion,
+        now: UtcMillis,
+    ) -> MetaResult<ReplicaWrite>;
     /// Queues the versions of `bucket` under `prefix` that were never queued (they predate the
     /// rule) or that FAILED, with `seq` above `after`, examining at most `limit` versions; returns how many were
     /// queued and the last `seq` examined (`None` when the bucket has no more).

@@ -450,6 +450,7 @@ fn upload(bucket: &str, key: &str, upload_id: &str) -> Upload {
         checksum_algorithm: None,
         checksum_kind: None,
         lock: LockState::default(),
+        replica: None,
     }
 }
 
@@ -527,6 +528,78 @@ async fn multipart(f: Fixture) {
         s.delete("mp", &v.key, &id(&v.version_id), Bypass::None, now()).await.unwrap();
     }
     s.delete_bucket("mp").await.unwrap();
+}
+
+/// A replication upload (#13) completes into the replica of its source version: the source's
+/// id, last-modified, ETag, lock and tags, the unused parts collected, the upload
+/// gone; a second upload of the same version leaves one version and collects all its parts.
+async fn replica_uploads(f: Fixture) {
+    let s = &*f.store;
+    s.create_bucket("rmp", true, now()).await.unwrap();
+    let source_id = holdfast_meta::new_version_id();
+    let source_time = UtcMillis(now().millis() - 60_000);
+    let lock = LockState { retention: retention(Mode::Compliance, 3_600_000), legal_hold: Some(LegalHold::On) };
+    let replica_of = |upload_id: &str| Upload {
+        lock,
+        replica: Some(holdfast_meta::UploadReplica {
+            version_id: source_id.clone(),
+            last_modified: source_time,
+            etag: "src-2".into(),
+            checksum: None,
+            tags: tagset(&[("k", "v")]),
+        }),
+        ..upload("rmp", "big", upload_id)
+    };
+    let write = |u: &Upload, segments: Vec<Segment>| holdfast_meta::ReplicaVersion {
+        bucket: "rmp".into(),
+        key: "big".into(),
+        version_id: source_id.clone(),
+        last_modified: source_time,
+        object: Some(ObjectData { size: 10, segments, ..obj("unused", "src-2") }),
+        tags: u.replica.as_ref().unwrap().tags.clone(),
+        lock: u.lock,
+    };
+    let (u1, u2) = (replica_of("r1"), replica_of("r2"));
+    s.create_upload(u1.clone()).await.unwrap();
+    assert_eq!(s.upload("rmp", "big", "r1").await.unwrap(), u1, "the replica's source is kept with the upload");
+    let blobs: Vec<String> = (0..5).map(|_| blob_id()).collect();
+    for (n, b) in [(1, &blobs[0]), (2, &blobs[1]), (3, &blobs[2])] {
+        s.put_part("rmp", "big", "r1", part(n, b)).await.unwrap();
+    }
+    // A segment that is not a part of the upload is refused, nothing recorded.
+    let stray = write(&u1, vec![Segment { blob: blob_id(), size: 5 }]);
+    assert_err!(s.complete_replica_upload(&u1, stray, now()).await, MetaError::InvalidPart);
+    let used = vec![Segment { blob: blobs[0].clone(), size: 5 }, Segment { blob: blobs[1].clone(), size: 5 }];
+    let made = s.complete_replica_upload(&u1, write(&u1, used.clone()), now()).await.unwrap();
+    assert_eq!(made, holdfast_meta::ReplicaWrite::Created);
+    let rec = s.version("rmp", "big", &id(&source_id)).await.unwrap();
+    assert_eq!((rec.last_modified, rec.lock), (source_time, lock));
+    assert_eq!(rec.object.as_ref().map(|o| (o.etag.as_str(), o.segments.clone())), Some(("src-2", used)));
+    assert_eq!(s.version_tags("rmp", "big", &id(&source_id)).await.unwrap().1, tagset(&[("k", "v")]));
+    assert_err!(s.upload("rmp", "big", "r1").await, MetaError::NoSuchUpload);
+    assert_err!(s.complete_replica_upload(&u1, write(&u1, Vec::new()), now()).await, MetaError::NoSuchUpload);
+
+    // The same version again (a repeated delivery): still one version, every part collected.
+    s.create_upload(u2.clone()).await.unwrap();
+    for (n, b) in [(1, &blobs[3]), (2, &blobs[4])] {
+        s.put_part("rmp", "big", "r2", part(n, b)).await.unwrap();
+    }
+    let again = vec![Segment { blob: blobs[3].clone(), size: 5 }, Segment { blob: blobs[4].clone(), size: 5 }];
+    let write_again = s.complete_replica_upload(&u2, write(&u2, again), now()).await.unwrap();
+    assert_eq!(write_again, holdfast_meta::ReplicaWrite::Existing);
+    assert_eq!(s.list_versions(query("rmp")).await.unwrap().versions.len(), 1);
+    assert!(
+        s.list_uploads(UploadListQuery { bucket: "rmp".into(), max_uploads: 10, ..Default::default() })
+            .await
+            .unwrap()
+            .uploads
+            .is_empty()
+    );
+    let queued = s.gc_candidates(now().plus_millis(1000), 100).await.unwrap();
+    for b in [&blobs[2], &blobs[3], &blobs[4]] {
+        assert!(queued.contains(b), "unused parts collected");
+    }
+    assert!(!queued.contains(&blobs[0]) && !queued.contains(&blobs[1]), "the replica's parts kept");
 }
 
 // --- collection queue ------------------------------------------------------------------
@@ -1171,6 +1244,7 @@ conformance!(
     conditional_writes,
     listings,
     multipart,
+    replica_uploads,
     gc_queue,
     identity,
     clock_high_water,

@@ -60,8 +60,9 @@ pub struct RequestTraits {
     pub acl: bool,
     /// `x-amz-tagging` on a write.
     pub tagging: bool,
-    /// A replication request from another Holdfast (a PutObject carrying the source version
-    /// id): authorised as AWS authorises a replication role on the destination.
+    /// A replication request from another Holdfast (a PutObject, or a request of a
+    /// replication upload, carrying the source version id): authorised as AWS authorises a
+    /// replication role on the destination.
     pub replication: bool,
     /// ...of a delete marker (`s3:ReplicateDelete`).
     pub replication_marker: bool,
@@ -98,11 +99,16 @@ pub fn actions_for(operation: &str, t: &RequestTraits) -> Option<Vec<ActionCheck
         // the condition keys, a destination policy capping retention apply to it), and
         // s3:ReplicateTags when it carries tags (AWS's replication permissions).
         "PutObject" if t.replication && t.replication_marker => add("s3:ReplicateDelete", Object, Required),
-        "PutObject" if t.replication => {
+        // A large replica goes as a replication upload: each of its requests carries the
+        // source version id and is authorised as the replication PUT is.
+        "PutObject" | "CreateMultipartUpload" if t.replication => {
             add("s3:ReplicateObject", Object, Required);
             if t.tagging {
                 add("s3:ReplicateTags", Object, Required);
             }
+        }
+        "UploadPart" | "CompleteMultipartUpload" | "AbortMultipartUpload" if t.replication => {
+            add("s3:ReplicateObject", Object, Required);
         }
         // Writes of new object data. Lock headers need their own actions (spec §7 P1).
         "PutObject" | "PostObject" | "CreateMultipartUpload" | "CopyObject" => {
@@ -537,6 +543,19 @@ mod tests {
                 assert_eq!(kind, expected, "{op} → {}", check.action);
             }
         }
+    }
+
+    /// Every request of a replication upload is authorised as the replication PUT is (#13).
+    #[test]
+    fn a_replication_upload_needs_replicate_object_not_put_object() {
+        let t = RequestTraits { replication: true, ..Default::default() };
+        for op in ["CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload"] {
+            let got: Vec<_> = actions_for(op, &t).unwrap().iter().map(|c| c.action).collect();
+            assert_eq!(got, ["s3:ReplicateObject"], "{op}");
+        }
+        let t = RequestTraits { replication: true, tagging: true, lock_retention: true, ..Default::default() };
+        let got: Vec<_> = actions_for("CreateMultipartUpload", &t).unwrap().iter().map(|c| c.action).collect();
+        assert_eq!(got, ["s3:ReplicateObject", "s3:ReplicateTags"]);
     }
 
     #[test]

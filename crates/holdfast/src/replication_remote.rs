@@ -1,9 +1,11 @@
 //! Replication to remote targets (`[replication.target.<id>]`): another Holdfast, reached by a
 //! SigV4-signed PutObject that carries the source version's id and last-modified (an
 //! authenticated replication request, `s3:ReplicateObject` on the destination; see
-//! holdfast-api's `ops::replication`). The body streams from the source's blobs to the socket
-//! (`UNSIGNED-PAYLOAD`; integrity by Content-MD5 or the full-object checksum, which the
-//! destination verifies), never buffered whole. HTTP/1.1 (https:// with rustls, checked against
+//! holdfast-api's `ops::replication`), or above `[replication] multipart_threshold` by a
+//! replication upload (a multipart upload whose every request carries the source version id).
+//! The body streams from the source's blobs to the socket (`UNSIGNED-PAYLOAD`; integrity by
+//! Content-MD5 or the full-object checksum, which the destination verifies), never buffered
+//! whole. HTTP/1.1 (https:// with rustls, checked against
 //! the target's `ca_file` or the system's CA bundle), one connection per request.
 
 use crate::anchor::remote::xml_text;
@@ -232,10 +234,27 @@ fn failure(target: &str, status: http::StatusCode, text: &[u8], metadata: bool) 
     if metadata && (code == "NoSuchVersion" || code == "NoSuchKey") {
         return TransportError::NoSuchVersion;
     }
+    // An upload taken away under a delivery (an operator's abort): the next attempt starts anew.
+    if code == "NoSuchUpload" {
+        return TransportError::Passing(why);
+    }
     if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
         return TransportError::Passing(why);
     }
     TransportError::Refused(why)
+}
+
+/// How often a part is sent before its upload is given up, and the first pause between two
+/// sends (doubling).
+const PART_TRIES: u32 = 3;
+const PART_RETRY: Duration = Duration::from_millis(250);
+
+/// The version id a foreign store gave a new replica.
+fn version_of(target: &str, bucket: &str, answer: &http::HeaderMap) -> Result<String, TransportError> {
+    let id = answer.get("x-amz-version-id").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty() && *v != "null");
+    id.map(str::to_owned).ok_or_else(|| {
+        TransportError::Refused(format!("{target}: the write answered no version id (is {bucket} versioned?)"))
+    })
 }
 
 fn small_body(bytes: Vec<u8>) -> Body {
@@ -277,7 +296,7 @@ impl RemoteTargets {
             return Ok(None);
         }
         let now = holdfast_lock::UtcMillis::now_system();
-        let mut headers = replica_headers(replica);
+        let mut headers = replica_headers(replica, false);
         headers.retain(|(k, _)| !k.starts_with("x-holdfast-"));
         // A store refuses a retain-until in the past: an expired retention protects nothing.
         if replica.lock.retention.is_some_and(|r| !r.is_active(now)) {
@@ -286,7 +305,10 @@ impl RemoteTargets {
             });
         }
         if obj.size > self.multipart.threshold {
-            return self.put_multipart(t, target, bucket, replica, headers, obj.size).await;
+            // The whole object's MD5 and checksum do not apply to an upload of parts.
+            headers.retain(|(k, _)| k != "content-md5" && !k.starts_with("x-amz-checksum-"));
+            let answer = self.put_multipart(t, target, bucket, replica, &headers, &[]).await?;
+            return version_of(target, bucket, &answer).map(Some);
         }
         let Some(b) = body else { return Err(TransportError::Refused("no body for a new version".into())) };
         let frames = b.map(|chunk| chunk.map(Frame::data));
@@ -296,47 +318,96 @@ impl RemoteTargets {
         if !status.is_success() {
             return Err(failure(target, status, &text, false));
         }
-        let id = answer.get("x-amz-version-id").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty() && *v != "null");
-        let Some(id) = id else {
-            return Err(TransportError::Refused(format!(
-                "{target}: the PUT answered no version id (is {bucket} versioned?)"
-            )));
-        };
-        Ok(Some(id.to_owned()))
+        version_of(target, bucket, &answer).map(Some)
     }
 
-    /// A new version above the threshold as a multipart upload. Each part is read twice from
-    /// the source's blobs (once for its Content-MD5, which S3 requires of parts of an upload
-    /// with lock headers, once streaming to the socket), so nothing is held in memory; any
-    /// failure aborts the upload.
+    /// A new version above the threshold as a multipart upload, the one code path of both
+    /// kinds of target: `create` are the CreateMultipartUpload's headers, `every` go on each
+    /// request of the upload (to another Holdfast: the source version id, which makes them
+    /// replication requests). Each part is read twice from the source's blobs (once for its
+    /// Content-MD5, which S3 requires of parts of an upload with lock headers, W7, once
+    /// streaming to the socket), so nothing is held in memory; a part whose send fails in
+    /// passing is sent again; any failure that remains aborts the upload. Returns the
+    /// answer's headers of CompleteMultipartUpload.
     async fn put_multipart(
         &self,
         t: &Target,
         target: &str,
         bucket: &str,
         replica: &OutgoingReplica,
-        mut headers: Vec<(String, String)>,
-        size: u64,
-    ) -> Result<Option<String>, TransportError> {
+        create: &[(String, String)],
+        every: &[(String, String)],
+    ) -> Result<http::HeaderMap, TransportError> {
         let key = replica.key.as_str();
-        let Some(reader) = replica.reader.as_ref() else {
+        let (Some(reader), Some(obj)) = (replica.reader.as_ref(), replica.object.as_ref()) else {
             return Err(TransportError::Refused("a multipart replica needs a reader".into()));
         };
-        // The whole object's MD5 and checksum do not apply to an upload of parts.
-        headers.retain(|(k, _)| k != "content-md5" && !k.starts_with("x-amz-checksum-"));
         let (status, _, text) =
-            self.call(t, Method::POST, bucket, Some(key), &[("uploads", "")], &headers, empty(), 0).await?;
+            self.call(t, Method::POST, bucket, Some(key), &[("uploads", "")], create, empty(), 0).await?;
         if !status.is_success() {
             return Err(failure(target, status, &text, false));
         }
         let Some(upload) = xml_text(&String::from_utf8_lossy(&text), "UploadId") else {
             return Err(TransportError::Passing(format!("{target}: CreateMultipartUpload answered no UploadId")));
         };
-        let outcome = self.upload_parts(t, target, bucket, key, &upload, reader, size).await;
+        let outcome = self.upload_parts(t, target, bucket, key, &upload, reader, obj.size, every).await;
         if outcome.is_err() {
-            let _ = self.call(t, Method::DELETE, bucket, Some(key), &[("uploadId", &upload)], &[], empty(), 0).await;
+            let query = [("uploadId", upload.as_str())];
+            let _ = self.call(t, Method::DELETE, bucket, Some(key), &query, every, empty(), 0).await;
         }
         outcome
+    }
+
+    /// Part `number`, `[start, end)` of the source, with its Content-MD5.
+    #[allow(clippy::too_many_arguments)]
+    async fn upload_part(
+        &self,
+        t: &Target,
+        target: &str,
+        bucket: &str,
+        key: &str,
+        upload: &str,
+        reader: &holdfast_engine::replication::SpanReader,
+        (number, start, end): (u32, u64, u64),
+        every: &[(String, String)],
+    ) -> Result<String, TransportError> {
+        use base64::Engine as _;
+        use md5::Digest as _;
+        let mut md5 = md5::Md5::new();
+        let mut read = 0u64;
+        let mut first = reader(start, end);
+        while let Some(chunk) = first.next().await {
+            let chunk = chunk.map_err(|e| TransportError::Passing(format!("reading the source: {e}")))?;
+            read += chunk.len() as u64;
+            md5.update(&chunk);
+        }
+        if read != end - start {
+            return Err(TransportError::Passing(format!(
+                "reading the source: part {number} has {read} bytes of {}",
+                end - start
+            )));
+        }
+        let mut headers = every.to_vec();
+        headers.push(("content-md5".to_owned(), base64::engine::general_purpose::STANDARD.encode(md5.finalize())));
+        let number_text = number.to_string();
+        let query = [("partNumber", number_text.as_str()), ("uploadId", upload)];
+        let frames = reader(start, end).map(|chunk| chunk.map(Frame::data));
+        let (status, answer, text) = self
+            .call(
+                t,
+                Method::PUT,
+                bucket,
+                Some(key),
+                &query,
+                &headers,
+                StreamBody::new(frames).boxed_unsync(),
+                end - start,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(failure(target, status, &text, false));
+        }
+        Ok(answer.get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -349,9 +420,8 @@ impl RemoteTargets {
         upload: &str,
         reader: &holdfast_engine::replication::SpanReader,
         size: u64,
-    ) -> Result<Option<String>, TransportError> {
-        use base64::Engine as _;
-        use md5::Digest as _;
+        every: &[(String, String)],
+    ) -> Result<http::HeaderMap, TransportError> {
         let part_size = self.multipart.part_size.max(1);
         let mut completed = String::new();
         let mut start = 0u64;
@@ -359,41 +429,20 @@ impl RemoteTargets {
         while start < size {
             number += 1;
             let end = (start + part_size).min(size);
-            let mut md5 = md5::Md5::new();
-            let mut read = 0u64;
-            let mut first = reader(start, end);
-            while let Some(chunk) = first.next().await {
-                let chunk = chunk.map_err(|e| TransportError::Passing(format!("reading the source: {e}")))?;
-                read += chunk.len() as u64;
-                md5.update(&chunk);
-            }
-            if read != end - start {
-                return Err(TransportError::Passing(format!(
-                    "reading the source: part {number} has {read} bytes of {}",
-                    end - start
-                )));
-            }
-            let digest = md5.finalize();
-            let headers = vec![("content-md5".to_owned(), base64::engine::general_purpose::STANDARD.encode(digest))];
-            let number_text = number.to_string();
-            let query = [("partNumber", number_text.as_str()), ("uploadId", upload)];
-            let frames = reader(start, end).map(|chunk| chunk.map(Frame::data));
-            let (status, answer, text) = self
-                .call(
-                    t,
-                    Method::PUT,
-                    bucket,
-                    Some(key),
-                    &query,
-                    &headers,
-                    StreamBody::new(frames).boxed_unsync(),
-                    end - start,
-                )
-                .await?;
-            if !status.is_success() {
-                return Err(failure(target, status, &text, false));
-            }
-            let etag = answer.get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let span = (number, start, end);
+            let mut tries = 0;
+            let etag = loop {
+                match self.upload_part(t, target, bucket, key, upload, reader, span, every).await {
+                    Ok(etag) => break etag,
+                    // A passing failure costs this part again, not the parts already sent.
+                    Err(TransportError::Passing(why)) if tries + 1 < PART_TRIES => {
+                        tries += 1;
+                        tracing::debug!(target, key, part = number, %why, "a part will be sent again");
+                        tokio::time::sleep(PART_RETRY * (1 << tries)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
             completed
                 .push_str(&format!("<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>", xml_escape(&etag)));
             start = end;
@@ -403,7 +452,8 @@ impl RemoteTargets {
         )
         .into_bytes();
         let length = xml.len() as u64;
-        let headers = vec![("content-type".to_owned(), "application/xml".to_owned())];
+        let mut headers = every.to_vec();
+        headers.push(("content-type".to_owned(), "application/xml".to_owned()));
         let (status, answer, text) = self
             .call(t, Method::POST, bucket, Some(key), &[("uploadId", upload)], &headers, small_body(xml), length)
             .await?;
@@ -412,13 +462,41 @@ impl RemoteTargets {
             let status = if status.is_success() { http::StatusCode::INTERNAL_SERVER_ERROR } else { status };
             return Err(failure(target, status, &text, false));
         }
-        let id = answer.get("x-amz-version-id").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty() && *v != "null");
-        let Some(id) = id else {
-            return Err(TransportError::Refused(format!(
-                "{target}: the upload answered no version id (is {bucket} versioned?)"
-            )));
-        };
-        Ok(Some(id.to_owned()))
+        Ok(answer)
+    }
+
+    /// A new version above the threshold to another Holdfast: a replication upload (every
+    /// request carries the source version id and is authorised by `s3:ReplicateObject`),
+    /// completed into the replica under the source's id, last-modified, ETag and checksum.
+    /// A lock-and-tags update goes first: a destination that already holds the version (a
+    /// repeated delivery) answers it, and no byte is sent again.
+    async fn replicate_multipart(
+        &self,
+        t: &Target,
+        target: &str,
+        bucket: &str,
+        replica: &OutgoingReplica,
+    ) -> Result<Option<String>, TransportError> {
+        let key = Some(replica.key.as_str());
+        let probe = replica_headers(replica, true);
+        let (status, _, text) = self.call(t, Method::PUT, bucket, key, &[], &probe, empty(), 0).await?;
+        if status.is_success() {
+            return Ok(None);
+        }
+        match failure(target, status, &text, true) {
+            TransportError::NoSuchVersion => {}
+            other => return Err(other),
+        }
+        let mut create = replica_headers(replica, false);
+        create.retain(|(k, _)| k != "content-md5" && !k.starts_with("x-amz-checksum-"));
+        if let Some(c) = replica.object.as_ref().and_then(|o| o.checksum.as_ref())
+            && c.kind == holdfast_meta::ChecksumKind::FullObject
+        {
+            create.push(("x-holdfast-replication-checksum".into(), format!("{} {}", c.algorithm.as_str(), c.value)));
+        }
+        let every = [("x-holdfast-replication-source-version-id".to_owned(), replica.version_id.clone())];
+        self.put_multipart(t, target, bucket, replica, &create, &every).await?;
+        Ok(None)
     }
 
     async fn foreign_lock_and_tags(
@@ -541,13 +619,15 @@ where
     Ok((parts.status, parts.headers, body))
 }
 
-fn replica_headers(r: &OutgoingReplica) -> Vec<(String, String)> {
+/// The headers of a replication request for `r`; `metadata_only` asks for its lock state
+/// and tags only (the `metadata` kind).
+fn replica_headers(r: &OutgoingReplica, metadata_only: bool) -> Vec<(String, String)> {
     use base64::Engine as _;
     let mut h: Vec<(String, String)> = vec![
         ("x-holdfast-replication-source-version-id".into(), r.version_id.clone()),
         ("x-holdfast-replication-last-modified".into(), r.last_modified.millis().to_string()),
     ];
-    let kind = match (&r.object, r.metadata_only) {
+    let kind = match (&r.object, metadata_only) {
         (None, _) => "marker",
         (Some(_), true) => "metadata",
         (Some(_), false) => "object",
@@ -564,7 +644,7 @@ fn replica_headers(r: &OutgoingReplica) -> Vec<(String, String)> {
         let pairs: Vec<(&str, &str)> = r.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         h.push(("x-amz-tagging".into(), sigv4::canonical_query(&pairs)));
     }
-    let Some(obj) = r.object.as_ref().filter(|_| !r.metadata_only) else { return h };
+    let Some(obj) = r.object.as_ref().filter(|_| !metadata_only) else { return h };
     h.push(("x-holdfast-replication-etag".into(), obj.etag.clone()));
     if !obj.etag.contains('-')
         && let Ok(md5) = hex::decode(&obj.etag)
@@ -629,7 +709,13 @@ impl ReplicaTransport for RemoteTargets {
         if t.foreign {
             return self.send_foreign(t, target, bucket, replica, body).await;
         }
-        let headers = replica_headers(replica);
+        if let Some(obj) =
+            replica.object.as_ref().filter(|o| !replica.metadata_only && o.size > self.multipart.threshold)
+        {
+            tracing::debug!(target, key = %replica.key, size = obj.size, "a replication upload");
+            return self.replicate_multipart(t, target, bucket, replica).await;
+        }
+        let headers = replica_headers(replica, replica.metadata_only);
         let (stream, length) = match (body, &replica.object) {
             (Some(b), Some(obj)) if !replica.metadata_only => {
                 let frames = b.map(|chunk| chunk.map(Frame::data));

@@ -24,6 +24,9 @@ impl Gateway {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        if req.headers.contains_key(super::replication::SOURCE_VERSION_HEADER) {
+            return self.create_replica_upload(req).await;
+        }
         let input = req.input;
         let bucket = self.bucket(&input.bucket).await?;
         self.refuse_system_write(&input.bucket, &input.key).await?;
@@ -43,6 +46,7 @@ impl Gateway {
                 checksum_algorithm: algorithm,
                 checksum_kind: kind,
                 lock,
+                replica: None,
             })
             .await
             .map_err(engine_error)?;
@@ -68,6 +72,7 @@ impl Gateway {
         let bucket = self.bucket(&input.bucket).await?;
         self.refuse_system_write(&input.bucket, &input.key).await?;
         let upload = self.engine.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(engine_error)?;
+        super::replication::check_upload_kind(&headers, &upload)?;
         let claims = body_claims(
             &headers,
             trailing_headers,
@@ -157,13 +162,14 @@ impl Gateway {
 
     pub(crate) async fn complete_multipart_upload(
         &self,
-        req: S3Request<CompleteMultipartUploadInput>,
+        mut req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let input = req.input;
-        self.bucket(&input.bucket).await?;
-        self.refuse_system_write(&input.bucket, &input.key).await?;
-        let parts: Vec<EngineCompletedPart> = input
+        self.bucket(&req.input.bucket).await?;
+        self.refuse_system_write(&req.input.bucket, &req.input.key).await?;
+        let parts: Vec<EngineCompletedPart> = req
+            .input
             .multipart_upload
+            .take()
             .and_then(|m| m.parts)
             .unwrap_or_default()
             .iter()
@@ -173,6 +179,10 @@ impl Gateway {
                 checksum: part_checksum(p),
             })
             .collect();
+        if req.headers.contains_key(super::replication::SOURCE_VERSION_HEADER) {
+            return self.complete_replica_upload(req, parts).await;
+        }
+        let input = req.input;
         let conditions = write_conditions(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let stated = [
             (holdfast_engine::model::ChecksumAlgorithm::Crc32, input.checksum_crc32.as_ref()),
@@ -209,6 +219,12 @@ impl Gateway {
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let input = req.input;
         self.bucket(&input.bucket).await?;
+        // A replication request aborts only a replication upload; a client allowed
+        // s3:AbortMultipartUpload aborts any upload (a replication's left by a crash too).
+        if req.headers.contains_key(super::replication::SOURCE_VERSION_HEADER) {
+            let upload = self.engine.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(engine_error)?;
+            super::replication::check_upload_kind(&req.headers, &upload)?;
+        }
         self.engine.abort_upload(&input.bucket, &input.key, &input.upload_id).await.map_err(engine_error)?;
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }

@@ -212,6 +212,70 @@ pub const ETAG_HEADER: &str = "x-holdfast-replication-etag";
 /// The source's composite checksum, `<ALGORITHM> <base64>-<n>` (kept as it is).
 pub const COMPOSITE_CHECKSUM_HEADER: &str = "x-holdfast-replication-composite-checksum";
 
+/// The source's full-object checksum, `<ALGORITHM> <base64>`, on the CreateMultipartUpload
+/// of a replication upload (a single replication PUT states it as `x-amz-checksum-<alg>`):
+/// checked against the one the parts make when the algorithm can be combined (CRC32, CRC32C,
+/// CRC64NVME), else kept as it is.
+pub const CHECKSUM_HEADER: &str = "x-holdfast-replication-checksum";
+
+/// What every replication request says of its source version.
+struct Source {
+    version_id: String,
+    last_modified: holdfast_lock::UtcMillis,
+    lock: holdfast_lock::LockState,
+    tags: TagSet,
+}
+
+fn source_of(h: &http::HeaderMap, tagging: Option<&str>, aws_strict: bool) -> S3Result<Source> {
+    let version_id = header(h, SOURCE_VERSION_HEADER).unwrap_or_default().to_owned();
+    if !holdfast_engine::model::is_well_formed_version_id(&version_id) || version_id == "null" {
+        return Err(invalid_argument("Invalid version id specified", SOURCE_VERSION_HEADER, Some(&version_id)));
+    }
+    let last_modified =
+        header(h, LAST_MODIFIED_HEADER).and_then(|v| v.parse::<i64>().ok()).map(holdfast_lock::UtcMillis).ok_or_else(
+            || invalid_argument("A replication request needs its source's last-modified", LAST_MODIFIED_HEADER, None),
+        )?;
+    Ok(Source {
+        version_id,
+        last_modified,
+        lock: replica_lock(h)?,
+        tags: crate::tags::tags_from_header(tagging, aws_strict)?,
+    })
+}
+
+/// `<ALGORITHM> <value>` of [`CHECKSUM_HEADER`] or [`COMPOSITE_CHECKSUM_HEADER`].
+fn stated_checksum(
+    h: &http::HeaderMap,
+    name: &str,
+    kind: holdfast_engine::model::ChecksumKind,
+) -> S3Result<Option<holdfast_engine::model::StoredChecksum>> {
+    let Some(v) = header(h, name) else { return Ok(None) };
+    let parsed = v.split_once(' ').and_then(|(alg, value)| {
+        Some(holdfast_engine::model::StoredChecksum {
+            algorithm: holdfast_engine::model::ChecksumAlgorithm::parse(alg)?,
+            value: value.to_owned(),
+            kind,
+        })
+    });
+    parsed.map(Some).ok_or_else(|| invalid_argument("Invalid replication checksum", name, Some(v)))
+}
+
+/// A replication request is addressed to a replication upload, and only such a request is:
+/// a key allowed `s3:ReplicateObject` cannot touch a client's upload through it, nor can a
+/// client's request complete or feed a replication upload.
+pub(crate) fn check_upload_kind(h: &http::HeaderMap, upload: &holdfast_engine::model::Upload) -> S3Result<()> {
+    match (h.contains_key(SOURCE_VERSION_HEADER), &upload.replica) {
+        (true, None) => Err(s3_error!(AccessDenied, "Access Denied")),
+        (false, Some(_)) => Err(invalid_request("The upload belongs to a replication")),
+        (true, Some(r)) if header(h, SOURCE_VERSION_HEADER) != Some(r.version_id.as_str()) => Err(invalid_argument(
+            "The upload replicates another version",
+            SOURCE_VERSION_HEADER,
+            header(h, SOURCE_VERSION_HEADER),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn header<'a>(h: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -299,18 +363,10 @@ impl Gateway {
         use holdfast_engine::replication::{IncomingContent, IncomingReplica};
         let S3Request { input, headers, extensions, .. } = req;
         let bucket = self.bucket(&input.bucket).await?;
-        let version_id = header(&headers, SOURCE_VERSION_HEADER).unwrap_or_default().to_owned();
-        if !holdfast_engine::model::is_well_formed_version_id(&version_id) || version_id == "null" {
-            return Err(invalid_argument("Invalid version id specified", SOURCE_VERSION_HEADER, Some(&version_id)));
-        }
-        let last_modified = header(&headers, LAST_MODIFIED_HEADER)
-            .and_then(|v| v.parse::<i64>().ok())
-            .map(holdfast_lock::UtcMillis)
-            .ok_or_else(|| {
-                invalid_argument("A replication request needs its source's last-modified", LAST_MODIFIED_HEADER, None)
-            })?;
-        let lock = replica_lock(&headers)?;
-        let tags = crate::tags::tags_from_header(input.tagging.as_deref(), self.config.aws_strict)?;
+        // As the replication upload does: nothing is written under the SOSAPI prefix.
+        self.refuse_system_write(&input.bucket, &input.key).await?;
+        let Source { version_id, last_modified, lock, tags } =
+            source_of(&headers, input.tagging.as_deref(), self.config.aws_strict)?;
         let content = match header(&headers, KIND_HEADER).unwrap_or("object") {
             "marker" => IncomingContent::DeleteMarker,
             "metadata" => IncomingContent::MetadataOnly,
@@ -329,14 +385,11 @@ impl Gateway {
                         sha256: input.checksum_sha256.as_ref(),
                     },
                 )?;
-                let composite = header(&headers, COMPOSITE_CHECKSUM_HEADER).and_then(|v| {
-                    let (alg, value) = v.split_once(' ')?;
-                    Some(holdfast_engine::model::StoredChecksum {
-                        algorithm: holdfast_engine::model::ChecksumAlgorithm::parse(alg)?,
-                        value: value.to_owned(),
-                        kind: holdfast_engine::model::ChecksumKind::Composite,
-                    })
-                });
+                let composite = stated_checksum(
+                    &headers,
+                    COMPOSITE_CHECKSUM_HEADER,
+                    holdfast_engine::model::ChecksumKind::Composite,
+                )?;
                 IncomingContent::Object {
                     headers: Box::new(crate::convert::object_headers_of!(input)?),
                     body: crate::convert::body_stream(input.body),
@@ -361,6 +414,91 @@ impl Gateway {
             .map_err(|e| with_resource(self.engine_err(e), &input.bucket, Some(&input.key)))?;
         crate::audit::AuditSlot::update(&extensions, |f| f.version_id = Some(version_id.clone()));
         Ok(S3Response::new(PutObjectOutput { version_id: Some(version_id), ..Default::default() }))
+    }
+
+    /// The CreateMultipartUpload of a replication upload (it carries [`SOURCE_VERSION_HEADER`]):
+    /// a version too large for one replication PUT goes in parts (issue #13). The upload keeps
+    /// what the replica keeps of its source (version id, last-modified, ETag, checksum, tags;
+    /// the lock state as the upload's, W1/W14, an expired retain-until included as for the
+    /// PUT); parts are hashed in the source's full-object CRC so that completion checks it.
+    pub(crate) async fn create_replica_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        use holdfast_engine::model::ChecksumKind;
+        let S3Request { input, headers, .. } = req;
+        let bucket = self.bucket(&input.bucket).await?;
+        // The parts and the completion would be refused there: refuse the upload itself.
+        self.refuse_system_write(&input.bucket, &input.key).await?;
+        let Source { version_id, last_modified, lock, tags } =
+            source_of(&headers, input.tagging.as_deref(), self.config.aws_strict)?;
+        if let Some(kind) = header(&headers, KIND_HEADER).filter(|k| *k != "object") {
+            return Err(invalid_argument("A replication upload carries an object", KIND_HEADER, Some(kind)));
+        }
+        let etag = header(&headers, ETAG_HEADER)
+            .ok_or_else(|| invalid_argument("A replication upload needs its source's ETag", ETAG_HEADER, None))?;
+        // W6: lock state for a bucket without Object Lock is refused here, before any byte.
+        super::objects::check_lock_write(&bucket, &lock, None)?;
+        let checksum = match stated_checksum(&headers, CHECKSUM_HEADER, ChecksumKind::FullObject)? {
+            Some(c) => Some(c),
+            None => stated_checksum(&headers, COMPOSITE_CHECKSUM_HEADER, ChecksumKind::Composite)?,
+        };
+        let combined = checksum
+            .as_ref()
+            .filter(|c| c.kind == ChecksumKind::FullObject && c.algorithm.supports_full_object())
+            .map(|c| c.algorithm);
+        let upload = self
+            .engine
+            .create_upload(holdfast_engine::CreateUpload {
+                bucket: input.bucket.clone(),
+                key: input.key.clone(),
+                headers: crate::convert::object_headers_of!(input)?,
+                checksum_algorithm: combined,
+                checksum_kind: combined.map(|_| ChecksumKind::FullObject),
+                lock,
+                replica: Some(holdfast_engine::model::UploadReplica {
+                    version_id,
+                    last_modified,
+                    etag: etag.trim_matches('"').to_owned(),
+                    checksum,
+                    tags,
+                }),
+            })
+            .await
+            .map_err(|e| with_resource(engine_error(e), &input.bucket, Some(&input.key)))?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(upload.upload_id),
+            ..Default::default()
+        }))
+    }
+
+    /// The CompleteMultipartUpload of a replication upload: the replica is recorded (or, when
+    /// the version is already there, only its lock grows), answered with its version id.
+    pub(crate) async fn complete_replica_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+        parts: Vec<holdfast_engine::CompletedPart>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let S3Request { input, headers, extensions, .. } = req;
+        let upload = self.engine.upload(&input.bucket, &input.key, &input.upload_id).await.map_err(engine_error)?;
+        check_upload_kind(&headers, &upload)?;
+        let etag = upload.replica.as_ref().map(|r| r.etag.clone()).unwrap_or_default();
+        let (version_id, _) = self
+            .engine
+            .complete_replica_upload(&input.bucket, &input.key, &input.upload_id, parts)
+            .await
+            .map_err(|e| with_resource(self.engine_err(e), &input.bucket, Some(&input.key)))?;
+        crate::audit::AuditSlot::update(&extensions, |f| f.version_id = Some(version_id.clone()));
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket.clone()),
+            key: Some(input.key.clone()),
+            e_tag: Some(crate::convert::etag(&etag)),
+            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            version_id: Some(version_id),
+            ..Default::default()
+        }))
     }
 
     /// The destinations: each ARN of a known form; a local bucket exists, is versioned, is not

@@ -589,6 +589,18 @@ impl crate::MetaStore for PgMeta {
         write!(self, |tx| replication::put_replica(&tx, &r, now).await?)
     }
 
+    async fn complete_replica_upload(
+        &self,
+        upload: &Upload,
+        r: ReplicaVersion,
+        now: UtcMillis,
+    ) -> MetaResult<ReplicaWrite> {
+        if r.object.as_ref().is_some_and(|o| o.inline.is_some()) {
+            return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
+        }
+        write!(self, |tx| multipart::complete_replica(&tx, upload, &r, now).await?)
+    }
+
     async fn requeue_replication(
         &self,
         bucket: &str,

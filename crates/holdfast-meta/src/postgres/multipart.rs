@@ -7,6 +7,7 @@ use super::{Fail, RowLock, Tx, buckets};
 use crate::MetaError;
 use crate::listing::uploads_page;
 use crate::model::*;
+use crate::{ReplicaVersion, ReplicaWrite};
 use holdfast_lock::UtcMillis;
 use std::collections::HashSet;
 
@@ -142,6 +143,33 @@ pub(super) async fn complete(
     )
     .await?;
     Ok(rec)
+}
+
+/// A replication upload becomes the replica `r` (see `MetaStore::complete_replica_upload`).
+pub(super) async fn complete_replica(
+    tx: &Tx<'_>,
+    upload: &Upload,
+    r: &ReplicaVersion,
+    now: UtcMillis,
+) -> Result<ReplicaWrite, Fail> {
+    get(tx, &upload.bucket, &upload.key, &upload.upload_id, RowLock::Update).await?;
+    let parts = part_rows(tx, &upload.upload_id, 0, i64::MAX).await?;
+    let current: HashSet<&str> = parts.iter().map(|p| p.segment.blob.as_str()).collect();
+    let segments = r.object.iter().flat_map(|o| o.segments.iter());
+    if segments.clone().any(|s| !current.contains(s.blob.as_str())) {
+        return Err(MetaError::InvalidPart.into());
+    }
+    let write = super::replication::put_replica(tx, r, now).await?;
+    let used: HashSet<&str> =
+        if write == ReplicaWrite::Created { segments.map(|s| s.blob.as_str()).collect() } else { HashSet::new() };
+    for part in &parts {
+        if !used.contains(part.segment.blob.as_str()) {
+            queue_blob(tx, &part.segment.blob, now).await?;
+        }
+    }
+    execute(tx, "DELETE FROM parts WHERE upload_id = $1", &[&upload.upload_id]).await?;
+    execute(tx, "DELETE FROM uploads WHERE upload_id = $1", &[&upload.upload_id]).await?;
+    Ok(write)
 }
 
 /// The version a completed upload made, while it still exists.

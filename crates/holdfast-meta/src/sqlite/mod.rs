@@ -674,6 +674,16 @@ impl crate::MetaStore for SqliteMeta {
         self.write_object(move |c| replication::put_replica(c, &r, now)).await
     }
 
+    async fn complete_replica_upload(
+        &self,
+        upload: &Upload,
+        r: ReplicaVersion,
+        now: UtcMillis,
+    ) -> MetaResult<ReplicaWrite> {
+        let upload = upload.clone();
+        self.write_object(move |c| multipart::complete_replica(c, &upload, &r, now)).await
+    }
+
     async fn requeue_replication(
         &self,
         bucket: &str,

@@ -8,6 +8,7 @@ use super::{
 use crate::listing::uploads_page;
 use crate::model::*;
 use crate::{MetaError, MetaResult};
+use crate::{ReplicaVersion, ReplicaWrite};
 use holdfast_lock::UtcMillis;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashSet;
@@ -136,6 +137,33 @@ pub(super) fn complete(
         params![upload.upload_id, upload.bucket, upload.key.as_bytes(), rec.seq, now.millis()],
     )?;
     Ok(rec)
+}
+
+/// A replication upload becomes the replica `r` (see `MetaStore::complete_replica_upload`).
+pub(super) fn complete_replica(
+    conn: &Connection,
+    upload: &Upload,
+    r: &ReplicaVersion,
+    now: UtcMillis,
+) -> MetaResult<ReplicaWrite> {
+    get(conn, &upload.bucket, &upload.key, &upload.upload_id)?;
+    let parts = part_rows(conn, &upload.upload_id, 0, usize::MAX)?;
+    let current: HashSet<&str> = parts.iter().map(|p| p.segment.blob.as_str()).collect();
+    let segments = r.object.iter().flat_map(|o| o.segments.iter());
+    if segments.clone().any(|s| !current.contains(s.blob.as_str())) {
+        return Err(MetaError::InvalidPart);
+    }
+    let write = super::replication::put_replica(conn, r, now)?;
+    let used: HashSet<&str> =
+        if write == ReplicaWrite::Created { segments.map(|s| s.blob.as_str()).collect() } else { HashSet::new() };
+    for part in &parts {
+        if !used.contains(part.segment.blob.as_str()) {
+            queue_blob(conn, &part.segment.blob, now)?;
+        }
+    }
+    conn.execute("DELETE FROM parts WHERE upload_id = ?1", [&upload.upload_id])?;
+    conn.execute("DELETE FROM uploads WHERE upload_id = ?1", [&upload.upload_id])?;
+    Ok(write)
 }
 
 /// The version a completed upload made, while it still exists.

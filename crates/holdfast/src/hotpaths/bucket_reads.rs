@@ -353,6 +353,15 @@ impl MetaStore for Counted {
         self.inner.put_replica(r, now).await
     }
 
+    async fn complete_replica_upload(
+        &self,
+        upload: &Upload,
+        r: ReplicaVersion,
+        now: UtcMillis,
+    ) -> MetaResult<ReplicaWrite> {
+        self.inner.complete_replica_upload(upload, r, now).await
+    }
+
     async fn requeue_replication(
         &self,
         bucket: &str,

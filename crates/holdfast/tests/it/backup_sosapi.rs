@@ -156,6 +156,21 @@ async fn sosapi_objects_are_generated_consistent_and_read_only() {
     assert_eq!(error_code(&e).0.as_deref(), Some("AccessDenied"));
     let e = s3.delete_object().bucket(&b).key(CAPACITY).send().await.unwrap_err();
     assert_eq!(error_code(&e).0.as_deref(), Some("AccessDenied"));
+    // Nor by a replication request (the root may replicate): the single PUT as the upload.
+    let addr = srv.addr.to_string();
+    let replica = [
+        ("x-holdfast-replication-source-version-id", "01a24e6bccbb70b28b2093ea57dea902"),
+        ("x-holdfast-replication-last-modified", "1796612368849"),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+    ];
+    for (method, query) in [("PUT", ""), ("POST", "?uploads=")] {
+        let (ak, sk) = (holdfast_testkit::ROOT_AK, holdfast_testkit::ROOT_SK);
+        let path = format!("/{b}/{SYSTEM}{query}");
+        let now = std::time::SystemTime::now();
+        let req = holdfast_testkit::signed_request(&addr, method, &path, &replica, b"<x/>", ak, sk, now);
+        let answer = holdfast_testkit::raw_http(&addr, req).await.unwrap();
+        assert_eq!((answer.status, answer.xml("Code").as_deref()), (403, Some("AccessDenied")), "{method}");
+    }
     let e = s3.create_multipart_upload().bucket(&b).key(SYSTEM).send().await.unwrap_err();
     assert_eq!(error_code(&e).0.as_deref(), Some("AccessDenied"));
     let e = s3.copy_object().bucket(&b).key(SYSTEM).copy_source(format!("{b}/{CAPACITY}")).send().await.unwrap_err();

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 mod admin_backup;
+mod backup_bench;
 mod backup_sosapi;
+mod backup_tools;
 mod buckets;
 mod cli;
 mod conformance_s3tests;
@@ -34,6 +36,7 @@ mod object_lock_retention;
 mod object_lock_support;
 mod object_lock_writes;
 mod replication;
+mod replication_multipart;
 mod replication_s3;
 mod root_credentials;
 mod s3_acl;
