@@ -85,7 +85,8 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
     uri.query().map(form_pairs).unwrap_or_default()
 }
 
-fn form_pairs(q: &str) -> Vec<(String, String)> {
+/// A query string's pairs, decoded as a form (`+` is a space); shared with the S3 Control edge.
+pub(crate) fn form_pairs(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|s| !s.is_empty())
         .map(|kv| {

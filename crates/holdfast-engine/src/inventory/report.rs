@@ -6,12 +6,10 @@
 use super::InventoryLease;
 use super::files::DataFile;
 use super::rows::Columns;
-use crate::{BodyClaims, Engine, EngineError, EngineResult, PutObject};
-use futures::StreamExt as _;
-use holdfast_lock::{LockState, UtcMillis};
+use crate::{Engine, EngineError, EngineResult};
+use holdfast_lock::UtcMillis;
 use holdfast_meta::{
-    Bucket, InventoryConfig, InventoryFormat, InventoryVersions, ListQuery, MetaError, ObjectHeaders, VersionRecord,
-    VersionSelector, WriteConditions,
+    Bucket, InventoryConfig, InventoryFormat, InventoryVersions, ListQuery, MetaError, VersionRecord, VersionSelector,
 };
 use md5::Digest as _;
 
@@ -135,18 +133,7 @@ impl Writer<'_> {
         if !self.gate.admit(self.source, &self.dest.name, &key).await {
             return Err(ReportFailure::Denied { key });
         }
-        let len = body.len() as u64;
-        let body = futures::stream::once(async move { Ok(bytes::Bytes::from(body)) }).boxed();
-        let req = PutObject {
-            key,
-            headers: ObjectHeaders { content_type: Some(content_type.into()), ..ObjectHeaders::default() },
-            body,
-            claims: BodyClaims { content_length: Some(len), ..BodyClaims::none() },
-            // The store applies the destination's default retention, as to any write.
-            lock: LockState::default(),
-            conditions: WriteConditions::default(),
-        };
-        self.engine.put_object(&self.dest, req, holdfast_meta::TagSet::new()).await?;
+        self.engine.put_generated_object(&self.dest, key, body, content_type).await?;
         Ok(())
     }
 
