@@ -85,7 +85,8 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
     uri.query().map(form_pairs).unwrap_or_default()
 }
 
-fn form_pairs(q: &str) -> Vec<(String, String)> {
+/// A query string's pairs, decoded as a form (`+` is a space); shared with the S3 Control edge.
+pub(crate) fn form_pairs(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|s| !s.is_empty())
         .map(|kv| {
@@ -388,6 +389,39 @@ impl Authorizer {
         ext.insert(TagVisibility(tags_visible));
         ext.insert(Caller(caller.clone()));
         Ok(())
+    }
+
+    /// Whether the bucket policy of `bucket` lets the AWS service principal `service` take
+    /// `action` on `key` with the condition keys `keys` (`aws:SourceArn`, ...). Only the
+    /// bucket policy can grant a service anything: without one the answer is no.
+    pub async fn service_allowed(
+        &self,
+        service: &str,
+        action: &str,
+        bucket: &str,
+        key: &str,
+        keys: &[(&str, &str)],
+    ) -> bool {
+        let Some(policy) = self.bucket_policy(bucket).await else { return false };
+        let principal = holdfast_policy::Principal::service(service);
+        let mut context = Context::new();
+        context.set_principal(&principal);
+        context.set_time(UtcMillis::now_system().millis());
+        for (k, v) in keys {
+            context.insert(k, *v);
+        }
+        let resource = object_arn(bucket, key);
+        let request = Request { principal: &principal, action, resource: &resource, context: &context };
+        holdfast_policy::authorize(&[], Some(&policy), &request) == Decision::Allow
+    }
+
+    /// The account that owns `bucket`: another account's where one is recorded, else the
+    /// installation's.
+    pub async fn bucket_account(&self, bucket: &str) -> String {
+        match self.dir.store().bucket_owner(bucket).await.ok().flatten() {
+            Some(account) => account,
+            None => self.dir.account_id().to_owned(),
+        }
     }
 
     /// Whether the caller acts on a bucket another account owns (or anonymously on any).

@@ -124,6 +124,7 @@ pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(limits))));
     let authorizer = Arc::new(access::Authorizer::new(dir).with_object_tags(Arc::clone(&engine)));
     engine.set_replica_gate(Arc::new(ops::replication::PolicyGate(Arc::clone(&authorizer))));
+    engine.set_report_gate(Arc::new(ops::inventory::ServiceGate(Arc::clone(&authorizer))));
     engine.set_lock_job_gate(Arc::new(ops::lock_jobs::JobGate {
         authz: Arc::clone(&authorizer),
         engine: Arc::clone(&engine),

@@ -6,6 +6,7 @@
 //! request by a timeout. Payloads are unique per request. With `--probe-dir` it first
 //! measures the disk's limits (parallel fdatasync rate, sequential fdatasync bandwidth).
 
+mod backup;
 mod client;
 pub mod payload;
 pub mod probe;
@@ -17,6 +18,7 @@ pub use holdfast_identity::signer as sigv4;
 mod workload;
 mod xml;
 
+pub use backup::{BackupArgs, EnableSosapi, Hooks, WorkloadKind};
 pub use report::{Row, parse_size};
 pub use workload::{LockMode, Op};
 
@@ -77,9 +79,10 @@ pub struct BenchArgs {
     /// removed before they expire: the bench leaves them behind.
     #[arg(long, value_enum, default_value = "governance")]
     pub lock_mode: LockMode,
-    /// Retention period of locked writes, in seconds.
-    #[arg(long, default_value_t = 3600)]
-    pub retain_secs: i64,
+    /// Retention period of locked writes, in seconds [default: 3600; 5 for the blocks of
+    /// `--workload backup`].
+    #[arg(long)]
+    pub retain_secs: Option<i64>,
     /// Objects prepared for reads, lock changes and deletes (default: 1,000; 8 when larger
     /// than 16 MiB; `--list-objects` for listings).
     #[arg(long)]
@@ -99,6 +102,12 @@ pub struct BenchArgs {
     /// Part size of `--op multipart`.
     #[arg(long, default_value = "8MiB", value_parser = parse_size)]
     pub part_size: u64,
+    /// Run a workload of several phases instead of one operation (`backup`: see the
+    /// options below).
+    #[arg(long, value_enum, conflicts_with = "matrix")]
+    pub workload: Option<WorkloadKind>,
+    #[command(flatten)]
+    pub backup: BackupArgs,
     /// Run the standard performance matrix instead of one operation.
     #[arg(long)]
     pub matrix: bool,
@@ -216,7 +225,7 @@ impl Bench {
         };
         let mut work = Workload::new(g.op, g.size, bucket.clone(), lock, objects, self.run);
         work.part_size = self.args.part_size;
-        work.retain_secs = self.args.retain_secs;
+        work.retain_secs = self.args.retain_secs.unwrap_or(3600);
         let work = Arc::new(work);
         let (endpoint, signer) = if g.op == Op::Static {
             let url = self.args.static_endpoint.as_deref().unwrap_or(&self.args.endpoint);
@@ -357,11 +366,16 @@ pub enum HotPath {
 
 /// Runs the bench as the command line asks (`--hotpath` is the binary's).
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()?;
-    rt.block_on(run_async(args))
+    run_with(args, Hooks::default())
 }
 
-async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
+/// [`run`], with what the binary lends beyond S3 (turning SOSAPI on for the backup workload).
+pub fn run_with(args: BenchArgs, hooks: Hooks) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()?;
+    rt.block_on(run_async(args, hooks))
+}
+
+async fn run_async(args: BenchArgs, hooks: Hooks) -> anyhow::Result<()> {
     let s3_endpoint = Arc::new(Endpoint::parse(&args.endpoint)?);
     let needs_keys = args.matrix || args.op != Op::Static;
     let signer = match (&args.access_key, &args.secret_key) {
@@ -384,7 +398,9 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
     if let (Some(rss), false) = (idle_rss, json) {
         println!("server resident memory before the run: {rss:.1} MiB");
     }
-    let groups = if args.matrix {
+    let groups = if args.workload.is_some() {
+        Vec::new()
+    } else if args.matrix {
         let with_static = args.static_endpoint.is_some() && args.static_root.is_some();
         let mut m = standard_matrix(with_static);
         if let Some(only) = &args.only {
@@ -400,6 +416,12 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", report::HEADER);
     }
     let mut failures = Vec::new();
+    if bench.args.workload == Some(WorkloadKind::Backup)
+        && let Err(e) = bench.backup(&hooks, &mut failures).await
+    {
+        eprintln!("backup: {e:#}");
+        failures.push(format!("backup: {e:#}"));
+    }
     let last_listing = groups.iter().rposition(|g| matches!(g.op, Op::List | Op::Listversions));
     for (i, g) in groups.iter().enumerate() {
         if let Err(e) = bench.group(g, last_listing == Some(i)).await {
@@ -416,5 +438,5 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
-    if failures.is_empty() { Ok(()) } else { bail!("{} group(s) failed", failures.len()) }
+    if failures.is_empty() { Ok(()) } else { bail!("{} group(s) or phase(s) failed", failures.len()) }
 }

@@ -20,6 +20,10 @@ pub struct Row {
     /// Peak resident set of the server during the cell (MiB), with `--server-pid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_rss_mib: Option<f64>,
+    /// Keys handled per second, where an operation handles many (DeleteObjects, listing
+    /// sweeps) or one key of many (the backup workload's phases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_per_sec: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
 }
@@ -50,6 +54,7 @@ impl Row {
             p99_ms: percentile(&t.latencies_us, 0.99),
             max_ms: t.latencies_us.last().map_or(0.0, |m| f64::from(*m) / 1000.0),
             server_rss_mib: None,
+            keys_per_sec: None,
             first_error: t.first_error,
         }
     }
@@ -84,6 +89,9 @@ pub fn line(r: &Row) -> String {
         r.max_ms,
         r.errors
     );
+    if let Some(k) = r.keys_per_sec {
+        s.push_str(&format!("  keys/s {k:.0}"));
+    }
     if let Some(rss) = r.server_rss_mib {
         s.push_str(&format!("  rss {rss:.0} MiB"));
     }

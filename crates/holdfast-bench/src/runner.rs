@@ -4,7 +4,7 @@
 
 use crate::client::{Endpoint, S3};
 use crate::sigv4::Signer;
-use crate::workload::Workload;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -30,6 +30,14 @@ pub struct Tally {
     pub elapsed: Duration,
 }
 
+/// What a load runs: operation number `n` of a preparation or of a measurement, returning
+/// the payload bytes it moved. The single-operation [`crate::workload::Workload`] and each
+/// phase of the backup workload ([`crate::backup`]) are jobs.
+pub trait Job: Send + Sync + 'static {
+    fn fill_one(&self, s3: &mut S3, n: u64) -> impl Future<Output = anyhow::Result<u64>> + Send;
+    fn one(&self, s3: &mut S3, n: u64) -> impl Future<Output = anyhow::Result<u64>> + Send;
+}
+
 pub struct Load {
     pub endpoint: Arc<Endpoint>,
     pub signer: Option<Arc<Signer>>,
@@ -39,7 +47,7 @@ pub struct Load {
 }
 
 impl Load {
-    pub async fn run(&self, work: Arc<Workload>, phase: Phase) -> Tally {
+    pub async fn run<W: Job>(&self, work: Arc<W>, phase: Phase) -> Tally {
         let next = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
         let deadline = started + self.duration;

@@ -81,7 +81,7 @@ pub struct Workload {
     retention_base_ms: i64,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(0))
@@ -281,6 +281,16 @@ impl Workload {
             bail!("CompleteMultipartUpload failed: {}", r.text());
         }
         Ok(self.size)
+    }
+}
+
+impl crate::runner::Job for Workload {
+    async fn fill_one(&self, s3: &mut S3, n: u64) -> anyhow::Result<u64> {
+        Workload::fill_one(self, s3, n).await
+    }
+
+    async fn one(&self, s3: &mut S3, n: u64) -> anyhow::Result<u64> {
+        Workload::one(self, s3, n).await
     }
 }
 

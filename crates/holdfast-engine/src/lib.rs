@@ -95,6 +95,8 @@ pub struct Engine {
     replica_transport: std::sync::OnceLock<Arc<dyn replication::ReplicaTransport>>,
     /// What judges a replica for a bucket of this store (the destination's policy), once set.
     replica_gate: std::sync::OnceLock<Arc<dyn replication::ReplicaGate>>,
+    /// What judges each object of an inventory report (the destination's policy), once set.
+    report_gate: std::sync::OnceLock<Arc<dyn inventory::ReportGate>>,
     /// What judges each task of a lock job as its creator's request (the api), once set.
     lock_job_gate: std::sync::OnceLock<Arc<dyn lock_jobs::LockJobGate>>,
 }
@@ -111,6 +113,7 @@ impl Engine {
             space: std::sync::OnceLock::new(),
             replica_transport: std::sync::OnceLock::new(),
             replica_gate: std::sync::OnceLock::new(),
+            report_gate: std::sync::OnceLock::new(),
             lock_job_gate: std::sync::OnceLock::new(),
         })
     }

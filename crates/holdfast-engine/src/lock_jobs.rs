@@ -6,12 +6,12 @@
 //! the completion report as AWS lays it out. Which tasks the job's creator may run, and
 //! how a refusal is worded, the api decides (`LockJobGate`), as for a single request.
 
-use crate::{BodyClaims, Engine, EngineError, EngineResult, PutObject};
+use crate::{Engine, EngineError, EngineResult};
 use futures::StreamExt as _;
-use holdfast_lock::{LockState, UtcMillis};
+use holdfast_lock::UtcMillis;
 use holdfast_meta::{
-    BatchTask, Bucket, LockJob, LockJobBatch, LockJobChange, MAX_LOCK_JOB_TASKS, MetaError, ObjectHeaders, TaskAction,
-    TaskResult, VersionSelector, WriteConditions,
+    BatchTask, LockJob, LockJobBatch, LockJobChange, MAX_LOCK_JOB_TASKS, MetaError, TaskAction, TaskResult,
+    VersionSelector,
 };
 use md5::Digest as _;
 use serde::{Deserialize, Serialize};
@@ -737,7 +737,7 @@ impl Engine {
             let md5 = hex::encode(md5::Md5::digest(body.as_bytes()));
             let name = hex::encode(sha1::Sha1::digest(format!("{}-{state}", job.id).as_bytes()));
             let key = format!("{root}/results/{name}.csv");
-            self.put_job_object(&dest, key.clone(), body.into_bytes(), "text/csv").await?;
+            self.put_generated_object(&dest, key.clone(), body.into_bytes(), "text/csv").await?;
             results.push(serde_json::json!({
                 "TaskExecutionStatus": state,
                 "Bucket": bucket_name,
@@ -752,23 +752,7 @@ impl Engine {
             "ReportSchema": "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage",
         });
         let body = serde_json::to_vec_pretty(&manifest).map_err(|e| MetaError::Internal(e.to_string()))?;
-        self.put_job_object(&dest, format!("{root}/manifest.json"), body, "application/json").await
-    }
-
-    async fn put_job_object(&self, dest: &Bucket, key: String, body: Vec<u8>, content_type: &str) -> EngineResult<()> {
-        let len = body.len() as u64;
-        let body = futures::stream::once(async move { Ok(bytes::Bytes::from(body)) }).boxed();
-        let req = PutObject {
-            key,
-            headers: ObjectHeaders { content_type: Some(content_type.into()), ..ObjectHeaders::default() },
-            body,
-            claims: BodyClaims { content_length: Some(len), ..BodyClaims::none() },
-            // The store applies the destination's default retention, as to any write.
-            lock: LockState::default(),
-            conditions: WriteConditions::default(),
-        };
-        self.put_object(dest, req, holdfast_meta::TagSet::new()).await?;
-        Ok(())
+        self.put_generated_object(&dest, format!("{root}/manifest.json"), body, "application/json").await
     }
 }
 

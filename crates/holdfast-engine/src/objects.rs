@@ -116,6 +116,30 @@ impl Engine {
         self.put_object_admitted(bucket, req, tags, true).await
     }
 
+    /// A report the server writes itself (an inventory file, a lock job's completion
+    /// report): a whole in-memory body with its content type, under the destination's own
+    /// default retention and lock rules, as any write.
+    pub async fn put_generated_object(
+        &self,
+        dest: &Bucket,
+        key: String,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> EngineResult<()> {
+        let len = body.len() as u64;
+        let body = futures::stream::once(async move { Ok(bytes::Bytes::from(body)) }).boxed();
+        let req = PutObject {
+            key,
+            headers: ObjectHeaders { content_type: Some(content_type.into()), ..ObjectHeaders::default() },
+            body,
+            claims: BodyClaims { content_length: Some(len), ..BodyClaims::none() },
+            lock: LockState::default(),
+            conditions: WriteConditions::default(),
+        };
+        self.put_object(dest, req, TagSet::new()).await?;
+        Ok(())
+    }
+
     /// A small object the server writes for its own evidence (the audit trail's anchors):
     /// like the audit trail it may use the free-space reserve, so it is never refused for
     /// space below it.

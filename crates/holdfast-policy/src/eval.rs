@@ -79,7 +79,10 @@ pub fn authorize(identity_policies: &[Policy], bucket_policy: Option<&Policy>, r
     if caller.is_root() && ROOT_ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(request.action)) {
         return Decision::Allow;
     }
-    let identity: &[Policy] = if caller.is_root() || caller.is_anonymous() { &[] } else { identity_policies };
+    // Identity policies never apply to anonymous callers nor to a service principal: only a
+    // resource policy can grant them anything.
+    let no_identity = caller.is_root() || caller.is_anonymous() || caller.service_name().is_some();
+    let identity: &[Policy] = if no_identity { &[] } else { identity_policies };
     match evaluate(identity.iter().chain(bucket_policy), request) {
         Decision::ImplicitDeny if caller.is_root() => Decision::Allow,
         decision => decision,

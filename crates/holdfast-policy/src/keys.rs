@@ -26,6 +26,9 @@ pub const USERID: &str = "aws:userid";
 pub const PRINCIPAL_ARN: &str = "aws:PrincipalArn";
 pub const PRINCIPAL_ACCOUNT: &str = "aws:PrincipalAccount";
 pub const PRINCIPAL_TYPE: &str = "aws:PrincipalType";
+pub const PRINCIPAL_SERVICE_NAME: &str = "aws:PrincipalServiceName";
+pub const SOURCE_ARN: &str = "aws:SourceArn";
+pub const SOURCE_ACCOUNT: &str = "aws:SourceAccount";
 pub const REFERER: &str = "aws:Referer";
 pub const USER_AGENT: &str = "aws:UserAgent";
 pub const COPY_SOURCE: &str = "s3:x-amz-copy-source";
@@ -100,10 +103,16 @@ impl Context {
     /// `aws:username` (users only), `aws:userid`, `aws:PrincipalArn`, `aws:PrincipalAccount`
     /// and `aws:PrincipalType`, with the values IAM gives each kind of caller.
     pub fn set_principal(&mut self, caller: &Principal) -> &mut Self {
-        for key in [USERNAME, USERID, PRINCIPAL_ARN, PRINCIPAL_ACCOUNT, PRINCIPAL_TYPE] {
+        for key in [USERNAME, USERID, PRINCIPAL_ARN, PRINCIPAL_ACCOUNT, PRINCIPAL_TYPE, PRINCIPAL_SERVICE_NAME] {
             self.remove(key);
         }
-        self.insert(USERID, caller.user_id());
+        // A service principal carries aws:PrincipalServiceName and none of the identity keys.
+        if let Some(service) = caller.service_name() {
+            return self.insert(PRINCIPAL_SERVICE_NAME, service);
+        }
+        if let Some(id) = caller.user_id() {
+            self.insert(USERID, id);
+        }
         if let Some(name) = caller.user_name() {
             self.insert(USERNAME, name);
         }

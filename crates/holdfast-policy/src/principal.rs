@@ -22,6 +22,10 @@ pub enum CallerKind {
     User { name: String, id: String },
     /// An unsigned request.
     Anonymous,
+    /// An AWS service principal acting for the server itself, such as `s3.amazonaws.com`
+    /// writing an inventory report: only a policy naming it (`{"Service": ...}`) or everyone
+    /// (`"*"`) covers it; it belongs to no account.
+    Service(String),
 }
 
 impl Principal {
@@ -41,6 +45,10 @@ impl Principal {
         Self { account_id: String::new(), kind: CallerKind::Anonymous, canonical_id: None }
     }
 
+    pub fn service(name: impl Into<String>) -> Self {
+        Self { account_id: String::new(), kind: CallerKind::Service(name.into()), canonical_id: None }
+    }
+
     pub fn with_canonical_id(mut self, id: impl Into<String>) -> Self {
         self.canonical_id = Some(id.into());
         self
@@ -52,6 +60,13 @@ impl Principal {
 
     pub fn is_anonymous(&self) -> bool {
         self.kind == CallerKind::Anonymous
+    }
+
+    pub fn service_name(&self) -> Option<&str> {
+        match &self.kind {
+            CallerKind::Service(name) => Some(name),
+            _ => None,
+        }
     }
 
     pub fn user_name(&self) -> Option<&str> {
@@ -66,17 +81,19 @@ impl Principal {
         match &self.kind {
             CallerKind::Root => Some(format!("arn:aws:iam::{}:root", self.account_id)),
             CallerKind::User { name, .. } => Some(format!("arn:aws:iam::{}:user/{name}", self.account_id)),
-            CallerKind::Anonymous => None,
+            CallerKind::Anonymous | CallerKind::Service(_) => None,
         }
     }
 
     /// The value of `aws:userid`: the account id for root, the unique id for a user,
-    /// `anonymous` for unsigned requests (the values the IAM documentation lists).
-    pub fn user_id(&self) -> &str {
+    /// `anonymous` for unsigned requests (the values the IAM documentation lists); none for a
+    /// service principal.
+    pub fn user_id(&self) -> Option<&str> {
         match &self.kind {
-            CallerKind::Root => &self.account_id,
-            CallerKind::User { id, .. } => id,
-            CallerKind::Anonymous => "anonymous",
+            CallerKind::Root => Some(&self.account_id),
+            CallerKind::User { id, .. } => Some(id),
+            CallerKind::Anonymous => Some("anonymous"),
+            CallerKind::Service(_) => None,
         }
     }
 }
@@ -116,10 +133,12 @@ fn lists_caller(listed: &Principals, caller: &Principal) -> bool {
     ids.iter().any(|id| match id {
         PrincipalId::Everyone => true,
         _ if caller.is_anonymous() => false,
+        PrincipalId::Service(name) => caller.service_name() == Some(name.as_str()),
+        _ if caller.service_name().is_some() => false,
         PrincipalId::Account(account) => caller.is_root() && account == &caller.account_id,
         PrincipalId::Arn(arn) => caller.arn().as_deref() == Some(arn.as_str()),
         PrincipalId::CanonicalUser(id) => caller.canonical_id.as_deref() == Some(id.as_str()),
-        PrincipalId::Service(_) | PrincipalId::Federated(_) => false,
+        PrincipalId::Federated(_) => false,
     })
 }
 
@@ -135,7 +154,9 @@ fn lists_account(listed: &Principals, caller: &Principal) -> bool {
     };
     ids.iter().any(|id| match id {
         PrincipalId::Everyone => true,
-        PrincipalId::Account(account) => !caller.is_anonymous() && account == &caller.account_id,
+        PrincipalId::Account(account) => {
+            !caller.is_anonymous() && caller.service_name().is_none() && account == &caller.account_id
+        }
         _ => false,
     })
 }
@@ -151,9 +172,10 @@ mod tests {
         assert_eq!(Principal::root(ACCT).arn().unwrap(), "arn:aws:iam::111122223333:root");
         let alice = Principal::user(ACCT, "alice", "AIDAALICE");
         assert_eq!(alice.arn().unwrap(), "arn:aws:iam::111122223333:user/alice");
-        assert_eq!(alice.user_id(), "AIDAALICE");
-        assert_eq!(Principal::root(ACCT).user_id(), ACCT);
-        assert_eq!(Principal::anonymous().user_id(), "anonymous");
+        assert_eq!(alice.user_id(), Some("AIDAALICE"));
+        assert_eq!(Principal::root(ACCT).user_id(), Some(ACCT));
+        assert_eq!(Principal::anonymous().user_id(), Some("anonymous"));
+        assert_eq!(Principal::service("s3.amazonaws.com").user_id(), None);
         assert_eq!(Principal::anonymous().arn(), None);
     }
 
@@ -211,6 +233,23 @@ mod tests {
         assert!(covers(&not(vec![alice_arn(), account()]), &Principal::user(ACCT, "bob", "B"), Effect::Deny));
         assert!(!covers(&not(vec![account()]), &Principal::root(ACCT), Effect::Deny));
         assert!(covers(&not(vec![alice_arn()]), &Principal::root(ACCT), Effect::Deny));
+    }
+
+    /// `{"Service": "s3.amazonaws.com"}` names that service and nobody else; a service is
+    /// in no account, so account principals never cover it.
+    #[test]
+    fn service_principal_names_that_service_only() {
+        let s3 = Principal::service("s3.amazonaws.com");
+        let named = is(vec![PrincipalId::Service("s3.amazonaws.com".into())]);
+        assert!(covers(&named, &s3, Effect::Allow));
+        assert!(!covers(&named, &Principal::service("logging.s3.amazonaws.com"), Effect::Allow));
+        assert!(!covers(&named, &Principal::root(ACCT), Effect::Allow));
+        assert!(!covers(&named, &Principal::anonymous(), Effect::Allow));
+        assert!(!covers(&is(vec![account()]), &s3, Effect::Allow));
+        assert!(!covers(&is(vec![account()]), &s3, Effect::Deny));
+        assert!(!covers(&is(vec![PrincipalId::Account(String::new())]), &s3, Effect::Deny));
+        assert!(covers(&Matcher::Is(Principals::Everyone), &s3, Effect::Allow));
+        assert!(covers(&not(vec![account()]), &s3, Effect::Deny));
     }
 
     #[test]

@@ -549,3 +549,39 @@ fn referer_if_exists() {
     assert_eq!(get(Some("http://example.com")), ImplicitDeny);
     assert_eq!(get(None), Allow);
 }
+
+/// S3 UG, "Bucket policy examples: Granting permissions for S3 Inventory and S3 analytics":
+/// the destination's policy lets `s3.amazonaws.com` put for one source bucket of one
+/// account, with the ACL the writer sends; nothing else, and nobody else by that statement.
+#[test]
+fn inventory_destination_bucket_policy() {
+    let policy = bucket(
+        r#"{"Version": "2012-10-17", "Statement": [{"Sid": "InventoryAndAnalyticsExamplePolicy",
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "s3:PutObject",
+            "Resource": ["arn:aws:s3:::amzn-s3-demo-bucket/*"],
+            "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::amzn-s3-demo-source-bucket"},
+                          "StringEquals": {"aws:SourceAccount": "111122223333",
+                                           "s3:x-amz-acl": "bucket-owner-full-control"}}}]}"#,
+        BUCKET,
+    );
+    let s3 = Principal::service("s3.amazonaws.com");
+    let writer = |source: &str, account: &str| {
+        context(
+            &s3,
+            &[("aws:SourceArn", source), ("aws:SourceAccount", account), ("s3:x-amz-acl", "bucket-owner-full-control")],
+        )
+    };
+    let ok = writer("arn:aws:s3:::amzn-s3-demo-source-bucket", ACCOUNT);
+    assert_eq!(decide(&[], Some(&policy), &s3, "s3:PutObject", &obj("inv/a.csv.gz"), &ok), Allow);
+    let other_source = writer("arn:aws:s3:::another-bucket", ACCOUNT);
+    assert_eq!(decide(&[], Some(&policy), &s3, "s3:PutObject", &obj("inv/a.csv.gz"), &other_source), ImplicitDeny);
+    let other_account = writer("arn:aws:s3:::amzn-s3-demo-source-bucket", "444455556666");
+    assert_eq!(decide(&[], Some(&policy), &s3, "s3:PutObject", &obj("inv/a.csv.gz"), &other_account), ImplicitDeny);
+    // Without the policy the service may put nothing, and identity policies never grant it.
+    let everything =
+        identity(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#);
+    assert_eq!(decide(&[everything], None, &s3, "s3:PutObject", &obj("inv/a.csv.gz"), &ok), ImplicitDeny);
+    // The statement names the service: the account's root and users gain nothing from it.
+    let alice = user("alice");
+    assert_eq!(decide(&[], Some(&policy), &alice, "s3:PutObject", &obj("a"), &context(&alice, &[])), ImplicitDeny);
+}

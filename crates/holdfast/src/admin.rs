@@ -377,11 +377,17 @@ async fn swap_doc(
 
 /// `holdfast admin sosapi enable|disable BUCKET`.
 pub async fn sosapi(data_dir: &Path, config: Option<PathBuf>, bucket: String, enable: bool) -> anyhow::Result<()> {
-    let meta = open_meta_writable(data_dir, config).await?;
-    let doc = serde_json::to_string(&holdfast_meta::SosapiSetting { enabled: enable })?;
-    swap_doc(meta.as_ref(), &bucket, holdfast_meta::BucketConfigKind::Sosapi, Some(doc)).await?;
+    set_sosapi(data_dir, config, &bucket, enable).await?;
     println!("SOSAPI {} for {bucket}", if enable { "enabled" } else { "disabled" });
     Ok(())
+}
+
+/// Turns SOSAPI on or off for one bucket (the admin command, and `holdfast bench --workload
+/// backup --server-data-dir` for its bucket).
+pub async fn set_sosapi(data_dir: &Path, config: Option<PathBuf>, bucket: &str, enable: bool) -> anyhow::Result<()> {
+    let meta = open_meta_writable(data_dir, config).await?;
+    let doc = serde_json::to_string(&holdfast_meta::SosapiSetting { enabled: enable })?;
+    swap_doc(meta.as_ref(), bucket, holdfast_meta::BucketConfigKind::Sosapi, Some(doc)).await
 }
 
 /// `holdfast admin bucket quota BUCKET [--bytes N | --clear]`.

@@ -34,7 +34,7 @@ pub struct FileConfig {
     pub notify: Option<EventTargetsConfig>,
     /// `[lifecycle]`: the worker's period and, for tests, the length of a lifecycle day.
     pub lifecycle: Option<LifecycleFileConfig>,
-    /// `[inventory]`: for tests, the length of an inventory day.
+    /// `[inventory]`: for tests, the length of an inventory day and the rows in a data file.
     pub inventory: Option<InventoryFileConfig>,
     /// `[replication]`: remote targets and the delivery worker's retry timing.
     pub replication: Option<ReplicationFileConfig>,
@@ -197,13 +197,16 @@ pub struct LifecycleFileConfig {
     pub interval_seconds: Option<f64>,
 }
 
-/// `[inventory]`. The value exists to make tests fast; production keeps the default.
+/// `[inventory]`. The values exist to make tests fast; production keeps the defaults.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryFileConfig {
     /// Length of an inventory "day" (the Daily period; Weekly is seven) in seconds
     /// (default 86400). TEST SETTING.
     pub day_seconds: Option<f64>,
+    /// Rows in one data file of a report (default 100000). TEST SETTING: small values make
+    /// many small files.
+    pub rows_per_file: Option<usize>,
 }
 
 /// `[[accounts]]`: another account with its own root keys; it owns the buckets it creates.
@@ -315,6 +318,8 @@ pub struct Config {
     pub lifecycle_interval: Duration,
     /// An inventory day in milliseconds.
     pub inventory_day_ms: i64,
+    /// Rows in one data file of an inventory report.
+    pub inventory_rows_per_file: usize,
     /// Where the audit trail's head is anchored; `None` when not configured.
     pub anchor: Option<crate::anchor::AnchorSettings>,
     /// Who may see per-bucket metrics.
@@ -474,9 +479,14 @@ impl Config {
         };
         let day = seconds("day_seconds", lifecycle.day_seconds, 86_400.0)?;
         let interval = seconds("interval_seconds", lifecycle.interval_seconds, 3600.0)?;
-        let inventory_day = file.inventory.unwrap_or_default().day_seconds.unwrap_or(86_400.0);
+        let inventory = file.inventory.unwrap_or_default();
+        let inventory_day = inventory.day_seconds.unwrap_or(86_400.0);
         if !(inventory_day.is_finite() && inventory_day >= 0.001) {
             bail!("[inventory] day_seconds must be a positive number of seconds");
+        }
+        let inventory_rows_per_file = inventory.rows_per_file.unwrap_or(holdfast_engine::inventory::ROWS_PER_FILE);
+        if inventory_rows_per_file == 0 {
+            bail!("[inventory] rows_per_file must be at least 1");
         }
         let metrics = file.metrics.unwrap_or_default();
         let metrics_access = crate::metrics_view::MetricsAccess {
@@ -554,6 +564,7 @@ impl Config {
             lifecycle_day_ms: (day * 1000.0).round() as i64,
             lifecycle_interval: Duration::from_secs_f64(interval),
             inventory_day_ms: (inventory_day * 1000.0).round() as i64,
+            inventory_rows_per_file,
             sosapi: sosapi_settings(file.sosapi)?,
             anchor: crate::anchor::AnchorSettings::from_file(file.audit.unwrap_or_default())?,
             metrics_access,
@@ -631,6 +642,12 @@ mod tests {
         let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
         assert_eq!(c.inventory_day_ms, 1500);
         std::fs::write(&file, "[inventory]\nday_seconds = -1\n").unwrap();
+        assert!(Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).is_err());
+        assert_eq!(d.inventory_rows_per_file, 100_000);
+        std::fs::write(&file, "[inventory]\nrows_per_file = 4\n").unwrap();
+        let c = Config::load(Overrides { config: Some(file.clone()), ..Default::default() }).unwrap();
+        assert_eq!(c.inventory_rows_per_file, 4);
+        std::fs::write(&file, "[inventory]\nrows_per_file = 0\n").unwrap();
         assert!(Config::load(Overrides { config: Some(file), ..Default::default() }).is_err());
     }
 

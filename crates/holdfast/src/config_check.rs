@@ -131,6 +131,7 @@ pub fn render(c: &Config) -> String {
     let _ = writeln!(o, "day_seconds = {}", c.lifecycle_day_ms as f64 / 1000.0);
     let _ = writeln!(o, "\n[inventory]");
     let _ = writeln!(o, "day_seconds = {}", c.inventory_day_ms as f64 / 1000.0);
+    let _ = writeln!(o, "rows_per_file = {}", c.inventory_rows_per_file);
     let _ = writeln!(o, "\n[audit]");
     match &c.anchor {
         Some(a) => {

@@ -145,6 +145,20 @@ enum Command {
     Bench(Box<holdfast_bench::BenchArgs>),
 }
 
+/// What the bench may do beside S3: turn SOSAPI on for the backup workload's bucket in the
+/// server's data dir (`--server-data-dir`), as `holdfast admin sosapi enable` does.
+fn bench_hooks(args: &holdfast_bench::BenchArgs) -> holdfast_bench::Hooks {
+    let enable_sosapi = args.backup.server_data_dir.clone().map(|dir| {
+        let config = args.backup.server_config.clone();
+        let hook: holdfast_bench::EnableSosapi = std::sync::Arc::new(move |bucket: String| {
+            let (dir, config) = (dir.clone(), config.clone());
+            Box::pin(async move { admin::set_sosapi(&dir, config, &bucket, true).await })
+        });
+        hook
+    });
+    holdfast_bench::Hooks { enable_sosapi }
+}
+
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Checks the settings `serve` would run with (file, environment and these flags) and
@@ -419,7 +433,10 @@ fn main() -> std::process::ExitCode {
             .and_then(|(data_dir, config)| runtime()?.block_on(admin::quota(&data_dir, config, bucket, bytes, clear))),
         Command::Bench(args) => match args.hotpath {
             Some(path) => hotpaths::run(path, args.count, args.dry),
-            None => holdfast_bench::run(*args),
+            None => {
+                let hooks = bench_hooks(&args);
+                holdfast_bench::run_with(*args, hooks)
+            }
         },
     };
     match result {

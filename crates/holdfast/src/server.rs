@@ -367,7 +367,10 @@ async fn start_evidence(config: &Config, store: &Store, shared: bool) -> anyhow:
         day_ms: config.lifecycle_day_ms,
         interval: config.lifecycle_interval,
     });
-    store.engine.spawn_inventory(holdfast_engine::inventory::InventorySettings { day_ms: config.inventory_day_ms });
+    store.engine.spawn_inventory(holdfast_engine::inventory::InventorySettings {
+        day_ms: config.inventory_day_ms,
+        rows_per_file: config.inventory_rows_per_file,
+    });
     store.engine.spawn_lock_jobs(holdfast_engine::lock_jobs::LockJobSettings::default());
     let remote =
         crate::replication_remote::RemoteTargets::new(&config.replication_targets, config.replication_multipart)?;

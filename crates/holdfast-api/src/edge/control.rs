@@ -172,7 +172,7 @@ impl Control {
         self.authorize(&caller, op, None).await?;
         let path = parts.uri.path();
         let id = path.strip_prefix("/v20180820/jobs/").map(|rest| rest.split('/').next().unwrap_or_default());
-        let query = query_pairs(parts.uri.query().unwrap_or_default());
+        let query = crate::access::form_pairs(parts.uri.query().unwrap_or_default());
         match op {
             "CreateJob" => self.create(&caller, &principal_name, &body).await,
             "ListJobs" => self.list(&caller, &query).await,
@@ -463,22 +463,6 @@ fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, [_, "priority"]) => "UpdateJobPriority",
         _ => "Unknown",
     }
-}
-
-fn query_pairs(q: &str) -> Vec<(String, String)> {
-    form_urlencoded_pairs(q)
-}
-
-fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let dec =
-                |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-            (dec(k), dec(v))
-        })
-        .collect()
 }
 
 fn first<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -1,6 +1,7 @@
 //! Put/Get/List/DeleteBucketInventoryConfiguration (issue #14). A configuration is validated
 //! as AWS validates it and kept in the metadata store; the engine's inventory worker writes
-//! the CSV reports (Parquet not yet, docs/inventory.md). The destination is a bucket of this server, named by its ARN.
+//! the CSV and Parquet reports (docs/inventory.md), each object admitted by [`ServiceGate`].
+//! The destination is a bucket of this server, named by its ARN.
 
 use crate::Gateway;
 use crate::error::{engine_error, invalid_argument, no_such_configuration, too_many_configurations, with_resource};
@@ -252,5 +253,28 @@ fn to_dto(c: InventoryConfig) -> InventoryConfiguration {
                 Frequency::Weekly => InventoryFrequency::WEEKLY,
             }),
         },
+    }
+}
+
+/// The principal AWS writes inventory reports as.
+pub const INVENTORY_WRITER: &str = "s3.amazonaws.com";
+
+/// Each object of an inventory report is a PutObject by Amazon S3's service principal, judged
+/// by the destination bucket's policy alone, with the condition keys AWS's documented
+/// destination policy tests: `aws:SourceArn` (the source bucket), `aws:SourceAccount` (its
+/// owner) and `s3:x-amz-acl` (`bucket-owner-full-control`, the ACL the writer sends).
+pub struct ServiceGate(pub std::sync::Arc<crate::access::Authorizer>);
+
+#[async_trait::async_trait]
+impl holdfast_engine::inventory::ReportGate for ServiceGate {
+    async fn admit(&self, source: &str, destination: &str, key: &str) -> bool {
+        let source_arn = format!("{ARN_PREFIX}{source}");
+        let account = self.0.bucket_account(source).await;
+        let keys = [
+            ("aws:SourceArn", source_arn.as_str()),
+            ("aws:SourceAccount", account.as_str()),
+            ("s3:x-amz-acl", "bucket-owner-full-control"),
+        ];
+        self.0.service_allowed(INVENTORY_WRITER, "s3:PutObject", destination, key, &keys).await
     }
 }

@@ -41,8 +41,15 @@
 //! - replication.md (3 blocks): a second Holdfast configured as a remote target, a status recorded
 //!   with that destination stopped (its figures depend on timing); replication.rs runs them.
 //! - scale-out.md (2): a PostgreSQL cluster, a shared filesystem and three gateways.
-//! - clients.md (3): keys written `...` and a real host; restic and kopia are not installed in CI.
+//! - clients.md (3): keys written `...` and a real host; kopia is not installed in CI (restic is
+//!   run by backup_tools.rs).
+//! - backup-software.md (8): installations under /var/lib/holdfast, keys written `...`, kopia
+//!   (not packaged by Debian), a benchmark of minutes; backup_sosapi.rs runs the admin commands,
+//!   backup_tools.rs the restic and duplicity commands, backup_bench.rs the workload.
 //! - performance.md (2): release builds, nginx and benchmarks that run for minutes.
+//! - inventory.md (6): transcripts recorded against a running server (a first report arrives
+//!   within a minute; version ids and report names are that run's), pyarrow / pandas / DuckDB
+//!   from pip, and a million-version benchmark; inventory.rs runs the same steps.
 //! - README.md (3): `cargo run --release` and the whole suite; keys written `...`; an
 //!   installation's /etc/holdfast.toml (config check and `--version` are tests of cli.rs).
 //!

@@ -10,7 +10,7 @@ use sha2::Digest as _;
 const ALT_AK: &str = "HFALTACCOUNTKEY00001";
 const ALT_SK: &str = "alt-account-secret-key-000000000000000000";
 
-fn account_id(access_key: &str) -> String {
+pub(crate) fn account_id(access_key: &str) -> String {
     let canonical = hex::encode(sha2::Sha256::digest(format!("holdfast-owner:{access_key}")));
     let n = u64::from_str_radix(&canonical[..15], 16).unwrap();
     format!("{:012}", n % 1_000_000_000_000)

@@ -231,6 +231,8 @@ async fn legal_hold_job_over_an_inventory_report_holds_every_version_once() {
     let src = lock_bucket(&s3, "ljsrc").await;
     let reports = plain_bucket(&s3, "ljrep").await;
     let written = many_versions(&s3, &src, n).await;
+    // The destination lets the inventory writer (s3.amazonaws.com) put there, as AWS requires.
+    crate::inventory::allow_writer(&s3, &reports, &src).await;
 
     // A real inventory report of every version, then no more reports.
     let inventory = holdfast_testkit::aws_sdk_s3::types::InventoryConfiguration::builder()

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 mod admin_backup;
+mod backup_bench;
 mod backup_sosapi;
+mod backup_tools;
 mod buckets;
 mod cli;
 mod conformance_s3tests;
