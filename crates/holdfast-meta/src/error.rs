@@ -55,6 +55,24 @@ pub enum MetaError {
 }
 
 #[cfg(feature = "sqlite")]
+impl MetaError {
+    /// A copy of a refusal a lock change can end with (MetaError is not Clone: its
+    /// internal errors carry sources); anything else becomes `Internal` with its words.
+    pub fn copy_refusal(&self) -> MetaError {
+        match self {
+            MetaError::NoSuchBucket => MetaError::NoSuchBucket,
+            MetaError::NoSuchKey => MetaError::NoSuchKey,
+            MetaError::NoSuchVersion => MetaError::NoSuchVersion,
+            MetaError::DeleteMarker { version_id, last_modified } => {
+                MetaError::DeleteMarker { version_id: version_id.clone(), last_modified: *last_modified }
+            }
+            MetaError::Locked(d) => MetaError::Locked(*d),
+            MetaError::InvalidRequest(m) => MetaError::InvalidRequest(m.clone()),
+            other => MetaError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for MetaError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Internal(e.to_string())

@@ -55,18 +55,7 @@ pub fn task_result(e: &S3Error) -> TaskResult {
 
 /// A store refusal worded as the single request's answer (`error.rs`).
 fn words(e: &MetaError) -> TaskResult {
-    let owned = match e {
-        MetaError::NoSuchBucket => MetaError::NoSuchBucket,
-        MetaError::NoSuchKey => MetaError::NoSuchKey,
-        MetaError::NoSuchVersion => MetaError::NoSuchVersion,
-        MetaError::DeleteMarker { version_id, last_modified } => {
-            MetaError::DeleteMarker { version_id: version_id.clone(), last_modified: *last_modified }
-        }
-        MetaError::Locked(d) => MetaError::Locked(*d),
-        MetaError::InvalidRequest(m) => MetaError::InvalidRequest(m.clone()),
-        other => MetaError::Internal(other.to_string()),
-    };
-    task_result(&meta_error(owned))
+    task_result(&meta_error(e.copy_refusal()))
 }
 
 pub struct JobGate {

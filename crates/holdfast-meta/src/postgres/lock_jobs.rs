@@ -165,26 +165,11 @@ pub(super) async fn tasks(tx: &Tx<'_>, id: &str, after: i64, limit: usize) -> Re
 fn refusal(fail: &Fail) -> Option<MetaError> {
     match fail {
         Fail::Meta(MetaError::Internal(_)) | Fail::Retry => None,
-        Fail::Meta(e) => Some(clone_refusal(e)),
+        Fail::Meta(e) => Some(e.copy_refusal()),
         Fail::Db(e) if e.code().map(tokio_postgres::error::SqlState::code) == Some(WORM_GUARD_STATE) => {
             Some(MetaError::Locked(holdfast_lock::LockDenied::Compliance))
         }
         Fail::Db(_) => None,
-    }
-}
-
-/// The refusals a lock change can end with, copied (MetaError is not Clone).
-fn clone_refusal(e: &MetaError) -> MetaError {
-    match e {
-        MetaError::NoSuchBucket => MetaError::NoSuchBucket,
-        MetaError::NoSuchKey => MetaError::NoSuchKey,
-        MetaError::NoSuchVersion => MetaError::NoSuchVersion,
-        MetaError::DeleteMarker { version_id, last_modified } => {
-            MetaError::DeleteMarker { version_id: version_id.clone(), last_modified: *last_modified }
-        }
-        MetaError::Locked(d) => MetaError::Locked(*d),
-        MetaError::InvalidRequest(m) => MetaError::InvalidRequest(m.clone()),
-        other => MetaError::Internal(other.to_string()),
     }
 }
 
