@@ -54,7 +54,6 @@ pub enum MetaError {
     Internal(String),
 }
 
-#[cfg(feature = "sqlite")]
 impl MetaError {
     /// A copy of a refusal a lock change can end with (MetaError is not Clone: its
     /// internal errors carry sources); anything else becomes `Internal` with its words.
@@ -73,6 +72,7 @@ impl MetaError {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for MetaError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Internal(e.to_string())
