@@ -320,21 +320,9 @@ impl Engine {
                 m.etag.trim_matches('"')
             )));
         }
-        let job = LockJob {
-            id: uuid::Uuid::new_v4().to_string(),
-            spec: serde_json::to_string(spec).map_err(|e| MetaError::Internal(e.to_string()))?,
-            status: "New".into(),
-            priority: req.priority,
-            created: self.clock.now(),
-            client_token: req.client_token,
-            total: 0,
-            succeeded: 0,
-            failed: 0,
-            failures: Default::default(),
-            cursor: 0,
-            reason: None,
-            terminated: None,
-        };
+        let spec = serde_json::to_string(spec).map_err(|e| MetaError::Internal(e.to_string()))?;
+        let job =
+            LockJob::new(uuid::Uuid::new_v4().to_string(), spec, req.priority, self.clock.now(), req.client_token);
         Ok(self.meta.put_lock_job(job).await?)
     }
 

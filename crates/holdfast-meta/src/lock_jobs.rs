@@ -30,6 +30,27 @@ pub struct LockJob {
     pub terminated: Option<UtcMillis>,
 }
 
+impl LockJob {
+    /// A job as CreateJob makes it: status `New`, nothing counted, no task done.
+    pub fn new(id: String, spec: String, priority: i64, created: UtcMillis, client_token: String) -> Self {
+        LockJob {
+            id,
+            spec,
+            status: "New".into(),
+            priority,
+            created,
+            client_token,
+            total: 0,
+            succeeded: 0,
+            failed: 0,
+            failures: BTreeMap::new(),
+            cursor: 0,
+            reason: None,
+            terminated: None,
+        }
+    }
+}
+
 /// One task: a version (or the latest, without an id) that a job changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockJobTask {

@@ -1128,21 +1128,7 @@ async fn lock_job_replicate_batches(f: Fixture) {
     let doc = serde_json::to_string(&config).unwrap();
     s.put_bucket_config("rjsrc", BucketConfigKind::Replication, Some(doc)).await.unwrap();
     assert!(s.replication_backlog(Some("rjsrc")).await.unwrap().is_empty(), "written before the rule");
-    let job = LockJob {
-        id: "rjob".into(),
-        spec: "{}".into(),
-        status: "New".into(),
-        priority: 5,
-        created: now(),
-        client_token: "rt".into(),
-        total: 0,
-        succeeded: 0,
-        failed: 0,
-        failures: Default::default(),
-        cursor: 0,
-        reason: None,
-        terminated: None,
-    };
+    let job = LockJob::new("rjob".into(), "{}".into(), 5, now(), "rt".into());
     s.put_lock_job(job).await.unwrap();
     let task = |seq: i64, key: &str, v: &str| LockJobTask {
         seq,
@@ -1204,21 +1190,7 @@ async fn lock_job_batches(f: Fixture) {
             .await;
     let plain = put(s, "lj", "plain").await;
     let held = put(s, "lj", "held").await;
-    let job = LockJob {
-        id: "job-1".into(),
-        spec: "{}".into(),
-        status: "New".into(),
-        priority: 5,
-        created: now(),
-        client_token: "t".into(),
-        total: 0,
-        succeeded: 0,
-        failed: 0,
-        failures: Default::default(),
-        cursor: 0,
-        reason: None,
-        terminated: None,
-    };
+    let job = LockJob::new("job-1".into(), "{}".into(), 5, now(), "t".into());
     assert_eq!(s.put_lock_job(job.clone()).await.unwrap().id, "job-1");
     // The same client token: the first job.
     assert_eq!(s.put_lock_job(LockJob { id: "job-2".into(), ..job }).await.unwrap().id, "job-1");
