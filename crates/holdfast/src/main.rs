@@ -87,6 +87,10 @@ struct ServeArgs {
     /// PEM private key of the certificate [default: none].
     #[arg(long, env = "HOLDFAST_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Serve the web console under /_holdfast/console/ (true/false) [default: on with the
+    /// embedded store, off with PostgreSQL].
+    #[arg(long, env = "HOLDFAST_CONSOLE")]
+    console: Option<bool>,
 }
 
 /// Where a server's data and settings are: the same defaults for `serve` and `admin`.
@@ -122,6 +126,7 @@ impl ServeArgs {
             base_domain: self.base_domain,
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
+            console: self.console,
         }
     }
 }
