@@ -157,7 +157,16 @@ impl Console {
         }
         if p == "/signin" {
             return match *m {
-                Method::GET => self.signin_form(None, None),
+                Method::GET => {
+                    let note = if req.param("expired").is_some() {
+                        Some("Your session expired (idle too long). Sign in again.")
+                    } else if req.param("signedout").is_some() {
+                        Some("Signed out.")
+                    } else {
+                        None
+                    };
+                    self.signin_form(None, note)
+                }
                 Method::POST => self.signin(req).await,
                 _ => method_not_allowed(),
             };

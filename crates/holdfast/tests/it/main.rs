@@ -10,6 +10,8 @@ mod backup_tools;
 mod buckets;
 mod cli;
 mod conformance_s3tests;
+mod console;
+mod console_support;
 mod docs_examples;
 mod evidence_anchor;
 mod evidence_audit;
