@@ -19,6 +19,7 @@ mod identity;
 mod inventory;
 mod lifecycle;
 mod listing;
+mod lock_history;
 mod lock_jobs;
 mod model;
 mod notification;
@@ -36,6 +37,9 @@ pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
 pub use inventory::*;
 pub use lifecycle::*;
+pub use lock_history::{
+    HistoryOrder, LockAction, LockHistory, LockHistoryEntry, LockHistoryQuery, MAX_LOCK_HISTORY_PAGE, lock_actions,
+};
 pub use lock_jobs::*;
 pub use model::*;
 pub use notification::*;
