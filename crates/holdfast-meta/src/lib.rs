@@ -14,6 +14,7 @@
 
 mod capacity;
 mod delete;
+mod emptiable;
 mod error;
 mod identity;
 mod inventory;
@@ -33,6 +34,7 @@ mod tags;
 mod trail;
 
 pub use capacity::{BucketQuota, SosapiSetting};
+pub use emptiable::Emptiable;
 pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
 pub use inventory::*;
