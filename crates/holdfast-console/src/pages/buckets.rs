@@ -56,12 +56,7 @@ pub async fn page(c: &Console, s: &Session, req: &Req) -> Reply {
         };
         let tally = |t: holdfast_engine::model::Tally| format!("{} / {}", t.versions, html::bytes(t.bytes));
         let (gov, comp, hold, empt) = match &report {
-            Some(r) => (
-                tally(r.governance),
-                tally(r.compliance),
-                tally(r.legal_hold),
-                super::emptied(r.latest_retain_until, r.legal_hold.versions),
-            ),
+            Some(r) => (tally(r.governance), tally(r.compliance), tally(r.legal_hold), super::emptied(r)),
             None => ("—".into(), "—".into(), "—".into(), "—".into()),
         };
         rows.push_str(&format!(

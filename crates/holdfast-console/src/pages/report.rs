@@ -79,7 +79,7 @@ pub async fn page(c: &Console, s: &Session) -> Reply {
                 t(r.compliance),
                 t(r.legal_hold),
                 r.latest_retain_until.map(|u| u.to_iso8601()).unwrap_or_else(|| "—".into()),
-                esc(&super::emptied(r.latest_retain_until, r.legal_hold.versions)),
+                esc(&super::emptied(r)),
                 esc(&by_month.join(", ")),
                 m = crate::MOUNT,
                 q = html::enc(&r.bucket),

@@ -7,7 +7,11 @@ use crate::html::{self, enc, esc};
 use crate::session::Session;
 use crate::{Console, Reply, Req};
 use bytes::Bytes;
+use holdfast_engine::model::{HistoryOrder, LockHistoryQuery, VersionSelector};
 use http::{Method, StatusCode};
+
+/// Lock changes a timeline page shows.
+const TIMELINE_PAGE: usize = 50;
 
 const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
@@ -95,11 +99,18 @@ async fn render(
         h = esc(&hold),
         r = esc(head.header("x-amz-replication-status").unwrap_or("none (not replicated)")),
     ));
-    body.push_str(&crate::pages::version::why(&mode, &until, &hold));
-    body.push_str(
-        "<h2>Lock timeline</h2><p class=\"muted\">The version's lock history (who wrote, set, extended, held or \
-         lifted, and when) is read from the metadata store's lock history.</p>",
-    );
+    // Lock details go to whoever may read the version's retention or legal hold (the API
+    // decides, as for GetObjectRetention / GetObjectLegalHold).
+    let may_see_lock = may_read_lock(c, s, req, bucket, key, version).await;
+    if may_see_lock {
+        body.push_str(&why(c, bucket, key, version, refusal).await);
+        body.push_str(&timeline(c, bucket, key, version, req.param("history")).await);
+    } else {
+        body.push_str(
+            "<h2>Why can't I delete this?</h2><p class=\"muted\">Not shown: this principal may read neither the \
+             retention nor the legal hold of this version.</p>",
+        );
+    }
     body.push_str("<h2>Headers</h2><dl class=\"facts\">");
     for name in SHOWN {
         if let Some(v) = head.header(name) {
@@ -124,28 +135,105 @@ async fn render(
     Reply::Html(status, html::page(&title, Some(s), &body))
 }
 
-/// The lock state in words, until the lock rules' own explanation is wired in.
-pub fn why(mode: &str, until: &str, hold: &str) -> String {
-    let mut reasons = Vec::new();
-    if hold == "ON" {
-        reasons.push(
-            "A legal hold is on: no one can delete this version until it is lifted (s3:PutObjectLegalHold).".to_owned(),
-        );
+async fn may_read_lock(c: &Console, s: &Session, req: &Req, bucket: &str, key: &str, version: &str) -> bool {
+    for sub in ["retention", "legal-hold"] {
+        let mut call = Call::get(calls::path(bucket, Some(key))).q(sub, "");
+        if !version.is_empty() {
+            call = call.q("versionId", version);
+        }
+        // 404 NoSuchObjectLockConfiguration: allowed, nothing set.
+        if c.call(s, req, call).await.status != 403 {
+            return true;
+        }
     }
-    match mode {
-        "COMPLIANCE" => reasons.push(format!("COMPLIANCE retention until {until}: no one can delete it before then, not even the root.")),
-        "GOVERNANCE" => reasons.push(format!(
-            "GOVERNANCE retention until {until}: only a principal with s3:BypassGovernanceRetention can delete it earlier, with the bypass header."
-        )),
-        _ => {}
+    false
+}
+
+fn selector(version: &str) -> VersionSelector {
+    if version.is_empty() { VersionSelector::Latest } else { VersionSelector::Id(version.to_owned()) }
+}
+
+/// "Why can't I delete this?": the lock rules' verdict on a delete of this version now
+/// (`holdfast_lock::explain_removal` through the engine), in the API's words. After a
+/// bypass delete the API refused with the words of a bypass not granted, the verdict for a
+/// caller without `s3:BypassGovernanceRetention`.
+async fn why(c: &Console, bucket: &str, key: &str, version: &str, refused: Option<&Refusal>) -> String {
+    let sel = selector(version);
+    let not_granted = holdfast_lock::BYPASS_NOT_GRANTED;
+    let bypass_refused = refused.is_some_and(|r| r.code == not_granted.code && r.message == not_granted.message);
+    let verdict = match c.b.engine.explain_delete(bucket, key, &sel, bypass_refused, false).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "console: cannot explain a delete");
+            return "<h2>Why can't I delete this?</h2><p class=\"bad\">The explanation could not be read.</p>".into();
+        }
+    };
+    let mut items = String::new();
+    match &verdict.refused {
+        None => items.push_str("<li>Nothing protects this version now: a delete is decided by permissions alone.</li>"),
+        Some(e) => {
+            items.push_str(&format!(
+                "<li id=\"why-rule\"><strong>{}</strong> <span class=\"muted\">(the API answers <code>{}</code> {}: \u{201c}{}\u{201d})</span></li>",
+                esc(&e.sentence()),
+                esc(e.s3.code),
+                e.s3.status,
+                esc(e.s3.message)
+            ));
+            if let Some(p) = &verdict.hold_placed {
+                items.push_str(&format!(
+                    "<li>The legal hold was placed by <strong>{}</strong> at {} ({}).</li>",
+                    esc(p.principal.as_deref().unwrap_or("an unrecorded principal")),
+                    p.time.to_iso8601(),
+                    esc(&p.op)
+                ));
+            }
+            let when = match (e.refusal, e.allowed_from) {
+                (holdfast_lock::Refusal::LegalHold, _) => "when the legal hold is lifted".to_owned(),
+                (_, Some(t)) => format!("from {}", t.to_iso8601()),
+                (_, None) => "—".to_owned(),
+            };
+            items.push_str(&format!("<li>It will allow a delete <strong>{}</strong>.</li>", esc(&when)));
+            if e.bypass_allows_now {
+                items.push_str(
+                    "<li>A caller allowed <code>s3:BypassGovernanceRetention</code> may delete it now with the bypass \
+                     (the box below).</li>",
+                );
+            }
+        }
     }
-    if reasons.is_empty() {
-        reasons.push("Nothing protects this version: a delete is decided by permissions alone.".to_owned());
-    }
-    let items: String = reasons.iter().map(|r| format!("<li>{}</li>", esc(r))).collect();
     format!(
-        "<section class=\"why\" aria-labelledby=\"why-h\"><h2 id=\"why-h\">Why can't I delete this?</h2><ul>{items}</ul></section>"
+        "<section class=\"why\" aria-labelledby=\"why-h\"><h2 id=\"why-h\">Why can't I delete this?</h2><ul>{items}</ul>\
+         <p class=\"muted\">At {} (the compliance clock).</p></section>",
+        verdict.now.to_iso8601()
     )
+}
+
+/// The lock timeline, oldest first, a page of changes at a time (`history` is the cursor).
+async fn timeline(c: &Console, bucket: &str, key: &str, version: &str, history: Option<&str>) -> String {
+    let after = history.and_then(|h| h.parse::<i64>().ok());
+    let q = LockHistoryQuery { order: HistoryOrder::OldestFirst, after, limit: TIMELINE_PAGE };
+    let t = match c.b.engine.lock_timeline(bucket, key, &selector(version), q).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "console: cannot read a lock timeline");
+            return "<h2>Lock timeline</h2><p class=\"bad\">The lock history could not be read.</p>".into();
+        }
+    };
+    let mut out = String::from("<h2>Lock timeline</h2><ol class=\"timeline\" id=\"timeline\">");
+    for e in &t.events {
+        out.push_str(&format!("<li>{}</li>", esc(&e.describe())));
+    }
+    out.push_str("</ol>");
+    if let Some(next) = t.next {
+        out.push_str(&format!(
+            "<p><a href=\"{}/version?bucket={}&amp;key={}&amp;version={}&amp;history={next}\">Later changes</a></p>",
+            crate::MOUNT,
+            enc(bucket),
+            enc(key),
+            enc(version)
+        ));
+    }
+    out
 }
 
 fn actions(s: &Session, bucket: &str, key: &str, version: &str, mode: &str) -> String {

@@ -9,8 +9,8 @@ use crate::object_lock_support::{LOCKED, days, iso_millis};
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::error::ProvideErrorMetadata;
 use holdfast_testkit::aws_sdk_s3::types::{
-    DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHoldStatus,
-    ObjectLockMode, ObjectLockRetentionMode, ObjectLockRule,
+    DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHoldStatus, ObjectLockMode,
+    ObjectLockRetentionMode, ObjectLockRule,
 };
 use holdfast_testkit::{ROOT_AK, ROOT_SK, bucket_name, raw_http};
 use std::time::Duration;
@@ -22,8 +22,7 @@ async fn lock_bucket(s3: &Client, tag: &str) -> String {
     let rule = ObjectLockRule::builder()
         .default_retention(DefaultRetention::builder().mode(ObjectLockRetentionMode::Governance).days(1).build())
         .build();
-    let conf =
-        ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).rule(rule).build();
+    let conf = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).rule(rule).build();
     s3.put_object_lock_configuration().bucket(&b).object_lock_configuration(conf).send().await.unwrap();
     b
 }
@@ -102,7 +101,9 @@ async fn console_root_signs_in_browses_acts_and_signs_out() {
     // COMPLIANCE: explained, and a delete refused with the API's words (D1); still there.
     web.goto(&version_url(ep, &b, "docs/a.txt", &va)).await;
     let text = web.text().await;
-    assert!(text.contains("Why can't I delete this?") && text.contains("COMPLIANCE"), "{text}");
+    assert!(text.contains("Why can't I delete this?"), "{text}");
+    assert!(text.contains("COMPLIANCE retention until") && text.contains("nobody, root included"), "{text}");
+    assert!(text.contains(&format!("the API answers AccessDenied 403: \u{201c}{LOCKED}\u{201d}")), "{text}");
     web.shot("version-compliance").await;
     web.fill("#confirm", "docs/a.txt").await;
     web.click("#bypass").await;
@@ -126,8 +127,25 @@ async fn console_root_signs_in_browses_acts_and_signs_out() {
     assert!(web.text().await.contains("Legal hold set."));
     let h = s3.get_object_legal_hold().bucket(&b).key("docs/b.txt").version_id(&vb).send().await.unwrap();
     assert_eq!(h.legal_hold().unwrap().status(), Some(&ObjectLockLegalHoldStatus::On));
+    // The timeline (R8, L1) and the explanation name who did what and when.
     let text = web.text().await;
-    assert!(text.contains("A legal hold is on"), "{text}");
+    assert!(
+        text.contains("A legal hold is on") && text.contains("The legal hold was placed by arn:aws:iam::"),
+        "{text}"
+    );
+    assert!(text.contains("when the legal hold is lifted"), "{text}");
+    let timeline = web.cmd_text("#timeline").await;
+    let lines: Vec<&str> = timeline.lines().collect();
+    assert_eq!(lines.len(), 3, "{timeline}");
+    assert!(lines[0].contains("written with GOVERNANCE retention until"), "{timeline}");
+    assert!(
+        lines[1].contains("retention extended from GOVERNANCE until") && lines[1].contains("(PutObjectRetention)"),
+        "{timeline}"
+    );
+    assert!(
+        lines[2].contains("legal hold placed by arn:aws:iam::") && lines[2].contains(":root (PutObjectLegalHold)"),
+        "{timeline}"
+    );
     web.shot("version-after-actions").await;
 
     // Held: the bypass delete is refused (L5); lifted, a wrong confirmation deletes nothing,
@@ -233,6 +251,10 @@ async fn console_user_without_legal_hold_or_bypass_permission_is_refused_and_not
     web.click("#delete-form button").await;
     let text = web.text().await;
     assert!(text.contains(api.code().unwrap()) && text.contains(api.message().unwrap()), "{text}\n{api:?}");
+    assert!(
+        text.contains("Governance bypass was asked for by a caller without s3:BypassGovernanceRetention"),
+        "{text}"
+    );
     web.shot("user-bypass-refused").await;
     s3.head_object().bucket(&b).key("k").version_id(&v).send().await.unwrap();
 
@@ -244,7 +266,11 @@ async fn console_user_without_legal_hold_or_bypass_permission_is_refused_and_not
 
 /// The response's `Set-Cookie` value named `name`.
 fn set_cookie<'a>(r: &'a holdfast_testkit::RawResponse, name: &str) -> Option<&'a str> {
-    r.headers.iter().filter(|(k, _)| k == "set-cookie").map(|(_, v)| v.as_str()).find(|v| v.starts_with(&format!("{name}=")))
+    r.headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .find(|v| v.starts_with(&format!("{name}=")))
 }
 
 fn cookie_value(set: &str) -> &str {
@@ -282,7 +308,14 @@ async fn console_csrf_token_and_idle_expiry_refuse_and_change_nothing() {
     let creds = format!("access_key={ROOT_AK}&secret_key={ROOT_SK}");
     let r = http(addr, "POST", &format!("{MOUNT}/signin"), "", &format!("csrf={pre}&{creds}")).await;
     assert_eq!(r.status, 403, "no pre-session cookie: refused");
-    let r = http(addr, "POST", &format!("{MOUNT}/signin"), &format!("hf_console_signin={pre}"), &format!("csrf={pre}&{creds}")).await;
+    let r = http(
+        addr,
+        "POST",
+        &format!("{MOUNT}/signin"),
+        &format!("hf_console_signin={pre}"),
+        &format!("csrf={pre}&{creds}"),
+    )
+    .await;
     assert_eq!(r.status, 303, "{}", r.text());
     let set = set_cookie(&r, "hf_console").unwrap();
     assert!(set.contains("; Path=/_holdfast/console; HttpOnly; SameSite=Strict") && !set.contains("Secure"), "{set}");

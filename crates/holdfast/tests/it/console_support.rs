@@ -146,13 +146,23 @@ impl Browser {
         self.cmd("GET", &format!("/element/{body}/text"), None).await.as_str().unwrap().to_owned()
     }
 
+    /// The visible text of the element `css` selects.
+    pub async fn cmd_text(&self, css: &str) -> String {
+        let el = self.find(css).await;
+        self.cmd("GET", &format!("/element/{el}/text"), None).await.as_str().unwrap().to_owned()
+    }
+
     pub async fn find(&self, css: &str) -> String {
         let v = self.cmd("POST", "/element", Some(json!({"using": "css selector", "value": css}))).await;
         v.as_object().and_then(|o| o.values().next()).and_then(|id| id.as_str()).unwrap().to_owned()
     }
 
     pub async fn count(&self, css: &str) -> usize {
-        self.cmd("POST", "/elements", Some(json!({"using": "css selector", "value": css}))).await.as_array().unwrap().len()
+        self.cmd("POST", "/elements", Some(json!({"using": "css selector", "value": css})))
+            .await
+            .as_array()
+            .unwrap()
+            .len()
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
@@ -170,7 +180,9 @@ impl Browser {
     pub async fn keys(&self, text: &str) {
         let actions: Vec<Value> = text
             .chars()
-            .flat_map(|c| [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})])
+            .flat_map(|c| {
+                [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})]
+            })
             .collect();
         self.cmd("POST", "/actions", Some(json!({"actions": [{"type": "key", "id": "kb", "actions": actions}]}))).await;
     }
