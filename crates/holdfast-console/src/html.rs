@@ -18,9 +18,13 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// Everything but RFC 3986's unreserved characters.
+const COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// A query-string component.
 pub fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 /// The page frame: navigation (when signed in), the title as `h1`, the body.

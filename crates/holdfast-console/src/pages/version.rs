@@ -40,7 +40,7 @@ pub async fn page(c: &Console, s: &Session, req: &Req) -> Reply {
         "hold-off" => "Legal hold lifted.",
         _ => "Done.",
     });
-    render(c, s, req, bucket, key, version, None, note).await
+    render(c, s, req, bucket, key, version, None, note, false).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -53,6 +53,7 @@ async fn render(
     version: &str,
     refusal: Option<&Refusal>,
     note: Option<&str>,
+    bypass_attempt: bool,
 ) -> Reply {
     let title = format!("{key}");
     let head = c.call(s, req, head_call(bucket, key, version)).await;
@@ -103,7 +104,7 @@ async fn render(
     // decides, as for GetObjectRetention / GetObjectLegalHold).
     let may_see_lock = may_read_lock(c, s, req, bucket, key, version).await;
     if may_see_lock {
-        body.push_str(&why(c, bucket, key, version, refusal).await);
+        body.push_str(&why(c, bucket, key, version, refusal.filter(|_| bypass_attempt)).await);
         body.push_str(&timeline(c, bucket, key, version, req.param("history")).await);
     } else {
         body.push_str(
@@ -155,12 +156,12 @@ fn selector(version: &str) -> VersionSelector {
 
 /// "Why can't I delete this?": the lock rules' verdict on a delete of this version now
 /// (`holdfast_lock::explain_removal` through the engine), in the API's words. After a
-/// bypass delete the API refused with the words of a bypass not granted, the verdict for a
-/// caller without `s3:BypassGovernanceRetention`.
-async fn why(c: &Console, bucket: &str, key: &str, version: &str, refused: Option<&Refusal>) -> String {
+/// bypass delete (`bypass_refused`: the API's answer to it) refused with the words of a
+/// bypass not granted, the verdict for a caller without `s3:BypassGovernanceRetention`.
+async fn why(c: &Console, bucket: &str, key: &str, version: &str, bypass_refused: Option<&Refusal>) -> String {
     let sel = selector(version);
     let not_granted = holdfast_lock::BYPASS_NOT_GRANTED;
-    let bypass_refused = refused.is_some_and(|r| r.code == not_granted.code && r.message == not_granted.message);
+    let bypass_refused = bypass_refused.is_some_and(|r| r.code == not_granted.code && r.message == not_granted.message);
     let verdict = match c.b.engine.explain_delete(bucket, key, &sel, bypass_refused, false).await {
         Ok(v) => v,
         Err(e) => {
@@ -302,7 +303,7 @@ pub async fn act(c: &Console, s: &Session, req: &Req, fields: &[(String, String)
                     code: "InvalidArgument".into(),
                     message: "Retain until must be a date (YYYY-MM-DD).".into(),
                 };
-                return render(c, s, req, bucket, key, version, Some(&r), None).await;
+                return render(c, s, req, bucket, key, version, Some(&r), None, false).await;
             };
             call = call.q("retention", "");
             if get("bypass") == "1" {
@@ -327,7 +328,7 @@ pub async fn act(c: &Console, s: &Session, req: &Req, fields: &[(String, String)
                     code: "ConfirmationMismatch".into(),
                     message: "The typed key does not match; nothing was deleted.".into(),
                 };
-                return render(c, s, req, bucket, key, version, Some(&r), None).await;
+                return render(c, s, req, bucket, key, version, Some(&r), None, false).await;
             }
             call.method = Method::DELETE;
             if get("bypass") == "1" {
@@ -339,7 +340,8 @@ pub async fn act(c: &Console, s: &Session, req: &Req, fields: &[(String, String)
     };
     let a = c.call(s, req, call).await;
     if !a.ok() {
-        return render(c, s, req, bucket, key, version, Some(&a.refusal()), None).await;
+        let bypass_attempt = done == "deleted" && get("bypass") == "1";
+        return render(c, s, req, bucket, key, version, Some(&a.refusal()), None, bypass_attempt).await;
     }
     if done == "deleted" {
         let prefix = key.rsplit_once('/').map(|(p, _)| format!("{p}/")).unwrap_or_default();

@@ -15,6 +15,18 @@ use holdfast_testkit::aws_sdk_s3::types::{
 use holdfast_testkit::{ROOT_AK, ROOT_SK, bucket_name, raw_http};
 use std::time::Duration;
 
+/// Runs a whole browser session: one large future, whose polls in a debug build need more
+/// than a test thread's 2 MiB of stack.
+fn on_big_stack<F: std::future::Future<Output = ()> + 'static>(steps: fn() -> F) {
+    let t = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(steps()))
+        .unwrap();
+    if let Err(panic) = t.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// A lock bucket with GOVERNANCE 1 day by default.
 async fn lock_bucket(s3: &Client, tag: &str) -> String {
     let b = bucket_name(tag);
@@ -43,8 +55,12 @@ fn version_url(endpoint: &str, b: &str, k: &str, v: &str) -> String {
     format!("{endpoint}{MOUNT}/version?bucket={b}&key={}&version={v}", enc(k))
 }
 
-#[tokio::test]
-async fn console_root_signs_in_browses_acts_and_signs_out() {
+#[test]
+fn console_root_signs_in_browses_acts_and_signs_out() {
+    on_big_stack(console_root_signs_in_browses_acts_and_signs_out_steps);
+}
+
+async fn console_root_signs_in_browses_acts_and_signs_out_steps() {
     let srv = console_server("");
     let s3 = srv.client();
     let b = lock_bucket(&s3, "console-root").await;
@@ -203,8 +219,12 @@ const VIEWER: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","
   "s3:GetObjectRetention","s3:GetObjectLegalHold","s3:GetBucketVersioning","s3:GetBucketObjectLockConfiguration",
   "s3:GetBucketPolicy","s3:DeleteObject","s3:DeleteObjectVersion","s3:PutObjectRetention"],"Resource":"*"}]}"#;
 
-#[tokio::test]
-async fn console_user_without_legal_hold_or_bypass_permission_is_refused_and_nothing_changes() {
+#[test]
+fn console_user_without_legal_hold_or_bypass_permission_is_refused_and_nothing_changes() {
+    on_big_stack(console_user_without_legal_hold_or_bypass_permission_is_refused_and_nothing_changes_steps);
+}
+
+async fn console_user_without_legal_hold_or_bypass_permission_is_refused_and_nothing_changes_steps() {
     let srv = console_server("");
     let s3 = srv.client();
     let b = lock_bucket(&s3, "console-user").await;
@@ -291,8 +311,12 @@ async fn http(addr: &str, method: &str, path: &str, cookie: &str, body: &str) ->
     raw_http(addr, req.into_bytes()).await.unwrap()
 }
 
-#[tokio::test]
-async fn console_csrf_token_and_idle_expiry_refuse_and_change_nothing() {
+#[test]
+fn console_csrf_token_and_idle_expiry_refuse_and_change_nothing() {
+    on_big_stack(console_csrf_token_and_idle_expiry_refuse_and_change_nothing_steps);
+}
+
+async fn console_csrf_token_and_idle_expiry_refuse_and_change_nothing_steps() {
     let srv = console_server("[console]\nidle_secs = 3\n");
     let s3 = srv.client();
     let b = lock_bucket(&s3, "console-csrf").await;

@@ -73,6 +73,8 @@ impl Browser {
         }}});
         let v = b.raw("POST", "/session", Some(caps)).await.expect("new session");
         b.session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_owned();
+        // An element looked up while a form's answer is still loading is waited for.
+        b.cmd("POST", "/timeouts", Some(json!({"implicit": 5000, "pageLoad": 60000}))).await;
         b
     }
 
