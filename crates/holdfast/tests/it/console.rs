@@ -93,11 +93,11 @@ async fn console_root_signs_in_browses_acts_and_signs_out_steps() {
     web.shot("buckets").await;
 
     // A bucket: prefixes to open, then the versions under one.
-    web.click(&format!("a[href$='name={b}']")).await;
+    web.click_nav(&format!("a[href$='name={b}']")).await;
     let text = web.text().await;
     assert!(text.contains("docs/") && text.contains("many/") && text.contains("top.txt"), "{text}");
     web.shot("bucket").await;
-    web.click("a[href*='prefix=docs%2F']").await;
+    web.click_nav("a[href*='prefix=docs%2F']").await;
     let text = web.text().await;
     assert!(text.contains("a.txt") && text.contains("b.txt") && !text.contains("top.txt"), "{text}");
     web.shot("bucket-prefix").await;
@@ -107,7 +107,7 @@ async fn console_root_signs_in_browses_acts_and_signs_out_steps() {
     let mut seen = web.count("tbody tr").await;
     assert_eq!(seen, 2);
     for want in [2, 1] {
-        web.click("#next-page").await;
+        web.click_nav("#next-page").await;
         let n = web.count("tbody tr").await;
         assert_eq!(n, want);
         seen += n;
@@ -123,7 +123,7 @@ async fn console_root_signs_in_browses_acts_and_signs_out_steps() {
     web.shot("version-compliance").await;
     web.fill("#confirm", "docs/a.txt").await;
     web.click("#bypass").await;
-    web.click("#delete-form button").await;
+    web.click_nav("#delete-form button").await;
     let text = web.text().await;
     assert!(text.contains("AccessDenied") && text.contains(LOCKED), "{text}");
     web.shot("delete-refused-compliance").await;
@@ -134,12 +134,12 @@ async fn console_root_signs_in_browses_acts_and_signs_out_steps() {
     let until = days(10);
     let date = &iso_millis(&until)[..10];
     web.fill("#until", &format!("{}{}{}", &date[5..7], &date[8..10], &date[..4])).await;
-    web.click("#retention-form button").await;
+    web.click_nav("#retention-form button").await;
     let text = web.text().await;
     assert!(text.contains("Retention set."), "{text}");
     let r = s3.get_object_retention().bucket(&b).key("docs/b.txt").version_id(&vb).send().await.unwrap();
     assert_eq!(&iso_millis(r.retention().unwrap().retain_until_date().unwrap())[..10], date);
-    web.click("#hold-on").await;
+    web.click_nav("#hold-on").await;
     assert!(web.text().await.contains("Legal hold set."));
     let h = s3.get_object_legal_hold().bucket(&b).key("docs/b.txt").version_id(&vb).send().await.unwrap();
     assert_eq!(h.legal_hold().unwrap().status(), Some(&ObjectLockLegalHoldStatus::On));
@@ -168,19 +168,19 @@ async fn console_root_signs_in_browses_acts_and_signs_out_steps() {
     // the right one with the bypass deletes (G2).
     web.fill("#confirm", "docs/b.txt").await;
     web.click("#bypass").await;
-    web.click("#delete-form button").await;
+    web.click_nav("#delete-form button").await;
     let text = web.text().await;
     assert!(text.contains("AccessDenied") && text.contains(LOCKED), "{text}");
-    web.click("#hold-off").await;
+    web.click_nav("#hold-off").await;
     assert!(web.text().await.contains("Legal hold lifted."));
     web.fill("#confirm", "docs/b.tx").await;
     web.click("#bypass").await;
-    web.click("#delete-form button").await;
+    web.click_nav("#delete-form button").await;
     assert!(web.text().await.contains("ConfirmationMismatch"));
     s3.head_object().bucket(&b).key("docs/b.txt").version_id(&vb).send().await.unwrap();
     web.fill("#confirm", "docs/b.txt").await;
     web.click("#bypass").await;
-    web.click("#delete-form button").await;
+    web.click_nav("#delete-form button").await;
     assert!(web.url().await.contains("/bucket?name="), "{}", web.url().await);
     let err = s3.head_object().bucket(&b).key("docs/b.txt").version_id(&vb).send().await.unwrap_err();
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
@@ -207,7 +207,7 @@ async fn console_root_signs_in_browses_acts_and_signs_out_steps() {
     web.resize(1280, 900).await;
 
     // Sign-out ends the session.
-    web.click("form.signout button").await;
+    web.click_nav("form.signout button").await;
     assert!(web.url().await.ends_with("/signin?signedout=1"));
     web.goto(&format!("{ep}{MOUNT}/report")).await;
     assert!(web.url().await.contains("/signin"));
@@ -256,7 +256,7 @@ async fn console_user_without_legal_hold_or_bypass_permission_is_refused_and_not
     let (code, message) = (api.code().unwrap().to_owned(), api.message().unwrap().to_owned());
     assert_eq!(code, "AccessDenied");
     web.goto(&version_url(&srv.endpoint, &b, "k", &v)).await;
-    web.click("#hold-on").await;
+    web.click_nav("#hold-on").await;
     let text = web.text().await;
     assert!(text.contains(&format!("Refused: {code}")) && text.contains(&message), "{text}");
     web.shot("user-hold-refused").await;
@@ -268,7 +268,7 @@ async fn console_user_without_legal_hold_or_bypass_permission_is_refused_and_not
     let api = api.unwrap_err();
     web.fill("#confirm", "k").await;
     web.click("#bypass").await;
-    web.click("#delete-form button").await;
+    web.click_nav("#delete-form button").await;
     let text = web.text().await;
     assert!(text.contains(api.code().unwrap()) && text.contains(api.message().unwrap()), "{text}\n{api:?}");
     assert!(

@@ -178,6 +178,23 @@ impl Browser {
         self.cmd("POST", &format!("/element/{el}/click"), Some(json!({}))).await;
     }
 
+    /// Clicks what loads a new page (a link, a form's button) and waits until the old page is
+    /// gone (WebDriver may answer a click before the navigation it starts).
+    pub async fn click_nav(&self, css: &str) {
+        let old = self.find("html").await;
+        self.click(css).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.raw("GET", &format!("/session/{}/element/{old}/name", self.session), None).await.unwrap();
+            if v["value"].get("error").is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{css}: no new page");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.find("body").await;
+    }
+
     /// Sends keys to the focused element (Tab, Enter: keyboard use).
     pub async fn keys(&self, text: &str) {
         let actions: Vec<Value> = text
@@ -218,7 +235,7 @@ impl Browser {
         assert!(self.url().await.ends_with("/signin"), "{}", self.url().await);
         self.fill("#access_key", access_key).await;
         self.fill("#secret_key", secret_key).await;
-        self.click("button[type=submit]").await;
+        self.click_nav("button[type=submit]").await;
         self.text().await
     }
 }
