@@ -1275,6 +1275,16 @@ async fn lock_job_batches(f: Fixture) {
     let records = s.audit_backlog().await.unwrap();
     let creator: Vec<_> = records.iter().filter(|r| r.contains("\"creator\"")).collect();
     assert_eq!(creator.len(), 2, "{records:?}");
+    // ... and one history entry per change, by the job's creator (#16); the refused task none.
+    use holdfast_meta::{LockAction, LockHistoryQuery};
+    let entries = |k: &'static str, v: String| async move {
+        let h = s.lock_history("lj", k, &id(&v), LockHistoryQuery::default()).await.unwrap();
+        h.entries.iter().map(|e| (e.principal.clone().unwrap(), e.actions.clone())).collect::<Vec<_>>()
+    };
+    let by_creator = |a: LockAction| vec![("creator".to_owned(), vec![a])];
+    assert_eq!(entries("plain", plain.version_id.clone()).await, by_creator(LockAction::RetentionSet));
+    assert_eq!(entries("held", held.version_id.clone()).await, by_creator(LockAction::LegalHoldOn));
+    assert_eq!(entries("comp", comp.version_id.clone()).await, []);
 }
 
 // --- lock histories (issue #16) ------------------------------------------------------------
@@ -1346,14 +1356,31 @@ async fn lock_histories(f: Fixture) {
         assert_eq!(r.lock_after, Some(holdfast_audit::LockSnapshot::from(&e.after)));
         assert_eq!(r.time, e.time.to_iso8601());
     }
-    // A change without an actor (no record) leaves no entry either.
+    // A change without an actor (no record) leaves no entry either; nor does a version
+    // written without a lock.
     s.set_legal_hold("lh", "k", &sel, LegalHold::Off).await.unwrap();
-    assert!(
-        s.lock_history("lh", "plain", &id(&plain.version_id), LockHistoryQuery::default())
-            .await
-            .unwrap()
-            .entries
-            .is_empty()
+    assert_eq!(s.lock_history("lh", "k", &sel, LockHistoryQuery::default()).await.unwrap().entries.len(), 4);
+    let q = LockHistoryQuery::default();
+    assert!(s.lock_history("lh", "plain", &id(&plain.version_id), q).await.unwrap().entries.is_empty());
+
+    // X2: a replica is written with its source's lock; a later delivery only grows it.
+    let replica = |lock| holdfast_meta::ReplicaVersion {
+        bucket: "lh".into(),
+        key: "r".into(),
+        version_id: "0123456789abcdef0123456789abcdef".into(),
+        last_modified: now(),
+        object: Some(obj(&blob_id(), "re")),
+        tags: TagSet::new(),
+        lock,
+    };
+    let replicating = || acting("arn:aws:iam::123456789012:role/r", "ReplicateObject");
+    replicating().scope(s.put_replica(replica(gov), now())).await.unwrap();
+    replicating().scope(s.put_replica(replica(extended), now())).await.unwrap();
+    let r = s.lock_history("lh", "r", &id("0123456789abcdef0123456789abcdef"), q).await.unwrap();
+    let seen: Vec<_> = r.entries.iter().map(|e| (e.op.as_str(), e.actions.clone(), e.after)).collect();
+    assert_eq!(
+        seen,
+        [("ReplicateObject", vec![A::Written], gov), ("ReplicateObject", vec![A::RetentionExtended], extended)]
     );
 
     // Pages, newest first, then oldest first from a cursor.
@@ -1370,10 +1397,10 @@ async fn lock_histories(f: Fixture) {
     assert_eq!((p.entries[0].id, p.next), (h.entries[2].id, Some(h.entries[2].id)));
 
     // The history goes with its version (D3: GOVERNANCE removed with bypass).
-    assert_eq!(history_rows(&f), 4);
+    assert_eq!(history_rows(&f), 6);
     acting("root", "DeleteObject").scope(s.delete("lh", "k", &sel, Bypass::Governance, now())).await.unwrap();
     assert_err!(s.lock_history("lh", "k", &sel, LockHistoryQuery::default()).await, MetaError::NoSuchVersion);
-    assert_eq!(history_rows(&f), 0);
+    assert_eq!(history_rows(&f), 2, "the replica's two entries stay with it");
 }
 
 macro_rules! conformance {

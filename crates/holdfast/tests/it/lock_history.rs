@@ -153,6 +153,10 @@ async fn each_lock_change_is_one_entry_with_its_actor_and_refusals_leave_none() 
     let events = newest["timeline"].as_array().unwrap();
     assert_eq!((events.len(), &events[0]["actions"]), (1, &json!(["retention-shortened"])));
     assert!(newest["next"].is_i64(), "{newest}");
+    let all = history(&srv, &b, "k", Some(&v), &["--newest-first"]);
+    let events = all["timeline"].as_array().unwrap();
+    assert_eq!((events.len(), &events[4]["event"], &all["next"]), (5, &json!("written"), &Value::Null), "{all}");
+    assert_eq!(events[0]["actions"], json!(["retention-shortened"]));
 
     // Each entry agrees with its record in the hash-chained trail (its outbox id is the rid).
     let entries: Vec<Value> = h["timeline"].as_array().unwrap()[1..].to_vec();
