@@ -55,7 +55,7 @@ async fn render(
     note: Option<&str>,
     bypass_attempt: bool,
 ) -> Reply {
-    let title = format!("{key}");
+    let title = key.to_owned();
     let head = c.call(s, req, head_call(bucket, key, version)).await;
     let m = crate::MOUNT;
     let mut body = format!(
