@@ -8,13 +8,6 @@ use crate::model::{
 use holdfast_lock::{LockState, UtcMillis};
 use serde::Deserialize;
 
-/// Rows a store asks for at once: a page of 1,000 and the one that says more follow.
-pub(crate) const PAGE_ROWS: usize = 1001;
-
-/// Rows asked for right after jumping past a common prefix: the next key is most often
-/// under another prefix, so a full page would be read for one row.
-pub(crate) const AFTER_JUMP_ROWS: usize = 16;
-
 /// What a ListObjects entry shows of a version's object document. Deserializing only these
 /// fields skips the segments, parts and other headers without building them.
 #[derive(Deserialize)]

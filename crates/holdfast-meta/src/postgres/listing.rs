@@ -6,8 +6,15 @@ use super::buckets;
 use super::rows::{VERSION_COLUMNS, key_at, query, version_by_id, version_from_row};
 use super::{Fail, RowLock, Tx};
 use crate::MetaError;
-use crate::listing::{AFTER_JUMP_ROWS, PAGE_ROWS, Scan, Step, listed_entry, resumes_within, scan_start};
+use crate::listing::{Scan, Step, listed_entry, resumes_within, scan_start};
 use crate::model::{ListPage, ListQuery};
+
+/// Rows asked for at once: a page of 1,000 and the one that says more follow.
+const PAGE_ROWS: usize = 1001;
+
+/// Rows asked for right after jumping past a common prefix: the next key is most often
+/// under another prefix, so a full page would be read for one row.
+const AFTER_JUMP_ROWS: usize = 16;
 
 /// Larger than any key (S3 keys are at most 1024 bytes).
 const NO_UPPER: [u8; 1025] = [0xFF; 1025];
