@@ -6,7 +6,7 @@ use super::WORM_GUARD_STATE;
 use crate::{MetaError, MetaResult};
 
 /// Schema versions this build knows; `MIGRATIONS[n - 1]` brings version n-1 to n.
-pub const SCHEMA_VERSION: i32 = 9;
+pub const SCHEMA_VERSION: i32 = 10;
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V1,
@@ -18,6 +18,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     super::replication::V7,
     super::lock_jobs::V8,
     super::lock_history::V9,
+    super::listing::V10,
 ];
 
 /// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).
