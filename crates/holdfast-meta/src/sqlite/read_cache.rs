@@ -75,10 +75,7 @@ impl ReadCache {
     fn shard(&self, k: &str) -> &Mutex<Shard> {
         let mut h = self.hasher.build_hasher();
         k.hash(&mut h);
-        // The modulo keeps the index below SHARDS: the cast cannot truncate a used value.
-        #[allow(clippy::cast_possible_truncation)]
-        let i = (h.finish() % SHARDS as u64) as usize;
-        &self.shards[i]
+        &self.shards[h.finish() as usize % SHARDS]
     }
 
     fn lock(m: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
@@ -127,7 +124,7 @@ impl ReadCache {
         }
     }
 
-    /// Forgets what `touched` names; `None` as a key means a whole bucket changed.
+    /// Forgets what `touched` names (bumping the generation of each shard it touches).
     pub(super) fn invalidate(&self, touched: &Touched) {
         match touched {
             Touched::Everything => self.clear(),
