@@ -65,9 +65,16 @@ async fn every_writer_path_leaves_the_cached_latest_equal_to_the_database() {
     same(&s, &path, b, k, "overwrite").await;
 
     let until = now().plus_millis(3_600_000);
-    s.set_retention(b, k, &VersionSelector::Latest, Some(Retention { mode: Mode::Governance, until }), Bypass::None, now())
-        .await
-        .unwrap();
+    s.set_retention(
+        b,
+        k,
+        &VersionSelector::Latest,
+        Some(Retention { mode: Mode::Governance, until }),
+        Bypass::None,
+        now(),
+    )
+    .await
+    .unwrap();
     same(&s, &path, b, k, "retention").await;
     s.set_legal_hold(b, k, &VersionSelector::Latest, LegalHold::On).await.unwrap();
     same(&s, &path, b, k, "legal hold on").await;

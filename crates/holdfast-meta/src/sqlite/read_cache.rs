@@ -16,7 +16,7 @@ use crate::model::VersionRecord;
 use crate::{MetaError, MetaResult, TagSet};
 use rusqlite::Connection;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 /// Independent locks; a hit holds one for a hash lookup and a clone.
@@ -73,9 +73,7 @@ fn cache_key(bucket: &str, key: &str) -> String {
 
 impl ReadCache {
     fn shard(&self, k: &str) -> &Mutex<Shard> {
-        let mut h = self.hasher.build_hasher();
-        k.hash(&mut h);
-        &self.shards[h.finish() as usize % SHARDS]
+        &self.shards[self.hasher.hash_one(k) as usize % SHARDS]
     }
 
     fn lock(m: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {

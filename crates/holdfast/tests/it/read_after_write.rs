@@ -68,7 +68,7 @@ async fn reader(s3: Client, b: String, done: Arc<AtomicBool>) -> Vec<Read> {
     while !done.load(Ordering::Acquire) && out.len() < MAX_READS_EACH {
         i += 1;
         let sent = Instant::now();
-        let head = i % 2 == 0;
+        let head = i.is_multiple_of(2);
         let label = if head {
             match s3.head_object().bucket(&b).key("k").send().await {
                 Ok(h) => h.metadata().and_then(|m| m.get("label")).cloned().unwrap(),
