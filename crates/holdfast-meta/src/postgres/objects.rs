@@ -89,6 +89,7 @@ pub(super) async fn remove_version(tx: &Tx<'_>, rec: &VersionRecord, now: UtcMil
 /// again and again under concurrent overwrites.
 async fn remove_row(tx: &Tx<'_>, rec: &VersionRecord, now: UtcMillis) -> Result<(), Fail> {
     execute(tx, "DELETE FROM versions WHERE seq = $1", &[&rec.seq]).await?;
+    super::lock_history::remove(tx, rec.seq).await?;
     super::replication::forget(tx, rec).await?;
     if let Some(obj) = &rec.object {
         for seg in &obj.segments {
@@ -241,7 +242,7 @@ pub(super) async fn insert_at(
     crate::trail::note_version(bucket, key, version_id);
     if *lock != LockState::default() {
         // The protection a version is written with is vouched for by its record.
-        crate::trail::note_lock(&LockState::default(), lock);
+        crate::trail::note_lock_written(lock);
     }
     let rec = VersionRecord {
         seq,

@@ -6,7 +6,7 @@ use super::WORM_GUARD_STATE;
 use crate::{MetaError, MetaResult};
 
 /// Schema versions this build knows; `MIGRATIONS[n - 1]` brings version n-1 to n.
-pub const SCHEMA_VERSION: i32 = 8;
+pub const SCHEMA_VERSION: i32 = 9;
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V1,
@@ -17,6 +17,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     super::replication::V6,
     super::replication::V7,
     super::lock_jobs::V8,
+    super::lock_history::V9,
 ];
 
 /// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).
