@@ -38,6 +38,7 @@ mod object_lock_read;
 mod object_lock_retention;
 mod object_lock_support;
 mod object_lock_writes;
+mod read_after_write;
 mod replication;
 mod replication_multipart;
 mod replication_s3;
