@@ -91,6 +91,8 @@ pub(super) enum CacheKind {
     Bucket,
     Policy,
     Owner,
+    /// A bucket configuration document (every write checks the quota's).
+    Config(BucketConfigKind),
 }
 
 #[derive(Debug, Clone)]
@@ -697,8 +699,14 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
-        let bucket = bucket.to_owned();
-        self.read(move |c| events::config(c, &bucket, kind)).await
+        let owned = bucket.to_owned();
+        match self
+            .cached(CacheKind::Config(kind), bucket, move |c| Ok(Cached::Text(events::config(c, &owned, kind)?)))
+            .await?
+        {
+            Cached::Text(doc) => Ok(doc),
+            Cached::Bucket(_) => Err(MetaError::Internal("bucket cache holds the wrong kind".into())),
+        }
     }
 
     async fn swap_bucket_config(
