@@ -220,11 +220,13 @@ async fn sigkill_during_pipelined_commits_loses_no_acknowledged_write() {
             })
         })
         .collect();
-    // Until some large PUTs and plenty of small ones were acknowledged (bounded), then kill.
+    // Until a large PUT and plenty of small ones were acknowledged (bounded), then kill. (On
+    // PostgreSQL every object is a blob file with its own fsyncs: fewer in the same time.)
+    let want = if holdfast_testkit::meta_is_postgres() { 60 } else { 300 };
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(15) {
         let got = acked.lock().unwrap().clone();
-        if got.iter().filter(|a| a.3 == LARGE).count() >= 1 && got.len() >= 300 {
+        if got.iter().filter(|a| a.3 == LARGE).count() >= 1 && got.len() >= want {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -235,7 +237,7 @@ async fn sigkill_during_pipelined_commits_loses_no_acknowledged_write() {
     }
     let acked = acked.lock().unwrap().clone();
     assert!(acked.iter().any(|a| a.3 == LARGE), "a large PUT was acknowledged before the kill");
-    assert!(acked.len() >= 300, "the load built up before the kill ({} acknowledged)", acked.len());
+    assert!(acked.len() >= want, "the load built up before the kill ({} acknowledged)", acked.len());
     srv.start_again();
     let s3 = srv.client();
     for (key, version, generation, len) in &acked {
