@@ -15,7 +15,7 @@ const HASH_DEPTH: usize = 4;
 /// Where a body's digests are computed: on the request's task for small bodies, on a
 /// blocking-pool thread once the body is going to a blob in whole chunks.
 pub(crate) enum Hashing {
-    Inline(BodyHasher),
+    Inline(Box<BodyHasher>),
     Piped {
         chunks: mpsc::Sender<Bytes>,
         done: tokio::task::JoinHandle<BodyHasher>,
@@ -39,8 +39,9 @@ impl Hashing {
     /// Hands `chunk` to the hashing thread (started at the first call), in body order.
     pub(crate) async fn update_piped(&mut self, chunk: Bytes) -> EngineResult<()> {
         if let Self::Inline(_) = self
-            && let Self::Inline(mut hasher) = std::mem::replace(self, Self::Gone)
+            && let Self::Inline(hasher) = std::mem::replace(self, Self::Gone)
         {
+            let mut hasher = *hasher;
             let (tx, mut rx) = mpsc::channel::<Bytes>(HASH_DEPTH);
             let done = tokio::task::spawn_blocking(move || {
                 while let Some(c) = rx.blocking_recv() {
@@ -62,7 +63,7 @@ impl Hashing {
     /// Every chunk hashed: the digests' state.
     pub(crate) async fn finish(self) -> EngineResult<BodyHasher> {
         match self {
-            Self::Inline(h) => Ok(h),
+            Self::Inline(h) => Ok(*h),
             Self::Piped { chunks, done } => {
                 drop(chunks);
                 done.await

@@ -85,7 +85,7 @@ pub async fn ingest(
         return Err(EngineError::EntityTooLarge);
     }
     let algorithm = claims.checksum.as_ref().map(|(a, _)| *a);
-    let mut hashing = Hashing::Inline(BodyHasher::new(algorithm));
+    let mut hashing = Hashing::Inline(Box::new(BodyHasher::new(algorithm)));
     let may_inline = inline_max > 0 && claims.content_length.is_none_or(|l| l <= inline_max);
     let mut writer = if may_inline { None } else { Some(blobs.create().await?) };
     let mut held: Vec<Bytes> = Vec::new();

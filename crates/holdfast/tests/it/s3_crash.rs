@@ -195,7 +195,8 @@ async fn sigkill_during_pipelined_commits_loses_no_acknowledged_write() {
         .await
         .unwrap();
     // (key, version, generation, length) of every acknowledged PUT.
-    let acked: Arc<Mutex<Vec<(String, String, u32, usize)>>> = Arc::default();
+    type AckedPuts = Arc<Mutex<Vec<(String, String, u32, usize)>>>;
+    let acked: AckedPuts = Arc::default();
     let deadline = Instant::now() + Duration::from_secs(20);
     let tasks: Vec<_> = (0..SMALL_WRITERS + LARGE_WRITERS)
         .map(|w| {
