@@ -91,8 +91,6 @@ pub(super) enum CacheKind {
     Bucket,
     Policy,
     Owner,
-    /// A bucket configuration document (every write checks the quota's).
-    Config(BucketConfigKind),
 }
 
 #[derive(Debug, Clone)]
@@ -699,14 +697,8 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
-        let owned = bucket.to_owned();
-        match self
-            .cached(CacheKind::Config(kind), bucket, move |c| Ok(Cached::Text(events::config(c, &owned, kind)?)))
-            .await?
-        {
-            Cached::Text(doc) => Ok(doc),
-            Cached::Bucket(_) => Err(MetaError::Internal("bucket cache holds the wrong kind".into())),
-        }
+        let bucket = bucket.to_owned();
+        self.read(move |c| events::config(c, &bucket, kind)).await
     }
 
     async fn swap_bucket_config(
