@@ -4,7 +4,7 @@
 
 mod local;
 
-pub use local::LocalBlobStore;
+pub use local::{LocalBlobStore, WRITE_CHUNK};
 
 use bytes::Bytes;
 use futures::stream::BoxStream;

@@ -4,10 +4,11 @@
 
 use crate::checksum::{self, BodyDigests, BodyHasher};
 use crate::error::{BodyError, EngineError, EngineResult};
+use crate::hash_pipe::Hashing;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use holdfast_blob::BlobStore;
+use holdfast_blob::{BlobStore, BlobWrite};
 use holdfast_meta::ChecksumAlgorithm;
 
 pub type BodyStream = BoxStream<'static, Result<Bytes, BodyError>>;
@@ -84,10 +85,11 @@ pub async fn ingest(
         return Err(EngineError::EntityTooLarge);
     }
     let algorithm = claims.checksum.as_ref().map(|(a, _)| *a);
-    let mut hasher = BodyHasher::new(algorithm);
+    let mut hashing = Hashing::Inline(Box::new(BodyHasher::new(algorithm)));
     let may_inline = inline_max > 0 && claims.content_length.is_none_or(|l| l <= inline_max);
     let mut writer = if may_inline { None } else { Some(blobs.create().await?) };
     let mut held: Vec<Bytes> = Vec::new();
+    let mut chunker = Chunker::default();
     let mut size: u64 = 0;
     let read: EngineResult<()> = async {
         while let Some(chunk) = body.next().await {
@@ -96,31 +98,34 @@ pub async fn ingest(
             if size > max_size {
                 return Err(EngineError::EntityTooLarge);
             }
-            hasher.update(&chunk);
             match writer.as_mut() {
-                Some(w) => w.write(chunk).await?,
-                None if size <= inline_max => held.push(chunk),
+                Some(w) => chunker.push(&chunk, &mut hashing, w.as_mut()).await?,
+                None if size <= inline_max => {
+                    hashing.update_inline(&chunk)?;
+                    held.push(chunk);
+                }
                 None => {
-                    // Outgrew the inline limit: what was held goes first into a blob. The
-                    // writer is kept before writing, so a failed write (a full disk)
-                    // aborts it and leaves no temporary file.
+                    // Outgrew the inline limit: what was held (hashed already) goes first
+                    // into a blob. The writer is kept before writing, so a failed write (a
+                    // full disk) aborts it and leaves no temporary file.
                     let w = writer.insert(blobs.create().await?);
                     for piece in held.drain(..) {
-                        w.write(piece).await?;
+                        chunker.push_hashed(&piece);
                     }
-                    w.write(chunk).await?;
+                    chunker.push(&chunk, &mut hashing, w.as_mut()).await?;
                 }
             }
+        }
+        if let Some(w) = writer.as_mut() {
+            chunker.finish(&mut hashing, w.as_mut()).await?;
         }
         Ok(())
     }
     .await;
-    let checked = read.and_then(|()| {
-        resolve_trailer(&mut claims)?;
-        let digests = hasher.finalize(algorithm);
-        verify(&claims, size, &digests)?;
-        Ok(digests)
-    });
+    let checked = match read {
+        Ok(()) => finish_checks(&mut claims, hashing, algorithm, size).await,
+        Err(e) => Err(e),
+    };
     match (checked, writer) {
         (Ok(digests), Some(writer)) => {
             let blob = writer.commit().await?;
@@ -132,6 +137,83 @@ pub async fn ingest(
             Err(e)
         }
         (Err(e), None) => Err(e),
+    }
+}
+
+async fn finish_checks(
+    claims: &mut BodyClaims,
+    hashing: Hashing,
+    algorithm: Option<ChecksumAlgorithm>,
+    size: u64,
+) -> EngineResult<BodyDigests> {
+    resolve_trailer(claims)?;
+    let digests = hashing.finish().await?.finalize(algorithm);
+    verify(claims, size, &digests)?;
+    Ok(digests)
+}
+
+/// Cuts a blob's body into whole [`holdfast_blob::WRITE_CHUNK`]s, each handed to the hashing
+/// thread and to the blob writer (the same bytes, shared): large aligned writes, and the
+/// digests computed beside the write instead of before it.
+#[derive(Default)]
+struct Chunker {
+    buf: Vec<u8>,
+    /// Leading bytes of `buf` hashed already (held while the body might have been inline).
+    hashed: usize,
+}
+
+impl Chunker {
+    /// Bytes whose digest is already taken.
+    fn push_hashed(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+        self.hashed += data.len();
+    }
+
+    async fn push(&mut self, data: &[u8], hashing: &mut Hashing, w: &mut dyn BlobWrite) -> EngineResult<()> {
+        const CHUNK: usize = holdfast_blob::WRITE_CHUNK;
+        if self.buf.capacity() < CHUNK {
+            self.buf.reserve_exact(CHUNK - self.buf.len());
+        }
+        self.buf.extend_from_slice(data);
+        while self.buf.len() >= CHUNK {
+            let mut next = Vec::with_capacity(CHUNK);
+            next.extend_from_slice(&self.buf[CHUNK..]);
+            self.buf.truncate(CHUNK);
+            let full = Bytes::from(std::mem::replace(&mut self.buf, next));
+            self.emit(full, hashing, w, false).await?;
+        }
+        Ok(())
+    }
+
+    /// The last, partial chunk.
+    async fn finish(&mut self, hashing: &mut Hashing, w: &mut dyn BlobWrite) -> EngineResult<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let tail = Bytes::from(std::mem::take(&mut self.buf));
+        self.emit(tail, hashing, w, true).await
+    }
+
+    async fn emit(
+        &mut self,
+        chunk: Bytes,
+        hashing: &mut Hashing,
+        w: &mut dyn BlobWrite,
+        last: bool,
+    ) -> EngineResult<()> {
+        let skip = self.hashed.min(chunk.len());
+        self.hashed -= skip;
+        let fresh = chunk.slice(skip..);
+        if !fresh.is_empty() {
+            if last && matches!(hashing, Hashing::Inline(_)) {
+                // A blob smaller than a chunk: no thread for one digest.
+                hashing.update_inline(&fresh)?;
+            } else {
+                hashing.update_piped(fresh).await?;
+            }
+        }
+        w.write(chunk).await?;
+        Ok(())
     }
 }
 

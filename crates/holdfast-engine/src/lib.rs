@@ -9,6 +9,7 @@ mod clock;
 pub mod cluster;
 mod error;
 mod gc;
+mod hash_pipe;
 pub mod ingest;
 pub mod inventory;
 pub mod lifecycle;

@@ -2,10 +2,12 @@
 //!
 //! The metadata writer is held just before its `COMMIT` (a commit observer on the SQLite
 //! store): while it is held the PUT is not answered and the object cannot be read; the
-//! writer's connection commits with WAL and `synchronous=FULL` (the commit fsyncs the log);
-//! a blob-backed object's file is already in place; and the answer comes only after the
-//! commit returned. A commit that fails (fault injection) is never acknowledged, for inline
-//! and blob-backed objects alike, and leaves nothing readable.
+//! writer's connection commits with WAL and `synchronous=NORMAL` (the syncer thread
+//! fdatasyncs the log afterwards); a blob-backed object's file is already in place; and the
+//! answer comes only after the commit and its sync. Held between the commit and the sync,
+//! the write is neither answered nor shown to a reader. A commit or a sync that fails
+//! (fault injection) is never acknowledged, for inline and blob-backed objects alike, and
+//! leaves nothing readable (#17).
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
@@ -34,6 +36,8 @@ struct AtCommit {
 /// Holds the writer before `COMMIT` while armed, and records the order of events.
 struct Gate {
     armed: AtomicBool,
+    /// Holds the syncer after its fdatasync, before the answers.
+    armed_sync: AtomicBool,
     reached: Mutex<mpsc::Sender<AtCommit>>,
     release: Mutex<mpsc::Receiver<Result<(), String>>>,
     log: Mutex<Vec<&'static str>>,
@@ -66,17 +70,27 @@ async fn fixture() -> Fixture {
     let (release, release_rx) = mpsc::channel();
     let gate = Arc::new(Gate {
         armed: AtomicBool::new(false),
+        armed_sync: AtomicBool::new(false),
         reached: Mutex::new(reached_tx),
         release: Mutex::new(release_rx),
         log: Mutex::new(Vec::new()),
     });
     let g = Arc::clone(&gate);
     let observer: CommitObserver = Arc::new(move |stage, conn| {
+        if let CommitStage::Synced { jobs } = stage
+            && g.armed_sync.load(Ordering::SeqCst)
+        {
+            g.reached.lock().unwrap().send(AtCommit { jobs, synchronous: -1, journal_mode: "synced".into() }).unwrap();
+            let verdict = g.release.lock().unwrap().recv().unwrap();
+            g.push(if verdict.is_ok() { "synced" } else { "sync failed" });
+            return verdict;
+        }
         if !g.armed.load(Ordering::SeqCst) {
             return Ok(());
         }
         match stage {
             CommitStage::BeforeCommit { jobs } => {
+                let conn = conn.expect("the writer's stages come with its connection");
                 let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
                 let journal_mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
                 g.reached.lock().unwrap().send(AtCommit { jobs, synchronous, journal_mode }).unwrap();
@@ -86,6 +100,10 @@ async fn fixture() -> Fixture {
             }
             CommitStage::Committed { .. } => {
                 g.push("committed");
+                Ok(())
+            }
+            CommitStage::Synced { .. } => {
+                g.push("synced");
                 Ok(())
             }
         }
@@ -160,7 +178,7 @@ async fn held_put_is_answered_only_after_the_commit(size: usize) {
     let mut put = spawn_put(&f, "k", data.clone());
     let at = reached(&f);
     assert_eq!(at.jobs, 1);
-    assert_eq!(at.synchronous, 2, "the writer commits with synchronous=FULL");
+    assert_eq!(at.synchronous, 1, "the writer commits with synchronous=NORMAL; the syncer syncs");
     assert_eq!(at.journal_mode, "wal");
     // Held before COMMIT: no answer, and nothing readable yet.
     assert!(tokio::time::timeout(Duration::from_millis(300), &mut put).await.is_err(), "answered before the commit");
@@ -174,7 +192,7 @@ async fn held_put_is_answered_only_after_the_commit(size: usize) {
     f.gate.push("released");
     f.release.send(Ok(())).unwrap();
     let rec = put.await.unwrap().expect("the PUT succeeds once committed");
-    assert_eq!(f.gate.take_log(), ["released", "commit", "committed", "acked"]);
+    assert_eq!(f.gate.take_log(), ["released", "commit", "committed", "synced", "acked"]);
     assert_eq!(rec.object.as_ref().map(|o| o.size), Some(size as u64));
     f.gate.armed.store(false, Ordering::SeqCst);
     assert_eq!(read(&f.engine, "k").await.unwrap(), data);
@@ -212,4 +230,53 @@ async fn a_failed_commit_is_never_acknowledged() {
     let put = spawn_put(&f, "after", body_of(10, 1));
     put.await.unwrap().unwrap();
     assert_eq!(read(&f.engine, "after").await.unwrap(), body_of(10, 1));
+}
+
+/// Held after COMMIT and before its sync, a write is neither acknowledged nor shown to a
+/// reader (the read waits for the sync); once synced, both see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_write_is_shown_only_once_synced() {
+    let f = fixture().await;
+    let data = body_of(4096, 5);
+    f.gate.armed_sync.store(true, Ordering::SeqCst);
+    let mut put = spawn_put(&f, "k", data.clone());
+    let at = reached(&f);
+    assert_eq!((at.jobs, at.journal_mode.as_str()), (1, "synced"));
+    let engine = Arc::clone(&f.engine);
+    let mut reader = tokio::spawn(async move { read(&engine, "k").await });
+    assert!(tokio::time::timeout(Duration::from_millis(300), &mut put).await.is_err(), "answered before the sync");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut reader).await.is_err(),
+        "a reader was shown a write not yet durable"
+    );
+    f.gate.armed_sync.store(false, Ordering::SeqCst);
+    f.release.send(Ok(())).unwrap();
+    put.await.unwrap().expect("acknowledged once synced");
+    assert_eq!(reader.await.unwrap().expect("the reader sees it once durable"), data);
+    assert_eq!(f.gate.take_log(), ["synced", "acked"]);
+}
+
+/// A failed sync of the metadata log: the write is not acknowledged, no reader is shown it,
+/// and nothing later is acknowledged on top of it (until a restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_is_never_acknowledged_nor_shown() {
+    let f = fixture().await;
+    spawn_put(&f, "before", body_of(100, 2)).await.unwrap().unwrap();
+    f.gate.armed_sync.store(true, Ordering::SeqCst);
+    let put = spawn_put(&f, "k", body_of(4096, 9));
+    reached(&f);
+    f.gate.armed_sync.store(false, Ordering::SeqCst);
+    f.release.send(Err("injected sync fault".into())).unwrap();
+    match put.await.unwrap() {
+        Err(EngineError::Meta(MetaError::Internal(msg))) => assert!(msg.contains("injected sync fault"), "{msg}"),
+        other => panic!("a PUT whose sync failed was answered {other:?}"),
+    }
+    match read(&f.engine, "k").await {
+        Err(EngineError::Meta(MetaError::Internal(msg))) => assert!(msg.contains("restart required"), "{msg}"),
+        other => panic!("a write whose sync failed was read as {other:?}"),
+    }
+    // Every read could hold the unsynced batch: the store answers errors until restarted.
+    assert!(matches!(read(&f.engine, "before").await, Err(EngineError::Meta(MetaError::Internal(_)))));
+    let later = spawn_put(&f, "later", body_of(10, 1)).await.unwrap();
+    assert!(matches!(later, Err(EngineError::Meta(MetaError::Internal(_)))), "{later:?}");
 }

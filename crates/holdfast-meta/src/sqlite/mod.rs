@@ -1,10 +1,13 @@
-//! The embedded metadata store: SQLite in WAL mode with `synchronous=FULL`.
+//! The embedded metadata store: SQLite in WAL mode.
 //!
 //! One writer thread owns the only read-write connection and runs queued write jobs in
-//! batches: one transaction and one fsync for every job that arrived while the previous
-//! commit was in flight (group commit). Each job runs inside its own savepoint, so a job
-//! that fails is rolled back alone. Nothing is acknowledged before its batch commits.
-//! Reads use a small pool of read-only connections on the blocking thread pool.
+//! batches: one transaction for every job that arrived while the previous batch ran (group
+//! commit). Each job runs inside its own savepoint, so a job that fails is rolled back
+//! alone. The writer commits without syncing and hands the batch to the syncer thread
+//! ([`pipeline`]), which fdatasyncs the WAL and only then answers: nothing is acknowledged
+//! before its batch is durable, and the next batch runs while the previous one syncs.
+//! Reads use a small pool of read-only connections on the blocking thread pool; they
+//! return only what is durable ([`pipeline::Durability::settle_read`]).
 
 mod audit;
 pub mod backup;
@@ -18,6 +21,7 @@ mod lock_history;
 mod lock_jobs;
 mod multipart;
 mod objects;
+mod pipeline;
 mod read_cache;
 mod replication;
 mod report;
@@ -47,15 +51,19 @@ pub enum CommitStage {
     /// Every job of the batch ran; `COMMIT` comes next. An `Err` from the observer rolls
     /// the batch back instead (fault injection): every caller gets an error.
     BeforeCommit { jobs: usize },
-    /// `COMMIT` returned: with WAL and `synchronous=FULL` the log is fsynced. Callers are
-    /// answered only after this.
+    /// `COMMIT` returned: the batch is in the WAL (visible to readers once durable), not
+    /// yet synced.
     Committed { jobs: usize },
+    /// The syncer fdatasynced the WAL for batches of `jobs` jobs in all (no connection).
+    /// Callers are answered only after this. An `Err` from the observer stands for a
+    /// failed sync (fault injection).
+    Synced { jobs: usize },
 }
 
 /// Watches (and may fail) the writer's commits: for tests that prove the order
 /// "durable commit, then acknowledgement", and for fault injection. Runs on the writer
-/// thread with its connection.
-pub type CommitObserver = std::sync::Arc<dyn Fn(CommitStage, &Connection) -> Result<(), String> + Send + Sync>;
+/// thread with its connection, or on the syncer thread without one ([`CommitStage::Synced`]).
+pub type CommitObserver = std::sync::Arc<dyn Fn(CommitStage, Option<&Connection>) -> Result<(), String> + Send + Sync>;
 type Work = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
 
 struct Job {
@@ -97,6 +105,8 @@ type SharedCache = Arc<std::sync::RwLock<BucketCache>>;
 
 pub struct SqliteMeta {
     jobs: mpsc::Sender<Job>,
+    /// Kept alive with the store; the writer and syncer threads and the readers share it.
+    _durability: Arc<pipeline::Durability>,
     readers: Arc<ReadPool>,
     cache: SharedCache,
     /// Latest versions of hot keys (see `read_cache`): kept coherent by the writer.
@@ -106,6 +116,7 @@ pub struct SqliteMeta {
 struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    durability: Arc<pipeline::Durability>,
 }
 
 impl ReadPool {
@@ -116,6 +127,8 @@ impl ReadPool {
             None => open_reader(&self.path)?,
         };
         let out = f(&conn);
+        // Whatever the outcome (a NoSuchKey too may reflect a write not durable yet).
+        let out = self.durability.settle_read().and(out);
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < 16
         {
@@ -188,16 +201,33 @@ impl SqliteMeta {
             Some(_) => {}
         }
         read_cache::install(&conn)?;
+        // From here on the syncer makes commits durable (what came before is synced).
+        conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let (synced_tx, synced_rx) = mpsc::sync_channel::<pipeline::Committed>(pipeline::MAX_UNSYNCED);
         let cache = SharedCache::default();
         let latest = Arc::new(read_cache::ReadCache::default());
         let caches = Caches { buckets: Arc::clone(&cache), latest: Arc::clone(&latest) };
+        let durability = Arc::new(pipeline::Durability::default());
+        let (writer_durability, syncer_durability) = (Arc::clone(&durability), Arc::clone(&durability));
+        let syncer_observer = observer.clone();
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        std::thread::Builder::new()
+            .name("holdfast-meta-syncer".into())
+            .spawn(move || pipeline::syncer_loop(&synced_rx, &wal, &syncer_durability, syncer_observer.as_ref()))
+            .map_err(|e| MetaError::Internal(format!("cannot start syncer thread: {e}")))?;
         std::thread::Builder::new()
             .name("holdfast-meta-writer".into())
-            .spawn(move || writer_loop(&conn, &rx, observer.as_ref(), &caches))
+            .spawn(move || writer_loop(&conn, &rx, &synced_tx, observer.as_ref(), &caches, &writer_durability))
             .map_err(|e| MetaError::Internal(format!("cannot start writer thread: {e}")))?;
-        let readers = Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
-        Ok(Self { jobs: tx, readers, cache, latest })
+        let readers = Arc::new(ReadPool {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            durability: Arc::clone(&durability),
+        });
+        Ok(Self { jobs: tx, _durability: durability, readers, cache, latest })
     }
 
     /// Reads an existing database without changing anything (no schema, no guard check, no
@@ -206,8 +236,13 @@ impl SqliteMeta {
     pub fn open_read_only(path: &Path) -> MetaResult<Self> {
         open_reader(path)?;
         let (tx, _) = mpsc::channel::<Job>();
-        let readers = Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
-        Ok(Self { jobs: tx, readers, cache: SharedCache::default(), latest: Arc::default() })
+        let durability = Arc::new(pipeline::Durability::default());
+        let readers = Arc::new(ReadPool {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            durability: Arc::clone(&durability),
+        });
+        Ok(Self { jobs: tx, _durability: durability, readers, cache: SharedCache::default(), latest: Arc::default() })
     }
 
     /// Runs `f` in the next write batch and returns its result once the batch is durable.
@@ -345,7 +380,14 @@ struct Caches {
     latest: Arc<read_cache::ReadCache>,
 }
 
-fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, observer: Option<&CommitObserver>, caches: &Caches) {
+fn writer_loop(
+    conn: &Connection,
+    rx: &mpsc::Receiver<Job>,
+    syncer: &mpsc::SyncSender<pipeline::Committed>,
+    observer: Option<&CommitObserver>,
+    caches: &Caches,
+    durability: &pipeline::Durability,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -354,53 +396,79 @@ fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, observer: Option<&Co
                 Err(_) => break,
             }
         }
+        if let Some(e) = durability.failed() {
+            // A sync failed: nothing more is committed on top of a log that may have lost
+            // frames. Dropping the jobs drops their replies: their callers get an error.
+            tracing::error!(error = %e, jobs = batch.len(), "metadata log not durable; write refused until restart");
+            continue;
+        }
+        let seq = durability.next_batch();
+        let jobs = batch.len();
         // The thread must outlive anything a batch does (once it ended, every later
         // write answered "metadata writer stopped" until restart). A panic outside a job (an
-        // observer, a reply) drops the batch's replies: its callers get an error.
+        // observer) drops the batch's replies: its callers get an error.
         let batch = std::panic::AssertUnwindSafe(batch);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_batch(conn, batch.0, observer, caches);
+            commit_batch(conn, batch.0, observer, caches, &|| durability.begin_commit(seq))
         }));
-        if run.is_err() {
+        let committed = run.unwrap_or_else(|_| {
             tracing::error!("metadata write batch panicked; rolled back");
             end_transaction(conn);
             // The panic may have come after COMMIT: nothing cached may outlive it.
             caches.latest.clear();
             read_cache::take(conn);
+            // Whether COMMIT ran is unknown: have it synced anyway (harmless if not), so the
+            // durable mark moves on.
+            (Ok(()), Vec::new())
+        });
+        let (result, replies) = committed;
+        if syncer.send(pipeline::Committed { seq, jobs, result, replies }).is_err() {
+            tracing::error!("metadata syncer stopped; writes are no longer acknowledged");
         }
     }
 }
 
-/// Runs one batch in one transaction, commits it, and only then answers its callers. Any
-/// failure (BEGIN, a transaction SQLite rolled back on its own, the observer, COMMIT)
-/// fails the whole batch and leaves no transaction open: the next batch starts clean.
-fn commit_batch(conn: &Connection, batch: Vec<Job>, observer: Option<&CommitObserver>, caches: &Caches) {
+/// Runs one batch in one transaction and commits it (not synced yet: the syncer answers the
+/// replies once it is). Any failure (BEGIN, a transaction SQLite rolled back on its own,
+/// the observer, COMMIT) fails the whole batch and leaves no transaction open: the next
+/// batch starts clean.
+fn commit_batch(
+    conn: &Connection,
+    batch: Vec<Job>,
+    observer: Option<&CommitObserver>,
+    caches: &Caches,
+    begin_commit: &dyn Fn(),
+) -> (Result<(), String>, Vec<Reply>) {
     let jobs = batch.len();
     let touches_buckets = batch.iter().any(|j| j.touches_buckets);
     let (replies, ran) = run_batch(conn, batch);
     // Inside the transaction: the keys its jobs changed, as the triggers noted them.
     let touched = read_cache::take(conn);
     let committed = ran
-        .and_then(|()| observer.map_or(Ok(()), |o| o(CommitStage::BeforeCommit { jobs }, conn)))
-        .and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
+        .and_then(|()| observer.map_or(Ok(()), |o| o(CommitStage::BeforeCommit { jobs }, Some(conn))))
+        .and_then(|()| {
+            begin_commit();
+            conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+        });
     if let Err(e) = &committed {
         end_transaction(conn);
         tracing::error!(error = %e, jobs, "metadata commit failed; the batch is rolled back, the next one goes on");
     } else if let Some(o) = observer {
-        let _ = o(CommitStage::Committed { jobs }, conn);
+        let _ = o(CommitStage::Committed { jobs }, Some(conn));
     }
     if touches_buckets {
-        // Before any answer: whoever sees the change acknowledged reads it fresh.
+        // Before any answer: whoever sees the change acknowledged reads it fresh. (Emptying
+        // early is safe; a cache that showed new state would have to wait for the sync.)
         let mut c = caches.buckets.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         c.generation += 1;
         c.entries.clear();
     }
     // Likewise (after COMMIT, so that no read of the old state can be cached after this).
+    // Readers fill the cache only once what they read is durable (`ReadPool::with` waits
+    // for the sync), so a hit never shows a write that is not yet synced.
     caches.latest.invalidate(&touched);
-    // Only now, after the commit (and its fsync) returned, is any caller answered.
-    for reply in replies {
-        reply(committed.clone());
-    }
+    // Callers are answered by the syncer, after the fdatasync that covers this commit.
+    (committed, replies)
 }
 
 /// Rolls back whatever transaction is still open. After a failed COMMIT SQLite may or may

@@ -522,3 +522,76 @@ async fn audit_anchors_are_written_below_the_reserve() {
     let health = get_raw(&srv.addr, "/_holdfast/health").await;
     assert_eq!((health.status, health.header("x-holdfast-disk")), (200, Some("low")), "{}", health.text());
 }
+
+/// A large PUT and an UploadPart that run out of space midway: their bytes go through the
+/// writer thread and its sync steps (#17), the volume refuses a write there (ENOSPC after
+/// more than a sync step was written), and the caller gets the same 507 as a write refused
+/// at once, with no temporary file, no blob, no version and no part left. Space returns: the
+/// same writes succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_write_that_runs_out_of_space_midway_leaves_nothing() {
+    const LARGE: usize = 40 << 20;
+    let fs = Tmpfs::mount("96m");
+    let srv = server_on(&fs, "[limits]\nmin_free_bytes = 0\n");
+    let data = srv.data_dir.clone();
+    let s3 = srv.client();
+    let bucket = bucket_name("enospc-large");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let blobs_before = blob_files(&data);
+    // Leave about 24 MiB free: the writes fail past their first 16 MiB sync step.
+    let st = rustix::fs::statvfs(fs.path()).unwrap();
+    let free = usize::try_from(st.f_bavail * st.f_frsize).unwrap();
+    let occupier = fs.occupy("occupier", free - (24 << 20));
+    let body = content("large", LARGE);
+    match put(&s3, &bucket, "large", body.clone()).await {
+        Put::Refused { .. } => {}
+        Put::Stored { .. } => panic!("a 40 MiB PUT was stored on a volume with 24 MiB free"),
+    }
+    let up = s3.create_multipart_upload().bucket(&bucket).key("parts").send().await.unwrap();
+    let upload_id = up.upload_id().unwrap().to_owned();
+    let part = s3
+        .upload_part()
+        .bucket(&bucket)
+        .key("parts")
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await;
+    let e = part.expect_err("a 40 MiB part was stored on a volume with 24 MiB free");
+    assert_eq!(error_code(&e), (Some("InsufficientStorage".into()), Some(507)), "{e:?}");
+    assert_eq!(files_in(&data.join("tmp")), 0, "a write that ran out of space left a temporary file");
+    assert_eq!(blob_files(&data), blobs_before, "a write that ran out of space left a blob");
+    let head = s3.head_object().bucket(&bucket).key("large").send().await;
+    assert_eq!(head.expect_err("no version").raw_response().map(|r| r.status().as_u16()), Some(404));
+    let parts = s3.list_parts().bucket(&bucket).key("parts").upload_id(&upload_id).send().await.unwrap();
+    assert!(parts.parts().is_empty(), "no part recorded: {:?}", parts.parts());
+
+    // Space returns: the same writes go through and read back.
+    std::fs::remove_file(&occupier).unwrap();
+    assert!(matches!(put(&s3, &bucket, "large", body.clone()).await, Put::Stored { .. }));
+    assert!(read(&s3, &bucket, "large").await == body, "the large object reads back");
+    let part = s3
+        .upload_part()
+        .bucket(&bucket)
+        .key("parts")
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .expect("the part is stored once space returned");
+    let done = CompletedMultipartUpload::builder()
+        .parts(CompletedPart::builder().part_number(1).set_e_tag(part.e_tag().map(str::to_owned)).build())
+        .build();
+    s3.complete_multipart_upload()
+        .bucket(&bucket)
+        .key("parts")
+        .upload_id(&upload_id)
+        .multipart_upload(done)
+        .send()
+        .await
+        .unwrap();
+    assert!(read(&s3, &bucket, "parts").await == body, "the multipart object reads back");
+    assert_eq!(files_in(&data.join("tmp")), 0);
+}
