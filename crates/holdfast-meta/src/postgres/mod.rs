@@ -36,6 +36,7 @@ mod replication;
 mod report;
 mod rows;
 mod schema;
+mod single;
 mod tags;
 pub mod tls;
 
@@ -364,7 +365,7 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn bucket(&self, name: &str) -> MetaResult<Option<Bucket>> {
-        read!(self, |tx| buckets::get(&tx, name, RowLock::None).await?)
+        single::bucket(self, name).await
     }
 
     async fn buckets(&self) -> MetaResult<Vec<Bucket>> {
@@ -562,7 +563,7 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
-        read!(self, |tx| events::config(&tx, bucket, kind).await?)
+        single::config(self, bucket, kind).await
     }
 
     async fn swap_bucket_config(
