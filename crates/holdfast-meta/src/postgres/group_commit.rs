@@ -28,8 +28,11 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 /// PUTs in one transaction at most (each call is a subtransaction; PostgreSQL caches 64
 /// subtransaction ids per transaction before it spills them).
 const MAX_GROUP: usize = 32;
-/// Groups in flight at once: one forms and runs while another waits for its WAL flush.
-const WRITERS: usize = 3;
+/// Groups in flight at once (half the pool, at most 8): while some wait for their WAL flush,
+/// others form and run, and the pool keeps connections for reads and the full path.
+fn writers(pool_size: usize) -> usize {
+    (pool_size / 2).clamp(1, 8)
+}
 /// PUTs waiting for a writer at most; a caller beyond it waits to enqueue.
 const QUEUE: usize = 1024;
 
@@ -92,7 +95,7 @@ impl GroupCommit {
 fn start(pool: Pool, chain: Arc<OnceLock<String>>) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(QUEUE);
     let rx = Arc::new(Mutex::new(rx));
-    for _ in 0..WRITERS {
+    for _ in 0..writers(pool.status().max_size) {
         tokio::spawn(writer(pool.clone(), Arc::clone(&chain), Arc::clone(&rx)));
     }
     tx
