@@ -50,7 +50,7 @@ pub(super) struct Request {
 /// The answer to a PUT.
 pub(super) enum Answer {
     /// Committed (with its audit record's outbox id) or refused.
-    Done(MetaResult<(VersionRecord, Option<i64>)>),
+    Done(MetaResult<(Box<VersionRecord>, Option<i64>)>),
     /// Nothing was changed: run it on the full path.
     Slow(Box<Request>),
 }
@@ -114,7 +114,7 @@ async fn writer(pool: Pool, chain: Arc<OnceLock<String>>, rx: Arc<Mutex<mpsc::Re
 
 /// What became of one PUT inside the group's transaction.
 enum Outcome {
-    Stored(VersionRecord),
+    Stored(Box<VersionRecord>),
     Refused(MetaError),
     Slow,
 }
@@ -229,7 +229,7 @@ async fn put_all(
         let outcome = match (plan, result?) {
             (None, _) | (_, None) => Outcome::Refused(MetaError::NoSuchBucket),
             (Some((version_id, lock)), Some((code, seq))) => match (code.as_str(), seq) {
-                ("ok", Some(seq)) => Outcome::Stored(stored(&job.req, seq, version_id, lock)),
+                ("ok", Some(seq)) => Outcome::Stored(Box::new(stored(&job.req, seq, version_id, lock))),
                 ("precondition", _) => Outcome::Refused(MetaError::PreconditionFailed),
                 ("nosuchkey", _) => Outcome::Refused(MetaError::NoSuchKey),
                 (other, _) => {

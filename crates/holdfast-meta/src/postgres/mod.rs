@@ -409,7 +409,7 @@ impl crate::MetaStore for PgMeta {
                 if let (Some(cell), Some(id)) = (&actor, record) {
                     cell.add_committed(id);
                 }
-                return Ok(rec);
+                return Ok(*rec);
             }
             group_commit::Answer::Slow(req) => *req,
         };
