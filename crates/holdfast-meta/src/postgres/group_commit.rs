@@ -37,7 +37,6 @@ fn writers(pool_size: usize) -> usize {
 const QUEUE: usize = 1024;
 
 const CALL: &str = "SELECT code, new_seq FROM holdfast_put_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-const AUDIT: &str = "INSERT INTO audit_outbox (chain, record) VALUES ($1, $2) RETURNING id";
 
 /// What a PUT brings.
 pub(super) struct Request {
@@ -259,39 +258,24 @@ fn stored(req: &Request, seq: i64, version_id: String, lock: LockState) -> Versi
     }
 }
 
-/// The audit records of the stored PUTs with an actor (what `objects::insert` notes), pipelined;
-/// their outbox ids in the group's order.
+/// The audit record of each stored PUT with an actor (what `objects::insert_at` notes, through
+/// `audit::insert`, which also writes a lock history entry), pipelined; outbox ids in group order.
 async fn record_all(
     tx: &Tx<'_>,
     chain: &str,
     group: &[Job],
     outcomes: &[Outcome],
 ) -> Result<Vec<Option<i64>>, Fail> {
-    let stmt = tx.prepare_cached(AUDIT).await?;
-    let mut texts = Vec::with_capacity(group.len());
-    for (job, outcome) in group.iter().zip(outcomes) {
-        let text = match (outcome, &job.actor) {
-            (Outcome::Stored(rec), Some(cell)) => {
-                let ((), facts) = crate::trail::collect_async(async {
-                    crate::trail::note_version(&rec.bucket, &rec.key, &rec.version_id);
-                    if rec.lock != LockState::default() {
-                        crate::trail::note_lock(&LockState::default(), &rec.lock);
-                    }
-                })
-                .await;
-                Some(crate::trail::record_text(&cell.actor(), facts, UtcMillis::now_system()))
+    let inserts = group.iter().zip(outcomes).map(|(job, outcome)| async move {
+        let (Outcome::Stored(rec), Some(cell)) = (outcome, &job.actor) else { return Ok(None) };
+        let ((), facts) = crate::trail::collect_async(async {
+            crate::trail::note_version(&rec.bucket, &rec.key, &rec.version_id);
+            if rec.lock != LockState::default() {
+                crate::trail::note_lock_written(&rec.lock);
             }
-            _ => None,
-        };
-        texts.push(text);
-    }
-    let inserts = texts.iter().map(|text| {
-        let stmt = &stmt;
-        async move {
-            let Some(text) = text else { return Ok(None) };
-            let row = tx.query_one(stmt, &[&chain, text]).await?;
-            Ok::<_, Fail>(Some(row.try_get(0)?))
-        }
+        })
+        .await;
+        Ok::<_, Fail>(Some(super::audit::insert(tx, chain, &cell.actor(), facts).await?))
     });
     futures::future::join_all(inserts).await.into_iter().collect()
 }

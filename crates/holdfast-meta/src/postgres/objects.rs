@@ -80,6 +80,7 @@ async fn check_conditions(tx: &Tx<'_>, bucket: &str, key: &str, cond: &WriteCond
 /// collection queue in this same transaction, and the key's latest pointer moves back.
 pub(super) async fn remove_version(tx: &Tx<'_>, rec: &VersionRecord, now: UtcMillis) -> Result<(), Fail> {
     execute(tx, "DELETE FROM versions WHERE seq = $1", &[&rec.seq]).await?;
+    super::lock_history::remove(tx, rec.seq).await?;
     super::replication::forget(tx, rec).await?;
     if let Some(obj) = &rec.object {
         for seg in &obj.segments {
@@ -223,7 +224,7 @@ pub(super) async fn insert_at(
     crate::trail::note_version(bucket, key, version_id);
     if *lock != LockState::default() {
         // The protection a version is written with is vouched for by its record.
-        crate::trail::note_lock(&LockState::default(), lock);
+        crate::trail::note_lock_written(lock);
     }
     let rec = VersionRecord {
         seq,

@@ -64,6 +64,7 @@ BEGIN
                     RAISE EXCEPTION 'slow' USING ERRCODE = 'HFS01';
                 END IF;
                 DELETE FROM versions WHERE seq = old.seq;
+                DELETE FROM lock_history WHERE seq = old.seq;
                 DELETE FROM replication_status WHERE bucket = p_bucket AND key = p_key AND version_id = 'null';
                 FOR blob IN SELECT s ->> 'blob' FROM jsonb_array_elements(old.data::jsonb -> 'segments') AS s LOOP
                     DELETE FROM blobs WHERE id = blob;

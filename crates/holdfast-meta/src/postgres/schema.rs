@@ -17,14 +17,13 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     super::replication::V6,
     super::replication::V7,
     super::lock_jobs::V8,
-    V9_RESERVED,
+    super::lock_history::V9,
     V10_RESERVED,
     super::put_sql::V11,
 ];
 
-// Versions 9 and 10 belong to other #17 branches (not landed when this one was written);
-// the merge replaces these two with theirs.
-const V9_RESERVED: &str = "";
+// Version 10 belongs to another branch (not landed when this one was merged); its merge
+// puts its migration here.
 const V10_RESERVED: &str = "";
 
 /// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).

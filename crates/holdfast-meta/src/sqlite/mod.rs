@@ -14,6 +14,7 @@ mod gc;
 mod guards;
 mod identity;
 mod listing;
+mod lock_history;
 mod lock_jobs;
 mod multipart;
 mod objects;
@@ -157,6 +158,7 @@ impl SqliteMeta {
         conn.execute_batch(replication::SCHEMA)?;
         conn.execute_batch(replication::SCHEMA_REMOTE_VERSIONS)?;
         conn.execute_batch(lock_jobs::SCHEMA)?;
+        conn.execute_batch(lock_history::SCHEMA)?;
         replication::note_existing(&conn)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -276,13 +278,10 @@ impl SqliteMeta {
             let (result, facts) = crate::trail::collect_sync(|| f(conn));
             let mut record_id = None;
             let result = match (result, &actor) {
-                (Ok(value), Some(cell)) => {
-                    let text = crate::trail::record_text(&cell.actor(), facts, UtcMillis::now_system());
-                    audit::insert(conn, &text).map(|id| {
-                        record_id = Some(id);
-                        value
-                    })
-                }
+                (Ok(value), Some(cell)) => audit::insert_change(conn, &cell.actor(), facts).map(|id| {
+                    record_id = Some(id);
+                    value
+                }),
                 (result, _) => result,
             };
             let ok = result.is_ok();
@@ -747,6 +746,17 @@ impl crate::MetaStore for SqliteMeta {
     async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>> {
         let bucket = bucket.map(str::to_owned);
         self.read(move |c| report::lock_report(c, bucket.as_deref(), now)).await
+    }
+
+    async fn lock_history(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        q: crate::LockHistoryQuery,
+    ) -> MetaResult<crate::LockHistory> {
+        let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
+        self.read(move |c| lock_history::read(c, &bucket, &key, &sel, q)).await
     }
 
     async fn bucket_usage(&self, bucket: &str) -> MetaResult<crate::Tally> {

@@ -25,6 +25,7 @@ mod identity_accounts;
 mod identity_iam;
 mod identity_policy;
 mod inventory;
+mod lock_history;
 mod lock_jobs;
 mod logs;
 mod object_lock_bucket;
