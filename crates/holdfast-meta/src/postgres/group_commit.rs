@@ -36,7 +36,8 @@ fn writers(pool_size: usize) -> usize {
 /// PUTs waiting for a writer at most; a caller beyond it waits to enqueue.
 const QUEUE: usize = 1024;
 
-const CALL: &str = "SELECT code, new_seq FROM holdfast_put_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+const CALL: &str =
+    "SELECT code, new_seq FROM holdfast_put_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// What a PUT brings.
 pub(super) struct Request {
@@ -260,12 +261,7 @@ fn stored(req: &Request, seq: i64, version_id: String, lock: LockState) -> Versi
 
 /// The audit record of each stored PUT with an actor (what `objects::insert_at` notes, through
 /// `audit::insert`, which also writes a lock history entry), pipelined; outbox ids in group order.
-async fn record_all(
-    tx: &Tx<'_>,
-    chain: &str,
-    group: &[Job],
-    outcomes: &[Outcome],
-) -> Result<Vec<Option<i64>>, Fail> {
+async fn record_all(tx: &Tx<'_>, chain: &str, group: &[Job], outcomes: &[Outcome]) -> Result<Vec<Option<i64>>, Fail> {
     let inserts = group.iter().zip(outcomes).map(|(job, outcome)| async move {
         let (Outcome::Stored(rec), Some(cell)) = (outcome, &job.actor) else { return Ok(None) };
         let ((), facts) = crate::trail::collect_async(async {

@@ -160,8 +160,9 @@ async fn sigkill_with_groups_in_flight_loses_no_acknowledged_put() {
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let acked: Acked = Arc::default();
     let deadline = Instant::now() + Duration::from_secs(3);
-    let tasks: Vec<_> =
-        (0..16).map(|i| tokio::spawn(writer(s3.clone(), bucket.clone(), i, Arc::clone(&acked), deadline, 400))).collect();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| tokio::spawn(writer(s3.clone(), bucket.clone(), i, Arc::clone(&acked), deadline, 400)))
+        .collect();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let before = acked.lock().unwrap().len();
     server.kill();
@@ -188,8 +189,9 @@ async fn database_down_with_groups_in_flight_answers_every_client_and_loses_noth
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let acked: Acked = Arc::default();
     let deadline = Instant::now() + Duration::from_secs(3);
-    let tasks: Vec<_> =
-        (0..16).map(|i| tokio::spawn(writer(s3.clone(), bucket.clone(), i, Arc::clone(&acked), deadline, 400))).collect();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| tokio::spawn(writer(s3.clone(), bucket.clone(), i, Arc::clone(&acked), deadline, 400)))
+        .collect();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let before = acked.lock().unwrap().len();
     pg.halt();
