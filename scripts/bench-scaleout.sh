@@ -6,6 +6,9 @@
 #
 #   scripts/bench-scaleout.sh [path/to/holdfast]      (a release build; default target/release/holdfast)
 #   DUR=10s CONC=16 SIZE=4KiB scripts/bench-scaleout.sh
+#   SERVER_BIN=/path/to/other/holdfast ONLY=pg1 scripts/bench-scaleout.sh
+#                                  (serve another build, driven by this one's bench; run only
+#                                   some setups: embedded, pg1, pg3, comma-separated)
 #
 # Everything binds 127.0.0.1 on free ports in a temporary directory, and is stopped at exit.
 set -euo pipefail
@@ -13,6 +16,9 @@ BIN=$(realpath "${1:-target/release/holdfast}")
 DUR=${DUR:-10s}
 CONC=${CONC:-16}
 SIZE=${SIZE:-4KiB}
+SERVER=$(realpath "${SERVER_BIN:-$BIN}")
+ONLY=${ONLY:-embedded,pg1,pg3}
+wants() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 work=$(mktemp -d /var/tmp/hf-scaleout.XXXXXX)
 chmod 755 "$work"
 export HOLDFAST_ROOT_ACCESS_KEY=HFBENCHROOTKEY000000 HOLDFAST_ROOT_SECRET_KEY=holdfast-bench-root-secret-00000000000000
@@ -37,7 +43,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_server() {
     local name=$1 data=$2
     shift 2
-    env "$@" "$BIN" serve --listen 127.0.0.1:0 --data-dir "$data" >"$work/$name.out" 2>"$work/$name.err" &
+    env "$@" "$SERVER" serve --listen 127.0.0.1:0 --data-dir "$data" >"$work/$name.out" 2>"$work/$name.err" &
     pids+=($!)
     for _ in $(seq 1 200); do
         if grep -q "holdfast listening on" "$work/$name.out" 2>/dev/null; then
@@ -72,12 +78,14 @@ bench_all() {
 
 report() { printf '%-34s PUT %6s ops/s   GET %6s ops/s\n' "$1" "$2" "$3"; }
 
-echo "small objects: $SIZE, concurrency $CONC in total, $DUR per run, $(nproc) cores"
+echo "small objects: $SIZE, concurrency $CONC in total, $DUR per run, $(nproc) cores, server $SERVER"
 
 # Embedded.
-start_server embedded "$work/embedded"; e=$endpoint
-report "embedded (SQLite)" "$(bench_all put "$e")" "$(bench_all get "$e")"
-kill "${pids[-1]}"
+if wants embedded; then
+    start_server embedded "$work/embedded"; e=$endpoint
+    report "embedded (SQLite)" "$(bench_all put "$e")" "$(bench_all get "$e")"
+    kill "${pids[-1]}"
+fi
 
 # PostgreSQL, durable.
 mkdir -p "$work/pg"
@@ -94,12 +102,16 @@ EOF
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w start >/dev/null
 "$pgbin/psql" -X -q -h 127.0.0.1 -p "$port" -U holdfast -d postgres -c "CREATE DATABASE one" -c "CREATE DATABASE three"
 
-start_server pg1 "$work/shared1" HOLDFAST_META_URL="postgres://holdfast@127.0.0.1:$port/one"; g=$endpoint
-report "1 gateway, PostgreSQL" "$(bench_all put "$g")" "$(bench_all get "$g")"
-kill "${pids[-1]}"
+if wants pg1; then
+    start_server pg1 "$work/shared1" HOLDFAST_META_URL="postgres://holdfast@127.0.0.1:$port/one"; g=$endpoint
+    report "1 gateway, PostgreSQL" "$(bench_all put "$g")" "$(bench_all get "$g")"
+    kill "${pids[-1]}"
+fi
 
-url="postgres://holdfast@127.0.0.1:$port/three"
-start_server pg3a "$work/shared3" HOLDFAST_META_URL="$url"; g1=$endpoint
-start_server pg3b "$work/shared3" HOLDFAST_META_URL="$url"; g2=$endpoint
-start_server pg3c "$work/shared3" HOLDFAST_META_URL="$url"; g3=$endpoint
-report "3 gateways, one PostgreSQL" "$(bench_all put "$g1" "$g2" "$g3")" "$(bench_all get "$g1" "$g2" "$g3")"
+if wants pg3; then
+    url="postgres://holdfast@127.0.0.1:$port/three"
+    start_server pg3a "$work/shared3" HOLDFAST_META_URL="$url"; g1=$endpoint
+    start_server pg3b "$work/shared3" HOLDFAST_META_URL="$url"; g2=$endpoint
+    start_server pg3c "$work/shared3" HOLDFAST_META_URL="$url"; g3=$endpoint
+    report "3 gateways, one PostgreSQL" "$(bench_all put "$g1" "$g2" "$g3")" "$(bench_all get "$g1" "$g2" "$g3")"
+fi

@@ -327,6 +327,24 @@ impl Postgres {
         let _ = std::fs::remove_dir_all(&self.root);
     }
 
+    /// Stops the server at once (`-m immediate`, as a crash: no checkpoint) and keeps its
+    /// data, for [`Self::resume`].
+    pub fn halt(&self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["stop", "-m", "immediate", "-w"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Starts a [`Self::halt`]ed server again on the same port (crash recovery replays its WAL).
+    pub fn resume(&self) {
+        self.pg_ctl_start().unwrap_or_else(|e| panic!("PostgreSQL did not start again: {e}"));
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -7,7 +7,7 @@ use crate::model::{Bucket, Versioning};
 use holdfast_lock::{DefaultRetention, UtcMillis};
 use tokio_postgres::Row;
 
-const BUCKET_COLUMNS: &str = "name, created_ms, versioning, lock_enabled, default_retention";
+pub(super) const BUCKET_COLUMNS: &str = "name, created_ms, versioning, lock_enabled, default_retention";
 
 fn versioning_to_str(v: Versioning) -> &'static str {
     match v {
@@ -17,7 +17,7 @@ fn versioning_to_str(v: Versioning) -> &'static str {
     }
 }
 
-fn bucket_from_row(row: &Row) -> Result<Bucket, Fail> {
+pub(super) fn bucket_from_row(row: &Row) -> Result<Bucket, Fail> {
     let versioning: String = row.try_get(2)?;
     let default: Option<String> = row.try_get(4)?;
     Ok(Bucket {

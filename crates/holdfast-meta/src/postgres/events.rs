@@ -79,11 +79,6 @@ pub(super) async fn swap_config(
     Ok(changed == 1)
 }
 
-pub(super) async fn config(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
-    buckets::require(tx, bucket, RowLock::None).await?;
-    config_doc(tx, bucket, kind).await
-}
-
 pub(super) async fn config_doc(tx: &Tx<'_>, bucket: &str, kind: BucketConfigKind) -> Result<Option<String>, Fail> {
     let row =
         query_opt(tx, "SELECT doc FROM bucket_configs WHERE bucket = $1 AND kind = $2", &[&bucket, &kind.as_str()])

@@ -251,17 +251,10 @@ impl IdentityStore for PgMeta {
     }
 
     async fn bucket_owner(&self, bucket: &str) -> MetaResult<Option<String>> {
-        read!(self, |tx| {
-            let row = query_opt(&tx, "SELECT account FROM bucket_owners WHERE bucket = $1", &[&bucket]).await?;
-            row.map(|r| r.try_get::<_, String>(0)).transpose()?
-        })
+        super::single::owner(self, bucket).await
     }
 
     async fn bucket_policy(&self, bucket: &str) -> MetaResult<Option<String>> {
-        read!(self, |tx| {
-            buckets::require(&tx, bucket, RowLock::None).await?;
-            let row = query_opt(&tx, "SELECT document FROM bucket_policies WHERE bucket = $1", &[&bucket]).await?;
-            row.map(|r| r.try_get::<_, String>(0)).transpose()?
-        })
+        super::single::policy(self, bucket).await
     }
 }

@@ -23,6 +23,7 @@ mod buckets;
 mod clock;
 mod events;
 mod gc;
+mod group_commit;
 mod guards;
 mod identity;
 mod lease;
@@ -31,10 +32,12 @@ mod lock_history;
 mod lock_jobs;
 mod multipart;
 mod objects;
+mod put_sql;
 mod replication;
 mod report;
 mod rows;
 mod schema;
+mod single;
 mod tags;
 pub mod tls;
 
@@ -115,7 +118,9 @@ pub struct PgMeta {
     pool: Pool,
     gateway: String,
     /// The audit chain this process's records go to (`gw-<n>`), set once at start.
-    chain: std::sync::OnceLock<String>,
+    chain: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// PUTs committed in groups (one transaction, one WAL flush for many).
+    group: group_commit::GroupCommit,
     /// What was wrong with the WORM guards when they were restored at open (accepted).
     tampered: Option<Vec<String>>,
 }
@@ -334,7 +339,13 @@ impl PgMeta {
             tampered =
                 if options.check_guards { guards::check_at_start(&client, options.accept_tamper).await? } else { None };
         }
-        Ok(Self { pool, gateway: options.gateway, chain: std::sync::OnceLock::new(), tampered })
+        Ok(Self {
+            pool,
+            gateway: options.gateway,
+            chain: Default::default(),
+            group: group_commit::GroupCommit::new(),
+            tampered,
+        })
     }
 
     /// This gateway's name in the shared tables.
@@ -355,7 +366,7 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn bucket(&self, name: &str) -> MetaResult<Option<Bucket>> {
-        read!(self, |tx| buckets::get(&tx, name, RowLock::None).await?)
+        single::bucket(self, name).await
     }
 
     async fn buckets(&self) -> MetaResult<Vec<Bucket>> {
@@ -391,6 +402,19 @@ impl crate::MetaStore for PgMeta {
         if v.object.inline.is_some() {
             return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
         }
+        let actor = holdfast_audit::scope::current();
+        let req = group_commit::Request { v, tags, cond, now };
+        let req = match self.group.put(&self.pool, &self.chain, req, actor.clone()).await {
+            group_commit::Answer::Done(result) => {
+                let (rec, record) = result?;
+                if let (Some(cell), Some(id)) = (&actor, record) {
+                    cell.add_committed(id);
+                }
+                return Ok(*rec);
+            }
+            group_commit::Answer::Slow(req) => *req,
+        };
+        let group_commit::Request { v, tags, cond, now } = req;
         write!(self, |tx| tags::put_version(&tx, &v, &tags, &cond, now).await?)
     }
 
@@ -540,7 +564,7 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
-        read!(self, |tx| events::config(&tx, bucket, kind).await?)
+        single::config(self, bucket, kind).await
     }
 
     async fn swap_bucket_config(

@@ -41,7 +41,7 @@
 //!   container daemon).
 //! - replication.md (3 blocks): a second Holdfast configured as a remote target, a status recorded
 //!   with that destination stopped (its figures depend on timing); replication.rs runs them.
-//! - scale-out.md (2): a PostgreSQL cluster, a shared filesystem and three gateways.
+//! - scale-out.md (3): a PostgreSQL cluster, a shared filesystem and three gateways; a benchmark.
 //! - clients.md (3): keys written `...` and a real host; kopia is not installed in CI (restic is
 //!   run by backup_tools.rs).
 //! - backup-software.md (8): installations under /var/lib/holdfast, keys written `...`, kopia

@@ -65,5 +65,6 @@ mod s3_tagging;
 mod s3_tagging_lifecycle;
 mod scaleout_evidence;
 mod scaleout_gateways;
+mod scaleout_group_commit;
 mod tamper;
 mod tls_https;
