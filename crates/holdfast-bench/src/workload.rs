@@ -28,6 +28,8 @@ pub enum Op {
     Multipart,
     /// Unsigned GET of files from a static server (see `--static-root`).
     Static,
+    /// Unsigned HEAD of the same files: the static server's reference for HEAD.
+    Statichead,
 }
 
 impl Op {
@@ -43,6 +45,7 @@ impl Op {
             Self::Listversions => "listversions",
             Self::Multipart => "multipart",
             Self::Static => "static",
+            Self::Statichead => "statichead",
         }
     }
 }
@@ -132,7 +135,7 @@ impl Workload {
             Op::Get | Op::Head | Op::Delete | Op::Retention | Op::Legalhold | Op::List | Op::Listversions => {
                 self.objects
             }
-            Op::Put | Op::Multipart | Op::Static => 0,
+            Op::Put | Op::Multipart | Op::Static | Op::Statichead => 0,
         }
     }
 
@@ -233,6 +236,11 @@ impl Workload {
                     bail!("GET returned {} bytes, expected {}", r.received, self.size);
                 }
                 Ok(r.received)
+            }
+            Op::Statichead => {
+                let key = static_file(self.size, n % self.objects);
+                s3.send(Call::new(Method::HEAD, "hfbench-static", Some(&key)), false).await?.ok()?;
+                Ok(0)
             }
         }
     }
