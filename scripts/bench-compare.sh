@@ -12,9 +12,9 @@
 #
 # Environment: HOLDFAST_BIN (this build, also the load client for every server; default: build
 # release), PREV_BIN (the previous release; without it that column is empty), ROUNDS (3),
-# DURATION (per cell, 5s), LIST_OBJECTS (keys behind the ListObjectsV2 page, 100000),
-# DELIM_KEYS (keys of the delimiter cell, 1000000), VERSIONS (versions of the one-key
-# ListObjectVersions cell, 10000), MS_COUNT (pages per latency cell, 300), SETTLE (seconds
+# DURATION (per cell, 5s), LIST_OBJECTS (keys of the listing bucket, in 10 prefixes: the
+# ListObjectsV2 page and the delimiter listing read it; 1000000), VERSIONS (versions of the
+# one-key ListObjectVersions cell, 10000), MS_COUNT (pages per latency cell, 300), SETTLE (seconds
 # before idle RSS is read, 15), DATA_PARENT (/var/tmp), OUT (bench-results/compare-<time>),
 # NO_NGINX=1, NO_PG=1, NO_FIO=1, NO_LARGE=1 (skip the 64 MiB PUT cells and the disk probes).
 #
@@ -34,8 +34,7 @@ HOLDFAST_BIN="$(realpath "$HOLDFAST_BIN")"
 [[ -n "$PREV_BIN" ]] && PREV_BIN="$(realpath "$PREV_BIN")"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5s}"
-LIST_OBJECTS="${LIST_OBJECTS:-100000}"
-DELIM_KEYS="${DELIM_KEYS:-1000000}"
+LIST_OBJECTS="${LIST_OBJECTS:-1000000}"
 VERSIONS="${VERSIONS:-10000}"
 MS_COUNT="${MS_COUNT:-300}"
 SETTLE="${SETTLE:-15}"
@@ -174,16 +173,15 @@ bench() {
     "$HOLDFAST_BIN" bench --endpoint "$ep" --threads 1 --json "$@" 2>>"$OUT/bench.stderr" || true
 }
 
-# What the load client can measure: the listing helper's ops (delimiter over a million keys
-# in ten prefixes, ListObjectVersions over one key) are used when this build's bench has them.
-# HOOK(lists): the cells below read these two variables; empty means "not in this build".
+# The delimiter and one-key versions cells need `holdfast bench --op listdelim|listversionskey`
+# (issue #17's listing work); a load client without them skips those cells and says so.
 bench_ops="$("$HOLDFAST_BIN" bench --help | tr -d '\n' | sed -n 's/.*--op <OP>.*\[possible values: \([^]]*\)\].*/\1/p')"
 DELIM_OP=""
 VERSIONS_OP=""
 for op in ${bench_ops//,/ }; do
     case "$op" in
-        listdelimiter | list-delimiter) DELIM_OP=$op ;;
-        listversionskey | list-versions-key | versionskey) VERSIONS_OP=$op ;;
+        listdelim) DELIM_OP=$op ;;
+        listversionskey) VERSIONS_OP=$op ;;
     esac
 done
 
@@ -197,9 +195,9 @@ measure() {
         list-page) bench "$ep" --op list --concurrency 1 --duration "$DURATION" \
             --list-objects "$LIST_OBJECTS" --list-bucket hfcompare-list ;;
         delimiter) bench "$ep" --op "$DELIM_OP" --concurrency 1 --duration "$DURATION" --count "$MS_COUNT" \
-            --list-objects "$DELIM_KEYS" --list-bucket hfcompare-delim ;;
+            --list-objects "$LIST_OBJECTS" --list-bucket hfcompare-list ;;
         versions-10k) bench "$ep" --op "$VERSIONS_OP" --concurrency 1 --duration "$DURATION" --count "$MS_COUNT" \
-            --list-objects "$VERSIONS" --list-bucket hfcompare-versions ;;
+            --objects "$VERSIONS" ;;
         put4k-64) bench "$ep" --op put --size 4KiB --concurrency 64 --duration "$DURATION" ;;
         put64m-1) bench "$ep" --op put --size 64MiB --concurrency 1 --duration "$DURATION" ;;
         put64m-4) bench "$ep" --op put --size 64MiB --concurrency 4 --duration "$DURATION" ;;
@@ -262,14 +260,14 @@ fi
 
 # ---- preparation, once per server (kept buckets, reused by every round) -----------------------
 for s in "${HF[@]}"; do
-    log "preparing $LIST_OBJECTS keys for the ListObjectsV2 page on $s"
+    log "preparing $LIST_OBJECTS keys in 10 prefixes for the listing cells on $s, load $(loadavg)"
     "$HOLDFAST_BIN" bench --endpoint "${EP[$s]}" --op list --concurrency 1 --count 1 --duration 1s \
         --list-objects "$LIST_OBJECTS" --list-bucket hfcompare-list --threads 1 >/dev/null 2>>"$OUT/bench.stderr" || true
 done
 
 CELLS=(head-64 get4k-16 get4k-64 list-page)
-[[ -n "$DELIM_OP" ]] && CELLS+=(delimiter) || log "delimiter cell: this build's bench has no delimiter op yet (HOOK lists)"
-[[ -n "$VERSIONS_OP" ]] && CELLS+=(versions-10k) || log "versions cell: this build's bench has no one-key versions op yet (HOOK lists)"
+[[ -n "$DELIM_OP" ]] && CELLS+=(delimiter) || log "delimiter cell skipped: this build's bench has no --op listdelim"
+[[ -n "$VERSIONS_OP" ]] && CELLS+=(versions-10k) || log "versions cell skipped: this build's bench has no --op listversionskey"
 CELLS+=(put4k-64)
 [[ -z "${NO_LARGE:-}" ]] && CELLS+=(put64m-1 put64m-4)
 STATIC_CELLS=(static-get-16 static-get-64 static-head-64)
@@ -301,9 +299,9 @@ RSS_JSON="${RSS_JSON%,}}"
 log "load average at the end: $(loadavg); run took $((SECONDS - started_at)) s"
 
 # ---- report -------------------------------------------------------------------------------------
-python3 - "$RAW" "$OUT" "$PROBE_JSON" "$FIO_MIBS" "$RSS_JSON" "$HOLDFAST_BIN" "${PREV_BIN:-}" "$ROUNDS" "$DURATION" "$LIST_OBJECTS" <<'PY'
+python3 - "$RAW" "$OUT" "$PROBE_JSON" "$FIO_MIBS" "$RSS_JSON" "$HOLDFAST_BIN" "${PREV_BIN:-}" "$ROUNDS" "$DURATION" "$LIST_OBJECTS" "$VERSIONS" <<'PY'
 import json, statistics, sys
-raw, out, probe, fio, rss, cur_bin, prev_bin, rounds, duration, list_objects = sys.argv[1:]
+raw, out, probe, fio, rss, cur_bin, prev_bin, rounds, duration, list_objects, versions = sys.argv[1:]
 probe, fio, rss = json.loads(probe), json.loads(fio), json.loads(rss)
 lines = [json.loads(l) for l in open(raw)]
 
@@ -356,13 +354,13 @@ row("4 KiB GET at 64", g64, ops("prev", "get4k-64"), ng64, "≥ 0.5 × nginx and
 lp, lpp = ops("cur", "list-page"), ops("prev", "list-page")
 row(f"ListObjectsV2 page of 1,000 ({int(list_objects):,} keys), 1 client", lp, lpp, None,
     "≥ 3 × previous release", ge(lp, lpp, 3.0), "pages/s")
-for cell, name, limit in (("delimiter", "delimiter listing, 1,000,000 keys in 10 prefixes (p50 / p99)", 5.0),
-                          ("versions-10k", "ListObjectVersions first page, 1 key × 10,000 versions (p50 / p99)", 10.0)):
+for cell, name, limit in (("delimiter", f"delimiter listing, {int(list_objects):,} keys in 10 prefixes (p50 / p99)", 5.0),
+                          ("versions-10k", f"ListObjectVersions first page, 1 key × {int(versions):,} versions (p50 / p99)", 10.0)):
     cp50, cp99 = p50("cur", cell), p99("cur", cell)
     pp50, pp99 = p50("prev", cell), p99("prev", cell)
     pair = lambda a, b: None if a is None else f"{a:.2f} / {b:.2f}"
     if cp50 is None:
-        rows.append(f"| {name} | pending: op not in this build's bench (HOOK lists) | | | ms | | | ≤ {limit:g} ms |")
+        rows.append(f"| {name} | not measured (no such op in this build's bench, or every run failed) | | | ms | | | ≤ {limit:g} ms |")
         goals.append({"cell": name, "unit": "ms", "current": None, "goal": f"≤ {limit:g} ms", "met": None})
         continue
     rows.append(f"| {name} | {pair(cp50, cp99)} | {pair(pp50, pp99) or '—'} | — | ms | — | "
