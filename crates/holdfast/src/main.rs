@@ -4,6 +4,7 @@
 compile_error!("holdfast needs a metadata store: build it with the cargo feature `sqlite`, `postgres` or both");
 
 mod admin;
+mod allocator;
 mod anchor;
 #[cfg(feature = "sqlite")]
 mod backup;
