@@ -157,11 +157,22 @@ struct Group {
 impl Group {
     fn label(&self) -> String {
         let base = match self.op {
-            Op::Retention | Op::Legalhold | Op::List | Op::Listversions | Op::Delete => self.op.name().to_owned(),
+            Op::Retention
+            | Op::Legalhold
+            | Op::List
+            | Op::Listversions
+            | Op::Listdelim
+            | Op::Listversionskey
+            | Op::Delete => self.op.name().to_owned(),
             _ => format!("{}-{}", self.op.name(), report::human_size(self.size)),
         };
         if self.lock { format!("{base}+lock") } else { base }
     }
+}
+
+/// The cells that page through the one listing bucket of `--list-objects` keys.
+fn shares_listing_bucket(op: Op) -> bool {
+    matches!(op, Op::List | Op::Listversions | Op::Listdelim)
 }
 
 fn standard_matrix(with_static: bool) -> Vec<Group> {
@@ -178,6 +189,8 @@ fn standard_matrix(with_static: bool) -> Vec<Group> {
         g(Op::Get, 64 << 20, false, &[1, 4]),
         g(Op::List, 0, false, &[1]),
         g(Op::Listversions, 0, false, &[1]),
+        g(Op::Listdelim, 0, false, &[1]),
+        g(Op::Listversionskey, 0, false, &[1]),
     ];
     if with_static {
         m.push(g(Op::Static, 4 << 10, false, &[1, 16, 64]));
@@ -197,7 +210,8 @@ struct Bench {
 impl Bench {
     fn objects_for(&self, op: Op, size: u64) -> u64 {
         match op {
-            Op::List | Op::Listversions => self.args.list_objects,
+            Op::List | Op::Listversions | Op::Listdelim => self.args.list_objects,
+            Op::Listversionskey => self.args.objects.unwrap_or(10_000),
             _ => self.args.objects.unwrap_or(if size > 16 << 20 { 8 } else { 1000 }),
         }
     }
@@ -217,7 +231,7 @@ impl Bench {
     async fn group(&mut self, g: &Group, last_listing: bool) -> anyhow::Result<()> {
         let objects = self.objects_for(g.op, g.size);
         let lock = (g.lock || self.args.lock).then_some(self.args.lock_mode);
-        let listing = matches!(g.op, Op::List | Op::Listversions);
+        let listing = shares_listing_bucket(g.op);
         let bucket = if listing {
             self.listing_bucket().0
         } else {
@@ -238,7 +252,7 @@ impl Bench {
         if is_static {
             self.write_static_files(g.size, objects)?;
         } else if listing
-            && setup::bucket_holds(&mut self.admin(), &bucket, &workload::listing_key(objects - 1)).await?
+            && setup::bucket_holds(&mut self.admin(), &bucket, &workload::listing_key(objects - 1, objects)).await?
         {
             if !self.args.json {
                 eprintln!("listing {bucket}, prepared before");
@@ -427,7 +441,7 @@ async fn run_async(args: BenchArgs, hooks: Hooks) -> anyhow::Result<()> {
         eprintln!("backup: {e:#}");
         failures.push(format!("backup: {e:#}"));
     }
-    let last_listing = groups.iter().rposition(|g| matches!(g.op, Op::List | Op::Listversions));
+    let last_listing = groups.iter().rposition(|g| shares_listing_bucket(g.op));
     for (i, g) in groups.iter().enumerate() {
         if let Err(e) = bench.group(g, last_listing == Some(i)).await {
             eprintln!("{}: {e:#}", g.label());

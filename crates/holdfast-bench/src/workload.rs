@@ -24,6 +24,12 @@ pub enum Op {
     List,
     /// ListObjectVersions pages of 1,000 from random key markers.
     Listversions,
+    /// ListObjectsV2 with prefix `d/` and delimiter `/` over the listing bucket, whose keys
+    /// lie under 10 prefixes: one page of the 10 common prefixes.
+    Listdelim,
+    /// ListObjectVersions, first page of 1,000, over one key with `--objects` versions
+    /// (default 10,000) in a bucket of its own.
+    Listversionskey,
     /// CreateMultipartUpload, UploadPart for every part, CompleteMultipartUpload.
     Multipart,
     /// Unsigned GET of files from a static server (see `--static-root`).
@@ -43,6 +49,8 @@ impl Op {
             Self::Legalhold => "legalhold",
             Self::List => "list",
             Self::Listversions => "listversions",
+            Self::Listdelim => "listdelim",
+            Self::Listversionskey => "listversionskey",
             Self::Multipart => "multipart",
             Self::Static => "static",
             Self::Statichead => "statichead",
@@ -100,9 +108,18 @@ pub fn object_key(n: u64) -> String {
     format!("o/{n:08}")
 }
 
-pub fn listing_key(n: u64) -> String {
-    format!("d/{n:08}")
+/// Key `n` of the listing bucket of `objects` keys: under `d/`, in 10 prefixes `d/0/` ..
+/// `d/9/` of consecutive numbers, so that key order is number order.
+pub fn listing_key(n: u64, objects: u64) -> String {
+    let group = n * LISTING_PREFIXES / objects.max(1);
+    format!("d/{group}/{n:08}")
 }
+
+/// The common prefixes of the listing bucket under `d/` (when it holds at least as many keys).
+pub const LISTING_PREFIXES: u64 = 10;
+
+/// The one key of `--op listversionskey`.
+pub const VERSIONS_KEY: &str = "v/one-key";
 
 impl Workload {
     pub fn new(op: Op, size: u64, bucket: String, lock: Option<LockMode>, objects: u64, run: u64) -> Self {
@@ -126,15 +143,21 @@ impl Workload {
     }
 
     pub fn needs_versioning(&self) -> bool {
-        self.needs_lock_bucket() || matches!(self.op, Op::Delete | Op::Listversions)
+        self.needs_lock_bucket() || matches!(self.op, Op::Delete | Op::Listversions | Op::Listversionskey)
     }
 
     /// How many objects `prepare` writes before the measurement.
     pub fn prepared_objects(&self) -> u64 {
         match self.op {
-            Op::Get | Op::Head | Op::Delete | Op::Retention | Op::Legalhold | Op::List | Op::Listversions => {
-                self.objects
-            }
+            Op::Get
+            | Op::Head
+            | Op::Delete
+            | Op::Retention
+            | Op::Legalhold
+            | Op::List
+            | Op::Listversions
+            | Op::Listdelim
+            | Op::Listversionskey => self.objects,
             Op::Put | Op::Multipart | Op::Static | Op::Statichead => 0,
         }
     }
@@ -163,7 +186,10 @@ impl Workload {
     /// One write of the preparation: object `n` of what the measured operation reads.
     pub async fn fill_one(&self, s3: &mut S3, n: u64) -> anyhow::Result<u64> {
         match self.op {
-            Op::List | Op::Listversions => self.put(s3, &listing_key(n), 0, n | 1 << 63).await,
+            Op::List | Op::Listversions | Op::Listdelim => {
+                self.put(s3, &listing_key(n, self.objects), 0, n | 1 << 63).await
+            }
+            Op::Listversionskey => self.put(s3, VERSIONS_KEY, 0, n | 1 << 63).await,
             _ => self.put(s3, &object_key(n), self.size, n | 1 << 63).await,
         }
     }
@@ -212,7 +238,7 @@ impl Workload {
             Op::List | Op::Listversions => {
                 // Start where a full page of 1,000 follows, anywhere in the bucket.
                 let span = self.objects.saturating_sub(1001).max(1);
-                let start = listing_key(next_rand(self.run ^ n) % span);
+                let start = listing_key(next_rand(self.run ^ n) % span, self.objects);
                 let call = Call::new(Method::GET, &self.bucket, None).query("max-keys", "1000");
                 let call = if self.op == Op::List {
                     call.query("list-type", "2").query("start-after", &start)
@@ -225,6 +251,34 @@ impl Workload {
                 let expected = (self.objects - 1 - start_index(&start)).min(1000);
                 if entries != expected {
                     bail!("a page listed {entries} entries, expected {expected}");
+                }
+                Ok(r.received)
+            }
+            Op::Listdelim => {
+                let call = Call::new(Method::GET, &self.bucket, None)
+                    .query("list-type", "2")
+                    .query("prefix", "d/")
+                    .query("delimiter", "/")
+                    .query("max-keys", "1000");
+                let r = s3.send(call, true).await?.ok()?;
+                let text = std::str::from_utf8(&r.body)?;
+                let prefixes = xml::all(text, "CommonPrefixes").len() as u64;
+                let expected = LISTING_PREFIXES.min(self.objects);
+                if prefixes != expected || xml::first(text, "IsTruncated") != Some("false") {
+                    bail!("a delimiter listing gave {prefixes} common prefixes, expected {expected} in one page");
+                }
+                Ok(r.received)
+            }
+            Op::Listversionskey => {
+                let call = Call::new(Method::GET, &self.bucket, None)
+                    .query("versions", "")
+                    .query("prefix", VERSIONS_KEY)
+                    .query("max-keys", "1000");
+                let r = s3.send(call, true).await?.ok()?;
+                let entries = xml::all(std::str::from_utf8(&r.body)?, "Version").len() as u64;
+                let expected = self.objects.min(1000);
+                if entries != expected {
+                    bail!("the first versions page listed {entries} versions, expected {expected}");
                 }
                 Ok(r.received)
             }

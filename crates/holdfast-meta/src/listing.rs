@@ -2,7 +2,60 @@
 //! starts, how keys roll up into common prefixes, and when a page is full. Each store
 //! feeds it rows from its byte-ordered key index.
 
-use crate::model::{ListPage, ListQuery, UploadListQuery, UploadPage, VersionRecord};
+use crate::model::{
+    ListPage, ListQuery, ObjectData, ObjectHeaders, StoredChecksum, UploadListQuery, UploadPage, VersionRecord,
+};
+use holdfast_lock::{LockState, UtcMillis};
+use serde::Deserialize;
+
+/// What a ListObjects entry shows of a version's object document. Deserializing only these
+/// fields skips the segments, parts and other headers without building them.
+#[derive(Deserialize)]
+struct Listed {
+    size: u64,
+    etag: String,
+    headers: ListedHeaders,
+    checksum: Option<StoredChecksum>,
+}
+
+#[derive(Deserialize)]
+struct ListedHeaders {
+    storage_class: Option<String>,
+}
+
+/// A ListObjects entry: the current version `seq` of `key`, an object (never a delete
+/// marker), with only what a listing shows — size, ETag, storage class, checksum; its other
+/// headers, segments, parts and lock state are left empty.
+pub(crate) fn listed_entry(
+    seq: i64,
+    bucket: &str,
+    key: String,
+    version_id: String,
+    last_modified_ms: i64,
+    data: &str,
+) -> serde_json::Result<VersionRecord> {
+    let l: Listed = serde_json::from_str(data)?;
+    let headers = ObjectHeaders { storage_class: l.headers.storage_class, ..ObjectHeaders::default() };
+    Ok(VersionRecord {
+        seq,
+        bucket: bucket.to_owned(),
+        key,
+        version_id,
+        last_modified: UtcMillis(last_modified_ms),
+        is_latest: true,
+        object: Some(ObjectData {
+            size: l.size,
+            etag: l.etag,
+            headers,
+            checksum: l.checksum,
+            segments: Vec::new(),
+            parts: Vec::new(),
+            inline: None,
+        }),
+        lock: LockState::default(),
+        replication: None,
+    })
+}
 
 /// The smallest byte string greater than every string that starts with `p`.
 pub(crate) fn prefix_upper_bound(p: &[u8]) -> Option<Vec<u8>> {

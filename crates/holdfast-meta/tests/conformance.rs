@@ -365,6 +365,47 @@ async fn conditional_writes(f: Fixture) {
 
 // --- listings --------------------------------------------------------------------------
 
+/// A ListObjects entry reads only what a listing shows (issue #17): the same size, ETag,
+/// storage class, checksum, version id and date as the full record of the key's current
+/// version, whatever else the version holds.
+async fn listing_entries(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "le").await;
+    let mut o = obj(&blob_id(), "etag-le");
+    o.headers.storage_class = Some("STANDARD_IA".into());
+    o.headers.content_type = Some("text/plain".into());
+    o.headers.user.insert("k".into(), "v".into());
+    o.checksum = Some(holdfast_meta::StoredChecksum {
+        algorithm: holdfast_meta::ChecksumAlgorithm::Crc32c,
+        value: "AAAAAA==".into(),
+        kind: holdfast_meta::ChecksumKind::FullObject,
+    });
+    let nv = NewVersion {
+        bucket: "le".into(),
+        key: "k".into(),
+        object: o,
+        lock: LockState::default(),
+        origin: Default::default(),
+    };
+    put(s, "le", "k").await;
+    let rec = s.put_version(nv, TagSet::new(), WriteConditions::default(), now()).await.unwrap();
+    put(s, "le", "plain").await;
+    let page = s.list_objects(query("le")).await.unwrap();
+    assert_eq!(page.versions.len(), 2);
+    let e = &page.versions[0];
+    let (got, want) = (e.object_data(), rec.object_data());
+    assert_eq!(
+        (e.key.as_str(), e.version_id.as_str(), e.last_modified, e.is_latest),
+        ("k", rec.version_id.as_str(), rec.last_modified, true)
+    );
+    assert_eq!(
+        (got.size, &got.etag, &got.headers.storage_class, &got.checksum),
+        (want.size, &want.etag, &want.headers.storage_class, &want.checksum)
+    );
+    assert_eq!(page.versions[1].object_data().headers.storage_class, None);
+    assert_eq!(page.versions[1].object_data().checksum, None);
+}
+
 async fn listings(f: Fixture) {
     let s = &*f.store;
     versioned_bucket(s, "ls").await;
@@ -1308,6 +1349,7 @@ conformance!(
     default_retention,
     conditional_writes,
     listings,
+    listing_entries,
     multipart,
     replica_uploads,
     gc_queue,

@@ -1,26 +1,32 @@
-//! ListObjects(V2) and ListObjectVersions over the `bytea` key index (byte order), with
-//! the store-independent scan of `crate::listing`. Runs in one snapshot.
+//! ListObjects(V2) and ListObjectVersions over the `bytea` key indexes (byte order), with
+//! the store-independent scan of `crate::listing`. Runs in one snapshot. A page is one
+//! round trip when it holds no common prefix; each common prefix costs one seek past it.
 
 use super::buckets;
-use super::rows::{VERSION_COLUMNS, query, version_by_id, versions_from_rows};
+use super::rows::{VERSION_COLUMNS, key_at, query, version_by_id, version_from_row};
 use super::{Fail, RowLock, Tx};
-use crate::listing::{Scan, Step, resumes_within, scan_start};
-use crate::model::{ListPage, ListQuery, VersionRecord};
+use crate::MetaError;
+use crate::listing::{Scan, Step, listed_entry, resumes_within, scan_start};
+use crate::model::{ListPage, ListQuery};
 
-const BATCH: i64 = 256;
+/// Rows asked for at once: a page of 1,000 and the one that says more follow.
+const PAGE_ROWS: usize = 1001;
+
+/// Rows asked for right after jumping past a common prefix: the next key is most often
+/// under another prefix, so a full page would be read for one row.
+const AFTER_JUMP_ROWS: usize = 16;
 
 /// Larger than any key (S3 keys are at most 1024 bytes).
 const NO_UPPER: [u8; 1025] = [0xFF; 1025];
 
-async fn range(
-    tx: &Tx<'_>,
-    sql: &str,
-    bucket: &str,
-    lower: &[u8],
-    upper: Option<&[u8]>,
-) -> Result<Vec<VersionRecord>, Fail> {
-    let upper = upper.unwrap_or(&NO_UPPER);
-    versions_from_rows(&query(tx, sql, &[&bucket, &lower, &upper, &BATCH]).await?)
+/// PostgreSQL migration 10: the index ListObjectVersions reads in page order (keys
+/// ascending, each key's versions newest first), so that a page never sorts a key's history.
+pub(super) const V10: &str = "CREATE INDEX versions_by_key_desc ON versions (bucket, key, seq DESC);";
+
+/// Rows to ask for next: after a jump past a common prefix a few, else a page's worth.
+fn rows_wanted(q: &ListQuery, jumped: bool) -> i64 {
+    let n = if jumped { AFTER_JUMP_ROWS } else { (q.max_keys + 1).min(PAGE_ROWS) };
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 pub(super) async fn list_objects(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage, Fail> {
@@ -30,17 +36,22 @@ pub(super) async fn list_objects(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage,
         return Ok(scan.finish(false));
     }
     let Some(mut lower) = scan_start(q) else { return Ok(scan.finish(false)) };
-    let sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM latest l JOIN versions v ON v.seq = l.seq
-         WHERE l.bucket = $1 AND l.key >= $2 AND l.key < $3 AND NOT l.delete_marker
-         ORDER BY l.key LIMIT $4"
-    );
-    loop {
-        let rows = range(tx, &sql, &q.bucket, &lower, scan.upper.as_deref()).await?;
-        if rows.is_empty() {
-            return Ok(scan.finish(false));
-        }
-        for rec in rows {
+    let upper = scan.upper.clone().unwrap_or_else(|| NO_UPPER.to_vec());
+    // The current versions that are objects, with only the columns a listing shows.
+    let sql = "SELECT v.seq, l.key, v.version_id, v.last_modified_ms, v.data
+               FROM latest l JOIN versions v ON v.seq = l.seq
+               WHERE l.bucket = $1 AND l.key >= $2 AND l.key < $3 AND NOT l.delete_marker
+               ORDER BY l.key LIMIT $4";
+    let mut jumped = false;
+    'seek: loop {
+        let limit = rows_wanted(q, jumped);
+        let rows = query(tx, sql, &[&q.bucket, &lower, &upper, &limit]).await?;
+        let got = rows.len();
+        for row in &rows {
+            let data: &str = row.try_get(4)?;
+            let key = key_at(row, 1)?;
+            let rec = listed_entry(row.try_get(0)?, &q.bucket, key, row.try_get(2)?, row.try_get(3)?, data)
+                .map_err(|e| Fail::Meta(MetaError::Internal(format!("corrupt version data: {e}"))))?;
             let mut next = rec.key.as_bytes().to_vec();
             next.push(0);
             match scan.offer(rec) {
@@ -48,11 +59,16 @@ pub(super) async fn list_objects(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage,
                 Step::Full => return Ok(scan.finish(true)),
                 Step::JumpTo(Some(to)) => {
                     lower = to;
-                    break;
+                    jumped = true;
+                    continue 'seek;
                 }
                 Step::JumpTo(None) => return Ok(scan.finish(false)),
             }
         }
+        if i64::try_from(got).unwrap_or(i64::MAX) < limit {
+            return Ok(scan.finish(false));
+        }
+        jumped = false;
     }
 }
 
@@ -63,6 +79,7 @@ pub(super) async fn list_versions(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage
         return Ok(scan.finish(false));
     }
     let Some(mut lower) = scan_start(q) else { return Ok(scan.finish(false)) };
+    let upper = scan.upper.clone().unwrap_or_else(|| NO_UPPER.to_vec());
     // Resume inside the marker key's history when a version marker names one of its versions.
     let mut within: Option<(String, i64)> = None;
     if let (Some(key), Some(vid)) = (q.after.as_deref(), q.after_version.as_deref())
@@ -71,6 +88,7 @@ pub(super) async fn list_versions(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage
     {
         within = Some((key.to_owned(), rec.seq));
     }
+    // Key ascending, newest first within a key: the order of `versions_by_key_desc`.
     let range_sql = format!(
         "SELECT {VERSION_COLUMNS} FROM versions v
          WHERE v.bucket = $1 AND v.key >= $2 AND v.key < $3
@@ -81,9 +99,12 @@ pub(super) async fn list_versions(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage
          WHERE v.bucket = $1 AND v.key = $2 AND v.seq < $3
          ORDER BY v.seq DESC LIMIT $4"
     );
+    let mut jumped = false;
     loop {
+        let limit = rows_wanted(q, jumped);
+        jumped = false;
         let rows = if let Some((key, seq)) = &within {
-            let rows = versions_from_rows(&query(tx, &within_sql, &[&q.bucket, &key.as_bytes(), seq, &BATCH]).await?)?;
+            let rows = query(tx, &within_sql, &[&q.bucket, &key.as_bytes(), seq, &limit]).await?;
             if rows.is_empty() {
                 let mut next = key.as_bytes().to_vec();
                 next.push(0);
@@ -93,12 +114,13 @@ pub(super) async fn list_versions(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage
             }
             rows
         } else {
-            range(tx, &range_sql, &q.bucket, &lower, scan.upper.as_deref()).await?
+            query(tx, &range_sql, &[&q.bucket, &lower, &upper, &limit]).await?
         };
         if rows.is_empty() {
             return Ok(scan.finish(false));
         }
-        for rec in rows {
+        for row in &rows {
+            let rec = version_from_row(row)?;
             let (key, seq) = (rec.key.clone(), rec.seq);
             match scan.offer(rec) {
                 Step::Entry => within = Some((key, seq)),
@@ -106,6 +128,7 @@ pub(super) async fn list_versions(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage
                 Step::JumpTo(Some(to)) => {
                     lower = to;
                     within = None;
+                    jumped = true;
                     break;
                 }
                 Step::JumpTo(None) => return Ok(scan.finish(false)),

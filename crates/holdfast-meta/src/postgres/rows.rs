@@ -68,10 +68,6 @@ pub(super) fn version_from_row(row: &Row) -> Result<VersionRecord, Fail> {
     })
 }
 
-pub(super) fn versions_from_rows(rows: &[Row]) -> Result<Vec<VersionRecord>, Fail> {
-    rows.iter().map(version_from_row).collect()
-}
-
 pub(super) fn lock_columns(lock: &LockState) -> (Option<&'static str>, Option<i64>, Option<bool>) {
     (
         lock.retention.map(|r| r.mode.as_str()),

@@ -1,26 +1,42 @@
-//! ListObjects(V2) and ListObjectVersions over the byte-ordered key index, with
-//! delimiter roll-up into common prefixes.
+//! ListObjects(V2) and ListObjectVersions over the byte-ordered key indexes, with
+//! delimiter roll-up into common prefixes. Rows are read one at a time from one cursor:
+//! a page stops reading at its last entry, and a common prefix costs one seek past it.
 
 use super::buckets;
-use super::rows::{VERSION_COLUMNS, version_from_row};
-use crate::MetaResult;
-use crate::listing::{Scan, Step, resumes_within, scan_start};
-use crate::model::{ListPage, ListQuery, VersionRecord};
+use super::rows::{VERSION_COLUMNS, key_from_row, version_from_row};
+use crate::listing::{Scan, Step, listed_entry, resumes_within, scan_start};
+use crate::model::{ListPage, ListQuery};
+use crate::{MetaError, MetaResult};
+use rusqlite::types::Type;
 use rusqlite::{Connection, params};
 
-const BATCH: usize = 256;
+/// Larger than any key (S3 keys are at most 1024 bytes).
+const NO_UPPER: [u8; 1025] = [0xFF; 1025];
 
-fn query_rows(
-    conn: &Connection,
-    sql: &str,
-    bucket: &str,
-    lower: &[u8],
-    upper: Option<&[u8]>,
-) -> MetaResult<Vec<VersionRecord>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let upper = upper.unwrap_or(&[0xFF; 1025]);
-    let rows = stmt.query_map(params![bucket, lower, upper, BATCH as i64], version_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// The current versions that are objects, in key order from the `latest` primary key; the
+/// join reads each one's fixed columns and object document, never the lock columns.
+const OBJECTS_SQL: &str = "SELECT v.seq, l.key, v.version_id, v.last_modified_ms, v.data
+     FROM latest l JOIN versions v ON v.seq = l.seq
+     WHERE l.bucket = ?1 AND l.key >= ?2 AND l.key < ?3 AND l.delete_marker = 0
+     ORDER BY l.key";
+
+/// Every version from a lower key on, key ascending and newest first within a key: the
+/// order of `versions_by_key_desc`, so nothing is sorted at query time.
+fn range_sql() -> String {
+    format!(
+        "SELECT {VERSION_COLUMNS} FROM versions v INDEXED BY versions_by_key_desc
+         WHERE v.bucket = ?1 AND v.key >= ?2 AND v.key < ?3
+         ORDER BY v.key, v.seq DESC"
+    )
+}
+
+/// The versions of one key older than a version, newest first.
+fn within_sql() -> String {
+    format!(
+        "SELECT {VERSION_COLUMNS} FROM versions v
+         WHERE v.bucket = ?1 AND v.key = ?2 AND v.seq < ?3
+         ORDER BY v.seq DESC"
+    )
 }
 
 pub(super) fn list_objects(conn: &Connection, q: &ListQuery) -> MetaResult<ListPage> {
@@ -30,29 +46,25 @@ pub(super) fn list_objects(conn: &Connection, q: &ListQuery) -> MetaResult<ListP
         return Ok(scan.finish(false));
     }
     let Some(mut lower) = scan_start(q) else { return Ok(scan.finish(false)) };
-    let sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM latest l JOIN versions v ON v.seq = l.seq
-         WHERE l.bucket = ?1 AND l.key >= ?2 AND l.key < ?3 AND l.delete_marker = 0
-         ORDER BY l.key LIMIT ?4"
-    );
-    loop {
-        let rows = query_rows(conn, &sql, &q.bucket, &lower, scan.upper.as_deref())?;
-        if rows.is_empty() {
-            return Ok(scan.finish(false));
-        }
-        for rec in rows {
-            let mut next = rec.key.as_bytes().to_vec();
-            next.push(0);
+    let upper = scan.upper.clone().unwrap_or_else(|| NO_UPPER.to_vec());
+    let mut stmt = conn.prepare_cached(OBJECTS_SQL)?;
+    'seek: loop {
+        let mut rows = stmt.query(params![q.bucket, lower, upper])?;
+        while let Some(row) = rows.next()? {
+            let data = row.get_ref(4)?.as_str().map_err(|e| MetaError::Internal(format!("version data: {e}")))?;
+            let rec = listed_entry(row.get(0)?, &q.bucket, key_from_row(row, 1)?, row.get(2)?, row.get(3)?, data)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, Type::Text, Box::new(e)))?;
             match scan.offer(rec) {
-                Step::Entry => lower = next,
+                Step::Entry => {}
                 Step::Full => return Ok(scan.finish(true)),
                 Step::JumpTo(Some(to)) => {
                     lower = to;
-                    break;
+                    continue 'seek;
                 }
                 Step::JumpTo(None) => return Ok(scan.finish(false)),
             }
         }
+        return Ok(scan.finish(false));
     }
 }
 
@@ -63,55 +75,64 @@ pub(super) fn list_versions(conn: &Connection, q: &ListQuery) -> MetaResult<List
         return Ok(scan.finish(false));
     }
     let Some(mut lower) = scan_start(q) else { return Ok(scan.finish(false)) };
+    let upper = scan.upper.clone().unwrap_or_else(|| NO_UPPER.to_vec());
     // Resume inside the marker key's history when a version marker names one of its versions.
-    let mut within: Option<(String, i64)> = None;
     if let (Some(key), Some(vid)) = (q.after.as_deref(), q.after_version.as_deref())
         && let Some(rec) = super::rows::version_by_id(conn, &q.bucket, key, vid)?
         && resumes_within(q, key)
     {
-        within = Some((key.to_owned(), rec.seq));
-    }
-    let range_sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM versions v
-         WHERE v.bucket = ?1 AND v.key >= ?2 AND v.key < ?3
-         ORDER BY v.key, v.seq DESC LIMIT ?4"
-    );
-    let within_sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM versions v
-         WHERE v.bucket = ?1 AND v.key = ?2 AND v.seq < ?3
-         ORDER BY v.seq DESC LIMIT ?4"
-    );
-    loop {
-        let rows = if let Some((key, seq)) = &within {
-            let mut stmt = conn.prepare_cached(&within_sql)?;
-            let rows = stmt.query_map(params![q.bucket, key.as_bytes(), seq, BATCH as i64], version_from_row)?;
-            let rows: Vec<VersionRecord> = rows.collect::<Result<_, _>>()?;
-            if rows.is_empty() {
-                let mut next = key.as_bytes().to_vec();
-                next.push(0);
-                lower = lower.max(next);
-                within = None;
-                continue;
+        let mut stmt = conn.prepare_cached(&within_sql())?;
+        let mut rows = stmt.query(params![q.bucket, key.as_bytes(), rec.seq])?;
+        while let Some(row) = rows.next()? {
+            match scan.offer(version_from_row(row)?) {
+                Step::Entry => {}
+                Step::Full => return Ok(scan.finish(true)),
+                // Not reached: the marker key rolls up into no common prefix.
+                Step::JumpTo(_) => break,
             }
-            rows
-        } else {
-            query_rows(conn, &range_sql, &q.bucket, &lower, scan.upper.as_deref())?
-        };
-        if rows.is_empty() {
-            return Ok(scan.finish(false));
         }
-        for rec in rows {
-            let (key, seq) = (rec.key.clone(), rec.seq);
-            match scan.offer(rec) {
-                Step::Entry => within = Some((key, seq)),
+        let mut next = key.as_bytes().to_vec();
+        next.push(0);
+        lower = lower.max(next);
+    }
+    let mut stmt = conn.prepare_cached(&range_sql())?;
+    'seek: loop {
+        let mut rows = stmt.query(params![q.bucket, lower, upper])?;
+        while let Some(row) = rows.next()? {
+            match scan.offer(version_from_row(row)?) {
+                Step::Entry => {}
                 Step::Full => return Ok(scan.finish(true)),
                 Step::JumpTo(Some(to)) => {
                     lower = to;
-                    within = None;
-                    break;
+                    continue 'seek;
                 }
                 Step::JumpTo(None) => return Ok(scan.finish(false)),
             }
         }
+        return Ok(scan.finish(false));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan SQLite picks for `sql`, one line per step.
+    fn plan(sql: &str) -> String {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(super::super::schema::SCHEMA).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map(params!["b", b"a".to_vec(), b"z".to_vec()], |r| r.get::<_, String>(3)).unwrap();
+        rows.collect::<Result<Vec<_>, _>>().unwrap().join("\n")
+    }
+
+    #[test]
+    fn listings_read_an_index_in_page_order_and_never_sort() {
+        let objects = plan(OBJECTS_SQL);
+        assert!(objects.contains("SEARCH l USING PRIMARY KEY") && !objects.contains("TEMP B-TREE"), "{objects}");
+        let versions = plan(&range_sql());
+        assert!(versions.contains("versions_by_key_desc") && !versions.contains("TEMP B-TREE"), "{versions}");
+        let within = plan(&within_sql());
+        assert!(!within.contains("TEMP B-TREE"), "{within}");
     }
 }

@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS versions (
     UNIQUE (bucket, key, version_id)
 );
 CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key, seq);
+-- ListObjectVersions reads keys ascending and each key's versions newest first: this
+-- order, so that a page never sorts a key's history (added without a schema version:
+-- an older build keeps it up to date like any index).
+CREATE INDEX IF NOT EXISTS versions_by_key_desc ON versions (bucket, key, seq DESC);
 
 -- The current version (or delete marker) of each key.
 CREATE TABLE IF NOT EXISTS latest (

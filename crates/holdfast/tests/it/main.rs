@@ -50,6 +50,7 @@ mod s3_crash;
 mod s3_divergences;
 mod s3_limits;
 mod s3_listing;
+mod s3_listing_paths;
 mod s3_multipart;
 mod s3_objects;
 mod s3_server;
