@@ -175,7 +175,7 @@ bench() {
 
 # The delimiter and one-key versions cells need `holdfast bench --op listdelim|listversionskey`
 # (issue #17's listing work); a load client without them skips those cells and says so.
-bench_ops="$("$HOLDFAST_BIN" bench --help | tr -d '\n' | sed -n 's/.*--op <OP>.*\[possible values: \([^]]*\)\].*/\1/p')"
+bench_ops="$("$HOLDFAST_BIN" bench -h | grep -A1 -- '--op <OP>' | grep -o 'possible values: [^]]*' | head -1 | sed 's/possible values: //')"
 DELIM_OP=""
 VERSIONS_OP=""
 for op in ${bench_ops//,/ }; do
@@ -354,8 +354,10 @@ row("4 KiB GET at 64", g64, ops("prev", "get4k-64"), ng64, "≥ 0.5 × nginx and
 lp, lpp = ops("cur", "list-page"), ops("prev", "list-page")
 row(f"ListObjectsV2 page of 1,000 ({int(list_objects):,} keys), 1 client", lp, lpp, None,
     "≥ 3 × previous release", ge(lp, lpp, 3.0), "pages/s")
-for cell, name, limit in (("delimiter", f"delimiter listing, {int(list_objects):,} keys in 10 prefixes (p50 / p99)", 5.0),
-                          ("versions-10k", f"ListObjectVersions first page, 1 key × {int(versions):,} versions (p50 / p99)", 10.0)):
+# The delimiter goal ("in ≤ 5 ms") is judged on the median, the versions goal on p99 (the issue
+# asks "p99 of a page of 1,000 under 10 ms").
+for cell, name, limit, stat in (("delimiter", f"delimiter listing, {int(list_objects):,} keys in 10 prefixes (p50 / p99)", 5.0, "p50"),
+                                ("versions-10k", f"ListObjectVersions first page, 1 key × {int(versions):,} versions (p50 / p99)", 10.0, "p99")):
     cp50, cp99 = p50("cur", cell), p99("cur", cell)
     pp50, pp99 = p50("prev", cell), p99("prev", cell)
     pair = lambda a, b: None if a is None else f"{a:.2f} / {b:.2f}"
@@ -363,10 +365,11 @@ for cell, name, limit in (("delimiter", f"delimiter listing, {int(list_objects):
         rows.append(f"| {name} | not measured (no such op in this build's bench, or every run failed) | | | ms | | | ≤ {limit:g} ms |")
         goals.append({"cell": name, "unit": "ms", "current": None, "goal": f"≤ {limit:g} ms", "met": None})
         continue
+    judged = cp50 if stat == "p50" else cp99
     rows.append(f"| {name} | {pair(cp50, cp99)} | {pair(pp50, pp99) or '—'} | — | ms | — | "
-                f"{'—' if not pp99 else f'{pp99 / cp99:.1f}× faster (p99)'} | ≤ {limit:g} ms (p99) {'✓' if cp99 <= limit else '✗'} |")
+                f"{'—' if not pp99 else f'{pp99 / cp99:.1f}× faster (p99)'} | ≤ {limit:g} ms ({stat}) {'✓' if judged <= limit else '✗'} |")
     goals.append({"cell": name, "unit": "ms", "current": {"p50": cp50, "p99": cp99},
-                  "previous": {"p50": pp50, "p99": pp99}, "goal": f"≤ {limit:g} ms (p99)", "met": cp99 <= limit})
+                  "previous": {"p50": pp50, "p99": pp99}, "goal": f"≤ {limit:g} ms ({stat})", "met": judged <= limit})
 p, pp = ops("cur", "put4k-64"), ops("prev", "put4k-64")
 row("4 KiB PUT at 64", p, pp, None, "≥ 1.5 × previous release", ge(p, pp, 1.5), "ops/s")
 for cell, name in (("put64m-1", "64 MiB PUT at 1"), ("put64m-4", "64 MiB PUT at 4")):
