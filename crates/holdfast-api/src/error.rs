@@ -16,7 +16,6 @@ pub const ERROR_FIELDS_HEADER: &str = "x-holdfast-error-fields";
 /// A field value the HTTP edge replaces with the request's method.
 pub const METHOD_PLACEHOLDER: &str = "$METHOD";
 
-pub const LOCKED_MESSAGE: &str = "Access Denied because object protected by object lock.";
 /// Amazon S3's message for a request body that stalled (400 RequestTimeout).
 pub const REQUEST_TIMEOUT_MESSAGE: &str = "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.";
 
@@ -124,12 +123,8 @@ pub fn write_denial(d: WriteDenial) -> S3Error {
 /// A refused governance bypass (D7, R10) in AWS's words.
 pub fn bypass_denial(d: BypassDenial) -> S3Error {
     match d {
-        BypassDenial::NotLockBucket => invalid_argument(
-            "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.",
-            "x-amz-bypass-governance-retention",
-            None,
-        ),
-        BypassDenial::NotGranted => S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied"),
+        BypassDenial::NotLockBucket => invalid_argument(d.s3().message, "x-amz-bypass-governance-retention", None),
+        BypassDenial::NotGranted => refusal(d.s3()),
     }
 }
 
@@ -165,8 +160,16 @@ pub fn default_denial(d: DefaultDenial, aws_strict: bool) -> S3Error {
 const MALFORMED_XML_MESSAGE: &str =
     "The XML you provided was not well-formed or did not validate against our published schema";
 
-pub fn locked() -> S3Error {
-    S3Error::with_message(S3ErrorCode::AccessDenied, LOCKED_MESSAGE)
+/// A refusal worded by the lock rules ([`holdfast_lock::S3Refusal`]: the lock's own 403 of
+/// D2, D8 and R8, a refused bypass) as an S3 error. The same words explain a refusal
+/// ("why can't I delete this?", `holdfast_lock::explain_removal`): they cannot differ.
+pub fn refusal(r: holdfast_lock::S3Refusal) -> S3Error {
+    let code = S3ErrorCode::from_bytes(r.code.as_bytes()).unwrap_or_else(|| S3ErrorCode::Custom(r.code.into()));
+    let mut e = S3Error::with_message(code, r.message);
+    if let Ok(status) = StatusCode::from_u16(r.status) {
+        e.set_status_code(status);
+    }
+    e
 }
 
 pub fn meta_error(e: MetaError) -> S3Error {
@@ -201,7 +204,7 @@ pub fn meta_error(e: MetaError) -> S3Error {
             C::ConditionalRequestConflict,
             "A conflicting operation occurred. If using PutObject you can retry the request.",
         ),
-        MetaError::Locked(_) => locked(),
+        MetaError::Locked(d) => refusal(d.s3()),
         MetaError::InvalidBucketState(d) => S3Error::with_message(
             C::InvalidBucketState,
             match d {
@@ -411,4 +414,29 @@ pub fn no_such_configuration() -> S3Error {
 /// 400 TooManyConfigurations: a bucket has the most configurations of a kind it may have.
 pub fn too_many_configurations(message: &str) -> S3Error {
     custom("TooManyConfigurations", StatusCode::BAD_REQUEST, message)
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    #[test]
+    fn lock_refusals_are_the_lock_crates_words() {
+        for (e, code, status, message) in [
+            (
+                meta_error(MetaError::Locked(holdfast_lock::LockDenied::Compliance)),
+                S3ErrorCode::AccessDenied,
+                403,
+                "Access Denied because object protected by object lock.",
+            ),
+            (bypass_denial(BypassDenial::NotGranted), S3ErrorCode::AccessDenied, 403, "Access Denied"),
+        ] {
+            assert_eq!(e.code(), &code);
+            assert_eq!(e.status_code().map(|s| s.as_u16()), Some(status));
+            assert_eq!(e.message(), Some(message));
+        }
+        let plain = bypass_denial(BypassDenial::NotLockBucket);
+        assert_eq!(plain.code(), &S3ErrorCode::InvalidArgument);
+        assert_eq!(plain.message(), Some(holdfast_lock::BYPASS_ON_PLAIN_BUCKET.message));
+    }
 }

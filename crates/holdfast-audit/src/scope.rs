@@ -106,6 +106,10 @@ pub struct ChangeFacts {
     pub version_id: Option<String>,
     pub lock_before: Option<LockSnapshot>,
     pub lock_after: Option<LockSnapshot>,
+    /// The lock came with the version this change wrote (a PUT with lock headers or the
+    /// bucket's default, a replica's first copy), rather than changing a version that was
+    /// there: a version's lock history starts "written". Not part of the record's text.
+    pub lock_written: bool,
     /// Extra members merged into the record's `detail` (a delete marker's version id, ...).
     pub detail: Vec<(String, serde_json::Value)>,
 }

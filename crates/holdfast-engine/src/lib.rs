@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod inventory;
 pub mod lifecycle;
 mod listing;
+pub mod lock_insight;
 pub mod lock_jobs;
 mod multipart;
 mod notification;
@@ -33,10 +34,13 @@ pub mod model {
         NotificationRule, ObjectData, ObjectHeaders, StoredChecksum, TagSet, UploadListQuery, VersionRecord,
         VersionSelector, Versioning, WriteConditions, is_supported_event, new_version_id,
     };
-    pub use holdfast_meta::{BucketQuota, SosapiSetting, Tally};
+    pub use holdfast_meta::{BucketQuota, MonthTally, SosapiSetting, Tally};
     pub use holdfast_meta::{
         DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
         ReplicationRule, ReplicationStatus, Upload, UploadReplica, is_well_formed_version_id,
+    };
+    pub use holdfast_meta::{
+        Emptiable, HistoryOrder, LockAction, LockHistoryEntry, LockHistoryQuery, LockReport, MAX_LOCK_HISTORY_PAGE,
     };
     pub use holdfast_meta::{
         InventoryConfig, InventoryConfigs, InventoryFormat, InventoryFrequency, InventoryVersions,

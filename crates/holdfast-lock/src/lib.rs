@@ -8,6 +8,7 @@
 //! Rule IDs (B, W, R, L, D, DP) refer to `docs/spec/object-lock.md`.
 
 mod clock;
+mod explain;
 mod rules;
 mod settings;
 mod state;
@@ -15,6 +16,9 @@ mod utc_millis;
 mod write;
 
 pub use clock::{ClockReading, ComplianceClock, JUMP_WARN_MS};
+pub use explain::{
+    BYPASS_NOT_GRANTED, BYPASS_ON_PLAIN_BUCKET, Explanation, LOCKED, Refusal, Removal, S3Refusal, explain_removal,
+};
 pub use rules::{Bypass, BypassDenial, LockDenied, bypass, check_delete, check_retention_change, replica_lock};
 pub use settings::{
     BucketDenial, DefaultDenial, PeriodUnit, RetentionDenial, check_lock_configuration, check_versioning_change,

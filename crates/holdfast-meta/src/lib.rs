@@ -14,11 +14,13 @@
 
 mod capacity;
 mod delete;
+mod emptiable;
 mod error;
 mod identity;
 mod inventory;
 mod lifecycle;
 mod listing;
+mod lock_history;
 mod lock_jobs;
 mod model;
 mod notification;
@@ -32,10 +34,14 @@ mod tags;
 mod trail;
 
 pub use capacity::{BucketQuota, SosapiSetting};
+pub use emptiable::Emptiable;
 pub use error::{MetaError, MetaResult};
 pub use identity::{AccessKey, IdentityStore, User};
 pub use inventory::*;
 pub use lifecycle::*;
+pub use lock_history::{
+    HistoryOrder, LockAction, LockHistory, LockHistoryEntry, LockHistoryQuery, MAX_LOCK_HISTORY_PAGE, lock_actions,
+};
 pub use lock_jobs::*;
 pub use model::*;
 pub use notification::*;

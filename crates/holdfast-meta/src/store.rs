@@ -234,6 +234,18 @@ pub trait MetaStore: Send + Sync + 'static {
     /// What is protected at `now`, per bucket (one bucket, or every bucket in name order).
     async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>>;
 
+    /// The version `sel` names (as [`version`](Self::version) resolves it, a delete marker
+    /// included, without inline bytes) and a page of its lock history: one entry per audited
+    /// change of its lock, each inserted with the change's audit record in the change's
+    /// transaction ([`LockHistoryEntry`](crate::LockHistoryEntry)). Entries go with the version.
+    async fn lock_history(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        q: crate::LockHistoryQuery,
+    ) -> MetaResult<crate::LockHistory>;
+
     /// The versions (delete markers left out) and bytes stored in `bucket`, noncurrent
     /// versions included: what its quota counts. NoSuchBucket if it does not exist.
     async fn bucket_usage(&self, bucket: &str) -> MetaResult<crate::Tally>;

@@ -54,6 +54,12 @@ pub(crate) fn note_lock(before: &LockState, after: &LockState) {
     });
 }
 
+/// Notes the lock a version is written with (its history starts "written").
+pub(crate) fn note_lock_written(lock: &LockState) {
+    note_lock(&LockState::default(), lock);
+    note(|c| c.lock_written = true);
+}
+
 /// Runs `f` (on the SQLite writer thread) collecting its notes.
 #[cfg(feature = "sqlite")]
 pub(crate) fn collect_sync<T>(f: impl FnOnce() -> T) -> (T, ChangeFacts) {
@@ -72,8 +78,17 @@ pub(crate) async fn collect_async<F: std::future::Future>(fut: F) -> (F::Output,
     (out, facts)
 }
 
-/// The record's text for the outbox.
-pub(crate) fn record_text(actor: &Actor, facts: ChangeFacts, now: holdfast_lock::UtcMillis) -> String {
+/// A change's audit record, ready for the outbox, and the lock history entry derived from
+/// it when the change is a lock change: both go in with the change, in its transaction.
+pub(crate) struct Recorded {
+    pub text: String,
+    pub lock: Option<crate::lock_history::NewLockEntry>,
+}
+
+/// The record of `facts` made by `actor` at `now`.
+pub(crate) fn record(actor: &Actor, facts: ChangeFacts, now: holdfast_lock::UtcMillis) -> Recorded {
+    let written = facts.lock_written;
     let record = holdfast_audit::scope::change_record(actor, facts, now);
-    serde_json::to_string(&record).unwrap_or_default()
+    let lock = crate::lock_history::entry_of(&record, now, written);
+    Recorded { text: serde_json::to_string(&record).unwrap_or_default(), lock }
 }

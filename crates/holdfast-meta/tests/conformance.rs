@@ -1316,6 +1316,132 @@ async fn lock_job_batches(f: Fixture) {
     let records = s.audit_backlog().await.unwrap();
     let creator: Vec<_> = records.iter().filter(|r| r.contains("\"creator\"")).collect();
     assert_eq!(creator.len(), 2, "{records:?}");
+    // ... and one history entry per change, by the job's creator (#16); the refused task none.
+    use holdfast_meta::{LockAction, LockHistoryQuery};
+    let entries = |k: &'static str, v: String| async move {
+        let h = s.lock_history("lj", k, &id(&v), LockHistoryQuery::default()).await.unwrap();
+        h.entries.iter().map(|e| (e.principal.clone().unwrap(), e.actions.clone())).collect::<Vec<_>>()
+    };
+    let by_creator = |a: LockAction| vec![("creator".to_owned(), vec![a])];
+    assert_eq!(entries("plain", plain.version_id.clone()).await, by_creator(LockAction::RetentionSet));
+    assert_eq!(entries("held", held.version_id.clone()).await, by_creator(LockAction::LegalHoldOn));
+    assert_eq!(entries("comp", comp.version_id.clone()).await, []);
+}
+
+// --- lock histories (issue #16) ------------------------------------------------------------
+
+/// Rows of `lock_history`, read with SQL beside the store.
+fn history_rows(f: &Fixture) -> i64 {
+    if let Some(db) = &f.pg_db {
+        Postgres::shared().psql(db, "SELECT count(*) FROM lock_history").unwrap().trim().parse().unwrap()
+    } else {
+        let conn = rusqlite::Connection::open(f.sqlite_path.as_ref().unwrap()).unwrap();
+        conn.query_row("SELECT count(*) FROM lock_history", [], |r| r.get(0)).unwrap()
+    }
+}
+
+/// Every lock change made by an actor leaves one entry, written from its audit record in its
+/// transaction (same principal, op, before/after, and the record's outbox id); a refused
+/// change and an unrecorded one leave none; pages run both ways; the entries go with the version.
+async fn lock_histories(f: Fixture) {
+    use holdfast_audit::{Actor, ActorCell};
+    use holdfast_meta::{HistoryOrder, LockAction as A, LockHistoryQuery};
+    let s = &*f.store;
+    let acting = |principal: &str, op: &str| {
+        ActorCell::new(Actor { principal: Some(principal.into()), op: Some(op.into()), ..Actor::default() })
+    };
+    s.create_bucket("lh", true, now()).await.unwrap();
+    let gov = LockState { retention: retention(Mode::Governance, DAY), legal_hold: None };
+    let v = acting("alice", "PutObject").scope(put_locked(s, "lh", "k", gov)).await;
+    let plain = acting("alice", "PutObject").scope(put(s, "lh", "plain")).await;
+    let sel = id(&v.version_id);
+    let longer = retention(Mode::Governance, 2 * DAY);
+    acting("bob", "PutObjectRetention")
+        .scope(s.set_retention("lh", "k", &sel, longer, Bypass::None, now()))
+        .await
+        .unwrap();
+    // R8: shortening without bypass is refused, and records nothing.
+    let refused = acting("bob", "PutObjectRetention")
+        .scope(s.set_retention("lh", "k", &sel, retention(Mode::Governance, DAY / 2), Bypass::None, now()))
+        .await;
+    assert_err!(refused, MetaError::Locked(LockDenied::Governance));
+    acting("carol", "PutObjectLegalHold").scope(s.set_legal_hold("lh", "k", &sel, LegalHold::On)).await.unwrap();
+    acting("carol", "PutObjectLegalHold").scope(s.set_legal_hold("lh", "k", &sel, LegalHold::Off)).await.unwrap();
+
+    let h = s.lock_history("lh", "k", &VersionSelector::Latest, LockHistoryQuery::default()).await.unwrap();
+    assert_eq!(h.version.version_id, v.version_id);
+    assert_eq!(h.next, None);
+    let seen: Vec<(&str, &str, Vec<A>)> =
+        h.entries.iter().map(|e| (e.principal.as_deref().unwrap(), e.op.as_str(), e.actions.clone())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("alice", "PutObject", vec![A::Written]),
+            ("bob", "PutObjectRetention", vec![A::RetentionExtended]),
+            ("carol", "PutObjectLegalHold", vec![A::LegalHoldOn]),
+            ("carol", "PutObjectLegalHold", vec![A::LegalHoldOff]),
+        ]
+    );
+    let extended = LockState { retention: longer, legal_hold: None };
+    assert_eq!((h.entries[0].before, h.entries[0].after), (LockState::default(), gov));
+    assert_eq!((h.entries[1].before, h.entries[1].after), (gov, extended));
+    let on = LockState { legal_hold: Some(LegalHold::On), ..extended };
+    assert_eq!((h.entries[2].before, h.entries[2].after), (extended, on));
+    assert_eq!(h.entries[3].after, LockState { legal_hold: Some(LegalHold::Off), ..extended });
+    // Each entry is its audit record's projection.
+    let outbox = s.audit_pending(100).await.unwrap();
+    for e in &h.entries {
+        let (_, text) = outbox.iter().find(|(id, _)| *id == e.audit_id).expect("the entry's record");
+        let r: holdfast_audit::AuditRecord = serde_json::from_str(text).unwrap();
+        assert_eq!((r.principal.as_ref(), &r.op), (e.principal.as_ref(), &e.op));
+        assert_eq!(r.lock_after, Some(holdfast_audit::LockSnapshot::from(&e.after)));
+        assert_eq!(r.time, e.time.to_iso8601());
+    }
+    // A change without an actor (no record) leaves no entry either; nor does a version
+    // written without a lock.
+    s.set_legal_hold("lh", "k", &sel, LegalHold::Off).await.unwrap();
+    assert_eq!(s.lock_history("lh", "k", &sel, LockHistoryQuery::default()).await.unwrap().entries.len(), 4);
+    let q = LockHistoryQuery::default();
+    assert!(s.lock_history("lh", "plain", &id(&plain.version_id), q).await.unwrap().entries.is_empty());
+
+    // X2: a replica is written with its source's lock; a later delivery only grows it.
+    let replica = |lock| holdfast_meta::ReplicaVersion {
+        bucket: "lh".into(),
+        key: "r".into(),
+        version_id: "0123456789abcdef0123456789abcdef".into(),
+        last_modified: now(),
+        object: Some(obj(&blob_id(), "re")),
+        tags: TagSet::new(),
+        lock,
+    };
+    let replicating = || acting("arn:aws:iam::123456789012:role/r", "ReplicateObject");
+    replicating().scope(s.put_replica(replica(gov), now())).await.unwrap();
+    replicating().scope(s.put_replica(replica(extended), now())).await.unwrap();
+    let r = s.lock_history("lh", "r", &id("0123456789abcdef0123456789abcdef"), q).await.unwrap();
+    let seen: Vec<_> = r.entries.iter().map(|e| (e.op.as_str(), e.actions.clone(), e.after)).collect();
+    assert_eq!(
+        seen,
+        [("ReplicateObject", vec![A::Written], gov), ("ReplicateObject", vec![A::RetentionExtended], extended)]
+    );
+
+    // Pages, newest first, then oldest first from a cursor.
+    let q = LockHistoryQuery { order: HistoryOrder::NewestFirst, after: None, limit: 3 };
+    let p1 = s.lock_history("lh", "k", &sel, q).await.unwrap();
+    assert_eq!(
+        p1.entries.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [h.entries[3].id, h.entries[2].id, h.entries[1].id]
+    );
+    let p2 = s.lock_history("lh", "k", &sel, LockHistoryQuery { after: p1.next, ..q }).await.unwrap();
+    assert_eq!((p2.entries.len(), p2.entries[0].id, p2.next), (1, h.entries[0].id, None));
+    let q = LockHistoryQuery { order: HistoryOrder::OldestFirst, after: Some(h.entries[1].id), limit: 1 };
+    let p = s.lock_history("lh", "k", &sel, q).await.unwrap();
+    assert_eq!((p.entries[0].id, p.next), (h.entries[2].id, Some(h.entries[2].id)));
+
+    // The history goes with its version (D3: GOVERNANCE removed with bypass).
+    assert_eq!(history_rows(&f), 6);
+    acting("root", "DeleteObject").scope(s.delete("lh", "k", &sel, Bypass::Governance, now())).await.unwrap();
+    assert_err!(s.lock_history("lh", "k", &sel, LockHistoryQuery::default()).await, MetaError::NoSuchVersion);
+    assert_eq!(history_rows(&f), 2, "the replica's two entries stay with it");
 }
 
 macro_rules! conformance {
@@ -1363,4 +1489,5 @@ conformance!(
     config_swaps,
     lock_job_batches,
     lock_job_replicate_batches,
+    lock_histories,
 );

@@ -207,12 +207,7 @@ fn report_text(reports: &[LockReport], now: UtcMillis) -> String {
         for (name, t) in [("GOVERNANCE", r.governance), ("COMPLIANCE", r.compliance), ("legal hold", r.legal_hold)] {
             let _ = writeln!(out, "  {name:<11} {:>10} versions {:>16} bytes", t.versions, t.bytes);
         }
-        let emptied = match (r.latest_retain_until, r.legal_hold.versions) {
-            (_, n) if n > 0 => format!("not while {n} versions are under legal hold"),
-            (Some(t), _) => format!("after {}", t.to_iso8601()),
-            (None, _) => "now (nothing is protected)".to_owned(),
-        };
-        let _ = writeln!(out, "  can be emptied {emptied}");
+        let _ = writeln!(out, "  can be emptied {}", r.emptiable().describe());
         if let Some(t) = r.latest_retain_until {
             let _ = writeln!(out, "  latest retain-until {}", t.to_iso8601());
         }
@@ -412,6 +407,124 @@ pub async fn quota(
             println!("{bucket}: quota {} bytes, {} bytes stored in {} versions", q.bytes, used.bytes, used.versions)
         }
         None => println!("{bucket}: no quota, {} bytes stored in {} versions", used.bytes, used.versions),
+    }
+    Ok(())
+}
+
+/// What `holdfast admin lock-history` was asked.
+pub struct HistoryArgs {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub newest_first: bool,
+    pub limit: usize,
+    pub json: bool,
+}
+
+/// `holdfast admin lock-history BUCKET KEY [--version-id V]`: the version's lock timeline
+/// (`Engine::lock_timeline`) and whether a versioned DELETE without bypass is refused now, why
+/// and until when (`Engine::explain_delete`). Reads beside a running server; changes nothing.
+pub async fn lock_history(data_dir: &Path, config: Option<PathBuf>, a: HistoryArgs) -> anyhow::Result<()> {
+    use holdfast_engine::lock_insight::TimelineEvent;
+    use holdfast_engine::model::{HistoryOrder, LockHistoryQuery};
+    let cfg = Config::load(Overrides { data_dir: Some(data_dir.to_owned()), config, ..Default::default() })?;
+    let engine = open_engine(data_dir, &cfg).await?;
+    let sel = holdfast_meta::VersionSelector::from_option(a.version_id.clone());
+    let order = if a.newest_first { HistoryOrder::NewestFirst } else { HistoryOrder::OldestFirst };
+    let q = LockHistoryQuery { order, after: None, limit: a.limit };
+    let not_found = |e: holdfast_engine::EngineError| match e {
+        holdfast_engine::EngineError::Meta(
+            m @ (holdfast_meta::MetaError::NoSuchBucket
+            | holdfast_meta::MetaError::NoSuchKey
+            | holdfast_meta::MetaError::NoSuchVersion),
+        ) => {
+            anyhow::anyhow!(
+                "{}/{}{}: {m}",
+                a.bucket,
+                a.key,
+                a.version_id.as_ref().map(|v| format!(" version {v}")).unwrap_or_default()
+            )
+        }
+        e => anyhow::Error::from(e),
+    };
+    let timeline = engine.lock_timeline(&a.bucket, &a.key, &sel, q).await.map_err(not_found)?;
+    let v = &timeline.version;
+    let by_id = holdfast_meta::VersionSelector::Id(v.version_id.clone());
+    let verdict = engine.explain_delete(&a.bucket, &a.key, &by_id, false, false).await.map_err(not_found)?;
+    let snap = |l: &holdfast_lock::LockState| holdfast_audit::LockSnapshot::from(l);
+    if a.json {
+        let events: Vec<serde_json::Value> = timeline
+            .events
+            .iter()
+            .map(|e| match e {
+                TimelineEvent::Created { time, lock, by, op } => serde_json::json!({
+                    "time": time.to_iso8601(), "event": "written", "principal": by, "op": op,
+                    "lock": snap(lock), "text": e.describe(),
+                }),
+                TimelineEvent::Change(c) => serde_json::json!({
+                    "time": c.time.to_iso8601(), "event": "change", "principal": c.principal, "op": c.op,
+                    "actions": c.actions.iter().map(|x| x.as_str()).collect::<Vec<_>>(), "bypass": c.bypass,
+                    "before": snap(&c.before), "after": snap(&c.after), "request_id": c.request_id,
+                    "audit_id": c.audit_id, "text": e.describe(),
+                }),
+            })
+            .collect();
+        let delete = match &verdict.refused {
+            None => serde_json::json!({ "allowed": true }),
+            Some(x) => serde_json::json!({
+                "allowed": false,
+                "refusal": format!("{:?}", x.refusal),
+                "rules": x.refusal.rules(),
+                "status": x.s3.status, "code": x.s3.code, "message": x.s3.message,
+                "allowed_from": x.allowed_from.map(UtcMillis::to_iso8601),
+                "bypass_allows_now": x.bypass_allows_now,
+                "hold_placed_by": verdict.hold_placed.as_ref().and_then(|h| h.principal.clone()),
+                "hold_placed_at": verdict.hold_placed.as_ref().map(|h| h.time.to_iso8601()),
+                "text": x.sentence(),
+            }),
+        };
+        let out = serde_json::json!({
+            "bucket": a.bucket, "key": a.key, "version_id": v.version_id, "is_latest": v.is_latest,
+            "delete_marker": v.is_delete_marker(), "lock": snap(&v.lock), "now": verdict.now.to_iso8601(),
+            "timeline": events, "next": timeline.next, "delete": delete,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let kind = match (v.is_delete_marker(), v.is_latest) {
+        (true, _) => "delete marker",
+        (false, true) => "current version",
+        (false, false) => "noncurrent version",
+    };
+    println!("{}/{} version {} ({kind})", a.bucket, a.key, v.version_id);
+    for e in &timeline.events {
+        println!("  {}", e.describe());
+    }
+    if let Some(next) = timeline.next {
+        println!("  ... more changes (ask with a larger --limit; next cursor {next})");
+    }
+    match &verdict.refused {
+        None => println!("delete of this version now: allowed"),
+        Some(x) => {
+            println!(
+                "delete of this version now: refused, {} {} \"{}\"\n  {}",
+                x.s3.status,
+                x.s3.code,
+                x.s3.message,
+                x.sentence()
+            );
+            if let Some(h) = &verdict.hold_placed {
+                println!(
+                    "  the hold was placed {} by {} ({})",
+                    h.time.to_iso8601(),
+                    h.principal.as_deref().unwrap_or("an unnamed principal"),
+                    h.op
+                );
+            }
+            if x.bypass_allows_now {
+                println!("  a caller allowed s3:BypassGovernanceRetention may delete it now with the bypass header");
+            }
+        }
     }
     Ok(())
 }

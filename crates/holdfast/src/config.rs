@@ -46,6 +46,44 @@ pub struct FileConfig {
     pub tls: Option<TlsFileConfig>,
     /// `[sosapi]`: Veeam's Smart Object Storage API (docs/backup-software.md).
     pub sosapi: Option<SosapiFileConfig>,
+    /// `[console]`: the web console (docs/console.md).
+    pub console: Option<ConsoleFileConfig>,
+}
+
+/// `[console]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleFileConfig {
+    /// Default: on with the embedded store, off with PostgreSQL (sessions live in one
+    /// gateway's memory; behind a load balancer turn it on where requests stick).
+    pub enabled: Option<bool>,
+    /// A session unused this long ends (default 900).
+    pub idle_secs: Option<f64>,
+    /// Sessions alive at once (default 1000).
+    pub max_sessions: Option<usize>,
+}
+
+/// `[console]` checked; `enabled` from the command line or environment wins.
+fn console_settings(
+    flag: Option<bool>,
+    file: Option<ConsoleFileConfig>,
+    meta: &MetaBackend,
+) -> anyhow::Result<holdfast_console::ConsoleSettings> {
+    let file = file.unwrap_or_default();
+    let idle = file.idle_secs.unwrap_or(900.0);
+    if !(idle.is_finite() && (0.1..=86_400.0 * 30.0).contains(&idle)) {
+        bail!("[console] idle_secs must be a number of seconds between 0.1 and 2592000");
+    }
+    let max_sessions = file.max_sessions.unwrap_or(1000);
+    if !(1..=1_000_000).contains(&max_sessions) {
+        bail!("[console] max_sessions must be between 1 and 1000000");
+    }
+    let embedded = !matches!(meta, MetaBackend::Postgres { .. });
+    Ok(holdfast_console::ConsoleSettings {
+        enabled: flag.or(file.enabled).unwrap_or(embedded),
+        idle: Duration::from_secs_f64(idle),
+        max_sessions,
+    })
 }
 
 /// `[sosapi]`. The recommendations become `system.xml`'s `SystemRecommendations` (left out
@@ -336,6 +374,8 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsSettings>,
     /// `[sosapi]`.
     pub sosapi: holdfast_api::SosapiConfig,
+    /// `[console]`.
+    pub console: holdfast_console::ConsoleSettings,
 }
 
 /// How log lines are written to stderr.
@@ -370,6 +410,8 @@ pub struct Overrides {
     pub base_domain: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `--console` / `HOLDFAST_CONSOLE`.
+    pub console: Option<bool>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -538,6 +580,7 @@ impl Config {
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
         }
+        let console = console_settings(o.console, file.console, &meta)?;
         Ok(Self {
             listen,
             data_dir: o.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -566,6 +609,7 @@ impl Config {
             inventory_day_ms: (inventory_day * 1000.0).round() as i64,
             inventory_rows_per_file,
             sosapi: sosapi_settings(file.sosapi)?,
+            console,
             anchor: crate::anchor::AnchorSettings::from_file(file.audit.unwrap_or_default())?,
             metrics_access,
             lock_gauges_refresh: Duration::from_secs_f64(lock_refresh),

@@ -88,6 +88,10 @@ struct ServeArgs {
     /// PEM private key of the certificate [default: none].
     #[arg(long, env = "HOLDFAST_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Serve the web console under /_holdfast/console/ (true/false) [default: on with the
+    /// embedded store, off with PostgreSQL].
+    #[arg(long, env = "HOLDFAST_CONSOLE")]
+    console: Option<bool>,
 }
 
 /// Where a server's data and settings are: the same defaults for `serve` and `admin`.
@@ -123,6 +127,7 @@ impl ServeArgs {
             base_domain: self.base_domain,
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
+            console: self.console,
         }
     }
 }
@@ -174,6 +179,28 @@ enum AdminCommand {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// One version's lock timeline: when it was written and with what lock, then every lock
+    /// change (retention set, extended, shortened, removed; legal hold placed, lifted), by whom,
+    /// from the history kept with the audit trail; and whether a delete is refused now, why, and
+    /// until when.
+    LockHistory {
+        bucket: String,
+        key: String,
+        /// The version (default: the current one).
+        #[arg(long)]
+        version_id: Option<String>,
+        /// Newest change first.
+        #[arg(long)]
+        newest_first: bool,
+        /// At most this many changes (1..=1000).
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        place: PlaceArgs,
+        /// The same as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Per bucket: versions and bytes under GOVERNANCE, COMPLIANCE and legal hold, the latest
     /// retain-until date, and retention ending by month.
@@ -346,6 +373,7 @@ fn parse() -> Cli {
         Command::Admin {
             command:
                 AdminCommand::Report { place, .. }
+                | AdminCommand::LockHistory { place, .. }
                 | AdminCommand::RotateRoot { place }
                 | AdminCommand::Backup { place, .. }
                 | AdminCommand::Restore { place, .. }
@@ -399,6 +427,12 @@ fn main() -> std::process::ExitCode {
         Command::Admin { command: AdminCommand::Report { bucket, place, json } } => place
             .resolve()
             .and_then(|(data_dir, config)| runtime()?.block_on(admin::report(&data_dir, config, bucket, json))),
+        Command::Admin {
+            command: AdminCommand::LockHistory { bucket, key, version_id, newest_first, limit, place, json },
+        } => place.resolve().and_then(|(data_dir, config)| {
+            let q = admin::HistoryArgs { bucket, key, version_id, newest_first, limit, json };
+            runtime()?.block_on(admin::lock_history(&data_dir, config, q))
+        }),
         Command::Admin { command: AdminCommand::RotateRoot { place } } => {
             place.resolve().and_then(|(data_dir, _)| credentials::rotate_root(&data_dir))
         }

@@ -201,7 +201,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let connections = bound_connections(&config, claimed.nofile);
     let store = open_store(&config, claimed.shared_grace).await?;
     let evidence = start_evidence(&config, &store, claimed.shared_grace.is_some()).await?;
-    let edge = build_edge(&config, &store, &evidence, root, exporter)?;
+    let (edge, dir) = build_edge(&config, &store, &evidence, root, exporter)?;
+    let console = build_console(&config, &store, &evidence, &edge, dir);
 
     let addr = claimed.listener.local_addr()?;
     if let Some(a) = &evidence.anchorer {
@@ -217,7 +218,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("holdfast listening on {scheme}://{addr} (data dir {})", config.data_dir.display());
     tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "ready");
 
-    let graceful = accept_until_shutdown(claimed.listener, tls, Arc::clone(&edge), connections, shutdown).await;
+    let graceful =
+        accept_until_shutdown(claimed.listener, tls, Arc::clone(&edge), console, connections, shutdown).await;
     edge.set_ready(false);
     tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {
@@ -386,7 +388,7 @@ fn build_edge(
     evidence: &Evidence,
     root: credentials::Root,
     exporter: metrics_exporter_prometheus::PrometheusHandle,
-) -> anyhow::Result<Arc<Edge>> {
+) -> anyhow::Result<(Arc<Edge>, Arc<Directory>)> {
     // The account's ids derive from its first root key: a rotated root keeps the account.
     let owner_id = canonical_id(&root.account_key);
     let api = ApiConfig {
@@ -424,7 +426,33 @@ fn build_edge(
         body_idle: config.connections.body_idle,
         metrics: Arc::new(metrics),
     };
-    Ok(Arc::new(Edge::new(Gateway::new(Arc::clone(&store.engine), Arc::new(dir), api), settings)))
+    let dir = Arc::new(dir);
+    Ok((Arc::new(Edge::new(Gateway::new(Arc::clone(&store.engine), Arc::clone(&dir), api), settings)), dir))
+}
+
+/// The web console beside the edge (docs/console.md), when `[console] enabled`.
+fn build_console(
+    config: &Config,
+    store: &Store,
+    evidence: &Evidence,
+    edge: &Arc<Edge>,
+    dir: Arc<Directory>,
+) -> Option<Arc<holdfast_console::Console>> {
+    if !config.console.enabled {
+        return None;
+    }
+    let anchors = config.anchor.as_ref().filter(|a| a.remote.is_none()).map(|a| (a.bucket.clone(), a.prefix.clone()));
+    let backends = holdfast_console::Backends {
+        edge: Arc::clone(edge),
+        dir,
+        engine: Arc::clone(&store.engine),
+        audit: Some(Arc::clone(&evidence.audit)),
+        region: config.region.clone(),
+        base_domain: config.base_domain.clone(),
+        tls: config.tls.is_some(),
+        anchors,
+    };
+    Some(Arc::new(holdfast_console::Console::new(config.console.clone(), backends)))
 }
 
 /// Stage 5: accepts connections under the cap until `shutdown` (SIGTERM/SIGINT, its handlers
@@ -434,6 +462,7 @@ async fn accept_until_shutdown(
     listener: TcpListener,
     tls: Option<Arc<crate::tls::Tls>>,
     edge: Arc<Edge>,
+    console: Option<Arc<holdfast_console::Console>>,
     connections: Arc<Connections>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> hyper_util::server::graceful::GracefulShutdown {
@@ -456,6 +485,7 @@ async fn accept_until_shutdown(
                 // Small responses must not wait for Nagle (design.md: a peer answered 44 ms late).
                 let _ = stream.set_nodelay(true);
                 let edge = Arc::clone(&edge);
+                let console = console.clone();
                 let watcher = graceful.watcher();
                 let connections = Arc::clone(&connections);
                 let tls = tls.clone();
@@ -464,7 +494,7 @@ async fn accept_until_shutdown(
                     connections.supervise(admission, async move {
                         let Some(tls) = tls else {
                             let io = ActivityIo::new(stream, Arc::clone(&conn));
-                            return serve_http(io, edge, conn, peer, watcher).await;
+                            return serve_http(io, edge, console, conn, peer, watcher).await;
                         };
                         match crate::tls::first_bytes(&stream).await {
                             crate::tls::FirstBytes::Closed => {}
@@ -473,7 +503,7 @@ async fn accept_until_shutdown(
                             // request head: its bytes count as activity on the connection.
                             crate::tls::FirstBytes::Tls => {
                                 match tls.acceptor.accept(ActivityIo::new(stream, Arc::clone(&conn))).await {
-                                    Ok(io) => serve_http(io, edge, conn, peer, watcher).await,
+                                    Ok(io) => serve_http(io, edge, console, conn, peer, watcher).await,
                                     Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                 }
                             }
@@ -492,6 +522,7 @@ async fn accept_until_shutdown(
 async fn serve_http<I>(
     io: I,
     edge: Arc<Edge>,
+    console: Option<Arc<holdfast_console::Console>>,
     conn: Arc<crate::connections::Conn>,
     peer: std::net::SocketAddr,
     watcher: hyper_util::server::graceful::Watcher,
@@ -500,9 +531,13 @@ async fn serve_http<I>(
 {
     let service = hyper::service::service_fn(move |req| {
         let edge = Arc::clone(&edge);
+        let console = console.clone();
         let in_flight = conn.request();
         async move {
-            let resp = edge.handle(req, peer).await;
+            let resp = match console {
+                Some(console) if console.claims(&req) => console_call(&console, req, peer).await,
+                _ => edge.handle(req, peer).await,
+            };
             drop(in_flight);
             Ok::<_, std::convert::Infallible>(resp)
         }
@@ -521,6 +556,25 @@ async fn serve_http<I>(
     if let Err(e) = connection.await {
         tracing::debug!(error = %e, "connection ended with an error");
     }
+}
+
+/// A console request: its form body read whole (bounded), the answer as the edge's body type.
+async fn console_call(
+    console: &holdfast_console::Console,
+    req: http::Request<hyper::body::Incoming>,
+    peer: std::net::SocketAddr,
+) -> http::Response<holdfast_api::edge::EdgeBody> {
+    use http_body_util::BodyExt as _;
+    let (parts, body) = req.into_parts();
+    let resp = match http_body_util::Limited::new(body, holdfast_console::MAX_FORM).collect().await {
+        Ok(b) => console.handle(parts, b.to_bytes(), peer).await,
+        Err(_) => {
+            let mut r = http::Response::new(bytes::Bytes::from_static(b"request body too large or incomplete\n"));
+            *r.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+            r
+        }
+    };
+    resp.map(holdfast_api::edge::EdgeBody::full)
 }
 
 /// Plain HTTP sent to the HTTPS port gets a 400 that says so, then the connection closes.

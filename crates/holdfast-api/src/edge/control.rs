@@ -21,7 +21,6 @@ use holdfast_identity::sigv4::{self, SigError};
 use holdfast_identity::{Directory, Principal};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use quick_xml::events::Event;
 use s3s::Body;
 use std::sync::Arc;
@@ -32,7 +31,7 @@ pub const JOBS_PATH: &str = "/v20180820/jobs";
 const MAX_BODY: usize = 256 << 10;
 
 /// Whether the request is an S3 Control job call.
-pub fn is_control(req: &Request<Incoming>) -> bool {
+pub fn is_control<B>(req: &Request<B>) -> bool {
     let path = req.uri().path();
     (path == JOBS_PATH || path.starts_with("/v20180820/jobs/")) && req.headers().contains_key("x-amz-account-id")
 }
@@ -128,9 +127,9 @@ impl Control {
     }
 
     /// Answers one job call; returns the operation's name for metrics and the audit trail.
-    pub async fn handle(
+    pub async fn handle<B: super::InBody>(
         &self,
-        req: Request<Incoming>,
+        req: Request<B>,
         request_id: &str,
         facts: &AuditSlot,
     ) -> (Response<Body>, &'static str) {
@@ -141,9 +140,9 @@ impl Control {
         }
     }
 
-    async fn answer(
+    async fn answer<B: super::InBody>(
         &self,
-        req: Request<Incoming>,
+        req: Request<B>,
         op: &'static str,
         facts: &AuditSlot,
     ) -> Result<Response<Body>, ControlError> {

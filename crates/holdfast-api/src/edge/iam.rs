@@ -8,14 +8,13 @@ use holdfast_identity::sigv4::{self, SigError};
 use holdfast_identity::{Directory, Principal};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use s3s::Body;
 
 /// IAM request bodies are small forms; a policy document is at most a few KiB.
 const MAX_IAM_BODY: usize = 64 << 10;
 
 /// Whether the request is signed for the IAM service.
-pub fn is_iam(req: &Request<Incoming>) -> bool {
+pub fn is_iam<B>(req: &Request<B>) -> bool {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -32,9 +31,9 @@ fn to_http(r: IamResponse) -> Response<Body> {
 
 /// Answers one IAM request; also returns its `Action` once the signature is verified, and
 /// names the caller in `facts` for the audit trail.
-pub async fn handle(
+pub async fn handle<B: super::InBody>(
     dir: &Directory,
-    req: Request<Incoming>,
+    req: Request<B>,
     request_id: &str,
     facts: &AuditSlot,
 ) -> (Response<Body>, Option<String>) {

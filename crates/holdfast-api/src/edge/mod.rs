@@ -23,7 +23,6 @@ use guards::ChunkGuard;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use s3s::Body;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -62,8 +61,36 @@ pub trait MetricsPage: Send + Sync {
     fn render(&self, headers: &http::HeaderMap) -> Option<String>;
 }
 
+/// A request body the edge reads: a connection's (`hyper::body::Incoming`) or one built in
+/// process (the console's calls, signed as the signed-in principal).
+pub trait InBody:
+    http_body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + Sync + Unpin + 'static
+{
+}
+
+impl<T> InBody for T where
+    T: http_body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + Sync
+        + Unpin
+        + 'static
+{
+}
+
 /// The body of every answer of the edge.
 pub struct EdgeBody(Body);
+
+impl EdgeBody {
+    /// A whole body of bytes (the console's pages, served beside the edge).
+    pub fn full(bytes: Bytes) -> Self {
+        Self(Body::from(bytes))
+    }
+
+    /// The whole body, read to its end (the console reads the answers of its calls).
+    pub async fn collect_bytes(self) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.0.collect().await?.to_bytes())
+    }
+}
 
 impl http_body::Body for EdgeBody {
     type Data = Bytes;
@@ -228,11 +255,11 @@ impl Edge {
     }
 
     /// Answers one request of a connection from `peer`.
-    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<EdgeBody> {
+    pub async fn handle<B: InBody>(&self, req: Request<B>, peer: SocketAddr) -> Response<EdgeBody> {
         self.answer(req, peer).await.map(EdgeBody)
     }
 
-    async fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn answer<B: InBody>(&self, req: Request<B>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let request_id = self.request_id();
         let method = req.method().clone();
@@ -393,9 +420,9 @@ impl Edge {
         r
     }
 
-    async fn s3_call(
+    async fn s3_call<B: InBody>(
         &self,
-        req: Request<Incoming>,
+        req: Request<B>,
         slot: OpSlot,
         facts: AuditSlot,
         peer: SocketAddr,

@@ -20,10 +20,16 @@ pub(crate) async fn insert(
     actor: &holdfast_audit::Actor,
     facts: holdfast_audit::ChangeFacts,
 ) -> Result<i64, Fail> {
-    let text = crate::trail::record_text(actor, facts, holdfast_lock::UtcMillis::now_system());
-    let row =
-        tx.query_one("INSERT INTO audit_outbox (chain, record) VALUES ($1, $2) RETURNING id", &[&chain, &text]).await?;
-    Ok(row.try_get(0)?)
+    let recorded = crate::trail::record(actor, facts, holdfast_lock::UtcMillis::now_system());
+    let row = tx
+        .query_one("INSERT INTO audit_outbox (chain, record) VALUES ($1, $2) RETURNING id", &[&chain, &recorded.text])
+        .await?;
+    let id = row.try_get(0)?;
+    // A lock change's history entry, derived from the same record, in the same transaction.
+    if let Some(entry) = &recorded.lock {
+        super::lock_history::insert(tx, entry, id).await?;
+    }
+    Ok(id)
 }
 
 pub(super) async fn append(tx: &Tx<'_>, chain: &str, records: &[String]) -> Result<Vec<i64>, Fail> {

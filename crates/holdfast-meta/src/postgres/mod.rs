@@ -27,6 +27,7 @@ mod guards;
 mod identity;
 mod lease;
 mod listing;
+mod lock_history;
 mod lock_jobs;
 mod multipart;
 mod objects;
@@ -662,6 +663,16 @@ impl crate::MetaStore for PgMeta {
 
     async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>> {
         read!(self, |tx| report::lock_report(&tx, bucket, now).await?)
+    }
+
+    async fn lock_history(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        q: crate::LockHistoryQuery,
+    ) -> MetaResult<crate::LockHistory> {
+        read!(self, |tx| lock_history::read(&tx, bucket, key, sel, q).await?)
     }
 
     async fn bucket_usage(&self, bucket: &str) -> MetaResult<crate::Tally> {

@@ -79,14 +79,24 @@ async fn check_conditions(tx: &Tx<'_>, bucket: &str, key: &str, cond: &WriteCond
 /// Removes one version or marker after the lock rules allowed it: its blobs go to the
 /// collection queue in this same transaction, and the key's latest pointer moves back.
 pub(super) async fn remove_version(tx: &Tx<'_>, rec: &VersionRecord, now: UtcMillis) -> Result<(), Fail> {
+    remove_row(tx, rec, now).await?;
+    refresh_latest(tx, &rec.bucket, &rec.key).await
+}
+
+/// [`remove_version`] without moving `latest`: for a null version that a new version of the
+/// same transaction replaces. The `latest` row is the key's lock: deleting it (the null
+/// version was the only one) would let a writer waiting on it find no row and start over,
+/// again and again under concurrent overwrites.
+async fn remove_row(tx: &Tx<'_>, rec: &VersionRecord, now: UtcMillis) -> Result<(), Fail> {
     execute(tx, "DELETE FROM versions WHERE seq = $1", &[&rec.seq]).await?;
+    super::lock_history::remove(tx, rec.seq).await?;
     super::replication::forget(tx, rec).await?;
     if let Some(obj) = &rec.object {
         for seg in &obj.segments {
             queue_blob(tx, &seg.blob, now).await?;
         }
     }
-    refresh_latest(tx, &rec.bucket, &rec.key).await
+    Ok(())
 }
 
 pub(super) async fn queue_blob(tx: &Tx<'_>, blob: &str, now: UtcMillis) -> Result<(), Fail> {
@@ -163,7 +173,8 @@ pub(super) async fn insert_at(
         && let Some(old) = version_by_id(tx, bucket, key, "null", false).await?
     {
         delete::replace_null(&old, now)?;
-        remove_version(tx, &old, now).await?;
+        // The insert below points `latest` at the new version (the key is held).
+        remove_row(tx, &old, now).await?;
     }
     if let Some(obj) = object {
         buckets::check_quota(tx, bucket, obj.size).await?;
@@ -172,7 +183,7 @@ pub(super) async fn insert_at(
     let data = object.map(serde_json::to_string).transpose()?;
     let size = object.map_or(0, |o| i64::try_from(o.size).unwrap_or(i64::MAX));
     let etag = object.map_or("", |o| o.etag.as_str());
-    let row = query_one(
+    let inserted = query_one(
         tx,
         "INSERT INTO versions (bucket, key, version_id, delete_marker, last_modified_ms, size, etag, data,
                                lock_mode, lock_until_ms, legal_hold)
@@ -191,7 +202,15 @@ pub(super) async fn insert_at(
             &hold,
         ],
     )
-    .await?;
+    .await;
+    let row = match inserted {
+        // Two first writes of a key raced (neither held a `latest` row) and both wrote the
+        // null version: the loser runs again, and then holds the key.
+        Err(Fail::Db(e)) if held.is_none() && e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            return Err(Fail::Retry);
+        }
+        other => other?,
+    };
     let seq: i64 = row.try_get(0)?;
     let claimed = if held.is_some() {
         // Held (or removed above by this transaction): nobody else can have changed it.
@@ -223,7 +242,7 @@ pub(super) async fn insert_at(
     crate::trail::note_version(bucket, key, version_id);
     if *lock != LockState::default() {
         // The protection a version is written with is vouched for by its record.
-        crate::trail::note_lock(&LockState::default(), lock);
+        crate::trail::note_lock_written(lock);
     }
     let rec = VersionRecord {
         seq,

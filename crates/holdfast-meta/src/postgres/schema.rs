@@ -17,13 +17,9 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     super::replication::V6,
     super::replication::V7,
     super::lock_jobs::V8,
-    V9_RESERVED,
+    super::lock_history::V9,
     super::listing::V10,
 ];
-
-/// Version 9 belongs to another change of issue #17 that lands beside this one; until the
-/// two meet on main this slot holds no statement. FIXME(#17 merge): replace with that V9.
-const V9_RESERVED: &str = "";
 
 /// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).
 pub(super) fn guard_sql() -> &'static str {

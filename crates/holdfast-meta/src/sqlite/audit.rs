@@ -16,6 +16,21 @@ pub(super) fn insert(conn: &Connection, record: &str) -> MetaResult<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// The audit record of a change made by `actor` and, when it changed a version's lock, the
+/// version's history entry: both in the caller's transaction, with the change.
+pub(super) fn insert_change(
+    conn: &Connection,
+    actor: &holdfast_audit::Actor,
+    facts: holdfast_audit::ChangeFacts,
+) -> MetaResult<i64> {
+    let recorded = crate::trail::record(actor, facts, holdfast_lock::UtcMillis::now_system());
+    let id = insert(conn, &recorded.text)?;
+    if let Some(entry) = &recorded.lock {
+        super::lock_history::insert(conn, entry, id)?;
+    }
+    Ok(id)
+}
+
 pub(super) fn append(conn: &Connection, records: &[String]) -> MetaResult<Vec<i64>> {
     records.iter().map(|r| insert(conn, r)).collect()
 }

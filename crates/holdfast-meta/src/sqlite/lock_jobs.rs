@@ -190,8 +190,7 @@ pub(super) fn run_batch(conn: &Connection, batch: &LockJobBatch) -> MetaResult<O
                 });
                 match out {
                     Ok(()) => {
-                        let text = crate::trail::record_text(&t.actor, facts, UtcMillis::now_system());
-                        audit::insert(conn, &text)?;
+                        audit::insert_change(conn, &t.actor, facts)?;
                         conn.execute_batch("RELEASE task")?;
                         TaskResult::success()
                     }

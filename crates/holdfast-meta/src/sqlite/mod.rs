@@ -14,9 +14,11 @@ mod gc;
 mod guards;
 mod identity;
 mod listing;
+mod lock_history;
 mod lock_jobs;
 mod multipart;
 mod objects;
+mod read_cache;
 mod replication;
 mod report;
 mod rows;
@@ -97,6 +99,8 @@ pub struct SqliteMeta {
     jobs: mpsc::Sender<Job>,
     readers: Arc<ReadPool>,
     cache: SharedCache,
+    /// Latest versions of hot keys (see `read_cache`): kept coherent by the writer.
+    latest: Arc<read_cache::ReadCache>,
 }
 
 struct ReadPool {
@@ -163,6 +167,7 @@ impl SqliteMeta {
         conn.execute_batch(replication::SCHEMA)?;
         conn.execute_batch(replication::SCHEMA_REMOTE_VERSIONS)?;
         conn.execute_batch(lock_jobs::SCHEMA)?;
+        conn.execute_batch(lock_history::SCHEMA)?;
         replication::note_existing(&conn)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -188,15 +193,17 @@ impl SqliteMeta {
             }
             Some(_) => {}
         }
+        read_cache::install(&conn)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let cache = SharedCache::default();
-        let writer_cache = Arc::clone(&cache);
+        let latest = Arc::new(read_cache::ReadCache::default());
+        let caches = Caches { buckets: Arc::clone(&cache), latest: Arc::clone(&latest) };
         std::thread::Builder::new()
             .name("holdfast-meta-writer".into())
-            .spawn(move || writer_loop(&conn, &rx, observer.as_ref(), &writer_cache))
+            .spawn(move || writer_loop(&conn, &rx, observer.as_ref(), &caches))
             .map_err(|e| MetaError::Internal(format!("cannot start writer thread: {e}")))?;
         let readers = Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
-        Ok(Self { jobs: tx, readers, cache })
+        Ok(Self { jobs: tx, readers, cache, latest })
     }
 
     /// Reads an existing database without changing anything (no schema, no guard check, no
@@ -206,7 +213,7 @@ impl SqliteMeta {
         open_reader(path)?;
         let (tx, _) = mpsc::channel::<Job>();
         let readers = Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::new(Vec::new()) });
-        Ok(Self { jobs: tx, readers, cache: SharedCache::default() })
+        Ok(Self { jobs: tx, readers, cache: SharedCache::default(), latest: Arc::default() })
     }
 
     /// Runs `f` in the next write batch and returns its result once the batch is durable.
@@ -282,13 +289,10 @@ impl SqliteMeta {
             let (result, facts) = crate::trail::collect_sync(|| f(conn));
             let mut record_id = None;
             let result = match (result, &actor) {
-                (Ok(value), Some(cell)) => {
-                    let text = crate::trail::record_text(&cell.actor(), facts, UtcMillis::now_system());
-                    audit::insert(conn, &text).map(|id| {
-                        record_id = Some(id);
-                        value
-                    })
-                }
+                (Ok(value), Some(cell)) => audit::insert_change(conn, &cell.actor(), facts).map(|id| {
+                    record_id = Some(id);
+                    value
+                }),
                 (result, _) => result,
             };
             let ok = result.is_ok();
@@ -312,6 +316,24 @@ impl SqliteMeta {
         done_rx.await.map_err(|_| MetaError::Internal("metadata writer dropped a job".into()))?
     }
 
+    /// The latest version of a key with its tags and replication status: from the read
+    /// cache when it holds the key (no thread hop), else read on the pool and cached.
+    async fn latest_for_read(&self, bucket: &str, key: &str) -> MetaResult<(VersionRecord, TagSet)> {
+        let found = match self.latest.get(bucket, key) {
+            Ok(hit) => hit,
+            Err(generation) => {
+                let (b, k) = (bucket.to_owned(), key.to_owned());
+                let value = self.read(move |c| read_cache::load(c, &b, &k)).await?;
+                self.latest.fill(bucket, key, generation, &value);
+                value
+            }
+        };
+        match found {
+            read_cache::Latest::Version(v) => Ok(*v),
+            read_cache::Latest::NoSuchKey => Err(MetaError::NoSuchKey),
+        }
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
@@ -323,7 +345,13 @@ impl SqliteMeta {
     }
 }
 
-fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, observer: Option<&CommitObserver>, cache: &SharedCache) {
+/// What the writer keeps coherent with its commits.
+struct Caches {
+    buckets: SharedCache,
+    latest: Arc<read_cache::ReadCache>,
+}
+
+fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, observer: Option<&CommitObserver>, caches: &Caches) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -337,11 +365,14 @@ fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, observer: Option<&Co
         // observer, a reply) drops the batch's replies: its callers get an error.
         let batch = std::panic::AssertUnwindSafe(batch);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_batch(conn, batch.0, observer, cache);
+            commit_batch(conn, batch.0, observer, caches);
         }));
         if run.is_err() {
             tracing::error!("metadata write batch panicked; rolled back");
             end_transaction(conn);
+            // The panic may have come after COMMIT: nothing cached may outlive it.
+            caches.latest.clear();
+            read_cache::take(conn);
         }
     }
 }
@@ -349,10 +380,12 @@ fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, observer: Option<&Co
 /// Runs one batch in one transaction, commits it, and only then answers its callers. Any
 /// failure (BEGIN, a transaction SQLite rolled back on its own, the observer, COMMIT)
 /// fails the whole batch and leaves no transaction open: the next batch starts clean.
-fn commit_batch(conn: &Connection, batch: Vec<Job>, observer: Option<&CommitObserver>, cache: &SharedCache) {
+fn commit_batch(conn: &Connection, batch: Vec<Job>, observer: Option<&CommitObserver>, caches: &Caches) {
     let jobs = batch.len();
     let touches_buckets = batch.iter().any(|j| j.touches_buckets);
     let (replies, ran) = run_batch(conn, batch);
+    // Inside the transaction: the keys its jobs changed, as the triggers noted them.
+    let touched = read_cache::take(conn);
     let committed = ran
         .and_then(|()| observer.map_or(Ok(()), |o| o(CommitStage::BeforeCommit { jobs }, conn)))
         .and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
@@ -364,10 +397,12 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>, observer: Option<&CommitObse
     }
     if touches_buckets {
         // Before any answer: whoever sees the change acknowledged reads it fresh.
-        let mut c = cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut c = caches.buckets.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         c.generation += 1;
         c.entries.clear();
     }
+    // Likewise (after COMMIT, so that no read of the old state can be cached after this).
+    caches.latest.invalidate(&touched);
     // Only now, after the commit (and its fsync) returned, is any caller answered.
     for reply in replies {
         reply(committed.clone());
@@ -499,6 +534,11 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
+        if *sel == VersionSelector::Latest {
+            let mut rec = self.latest_for_read(bucket, key).await?.0;
+            rec.replication = None;
+            return Ok(rec);
+        }
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
         self.read(move |c| objects::resolve_content(c, &bucket, &key, &sel)).await
     }
@@ -510,6 +550,11 @@ impl crate::MetaStore for SqliteMeta {
         sel: &VersionSelector,
         with_tags: bool,
     ) -> MetaResult<(VersionRecord, Option<TagSet>)> {
+        if *sel == VersionSelector::Latest {
+            let (rec, tags) = self.latest_for_read(bucket, key).await?;
+            let tags = (with_tags && !rec.is_delete_marker()).then_some(tags);
+            return Ok((rec, tags));
+        }
         let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
         self.read(move |c| {
             let mut rec = objects::resolve_content(c, &bucket, &key, &sel)?;
@@ -753,6 +798,17 @@ impl crate::MetaStore for SqliteMeta {
     async fn lock_report(&self, bucket: Option<&str>, now: UtcMillis) -> MetaResult<Vec<LockReport>> {
         let bucket = bucket.map(str::to_owned);
         self.read(move |c| report::lock_report(c, bucket.as_deref(), now)).await
+    }
+
+    async fn lock_history(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        q: crate::LockHistoryQuery,
+    ) -> MetaResult<crate::LockHistory> {
+        let (bucket, key, sel) = (bucket.to_owned(), key.to_owned(), sel.clone());
+        self.read(move |c| lock_history::read(c, &bucket, &key, &sel, q)).await
     }
 
     async fn bucket_usage(&self, bucket: &str) -> MetaResult<crate::Tally> {

@@ -74,6 +74,7 @@ pub(super) fn remove_version(conn: &Connection, rec: &VersionRecord, now: UtcMil
     // Inline bytes go with their version, in the same transaction (no collection needed:
     // a read that resolved the version before holds the bytes already).
     conn.prepare_cached("DELETE FROM inline_data WHERE seq = ?1")?.execute([rec.seq]).map_err(worm_guard)?;
+    super::lock_history::remove(conn, rec.seq)?;
     super::replication::forget(conn, rec)?;
     if let Some(obj) = &rec.object {
         for seg in &obj.segments {
@@ -185,7 +186,7 @@ pub(super) fn insert_at(
     crate::trail::note_version(bucket, key, version_id);
     if *lock != LockState::default() {
         // The protection a version is written with is vouched for by its record.
-        crate::trail::note_lock(&LockState::default(), lock);
+        crate::trail::note_lock_written(lock);
     }
     let rec = VersionRecord {
         seq,

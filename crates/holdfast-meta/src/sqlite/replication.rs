@@ -296,7 +296,7 @@ pub(super) fn settle(conn: &Connection, outcomes: &[(QueuedReplication, Replicat
 /// rules that name it) and the audit record, in the settle's transaction.
 fn record_transition(conn: &Connection, q: &QueuedReplication, status: ReplicationStatus) -> MetaResult<()> {
     let (actor, facts) = crate::replication::transition_record(q, status);
-    super::audit::insert(conn, &crate::trail::record_text(&actor, facts, UtcMillis::now_system()))?;
+    super::audit::insert_change(conn, &actor, facts)?;
     // The version is read only for a bucket with notification rules.
     let notifies = events::config_doc(conn, &q.bucket, BucketConfigKind::Notification)?.is_some();
     if notifies && let Some(mut rec) = version_by_id(conn, &q.bucket, &q.key, &q.version_id)? {

@@ -10,7 +10,9 @@
 /// tampering, not an old schema.
 /// 5: bucket replication (`replication_queue`, `replication_status`, in `replication.rs`).
 /// An older build would write versions without queueing their replication.
-pub const SCHEMA_VERSION: i64 = 5;
+/// 6: versions' lock histories (`lock_history`, in `lock_history.rs`), written with each lock
+/// change's audit record. An older build would change locks without recording their history.
+pub const SCHEMA_VERSION: i64 = 6;
 
 pub const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);

@@ -247,6 +247,16 @@ impl MetaStore for Counted {
         self.inner.lock_report(bucket, now).await
     }
 
+    async fn lock_history(
+        &self,
+        bucket: &str,
+        key: &str,
+        sel: &VersionSelector,
+        q: LockHistoryQuery,
+    ) -> MetaResult<LockHistory> {
+        self.inner.lock_history(bucket, key, sel, q).await
+    }
+
     async fn bucket_usage(&self, bucket: &str) -> MetaResult<holdfast_meta::Tally> {
         self.inner.bucket_usage(bucket).await
     }

@@ -30,10 +30,11 @@
 //!   that server with the same root keys, exports them and writes the two bodies it makes.
 //! - tls.md's two `sh` blocks: an installation's files under /etc/holdfast and a real host
 //!   (`s3.example.com`); its "Try it on one machine" transcript runs the same commands locally.
-//! - operations.md (9 blocks): `audit verify`, `report`, `backup` / `restore` transcripts show an
+//! - operations.md (10 blocks): `audit verify`, `report`, `backup` / `restore`, `lock-history` transcripts show an
 //!   installation's figures under /var/lib/holdfast, a trail damaged on purpose, a store tampered
 //!   with through sqlite3, anchors written over minutes (each is a test of its own:
-//!   evidence_audit.rs, evidence_report.rs, tamper.rs, evidence_anchor.rs, admin_backup.rs, and
+//!   evidence_audit.rs, evidence_report.rs, tamper.rs, evidence_anchor.rs, admin_backup.rs,
+//!   lock_history.rs, and
 //!   getting-started.md replays `report`, `audit verify`, `backup`, `restore` and the copy's
 //!   `verify`); `cargo install` (a release build for
 //!   minutes), systemd (no running systemd in CI, no root to add a user) and podman/docker (no

@@ -1,0 +1,296 @@
+//! The latest version of hot keys, kept in memory so that a HEAD or a small GET of a key
+//! read before is answered without a trip to the blocking pool.
+//!
+//! Coherence: one process owns the embedded store and every change goes through the single
+//! writer connection. Temporary triggers on that connection (`TOUCH_TRIGGERS`) note every
+//! key whose version rows, current version, tags, inline bytes or replication status a job
+//! changes, and every bucket row changed; the writer takes that list inside the batch's
+//! transaction and invalidates those keys after `COMMIT` and before it answers any caller.
+//! A filler reads the key's shard generation before its read and inserts only if no
+//! invalidation of that shard came in between, so a read that raced with a commit is never
+//! cached. Hence a cached entry is never older than a change acknowledged to any client.
+//! The triggers catch every write path (PUT, copy, multipart, delete, lifecycle, lock and
+//! legal-hold changes, lock jobs, tags, replication) without each having to remember.
+
+use crate::model::VersionRecord;
+use crate::{MetaError, MetaResult, TagSet};
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+
+/// Independent locks; a hit holds one for a hash lookup and a clone.
+const SHARDS: usize = 32;
+/// Bounds of the whole cache (split evenly across shards): small enough that it does not
+/// keep an idle server's memory up, large enough for a backup tool's working set of HEADs.
+pub(super) const MAX_ENTRIES: usize = 32 * 1024;
+pub(super) const MAX_BYTES: usize = 16 << 20;
+/// An entry larger than this (a large inline object) is never cached.
+const MAX_ENTRY_BYTES: usize = 256 << 10;
+/// Fixed cost counted per entry beyond its key and inline bytes (the record's strings,
+/// headers and map overhead, roughly).
+const ENTRY_OVERHEAD: usize = 512;
+
+/// What a read of `(bucket, key, latest)` found: the version with its tags and replication
+/// status, or no such key in an existing bucket.
+#[derive(Clone)]
+pub(super) enum Latest {
+    Version(Box<(VersionRecord, TagSet)>),
+    NoSuchKey,
+}
+
+struct Entry {
+    value: Latest,
+    cost: usize,
+}
+
+#[derive(Default)]
+struct Shard {
+    generation: u64,
+    bytes: usize,
+    map: HashMap<String, Entry>,
+}
+
+pub(super) struct ReadCache {
+    shards: Vec<Mutex<Shard>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), hasher: Default::default() }
+    }
+}
+
+/// One string per key: bucket names cannot hold '/', so the split is unambiguous.
+fn cache_key(bucket: &str, key: &str) -> String {
+    let mut s = String::with_capacity(bucket.len() + 1 + key.len());
+    s.push_str(bucket);
+    s.push('/');
+    s.push_str(key);
+    s
+}
+
+impl ReadCache {
+    fn shard(&self, k: &str) -> &Mutex<Shard> {
+        &self.shards[self.hasher.hash_one(k) as usize % SHARDS]
+    }
+
+    fn lock(m: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached latest of a key, or the generation a filler must present to [`Self::fill`].
+    pub(super) fn get(&self, bucket: &str, key: &str) -> Result<Latest, u64> {
+        let k = cache_key(bucket, key);
+        let shard = Self::lock(self.shard(&k));
+        match shard.map.get(&k) {
+            Some(e) => Ok(e.value.clone()),
+            None => Err(shard.generation),
+        }
+    }
+
+    /// Caches what a read found, unless its shard was invalidated since `generation`.
+    pub(super) fn fill(&self, bucket: &str, key: &str, generation: u64, value: &Latest) {
+        let k = cache_key(bucket, key);
+        let inline = match value {
+            Latest::Version(v) => v.0.object.as_ref().and_then(|o| o.inline.as_ref()).map_or(0, bytes::Bytes::len),
+            Latest::NoSuchKey => 0,
+        };
+        let cost = ENTRY_OVERHEAD + k.len() * 2 + inline;
+        if cost > MAX_ENTRY_BYTES {
+            return;
+        }
+        let (max_entries, max_bytes) = (MAX_ENTRIES / SHARDS, MAX_BYTES / SHARDS);
+        let mut shard = Self::lock(self.shard(&k));
+        if shard.generation != generation {
+            return;
+        }
+        while !shard.map.is_empty() && (shard.map.len() >= max_entries || shard.bytes + cost > max_bytes) {
+            // Any entry: hot keys come back on their next read.
+            let Some(victim) = shard.map.keys().next().cloned() else { break };
+            if let Some(e) = shard.map.remove(&victim) {
+                shard.bytes -= e.cost;
+            }
+        }
+        if shard.bytes + cost > max_bytes {
+            return;
+        }
+        shard.bytes += cost;
+        if let Some(old) = shard.map.insert(k, Entry { value: value.clone(), cost }) {
+            shard.bytes -= old.cost;
+        }
+    }
+
+    /// Forgets what `touched` names (bumping the generation of each shard it touches).
+    pub(super) fn invalidate(&self, touched: &Touched) {
+        match touched {
+            Touched::Everything => self.clear(),
+            Touched::Keys(keys) => {
+                for (bucket, key) in keys {
+                    let k = cache_key(bucket, key);
+                    let mut shard = Self::lock(self.shard(&k));
+                    shard.generation += 1;
+                    if let Some(e) = shard.map.remove(&k) {
+                        shard.bytes -= e.cost;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets everything (a bucket row changed, or the writer cannot tell what changed).
+    pub(super) fn clear(&self) {
+        for s in &self.shards {
+            let mut shard = Self::lock(s);
+            shard.generation += 1;
+            shard.map.clear();
+            shard.bytes = 0;
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards.iter().map(|s| Self::lock(s).map.len()).sum()
+    }
+}
+
+/// What a batch changed, as the triggers noted it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Touched {
+    Keys(Vec<(String, String)>),
+    Everything,
+}
+
+/// Created on the writer connection only (TEMP: nothing of this is in the database file,
+/// the WORM guards' check of `sqlite_master` never sees it). `read_touched` holds
+/// `(bucket, key)` pairs; a NULL key stands for the whole bucket. No UNIQUE constraint: a
+/// conflict clause in a trigger yields to the firing statement's (an upsert's), so
+/// duplicates are kept and read with DISTINCT.
+pub(super) const TOUCH_TRIGGERS: &str = r"
+CREATE TEMP TABLE IF NOT EXISTS read_touched (bucket TEXT NOT NULL, key BLOB);
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_ins AFTER INSERT ON versions BEGIN
+    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_upd AFTER UPDATE ON versions BEGIN
+    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key);
+    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_del AFTER DELETE ON versions BEGIN
+    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_latest_ins AFTER INSERT ON latest BEGIN
+    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_latest_upd AFTER UPDATE ON latest BEGIN
+    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key);
+    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_latest_del AFTER DELETE ON latest BEGIN
+    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_ins AFTER INSERT ON version_tags BEGIN
+    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq = NEW.seq; END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_upd AFTER UPDATE ON version_tags BEGIN
+    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq IN (OLD.seq, NEW.seq); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_del AFTER DELETE ON version_tags BEGIN
+    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq = OLD.seq; END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_ins AFTER INSERT ON inline_data BEGIN
+    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq = NEW.seq; END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_upd AFTER UPDATE ON inline_data BEGIN
+    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq IN (OLD.seq, NEW.seq); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_del AFTER DELETE ON inline_data BEGIN
+    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq = OLD.seq; END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_repl_ins AFTER INSERT ON replication_status BEGIN
+    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_repl_upd AFTER UPDATE ON replication_status BEGIN
+    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key);
+    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_repl_del AFTER DELETE ON replication_status BEGIN
+    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_buckets_ins AFTER INSERT ON buckets BEGIN
+    INSERT INTO read_touched VALUES (NEW.name, NULL); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_buckets_upd AFTER UPDATE ON buckets BEGIN
+    INSERT INTO read_touched VALUES (OLD.name, NULL); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_buckets_del AFTER DELETE ON buckets BEGIN
+    INSERT INTO read_touched VALUES (OLD.name, NULL); END;
+";
+
+/// Installs the triggers on the writer connection (after the schema exists).
+pub(super) fn install(conn: &Connection) -> MetaResult<()> {
+    conn.execute_batch("PRAGMA temp_store=MEMORY;")?;
+    conn.execute_batch(TOUCH_TRIGGERS)?;
+    Ok(())
+}
+
+/// Takes (and empties) what the open transaction's jobs changed. On any error the answer is
+/// [`Touched::Everything`]: forgetting too much only costs misses.
+pub(super) fn take(conn: &Connection) -> Touched {
+    let read = || -> MetaResult<Vec<(String, Option<Vec<u8>>)>> {
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT bucket, key FROM read_touched")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)))?;
+        let out = rows.collect::<Result<Vec<_>, _>>()?;
+        if !out.is_empty() {
+            conn.prepare_cached("DELETE FROM read_touched")?.execute([])?;
+        }
+        Ok(out)
+    };
+    let Ok(rows) = read() else { return Touched::Everything };
+    let mut keys = Vec::with_capacity(rows.len());
+    for (bucket, key) in rows {
+        match key {
+            // A bucket created, reconfigured or deleted: rare, so forget every key.
+            None => return Touched::Everything,
+            Some(key) => match String::from_utf8(key) {
+                Ok(key) => keys.push((bucket, key)),
+                Err(_) => return Touched::Everything,
+            },
+        }
+    }
+    Touched::Keys(keys)
+}
+
+/// The latest version of a key with its tags, as one consistent snapshot (a read-only
+/// connection's deferred transaction), and NoSuchKey as a value.
+pub(super) fn load(conn: &Connection, bucket: &str, key: &str) -> MetaResult<Latest> {
+    let tx = conn.unchecked_transaction()?;
+    let found = super::objects::resolve_content(conn, bucket, key, &crate::model::VersionSelector::Latest);
+    let out = match found {
+        Ok(mut rec) => {
+            let tags = if rec.is_delete_marker() { TagSet::new() } else { super::tags::of_seq(conn, rec.seq)? };
+            rec.replication = super::replication::status(conn, bucket, key, &rec.version_id)?;
+            Latest::Version(Box::new((rec, tags)))
+        }
+        Err(MetaError::NoSuchKey) => Latest::NoSuchKey,
+        Err(e) => return Err(e),
+    };
+    tx.finish()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_fill_that_raced_with_an_invalidation_is_dropped() {
+        let c = ReadCache::default();
+        let g = c.get("b", "k").err().unwrap();
+        c.invalidate(&Touched::Keys(vec![("b".into(), "k".into())]));
+        c.fill("b", "k", g, &Latest::NoSuchKey);
+        assert!(c.get("b", "k").is_err(), "stale fill must not be cached");
+        let g = c.get("b", "k").err().unwrap();
+        c.fill("b", "k", g, &Latest::NoSuchKey);
+        assert!(matches!(c.get("b", "k"), Ok(Latest::NoSuchKey)));
+        c.invalidate(&Touched::Everything);
+        assert!(c.get("b", "k").is_err());
+    }
+
+    #[test]
+    fn entries_stay_within_their_bound() {
+        let c = ReadCache::default();
+        for i in 0..(MAX_ENTRIES * 2) {
+            let key = format!("k{i}");
+            let g = c.get("b", &key).err().unwrap();
+            c.fill("b", &key, g, &Latest::NoSuchKey);
+        }
+        assert!(c.len() <= MAX_ENTRIES, "{} entries", c.len());
+        let bytes: usize = c.shards.iter().map(|s| ReadCache::lock(s).bytes).sum();
+        assert!(bytes <= MAX_BYTES);
+    }
+}
