@@ -11,7 +11,8 @@
 # Environment: HOLDFAST_BIN (the bench client), SERVER_BIN (the server, default the same),
 # DATA_PARENT (where the data dir lives; the disk probe runs there too), DURATION (per cell),
 # LIST_OBJECTS (versions for the listing cells), THREADS (client threads), ONLY, NO_NGINX=1,
-# RSS_UPLOADS (concurrent uploads for the memory cell, 0 to skip), RSS_UPLOAD_SIZE.
+# RSS_UPLOADS (concurrent uploads for the memory cell, 0 to skip), RSS_UPLOAD_SIZE, SETTLE (seconds
+# idle before the resident set after the run is read, 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,7 @@ RSS_UPLOADS="${RSS_UPLOADS:-64}"
 # per upload does not grow with the object size (bodies stream), so this measures what 64
 # concurrent 1 GiB uploads would hold, without filling a shared disk.
 RSS_UPLOAD_SIZE="${RSS_UPLOAD_SIZE:-32MiB}"
+SETTLE="${SETTLE:-15}"
 OUT="${OUT:-bench-results/$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$OUT"
 WORK="$(mktemp -d "${DATA_PARENT:-/var/tmp}/hfbench.XXXXXX")"
@@ -127,5 +129,9 @@ if [[ "$RSS_UPLOADS" != 0 ]]; then
     "$HOLDFAST_BIN" bench --op put --size "$RSS_UPLOAD_SIZE" --concurrency "$RSS_UPLOADS" --count "$RSS_UPLOADS" \
         --duration 10m --endpoint "$ENDPOINT" --threads "$THREADS" --server-pid "$SERVER_PID" | tee -a "$OUT/matrix.txt"
 fi
+# Memory that comes back (issue #17): the server's resident set once it has been idle a while
+# after all of the above.
+sleep "$SETTLE"
+echo "# server resident memory after the run, idle for ${SETTLE}s: $(awk '/^VmRSS:/ {printf "%.1f MiB", $2 / 1024}' "/proc/$SERVER_PID/status")" | tee -a "$OUT/matrix.txt"
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/matrix.txt"
 echo "results in $OUT/matrix.txt"

@@ -5,7 +5,8 @@
 #   scripts/perf-guard.sh            # build release, count, compare with the baseline
 #   scripts/perf-guard.sh --record   # count and write the baseline (after a deliberate change)
 #
-# For each path (`holdfast bench --hotpath`: sigv4 = signed HeadBucket, put4k, get4k) it runs
+# For each path (`holdfast bench --hotpath`: sigv4 = signed HeadBucket, put4k, get4k, head =
+# HeadObject, list = a ListObjectsV2 page of 1,000 keys) it runs
 # the same program twice under callgrind, once sending ITERS requests and once only
 # preparing them (--dry), and prints (difference / ITERS): what the server side costs per
 # request, setup and client signing cancelled out. Fails when a path costs more than
@@ -13,7 +14,7 @@
 #
 # Needs valgrind (apt-get install valgrind); not part of `cargo test` or CI.
 # Environment: HOLDFAST_BIN (default: build target/release/holdfast), ITERS (default 300),
-# TOLERANCE (percent, default 5), BASELINE (default scripts/perf-baseline.txt).
+# TOLERANCE (percent, default 5), BASELINE (default scripts/perf-baseline.txt), PATHS (a subset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +42,7 @@ count() {
 status=0
 results=""
 printf '%-8s %14s %14s %8s\n' path "instr/request" baseline change
-for path in sigv4 put4k get4k; do
+for path in ${PATHS:-sigv4 put4k get4k head list}; do
     wet="$(count "$path" "")"
     dry="$(count "$path" dry)"
     per=$(((wet - dry) / ITERS))
@@ -61,10 +62,14 @@ for path in sigv4 put4k get4k; do
     fi
 done
 if [[ -n "$RECORD" ]]; then
+    # Paths not counted this time (PATHS=...) keep their recorded line.
+    kept="$(printf '%s' "$results" | awk 'NR == FNR {seen[$1] = 1; next} !/^#/ && !($1 in seen)' - "$BASELINE" 2>/dev/null || true)"
     {
         echo "# instructions per request (callgrind Ir, server side), ITERS=$ITERS, $(date -u +%F), $("$HOLDFAST_BIN" --version)"
+        [[ -n "$kept" ]] && echo "$kept"
         printf '%s' "$results"
-    } >"$BASELINE"
+    } >"$BASELINE.new"
+    mv "$BASELINE.new" "$BASELINE"
     echo "baseline written to $BASELINE"
 fi
 exit "$status"

@@ -241,14 +241,15 @@ impl Bench {
         work.part_size = self.args.part_size;
         work.retain_secs = self.args.retain_secs.unwrap_or(3600);
         let work = Arc::new(work);
-        let (endpoint, signer) = if g.op == Op::Static {
+        let is_static = matches!(g.op, Op::Static | Op::Statichead);
+        let (endpoint, signer) = if is_static {
             let url = self.args.static_endpoint.as_deref().unwrap_or(&self.args.endpoint);
             (Arc::new(Endpoint::parse(url)?), None)
         } else {
             (Arc::clone(&self.s3_endpoint), self.signer.clone())
         };
         // Prepare.
-        if g.op == Op::Static {
+        if is_static {
             self.write_static_files(g.size, objects)?;
         } else if listing
             && setup::bucket_holds(&mut self.admin(), &bucket, &workload::listing_key(objects - 1, objects)).await?
@@ -301,7 +302,7 @@ impl Bench {
             self.rows.push(row);
         }
         // Clean up.
-        if g.op == Op::Static {
+        if is_static {
             self.remove_static_files(g.size, objects);
         } else if self.args.keep {
             eprintln!("kept bucket {bucket}");
@@ -376,6 +377,10 @@ pub enum HotPath {
     Put4k,
     /// GetObject of 4 KiB, body read to the end.
     Get4k,
+    /// HeadObject of a 4 KiB object.
+    Head,
+    /// ListObjectsV2, one page of 1,000 keys (of 2,000), body read to the end.
+    List,
 }
 
 /// Runs the bench as the command line asks (`--hotpath` is the binary's).
@@ -391,7 +396,7 @@ pub fn run_with(args: BenchArgs, hooks: Hooks) -> anyhow::Result<()> {
 
 async fn run_async(args: BenchArgs, hooks: Hooks) -> anyhow::Result<()> {
     let s3_endpoint = Arc::new(Endpoint::parse(&args.endpoint)?);
-    let needs_keys = args.matrix || args.op != Op::Static;
+    let needs_keys = args.matrix || !matches!(args.op, Op::Static | Op::Statichead);
     let signer = match (&args.access_key, &args.secret_key) {
         (Some(a), Some(s)) => Some(Arc::new(Signer::new(a, s, &args.region))),
         _ if needs_keys => {

@@ -34,6 +34,8 @@ pub enum Op {
     Multipart,
     /// Unsigned GET of files from a static server (see `--static-root`).
     Static,
+    /// Unsigned HEAD of the same files: the static server's reference for HEAD.
+    Statichead,
 }
 
 impl Op {
@@ -51,6 +53,7 @@ impl Op {
             Self::Listversionskey => "listversionskey",
             Self::Multipart => "multipart",
             Self::Static => "static",
+            Self::Statichead => "statichead",
         }
     }
 }
@@ -155,7 +158,7 @@ impl Workload {
             | Op::Listversions
             | Op::Listdelim
             | Op::Listversionskey => self.objects,
-            Op::Put | Op::Multipart | Op::Static => 0,
+            Op::Put | Op::Multipart | Op::Static | Op::Statichead => 0,
         }
     }
 
@@ -287,6 +290,11 @@ impl Workload {
                     bail!("GET returned {} bytes, expected {}", r.received, self.size);
                 }
                 Ok(r.received)
+            }
+            Op::Statichead => {
+                let key = static_file(self.size, n % self.objects);
+                s3.send(Call::new(Method::HEAD, "hfbench-static", Some(&key)), false).await?.ok()?;
+                Ok(0)
             }
         }
     }

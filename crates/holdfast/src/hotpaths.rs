@@ -30,6 +30,8 @@ const BUCKET: &str = "hot";
 struct Signed {
     method: Method,
     path: String,
+    /// The canonical query string (sorted, encoded), empty for none.
+    query: String,
     /// Signed headers besides host, x-amz-content-sha256 and x-amz-date.
     headers: Vec<(&'static str, String)>,
     amz_date: String,
@@ -49,17 +51,35 @@ fn sign_with(
     body: Bytes,
     now: i64,
 ) -> Signed {
+    sign_full(signer, method, path, String::new(), headers, body, now)
+}
+
+/// A GET with a query (`query` already canonical: sorted names, encoded values).
+fn sign_query(signer: &Signer, path: String, query: String, now: i64) -> Signed {
+    sign_full(signer, Method::GET, path, query, Vec::new(), Bytes::new(), now)
+}
+
+fn sign_full(
+    signer: &Signer,
+    method: Method,
+    path: String,
+    query: String,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+    now: i64,
+) -> Signed {
     let amz_date = sigv4::amz_date(now);
     let signed: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let sig = signer.sign(method.as_str(), HOST, &path, "", &signed, UNSIGNED_PAYLOAD, &amz_date);
-    Signed { method, path, headers, amz_date: sig.amz_date, authorization: sig.authorization, body }
+    let sig = signer.sign(method.as_str(), HOST, &path, &query, &signed, UNSIGNED_PAYLOAD, &amz_date);
+    Signed { method, path, query, headers, amz_date: sig.amz_date, authorization: sig.authorization, body }
 }
 
 async fn call(service: &InProcess, r: Signed) -> anyhow::Result<usize> {
     let len = r.body.len();
+    let uri = if r.query.is_empty() { r.path } else { format!("{}?{}", r.path, r.query) };
     let mut req = http::Request::builder()
         .method(r.method)
-        .uri(&r.path)
+        .uri(uri)
         .header("host", HOST)
         .header("x-amz-content-sha256", UNSIGNED_PAYLOAD)
         .header("x-amz-date", r.amz_date)
@@ -79,6 +99,15 @@ async fn call(service: &InProcess, r: Signed) -> anyhow::Result<usize> {
 
 fn key(i: u64) -> String {
     format!("/{BUCKET}/k{i:06}")
+}
+
+/// Keys prepared for the list path: every page of 1,000 it asks for is full.
+const LIST_KEYS: u64 = 2000;
+
+/// ListObjectsV2, one page of 1,000 keys after a start key that moves with `i`.
+fn list_page(signer: &Signer, i: u64, now: i64) -> Signed {
+    let query = format!("list-type=2&max-keys=1000&start-after=k{:06}", (i * 7) % (LIST_KEYS - 1000));
+    sign_query(signer, format!("/{BUCKET}"), query, now)
 }
 
 /// The embedded store the hot paths are counted on, as the two boundaries the layers use.
@@ -138,16 +167,22 @@ async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) ->
     // Setup, the same in every run: the bucket, and for GET the objects it reads.
     call(&service, sign(&signer, Method::PUT, format!("/{BUCKET}"), Bytes::new(), now)).await.context("bucket")?;
     let body = |i: u64| holdfast_bench::payload::bytes(holdfast_bench::payload::seed(0x5eed, i), 4096);
-    if path == HotPath::Get4k {
-        for i in 0..iters {
-            call(&service, sign(&signer, Method::PUT, key(i), body(i), now)).await.context("preparing")?;
-        }
+    let prepared = match path {
+        HotPath::Get4k | HotPath::Head => iters,
+        HotPath::List => LIST_KEYS,
+        HotPath::Sigv4 | HotPath::Put4k => 0,
+    };
+    for i in 0..prepared {
+        let bytes = if path == HotPath::List { Bytes::new() } else { body(i) };
+        call(&service, sign(&signer, Method::PUT, key(i), bytes, now)).await.context("preparing")?;
     }
     // A few requests of the measured kind first, in both runs: statement caches, pools.
     let warm = match path {
         HotPath::Sigv4 => sign(&signer, Method::HEAD, format!("/{BUCKET}"), Bytes::new(), now),
         HotPath::Put4k => sign(&signer, Method::PUT, "/hot/warm".into(), body(u64::MAX), now),
         HotPath::Get4k => sign(&signer, Method::GET, key(0), Bytes::new(), now),
+        HotPath::Head => sign(&signer, Method::HEAD, key(0), Bytes::new(), now),
+        HotPath::List => list_page(&signer, 0, now),
     };
     call(&service, warm).await.context("warm-up")?;
 
@@ -156,6 +191,8 @@ async fn measure(dir: &std::path::Path, path: HotPath, iters: u64, dry: bool) ->
             HotPath::Sigv4 => sign(&signer, Method::HEAD, format!("/{BUCKET}"), Bytes::new(), now),
             HotPath::Put4k => sign(&signer, Method::PUT, format!("/{BUCKET}/p{i:06}"), body(1 << 32 | i), now),
             HotPath::Get4k => sign(&signer, Method::GET, key(i), Bytes::new(), now),
+            HotPath::Head => sign(&signer, Method::HEAD, key(i), Bytes::new(), now),
+            HotPath::List => list_page(&signer, i, now),
         })
         .collect();
     let mut received = 0;

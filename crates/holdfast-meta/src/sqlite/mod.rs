@@ -141,8 +141,14 @@ impl ReadPool {
 fn open_reader(path: &Path) -> MetaResult<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Up to 16 idle readers each keep their page cache (2 MiB by default) for as long as they
+    // live; the OS page cache holds the file anyway. Bounded so memory comes back (#17).
+    conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
     Ok(conn)
 }
+
+/// A reader connection's page cache, in KiB (SQLite's negative `cache_size`).
+const READER_CACHE_KIB: i64 = -512;
 
 impl SqliteMeta {
     /// Opens (creating if needed) the database at `path` and starts the writer thread.

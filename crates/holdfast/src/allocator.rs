@@ -1,0 +1,15 @@
+//! The process's allocator: jemalloc with its background purge thread instead of glibc malloc,
+//! so that memory comes back after load (issue #17: idle RSS after a heavy run ≤ 50 MiB).
+//!
+//! With glibc the server kept 70–142 MiB after a run that started it at ~13 MiB: every thread
+//! that ever allocated (tokio workers, up to hundreds of blocking-pool threads) gets an arena,
+//! and glibc gives an arena's free pages back only from its top, and only when that arena is
+//! used again. Tuning it (`M_ARENA_MAX`, `malloc_trim` when idle) needs FFI, which this workspace
+//! forbids (`unsafe_code = "forbid"`). mimalloc was measured too and kept 412 MiB idle (it purges
+//! only when the thread that owns a page allocates again). jemalloc's background thread returns
+//! dirty pages to the OS on a timer (`dirty_decay_ms`, 10 s) whether or not anything runs; with
+//! the unprefixed symbols, SQLite's C allocations use it too. Measurements:
+//! docs/performance.md, "Memory that comes back".
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
