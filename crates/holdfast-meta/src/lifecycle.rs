@@ -83,7 +83,7 @@ pub enum LifecycleAction {
 }
 
 /// Opaque bucket-level documents kept by the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BucketConfigKind {
     /// JSON of [`NotificationConfig`](crate::NotificationConfig); the store reads it when it
     /// queues events.

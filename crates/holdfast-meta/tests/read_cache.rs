@@ -159,3 +159,26 @@ async fn every_writer_path_leaves_the_cached_latest_equal_to_the_database() {
     put(&s, b, k, b"three", LockState::default()).await;
     same(&s, &path, b, k, "put in the new bucket").await;
 }
+
+/// Another process writing the same database (`holdfast admin replicate` beside a running
+/// server) goes around the writer's triggers: the writer notices SQLite's `data_version`
+/// move and forgets the cache within `EXTERNAL_CHANGE_WINDOW` (#17).
+#[tokio::test]
+async fn a_change_committed_by_another_connection_is_forgotten_within_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let server = SqliteMeta::open(&path).unwrap();
+    let (b, k) = ("b", "k");
+    server.create_bucket(b, false, now()).await.unwrap();
+    server.set_versioning(b, Versioning::Enabled).await.unwrap();
+    put(&server, b, k, b"one", LockState::default()).await;
+    same(&server, &path, b, k, "first put").await; // now cached
+
+    let admin = SqliteMeta::open(&path).unwrap();
+    let newer = put(&admin, b, k, b"newer", LockState::default()).await;
+    drop(admin);
+    tokio::time::sleep(2 * holdfast_meta::sqlite::EXTERNAL_CHANGE_WINDOW).await;
+    let got = server.version_for_read(b, k, &VersionSelector::Latest, true).await.unwrap();
+    assert_eq!(got.0.version_id, newer.version_id, "the cache still showed the version before the other writer's");
+    same(&server, &path, b, k, "another connection's put").await;
+}

@@ -318,8 +318,17 @@ pub async fn replicate(data_dir: &Path, config: Option<PathBuf>, bucket: String,
         after = last;
         eprintln!("page {pages} (versions up to seq {after}): {queued} queued so far");
     }
+    let_a_running_server_see_it().await;
     println!("queued {queued} versions of {bucket} for replication");
     Ok(())
+}
+
+/// A server running on the same SQLite database caches what it read (bucket documents,
+/// latest versions) and forgets what another process committed within
+/// `EXTERNAL_CHANGE_WINDOW`: a command that wrote beside it reports success only after that.
+pub(crate) async fn let_a_running_server_see_it() {
+    #[cfg(feature = "sqlite")]
+    tokio::time::sleep(2 * holdfast_meta::sqlite::EXTERNAL_CHANGE_WINDOW).await;
 }
 
 /// The metadata store opened for writing, beside a running server or none: SQLite lets a
@@ -364,6 +373,7 @@ async fn swap_doc(
     for _ in 0..10 {
         let before = meta.bucket_config(bucket, kind).await.map_err(no_bucket(bucket))?;
         if meta.swap_bucket_config(bucket, kind, before, doc.clone()).await.map_err(no_bucket(bucket))? {
+            let_a_running_server_see_it().await;
             return Ok(());
         }
     }

@@ -93,6 +93,8 @@ pub(super) enum CacheKind {
     Bucket,
     Policy,
     Owner,
+    /// A bucket document (every PUT reads the quota's: from memory, not the pool).
+    Config(BucketConfigKind),
 }
 
 #[derive(Debug, Clone)]
@@ -386,6 +388,14 @@ struct Caches {
     latest: Arc<read_cache::ReadCache>,
 }
 
+impl Caches {
+    fn forget_buckets(&self) {
+        let mut c = self.buckets.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        c.generation += 1;
+        c.entries.clear();
+    }
+}
+
 fn writer_loop(
     conn: &Connection,
     rx: &mpsc::Receiver<Job>,
@@ -394,7 +404,17 @@ fn writer_loop(
     caches: &Caches,
     durability: &pipeline::Durability,
 ) {
-    while let Ok(first) = rx.recv() {
+    let mut seen = None;
+    loop {
+        let first = match rx.recv_timeout(EXTERNAL_CHANGE_WINDOW) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                forget_external_changes(conn, caches, &mut seen);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        forget_external_changes(conn, caches, &mut seen);
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -434,6 +454,23 @@ fn writer_loop(
     }
 }
 
+/// How soon the caches forget what another process committed (`holdfast admin replicate`
+/// beside a running server): the writer compares SQLite's `data_version`, which moves only
+/// for other connections' commits, this often when idle and before every batch. A command
+/// that writes beside a server waits twice this long before it reports success.
+pub const EXTERNAL_CHANGE_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+fn forget_external_changes(conn: &Connection, caches: &Caches, seen: &mut Option<i64>) {
+    let now = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
+    if now.is_some() && now == *seen {
+        return;
+    }
+    // Changed, first look, or unreadable: nothing cached can be trusted.
+    caches.latest.clear();
+    caches.forget_buckets();
+    *seen = now;
+}
+
 /// Runs one batch in one transaction and commits it (not synced yet: the syncer answers the
 /// replies once it is). Any failure (BEGIN, a transaction SQLite rolled back on its own,
 /// the observer, COMMIT) fails the whole batch and leaves no transaction open: the next
@@ -465,9 +502,7 @@ fn commit_batch(
     if touches_buckets {
         // Before any answer: whoever sees the change acknowledged reads it fresh. (Emptying
         // early is safe; a cache that showed new state would have to wait for the sync.)
-        let mut c = caches.buckets.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        c.generation += 1;
-        c.entries.clear();
+        caches.forget_buckets();
     }
     // Likewise (after COMMIT, so that no read of the old state can be cached after this).
     // Readers fill the cache only once what they read is durable (`ReadPool::with` waits
@@ -750,8 +785,17 @@ impl crate::MetaStore for SqliteMeta {
     }
 
     async fn bucket_config(&self, bucket: &str, kind: BucketConfigKind) -> MetaResult<Option<String>> {
-        let bucket = bucket.to_owned();
-        self.read(move |c| events::config(c, &bucket, kind)).await
+        // Documents change through `write` (which empties the cache before answering) or
+        // through another process (`holdfast admin bucket quota`: forgotten within
+        // EXTERNAL_CHANGE_WINDOW, which that command waits out).
+        let owned = bucket.to_owned();
+        match self
+            .cached(CacheKind::Config(kind), bucket, move |c| Ok(Cached::Text(events::config(c, &owned, kind)?)))
+            .await?
+        {
+            Cached::Text(doc) => Ok(doc),
+            Cached::Bucket(_) => Err(MetaError::Internal("bucket cache holds the wrong kind".into())),
+        }
     }
 
     async fn swap_bucket_config(
