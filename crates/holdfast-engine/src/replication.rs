@@ -213,6 +213,11 @@ impl Engine {
     }
 
     /// What waits or failed, per bucket and rule.
+    /// Event deliveries waiting, per target (the console's backlog page).
+    pub async fn event_backlog(&self) -> EngineResult<Vec<holdfast_meta::EventBacklog>> {
+        Ok(self.meta.event_backlog().await?)
+    }
+
     pub async fn replication_backlog(&self, bucket: Option<&str>) -> EngineResult<Vec<ReplicationBacklog>> {
         Ok(self.meta.replication_backlog(bucket).await?)
     }

@@ -141,6 +141,18 @@ pub struct QueuedEvent {
     pub attempts: u32,
 }
 
+/// Deliveries waiting for one target (the console's backlog page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventBacklog {
+    pub target: String,
+    /// Deliveries queued, failed ones included.
+    pub queued: u64,
+    /// Of those, deliveries that failed at least once (waiting for their next attempt).
+    pub retrying: u64,
+    /// The most attempts any of them has failed.
+    pub most_attempts: u32,
+}
+
 /// What became of a claimed delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {

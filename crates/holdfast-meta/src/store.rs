@@ -146,6 +146,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// delivery per rule of the bucket's notification configuration that matches; see
     /// [`NotificationConfig::deliveries`](crate::NotificationConfig::deliveries).)
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>>;
+
+    /// Deliveries waiting, per target, most first.
+    async fn event_backlog(&self) -> MetaResult<Vec<crate::EventBacklog>>;
     /// Removes delivered events and reschedules failed ones (attempts + 1), in one transaction.
     async fn settle_events(&self, outcomes: Vec<(i64, Settlement)>) -> MetaResult<()>;
 

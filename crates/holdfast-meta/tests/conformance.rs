@@ -914,6 +914,40 @@ async fn evidence(f: Fixture) {
     // With no notification configuration nothing is queued; claims are leased.
     assert!(s.claim_events(now(), 60_000, 10).await.unwrap().is_empty());
     s.settle_events(Vec::new()).await.unwrap();
+    assert!(s.event_backlog().await.unwrap().is_empty());
+
+    // The backlog counts what waits per target, and what failed before (the console's page).
+    let rule = holdfast_meta::NotificationRule {
+        id: "r".into(),
+        kind: holdfast_meta::NotificationKind::Queue,
+        target: "arn:holdfast:sqs::t:webhook".into(),
+        events: vec!["s3:ObjectCreated:*".into()],
+        prefix: "n/".into(),
+        suffix: String::new(),
+    };
+    let doc = serde_json::to_string(&holdfast_meta::NotificationConfig { rules: vec![rule] }).unwrap();
+    s.put_bucket_config("ev", holdfast_meta::BucketConfigKind::Notification, Some(doc)).await.unwrap();
+    for k in ["n/1", "n/2"] {
+        put_locked(s, "ev", k, LockState::default()).await;
+    }
+    let claimed = s.claim_events(now(), 60_000, 1).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let retry = holdfast_meta::Settlement::RetryAt(now().plus_millis(60_000));
+    s.settle_events(vec![(claimed[0].id, retry)]).await.unwrap();
+    let backlog = s.event_backlog().await.unwrap();
+    assert_eq!(
+        backlog,
+        [holdfast_meta::EventBacklog {
+            target: "arn:holdfast:sqs::t:webhook".into(),
+            queued: 2,
+            retrying: 1,
+            most_attempts: 1
+        }]
+    );
+    s.put_bucket_config("ev", holdfast_meta::BucketConfigKind::Notification, None).await.unwrap();
+    for k in ["n/1", "n/2"] {
+        s.delete("ev", k, &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+    }
     s.delete("ev", "g", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
     for v in s.list_versions(query("ev")).await.unwrap().versions {
         if v.key == "k" {

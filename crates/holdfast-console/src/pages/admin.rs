@@ -134,5 +134,29 @@ pub async fn backlogs(c: &Console, s: &Session) -> Reply {
             body.push_str(&format!("<p class=\"bad\">Cannot read the replication backlog: {}</p>", esc(&e.to_string())))
         }
     }
+    body.push_str("<h2>Event notifications</h2>");
+    match c.b.engine.event_backlog().await {
+        Ok(rows) if rows.is_empty() => body.push_str("<p>No event delivery is waiting.</p>"),
+        Ok(rows) => {
+            body.push_str(
+                "<div class=\"table\"><table><thead><tr><th scope=\"col\">Target</th>\
+                 <th scope=\"col\" class=\"num\">Waiting</th><th scope=\"col\" class=\"num\">Failed before</th>\
+                 <th scope=\"col\" class=\"num\">Most attempts</th></tr></thead><tbody>",
+            );
+            for r in rows {
+                body.push_str(&format!(
+                    "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                    esc(&r.target),
+                    r.queued,
+                    r.retrying,
+                    r.most_attempts
+                ));
+            }
+            body.push_str("</tbody></table></div>");
+        }
+        Err(e) => {
+            body.push_str(&format!("<p class=\"bad\">Cannot read the event backlog: {}</p>", esc(&e.to_string())))
+        }
+    }
     Reply::Html(StatusCode::OK, html::page("Backlogs", Some(s), &body))
 }

@@ -116,6 +116,26 @@ pub(super) async fn emit(
     Ok(())
 }
 
+pub(super) async fn backlog(tx: &Tx<'_>) -> Result<Vec<crate::EventBacklog>, Fail> {
+    let rows = query(
+        tx,
+        "SELECT target, count(*), count(*) FILTER (WHERE attempts > 0), max(attempts) FROM event_queue
+         GROUP BY target ORDER BY count(*) DESC, target",
+        &[],
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(crate::EventBacklog {
+                target: r.try_get(0)?,
+                queued: u64::try_from(r.try_get::<_, i64>(1)?).unwrap_or(0),
+                retrying: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
+                most_attempts: u32::try_from(r.try_get::<_, i32>(3)?).unwrap_or(u32::MAX),
+            })
+        })
+        .collect()
+}
+
 pub(super) async fn claim(tx: &Tx<'_>, now: UtcMillis, lease_ms: i64, limit: usize) -> Result<Vec<QueuedEvent>, Fail> {
     let rows = query(
         tx,

@@ -666,6 +666,10 @@ impl crate::MetaStore for PgMeta {
         read!(self, |tx| replication::backlog(&tx, bucket).await?)
     }
 
+    async fn event_backlog(&self) -> MetaResult<Vec<crate::EventBacklog>> {
+        read!(self, |tx| events::backlog(&tx).await?)
+    }
+
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
         write_unrecorded!(self, |tx| events::claim(&tx, now, lease_ms, limit).await?)
     }

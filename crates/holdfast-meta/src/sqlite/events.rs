@@ -91,6 +91,22 @@ pub(super) fn emit(
     Ok(())
 }
 
+pub(super) fn backlog(conn: &Connection) -> MetaResult<Vec<crate::EventBacklog>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT target, count(*), sum(attempts > 0), max(attempts) FROM event_queue
+         GROUP BY target ORDER BY count(*) DESC, target",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(crate::EventBacklog {
+            target: r.get(0)?,
+            queued: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            retrying: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            most_attempts: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(u32::MAX),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub(super) fn claim(conn: &Connection, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, target, config_id, event, attempts FROM event_queue WHERE due_ms <= ?1 ORDER BY due_ms, id LIMIT ?2",

@@ -887,6 +887,10 @@ impl crate::MetaStore for SqliteMeta {
         self.read(move |c| replication::backlog(c, bucket.as_deref())).await
     }
 
+    async fn event_backlog(&self) -> MetaResult<Vec<crate::EventBacklog>> {
+        self.read(events::backlog).await
+    }
+
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
         self.write_unrecorded(move |c| events::claim(c, now, lease_ms, limit)).await
     }

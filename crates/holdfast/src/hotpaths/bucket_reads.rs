@@ -224,6 +224,10 @@ impl MetaStore for Counted {
         self.inner.swap_bucket_config(bucket, kind, expected, doc).await
     }
 
+    async fn event_backlog(&self) -> MetaResult<Vec<holdfast_meta::EventBacklog>> {
+        self.inner.event_backlog().await
+    }
+
     async fn claim_events(&self, now: UtcMillis, lease_ms: i64, limit: usize) -> MetaResult<Vec<QueuedEvent>> {
         self.inner.claim_events(now, lease_ms, limit).await
     }

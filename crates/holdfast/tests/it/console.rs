@@ -196,6 +196,9 @@ async fn console_root_signs_in_browses_acts_and_signs_out_steps() {
     assert!(text.contains("intact"), "{text}");
     web.shot("audit").await;
     web.goto(&format!("{ep}{MOUNT}/backlogs")).await;
+    let text = web.text().await;
+    assert!(text.contains("No replication rule has anything queued or failed."), "{text}");
+    assert!(text.contains("No event delivery is waiting."), "{text}");
     web.shot("backlogs").await;
 
     // A phone's width.
