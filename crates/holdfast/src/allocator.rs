@@ -7,8 +7,11 @@
 //! used again. Tuning it (`M_ARENA_MAX`, `malloc_trim` when idle) needs FFI, which this workspace
 //! forbids (`unsafe_code = "forbid"`). mimalloc was measured too and kept 412 MiB idle (it purges
 //! only when the thread that owns a page allocates again). jemalloc's background thread returns
-//! dirty pages to the OS on a timer (`dirty_decay_ms`, 10 s) whether or not anything runs; with
-//! the unprefixed symbols, SQLite's C allocations use it too. Measurements:
+//! dirty pages to the OS on a timer (`dirty_decay_ms`, 10 s) whether or not anything runs. Its
+//! symbols are prefixed (Rust's allocations only; SQLite's C allocations stay with glibc): with
+//! the unprefixed ones the process deadlocked at start under libfaketime (its interposed clock
+//! calls and jemalloc's initialisation wait on each other), which the docs tests use to run the
+//! guides a year ahead. Measurements:
 //! docs/performance.md, "Memory that comes back".
 
 #[global_allocator]
