@@ -324,6 +324,47 @@ mod tests {
     }
 
     #[test]
+    fn the_triggers_note_each_changed_key_and_a_bucket_change_as_everything() {
+        let conn = Connection::open_in_memory().unwrap();
+        for schema in [super::super::schema::SCHEMA, super::super::tags::SCHEMA, super::super::replication::SCHEMA] {
+            conn.execute_batch(schema).unwrap();
+        }
+        let log = install(&conn).unwrap();
+        conn.execute_batch("INSERT INTO buckets (name, created_ms, versioning) VALUES ('b', 0, 'Enabled');").unwrap();
+        assert_eq!(log.take(), Touched::Everything);
+        assert_eq!(log.take(), Touched::Keys(Vec::new()), "taking empties the log");
+        let put = |key: &str| {
+            conn.execute(
+                "INSERT INTO versions (bucket, key, version_id, delete_marker, last_modified_ms)
+                 VALUES ('b', ?1, 'v', 0, 0)",
+                [key.as_bytes()],
+            )
+            .unwrap();
+            let seq = conn.last_insert_rowid();
+            conn.execute("INSERT INTO inline_data (seq, bytes) VALUES (?1, x'00')", [seq]).unwrap();
+            conn.execute(
+                "INSERT INTO latest (bucket, key, seq, delete_marker) VALUES ('b', ?1, ?2, 0)
+                 ON CONFLICT (bucket, key) DO UPDATE SET seq = excluded.seq",
+                rusqlite::params![key.as_bytes(), seq],
+            )
+            .unwrap();
+            seq
+        };
+        // Inside a savepoint rolled back: noted all the same (forgetting more is safe).
+        conn.execute_batch("BEGIN; SAVEPOINT job;").unwrap();
+        put("k2");
+        conn.execute_batch("ROLLBACK TO job; RELEASE job;").unwrap();
+        let seq = put("k1");
+        conn.execute_batch("COMMIT").unwrap();
+        let both = Touched::Keys(vec![("b".into(), "k1".into()), ("b".into(), "k2".into())]);
+        assert_eq!(log.take(), both, "each key once, sorted");
+        conn.execute("INSERT INTO version_tags (seq, tags) VALUES (?1, '{}')", [seq]).unwrap();
+        conn.execute("UPDATE versions SET legal_hold = 1 WHERE seq = ?1", [seq]).unwrap();
+        conn.execute("DELETE FROM inline_data WHERE seq = ?1", [seq]).unwrap();
+        assert_eq!(log.take(), Touched::Keys(vec![("b".into(), "k1".into())]));
+    }
+
+    #[test]
     fn entries_stay_within_their_bound() {
         let c = ReadCache::default();
         for i in 0..(MAX_ENTRIES * 2) {
