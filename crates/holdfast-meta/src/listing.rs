@@ -42,16 +42,16 @@ pub(crate) const fn kind_name(k: ChecksumKind) -> &'static str {
 }
 
 /// The listed checksum columns of an object: algorithm, kind and value, or all `None`.
-pub(crate) fn checksum_columns(c: Option<&StoredChecksum>) -> (Option<&'static str>, Option<&'static str>, Option<&str>) {
+pub(crate) fn checksum_columns(
+    c: Option<&StoredChecksum>,
+) -> (Option<&'static str>, Option<&'static str>, Option<&str>) {
     match c {
         Some(c) => (Some(algorithm_name(c.algorithm)), Some(kind_name(c.kind)), Some(c.value.as_str())),
         None => (None, None, None),
     }
 }
 
-fn stored_checksum(
-    cols: (Option<String>, Option<String>, Option<String>),
-) -> Result<Option<StoredChecksum>, String> {
+fn stored_checksum(cols: (Option<String>, Option<String>, Option<String>)) -> Result<Option<StoredChecksum>, String> {
     match cols {
         (None, None, None) => Ok(None),
         (Some(a), Some(k), Some(value)) => {

@@ -463,7 +463,8 @@ async fn listed_columns_follow_every_change(f: Fixture) {
         };
         s.put_version(nv, TagSet::new(), WriteConditions::default(), now())
     };
-    let first = put_obj("lc", "a", rich("a1", Some("GLACIER"), holdfast_meta::ChecksumAlgorithm::Sha256)).await.unwrap();
+    let first =
+        put_obj("lc", "a", rich("a1", Some("GLACIER"), holdfast_meta::ChecksumAlgorithm::Sha256)).await.unwrap();
     check(s, "lc", &keys, "put").await;
     let second = put_obj("lc", "a", obj(&blob_id(), "a2")).await.unwrap();
     check(s, "lc", &keys, "put over a key").await;
@@ -476,7 +477,10 @@ async fn listed_columns_follow_every_change(f: Fixture) {
     check(s, "lc", &keys, "newest removed: the older version current").await;
     assert_eq!(s.list_objects(query("lc")).await.unwrap().versions[0].version_id, first.version_id);
 
-    let u = Upload { headers: ObjectHeaders { storage_class: Some("STANDARD_IA".into()), ..ObjectHeaders::default() }, ..upload("lc", "m", "lcu") };
+    let u = Upload {
+        headers: ObjectHeaders { storage_class: Some("STANDARD_IA".into()), ..ObjectHeaders::default() },
+        ..upload("lc", "m", "lcu")
+    };
     s.create_upload(u.clone()).await.unwrap();
     let b = blob_id();
     s.put_part("lc", "m", "lcu", part(1, &b)).await.unwrap();
