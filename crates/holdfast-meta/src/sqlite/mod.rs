@@ -16,6 +16,7 @@ mod events;
 mod gc;
 mod guards;
 mod identity;
+mod listed;
 mod listing;
 mod lock_history;
 mod lock_jobs;
@@ -183,6 +184,7 @@ impl SqliteMeta {
         conn.execute_batch(replication::SCHEMA_REMOTE_VERSIONS)?;
         conn.execute_batch(lock_jobs::SCHEMA)?;
         conn.execute_batch(lock_history::SCHEMA)?;
+        listed::ensure(&conn)?;
         replication::note_existing(&conn)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
