@@ -137,9 +137,12 @@ async fn load(tx: &Tx<'_>, rec: &mut VersionRecord) -> Result<(), Fail> {
     }
     let row = query_one(tx, "SELECT inline_bytes FROM versions WHERE seq = $1", &[&seq]).await?;
     let bytes: Option<Vec<u8>> = row.try_get(0)?;
-    let bytes = bytes.ok_or_else(|| MetaError::Internal(format!("version {seq} has no segments and no inline bytes")))?;
+    let bytes =
+        bytes.ok_or_else(|| MetaError::Internal(format!("version {seq} has no segments and no inline bytes")))?;
     if bytes.len() as u64 != obj.size {
-        return Err(MetaError::Internal(format!("version {seq}: {} inline bytes for size {}", bytes.len(), obj.size)).into());
+        return Err(
+            MetaError::Internal(format!("version {seq}: {} inline bytes for size {}", bytes.len(), obj.size)).into()
+        );
     }
     obj.inline = Some(bytes::Bytes::from(bytes));
     Ok(())
