@@ -16,7 +16,8 @@
 # ListObjectsV2 page and the delimiter listing read it; 1000000), VERSIONS (versions of the
 # one-key ListObjectVersions cell, 10000), MS_COUNT (pages per latency cell, 300), SETTLE (seconds
 # before idle RSS is read, 15), DATA_PARENT (/var/tmp), OUT (bench-results/compare-<time>),
-# NO_NGINX=1, NO_PG=1, NO_FIO=1, NO_LARGE=1 (skip the 64 MiB PUT cells and the disk probes).
+# NO_NGINX=1, NO_PG=1, NO_FIO=1, NO_LARGE=1 (skip the 64 MiB PUT cells and the disk probes),
+# ONLY_PG=1 (only the PostgreSQL gateway cell: no embedded servers, nginx, probes or listings).
 #
 # Each server has its own data dir (a previous release cannot open a newer schema) and the
 # PostgreSQL gateways their own database in one private cluster started here (no Docker:
@@ -26,6 +27,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PREV_BIN="${PREV_BIN:-${1:-}}"
+if [[ -n "${ONLY_PG:-}" ]]; then
+    NO_NGINX=1 NO_LARGE=1
+fi
 if [[ -z "${HOLDFAST_BIN:-}" ]]; then
     cargo build --release -p holdfast >&2
     HOLDFAST_BIN="${CARGO_TARGET_DIR:-target}/release/holdfast"
@@ -213,14 +217,16 @@ measure() {
 # ---- servers --------------------------------------------------------------------------------
 log "$(date -u +%FT%TZ) bench-compare: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, disk $(df -h "$WORK" | awk 'NR==2 {print $1, $2}'), load $(loadavg)"
 log "current: $HOLDFAST_BIN ($("$HOLDFAST_BIN" --version))"
-start_hf cur "$HOLDFAST_BIN"
-HF=(cur)
-if [[ -n "$PREV_BIN" ]]; then
-    log "previous: $PREV_BIN ($("$PREV_BIN" --version))"
-    start_hf prev "$PREV_BIN"
-    HF+=(prev)
-else
-    log "no PREV_BIN: the previous-release column stays empty"
+HF=()
+[[ -z "$PREV_BIN" ]] && log "no PREV_BIN: the previous-release column stays empty"
+if [[ -z "${ONLY_PG:-}" ]]; then
+    start_hf cur "$HOLDFAST_BIN"
+    HF=(cur)
+    if [[ -n "$PREV_BIN" ]]; then
+        log "previous: $PREV_BIN ($("$PREV_BIN" --version))"
+        start_hf prev "$PREV_BIN"
+        HF+=(prev)
+    fi
 fi
 STATIC=()
 if [[ -z "${NO_NGINX:-}" ]] && command -v nginx >/dev/null; then
@@ -266,9 +272,10 @@ for s in "${HF[@]}"; do
 done
 
 CELLS=(head-64 get4k-16 get4k-64 list-page)
-[[ -n "$DELIM_OP" ]] && CELLS+=(delimiter) || log "delimiter cell skipped: this build's bench has no --op listdelim"
-[[ -n "$VERSIONS_OP" ]] && CELLS+=(versions-10k) || log "versions cell skipped: this build's bench has no --op listversionskey"
-CELLS+=(put4k-64)
+[[ -n "${ONLY_PG:-}" ]] && CELLS=()
+[[ -n "$DELIM_OP" && -z "${ONLY_PG:-}" ]] && CELLS+=(delimiter) || log "delimiter cell skipped: this build's bench has no --op listdelim"
+[[ -n "$VERSIONS_OP" && -z "${ONLY_PG:-}" ]] && CELLS+=(versions-10k) || log "versions cell skipped: this build's bench has no --op listversionskey"
+[[ -z "${ONLY_PG:-}" ]] && CELLS+=(put4k-64)
 [[ -z "${NO_LARGE:-}" ]] && CELLS+=(put64m-1 put64m-4)
 STATIC_CELLS=(static-get-16 static-get-64 static-head-64)
 
@@ -277,7 +284,9 @@ for r in $(seq 1 "$ROUNDS"); do
     log "round $r of $ROUNDS, load $(loadavg)"
     # Rotate the order of the servers every round.
     order=("${HF[@]}")
-    for _ in $(seq 2 "$r"); do order=("${order[@]:1}" "${order[0]}"); done
+    if (( ${#order[@]} )); then
+        for _ in $(seq 2 "$r"); do order=("${order[@]:1}" "${order[0]}"); done
+    fi
     for cell in "${CELLS[@]}"; do
         for s in "${order[@]}"; do measure "$r" "$cell" "$s"; done
     done

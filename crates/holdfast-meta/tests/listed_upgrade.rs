@@ -108,13 +108,21 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
         put(&s, "a", object("ea", Some("GLACIER"), Some(ck))).await;
         put(&s, "b", object("eb", None, None)).await;
     }
-    // Back to migration 11: no trigger, no listed columns.
+    // Back to migration 11: no trigger, no listed columns; and migration 13 (inline bytes)
+    // undone so it can run again — its first step drops migration 11's put function, for which a
+    // stand-in with the same signature is enough.
     pg.psql(
         &db,
         "DROP TRIGGER holdfast_latest_listed ON latest; DROP FUNCTION holdfast_latest_listed();
          ALTER TABLE latest DROP COLUMN version_id, DROP COLUMN last_modified_ms, DROP COLUMN size,
              DROP COLUMN etag, DROP COLUMN storage_class, DROP COLUMN checksum_algorithm,
              DROP COLUMN checksum_kind, DROP COLUMN checksum_value;
+         DROP TRIGGER worm_guard_inline ON versions; DROP FUNCTION holdfast_worm_guard_inline();
+         DROP FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
+             bigint, text[], text, text, text, bytea);
+         ALTER TABLE versions DROP COLUMN inline_bytes;
+         CREATE FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
+             bigint, text[], text, text, text) RETURNS void LANGUAGE sql AS 'SELECT';
          UPDATE holdfast_schema SET version = 11;",
     )
     .unwrap();

@@ -21,9 +21,13 @@ pub(crate) async fn insert(
     facts: holdfast_audit::ChangeFacts,
 ) -> Result<i64, Fail> {
     let recorded = crate::trail::record(actor, facts, holdfast_lock::UtcMillis::now_system());
-    let row = tx
-        .query_one("INSERT INTO audit_outbox (chain, record) VALUES ($1, $2) RETURNING id", &[&chain, &recorded.text])
-        .await?;
+    // Through the statement cache: one round trip, not a parse and an execute, per record.
+    let row = super::rows::query_one(
+        tx,
+        "INSERT INTO audit_outbox (chain, record) VALUES ($1, $2) RETURNING id",
+        &[&chain, &recorded.text],
+    )
+    .await?;
     let id = row.try_get(0)?;
     // A lock change's history entry, derived from the same record, in the same transaction.
     if let Some(entry) = &recorded.lock {

@@ -25,16 +25,22 @@ CREATE TRIGGER worm_guard_hold BEFORE UPDATE ON versions
 "#;
 
 /// (trigger, function) of every guard on `versions`.
-const GUARDS: [(&str, &str); 4] = [
+const GUARDS: [(&str, &str); 5] = [
     ("worm_guard_delete", "holdfast_worm_guard_delete"),
     ("worm_guard_update", "holdfast_worm_guard_update"),
     ("worm_guard_truncate", "holdfast_worm_guard_truncate"),
     ("worm_guard_hold", "holdfast_worm_guard_hold"),
+    ("worm_guard_inline", "holdfast_worm_guard_inline"),
 ];
+
+/// The SQL of every guard function and trigger, as the migrations create them.
+fn guards_sql() -> String {
+    format!("{}{V5}{}", schema::guard_sql(), super::inline::guard_sql()).replace("@STATE@", super::WORM_GUARD_STATE)
+}
 
 /// The body (`$$ ... $$`) of `function` as the migrations create it.
 fn expected_body(function: &str) -> Option<String> {
-    let sql = format!("{}{V5}", schema::guard_sql()).replace("@STATE@", super::WORM_GUARD_STATE);
+    let sql = guards_sql();
     let start = sql.find(&format!("CREATE FUNCTION {function}()"))?;
     let open = sql[start..].find("$$")? + start + 2;
     let close = sql[open..].find("$$")? + open;
@@ -47,7 +53,7 @@ fn restore_sql() -> String {
     for (trigger, function) in GUARDS {
         sql.push_str(&format!("DROP TRIGGER IF EXISTS {trigger} ON versions; DROP FUNCTION IF EXISTS {function}();\n"));
     }
-    let create = format!("{}{V5}", schema::guard_sql()).replace("@STATE@", super::WORM_GUARD_STATE);
+    let create = guards_sql();
     // holdfast_now_ms() stays: only the guard functions and triggers are recreated.
     let create =
         create.replacen("CREATE FUNCTION holdfast_now_ms()", "CREATE OR REPLACE FUNCTION holdfast_now_ms()", 1);

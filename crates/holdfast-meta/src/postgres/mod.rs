@@ -26,6 +26,7 @@ mod gc;
 mod group_commit;
 mod guards;
 mod identity;
+mod inline;
 mod lease;
 mod listed;
 mod listing;
@@ -399,10 +400,7 @@ impl crate::MetaStore for PgMeta {
         cond: WriteConditions,
         now: UtcMillis,
     ) -> MetaResult<VersionRecord> {
-        // Small objects are not kept inline here (`stores_inline` is false): never drop bytes.
-        if v.object.inline.is_some() {
-            return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
-        }
+        inline::check(&v.object)?;
         let actor = holdfast_audit::scope::current();
         let req = group_commit::Request { v, tags, cond, now };
         let req = match self.group.put(&self.pool, &self.chain, req, actor.clone()).await {
@@ -419,8 +417,12 @@ impl crate::MetaStore for PgMeta {
         write!(self, |tx| tags::put_version(&tx, &v, &tags, &cond, now).await?)
     }
 
+    fn stores_inline(&self) -> bool {
+        true
+    }
+
     async fn version(&self, bucket: &str, key: &str, sel: &VersionSelector) -> MetaResult<VersionRecord> {
-        read!(self, |tx| objects::resolve(&tx, bucket, key, sel).await?)
+        read!(self, |tx| inline::resolve_content(&tx, bucket, key, sel).await?)
     }
 
     async fn delete(
@@ -586,7 +588,7 @@ impl crate::MetaStore for PgMeta {
         with_tags: bool,
     ) -> MetaResult<(VersionRecord, Option<TagSet>)> {
         read!(self, |tx| {
-            let mut rec = objects::resolve(&tx, bucket, key, sel).await?;
+            let mut rec = inline::resolve_content(&tx, bucket, key, sel).await?;
             let tags =
                 if with_tags && !rec.is_delete_marker() { Some(tags::of_seq(&tx, rec.seq).await?) } else { None };
             rec.replication = replication::status(&tx, bucket, key, &rec.version_id).await?;
@@ -609,8 +611,8 @@ impl crate::MetaStore for PgMeta {
     }
 
     async fn put_replica(&self, r: ReplicaVersion, now: UtcMillis) -> MetaResult<ReplicaWrite> {
-        if r.object.as_ref().is_some_and(|o| o.inline.is_some()) {
-            return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
+        if let Some(object) = &r.object {
+            inline::check(object)?;
         }
         write!(self, |tx| replication::put_replica(&tx, &r, now).await?)
     }
@@ -622,7 +624,7 @@ impl crate::MetaStore for PgMeta {
         now: UtcMillis,
     ) -> MetaResult<ReplicaWrite> {
         if r.object.as_ref().is_some_and(|o| o.inline.is_some()) {
-            return Err(MetaError::Internal("this store does not keep inline object bytes".into()));
+            return Err(MetaError::Internal("a completed upload keeps no inline bytes".into()));
         }
         write!(self, |tx| multipart::complete_replica(&tx, upload, &r, now).await?)
     }

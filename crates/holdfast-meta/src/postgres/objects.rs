@@ -183,11 +183,13 @@ pub(super) async fn insert_at(
     let data = object.map(serde_json::to_string).transpose()?;
     let size = object.map_or(0, |o| i64::try_from(o.size).unwrap_or(i64::MAX));
     let etag = object.map_or("", |o| o.etag.as_str());
+    // A small object's bytes, in its own row (schema 13).
+    let inline: Option<&[u8]> = object.and_then(|o| o.inline.as_deref());
     let inserted = query_one(
         tx,
         "INSERT INTO versions (bucket, key, version_id, delete_marker, last_modified_ms, size, etag, data,
-                               lock_mode, lock_until_ms, legal_hold)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
+                               lock_mode, lock_until_ms, legal_hold, inline_bytes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
         &[
             &bucket,
             &key.as_bytes(),
@@ -200,6 +202,7 @@ pub(super) async fn insert_at(
             &mode,
             &until,
             &hold,
+            &inline,
         ],
     )
     .await;

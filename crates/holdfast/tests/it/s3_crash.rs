@@ -113,8 +113,8 @@ async fn verify(s3: &Client, bucket: &str, acked: &HashMap<String, Vec<(String, 
 async fn verify_no_orphans(srv: &Server, s3: &Client, bucket: &str) {
     let mut listed = 0usize;
     let mut in_blobs = 0usize;
-    // On PostgreSQL nothing is inline.
-    let inline_max = if srv.meta_database().is_none() { INLINE_MAX } else { -1 };
+    // Both stores keep objects up to the limit inline (PostgreSQL since schema 13).
+    let inline_max = INLINE_MAX;
     let (mut km, mut vm): (Option<String>, Option<String>) = (None, None);
     loop {
         let page = s3
@@ -152,9 +152,7 @@ async fn verify_no_orphans(srv: &Server, s3: &Client, bucket: &str) {
         .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
         .sum();
     // Objects written after a restart ("after-N") are listed too, so the counts match exactly.
-    if inline_max >= 0 {
-        assert!(in_blobs > 0 && in_blobs < listed, "both inline and blob-backed versions ({in_blobs} of {listed})");
-    }
+    assert!(in_blobs > 0 && in_blobs < listed, "both inline and blob-backed versions ({in_blobs} of {listed})");
     assert_eq!(blob_files, in_blobs, "blob files without a version (orphans) or versions without blobs");
     assert_eq!(std::fs::read_dir(srv.data_dir.join("tmp")).unwrap().count(), 0, "temporary files swept");
 }

@@ -1,0 +1,163 @@
+//! Small objects inline on PostgreSQL (schema 13, issue #17): the bytes are written in the
+//! version's own row and transaction, by a grouped PUT and by the statement-by-statement path,
+//! come back with a read of the version (not with listings), go with the version's removal,
+//! stay while a lock keeps the version, and the database refuses to change them.
+
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
+use bytes::Bytes;
+use holdfast_lock::{Bypass, LockState, Mode, Retention, UtcMillis};
+use holdfast_meta::postgres::{PgMeta, PgOptions};
+use holdfast_meta::{
+    BucketConfigKind, ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, TagSet, VersionSelector,
+    Versioning, WriteConditions, WriteOrigin,
+};
+use holdfast_testkit::Postgres;
+
+fn inline_object(bytes: &'static [u8]) -> ObjectData {
+    ObjectData {
+        size: bytes.len() as u64,
+        etag: "e".into(),
+        headers: ObjectHeaders::default(),
+        checksum: None,
+        segments: Vec::new(),
+        parts: Vec::new(),
+        inline: Some(Bytes::from_static(bytes)),
+    }
+}
+
+fn new_version(key: &str, object: ObjectData, lock: LockState) -> NewVersion {
+    NewVersion { bucket: "b".into(), key: key.into(), object, lock, origin: WriteOrigin::Put }
+}
+
+async fn open() -> (PgMeta, String) {
+    let url = Postgres::shared().fresh_database();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    (PgMeta::open(PgOptions::new(url)).await.unwrap(), db)
+}
+
+fn sql(db: &str, q: &str) -> Result<String, String> {
+    Postgres::shared().psql(db, q).map(|s| s.trim().to_owned())
+}
+
+fn rows_with_bytes(db: &str) -> i64 {
+    sql(db, "SELECT count(*) FROM versions WHERE inline_bytes IS NOT NULL").unwrap().parse().unwrap()
+}
+
+fn bytes_of(rec: &holdfast_meta::VersionRecord) -> Option<&[u8]> {
+    rec.object.as_ref().and_then(|o| o.inline.as_deref())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_bytes_live_and_die_with_their_version() {
+    let (s, db) = open().await;
+    assert!(s.stores_inline());
+    let now = UtcMillis::now_system();
+    s.create_bucket("b", false, now).await.unwrap();
+    s.set_versioning("b", Versioning::Enabled).await.unwrap();
+    // A grouped PUT (holdfast_put_version).
+    let rec = s
+        .put_version(
+            new_version("k", inline_object(b"hello"), LockState::default()),
+            TagSet::new(),
+            WriteConditions::default(),
+            now,
+        )
+        .await
+        .unwrap();
+    let got = s.version("b", "k", &VersionSelector::Latest).await.unwrap();
+    assert_eq!(bytes_of(&got), Some(&b"hello"[..]));
+    assert_eq!(got.version_id, rec.version_id);
+    let (read, _) = s.version_for_read("b", "k", &VersionSelector::Latest, true).await.unwrap();
+    assert_eq!(bytes_of(&read), Some(&b"hello"[..]));
+    // Listings carry no bytes.
+    let q = ListQuery {
+        bucket: "b".into(),
+        prefix: String::new(),
+        delimiter: None,
+        after: None,
+        after_version: None,
+        max_keys: 1000,
+    };
+    let page = s.list_versions(q).await.unwrap();
+    assert_eq!(page.versions.len(), 1);
+    assert_eq!(page.versions[0].object.as_ref().map(|o| (o.size, o.inline.is_none())), Some((5, true)));
+    assert_eq!(rows_with_bytes(&db), 1);
+
+    // The database itself refuses to change the bytes of a version, even an unprotected one.
+    let upd = sql(&db, "UPDATE versions SET inline_bytes = '\\x00'").unwrap_err();
+    assert!(upd.contains("WORM guard"), "{upd}");
+    let cleared = sql(&db, "UPDATE versions SET inline_bytes = NULL").unwrap_err();
+    assert!(cleared.contains("WORM guard"), "{cleared}");
+
+    // A delete marker keeps the version (and its bytes); removing the version removes them.
+    s.delete("b", "k", &VersionSelector::Latest, Bypass::None, now).await.unwrap();
+    assert_eq!(rows_with_bytes(&db), 1);
+    let id = VersionSelector::Id(rec.version_id.clone());
+    assert_eq!(bytes_of(&s.version("b", "k", &id).await.unwrap()), Some(&b"hello"[..]));
+    s.delete("b", "k", &id, Bypass::None, now).await.unwrap();
+    assert_eq!(rows_with_bytes(&db), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_statement_by_statement_path_keeps_inline_bytes_too() {
+    let (s, db) = open().await;
+    let now = UtcMillis::now_system();
+    s.create_bucket("b", false, now).await.unwrap();
+    // A quota document sends every PUT of the bucket to the full path (objects::insert_at).
+    s.put_bucket_config("b", BucketConfigKind::Quota, Some(r#"{"bytes":1000000}"#.into())).await.unwrap();
+    s.put_version(
+        new_version("q", inline_object(b"full path"), LockState::default()),
+        TagSet::new(),
+        WriteConditions::default(),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(bytes_of(&s.version("b", "q", &VersionSelector::Latest).await.unwrap()), Some(&b"full path"[..]));
+    // Unversioned: the next PUT of the key replaces the null version, bytes and all.
+    s.put_version(
+        new_version("q", inline_object(b"second"), LockState::default()),
+        TagSet::new(),
+        WriteConditions::default(),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(bytes_of(&s.version("b", "q", &VersionSelector::Latest).await.unwrap()), Some(&b"second"[..]));
+    assert_eq!(rows_with_bytes(&db), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_inline_version_keeps_its_bytes() {
+    let (s, db) = open().await;
+    let now = UtcMillis::now_system();
+    s.create_bucket("b", true, now).await.unwrap();
+    let lock = LockState {
+        retention: Some(Retention { mode: Mode::Compliance, until: now.plus_millis(3_600_000) }),
+        legal_hold: None,
+    };
+    let rec = s
+        .put_version(new_version("k", inline_object(b"kept"), lock), TagSet::new(), WriteConditions::default(), now)
+        .await
+        .unwrap();
+    let id = VersionSelector::Id(rec.version_id);
+    assert!(matches!(s.delete("b", "k", &id, Bypass::Governance, now).await, Err(MetaError::Locked(_))));
+    let dropped = sql(&db, "DELETE FROM versions").unwrap_err();
+    assert!(dropped.contains("WORM guard"), "{dropped}");
+    assert_eq!(rows_with_bytes(&db), 1);
+    assert_eq!(bytes_of(&s.version("b", "k", &id).await.unwrap()), Some(&b"kept"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_bytes_must_be_the_whole_object() {
+    let (s, _db) = open().await;
+    let now = UtcMillis::now_system();
+    s.create_bucket("b", false, now).await.unwrap();
+    let short = ObjectData { size: 9, ..inline_object(b"four") };
+    let err = s
+        .put_version(new_version("k", short, LockState::default()), TagSet::new(), WriteConditions::default(), now)
+        .await;
+    assert!(matches!(err, Err(MetaError::Internal(_))), "{err:?}");
+    assert!(matches!(s.version("b", "k", &VersionSelector::Latest).await, Err(MetaError::NoSuchKey)));
+}
