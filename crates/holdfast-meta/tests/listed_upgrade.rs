@@ -157,5 +157,8 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
             ("c".to_owned(), "ec".to_owned(), Some("STANDARD_IA".to_owned()), false),
         ]
     );
-    assert_eq!(pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(), "12");
+    assert_eq!(
+        pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(),
+        holdfast_meta::postgres::SCHEMA_VERSION.to_string()
+    );
 }
