@@ -457,6 +457,47 @@ mod tests {
         assert_eq!(written, Written { direct: d, buffered: expected.len() as u64 - d });
     }
 
+    /// A tmpfs of `size`, unmounted when dropped (root, like the integration tests' tmpfs).
+    struct SmallVolume(tempfile::TempDir);
+
+    impl SmallVolume {
+        fn mount(size: &str) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(ok.success(), "cannot mount a tmpfs: this test needs root");
+            Self(dir)
+        }
+    }
+
+    impl Drop for SmallVolume {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0.path()).status();
+        }
+    }
+
+    /// A volume that fills during the direct writes (tmpfs takes `O_DIRECT`): the write that
+    /// does not fit, or the rest of a short one written through the cache, fails with the
+    /// volume's ENOSPC, and that kind is what the writer returns (the caller's 507), not a
+    /// success nor another error.
+    #[test]
+    fn a_volume_that_fills_during_direct_writes_reports_storage_full() {
+        let vol = SmallVolume::mount("4m");
+        fs::write(vol.0.path().join("filler"), vec![7u8; (3 << 20) / 2]).unwrap();
+        let file = File::options().write(true).create_new(true).open(vol.0.path().join("blob")).unwrap();
+        assert!(set_direct(&file, true), "tmpfs takes O_DIRECT");
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        for n in 0..6 {
+            tx.try_send(numbered(n, WRITE_CHUNK)).unwrap();
+        }
+        drop(tx);
+        let err = write_file(file, true, rx, &AtomicBool::new(false)).expect_err("6 MiB written on a 4 MiB volume");
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull, "{err}");
+    }
+
     #[tokio::test]
     async fn abandoned_temporaries_are_swept_at_open() {
         let dir = tempfile::tempdir().unwrap();
