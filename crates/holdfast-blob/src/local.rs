@@ -172,7 +172,7 @@ fn set_direct(_file: &File, _on: bool) -> bool {
 }
 
 fn is_aligned(chunk: &[u8]) -> bool {
-    chunk.as_ptr().addr() as u64 % DIRECT_ALIGN == 0
+    (chunk.as_ptr().addr() as u64).is_multiple_of(DIRECT_ALIGN)
 }
 
 /// An aligned buffer of `len` bytes inside `store` (grown when needed): where a chunk whose
@@ -220,7 +220,7 @@ fn write_file(
     while let Some(chunk) = chunks.blocking_recv() {
         let offset = written.direct + written.buffered;
         let mut rest: &[u8] = &chunk;
-        if direct && (offset % DIRECT_ALIGN != 0 || rest.len() as u64 % DIRECT_ALIGN != 0) {
+        if direct && (!offset.is_multiple_of(DIRECT_ALIGN) || !(rest.len() as u64).is_multiple_of(DIRECT_ALIGN)) {
             direct = false;
             set_direct(&file, false);
         }
