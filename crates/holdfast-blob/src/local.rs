@@ -176,8 +176,9 @@ fn is_aligned(chunk: &[u8]) -> bool {
 }
 
 /// An aligned buffer of `len` bytes inside `store` (grown when needed): where a chunk whose
-/// memory is not aligned is copied before a direct write (a copy in memory costs far less
-/// than the page cache's; the server's allocator aligns whole chunks anyway).
+/// memory is not aligned is copied before a direct write. The server's allocator (jemalloc)
+/// starts large allocations at a random cache line of their first page, so most chunks
+/// take this copy; it costs far less than the page cache's copy into fresh pages.
 fn bounce(store: &mut Vec<u8>, len: usize) -> &mut [u8] {
     let align = DIRECT_ALIGN as usize;
     if store.len() < len + align {
