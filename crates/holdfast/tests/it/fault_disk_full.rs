@@ -533,10 +533,10 @@ async fn audit_anchors_are_written_below_the_reserve() {
 }
 
 /// A large PUT and an UploadPart that run out of space midway: their bytes go through the
-/// writer thread and its sync steps (#17), the volume refuses a write there (ENOSPC after
-/// more than a sync step was written), and the caller gets the same 507 as a write refused
-/// at once, with no temporary file, no blob, no version and no part left. Space returns: the
-/// same writes succeed.
+/// writer thread (#17: direct writes of whole chunks; tmpfs takes `O_DIRECT`), the volume
+/// refuses a write there (ENOSPC after 24 MiB were written), and the caller gets the same
+/// 507 as a write refused at once, with no temporary file, no blob, no version and no part
+/// left. Space returns: the same writes succeed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_write_that_runs_out_of_space_midway_leaves_nothing() {
     const LARGE: usize = 40 << 20;
@@ -547,7 +547,7 @@ async fn a_large_write_that_runs_out_of_space_midway_leaves_nothing() {
     let bucket = bucket_name("enospc-large");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let blobs_before = blob_files(&data);
-    // Leave about 24 MiB free: the writes fail past their first 16 MiB sync step.
+    // Leave about 24 MiB free: the writes fail midway, past 16 MiB.
     let st = rustix::fs::statvfs(fs.path()).unwrap();
     let free = usize::try_from(st.f_bavail * st.f_frsize).unwrap();
     let occupier = fs.occupy("occupier", free - (24 << 20));
