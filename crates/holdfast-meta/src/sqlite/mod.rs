@@ -38,6 +38,7 @@ use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Most jobs in one transaction; bounds the latency a batch adds.
@@ -117,25 +118,39 @@ pub struct SqliteMeta {
 
 struct ReadPool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    /// Idle connections, the most recently used last, with when each was put back.
+    idle: Mutex<Vec<(Connection, Instant)>>,
     durability: Arc<pipeline::Durability>,
 }
+
+/// Idle readers kept at most, and how long one may stay unused: after a burst the pool
+/// shrinks back to what the steady traffic uses, and the connections' page caches, schemas
+/// and statements go with them (#17: memory that comes back).
+const MAX_IDLE_READERS: usize = 16;
+const READER_IDLE_KEEP: Duration = Duration::from_secs(5);
 
 impl ReadPool {
     fn with<T>(&self, f: impl FnOnce(&Connection) -> MetaResult<T>) -> MetaResult<T> {
         let conn = self.idle.lock().map_err(|_| MetaError::Internal("read pool poisoned".into()))?.pop();
         let conn = match conn {
-            Some(c) => c,
+            Some((c, _)) => c,
             None => open_reader(&self.path)?,
         };
         let out = f(&conn);
         // Whatever the outcome (a NoSuchKey too may reflect a write not durable yet).
         let out = self.durability.settle_read().and(out);
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < 16
-        {
-            idle.push(conn);
+        let mut unused = Vec::new();
+        if let Ok(mut idle) = self.idle.lock() {
+            let now = Instant::now();
+            // The least recently used come first: those unused for long are closed.
+            let stale = idle.iter().take_while(|(_, at)| now.duration_since(*at) > READER_IDLE_KEEP).count();
+            unused.extend(idle.drain(..stale).map(|(c, _)| c));
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push((conn, now));
+            }
         }
+        // Closed outside the lock.
+        drop(unused);
         out
     }
 }
@@ -230,11 +245,8 @@ impl SqliteMeta {
             .name("holdfast-meta-writer".into())
             .spawn(move || writer_loop(&conn, &rx, &synced_tx, observer.as_ref(), &caches, &writer_durability))
             .map_err(|e| MetaError::Internal(format!("cannot start writer thread: {e}")))?;
-        let readers = Arc::new(ReadPool {
-            path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
-            durability: Arc::clone(&durability),
-        });
+        let readers =
+            Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::default(), durability: Arc::clone(&durability) });
         Ok(Self { jobs: tx, _durability: durability, readers, cache, latest })
     }
 
@@ -245,11 +257,8 @@ impl SqliteMeta {
         open_reader(path)?;
         let (tx, _) = mpsc::channel::<Job>();
         let durability = Arc::new(pipeline::Durability::default());
-        let readers = Arc::new(ReadPool {
-            path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
-            durability: Arc::clone(&durability),
-        });
+        let readers =
+            Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::default(), durability: Arc::clone(&durability) });
         Ok(Self { jobs: tx, _durability: durability, readers, cache: SharedCache::default(), latest: Arc::default() })
     }
 
