@@ -52,6 +52,11 @@ mem() {
     awk '/^VmRSS:/ {t=$2} /^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} /^Threads:/ {n=$2}
          END {printf "%.1f MiB (anon %.1f, file %.1f; %d threads)", t/1024, a/1024, f/1024, n}' "/proc/$1/status"
 }
+# alloc EP: jemalloc's own figures from /_holdfast/metrics (builds that publish them).
+alloc() {
+    curl -s "$1/_holdfast/metrics" 2>/dev/null | awk '/^holdfast_allocator_(allocated|resident|retained)_bytes / {
+        sub("holdfast_allocator_", "", $1); sub("_bytes", "", $1); printf "%s %.1f MiB  ", $1, $2/1048576 }'
+}
 hwm() { awk '/^VmHWM:/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 
 # start NAME BIN: a server on a free port with the data dir $WORK/data-NAME; sets EP, SERVER_PID.
@@ -99,6 +104,9 @@ run() {
     echo "right after the load:     $(mem "$SERVER_PID"); peak $(hwm "$SERVER_PID")"
     sleep "$SETTLE"
     echo "after ${SETTLE}s idle:          $(mem "$SERVER_PID"); load $(loadavg)"
+    local a
+    a="$(alloc "$EP")"
+    [[ -n "$a" ]] && echo "  jemalloc (Rust's allocations; SQLite's are glibc's): $a"
     stop
     if [[ -z "${NO_RESTART:-}" ]]; then
         local t0=$SECONDS
