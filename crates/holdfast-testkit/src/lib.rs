@@ -122,3 +122,14 @@ pub fn bucket_name(tag: &str) -> String {
     let n = N.fetch_add(1, Ordering::Relaxed);
     format!("{}-{}-{n}", tag.to_ascii_lowercase().replace('_', "-"), std::process::id())
 }
+
+/// Turns versioning on for `bucket` (PutBucketVersioning Enabled), panicking on any error.
+pub async fn enable_versioning(s3: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .expect("PutBucketVersioning Enabled");
+}

@@ -35,12 +35,7 @@ async fn delete_bucket_refuses_while_versions_or_markers_remain() {
     let s3 = srv.client();
     let b = bucket_name("notempty");
     s3.create_bucket().bucket(&b).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&b)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(&s3, &b).await;
     let v = s3.put_object().bucket(&b).key("k").body(b"x".to_vec().into()).send().await.unwrap();
     let marker = s3.delete_object().bucket(&b).key("k").send().await.unwrap();
     assert_eq!(marker.delete_marker(), Some(true));

@@ -7,10 +7,7 @@ use crate::evidence_support::*;
 use crate::object_lock_support::{LOCKED, assert_err, lock_bucket, plain_bucket};
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
-use holdfast_testkit::aws_sdk_s3::types::{
-    BucketVersioningStatus, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
-    VersioningConfiguration,
-};
+use holdfast_testkit::aws_sdk_s3::types::{ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode};
 use holdfast_testkit::{Server, ServerOptions, bucket_name};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -146,12 +143,7 @@ async fn anchors_are_locked_and_verify_catches_a_cut_tail_and_a_rewrite() {
     .await;
     assert!(anchors(&s3, &anchor_bucket).await.is_empty());
     // Object Lock enabled on it (B5): the next interval anchors.
-    s3.put_bucket_versioning()
-        .bucket(&anchor_bucket)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(&s3, &anchor_bucket).await;
     s3.put_object_lock_configuration()
         .bucket(&anchor_bucket)
         .object_lock_configuration(

@@ -13,9 +13,8 @@ use crate::object_lock_support::{
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
 use holdfast_testkit::aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus,
-    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectLockLegalHoldStatus,
-    ObjectLockMode, VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectLockLegalHoldStatus, ObjectLockMode,
 };
 use holdfast_testkit::{Server, ServerOptions};
 use std::time::{Duration, SystemTime};
@@ -149,12 +148,7 @@ async fn expired_delete_markers_are_removed_and_incomplete_uploads_aborted() {
     let srv = server();
     let s3 = srv.client();
     let b = plain_bucket(&s3, "lcdm").await;
-    s3.put_bucket_versioning()
-        .bucket(&b)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(&s3, &b).await;
     set_rules(
         &s3,
         &b,

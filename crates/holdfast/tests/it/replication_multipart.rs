@@ -12,8 +12,8 @@ use crate::replication::{config, rule, status, wait_status};
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
 use holdfast_testkit::aws_sdk_s3::types::{
-    BucketVersioningStatus, ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHoldStatus,
-    ObjectLockMode, ReplicationStatus, VersioningConfiguration,
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHoldStatus, ObjectLockMode,
+    ReplicationStatus,
 };
 use holdfast_testkit::{Server, ServerOptions, raw_http, signed_request};
 use std::time::{Duration, SystemTime};
@@ -288,12 +288,7 @@ async fn x2_refused_replication_upload_fails_and_leaves_no_upload_behind() {
     // without it (AWS's DstBucketObjectLockConfigMissing).
     d3.delete_bucket().bucket(&unlocked).send().await.unwrap();
     d3.create_bucket().bucket(&unlocked).send().await.unwrap();
-    d3.put_bucket_versioning()
-        .bucket(&unlocked)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(&d3, &unlocked).await;
 
     let data = payload(11 * MIB, 5);
     for (src, dst) in &written {

@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
-use holdfast_testkit::aws_sdk_s3::types::{BucketVersioningStatus, Delete, ObjectIdentifier, VersioningConfiguration};
+use holdfast_testkit::aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use holdfast_testkit::{ROOT_AK, ROOT_SK, Server, bucket_name, error_code, raw_http, signed_request};
 use std::time::SystemTime;
 
@@ -145,12 +145,7 @@ async fn malformed_versioning_configuration() {
 async fn delete_objects_reports_per_key_and_honours_quiet() {
     let (srv, b) = setup().await;
     let s3 = srv.client();
-    s3.put_bucket_versioning()
-        .bucket(&b)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(&s3, &b).await;
     let v = s3.put_object().bucket(&b).key("a").body(ByteStream::from_static(b"x")).send().await.unwrap();
     s3.put_object().bucket(&b).key("b").body(ByteStream::from_static(b"x")).send().await.unwrap();
     let ids = vec![

@@ -7,7 +7,6 @@
 
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
-use holdfast_testkit::aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use holdfast_testkit::{Server, ServerOptions, bucket_name};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -64,12 +63,7 @@ async fn sigkill_mid_load_loses_no_acknowledged_write() {
     let bucket = bucket_name("crash");
     let s3 = srv.client();
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(&s3, &bucket).await;
     let acked: Acked = Arc::default();
     let mut total_acked = 0;
     for round in 0..3u32 {
@@ -188,12 +182,7 @@ async fn sigkill_during_pipelined_commits_loses_no_acknowledged_write() {
     let bucket = bucket_name("pipecrash");
     let s3 = srv.client();
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(&s3, &bucket).await;
     // (key, version, generation, length) of every acknowledged PUT.
     type AckedPuts = Arc<Mutex<Vec<(String, String, u32, usize)>>>;
     let acked: AckedPuts = Arc::default();

@@ -3,7 +3,7 @@
 
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
-use holdfast_testkit::aws_sdk_s3::types::{BucketVersioningStatus, EncodingType, VersioningConfiguration};
+use holdfast_testkit::aws_sdk_s3::types::EncodingType;
 use holdfast_testkit::{Server, bucket_name, error_code};
 
 fn server() -> Server {
@@ -167,12 +167,7 @@ async fn object_versions_paging_with_key_and_version_markers() {
     let s3 = srv.client();
     let b = bucket_name("lver");
     s3.create_bucket().bucket(&b).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&b)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(&s3, &b).await;
     let mut expected = Vec::new();
     for key in ["k1", "k2"] {
         let mut ids = Vec::new();

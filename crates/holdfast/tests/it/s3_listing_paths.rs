@@ -7,7 +7,7 @@
 
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::primitives::ByteStream;
-use holdfast_testkit::aws_sdk_s3::types::{BucketVersioningStatus, EncodingType, VersioningConfiguration};
+use holdfast_testkit::aws_sdk_s3::types::EncodingType;
 use holdfast_testkit::{Server, bucket_name};
 
 fn server() -> Server {
@@ -273,12 +273,7 @@ async fn versions_paging_through_a_key_with_many_versions_and_delete_markers() {
     let s3 = srv.client();
     let b = bucket_name("lvmany");
     s3.create_bucket().bucket(&b).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&b)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(&s3, &b).await;
     // History, oldest first: "g" once, "h" 150 times with a delete marker after every 40th
     // version and at the end, "h/x" and "h/y" (a common prefix under "/"), "i" once.
     let mut history: Vec<Entry> = Vec::new();

@@ -18,9 +18,9 @@ use crate::evidence_support::{BIN, holdfast, metric, metrics_text, wait_for};
 use crate::object_lock_support::{in_secs, lock_bucket, put, put_held, put_locked, version_ids};
 use holdfast_testkit::aws_sdk_s3::Client;
 use holdfast_testkit::aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketVersioningStatus, Event, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+    BucketLifecycleConfiguration, Event, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
     NoncurrentVersionExpiration, NotificationConfiguration, ObjectLockMode, ObjectLockRetention,
-    ObjectLockRetentionMode, QueueConfiguration, VersioningConfiguration,
+    ObjectLockRetentionMode, QueueConfiguration,
 };
 use holdfast_testkit::{Postgres, Server, ServerOptions, bucket_name, error_code};
 use serde_json::Value;
@@ -250,12 +250,7 @@ fn verify(data: &Path) -> (BTreeMap<String, u64>, u64) {
 async fn versioned_bucket(s3: &Client) -> String {
     let b = bucket_name("sev");
     s3.create_bucket().bucket(&b).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&b)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    holdfast_testkit::enable_versioning(s3, &b).await;
     b
 }
 
