@@ -121,6 +121,8 @@ struct ReadPool {
     /// Idle connections, the most recently used last, with when each was put back.
     idle: Mutex<Vec<(Connection, Instant)>>,
     durability: Arc<pipeline::Durability>,
+    /// [`READER_IDLE_KEEP`] (shorter in tests).
+    keep: Duration,
 }
 
 /// Idle readers kept at most, and how long one may stay unused: after a burst the pool
@@ -143,7 +145,7 @@ impl ReadPool {
         if let Ok(mut idle) = self.idle.lock() {
             let now = Instant::now();
             // The least recently used come first: those unused for long are closed.
-            let stale = idle.iter().take_while(|(_, at)| now.duration_since(*at) > READER_IDLE_KEEP).count();
+            let stale = idle.iter().take_while(|(_, at)| now.duration_since(*at) > self.keep).count();
             unused.extend(idle.drain(..stale).map(|(c, _)| c));
             if idle.len() < MAX_IDLE_READERS {
                 idle.push((conn, now));
@@ -245,8 +247,12 @@ impl SqliteMeta {
             .name("holdfast-meta-writer".into())
             .spawn(move || writer_loop(&conn, &rx, &synced_tx, observer.as_ref(), &caches, &writer_durability))
             .map_err(|e| MetaError::Internal(format!("cannot start writer thread: {e}")))?;
-        let readers =
-            Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::default(), durability: Arc::clone(&durability) });
+        let readers = Arc::new(ReadPool {
+            path: path.to_owned(),
+            idle: Mutex::default(),
+            durability: Arc::clone(&durability),
+            keep: READER_IDLE_KEEP,
+        });
         Ok(Self { jobs: tx, _durability: durability, readers, cache, latest })
     }
 
@@ -257,8 +263,12 @@ impl SqliteMeta {
         open_reader(path)?;
         let (tx, _) = mpsc::channel::<Job>();
         let durability = Arc::new(pipeline::Durability::default());
-        let readers =
-            Arc::new(ReadPool { path: path.to_owned(), idle: Mutex::default(), durability: Arc::clone(&durability) });
+        let readers = Arc::new(ReadPool {
+            path: path.to_owned(),
+            idle: Mutex::default(),
+            durability: Arc::clone(&durability),
+            keep: READER_IDLE_KEEP,
+        });
         Ok(Self { jobs: tx, _durability: durability, readers, cache: SharedCache::default(), latest: Arc::default() })
     }
 
@@ -1020,5 +1030,30 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()> {
         self.write_unrecorded(move |c| audit::remove(c, &ids)).await
+    }
+}
+
+#[cfg(test)]
+mod read_pool_tests {
+    use super::*;
+
+    /// A burst's extra readers are closed once unused for the keep time; the one in use stays.
+    #[test]
+    fn idle_readers_unused_for_the_keep_time_are_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        Connection::open(&path).unwrap().execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (x);").unwrap();
+        let pool = ReadPool { path, idle: Mutex::default(), durability: Arc::default(), keep: Duration::from_secs(1) };
+        let idle = |p: &ReadPool| p.idle.lock().unwrap().len();
+        // Three readers at once (a burst), all kept idle afterwards.
+        pool.with(|_| pool.with(|_| pool.with(|_| Ok(())))).unwrap();
+        assert_eq!(idle(&pool), 3);
+        // Used again within the keep time: nothing closed.
+        pool.with(|_| Ok(())).unwrap();
+        assert_eq!(idle(&pool), 3);
+        std::thread::sleep(Duration::from_millis(1300));
+        // The next use takes the most recent one and closes the two left unused.
+        pool.with(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?)).unwrap();
+        assert_eq!(idle(&pool), 1);
     }
 }
