@@ -3,51 +3,89 @@
 //! feeds it rows from its byte-ordered key index.
 
 use crate::model::{
-    ListPage, ListQuery, ObjectData, ObjectHeaders, StoredChecksum, UploadListQuery, UploadPage, VersionRecord,
+    ChecksumAlgorithm, ChecksumKind, ListPage, ListQuery, ObjectData, ObjectHeaders, StoredChecksum, UploadListQuery,
+    UploadPage, VersionRecord,
 };
 use holdfast_lock::{LockState, UtcMillis};
-use serde::Deserialize;
 
-/// What a ListObjects entry shows of a version's object document. Deserializing only these
-/// fields skips the segments, parts and other headers without building them.
-#[derive(Deserialize)]
-struct Listed {
-    size: u64,
-    etag: String,
-    headers: ListedHeaders,
-    checksum: Option<StoredChecksum>,
+/// What a ListObjects entry shows of a current version, as both stores keep it beside the
+/// key's latest pointer (`latest`): a page reads that one table in key order, without
+/// joining each key to its version row or decoding the version's object document.
+pub(crate) struct ListedColumns {
+    pub(crate) version_id: String,
+    pub(crate) last_modified_ms: i64,
+    pub(crate) size: i64,
+    pub(crate) etag: String,
+    pub(crate) storage_class: Option<String>,
+    /// The serde names of the checksum's algorithm and kind, and its value (all or none).
+    pub(crate) checksum: (Option<String>, Option<String>, Option<String>),
 }
 
-#[derive(Deserialize)]
-struct ListedHeaders {
-    storage_class: Option<String>,
+/// The serde name of a checksum algorithm, as the object document stores it (the stores'
+/// migrations read the listed columns out of that document).
+pub(crate) const fn algorithm_name(a: ChecksumAlgorithm) -> &'static str {
+    match a {
+        ChecksumAlgorithm::Crc32 => "Crc32",
+        ChecksumAlgorithm::Crc32c => "Crc32c",
+        ChecksumAlgorithm::Crc64Nvme => "Crc64Nvme",
+        ChecksumAlgorithm::Sha1 => "Sha1",
+        ChecksumAlgorithm::Sha256 => "Sha256",
+    }
+}
+
+/// The serde name of a checksum kind (see [`algorithm_name`]).
+pub(crate) const fn kind_name(k: ChecksumKind) -> &'static str {
+    match k {
+        ChecksumKind::FullObject => "FullObject",
+        ChecksumKind::Composite => "Composite",
+    }
+}
+
+/// The listed checksum columns of an object: algorithm, kind and value, or all `None`.
+pub(crate) fn checksum_columns(
+    c: Option<&StoredChecksum>,
+) -> (Option<&'static str>, Option<&'static str>, Option<&str>) {
+    match c {
+        Some(c) => (Some(algorithm_name(c.algorithm)), Some(kind_name(c.kind)), Some(c.value.as_str())),
+        None => (None, None, None),
+    }
+}
+
+fn stored_checksum(cols: (Option<String>, Option<String>, Option<String>)) -> Result<Option<StoredChecksum>, String> {
+    match cols {
+        (None, None, None) => Ok(None),
+        (Some(a), Some(k), Some(value)) => {
+            let algorithm = ChecksumAlgorithm::ALL
+                .into_iter()
+                .find(|x| algorithm_name(*x) == a)
+                .ok_or_else(|| format!("unknown checksum algorithm {a:?}"))?;
+            let kind = [ChecksumKind::FullObject, ChecksumKind::Composite]
+                .into_iter()
+                .find(|x| kind_name(*x) == k)
+                .ok_or_else(|| format!("unknown checksum kind {k:?}"))?;
+            Ok(Some(StoredChecksum { algorithm, value, kind }))
+        }
+        other => Err(format!("partial listed checksum {other:?}")),
+    }
 }
 
 /// A ListObjects entry: the current version `seq` of `key`, an object (never a delete
 /// marker), with only what a listing shows — size, ETag, storage class, checksum; its other
 /// headers, segments, parts and lock state are left empty.
-pub(crate) fn listed_entry(
-    seq: i64,
-    bucket: &str,
-    key: String,
-    version_id: String,
-    last_modified_ms: i64,
-    data: &str,
-) -> serde_json::Result<VersionRecord> {
-    let l: Listed = serde_json::from_str(data)?;
-    let headers = ObjectHeaders { storage_class: l.headers.storage_class, ..ObjectHeaders::default() };
+pub(crate) fn listed_entry(seq: i64, bucket: &str, key: String, c: ListedColumns) -> Result<VersionRecord, String> {
+    let headers = ObjectHeaders { storage_class: c.storage_class, ..ObjectHeaders::default() };
     Ok(VersionRecord {
         seq,
         bucket: bucket.to_owned(),
         key,
-        version_id,
-        last_modified: UtcMillis(last_modified_ms),
+        version_id: c.version_id,
+        last_modified: UtcMillis(c.last_modified_ms),
         is_latest: true,
         object: Some(ObjectData {
-            size: l.size,
-            etag: l.etag,
+            size: u64::try_from(c.size).map_err(|_| format!("negative listed size {}", c.size))?,
+            etag: c.etag,
             headers,
-            checksum: l.checksum,
+            checksum: stored_checksum(c.checksum)?,
             segments: Vec::new(),
             parts: Vec::new(),
             inline: None,
@@ -152,6 +190,9 @@ pub(crate) struct Scan<'q> {
     pub(crate) upper: Option<Vec<u8>>,
     page: ListPage,
     count: usize,
+    /// Whether the last thing taken was a common prefix (else an entry): the markers are
+    /// made from it once, when a truncated page finishes, not copied for every entry.
+    last_prefix: bool,
 }
 
 pub(crate) enum Step {
@@ -166,13 +207,12 @@ pub(crate) enum Step {
 impl<'q> Scan<'q> {
     pub(crate) fn new(q: &'q ListQuery) -> Self {
         let upper = if q.prefix.is_empty() { None } else { prefix_upper_bound(q.prefix.as_bytes()) };
-        Self { q, upper, page: ListPage::default(), count: 0 }
+        Self { q, upper, page: ListPage::default(), count: 0, last_prefix: false }
     }
 
     pub(crate) fn offer(&mut self, rec: VersionRecord) -> Step {
-        let cp = common_prefix(&rec.key, &self.q.prefix, self.q.delimiter.as_deref()).map(str::to_owned);
-        if let Some(cp) = cp {
-            if self.page.common_prefixes.last() == Some(&cp) {
+        if let Some(cp) = common_prefix(&rec.key, &self.q.prefix, self.q.delimiter.as_deref()) {
+            if self.page.common_prefixes.last().map(String::as_str) == Some(cp) {
                 return Step::JumpTo(prefix_upper_bound(cp.as_bytes()));
             }
             if self.count == self.q.max_keys {
@@ -180,26 +220,28 @@ impl<'q> Scan<'q> {
             }
             self.count += 1;
             let next = prefix_upper_bound(cp.as_bytes());
-            self.page.next_marker = Some(cp.clone());
-            self.page.next_version_marker = None;
-            self.page.common_prefixes.push(cp);
+            self.page.common_prefixes.push(cp.to_owned());
+            self.last_prefix = true;
             return Step::JumpTo(next);
         }
         if self.count == self.q.max_keys {
             return Step::Full;
         }
         self.count += 1;
-        self.page.next_marker = Some(rec.key.clone());
-        self.page.next_version_marker = Some(rec.version_id.clone());
         self.page.versions.push(rec);
+        self.last_prefix = false;
         Step::Entry
     }
 
     pub(crate) fn finish(mut self, truncated: bool) -> ListPage {
         self.page.truncated = truncated;
-        if !truncated {
-            self.page.next_marker = None;
-            self.page.next_version_marker = None;
+        if truncated {
+            if self.last_prefix {
+                self.page.next_marker = self.page.common_prefixes.last().cloned();
+            } else if let Some(v) = self.page.versions.last() {
+                self.page.next_marker = Some(v.key.clone());
+                self.page.next_version_marker = Some(v.version_id.clone());
+            }
         }
         self.page
     }
@@ -208,6 +250,21 @@ impl<'q> Scan<'q> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_checksum_names_are_the_object_documents() {
+        for a in ChecksumAlgorithm::ALL {
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{}\"", algorithm_name(a)));
+        }
+        for k in [ChecksumKind::FullObject, ChecksumKind::Composite] {
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", kind_name(k)));
+            let c = StoredChecksum { algorithm: ChecksumAlgorithm::Sha1, value: "v".into(), kind: k };
+            let (a, k, v) = checksum_columns(Some(&c));
+            let back = stored_checksum((a.map(Into::into), k.map(Into::into), v.map(Into::into))).unwrap();
+            assert_eq!(back, Some(c));
+        }
+        assert!(stored_checksum((Some("Crc32".into()), None, None)).is_err(), "partial columns are corrupt");
+    }
 
     #[test]
     fn upper_bound_skips_ff() {

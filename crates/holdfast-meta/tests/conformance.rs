@@ -406,6 +406,126 @@ async fn listing_entries(f: Fixture) {
     assert_eq!(page.versions[1].object_data().checksum, None);
 }
 
+/// Every change that moves a key's current version keeps what a listing shows of it (kept
+/// beside the pointer since SQLite schema 7 / PostgreSQL migration 12) equal to what a HEAD
+/// of the key reads from the version itself: PUT over a key, delete marker, removal of the
+/// marker or of the newest version (an older one becomes current), multipart completion,
+/// replicas (one arriving late stays non-current), lifecycle expiration, null versions.
+async fn listed_columns_follow_every_change(f: Fixture) {
+    let s = &*f.store;
+    versioned_bucket(s, "lc").await;
+    s.create_bucket("lu", false, now()).await.unwrap();
+    let keys = ["a", "m", "r", "x"];
+    async fn check(s: &dyn Store, bucket: &str, keys: &[&str], step: &str) {
+        let page = s.list_objects(query(bucket)).await.unwrap();
+        let mut want = Vec::new();
+        for k in keys {
+            match s.version(bucket, k, &VersionSelector::Latest).await {
+                Ok(v) if !v.is_delete_marker() => want.push(v),
+                Ok(_) | Err(MetaError::NoSuchKey) => {}
+                Err(e) => panic!("{step}: HEAD {k}: {e:?}"),
+            }
+        }
+        let shown = |v: &holdfast_meta::VersionRecord| {
+            let o = v.object_data();
+            (
+                v.key.clone(),
+                v.version_id.clone(),
+                v.last_modified,
+                v.is_latest,
+                o.size,
+                o.etag.clone(),
+                o.headers.storage_class.clone(),
+                o.checksum.clone(),
+            )
+        };
+        let got: Vec<_> = page.versions.iter().map(shown).collect();
+        let want: Vec<_> = want.iter().map(shown).collect();
+        assert_eq!(got, want, "{step}");
+    }
+    let rich = |etag: &str, class: Option<&str>, alg: holdfast_meta::ChecksumAlgorithm| ObjectData {
+        size: 7,
+        headers: ObjectHeaders { storage_class: class.map(Into::into), ..ObjectHeaders::default() },
+        checksum: Some(holdfast_meta::StoredChecksum {
+            algorithm: alg,
+            value: format!("{etag}=="),
+            kind: holdfast_meta::ChecksumKind::Composite,
+        }),
+        ..obj(&blob_id(), etag)
+    };
+    let put_obj = |bucket: &str, key: &str, o: ObjectData| {
+        let nv = NewVersion {
+            bucket: bucket.into(),
+            key: key.into(),
+            object: o,
+            lock: LockState::default(),
+            origin: Default::default(),
+        };
+        s.put_version(nv, TagSet::new(), WriteConditions::default(), now())
+    };
+    let first =
+        put_obj("lc", "a", rich("a1", Some("GLACIER"), holdfast_meta::ChecksumAlgorithm::Sha256)).await.unwrap();
+    check(s, "lc", &keys, "put").await;
+    let second = put_obj("lc", "a", obj(&blob_id(), "a2")).await.unwrap();
+    check(s, "lc", &keys, "put over a key").await;
+    let marker = s.delete("lc", "a", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+    check(s, "lc", &keys, "delete marker").await;
+    let marker_id = marker.version_id.clone().unwrap();
+    s.delete("lc", "a", &id(&marker_id), Bypass::None, now()).await.unwrap();
+    check(s, "lc", &keys, "marker removed: the newest version current again").await;
+    s.delete("lc", "a", &id(&second.version_id), Bypass::None, now()).await.unwrap();
+    check(s, "lc", &keys, "newest removed: the older version current").await;
+    assert_eq!(s.list_objects(query("lc")).await.unwrap().versions[0].version_id, first.version_id);
+
+    let u = Upload {
+        headers: ObjectHeaders { storage_class: Some("STANDARD_IA".into()), ..ObjectHeaders::default() },
+        ..upload("lc", "m", "lcu")
+    };
+    s.create_upload(u.clone()).await.unwrap();
+    let b = blob_id();
+    s.put_part("lc", "m", "lcu", part(1, &b)).await.unwrap();
+    let mut done = rich("m-1", Some("STANDARD_IA"), holdfast_meta::ChecksumAlgorithm::Crc32);
+    done.size = 5;
+    done.segments = vec![Segment { blob: b, size: 5 }];
+    s.complete_upload(&u, done, WriteConditions::default(), now()).await.unwrap();
+    check(s, "lc", &keys, "multipart completion").await;
+
+    let replica = |version_id: String, last_modified: UtcMillis, etag: &str| holdfast_meta::ReplicaVersion {
+        bucket: "lc".into(),
+        key: "r".into(),
+        version_id,
+        last_modified,
+        object: Some(rich(etag, None, holdfast_meta::ChecksumAlgorithm::Crc32c)),
+        tags: TagSet::new(),
+        lock: LockState::default(),
+    };
+    s.put_replica(replica(holdfast_meta::new_version_id(), now(), "r1"), now()).await.unwrap();
+    check(s, "lc", &keys, "replica").await;
+    let late = UtcMillis(now().millis() - 60_000);
+    s.put_replica(replica(holdfast_meta::new_version_id(), late, "r0"), now()).await.unwrap();
+    check(s, "lc", &keys, "a replica arriving late stays non-current").await;
+    assert_eq!(s.list_objects(query("lc")).await.unwrap().versions[2].object_data().etag, "r1");
+
+    put_obj("lc", "x", obj(&blob_id(), "x1")).await.unwrap();
+    let x = s.version("lc", "x", &VersionSelector::Latest).await.unwrap();
+    s.lifecycle_delete("lc", "x", &x.version_id, LifecycleAction::ExpireCurrent, now()).await.unwrap();
+    check(s, "lc", &keys, "lifecycle expiration: a marker on top").await;
+    let m = s.version("lc", "x", &VersionSelector::Latest).await.unwrap();
+    s.delete("lc", "x", &id(&m.version_id), Bypass::None, now()).await.unwrap();
+    check(s, "lc", &keys, "lifecycle marker removed").await;
+    s.lifecycle_delete("lc", "x", &x.version_id, LifecycleAction::ExpireNoncurrent, now()).await.unwrap_err();
+    s.delete("lc", "x", &id(&x.version_id), Bypass::None, now()).await.unwrap();
+    check(s, "lc", &keys, "the only version removed").await;
+
+    // Unversioned: each PUT replaces the null version.
+    put_obj("lu", "a", rich("n1", Some("ONEZONE_IA"), holdfast_meta::ChecksumAlgorithm::Sha1)).await.unwrap();
+    check(s, "lu", &keys, "null version").await;
+    put_obj("lu", "a", obj(&blob_id(), "n2")).await.unwrap();
+    check(s, "lu", &keys, "null version replaced").await;
+    s.delete("lu", "a", &VersionSelector::Latest, Bypass::None, now()).await.unwrap();
+    check(s, "lu", &keys, "null version deleted").await;
+}
+
 async fn listings(f: Fixture) {
     let s = &*f.store;
     versioned_bucket(s, "ls").await;
@@ -1510,6 +1630,7 @@ conformance!(
     conditional_writes,
     listings,
     listing_entries,
+    listed_columns_follow_every_change,
     multipart,
     replica_uploads,
     gc_queue,

@@ -65,6 +65,27 @@ fn prefixes(page: &ListPage, enc: &Enc) -> Option<Vec<CommonPrefix>> {
         .then(|| page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc.s(p)) }).collect())
 }
 
+/// [`object_entry`] taking the record: its key and ETag move into the entry (a page of
+/// 1,000 makes no copy of either).
+fn owned_entry(v: VersionRecord, enc: &Enc, owner: Option<Owner>) -> Object {
+    let Some(obj) = v.object else { return object_entry(&v, enc, owner) };
+    let storage_class = match obj.headers.storage_class {
+        Some(c) => ObjectStorageClass::from(c),
+        None => ObjectStorageClass::from_static(ObjectStorageClass::STANDARD),
+    };
+    Object {
+        checksum_algorithm: obj.checksum.as_ref().map(|c| vec![crate::convert::algorithm_dto(c.algorithm)]),
+        checksum_type: obj.checksum.as_ref().map(crate::convert::checksum_type),
+        e_tag: Some(ETag::Strong(obj.etag)),
+        key: Some(if enc.0 { url_encode(&v.key) } else { v.key }),
+        last_modified: Some(ts(v.last_modified)),
+        size: i64::try_from(obj.size).ok(),
+        storage_class: Some(storage_class),
+        owner,
+        restore_status: None,
+    }
+}
+
 /// A generated SOSAPI object as a listing entry: the ETag, size and Last-Modified its GET
 /// and HEAD answer.
 fn system_entry(o: &super::sosapi::SystemObject, enc: &Enc, owner: Option<Owner>) -> Object {
@@ -93,7 +114,7 @@ struct Listed {
 impl Gateway {
     /// `page` with the bucket's SOSAPI objects merged in, when it has them and the listing
     /// can reach the system prefix.
-    async fn listed(&self, q: &ListQuery, page: &ListPage, enc: &Enc, owner: Option<Owner>) -> S3Result<Listed> {
+    async fn listed(&self, q: &ListQuery, page: ListPage, enc: &Enc, owner: Option<Owner>) -> S3Result<Listed> {
         // Only a listing that can still reach the generated keys pays for them (capacity.xml
         // reads the volume and, with a quota, sums the bucket).
         let reachable = (super::sosapi::SYSTEM_PREFIX.starts_with(q.prefix.as_str())
@@ -101,15 +122,16 @@ impl Gateway {
             && q.after.as_deref().is_none_or(|a| a < super::sosapi::SYSTEM_XML);
         let system = if reachable && q.max_keys > 0 { self.system_objects(&q.bucket).await? } else { Vec::new() };
         if system.is_empty() {
+            let prefixes = prefixes(&page, enc);
             return Ok(Listed {
-                contents: page.versions.iter().map(|v| object_entry(v, enc, owner.clone())).collect(),
-                prefixes: prefixes(page, enc),
+                contents: page.versions.into_iter().map(|v| owned_entry(v, enc, owner.clone())).collect(),
+                prefixes,
                 truncated: page.truncated,
-                next_marker: page.next_marker.clone(),
+                next_marker: page.next_marker,
             });
         }
         let (entries, truncated, next_marker) =
-            super::sosapi::merge(page, &system, &q.prefix, q.delimiter.as_deref(), q.after.as_deref(), q.max_keys);
+            super::sosapi::merge(&page, &system, &q.prefix, q.delimiter.as_deref(), q.after.as_deref(), q.max_keys);
         let mut contents = Vec::new();
         let mut common = Vec::new();
         for e in entries {
@@ -145,7 +167,7 @@ impl Gateway {
         };
         let page = self.list(q.clone(), false).await?;
         let owner = self.owner_of(&input.bucket).await?;
-        let listed = self.listed(&q, &page, &enc, Some(owner)).await?;
+        let listed = self.listed(&q, page, &enc, Some(owner)).await?;
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(enc.s(input.prefix.as_deref().unwrap_or_default())),
@@ -188,7 +210,7 @@ impl Gateway {
         };
         let page = self.list(q.clone(), false).await?;
         let owner = if input.fetch_owner.unwrap_or(false) { Some(self.owner_of(&input.bucket).await?) } else { None };
-        let listed = self.listed(&q, &page, &enc, owner).await?;
+        let listed = self.listed(&q, page, &enc, owner).await?;
         let key_count = listed.contents.len() + listed.prefixes.as_ref().map_or(0, Vec::len);
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),

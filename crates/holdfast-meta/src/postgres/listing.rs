@@ -6,7 +6,7 @@ use super::buckets;
 use super::rows::{VERSION_COLUMNS, key_at, query, version_by_id, version_from_row};
 use super::{Fail, RowLock, Tx};
 use crate::MetaError;
-use crate::listing::{Scan, Step, listed_entry, resumes_within, scan_start};
+use crate::listing::{ListedColumns, Scan, Step, listed_entry, resumes_within, scan_start};
 use crate::model::{ListPage, ListQuery};
 
 /// Rows asked for at once: a page of 1,000 and the one that says more follow.
@@ -38,8 +38,9 @@ pub(super) async fn list_objects(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage,
     let Some(mut lower) = scan_start(q) else { return Ok(scan.finish(false)) };
     let upper = scan.upper.clone().unwrap_or_else(|| NO_UPPER.to_vec());
     // The current versions that are objects, with only the columns a listing shows.
-    let sql = "SELECT v.seq, l.key, v.version_id, v.last_modified_ms, v.data
-               FROM latest l JOIN versions v ON v.seq = l.seq
+    let sql = "SELECT l.seq, l.key, l.version_id, l.last_modified_ms, l.size, l.etag, l.storage_class,
+                      l.checksum_algorithm, l.checksum_kind, l.checksum_value
+               FROM latest l
                WHERE l.bucket = $1 AND l.key >= $2 AND l.key < $3 AND NOT l.delete_marker
                ORDER BY l.key LIMIT $4";
     let mut jumped = false;
@@ -48,10 +49,16 @@ pub(super) async fn list_objects(tx: &Tx<'_>, q: &ListQuery) -> Result<ListPage,
         let rows = query(tx, sql, &[&q.bucket, &lower, &upper, &limit]).await?;
         let got = rows.len();
         for row in &rows {
-            let data: &str = row.try_get(4)?;
-            let key = key_at(row, 1)?;
-            let rec = listed_entry(row.try_get(0)?, &q.bucket, key, row.try_get(2)?, row.try_get(3)?, data)
-                .map_err(|e| Fail::Meta(MetaError::Internal(format!("corrupt version data: {e}"))))?;
+            let cols = ListedColumns {
+                version_id: row.try_get(2)?,
+                last_modified_ms: row.try_get(3)?,
+                size: row.try_get(4)?,
+                etag: row.try_get(5)?,
+                storage_class: row.try_get(6)?,
+                checksum: (row.try_get(7)?, row.try_get(8)?, row.try_get(9)?),
+            };
+            let rec = listed_entry(row.try_get(0)?, &q.bucket, key_at(row, 1)?, cols)
+                .map_err(|e| Fail::Meta(MetaError::Internal(format!("corrupt listed columns: {e}"))))?;
             let mut next = rec.key.as_bytes().to_vec();
             next.push(0);
             match scan.offer(rec) {

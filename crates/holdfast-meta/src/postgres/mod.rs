@@ -27,6 +27,7 @@ mod group_commit;
 mod guards;
 mod identity;
 mod lease;
+mod listed;
 mod listing;
 mod lock_history;
 mod lock_jobs;

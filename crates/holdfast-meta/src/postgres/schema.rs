@@ -6,7 +6,7 @@ use super::WORM_GUARD_STATE;
 use crate::{MetaError, MetaResult};
 
 /// Schema versions this build knows; `MIGRATIONS[n - 1]` brings version n-1 to n.
-pub const SCHEMA_VERSION: i32 = 11;
+pub const SCHEMA_VERSION: i32 = 12;
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V1,
@@ -20,6 +20,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     super::lock_history::V9,
     super::listing::V10,
     super::put_sql::V11,
+    super::listed::V12,
 ];
 
 /// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).

@@ -4,21 +4,35 @@
 
 use super::buckets;
 use super::rows::{VERSION_COLUMNS, key_from_row, version_from_row};
-use crate::listing::{Scan, Step, listed_entry, resumes_within, scan_start};
-use crate::model::{ListPage, ListQuery};
-use crate::{MetaError, MetaResult};
+use crate::MetaResult;
+use crate::listing::{ListedColumns, Scan, Step, listed_entry, resumes_within, scan_start};
+use crate::model::{ListPage, ListQuery, VersionRecord};
 use rusqlite::types::Type;
 use rusqlite::{Connection, params};
 
 /// Larger than any key (S3 keys are at most 1024 bytes).
 const NO_UPPER: [u8; 1025] = [0xFF; 1025];
 
-/// The current versions that are objects, in key order from the `latest` primary key; the
-/// join reads each one's fixed columns and object document, never the lock columns.
-const OBJECTS_SQL: &str = "SELECT v.seq, l.key, v.version_id, v.last_modified_ms, v.data
-     FROM latest l JOIN versions v ON v.seq = l.seq
+/// The current versions that are objects, in key order from the `latest` primary key, with
+/// the columns a listing shows kept beside the pointer (`listed.rs`): one table, no join.
+const OBJECTS_SQL: &str = "SELECT l.seq, l.key, l.version_id, l.last_modified_ms, l.size, l.etag, l.storage_class,
+            l.checksum_algorithm, l.checksum_kind, l.checksum_value
+     FROM latest l
      WHERE l.bucket = ?1 AND l.key >= ?2 AND l.key < ?3 AND l.delete_marker = 0
      ORDER BY l.key";
+
+fn listed_from_row(row: &rusqlite::Row<'_>, bucket: &str) -> rusqlite::Result<VersionRecord> {
+    let cols = ListedColumns {
+        version_id: row.get(2)?,
+        last_modified_ms: row.get(3)?,
+        size: row.get(4)?,
+        etag: row.get(5)?,
+        storage_class: row.get(6)?,
+        checksum: (row.get(7)?, row.get(8)?, row.get(9)?),
+    };
+    listed_entry(row.get(0)?, bucket, key_from_row(row, 1)?, cols)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, Type::Integer, e.into()))
+}
 
 /// Every version from a lower key on, key ascending and newest first within a key: the
 /// order of `versions_by_key_desc`, so nothing is sorted at query time.
@@ -51,10 +65,7 @@ pub(super) fn list_objects(conn: &Connection, q: &ListQuery) -> MetaResult<ListP
     'seek: loop {
         let mut rows = stmt.query(params![q.bucket, lower, upper])?;
         while let Some(row) = rows.next()? {
-            let data = row.get_ref(4)?.as_str().map_err(|e| MetaError::Internal(format!("version data: {e}")))?;
-            let rec = listed_entry(row.get(0)?, &q.bucket, key_from_row(row, 1)?, row.get(2)?, row.get(3)?, data)
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, Type::Text, Box::new(e)))?;
-            match scan.offer(rec) {
+            match scan.offer(listed_from_row(row, &q.bucket)?) {
                 Step::Entry => {}
                 Step::Full => return Ok(scan.finish(true)),
                 Step::JumpTo(Some(to)) => {
@@ -121,6 +132,7 @@ mod tests {
     fn plan(sql: &str) -> String {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(super::super::schema::SCHEMA).unwrap();
+        super::super::listed::ensure(&conn).unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt.query_map(params!["b", b"a".to_vec(), b"z".to_vec()], |r| r.get::<_, String>(3)).unwrap();
         rows.collect::<Result<Vec<_>, _>>().unwrap().join("\n")

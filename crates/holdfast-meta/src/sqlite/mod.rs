@@ -16,6 +16,7 @@ mod events;
 mod gc;
 mod guards;
 mod identity;
+mod listed;
 mod listing;
 mod lock_history;
 mod lock_jobs;
@@ -200,6 +201,7 @@ impl SqliteMeta {
         conn.execute_batch(replication::SCHEMA_REMOTE_VERSIONS)?;
         conn.execute_batch(lock_jobs::SCHEMA)?;
         conn.execute_batch(lock_history::SCHEMA)?;
+        listed::ensure(&conn)?;
         replication::note_existing(&conn)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -225,14 +227,17 @@ impl SqliteMeta {
             }
             Some(_) => {}
         }
-        read_cache::install(&conn)?;
+        let touched = read_cache::install(&conn)?;
+        // Every statement the writer runs stays prepared (the default of 16 is fewer than
+        // one PUT batch uses with its transaction and savepoint statements).
+        conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         // From here on the syncer makes commits durable (what came before is synced).
         conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
         let (tx, rx) = mpsc::channel::<Job>();
         let (synced_tx, synced_rx) = mpsc::sync_channel::<pipeline::Committed>(pipeline::MAX_UNSYNCED);
         let cache = SharedCache::default();
         let latest = Arc::new(read_cache::ReadCache::default());
-        let caches = Caches { buckets: Arc::clone(&cache), latest: Arc::clone(&latest) };
+        let caches = Caches { buckets: Arc::clone(&cache), latest: Arc::clone(&latest), touched };
         let durability = Arc::new(pipeline::Durability::default());
         let (writer_durability, syncer_durability) = (Arc::clone(&durability), Arc::clone(&durability));
         let syncer_observer = observer.clone();
@@ -405,6 +410,8 @@ impl SqliteMeta {
 struct Caches {
     buckets: SharedCache,
     latest: Arc<read_cache::ReadCache>,
+    /// What the triggers noted in the transaction the writer runs.
+    touched: Arc<read_cache::TouchLog>,
 }
 
 impl Caches {
@@ -461,7 +468,7 @@ fn writer_loop(
             end_transaction(conn);
             // The panic may have come after COMMIT: nothing cached may outlive it.
             caches.latest.clear();
-            read_cache::take(conn);
+            caches.touched.take();
             // Whether COMMIT ran is unknown: have it synced anyway (harmless if not), so the
             // durable mark moves on.
             (Ok(()), Vec::new())
@@ -480,7 +487,7 @@ fn writer_loop(
 pub const EXTERNAL_CHANGE_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn forget_external_changes(conn: &Connection, caches: &Caches, seen: &mut Option<i64>) {
-    let now = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
+    let now = conn.prepare_cached("PRAGMA data_version").and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0))).ok();
     if now.is_some() && now == *seen {
         return;
     }
@@ -505,12 +512,12 @@ fn commit_batch(
     let touches_buckets = batch.iter().any(|j| j.touches_buckets);
     let (replies, ran) = run_batch(conn, batch);
     // Inside the transaction: the keys its jobs changed, as the triggers noted them.
-    let touched = read_cache::take(conn);
+    let touched = caches.touched.take();
     let committed = ran
         .and_then(|()| observer.map_or(Ok(()), |o| o(CommitStage::BeforeCommit { jobs }, Some(conn))))
         .and_then(|()| {
             begin_commit();
-            conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+            run_cached(conn, "COMMIT").map_err(|e| e.to_string())
         });
     if let Err(e) = &committed {
         end_transaction(conn);
@@ -531,6 +538,15 @@ fn commit_batch(
     (committed, replies)
 }
 
+/// Statements the writer keeps prepared: the store's own and the transaction's.
+const WRITER_STATEMENTS: usize = 256;
+
+/// One statement of transaction control, prepared once (parsing `SAVEPOINT job` twice per
+/// job cost more than running it).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 /// Rolls back whatever transaction is still open. After a failed COMMIT SQLite may or may
 /// not have rolled back already (SQLITE_FULL, SQLITE_IOERR); a transaction left open would
 /// make every later `BEGIN` fail.
@@ -547,7 +563,7 @@ fn end_transaction(conn: &Connection) {
 /// batch (every reply gets it).
 fn run_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Reply>, Result<(), String>) {
     end_transaction(conn);
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         // Without a transaction every savepoint would commit on its own, before the batch is
         // judged: run nothing (dropping a job drops its reply: its caller gets an error).
         tracing::error!(error = %e, "cannot begin metadata transaction");
@@ -555,13 +571,13 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> (Vec<Reply>, Result<(), Stri
     }
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
-        if conn.execute_batch("SAVEPOINT job").is_err() {
+        if run_cached(conn, "SAVEPOINT job").is_err() {
             continue; // the job's reply is dropped: its caller sees an internal error
         }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.work)(conn)));
         match outcome {
             Ok((true, reply)) => {
-                let _ = conn.execute_batch("RELEASE job");
+                let _ = run_cached(conn, "RELEASE job");
                 replies.push(reply);
             }
             Ok((false, reply)) => {

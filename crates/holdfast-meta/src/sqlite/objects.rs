@@ -100,7 +100,7 @@ fn refresh_latest(conn: &Connection, bucket: &str, key: &str) -> MetaResult<()> 
          WHERE bucket = ?1 AND key = ?2 ORDER BY seq DESC LIMIT 1",
     )?
     .execute(params![bucket, key.as_bytes()])?;
-    Ok(())
+    super::listed::refill(conn, bucket, key)
 }
 
 /// Inserts a version or delete marker as the key's newest, replacing a `null` version when
@@ -171,11 +171,7 @@ pub(super) fn insert_at(
         conn.prepare_cached("INSERT INTO inline_data (seq, bytes) VALUES (?1, ?2)")?
             .execute(params![seq, &bytes[..]])?;
     }
-    conn.prepare_cached(
-        "INSERT INTO latest (bucket, key, seq, delete_marker) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (bucket, key) DO UPDATE SET seq = excluded.seq, delete_marker = excluded.delete_marker",
-    )?
-    .execute(params![bucket, key.as_bytes(), seq, object.is_none()])?;
+    super::listed::upsert(conn, bucket, key, seq, version_id, last_modified, object)?;
     if let Some(obj) = object {
         for seg in &obj.segments {
             conn.prepare_cached("INSERT INTO blobs (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")?

@@ -162,86 +162,128 @@ pub(super) enum Touched {
     Everything,
 }
 
-/// Created on the writer connection only (TEMP: nothing of this is in the database file,
-/// the WORM guards' check of `sqlite_master` never sees it). `read_touched` holds
-/// `(bucket, key)` pairs; a NULL key stands for the whole bucket. No UNIQUE constraint: a
-/// conflict clause in a trigger yields to the firing statement's (an upsert's), so
-/// duplicates are kept and read with DISTINCT.
-pub(super) const TOUCH_TRIGGERS: &str = r"
-CREATE TEMP TABLE IF NOT EXISTS read_touched (bucket TEXT NOT NULL, key BLOB);
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_ins AFTER INSERT ON versions BEGIN
-    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_upd AFTER UPDATE ON versions BEGIN
-    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key);
-    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_del AFTER DELETE ON versions BEGIN
-    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_latest_ins AFTER INSERT ON latest BEGIN
-    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_latest_upd AFTER UPDATE ON latest BEGIN
-    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key);
-    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_latest_del AFTER DELETE ON latest BEGIN
-    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_ins AFTER INSERT ON version_tags BEGIN
-    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq = NEW.seq; END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_upd AFTER UPDATE ON version_tags BEGIN
-    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq IN (OLD.seq, NEW.seq); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_del AFTER DELETE ON version_tags BEGIN
-    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq = OLD.seq; END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_ins AFTER INSERT ON inline_data BEGIN
-    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq = NEW.seq; END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_upd AFTER UPDATE ON inline_data BEGIN
-    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq IN (OLD.seq, NEW.seq); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_del AFTER DELETE ON inline_data BEGIN
-    INSERT INTO read_touched SELECT bucket, key FROM versions WHERE seq = OLD.seq; END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_repl_ins AFTER INSERT ON replication_status BEGIN
-    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_repl_upd AFTER UPDATE ON replication_status BEGIN
-    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key);
-    INSERT INTO read_touched VALUES (NEW.bucket, NEW.key); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_repl_del AFTER DELETE ON replication_status BEGIN
-    INSERT INTO read_touched VALUES (OLD.bucket, OLD.key); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_buckets_ins AFTER INSERT ON buckets BEGIN
-    INSERT INTO read_touched VALUES (NEW.name, NULL); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_buckets_upd AFTER UPDATE ON buckets BEGIN
-    INSERT INTO read_touched VALUES (OLD.name, NULL); END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_buckets_del AFTER DELETE ON buckets BEGIN
-    INSERT INTO read_touched VALUES (OLD.name, NULL); END;
-";
+/// Keys noted by the triggers since the last [`TouchLog::take`] (beyond this many the
+/// writer forgets everything instead: a bound, and then cheaper than one by one).
+const MAX_NOTED: usize = 1 << 16;
 
-/// Installs the triggers on the writer connection (after the schema exists).
-pub(super) fn install(conn: &Connection) -> MetaResult<()> {
-    conn.execute_batch("PRAGMA temp_store=MEMORY;")?;
-    conn.execute_batch(TOUCH_TRIGGERS)?;
-    Ok(())
+/// Where the triggers note what a transaction changes: memory of the writer, filled by the
+/// SQL function `holdfast_touch(bucket, key)` that the triggers call. (Before, they inserted
+/// into a temporary table that the writer read with `SELECT DISTINCT` and emptied, every
+/// batch: three B-tree inserts per PUT and a sorted read per batch.) Unlike that table, a
+/// savepoint rolled back does not take its notes back: the writer forgets a little more
+/// than changed, which only costs misses.
+#[derive(Default)]
+pub(super) struct TouchLog {
+    noted: std::sync::Mutex<Noted>,
 }
 
-/// Takes (and empties) what the open transaction's jobs changed. On any error the answer is
-/// [`Touched::Everything`]: forgetting too much only costs misses.
-pub(super) fn take(conn: &Connection) -> Touched {
-    let read = || -> MetaResult<Vec<(String, Option<Vec<u8>>)>> {
-        let mut stmt = conn.prepare_cached("SELECT DISTINCT bucket, key FROM read_touched")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)))?;
-        let out = rows.collect::<Result<Vec<_>, _>>()?;
-        if !out.is_empty() {
-            conn.prepare_cached("DELETE FROM read_touched")?.execute([])?;
+#[derive(Default)]
+struct Noted {
+    keys: Vec<(String, String)>,
+    everything: bool,
+}
+
+impl TouchLog {
+    fn noted(&self) -> std::sync::MutexGuard<'_, Noted> {
+        self.noted.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One call of `holdfast_touch`: a NULL key stands for the whole bucket; anything
+    /// unreadable counts as everything.
+    fn note(&self, bucket: rusqlite::types::ValueRef<'_>, key: rusqlite::types::ValueRef<'_>) {
+        use rusqlite::types::ValueRef;
+        let text = |v: ValueRef<'_>| match v {
+            ValueRef::Text(b) | ValueRef::Blob(b) => std::str::from_utf8(b).ok().map(str::to_owned),
+            _ => None,
+        };
+        let mut noted = self.noted();
+        if noted.everything {
+            return;
         }
-        Ok(out)
-    };
-    let Ok(rows) = read() else { return Touched::Everything };
-    let mut keys = Vec::with_capacity(rows.len());
-    for (bucket, key) in rows {
-        match key {
+        match (text(bucket), text(key)) {
+            (Some(b), Some(k)) if noted.keys.len() < MAX_NOTED => noted.keys.push((b, k)),
             // A bucket created, reconfigured or deleted: rare, so forget every key.
-            None => return Touched::Everything,
-            Some(key) => match String::from_utf8(key) {
-                Ok(key) => keys.push((bucket, key)),
-                Err(_) => return Touched::Everything,
-            },
+            _ => {
+                noted.everything = true;
+                noted.keys = Vec::new();
+            }
         }
     }
-    Touched::Keys(keys)
+
+    /// Takes (and empties) what was noted since the last call.
+    pub(super) fn take(&self) -> Touched {
+        let mut noted = self.noted();
+        if std::mem::take(&mut noted.everything) {
+            noted.keys = Vec::new();
+            return Touched::Everything;
+        }
+        let mut keys = std::mem::take(&mut noted.keys);
+        drop(noted);
+        keys.sort_unstable();
+        keys.dedup();
+        Touched::Keys(keys)
+    }
+}
+
+/// Created on the writer connection only (TEMP: nothing of this is in the database file,
+/// the WORM guards' check of `sqlite_master` never sees it). Each notes `(bucket, key)`
+/// through `holdfast_touch` ([`TouchLog`]); a NULL key stands for the whole bucket.
+pub(super) const TOUCH_TRIGGERS: &str = r"
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_ins AFTER INSERT ON versions BEGIN
+    SELECT holdfast_touch(NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_upd AFTER UPDATE ON versions BEGIN
+    SELECT holdfast_touch(OLD.bucket, OLD.key);
+    SELECT holdfast_touch(NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_del AFTER DELETE ON versions BEGIN
+    SELECT holdfast_touch(OLD.bucket, OLD.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_latest_ins AFTER INSERT ON latest BEGIN
+    SELECT holdfast_touch(NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_latest_upd AFTER UPDATE ON latest BEGIN
+    SELECT holdfast_touch(OLD.bucket, OLD.key);
+    SELECT holdfast_touch(NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_latest_del AFTER DELETE ON latest BEGIN
+    SELECT holdfast_touch(OLD.bucket, OLD.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_ins AFTER INSERT ON version_tags BEGIN
+    SELECT holdfast_touch(bucket, key) FROM versions WHERE seq = NEW.seq; END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_upd AFTER UPDATE ON version_tags BEGIN
+    SELECT holdfast_touch(bucket, key) FROM versions WHERE seq IN (OLD.seq, NEW.seq); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_del AFTER DELETE ON version_tags BEGIN
+    SELECT holdfast_touch(bucket, key) FROM versions WHERE seq = OLD.seq; END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_ins AFTER INSERT ON inline_data BEGIN
+    SELECT holdfast_touch(bucket, key) FROM versions WHERE seq = NEW.seq; END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_upd AFTER UPDATE ON inline_data BEGIN
+    SELECT holdfast_touch(bucket, key) FROM versions WHERE seq IN (OLD.seq, NEW.seq); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_del AFTER DELETE ON inline_data BEGIN
+    SELECT holdfast_touch(bucket, key) FROM versions WHERE seq = OLD.seq; END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_repl_ins AFTER INSERT ON replication_status BEGIN
+    SELECT holdfast_touch(NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_repl_upd AFTER UPDATE ON replication_status BEGIN
+    SELECT holdfast_touch(OLD.bucket, OLD.key);
+    SELECT holdfast_touch(NEW.bucket, NEW.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_repl_del AFTER DELETE ON replication_status BEGIN
+    SELECT holdfast_touch(OLD.bucket, OLD.key); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_buckets_ins AFTER INSERT ON buckets BEGIN
+    SELECT holdfast_touch(NEW.name, NULL); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_buckets_upd AFTER UPDATE ON buckets BEGIN
+    SELECT holdfast_touch(OLD.name, NULL); END;
+CREATE TEMP TRIGGER IF NOT EXISTS read_touch_buckets_del AFTER DELETE ON buckets BEGIN
+    SELECT holdfast_touch(OLD.name, NULL); END;
+";
+
+/// Installs the triggers on the writer connection (after the schema exists) and returns
+/// the log they fill.
+pub(super) fn install(conn: &Connection) -> MetaResult<std::sync::Arc<TouchLog>> {
+    // Statement and savepoint journals in memory, not in temporary files.
+    conn.execute_batch("PRAGMA temp_store=MEMORY;")?;
+    let log = std::sync::Arc::new(TouchLog::default());
+    let noting = std::sync::Arc::clone(&log);
+    // Not deterministic: it has an effect, SQLite must call it for every row.
+    conn.create_scalar_function("holdfast_touch", 2, rusqlite::functions::FunctionFlags::SQLITE_UTF8, move |ctx| {
+        noting.note(ctx.get_raw(0), ctx.get_raw(1));
+        Ok(rusqlite::types::Null)
+    })?;
+    conn.execute_batch(TOUCH_TRIGGERS)?;
+    Ok(log)
 }
 
 /// The latest version of a key with its tags, as one consistent snapshot (a read-only
@@ -279,6 +321,47 @@ mod tests {
         assert!(matches!(c.get("b", "k"), Ok(Latest::NoSuchKey)));
         c.invalidate(&Touched::Everything);
         assert!(c.get("b", "k").is_err());
+    }
+
+    #[test]
+    fn the_triggers_note_each_changed_key_and_a_bucket_change_as_everything() {
+        let conn = Connection::open_in_memory().unwrap();
+        for schema in [super::super::schema::SCHEMA, super::super::tags::SCHEMA, super::super::replication::SCHEMA] {
+            conn.execute_batch(schema).unwrap();
+        }
+        let log = install(&conn).unwrap();
+        conn.execute_batch("INSERT INTO buckets (name, created_ms, versioning) VALUES ('b', 0, 'Enabled');").unwrap();
+        assert_eq!(log.take(), Touched::Everything);
+        assert_eq!(log.take(), Touched::Keys(Vec::new()), "taking empties the log");
+        let put = |key: &str| {
+            conn.execute(
+                "INSERT INTO versions (bucket, key, version_id, delete_marker, last_modified_ms)
+                 VALUES ('b', ?1, 'v', 0, 0)",
+                [key.as_bytes()],
+            )
+            .unwrap();
+            let seq = conn.last_insert_rowid();
+            conn.execute("INSERT INTO inline_data (seq, bytes) VALUES (?1, x'00')", [seq]).unwrap();
+            conn.execute(
+                "INSERT INTO latest (bucket, key, seq, delete_marker) VALUES ('b', ?1, ?2, 0)
+                 ON CONFLICT (bucket, key) DO UPDATE SET seq = excluded.seq",
+                rusqlite::params![key.as_bytes(), seq],
+            )
+            .unwrap();
+            seq
+        };
+        // Inside a savepoint rolled back: noted all the same (forgetting more is safe).
+        conn.execute_batch("BEGIN; SAVEPOINT job;").unwrap();
+        put("k2");
+        conn.execute_batch("ROLLBACK TO job; RELEASE job;").unwrap();
+        let seq = put("k1");
+        conn.execute_batch("COMMIT").unwrap();
+        let both = Touched::Keys(vec![("b".into(), "k1".into()), ("b".into(), "k2".into())]);
+        assert_eq!(log.take(), both, "each key once, sorted");
+        conn.execute("INSERT INTO version_tags (seq, tags) VALUES (?1, '{}')", [seq]).unwrap();
+        conn.execute("UPDATE versions SET legal_hold = 1 WHERE seq = ?1", [seq]).unwrap();
+        conn.execute("DELETE FROM inline_data WHERE seq = ?1", [seq]).unwrap();
+        assert_eq!(log.take(), Touched::Keys(vec![("b".into(), "k1".into())]));
     }
 
     #[test]

@@ -394,6 +394,7 @@ pub(super) fn put_replica(conn: &Connection, r: &ReplicaVersion, now: UtcMillis)
          WHERE bucket = ?1 AND key = ?2",
     )?
     .execute(params![r.bucket, r.key.as_bytes()])?;
+    super::listed::refill(conn, &r.bucket, &r.key)?;
     Ok(ReplicaWrite::Created)
 }
 

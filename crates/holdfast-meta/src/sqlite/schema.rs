@@ -12,7 +12,9 @@
 /// An older build would write versions without queueing their replication.
 /// 6: versions' lock histories (`lock_history`, in `lock_history.rs`), written with each lock
 /// change's audit record. An older build would change locks without recording their history.
-pub const SCHEMA_VERSION: i64 = 6;
+/// 7: what a listing shows of each key's current version, in `latest` (`listed.rs`). An
+/// older build would move the pointer without them.
+pub const SCHEMA_VERSION: i64 = 7;
 
 pub const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
