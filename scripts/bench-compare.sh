@@ -77,6 +77,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 log() { echo "# $*" | tee -a "$OUT/log.txt" >&2; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 rss_mib() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo null; }
+# rss_split PID: '"after_anon": A, "after_file": F' (MiB; RssFile is mostly the binary's own pages).
+rss_split() {
+    awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} END {printf "\"after_anon\": %.1f, \"after_file\": %.1f", a/1024, f/1024}' \
+        "/proc/$1/status" 2>/dev/null || echo '"after_anon": null, "after_file": null'
+}
 
 # start_hf NAME BIN [ENV...]: a server on a free port with its own data dir.
 start_hf() {
@@ -302,7 +307,7 @@ log "settling ${SETTLE}s before reading idle RSS, load $(loadavg)"
 sleep "$SETTLE"
 RSS_JSON="{"
 for s in "${HF[@]}" "${PG[@]}"; do
-    RSS_JSON+="\"$s\": {\"start\": ${RSS_START[$s]}, \"after\": $(rss_mib "${PID[$s]}")},"
+    RSS_JSON+="\"$s\": {\"start\": ${RSS_START[$s]}, \"after\": $(rss_mib "${PID[$s]}"), $(rss_split "${PID[$s]}")},"
 done
 RSS_JSON="${RSS_JSON%,}}"
 log "load average at the end: $(loadavg); run took $((SECONDS - started_at)) s"
@@ -389,7 +394,7 @@ for cell, name in (("put64m-1", "64 MiB PUT at 1"), ("put64m-4", "64 MiB PUT at 
 for s, label in (("cur", "current"), ("prev", "previous")):
     if s in rss:
         r = rss[s]
-        rows.append(f"| idle RSS after the run, {label} (at start {fmt(r['start'])}) | "
+        rows.append(f"| idle RSS after the run, {label} (at start {fmt(r['start'])}; after: anon {fmt(r.get('after_anon'))}, file {fmt(r.get('after_file'))}) | "
                     + (f"{fmt(r['after'])} | | | MiB | | | ≤ 50 MiB {'✓' if r['after'] <= 50 else '✗'} |" if s == "cur" else
                        f" | {fmt(r['after'])} | | MiB | | | |"))
         goals.append({"cell": f"idle RSS after the run ({label})", "unit": "MiB", "start": r["start"], "after": r["after"],

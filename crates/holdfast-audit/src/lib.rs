@@ -7,6 +7,7 @@
 
 mod anchor;
 mod chain;
+mod protected;
 mod record;
 mod replay;
 pub mod scope;
@@ -17,6 +18,7 @@ pub use anchor::{
     check_anchors, read_head,
 };
 pub use chain::{GENESIS, VerifyError, VerifyReport, seal_line, trail_files, verify_dir, verify_lines};
+pub use protected::{TrailFiles, protected_now};
 pub use record::{AuditRecord, LockSnapshot};
 pub use replay::{TAMPER_ACCEPTED_OP, VersionRef, protects, shortfall, vouched_locks};
 pub use scope::{Actor, ActorCell, ChangeFacts};

@@ -16,3 +16,35 @@
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// How often [`spawn_gauges`] reads the allocator's statistics.
+pub const GAUGE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Publishes jemalloc's statistics as gauges (`holdfast_allocator_*_bytes` on
+/// `/_holdfast/metrics`): `allocated` (live Rust allocations), `active` (their pages),
+/// `resident` (what the allocator holds in RAM, dirty pages not yet returned included),
+/// `retained` (address space kept, not resident). SQLite's allocations are not in them.
+pub fn spawn_gauges() {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(GAUGE_EVERY);
+        loop {
+            tick.tick().await;
+            // The statistics are a snapshot taken when the epoch advances.
+            if epoch::advance().is_err() {
+                return;
+            }
+            let read = [
+                ("holdfast_allocator_allocated_bytes", stats::allocated::read()),
+                ("holdfast_allocator_active_bytes", stats::active::read()),
+                ("holdfast_allocator_resident_bytes", stats::resident::read()),
+                ("holdfast_allocator_retained_bytes", stats::retained::read()),
+            ];
+            for (name, value) in read {
+                if let Ok(v) = value {
+                    metrics::gauge!(name).set(v as f64);
+                }
+            }
+        }
+    });
+}

@@ -7,7 +7,7 @@
 //! deleted, shortened, downgraded or released without one is a finding, named by version.
 
 use anyhow::{Context, bail};
-use holdfast_audit::{AuditLog, AuditRecord, LockSnapshot, TrailText, VersionRef};
+use holdfast_audit::{AuditLog, AuditRecord, LockSnapshot, TrailFiles, TrailText, VersionRef};
 use holdfast_lock::UtcMillis;
 use holdfast_meta::MetaStore;
 use std::path::{Path, PathBuf};
@@ -55,29 +55,45 @@ pub fn trails(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-/// Every complete record of the chains, then the outbox's backlog, by time: the order the
-/// changes were made in.
-fn all_records(trails: &[TrailText], backlog: &[String]) -> Vec<serde_json::Value> {
-    let lines = trails.iter().flat_map(|t| t.lines().map(|(_, _, line)| line));
-    let mut records: Vec<serde_json::Value> =
-        lines.chain(backlog.iter().map(String::as_str)).filter_map(|l| serde_json::from_str(l).ok()).collect();
-    records.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
-    records
-}
-
 /// Compares the store with the trails as read and the outbox's backlog. The backlog must be
 /// read before the trails: a record the follower moves from the outbox to the files in
 /// between is then seen in the files rather than missed.
 pub async fn compare(meta: &dyn MetaStore, trails: &[TrailText], backlog: &[String]) -> anyhow::Result<StoreCheck> {
-    let records = all_records(trails, backlog);
     let now = UtcMillis::now_system();
-    let vouched = holdfast_audit::vouched_locks(records.iter());
+    let vouched = holdfast_audit::protected_now(now, |each| {
+        trails.iter().flat_map(|t| t.lines().map(|(_, _, line)| line)).for_each(&mut *each);
+        backlog.iter().for_each(|l| each(l));
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .unwrap_or_else(|never| match never {});
+    check_each(meta, vouched, now).await
+}
+
+/// [`compare`] reading the trail files line by line (the start on a trail of millions of
+/// records holds only the versions it vouches are protected, not the records: #17).
+async fn compare_files(meta: &dyn MetaStore, files: TrailFiles, backlog: Vec<String>) -> anyhow::Result<StoreCheck> {
+    let now = UtcMillis::now_system();
+    let vouched = tokio::task::spawn_blocking(move || {
+        holdfast_audit::protected_now(now, |each| {
+            files.for_each_line(&mut *each)?;
+            backlog.iter().for_each(|l| each(l));
+            Ok::<_, std::io::Error>(())
+        })
+    })
+    .await
+    .context("the audit trail reader failed")?
+    .context("cannot read the audit trail")?;
+    check_each(meta, vouched, now).await
+}
+
+async fn check_each(
+    meta: &dyn MetaStore,
+    vouched: std::collections::BTreeMap<VersionRef, LockSnapshot>,
+    now: UtcMillis,
+) -> anyhow::Result<StoreCheck> {
     let mut checked = 0;
     let mut findings = Vec::new();
     for (version, lock) in vouched {
-        if !holdfast_audit::protects(&lock, now) {
-            continue;
-        }
         checked += 1;
         let found = found_lock(meta, &version).await?;
         if let Some(why) = holdfast_audit::shortfall(&lock, found.as_ref(), now) {
@@ -103,11 +119,8 @@ async fn found_lock(meta: &dyn MetaStore, (bucket, key, version): &VersionRef) -
 /// Reads the backlog, then every trail of the data dir, and compares.
 async fn read_and_compare(meta: &dyn MetaStore, data_dir: &Path) -> anyhow::Result<StoreCheck> {
     let backlog = meta.audit_backlog().await.context("cannot read the audit outbox")?;
-    let mut texts = Vec::new();
-    for dir in trails(data_dir)? {
-        texts.push(TrailText::read(&dir).with_context(|| format!("cannot read the audit trail in {}", dir.display()))?);
-    }
-    compare(meta, &texts, &backlog).await
+    let files = TrailFiles::snapshot(&trails(data_dir)?).context("cannot read the audit trail")?;
+    compare_files(meta, files, backlog).await
 }
 
 /// The check at start, before the server serves. A finding stops the start with one line,

@@ -39,6 +39,7 @@ use holdfast_lock::{Bypass, DefaultRetention, LegalHold, Retention, UtcMillis};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Most jobs in one transaction; bounds the latency a batch adds.
@@ -118,25 +119,41 @@ pub struct SqliteMeta {
 
 struct ReadPool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    /// Idle connections, the most recently used last, with when each was put back.
+    idle: Mutex<Vec<(Connection, Instant)>>,
     durability: Arc<pipeline::Durability>,
+    /// [`READER_IDLE_KEEP`] (shorter in tests).
+    keep: Duration,
 }
+
+/// Idle readers kept at most, and how long one may stay unused: after a burst the pool
+/// shrinks back to what the steady traffic uses, and the connections' page caches, schemas
+/// and statements go with them (#17: memory that comes back).
+const MAX_IDLE_READERS: usize = 16;
+const READER_IDLE_KEEP: Duration = Duration::from_secs(5);
 
 impl ReadPool {
     fn with<T>(&self, f: impl FnOnce(&Connection) -> MetaResult<T>) -> MetaResult<T> {
         let conn = self.idle.lock().map_err(|_| MetaError::Internal("read pool poisoned".into()))?.pop();
         let conn = match conn {
-            Some(c) => c,
+            Some((c, _)) => c,
             None => open_reader(&self.path)?,
         };
         let out = f(&conn);
         // Whatever the outcome (a NoSuchKey too may reflect a write not durable yet).
         let out = self.durability.settle_read().and(out);
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < 16
-        {
-            idle.push(conn);
+        let mut unused = Vec::new();
+        if let Ok(mut idle) = self.idle.lock() {
+            let now = Instant::now();
+            // The least recently used come first: those unused for long are closed.
+            let stale = idle.iter().take_while(|(_, at)| now.duration_since(*at) > self.keep).count();
+            unused.extend(idle.drain(..stale).map(|(c, _)| c));
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push((conn, now));
+            }
         }
+        // Closed outside the lock.
+        drop(unused);
         out
     }
 }
@@ -237,8 +254,9 @@ impl SqliteMeta {
             .map_err(|e| MetaError::Internal(format!("cannot start writer thread: {e}")))?;
         let readers = Arc::new(ReadPool {
             path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::default(),
             durability: Arc::clone(&durability),
+            keep: READER_IDLE_KEEP,
         });
         Ok(Self { jobs: tx, _durability: durability, readers, cache, latest })
     }
@@ -252,8 +270,9 @@ impl SqliteMeta {
         let durability = Arc::new(pipeline::Durability::default());
         let readers = Arc::new(ReadPool {
             path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::default(),
             durability: Arc::clone(&durability),
+            keep: READER_IDLE_KEEP,
         });
         Ok(Self { jobs: tx, _durability: durability, readers, cache: SharedCache::default(), latest: Arc::default() })
     }
@@ -1027,5 +1046,30 @@ impl crate::MetaStore for SqliteMeta {
 
     async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()> {
         self.write_unrecorded(move |c| audit::remove(c, &ids)).await
+    }
+}
+
+#[cfg(test)]
+mod read_pool_tests {
+    use super::*;
+
+    /// A burst's extra readers are closed once unused for the keep time; the one in use stays.
+    #[test]
+    fn idle_readers_unused_for_the_keep_time_are_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        Connection::open(&path).unwrap().execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (x);").unwrap();
+        let pool = ReadPool { path, idle: Mutex::default(), durability: Arc::default(), keep: Duration::from_secs(1) };
+        let idle = |p: &ReadPool| p.idle.lock().unwrap().len();
+        // Three readers at once (a burst), all kept idle afterwards.
+        pool.with(|_| pool.with(|_| pool.with(|_| Ok(())))).unwrap();
+        assert_eq!(idle(&pool), 3);
+        // Used again within the keep time: nothing closed.
+        pool.with(|_| Ok(())).unwrap();
+        assert_eq!(idle(&pool), 3);
+        std::thread::sleep(Duration::from_millis(1300));
+        // The next use takes the most recent one and closes the two left unused.
+        pool.with(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?)).unwrap();
+        assert_eq!(idle(&pool), 1);
     }
 }
