@@ -4,29 +4,12 @@
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
-use bytes::Bytes;
 use holdfast_lock::{Bypass, LockState, Mode, Retention, UtcMillis};
 use holdfast_meta::sqlite::SqliteMeta;
-use holdfast_meta::{
-    ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, TagSet, VersionSelector, WriteConditions,
-    WriteOrigin,
-};
+use holdfast_meta::{ListQuery, MetaError, MetaStore, ObjectData, TagSet, VersionSelector, WriteConditions};
 
-fn inline_object(bytes: &'static [u8]) -> ObjectData {
-    ObjectData {
-        size: bytes.len() as u64,
-        etag: "e".into(),
-        headers: ObjectHeaders::default(),
-        checksum: None,
-        segments: Vec::new(),
-        parts: Vec::new(),
-        inline: Some(Bytes::from_static(bytes)),
-    }
-}
-
-fn new_version(key: &str, object: ObjectData, lock: LockState) -> NewVersion {
-    NewVersion { bucket: "b".into(), key: key.into(), object, lock, origin: WriteOrigin::Put }
-}
+mod support;
+use support::{inline_object, new_version};
 
 fn rows(path: &std::path::Path) -> i64 {
     let conn = rusqlite::Connection::open(path).unwrap();

@@ -11,6 +11,31 @@
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{ChecksumAlgorithm, ChecksumKind, ListQuery, MetaStore, VersionSelector};
 
+/// The first page of `bucket`, each entry checked against a HEAD of its key: the listed
+/// columns must say what the version row says.
+async fn listed_as_head(s: &impl MetaStore, bucket: &str) -> Vec<holdfast_meta::VersionRecord> {
+    let q = ListQuery {
+        bucket: bucket.into(),
+        prefix: String::new(),
+        delimiter: None,
+        after: None,
+        after_version: None,
+        max_keys: 1000,
+    };
+    let page = s.list_objects(q).await.unwrap();
+    for e in &page.versions {
+        let head = s.version(bucket, &e.key, &VersionSelector::Latest).await.unwrap();
+        let (got, want) = (e.object_data(), head.object_data());
+        assert_eq!(
+            (&e.version_id, e.last_modified, got.size, &got.etag, &got.headers.storage_class, &got.checksum),
+            (&head.version_id, head.last_modified, want.size, &want.etag, &want.headers.storage_class, &want.checksum),
+            "{}",
+            e.key
+        );
+    }
+    page.versions
+}
+
 #[tokio::test]
 async fn a_schema_6_database_gets_its_listed_columns_filled() {
     let dir = tempfile::tempdir().unwrap();
@@ -22,25 +47,10 @@ async fn a_schema_6_database_gets_its_listed_columns_filled() {
     };
     assert_eq!(version(&path), 6);
     let s = SqliteMeta::open(&path).unwrap();
-    let q = ListQuery {
-        bucket: "fixture".into(),
-        prefix: String::new(),
-        delimiter: None,
-        after: None,
-        after_version: None,
-        max_keys: 1000,
-    };
-    let page = s.list_objects(q).await.unwrap();
+    let listed = listed_as_head(&s, "fixture").await;
     let mut shown = Vec::new();
-    for e in &page.versions {
-        let head = s.version("fixture", &e.key, &VersionSelector::Latest).await.unwrap();
-        let (got, want) = (e.object_data(), head.object_data());
-        assert_eq!(
-            (&e.version_id, e.last_modified, got.size, &got.etag, &got.headers.storage_class, &got.checksum),
-            (&head.version_id, head.last_modified, want.size, &want.etag, &want.headers.storage_class, &want.checksum),
-            "{}",
-            e.key
-        );
+    for e in &listed {
+        let got = e.object_data();
         let ck = got.checksum.as_ref().map(|c| (c.algorithm, c.kind));
         shown.push((e.key.as_str(), got.headers.storage_class.as_deref(), ck));
     }
@@ -128,25 +138,10 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
     .unwrap();
     let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
     put(&s, "c", object("ec", Some("STANDARD_IA"), None)).await;
-    let q = ListQuery {
-        bucket: "pgup".into(),
-        prefix: String::new(),
-        delimiter: None,
-        after: None,
-        after_version: None,
-        max_keys: 1000,
-    };
-    let page = s.list_objects(q).await.unwrap();
+    let listed = listed_as_head(&s, "pgup").await;
     let mut shown = Vec::new();
-    for e in &page.versions {
-        let head = s.version("pgup", &e.key, &VersionSelector::Latest).await.unwrap();
-        let (got, want) = (e.object_data(), head.object_data());
-        assert_eq!(
-            (&e.version_id, e.last_modified, got.size, &got.etag, &got.headers.storage_class, &got.checksum),
-            (&head.version_id, head.last_modified, want.size, &want.etag, &want.headers.storage_class, &want.checksum),
-            "{}",
-            e.key
-        );
+    for e in &listed {
+        let got = e.object_data();
         shown.push((e.key.clone(), got.etag.clone(), got.headers.storage_class.clone(), got.checksum.is_some()));
     }
     assert_eq!(

@@ -5,30 +5,15 @@
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
-use bytes::Bytes;
 use holdfast_lock::{Bypass, LockState, Mode, Retention, UtcMillis};
 use holdfast_meta::postgres::{PgMeta, PgOptions};
 use holdfast_meta::{
-    BucketConfigKind, ListQuery, MetaError, MetaStore, NewVersion, ObjectData, ObjectHeaders, TagSet, VersionSelector,
-    Versioning, WriteConditions, WriteOrigin,
+    BucketConfigKind, ListQuery, MetaError, MetaStore, ObjectData, TagSet, VersionSelector, Versioning, WriteConditions,
 };
 use holdfast_testkit::Postgres;
 
-fn inline_object(bytes: &'static [u8]) -> ObjectData {
-    ObjectData {
-        size: bytes.len() as u64,
-        etag: "e".into(),
-        headers: ObjectHeaders::default(),
-        checksum: None,
-        segments: Vec::new(),
-        parts: Vec::new(),
-        inline: Some(Bytes::from_static(bytes)),
-    }
-}
-
-fn new_version(key: &str, object: ObjectData, lock: LockState) -> NewVersion {
-    NewVersion { bucket: "b".into(), key: key.into(), object, lock, origin: WriteOrigin::Put }
-}
+mod support;
+use support::{inline_object, new_version};
 
 async fn open() -> (PgMeta, String) {
     let url = Postgres::shared().fresh_database();
