@@ -168,6 +168,30 @@ fn is_blob(len: usize) -> bool {
     len > INLINE_MAX
 }
 
+/// UploadPart of `body` as part `number` of `upload_id`.
+async fn upload_part(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    number: i32,
+    body: Vec<u8>,
+) -> Result<
+    holdfast_testkit::aws_sdk_s3::operation::upload_part::UploadPartOutput,
+    holdfast_testkit::aws_sdk_s3::error::SdkError<
+        holdfast_testkit::aws_sdk_s3::operation::upload_part::UploadPartError,
+    >,
+> {
+    s3.upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_changes() {
     let fs = Tmpfs::mount("64m");
@@ -189,16 +213,7 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
     let upload = s3.create_multipart_upload().bucket(&bucket).key("mpu-early").send().await.unwrap();
     let upload_id = upload.upload_id().unwrap().to_owned();
     let part_body = content("mpu-early/1", 100 << 10);
-    let part = s3
-        .upload_part()
-        .bucket(&bucket)
-        .key("mpu-early")
-        .upload_id(&upload_id)
-        .part_number(1)
-        .body(ByteStream::from(part_body.clone()))
-        .send()
-        .await
-        .unwrap();
+    let part = upload_part(&s3, &bucket, "mpu-early", &upload_id, 1, part_body.clone()).await.unwrap();
     let completed = CompletedMultipartUpload::builder()
         .parts(CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
         .build();
@@ -258,15 +273,7 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
     assert_eq!(error_code(&copy.unwrap_err()), (Some("InsufficientStorage".into()), Some(507)));
     let mpu = s3.create_multipart_upload().bucket(&bucket).key("mpu").send().await;
     assert_eq!(error_code(&mpu.unwrap_err()), (Some("InsufficientStorage".into()), Some(507)));
-    let part2 = s3
-        .upload_part()
-        .bucket(&bucket)
-        .key("mpu-early")
-        .upload_id(&upload_id)
-        .part_number(2)
-        .body(ByteStream::from(content("part2", 10)))
-        .send()
-        .await;
+    let part2 = upload_part(&s3, &bucket, "mpu-early", &upload_id, 2, content("part2", 10)).await;
     assert_eq!(error_code(&part2.unwrap_err()), (Some("InsufficientStorage".into()), Some(507)));
     let part3 = s3
         .upload_part_copy()
@@ -558,15 +565,7 @@ async fn a_large_write_that_runs_out_of_space_midway_leaves_nothing() {
     }
     let up = s3.create_multipart_upload().bucket(&bucket).key("parts").send().await.unwrap();
     let upload_id = up.upload_id().unwrap().to_owned();
-    let part = s3
-        .upload_part()
-        .bucket(&bucket)
-        .key("parts")
-        .upload_id(&upload_id)
-        .part_number(1)
-        .body(ByteStream::from(body.clone()))
-        .send()
-        .await;
+    let part = upload_part(&s3, &bucket, "parts", &upload_id, 1, body.clone()).await;
     let e = part.expect_err("a 40 MiB part was stored on a volume with 24 MiB free");
     assert_eq!(error_code(&e), (Some("InsufficientStorage".into()), Some(507)), "{e:?}");
     assert_eq!(files_in(&data.join("tmp")), 0, "a write that ran out of space left a temporary file");
@@ -580,14 +579,7 @@ async fn a_large_write_that_runs_out_of_space_midway_leaves_nothing() {
     std::fs::remove_file(&occupier).unwrap();
     assert!(matches!(put(&s3, &bucket, "large", body.clone()).await, Put::Stored { .. }));
     assert!(read(&s3, &bucket, "large").await == body, "the large object reads back");
-    let part = s3
-        .upload_part()
-        .bucket(&bucket)
-        .key("parts")
-        .upload_id(&upload_id)
-        .part_number(1)
-        .body(ByteStream::from(body.clone()))
-        .send()
+    let part = upload_part(&s3, &bucket, "parts", &upload_id, 1, body.clone())
         .await
         .expect("the part is stored once space returned");
     let done = CompletedMultipartUpload::builder()

@@ -151,14 +151,20 @@ fn boundary_keys() -> Vec<String> {
     keys
 }
 
+/// A new bucket holding [`boundary_keys`], and those keys.
+async fn boundary_bucket(s3: &Client, tag: &str) -> (String, Vec<String>) {
+    let b = bucket_name(tag);
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    let keys = boundary_keys();
+    fill(s3, &b, &keys).await;
+    (b, keys)
+}
+
 #[tokio::test]
 async fn v2_delimiter_skipping_matches_the_model_around_the_boundary() {
     let srv = server();
     let s3 = srv.client();
-    let b = bucket_name("lseek");
-    s3.create_bucket().bucket(&b).send().await.unwrap();
-    let keys = boundary_keys();
-    fill(&s3, &b, &keys).await;
+    let (b, keys) = boundary_bucket(&s3, "lseek").await;
 
     // The whole bucket rolls up into few entries, each prefix listed once after skipping its keys.
     let top = model(&keys, "", Some("/"), None);
@@ -186,10 +192,7 @@ async fn v2_delimiter_skipping_matches_the_model_around_the_boundary() {
 async fn v2_start_after_inside_and_around_a_common_prefix() {
     let srv = server();
     let s3 = srv.client();
-    let b = bucket_name("lafter");
-    s3.create_bucket().bucket(&b).send().await.unwrap();
-    let keys = boundary_keys();
-    fill(&s3, &b, &keys).await;
+    let (b, keys) = boundary_bucket(&s3, "lafter").await;
     for after in ["a", "a/", "a/x", "a.", "a0", "m/", "m/030", "m0", "é/1", "éa", "\u{10ffff}", "\u{10ffff}/end"] {
         let page = s3
             .list_objects_v2()

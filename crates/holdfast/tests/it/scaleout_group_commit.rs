@@ -150,6 +150,17 @@ async fn check_acked(s3: &Client, bucket: &str, acked: &Acked) {
     }
 }
 
+/// Sixteen [`writer`]s for 3 s (at most 400 PUTs each), and a second for them to get going:
+/// the fault is injected while groups are in flight.
+async fn spawn_writers(s3: &Client, bucket: &str, acked: &Acked) -> Vec<tokio::task::JoinHandle<(usize, usize)>> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let tasks = (0..16)
+        .map(|i| tokio::spawn(writer(s3.clone(), bucket.to_owned(), i, Arc::clone(acked), deadline, 400)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tasks
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_with_groups_in_flight_loses_no_acknowledged_put() {
     let url = Postgres::shared().fresh_database();
@@ -159,11 +170,7 @@ async fn sigkill_with_groups_in_flight_loses_no_acknowledged_put() {
     let bucket = bucket_name("groupkill");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let acked: Acked = Arc::default();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let tasks: Vec<_> = (0..16)
-        .map(|i| tokio::spawn(writer(s3.clone(), bucket.clone(), i, Arc::clone(&acked), deadline, 400)))
-        .collect();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let tasks = spawn_writers(&s3, &bucket, &acked).await;
     let before = acked.lock().unwrap().len();
     server.kill();
     for t in tasks {
@@ -188,11 +195,7 @@ async fn database_down_with_groups_in_flight_answers_every_client_and_loses_noth
     let bucket = bucket_name("groupdown");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let acked: Acked = Arc::default();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let tasks: Vec<_> = (0..16)
-        .map(|i| tokio::spawn(writer(s3.clone(), bucket.clone(), i, Arc::clone(&acked), deadline, 400)))
-        .collect();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let tasks = spawn_writers(&s3, &bucket, &acked).await;
     let before = acked.lock().unwrap().len();
     pg.halt();
     let (mut ok, mut failed) = (0, 0);
