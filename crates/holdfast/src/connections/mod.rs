@@ -104,8 +104,11 @@ impl Conn {
         c
     }
 
+    /// Milliseconds since `epoch`, rounded up: a time stored here is never earlier than the
+    /// event, so a timeout counted from it never fires before its full length (rounded down,
+    /// an idle socket was closed up to 1 ms before `idle_secs`).
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+        u64::try_from(self.epoch.elapsed().as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX - 1)
     }
 
     pub(crate) fn touch(&self) {
