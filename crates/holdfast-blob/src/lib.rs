@@ -4,7 +4,7 @@
 
 mod local;
 
-pub use local::{LocalBlobStore, WRITE_CHUNK};
+pub use local::{LocalBlobStore, WRITE_CHUNK, aligned_chunk_buffer};
 
 use bytes::Bytes;
 use futures::stream::BoxStream;

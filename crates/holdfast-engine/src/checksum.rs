@@ -71,9 +71,33 @@ impl Digest {
 /// Everything computed over a body in one pass: MD5 (ETag), CRC64NVME (the checksum AWS
 /// stores for objects uploaded without one), and the algorithm the client asked for.
 pub struct BodyHasher {
-    md5: md5::Md5,
+    md5: Md5Part,
+    /// The MD5, when it was computed elsewhere (a large body's MD5 thread).
+    md5_done: Option<[u8; 16]>,
+    sums: Sums,
+}
+
+/// A running md-5 digest and how many bytes it has taken (a fresh one may be swapped for
+/// libcrypto's, see `md5_fast`).
+pub(crate) struct Md5Part {
+    pub(crate) md5: md5::Md5,
+    pub(crate) len: u64,
+}
+
+/// The checksums other than MD5 (CRC64NVME and the requested one): hashed on a thread of
+/// their own beside the MD5 of a large body.
+pub(crate) struct Sums {
     crc64: crc_fast::Digest,
     chosen: Option<(ChecksumAlgorithm, Digest)>,
+}
+
+impl Sums {
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.crc64.update(data);
+        if let Some((_, d)) = &mut self.chosen {
+            d.update(data);
+        }
+    }
 }
 
 pub struct BodyDigests {
@@ -85,28 +109,40 @@ pub struct BodyDigests {
 impl BodyHasher {
     pub fn new(chosen: Option<ChecksumAlgorithm>) -> Self {
         Self {
-            md5: md5::Md5::new(),
-            crc64: crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme),
-            chosen: chosen.filter(|a| *a != ChecksumAlgorithm::Crc64Nvme).map(|a| (a, Digest::new(a))),
+            md5: Md5Part { md5: md5::Md5::new(), len: 0 },
+            md5_done: None,
+            sums: Sums {
+                crc64: crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme),
+                chosen: chosen.filter(|a| *a != ChecksumAlgorithm::Crc64Nvme).map(|a| (a, Digest::new(a))),
+            },
         }
     }
 
     pub fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
-        self.crc64.update(data);
-        if let Some((_, d)) = &mut self.chosen {
-            d.update(data);
-        }
+        self.md5.md5.update(data);
+        self.md5.len += data.len() as u64;
+        self.sums.update(data);
+    }
+
+    /// Split for hashing on two threads (the MD5 and the other checksums).
+    pub(crate) fn into_parts(self) -> (Md5Part, Sums) {
+        (self.md5, self.sums)
+    }
+
+    /// Back together once both threads are done: `md5` is the finished MD5.
+    pub(crate) fn from_parts(md5: [u8; 16], sums: Sums) -> Self {
+        Self { md5: Md5Part { md5: md5::Md5::new(), len: 0 }, md5_done: Some(md5), sums }
     }
 
     pub fn finalize(self, requested: Option<ChecksumAlgorithm>) -> BodyDigests {
-        let crc64nvme = self.crc64.finalize().to_be_bytes().to_vec();
-        let chosen = match (requested, self.chosen) {
+        let crc64nvme = self.sums.crc64.finalize().to_be_bytes().to_vec();
+        let chosen = match (requested, self.sums.chosen) {
             (_, Some((a, d))) => Some((a, d.finalize())),
             (Some(ChecksumAlgorithm::Crc64Nvme), None) => Some((ChecksumAlgorithm::Crc64Nvme, crc64nvme.clone())),
             _ => None,
         };
-        BodyDigests { md5: self.md5.finalize().into(), crc64nvme, chosen }
+        let md5 = self.md5_done.unwrap_or_else(|| self.md5.md5.finalize().into());
+        BodyDigests { md5, crc64nvme, chosen }
     }
 }
 

@@ -110,7 +110,7 @@ pub async fn ingest(
                     // full disk) aborts it and leaves no temporary file.
                     let w = writer.insert(blobs.create().await?);
                     for piece in held.drain(..) {
-                        chunker.push_hashed(&piece);
+                        chunker.push_hashed(&piece, &mut hashing, w.as_mut()).await?;
                     }
                     chunker.push(&chunk, &mut hashing, w.as_mut()).await?;
                 }
@@ -153,44 +153,52 @@ async fn finish_checks(
 }
 
 /// Cuts a blob's body into whole [`holdfast_blob::WRITE_CHUNK`]s, each handed to the hashing
-/// thread and to the blob writer (the same bytes, shared): large aligned writes, and the
-/// digests computed beside the write instead of before it.
+/// threads and to the blob writer (the same bytes, shared): large aligned writes, and the
+/// digests computed beside the write instead of before it. Each chunk is filled in an
+/// aligned buffer ([`holdfast_blob::aligned_chunk_buffer`]), so the writer's direct write
+/// reads it where it is: the body's bytes are copied once, from the request into the chunk.
 #[derive(Default)]
 struct Chunker {
     buf: Vec<u8>,
-    /// Leading bytes of `buf` hashed already (held while the body might have been inline).
+    /// Padding at the front of `buf` (its data starts aligned).
+    start: usize,
+    /// Leading bytes not yet emitted whose digest is taken already (held while the body
+    /// might have been inline).
     hashed: usize,
 }
 
 impl Chunker {
     /// Bytes whose digest is already taken.
-    fn push_hashed(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+    async fn push_hashed(&mut self, data: &[u8], hashing: &mut Hashing, w: &mut dyn BlobWrite) -> EngineResult<()> {
         self.hashed += data.len();
+        self.push(data, hashing, w).await
     }
 
-    async fn push(&mut self, data: &[u8], hashing: &mut Hashing, w: &mut dyn BlobWrite) -> EngineResult<()> {
+    async fn push(&mut self, mut data: &[u8], hashing: &mut Hashing, w: &mut dyn BlobWrite) -> EngineResult<()> {
         const CHUNK: usize = holdfast_blob::WRITE_CHUNK;
-        if self.buf.capacity() < CHUNK {
-            self.buf.reserve_exact(CHUNK - self.buf.len());
-        }
-        self.buf.extend_from_slice(data);
-        while self.buf.len() >= CHUNK {
-            let mut next = Vec::with_capacity(CHUNK);
-            next.extend_from_slice(&self.buf[CHUNK..]);
-            self.buf.truncate(CHUNK);
-            let full = Bytes::from(std::mem::replace(&mut self.buf, next));
-            self.emit(full, hashing, w, false).await?;
+        while !data.is_empty() {
+            if self.buf.capacity() < self.start + CHUNK {
+                (self.buf, self.start) = holdfast_blob::aligned_chunk_buffer();
+            }
+            let n = (self.start + CHUNK - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() == self.start + CHUNK {
+                let full = Bytes::from(std::mem::take(&mut self.buf)).slice(self.start..);
+                self.start = 0;
+                self.emit(full, hashing, w, false).await?;
+            }
         }
         Ok(())
     }
 
     /// The last, partial chunk.
     async fn finish(&mut self, hashing: &mut Hashing, w: &mut dyn BlobWrite) -> EngineResult<()> {
-        if self.buf.is_empty() {
+        if self.buf.len() <= self.start {
             return Ok(());
         }
-        let tail = Bytes::from(std::mem::take(&mut self.buf));
+        let tail = Bytes::from(std::mem::take(&mut self.buf)).slice(self.start..);
+        self.start = 0;
         self.emit(tail, hashing, w, true).await
     }
 
@@ -309,4 +317,137 @@ fn resolve_trailer(claims: &mut BodyClaims) -> EngineResult<()> {
     }
     *expected = ExpectedChecksum::Given(value);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::stream;
+    use holdfast_blob::{BlobStore, ByteStream, WRITE_CHUNK};
+    use md5::Digest as _;
+    use std::sync::{Arc, Mutex};
+
+    /// A blob store that keeps what each write received (the chunks as handed over).
+    #[derive(Default, Clone)]
+    struct Recording(Arc<Mutex<Vec<Bytes>>>, Arc<Mutex<Vec<&'static str>>>);
+
+    struct RecordingWrite(Recording);
+
+    #[async_trait::async_trait]
+    impl BlobWrite for RecordingWrite {
+        async fn write(&mut self, data: Bytes) -> std::io::Result<()> {
+            self.0.0.lock().unwrap().push(data);
+            Ok(())
+        }
+        async fn commit(self: Box<Self>) -> std::io::Result<String> {
+            self.0.1.lock().unwrap().push("commit");
+            Ok("blob".into())
+        }
+        async fn abort(self: Box<Self>) {
+            self.0.1.lock().unwrap().push("abort");
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl BlobStore for Recording {
+        async fn create(&self) -> std::io::Result<Box<dyn BlobWrite>> {
+            Ok(Box::new(RecordingWrite(self.clone())))
+        }
+        async fn read(&self, _: &str, _: u64, _: u64) -> std::io::Result<ByteStream> {
+            Err(std::io::Error::other("not in this test"))
+        }
+        async fn delete(&self, _: &str) -> std::io::Result<()> {
+            Ok(())
+        }
+        async fn list_older_than(&self, _: u64) -> std::io::Result<Vec<String>> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn body_of(len: usize) -> Vec<u8> {
+        (0..len as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect()
+    }
+
+    fn frames(body: &[u8], frame: usize) -> BodyStream {
+        let pieces: Vec<Result<Bytes, BodyError>> =
+            body.chunks(frame).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        stream::iter(pieces).boxed()
+    }
+
+    fn crc(a: ChecksumAlgorithm, body: &[u8]) -> Vec<u8> {
+        let mut d = checksum::Digest::new(a);
+        d.update(body);
+        d.finalize()
+    }
+
+    fn claims(body: &[u8], length: bool, crc32: Option<Vec<u8>>) -> BodyClaims {
+        BodyClaims {
+            content_length: length.then_some(body.len() as u64),
+            content_md5: Some(md5::Md5::digest(body).into()),
+            checksum: crc32.map(|v| (ChecksumAlgorithm::Crc32, ExpectedChecksum::Given(checksum::encode(&v)))),
+        }
+    }
+
+    /// Checks what reached the store and the digests of an accepted body.
+    fn assert_stored(rec: &Recording, body: &[u8], got: &Ingested) {
+        let chunks = rec.0.lock().unwrap().clone();
+        let (whole, tail) = chunks.split_at(body.len() / WRITE_CHUNK);
+        for c in whole {
+            assert_eq!(c.len(), WRITE_CHUNK);
+            assert_eq!(c.as_ptr().addr() % 4096, 0, "a whole chunk is not 4 KiB-aligned");
+        }
+        assert_eq!(tail.iter().map(Bytes::len).sum::<usize>(), body.len() % WRITE_CHUNK);
+        assert!(chunks.concat() == body, "the blob differs from the body");
+        assert_eq!(*rec.1.lock().unwrap(), ["commit"]);
+        assert_eq!(got.size, body.len() as u64);
+        assert_eq!(got.digests.md5, <[u8; 16]>::from(md5::Md5::digest(body)));
+        assert_eq!(got.digests.crc64nvme, crc(ChecksumAlgorithm::Crc64Nvme, body));
+        assert_eq!(got.digests.chosen, Some((ChecksumAlgorithm::Crc32, crc(ChecksumAlgorithm::Crc32, body))));
+    }
+
+    /// A declared large body: whole 1 MiB chunks filled in aligned buffers (no bounce copy
+    /// in the writer), byte-exact, MD5 (libcrypto on its thread), CRC64NVME and the
+    /// requested CRC32 (on the other thread) equal to a one-pass digest.
+    #[tokio::test]
+    async fn a_large_body_goes_in_aligned_whole_chunks_with_exact_digests() {
+        let body = body_of(3 * WRITE_CHUNK + 5);
+        let rec = Recording::default();
+        let c = claims(&body, true, Some(crc(ChecksumAlgorithm::Crc32, &body)));
+        let got = ingest(&rec, frames(&body, 100_003), c, u64::MAX, 0).await.unwrap();
+        assert!(matches!(got.stored, Stored::Blob(_)));
+        assert_stored(&rec, &body, &got);
+    }
+
+    /// A body without a declared length that outgrows the inline limit: what was held (and
+    /// hashed on the request's task) goes first, the MD5 continues on its thread from there.
+    #[tokio::test]
+    async fn a_body_that_outgrows_the_inline_limit_keeps_exact_digests() {
+        let body = body_of(2 * WRITE_CHUNK + WRITE_CHUNK / 2);
+        let rec = Recording::default();
+        let c = claims(&body, false, Some(crc(ChecksumAlgorithm::Crc32, &body)));
+        let got = ingest(&rec, frames(&body, 50_000), c, u64::MAX, 64 << 10).await.unwrap();
+        assert_stored(&rec, &body, &got);
+    }
+
+    /// A wrong MD5 or CRC32 for a large body hashed on the threads is refused with S3's
+    /// message, and the blob is aborted.
+    #[tokio::test]
+    async fn a_large_body_with_a_wrong_digest_is_refused_and_aborted() {
+        let body = body_of(2 * WRITE_CHUNK + 1);
+        let mut wrong = body.clone();
+        wrong[WRITE_CHUNK + 7] ^= 1;
+        for (c, message) in [
+            (claims(&wrong, true, None), "The Content-MD5 you specified did not match what we received."),
+            (
+                claims(&body, true, Some(crc(ChecksumAlgorithm::Crc32, &wrong))),
+                "The CRC32 you specified did not match the calculated checksum.",
+            ),
+        ] {
+            let rec = Recording::default();
+            let claims = BodyClaims { content_md5: c.content_md5.filter(|_| c.checksum.is_none()), ..c };
+            let err = ingest(&rec, frames(&body, 65_536), claims, u64::MAX, 0).await.err().unwrap();
+            assert!(matches!(&err, EngineError::BadDigest(m) if m == message), "{err:?}");
+            assert_eq!(*rec.1.lock().unwrap(), ["abort"]);
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod cluster;
 mod error;
 mod gc;
 mod hash_pipe;
+mod md5_fast;
 pub mod ingest;
 pub mod inventory;
 pub mod lifecycle;
