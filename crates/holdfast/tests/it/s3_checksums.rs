@@ -305,3 +305,75 @@ async fn multipart_composite_and_full_object_checksums() {
         .unwrap_err();
     assert_eq!(error_code(&err), (Some("InvalidRequest".into()), Some(400)));
 }
+
+/// Bodies of several 1 MiB chunks are hashed on the server's hashing threads (MD5 through
+/// libcrypto on one, CRC64NVME and the requested checksum on the other, #17): the SDK's
+/// trailing CRC32 and an explicit SHA-256 are verified, the ETag is the body's MD5, the
+/// stored bytes are exact; a wrong checksum, Content-MD5 or trailer is refused with S3's
+/// error and message, and nothing is stored.
+#[tokio::test]
+async fn large_bodies_hashed_on_threads_are_verified_and_refused_exactly() {
+    use holdfast_testkit::aws_sdk_s3::error::ProvideErrorMetadata as _;
+    use md5::Digest as _;
+    let srv = Server::start(env!("CARGO_BIN_EXE_holdfast"));
+    let s3 = srv.client();
+    let plain = plain_client(&s3);
+    let b = bucket_name("ckbig");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    let data: Vec<u8> = (0..(3u32 << 20) + 12_345).map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8).collect();
+    let etag = format!("\"{}\"", hex::encode(md5::Md5::digest(&data)));
+
+    // The SDK's trailing CRC32 (aws-chunked), then an explicit SHA-256 with Content-MD5.
+    let put = s3
+        .put_object()
+        .bucket(&b)
+        .key("trailer")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.checksum_crc32(), Some(b64(&ChecksumAlgorithm::Crc32, &data).as_str()));
+    assert_eq!(put.e_tag(), Some(etag.as_str()));
+    let put = plain
+        .put_object()
+        .bucket(&b)
+        .key("explicit")
+        .checksum_sha256(b64(&ChecksumAlgorithm::Sha256, &data))
+        .content_md5(B64.encode(md5::Md5::digest(&data)))
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.e_tag(), Some(etag.as_str()));
+    for key in ["trailer", "explicit"] {
+        let get = s3.get_object().bucket(&b).key(key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        assert_eq!(get.e_tag(), Some(etag.as_str()));
+        let got = get.body.collect().await.unwrap().into_bytes();
+        assert!(got[..] == data[..], "{key}: the stored body differs");
+    }
+
+    let mut other = data.clone();
+    other[(2 << 20) + 5] ^= 0x40;
+    let refused = [
+        (
+            plain.put_object().checksum_crc32(b64(&ChecksumAlgorithm::Crc32, &other)),
+            "The CRC32 you specified did not match the calculated checksum.",
+        ),
+        (
+            plain.put_object().checksum_sha256(b64(&ChecksumAlgorithm::Sha256, &other)),
+            "The SHA256 you specified did not match the calculated checksum.",
+        ),
+        (
+            plain.put_object().content_md5(B64.encode(md5::Md5::digest(&other))),
+            "The Content-MD5 you specified did not match what we received.",
+        ),
+    ];
+    for (req, message) in refused {
+        let err = req.bucket(&b).key("bad").body(ByteStream::from(data.clone())).send().await.unwrap_err();
+        assert_eq!(error_code(&err), (Some("BadDigest".into()), Some(400)), "{message}");
+        assert_eq!(err.message(), Some(message));
+    }
+    let err = s3.head_object().bucket(&b).key("bad").send().await.unwrap_err();
+    assert_eq!(error_code(&err).1, Some(404), "nothing was stored by the refused writes");
+}
