@@ -369,8 +369,7 @@ mod tests {
     }
 
     fn frames(body: &[u8], frame: usize) -> BodyStream {
-        let pieces: Vec<Result<Bytes, BodyError>> =
-            body.chunks(frame).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let pieces: Vec<Result<Bytes, BodyError>> = body.chunks(frame).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
         stream::iter(pieces).boxed()
     }
 
