@@ -330,7 +330,7 @@ log "load average at the end: $(loadavg); run took $((SECONDS - started_at)) s"
 
 # ---- report -------------------------------------------------------------------------------------
 python3 - "$RAW" "$OUT" "$PROBE_JSON" "$FIO_MIBS" "$FIO_DIRECT_MIBS" "${DISK_JUDGE:-direct}" "$RSS_JSON" "$HOLDFAST_BIN" "${PREV_BIN:-}" "$ROUNDS" "$DURATION" "$LIST_OBJECTS" "$VERSIONS" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 raw, out, probe, fio, fio_direct, judge, rss, cur_bin, prev_bin, rounds, duration, list_objects, versions = sys.argv[1:]
 probe, fio, fio_direct, rss = json.loads(probe), json.loads(fio), json.loads(fio_direct), json.loads(rss)
 lines = [json.loads(l) for l in open(raw)]
@@ -423,6 +423,11 @@ for s, label in (("cur", "current"), ("prev", "previous")):
 pg, ppg = ops("cur-pg", "pg-put4k-16"), ops("prev-pg", "pg-put4k-16")
 if pg is not None or ppg is not None:
     row("PostgreSQL gateway 4 KiB PUT at 16", pg, ppg, None, "≥ 3 × previous release", ge(pg, ppg, 3.0), "ops/s")
+
+if os.environ.get("ONLY_LARGE"):
+    keep = lambda name: name.startswith(("64 MiB PUT", "idle RSS"))
+    rows = [r for r in rows if keep(r[2:])]
+    goals = [g for g in goals if keep(g["cell"])]
 
 loads = [l["load"] for l in lines]
 head = [f"# bench-compare: {rounds} round(s), {duration} cells, medians",
