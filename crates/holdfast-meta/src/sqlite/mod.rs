@@ -12,6 +12,7 @@
 mod audit;
 pub mod backup;
 mod buckets;
+mod checkpoint;
 mod events;
 mod gc;
 mod guards;
@@ -233,6 +234,7 @@ impl SqliteMeta {
         conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         // From here on the syncer makes commits durable (what came before is synced).
         conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        let checkpoints = checkpoint::Checkpoints::start(&conn, path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let (synced_tx, synced_rx) = mpsc::sync_channel::<pipeline::Committed>(pipeline::MAX_UNSYNCED);
         let cache = SharedCache::default();
@@ -250,7 +252,9 @@ impl SqliteMeta {
             .map_err(|e| MetaError::Internal(format!("cannot start syncer thread: {e}")))?;
         std::thread::Builder::new()
             .name("holdfast-meta-writer".into())
-            .spawn(move || writer_loop(&conn, &rx, &synced_tx, observer.as_ref(), &caches, &writer_durability))
+            .spawn(move || {
+                writer_loop(&conn, &rx, &synced_tx, observer.as_ref(), &caches, &writer_durability, &checkpoints);
+            })
             .map_err(|e| MetaError::Internal(format!("cannot start writer thread: {e}")))?;
         let readers = Arc::new(ReadPool {
             path: path.to_owned(),
@@ -429,6 +433,7 @@ fn writer_loop(
     observer: Option<&CommitObserver>,
     caches: &Caches,
     durability: &pipeline::Durability,
+    checkpoints: &checkpoint::Checkpoints,
 ) {
     let mut seen = None;
     loop {
@@ -441,6 +446,7 @@ fn writer_loop(
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
         forget_external_changes(conn, caches, &mut seen);
+        checkpoints.bound_log(conn);
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -474,8 +480,12 @@ fn writer_loop(
             (Ok(()), Vec::new())
         });
         let (result, replies) = committed;
+        let wrote = result.is_ok();
         if syncer.send(pipeline::Committed { seq, jobs, result, replies }).is_err() {
             tracing::error!("metadata syncer stopped; writes are no longer acknowledged");
+        }
+        if wrote {
+            checkpoints.committed();
         }
     }
 }

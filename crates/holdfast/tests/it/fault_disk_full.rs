@@ -596,3 +596,42 @@ async fn a_large_write_that_runs_out_of_space_midway_leaves_nothing() {
     assert!(read(&s3, &bucket, "parts").await == body, "the multipart object reads back");
     assert_eq!(files_in(&data.join("tmp")), 0);
 }
+
+/// Far above the reserve an admission may reuse a reading of the volume for 50 ms instead
+/// of reading it again (#17): a volume then filled from outside, to 100%, still refuses the
+/// next PUT once that time has passed, and takes writes again once space returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_filled_from_far_above_the_reserve_refuses_the_next_put() {
+    // Far above: 160 MiB free against an 8 MiB reserve (reuse needs 64 MiB above it).
+    let fs = Tmpfs::mount("160m");
+    let srv = server_on(&fs, &format!("[limits]\nmin_free_bytes = {RESERVE}\n"));
+    let s3 = srv.client();
+    let bucket = bucket_name("full-far");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    for i in 0..20 {
+        let key = format!("small-{i}");
+        if let Put::Refused { message, .. } = put(&s3, &bucket, &key, content(&key, 4096)).await {
+            panic!("{key} refused far above the reserve: {message}");
+        }
+    }
+    let filler = fs.fill("filler");
+    // The reuse's bound (50 ms), twice over.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..3 {
+        let key = format!("after-fill-{i}");
+        match put(&s3, &bucket, &key, content(&key, 4096)).await {
+            Put::Refused { message, .. } => {
+                assert!(message.contains(&format!("{RESERVE} bytes")), "the message names the reserve: {message}")
+            }
+            Put::Stored { .. } => panic!("{key} was stored on a volume filled to 100%"),
+        }
+        let err = s3.head_object().bucket(&bucket).key(&key).send().await.unwrap_err();
+        assert_eq!(error_code(&err).1, Some(404), "{key} refused: nothing stored");
+    }
+    std::fs::remove_file(&filler).unwrap();
+    let key = "after-space-returned";
+    match put(&s3, &bucket, key, content(key, 4096)).await {
+        Put::Stored { .. } => assert_eq!(read(&s3, &bucket, key).await, content(key, 4096)),
+        Put::Refused { message, .. } => panic!("refused after space returned: {message}"),
+    }
+}
