@@ -366,7 +366,10 @@ mod tests {
         for _ in 0..100 {
             drop(far.admit(4096).expect("far above the reserve"));
         }
-        assert_eq!(far.readings(), taken, "admissions far above the reserve reuse the reading");
+        // A stall of the test thread past READING_REUSE (a loaded CI machine) may take one
+        // fresh reading in the loop; 100 admissions on one or two readings is the reuse.
+        assert!(far.readings() - taken <= 1, "admissions far above the reserve reuse the reading");
+        let taken = far.readings();
         std::thread::sleep(READING_REUSE);
         drop(far.admit(4096).unwrap());
         assert_eq!(far.readings(), taken + 1, "an old reading is not reused");
