@@ -4,7 +4,8 @@
 //!
 //! 1. `BEGIN`; the groups' buckets `FOR KEY SHARE` (the lock order of the module above);
 //! 2. per PUT, its version id and lock state from `holdfast_lock` against that bucket row,
-//!    then one call of `holdfast_put_version` (schema 11), all pipelined: one round trip
+//!    then one call of `holdfast_put_version` (migration 14: it also writes `latest`'s listed
+//!    columns), all pipelined with the group's one raise of the clock mark: one round trip
 //!    for the whole group. Each call is its own subtransaction: a refused PUT (412, no such
 //!    key) or one that must take the full path undoes only itself;
 //! 3. the audit records of the PUTs that went in, pipelined, in the same transaction;
@@ -38,8 +39,8 @@ fn writers(pool_size: usize) -> usize {
 /// PUTs waiting for a writer at most; a caller beyond it waits to enqueue.
 const QUEUE: usize = 1024;
 
-const CALL: &str =
-    "SELECT code, new_seq FROM holdfast_put_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+const CALL: &str = "SELECT code, new_seq FROM holdfast_put_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+     $13, $14, $15, $16, $17, $18, $19)";
 
 /// What a PUT brings.
 pub(super) struct Request {
@@ -166,7 +167,11 @@ async fn commit(pool: &Pool, chain: &str, group: &[Job]) -> Result<Vec<(Outcome,
             found.insert(name, buckets::get(&tx, name, RowLock::KeyShare).await?);
         }
     }
-    let outcomes = put_all(&tx, group, &found).await?;
+    // The clock mark once for the group (its latest reading), pipelined with the PUTs.
+    let high = UtcMillis(group.iter().map(|job| job.req.now.millis()).max().unwrap_or_default());
+    let (outcomes, bumped) = futures::future::join(put_all(&tx, group, &found), super::clock::bump(&tx, high)).await;
+    bumped?;
+    let outcomes = outcomes?;
     let audit_ids = record_all(&tx, chain, group, &outcomes).await?;
     tx.commit().await?;
     Ok(outcomes.into_iter().zip(audit_ids).collect())
@@ -200,6 +205,7 @@ async fn put_all(
             let blobs: Vec<&str> = r.v.object.segments.iter().map(|s| s.blob.as_str()).collect();
             let tags = (!r.tags.is_empty()).then(|| crate::tags::encode(&r.tags));
             let inline: Option<&[u8]> = r.v.object.inline.as_deref();
+            let (class, ck_algorithm, ck_kind, ck_value) = super::put_listed::listed_args(&r.v.object);
             let row = tx
                 .query_one(
                     stmt,
@@ -219,6 +225,10 @@ async fn put_all(
                         &r.cond.if_none_match,
                         &r.cond.if_match,
                         &inline,
+                        &class,
+                        &ck_algorithm,
+                        &ck_kind,
+                        &ck_value,
                     ],
                 )
                 .await?;
