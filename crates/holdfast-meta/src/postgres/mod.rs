@@ -35,6 +35,7 @@ mod lock_jobs;
 mod multipart;
 mod objects;
 mod outbox_vacuum;
+mod put_audit;
 mod put_listed;
 mod put_sql;
 mod replication;
