@@ -156,9 +156,14 @@ async fn a_group_commits_around_its_refused_puts() {
     let (s, _db) = open().await;
     let now = UtcMillis::now_system();
     s.create_bucket("b", false, now).await.unwrap();
-    s.put_version(new_version("taken", inline_object(b"first"), LockState::default()), TagSet::new(), cond(None, None), now)
-        .await
-        .unwrap();
+    s.put_version(
+        new_version("taken", inline_object(b"first"), LockState::default()),
+        TagSet::new(),
+        cond(None, None),
+        now,
+    )
+    .await
+    .unwrap();
     let ahead = now.plus_millis(60_000);
     let class_of = |i: usize| (i % 2 == 0).then(|| "STANDARD_IA".to_owned());
     let puts = (0..16).map(|i| {
@@ -210,7 +215,10 @@ async fn a_group_commits_around_its_refused_puts() {
         );
         if let Some(i) = e.key.strip_prefix('k') {
             let i: usize = i.parse().unwrap();
-            assert_eq!((got.headers.storage_class.clone(), got.checksum.as_ref().unwrap().value.clone()), (class_of(i), format!("v{i}")));
+            assert_eq!(
+                (got.headers.storage_class.clone(), got.checksum.as_ref().unwrap().value.clone()),
+                (class_of(i), format!("v{i}"))
+            );
         }
     }
     assert!(s.clock_high_water().await.unwrap() >= ahead, "the group's mark is its latest reading");

@@ -170,7 +170,8 @@ async fn commit(pool: &Pool, chain: &str, group: &[Job]) -> Result<Vec<(Outcome,
     }
     // The clock mark once for the group (its latest reading), pipelined with the PUTs.
     let high = UtcMillis(group.iter().map(|job| job.req.now.millis()).max().unwrap_or_default());
-    let (outcomes, bumped) = futures::future::join(put_all(&tx, chain, group, &found), super::clock::bump(&tx, high)).await;
+    let (outcomes, bumped) =
+        futures::future::join(put_all(&tx, chain, group, &found), super::clock::bump(&tx, high)).await;
     bumped?;
     let outcomes = outcomes?;
     let audit_ids = record_all(&tx, chain, group, &outcomes).await?;

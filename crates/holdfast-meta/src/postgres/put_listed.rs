@@ -122,7 +122,9 @@ END $$;
 /// What `latest` lists of a new version that the put function writes itself: storage class,
 /// checksum algorithm, kind and value, as the migration 12 trigger reads them from the
 /// version's JSON document (the same serde names).
-pub(super) fn listed_args(object: &crate::model::ObjectData) -> (Option<&str>, Option<String>, Option<String>, Option<&str>) {
+pub(super) fn listed_args(
+    object: &crate::model::ObjectData,
+) -> (Option<&str>, Option<String>, Option<String>, Option<&str>) {
     let name = |v: serde_json::Result<serde_json::Value>| match v {
         Ok(serde_json::Value::String(s)) => Some(s),
         _ => None,
