@@ -165,7 +165,7 @@ async fn a_group_commits_around_its_refused_puts() {
     .await
     .unwrap();
     let ahead = now.plus_millis(60_000);
-    let class_of = |i: usize| (i % 2 == 0).then(|| "STANDARD_IA".to_owned());
+    let class_of = |i: usize| i.is_multiple_of(2).then(|| "STANDARD_IA".to_owned());
     let puts = (0..16).map(|i| {
         let s = &s;
         async move {
