@@ -286,10 +286,12 @@ pub fn algorithm_dto(a: ChecksumAlgorithm) -> dto::ChecksumAlgorithm {
 
 /// Keys and prefixes in listings with `encoding-type=url`.
 pub fn url_encode(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
-    percent_encoding::utf8_percent_encode(s, SET).to_string()
+    percent_encoding::utf8_percent_encode(s, URL_ENCODE_SET).to_string()
 }
+
+/// What `encoding-type=url` leaves as it is: letters, digits, `-_.~/`.
+pub const URL_ENCODE_SET: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
 /// The bucket, key and version a copy source names (a key over 1,024 bytes was refused at the
 /// edge: guards::check_copy_source_key).

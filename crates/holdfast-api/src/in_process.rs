@@ -8,7 +8,7 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 
 /// The S3 service of one [`Gateway`].
-pub struct InProcess(s3s::service::S3Service);
+pub struct InProcess(crate::prerendered::S3);
 
 impl InProcess {
     pub fn new(gateway: Gateway) -> Self {

@@ -12,6 +12,7 @@ mod error;
 #[doc(hidden)]
 pub mod in_process;
 mod ops;
+mod prerendered;
 mod s3_impl;
 mod strict_xml;
 mod tags;
@@ -112,7 +113,7 @@ impl Gateway {
 }
 
 /// Builds the s3s service: authentication, access checks, virtual hosts, limits.
-pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
+pub(crate) fn service(gateway: Gateway) -> prerendered::S3 {
     let base_domain = gateway.config.base_domain.clone();
     let dir = Arc::clone(&gateway.dir);
     let engine = Arc::clone(&gateway.engine);
@@ -134,7 +135,7 @@ pub(crate) fn service(gateway: Gateway) -> s3s::service::S3Service {
     if let Some(domain) = base_domain {
         builder.set_host(BaseDomainHost { domain: domain.to_ascii_lowercase() });
     }
-    builder.build()
+    prerendered::S3::new(builder.build())
 }
 
 /// Virtual-hosted-style addressing under one base domain; any other host is path-style.

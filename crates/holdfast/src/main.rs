@@ -19,6 +19,7 @@ mod file_modes;
 mod hotpaths;
 mod lock_gauges;
 mod lock_job_admin;
+mod metrics_upkeep;
 mod metrics_view;
 mod replication_remote;
 mod server;

@@ -198,6 +198,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    crate::metrics_upkeep::spawn(exporter.clone(), crate::metrics_upkeep::UPKEEP_EVERY);
     crate::allocator::spawn_gauges();
     let connections = bound_connections(&config, claimed.nofile);
     let store = open_store(&config, claimed.shared_grace).await?;

@@ -110,7 +110,7 @@ impl http_body::Body for EdgeBody {
 }
 
 pub struct Edge {
-    s3: s3s::service::S3Service,
+    s3: crate::prerendered::S3,
     /// S3 Control's job API (lock jobs), taken before s3s.
     control: control::Control,
     dir: Arc<holdfast_identity::Directory>,

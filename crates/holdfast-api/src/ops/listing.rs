@@ -32,7 +32,7 @@ fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
 }
 
 /// Renders a key, prefix or marker for output, percent-encoded under `encoding-type=url`.
-struct Enc(bool);
+pub(crate) struct Enc(pub(crate) bool);
 
 impl Enc {
     fn s(&self, v: &str) -> String {
@@ -104,46 +104,91 @@ fn system_entry(o: &super::sosapi::SystemObject, enc: &Enc, owner: Option<Owner>
 
 /// The page as listed, with the generated SOSAPI objects merged in where the bucket has
 /// them (ListObjects and ListObjectsV2; ListObjectVersions lists stored versions only).
-struct Listed {
+pub(crate) struct Listed {
     contents: Vec<Object>,
     prefixes: Option<Vec<CommonPrefix>>,
     truncated: bool,
     next_marker: Option<String>,
 }
 
+/// A page without SOSAPI objects as listed.
+pub(crate) fn plain_listed(page: ListPage, enc: &Enc, owner: Option<Owner>) -> Listed {
+    let prefixes = prefixes(&page, enc);
+    Listed {
+        contents: page.versions.into_iter().map(|v| owned_entry(v, enc, owner.clone())).collect(),
+        prefixes,
+        truncated: page.truncated,
+        next_marker: page.next_marker,
+    }
+}
+
+/// The ListObjectsV2 output of `listed` (the answer when the bucket's SOSAPI objects are
+/// merged in; otherwise `list_xml` writes the same bytes directly).
+pub(crate) fn v2_output(input: ListObjectsV2Input, max: usize, enc: &Enc, listed: Listed) -> ListObjectsV2Output {
+    let key_count = listed.contents.len() + listed.prefixes.as_ref().map_or(0, Vec::len);
+    ListObjectsV2Output {
+        name: Some(input.bucket),
+        prefix: Some(enc.s(input.prefix.as_deref().unwrap_or_default())),
+        max_keys: i32::try_from(max).ok(),
+        key_count: i32::try_from(key_count).ok(),
+        continuation_token: input.continuation_token,
+        is_truncated: Some(listed.truncated),
+        next_continuation_token: listed.next_marker.as_ref().map(|m| URL_SAFE_NO_PAD.encode(m.as_bytes())),
+        contents: Some(listed.contents),
+        common_prefixes: listed.prefixes,
+        delimiter: enc.o(input.delimiter.as_ref()),
+        encoding_type: input.encoding_type,
+        start_after: enc.o(input.start_after.as_ref()),
+        request_charged: None,
+    }
+}
+
 impl Gateway {
-    /// `page` with the bucket's SOSAPI objects merged in, when it has them and the listing
-    /// can reach the system prefix.
-    async fn listed(&self, q: &ListQuery, page: ListPage, enc: &Enc, owner: Option<Owner>) -> S3Result<Listed> {
+    /// The bucket's SOSAPI objects when it has them and the listing can reach the system
+    /// prefix; none otherwise.
+    async fn reachable_system(&self, q: &ListQuery) -> S3Result<Vec<super::sosapi::SystemObject>> {
         // Only a listing that can still reach the generated keys pays for them (capacity.xml
         // reads the volume and, with a quota, sums the bucket).
         let reachable = (super::sosapi::SYSTEM_PREFIX.starts_with(q.prefix.as_str())
             || q.prefix.starts_with(super::sosapi::SYSTEM_PREFIX))
             && q.after.as_deref().is_none_or(|a| a < super::sosapi::SYSTEM_XML);
-        let system = if reachable && q.max_keys > 0 { self.system_objects(&q.bucket).await? } else { Vec::new() };
-        if system.is_empty() {
-            let prefixes = prefixes(&page, enc);
-            return Ok(Listed {
-                contents: page.versions.into_iter().map(|v| owned_entry(v, enc, owner.clone())).collect(),
-                prefixes,
-                truncated: page.truncated,
-                next_marker: page.next_marker,
-            });
-        }
-        let (entries, truncated, next_marker) =
-            super::sosapi::merge(&page, &system, &q.prefix, q.delimiter.as_deref(), q.after.as_deref(), q.max_keys);
-        let mut contents = Vec::new();
-        let mut common = Vec::new();
-        for e in entries {
-            match e {
-                super::sosapi::Entry::Object(v) => contents.push(object_entry(v, enc, owner.clone())),
-                super::sosapi::Entry::System(o) => contents.push(system_entry(o, enc, owner.clone())),
-                super::sosapi::Entry::Prefix(p) => common.push(CommonPrefix { prefix: Some(enc.s(&p)) }),
-            }
-        }
-        Ok(Listed { contents, prefixes: (!common.is_empty()).then_some(common), truncated, next_marker })
+        if reachable && q.max_keys > 0 { self.system_objects(&q.bucket).await } else { Ok(Vec::new()) }
     }
 
+    /// `page` with the bucket's SOSAPI objects merged in, when it has them and the listing
+    /// can reach the system prefix.
+    async fn listed(&self, q: &ListQuery, page: ListPage, enc: &Enc, owner: Option<Owner>) -> S3Result<Listed> {
+        let system = self.reachable_system(q).await?;
+        Ok(merged(q, page, &system, enc, owner))
+    }
+}
+
+/// `page` with `system` merged in.
+fn merged(
+    q: &ListQuery,
+    page: ListPage,
+    system: &[super::sosapi::SystemObject],
+    enc: &Enc,
+    owner: Option<Owner>,
+) -> Listed {
+    if system.is_empty() {
+        return plain_listed(page, enc, owner);
+    }
+    let (entries, truncated, next_marker) =
+        super::sosapi::merge(&page, system, &q.prefix, q.delimiter.as_deref(), q.after.as_deref(), q.max_keys);
+    let mut contents = Vec::new();
+    let mut common = Vec::new();
+    for e in entries {
+        match e {
+            super::sosapi::Entry::Object(v) => contents.push(object_entry(v, enc, owner.clone())),
+            super::sosapi::Entry::System(o) => contents.push(system_entry(o, enc, owner.clone())),
+            super::sosapi::Entry::Prefix(p) => common.push(CommonPrefix { prefix: Some(enc.s(&p)) }),
+        }
+    }
+    Listed { contents, prefixes: (!common.is_empty()).then_some(common), truncated, next_marker }
+}
+
+impl Gateway {
     async fn list(&self, q: ListQuery, versions: bool) -> S3Result<ListPage> {
         let bucket = q.bucket.clone();
         let result = if versions { self.engine.list_versions(q).await } else { self.engine.list_objects(q).await };
@@ -210,23 +255,24 @@ impl Gateway {
         };
         let page = self.list(q.clone(), false).await?;
         let owner = if input.fetch_owner.unwrap_or(false) { Some(self.owner_of(&input.bucket).await?) } else { None };
-        let listed = self.listed(&q, page, &enc, owner).await?;
-        let key_count = listed.contents.len() + listed.prefixes.as_ref().map_or(0, Vec::len);
-        Ok(S3Response::new(ListObjectsV2Output {
-            name: Some(input.bucket),
-            prefix: Some(enc.s(input.prefix.as_deref().unwrap_or_default())),
-            max_keys: i32::try_from(max).ok(),
-            key_count: i32::try_from(key_count).ok(),
-            continuation_token: input.continuation_token,
-            is_truncated: Some(listed.truncated),
-            next_continuation_token: listed.next_marker.as_ref().map(|m| URL_SAFE_NO_PAD.encode(m.as_bytes())),
-            contents: Some(listed.contents),
-            common_prefixes: listed.prefixes,
-            delimiter: enc.o(input.delimiter.as_ref()),
-            encoding_type: input.encoding_type,
-            start_after: enc.o(input.start_after.as_ref()),
-            request_charged: None,
-        }))
+        let system = self.reachable_system(&q).await?;
+        if system.is_empty() {
+            // The common answer, written directly (the same bytes as the DTO below).
+            let next = page.next_marker.as_ref().map(|m| URL_SAFE_NO_PAD.encode(m.as_bytes()));
+            let body = super::list_xml::list_v2(&super::list_xml::V2Page {
+                input: &input,
+                max_keys: max,
+                versions: &page.versions,
+                common_prefixes: &page.common_prefixes,
+                truncated: page.truncated,
+                next_continuation_token: next.as_deref(),
+                owner: owner.as_ref(),
+                url: enc.0,
+            });
+            return Ok(crate::prerendered::list_v2(body));
+        }
+        let listed = merged(&q, page, &system, &enc, owner);
+        Ok(S3Response::new(v2_output(input, max, &enc, listed)))
     }
 
     pub(crate) async fn list_object_versions(

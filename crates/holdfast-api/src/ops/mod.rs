@@ -4,6 +4,7 @@ pub mod acl;
 pub mod buckets;
 pub mod inventory;
 pub mod lifecycle;
+pub(crate) mod list_xml;
 pub mod listing;
 pub mod lock;
 pub mod lock_jobs;

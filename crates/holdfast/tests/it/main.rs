@@ -27,6 +27,7 @@ mod identity_accounts;
 mod identity_iam;
 mod identity_policy;
 mod inventory;
+mod listing_direct;
 mod lock_history;
 mod lock_jobs;
 mod logs;
