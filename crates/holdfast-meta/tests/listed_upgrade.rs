@@ -118,12 +118,19 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
         put(&s, "a", object("ea", Some("GLACIER"), Some(ck))).await;
         put(&s, "b", object("eb", None, None)).await;
     }
-    // Back to migration 11: no trigger, no listed columns; and migration 13 (inline bytes)
-    // undone so it can run again — its first step drops migration 11's put function, for which a
-    // stand-in with the same signature is enough.
+    // Back to migration 11: no trigger, no listed columns; and migrations 13 (inline bytes),
+    // 14 (the put function writing the listed columns) and 15 (and the audit record) undone so they can run again — 13's
+    // first step drops migration 11's put function, for which a stand-in with the same
+    // signature is enough.
     pg.psql(
         &db,
-        "DROP TRIGGER holdfast_latest_listed ON latest; DROP FUNCTION holdfast_latest_listed();
+        "DROP FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
+             bigint, text[], text, text, text, bytea, text, text, text, text, text, text);
+         CREATE FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
+             bigint, text[], text, text, text, bytea) RETURNS void LANGUAGE sql AS 'SELECT';
+         ALTER TABLE versions RESET (toast_tuple_target);
+         DROP TRIGGER holdfast_latest_listed_moved ON latest;
+         DROP TRIGGER holdfast_latest_listed ON latest; DROP FUNCTION holdfast_latest_listed();
          ALTER TABLE latest DROP COLUMN version_id, DROP COLUMN last_modified_ms, DROP COLUMN size,
              DROP COLUMN etag, DROP COLUMN storage_class, DROP COLUMN checksum_algorithm,
              DROP COLUMN checksum_kind, DROP COLUMN checksum_value;
@@ -156,4 +163,102 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
         pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(),
         holdfast_meta::postgres::SCHEMA_VERSION.to_string()
     );
+}
+
+/// PostgreSQL migrations 14 and 15 on a database of migration 13 that holds objects: the put function
+/// then writes `latest`'s listed columns itself (new key, PUT over a key), the trigger still fills
+/// them on every other path (here a delete marker and its removal), and a 4 KiB inline object's
+/// row is no longer split into TOAST chunks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_13_postgres_database_upgrades_to_15() {
+    use holdfast_lock::{Bypass, LockState, UtcMillis};
+    use holdfast_meta::postgres::{PgMeta, PgOptions};
+    use holdfast_meta::{NewVersion, ObjectData, ObjectHeaders, StoredChecksum, TagSet, Versioning, WriteConditions};
+    let pg = holdfast_testkit::Postgres::shared();
+    let url = pg.fresh_database();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    static BODY: [u8; 4096] = [7; 4096];
+    let object = |etag: &str, class: Option<&str>, checksum: Option<StoredChecksum>| ObjectData {
+        size: 4096,
+        etag: etag.into(),
+        headers: ObjectHeaders { storage_class: class.map(Into::into), ..ObjectHeaders::default() },
+        checksum,
+        segments: Vec::new(),
+        parts: Vec::new(),
+        inline: Some(bytes::Bytes::from_static(&BODY)),
+    };
+    async fn put(s: &PgMeta, key: &str, o: ObjectData) -> holdfast_meta::VersionRecord {
+        let nv = NewVersion {
+            bucket: "up14".into(),
+            key: key.into(),
+            object: o,
+            lock: LockState::default(),
+            origin: Default::default(),
+        };
+        s.put_version(nv, TagSet::new(), WriteConditions::default(), UtcMillis::now_system()).await.unwrap()
+    }
+    let ck = |alg, kind| StoredChecksum { algorithm: alg, value: "Y2s=".into(), kind };
+    {
+        let s = PgMeta::open(PgOptions::new(url.clone())).await.unwrap();
+        s.create_bucket("up14", false, UtcMillis::now_system()).await.unwrap();
+        s.set_versioning("up14", Versioning::Enabled).await.unwrap();
+        put(&s, "a", object("ea", Some("GLACIER"), Some(ck(ChecksumAlgorithm::Sha1, ChecksumKind::Composite)))).await;
+        put(&s, "b", object("eb", None, None)).await;
+    }
+    // Back to migration 13: its trigger on every insert and move of `seq`, no table option, and a
+    // stand-in for its put function (migration 14 drops it by signature; 15 then replaces 14's).
+    pg.psql(
+        &db,
+        "DROP FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
+             bigint, text[], text, text, text, bytea, text, text, text, text, text, text);
+         CREATE FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
+             bigint, text[], text, text, text, bytea) RETURNS void LANGUAGE sql AS 'SELECT';
+         ALTER TABLE versions RESET (toast_tuple_target);
+         DROP TRIGGER holdfast_latest_listed_moved ON latest; DROP TRIGGER holdfast_latest_listed ON latest;
+         CREATE TRIGGER holdfast_latest_listed BEFORE INSERT OR UPDATE OF seq ON latest
+             FOR EACH ROW EXECUTE FUNCTION holdfast_latest_listed();
+         UPDATE holdfast_schema SET version = 13;",
+    )
+    .unwrap();
+    let toast = pg.psql(&db, "SELECT reltoastrelid::regclass FROM pg_class WHERE relname = 'versions'").unwrap();
+    let chunks = || pg.psql(&db, &format!("SELECT count(*) FROM {}", toast.trim())).unwrap().trim().to_owned();
+    // (Rows the migration found stay as they are; the new ones must not add chunks.)
+    let before = chunks();
+
+    let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
+    assert_eq!(pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(), "15");
+    let opts = pg.psql(&db, "SELECT reloptions FROM pg_class WHERE relname = 'versions'").unwrap();
+    assert_eq!(opts.trim(), "{toast_tuple_target=8160}");
+    put(&s, "c", object("ec", Some("STANDARD_IA"), Some(ck(ChecksumAlgorithm::Crc32c, ChecksumKind::FullObject))))
+        .await;
+    put(&s, "a", object("ea2", None, Some(ck(ChecksumAlgorithm::Crc64Nvme, ChecksumKind::FullObject)))).await;
+    assert_eq!(chunks(), before, "no TOAST chunks for 4 KiB inline rows after migration 14");
+    let listed = listed_as_head(&s, "up14").await;
+    let shown: Vec<_> = listed
+        .iter()
+        .map(|e| {
+            let o = e.object_data();
+            (e.key.clone(), o.etag.clone(), o.headers.storage_class.clone(), o.checksum.clone())
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("a".to_owned(), "ea2".to_owned(), None, Some(ck(ChecksumAlgorithm::Crc64Nvme, ChecksumKind::FullObject))),
+            ("b".to_owned(), "eb".to_owned(), None, None),
+            (
+                "c".to_owned(),
+                "ec".to_owned(),
+                Some("STANDARD_IA".to_owned()),
+                Some(ck(ChecksumAlgorithm::Crc32c, ChecksumKind::FullObject))
+            ),
+        ]
+    );
+    // The trigger's paths: a delete marker hides a key, removing it shows the version again.
+    let marker = s.delete("up14", "a", &VersionSelector::Latest, Bypass::None, UtcMillis::now_system()).await.unwrap();
+    assert_eq!(listed_as_head(&s, "up14").await.len(), 2);
+    let id = VersionSelector::Id(marker.version_id.unwrap());
+    s.delete("up14", "a", &id, Bypass::None, UtcMillis::now_system()).await.unwrap();
+    let listed = listed_as_head(&s, "up14").await;
+    assert_eq!((listed.len(), listed[0].object_data().etag.as_str()), (3, "ea2"));
 }

@@ -146,3 +146,84 @@ async fn inline_bytes_must_be_the_whole_object() {
     assert!(matches!(err, Err(MetaError::Internal(_))), "{err:?}");
     assert!(matches!(s.version("b", "k", &VersionSelector::Latest).await, Err(MetaError::NoSuchKey)));
 }
+
+/// PUTs that wait together commit as one group (migration 14: the put function writes the
+/// listed columns, the group raises the clock mark once): a PUT refused inside the group
+/// (If-None-Match on a taken key, If-Match on a missing one) fails alone, every other one is
+/// stored and listed as a HEAD reads it, and the clock mark is at least the latest reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_commits_around_its_refused_puts() {
+    let (s, _db) = open().await;
+    let now = UtcMillis::now_system();
+    s.create_bucket("b", false, now).await.unwrap();
+    s.put_version(
+        new_version("taken", inline_object(b"first"), LockState::default()),
+        TagSet::new(),
+        cond(None, None),
+        now,
+    )
+    .await
+    .unwrap();
+    let ahead = now.plus_millis(60_000);
+    let class_of = |i: usize| i.is_multiple_of(2).then(|| "STANDARD_IA".to_owned());
+    let puts = (0..16).map(|i| {
+        let s = &s;
+        async move {
+            let (key, c, at) = match i {
+                0 => ("taken".to_owned(), cond(Some("*"), None), now),
+                1 => ("missing".to_owned(), cond(None, Some("*")), now),
+                2 => ("ahead".to_owned(), cond(None, None), ahead),
+                _ => (format!("k{i:02}"), cond(None, None), now),
+            };
+            let mut object = inline_object(b"grouped");
+            object.headers.storage_class = class_of(i);
+            object.checksum = Some(holdfast_meta::StoredChecksum {
+                algorithm: holdfast_meta::ChecksumAlgorithm::Crc32c,
+                value: format!("v{i}"),
+                kind: holdfast_meta::ChecksumKind::FullObject,
+            });
+            s.put_version(new_version(&key, object, LockState::default()), TagSet::new(), c, at).await
+        }
+    });
+    let results = futures::future::join_all(puts).await;
+    assert!(matches!(results[0], Err(MetaError::PreconditionFailed)), "{:?}", results[0]);
+    assert!(matches!(results[1], Err(MetaError::NoSuchKey)), "{:?}", results[1]);
+    for r in &results[2..] {
+        r.as_ref().unwrap();
+    }
+    let taken = s.version("b", "taken", &VersionSelector::Latest).await.unwrap();
+    assert_eq!(bytes_of(&taken), Some(&b"first"[..]), "the refused PUT changed nothing");
+    assert!(matches!(s.version("b", "missing", &VersionSelector::Latest).await, Err(MetaError::NoSuchKey)));
+    let q = ListQuery {
+        bucket: "b".into(),
+        prefix: String::new(),
+        delimiter: None,
+        after: None,
+        after_version: None,
+        max_keys: 100,
+    };
+    let page = s.list_objects(q).await.unwrap();
+    assert_eq!(page.versions.len(), 15, "taken, ahead and k03..k15");
+    for e in &page.versions {
+        let head = s.version("b", &e.key, &VersionSelector::Latest).await.unwrap();
+        let (got, want) = (e.object_data(), head.object_data());
+        assert_eq!(
+            (&e.version_id, e.last_modified, got.size, &got.etag, &got.headers.storage_class, &got.checksum),
+            (&head.version_id, head.last_modified, want.size, &want.etag, &want.headers.storage_class, &want.checksum),
+            "{}",
+            e.key
+        );
+        if let Some(i) = e.key.strip_prefix('k') {
+            let i: usize = i.parse().unwrap();
+            assert_eq!(
+                (got.headers.storage_class.clone(), got.checksum.as_ref().unwrap().value.clone()),
+                (class_of(i), format!("v{i}"))
+            );
+        }
+    }
+    assert!(s.clock_high_water().await.unwrap() >= ahead, "the group's mark is its latest reading");
+}
+
+fn cond(if_none_match: Option<&str>, if_match: Option<&str>) -> WriteConditions {
+    WriteConditions { if_none_match: if_none_match.map(Into::into), if_match: if_match.map(Into::into) }
+}

@@ -4,7 +4,8 @@
 //!
 //! 1. `BEGIN`; the groups' buckets `FOR KEY SHARE` (the lock order of the module above);
 //! 2. per PUT, its version id and lock state from `holdfast_lock` against that bucket row,
-//!    then one call of `holdfast_put_version` (schema 11), all pipelined: one round trip
+//!    then one call of `holdfast_put_version` (migration 14: it also writes `latest`'s listed
+//!    columns), all pipelined with the group's one raise of the clock mark: one round trip
 //!    for the whole group. Each call is its own subtransaction: a refused PUT (412, no such
 //!    key) or one that must take the full path undoes only itself;
 //! 3. the audit records of the PUTs that went in, pipelined, in the same transaction;
@@ -38,8 +39,8 @@ fn writers(pool_size: usize) -> usize {
 /// PUTs waiting for a writer at most; a caller beyond it waits to enqueue.
 const QUEUE: usize = 1024;
 
-const CALL: &str =
-    "SELECT code, new_seq FROM holdfast_put_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+const CALL: &str = "SELECT code, new_seq, audit_id FROM holdfast_put_version($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
 
 /// What a PUT brings.
 pub(super) struct Request {
@@ -116,7 +117,8 @@ async fn writer(pool: Pool, chain: Arc<OnceLock<String>>, rx: Arc<Mutex<mpsc::Re
 
 /// What became of one PUT inside the group's transaction.
 enum Outcome {
-    Stored(Box<VersionRecord>),
+    /// With the id of its audit record when the put function inserted it (migration 15).
+    Stored(Box<VersionRecord>, Option<i64>),
     Refused(MetaError),
     Slow,
 }
@@ -129,7 +131,7 @@ async fn run(pool: &Pool, chain: &str, mut group: Vec<Job>) {
         Ok(outcomes) => {
             for (job, (outcome, audit_id)) in group.into_iter().zip(outcomes) {
                 let answer = match outcome {
-                    Outcome::Stored(rec) => Answer::Done(Ok((rec, audit_id))),
+                    Outcome::Stored(rec, _) => Answer::Done(Ok((rec, audit_id))),
                     Outcome::Refused(e) => Answer::Done(Err(e)),
                     Outcome::Slow => Answer::Slow(Box::new(job.req)),
                 };
@@ -166,7 +168,12 @@ async fn commit(pool: &Pool, chain: &str, group: &[Job]) -> Result<Vec<(Outcome,
             found.insert(name, buckets::get(&tx, name, RowLock::KeyShare).await?);
         }
     }
-    let outcomes = put_all(&tx, group, &found).await?;
+    // The clock mark once for the group (its latest reading), pipelined with the PUTs.
+    let high = UtcMillis(group.iter().map(|job| job.req.now.millis()).max().unwrap_or_default());
+    let (outcomes, bumped) =
+        futures::future::join(put_all(&tx, chain, group, &found), super::clock::bump(&tx, high)).await;
+    bumped?;
+    let outcomes = outcomes?;
     let audit_ids = record_all(&tx, chain, group, &outcomes).await?;
     tx.commit().await?;
     Ok(outcomes.into_iter().zip(audit_ids).collect())
@@ -175,6 +182,7 @@ async fn commit(pool: &Pool, chain: &str, group: &[Job]) -> Result<Vec<(Outcome,
 /// One pipelined call of `holdfast_put_version` per PUT.
 async fn put_all(
     tx: &Tx<'_>,
+    chain: &str,
     group: &[Job],
     found: &HashMap<&str, Option<crate::model::Bucket>>,
 ) -> Result<Vec<Outcome>, Fail> {
@@ -200,6 +208,11 @@ async fn put_all(
             let blobs: Vec<&str> = r.v.object.segments.iter().map(|s| s.blob.as_str()).collect();
             let tags = (!r.tags.is_empty()).then(|| crate::tags::encode(&r.tags));
             let inline: Option<&[u8]> = r.v.object.inline.as_deref();
+            let (class, ck_algorithm, ck_kind, ck_value) = super::put_listed::listed_args(&r.v.object);
+            let record = match (&job.actor, lock == &LockState::default()) {
+                (Some(cell), true) => Some(put_record(cell, r, version_id).await),
+                _ => None,
+            };
             let row = tx
                 .query_one(
                     stmt,
@@ -219,12 +232,19 @@ async fn put_all(
                         &r.cond.if_none_match,
                         &r.cond.if_match,
                         &inline,
+                        &class,
+                        &ck_algorithm,
+                        &ck_kind,
+                        &ck_value,
+                        &chain,
+                        &record,
                     ],
                 )
                 .await?;
             let code: String = row.try_get(0)?;
             let seq: Option<i64> = row.try_get(1)?;
-            Ok::<_, Fail>(Some((code, seq)))
+            let audit_id: Option<i64> = row.try_get(2)?;
+            Ok::<_, Fail>(Some((code, seq, audit_id)))
         }
     });
     let results = futures::future::join_all(calls).await;
@@ -232,8 +252,8 @@ async fn put_all(
     for ((job, plan), result) in group.iter().zip(plans).zip(results) {
         let outcome = match (plan, result?) {
             (None, _) | (_, None) => Outcome::Refused(MetaError::NoSuchBucket),
-            (Some((version_id, lock)), Some((code, seq))) => match (code.as_str(), seq) {
-                ("ok", Some(seq)) => Outcome::Stored(Box::new(stored(&job.req, seq, version_id, lock))),
+            (Some((version_id, lock)), Some((code, seq, audit_id))) => match (code.as_str(), seq) {
+                ("ok", Some(seq)) => Outcome::Stored(Box::new(stored(&job.req, seq, version_id, lock)), audit_id),
                 ("precondition", _) => Outcome::Refused(MetaError::PreconditionFailed),
                 ("nosuchkey", _) => Outcome::Refused(MetaError::NoSuchKey),
                 (other, _) => {
@@ -247,6 +267,14 @@ async fn put_all(
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// The audit record of a PUT that sets no lock, as `record_all` would write it: handed to the
+/// put function, which inserts it only if the PUT is stored.
+async fn put_record(cell: &ActorCell, r: &Request, version_id: &str) -> String {
+    let ((), facts) =
+        crate::trail::collect_async(async { crate::trail::note_version(&r.v.bucket, &r.v.key, version_id) }).await;
+    crate::trail::record(&cell.actor(), facts, UtcMillis::now_system()).text
 }
 
 fn stored(req: &Request, seq: i64, version_id: String, lock: LockState) -> VersionRecord {
@@ -263,11 +291,15 @@ fn stored(req: &Request, seq: i64, version_id: String, lock: LockState) -> Versi
     }
 }
 
-/// The audit record of each stored PUT with an actor (what `objects::insert_at` notes, through
-/// `audit::insert`, which also writes a lock history entry), pipelined; outbox ids in group order.
+/// The audit record of each stored PUT with an actor that the put function did not insert (one
+/// that sets a lock: `audit::insert` also writes its lock history entry), pipelined; outbox ids
+/// in group order.
 async fn record_all(tx: &Tx<'_>, chain: &str, group: &[Job], outcomes: &[Outcome]) -> Result<Vec<Option<i64>>, Fail> {
     let inserts = group.iter().zip(outcomes).map(|(job, outcome)| async move {
-        let (Outcome::Stored(rec), Some(cell)) = (outcome, &job.actor) else { return Ok(None) };
+        let (Outcome::Stored(rec, recorded), Some(cell)) = (outcome, &job.actor) else { return Ok(None) };
+        if recorded.is_some() {
+            return Ok(*recorded);
+        }
         let ((), facts) = crate::trail::collect_async(async {
             crate::trail::note_version(&rec.bucket, &rec.key, &rec.version_id);
             if rec.lock != LockState::default() {

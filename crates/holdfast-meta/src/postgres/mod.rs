@@ -34,6 +34,9 @@ mod lock_history;
 mod lock_jobs;
 mod multipart;
 mod objects;
+mod outbox_vacuum;
+mod put_audit;
+mod put_listed;
 mod put_sql;
 mod replication;
 mod report;
@@ -123,6 +126,8 @@ pub struct PgMeta {
     chain: std::sync::Arc<std::sync::OnceLock<String>>,
     /// PUTs committed in groups (one transaction, one WAL flush for many).
     group: group_commit::GroupCommit,
+    /// Rows removed from the audit outbox since its last vacuum.
+    outbox: outbox_vacuum::OutboxVacuum,
     /// What was wrong with the WORM guards when they were restored at open (accepted).
     tampered: Option<Vec<String>>,
 }
@@ -346,6 +351,7 @@ impl PgMeta {
             gateway: options.gateway,
             chain: Default::default(),
             group: group_commit::GroupCommit::new(),
+            outbox: outbox_vacuum::OutboxVacuum::default(),
             tampered,
         })
     }
@@ -756,7 +762,10 @@ impl crate::MetaStore for PgMeta {
 
     async fn audit_remove(&self, ids: Vec<i64>) -> MetaResult<()> {
         let chain = self.audit_chain();
-        write_unrecorded!(self, |tx| audit::remove(&tx, &chain, &ids).await?)
+        let n = ids.len();
+        write_unrecorded!(self, |tx| audit::remove(&tx, &chain, &ids).await?)?;
+        self.outbox.removed(&self.pool, n).await;
+        Ok(())
     }
 
     fn startup_notices(&self) -> Vec<holdfast_audit::AuditRecord> {
