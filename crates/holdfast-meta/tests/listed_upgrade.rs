@@ -11,6 +11,17 @@
 use holdfast_meta::sqlite::SqliteMeta;
 use holdfast_meta::{ChecksumAlgorithm, ChecksumKind, ListQuery, MetaStore, VersionSelector};
 
+/// Undoes migrations 14 and 15 on PostgreSQL (the put function back to 13's signature, with a
+/// stand-in body: 14 drops it by signature; the table option; 14's trigger), so that an upgrade
+/// test can replay them.
+const UNDO_14_15: &str =
+    "DROP FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
+             bigint, text[], text, text, text, bytea, text, text, text, text, text, text);
+         CREATE FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
+             bigint, text[], text, text, text, bytea) RETURNS void LANGUAGE sql AS 'SELECT';
+         ALTER TABLE versions RESET (toast_tuple_target);
+         DROP TRIGGER holdfast_latest_listed_moved ON latest;";
+
 /// The first page of `bucket`, each entry checked against a HEAD of its key: the listed
 /// columns must say what the version row says.
 async fn listed_as_head(s: &impl MetaStore, bucket: &str) -> Vec<holdfast_meta::VersionRecord> {
@@ -124,12 +135,9 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
     // signature is enough.
     pg.psql(
         &db,
-        "DROP FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
-             bigint, text[], text, text, text, bytea, text, text, text, text, text, text);
-         CREATE FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
-             bigint, text[], text, text, text, bytea) RETURNS void LANGUAGE sql AS 'SELECT';
-         ALTER TABLE versions RESET (toast_tuple_target);
-         DROP TRIGGER holdfast_latest_listed_moved ON latest;
+        &[
+            UNDO_14_15,
+            "
          DROP TRIGGER holdfast_latest_listed ON latest; DROP FUNCTION holdfast_latest_listed();
          ALTER TABLE latest DROP COLUMN version_id, DROP COLUMN last_modified_ms, DROP COLUMN size,
              DROP COLUMN etag, DROP COLUMN storage_class, DROP COLUMN checksum_algorithm,
@@ -141,6 +149,8 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
          CREATE FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
              bigint, text[], text, text, text) RETURNS void LANGUAGE sql AS 'SELECT';
          UPDATE holdfast_schema SET version = 11;",
+        ]
+        .concat(),
     )
     .unwrap();
     let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
@@ -209,15 +219,14 @@ async fn a_migration_13_postgres_database_upgrades_to_15() {
     // stand-in for its put function (migration 14 drops it by signature; 15 then replaces 14's).
     pg.psql(
         &db,
-        "DROP FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
-             bigint, text[], text, text, text, bytea, text, text, text, text, text, text);
-         CREATE FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
-             bigint, text[], text, text, text, bytea) RETURNS void LANGUAGE sql AS 'SELECT';
-         ALTER TABLE versions RESET (toast_tuple_target);
-         DROP TRIGGER holdfast_latest_listed_moved ON latest; DROP TRIGGER holdfast_latest_listed ON latest;
+        &[
+            UNDO_14_15,
+            " DROP TRIGGER holdfast_latest_listed ON latest;
          CREATE TRIGGER holdfast_latest_listed BEFORE INSERT OR UPDATE OF seq ON latest
              FOR EACH ROW EXECUTE FUNCTION holdfast_latest_listed();
          UPDATE holdfast_schema SET version = 13;",
+        ]
+        .concat(),
     )
     .unwrap();
     let toast = pg.psql(&db, "SELECT reltoastrelid::regclass FROM pg_class WHERE relname = 'versions'").unwrap();
