@@ -6,7 +6,7 @@
 
 use holdfast_lock::{Bypass, LockState, Mode, Retention, UtcMillis};
 use holdfast_meta::sqlite::SqliteMeta;
-use holdfast_meta::{ListQuery, MetaError, MetaStore, ObjectData, TagSet, VersionSelector, WriteConditions};
+use holdfast_meta::{MetaError, MetaStore, ObjectData, TagSet, VersionSelector, WriteConditions};
 
 mod support;
 use support::{inline_object, new_version};
@@ -39,15 +39,7 @@ async fn inline_bytes_live_and_die_with_their_version() {
     assert_eq!(got.object.as_ref().and_then(|o| o.inline.as_deref()), Some(&b"hello"[..]));
     assert_eq!(got.version_id, rec.version_id);
     // Listings carry no bytes.
-    let q = ListQuery {
-        bucket: "b".into(),
-        prefix: String::new(),
-        delimiter: None,
-        after: None,
-        after_version: None,
-        max_keys: 1000,
-    };
-    let page = s.list_versions(q).await.unwrap();
+    let page = s.list_versions(support::first_page("b")).await.unwrap();
     assert_eq!(page.versions.len(), 1);
     assert_eq!(page.versions[0].object.as_ref().map(|o| (o.size, o.inline.is_none())), Some((5, true)));
     assert_eq!(rows(&path), 1);

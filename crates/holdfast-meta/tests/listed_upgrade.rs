@@ -9,7 +9,10 @@
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
 use holdfast_meta::sqlite::SqliteMeta;
-use holdfast_meta::{ChecksumAlgorithm, ChecksumKind, ListQuery, MetaStore, VersionSelector};
+use holdfast_meta::{ChecksumAlgorithm, ChecksumKind, MetaStore, VersionSelector};
+
+mod support;
+use support::listed_as_head;
 
 /// Undoes migrations 14 and 15 on PostgreSQL (the put function back to 13's signature, with a
 /// stand-in body: 14 drops it by signature; the table option; 14's trigger), so that an upgrade
@@ -21,31 +24,6 @@ const UNDO_14_15: &str =
              bigint, text[], text, text, text, bytea) RETURNS void LANGUAGE sql AS 'SELECT';
          ALTER TABLE versions RESET (toast_tuple_target);
          DROP TRIGGER holdfast_latest_listed_moved ON latest;";
-
-/// The first page of `bucket`, each entry checked against a HEAD of its key: the listed
-/// columns must say what the version row says.
-async fn listed_as_head(s: &impl MetaStore, bucket: &str) -> Vec<holdfast_meta::VersionRecord> {
-    let q = ListQuery {
-        bucket: bucket.into(),
-        prefix: String::new(),
-        delimiter: None,
-        after: None,
-        after_version: None,
-        max_keys: 1000,
-    };
-    let page = s.list_objects(q).await.unwrap();
-    for e in &page.versions {
-        let head = s.version(bucket, &e.key, &VersionSelector::Latest).await.unwrap();
-        let (got, want) = (e.object_data(), head.object_data());
-        assert_eq!(
-            (&e.version_id, e.last_modified, got.size, &got.etag, &got.headers.storage_class, &got.checksum),
-            (&head.version_id, head.last_modified, want.size, &want.etag, &want.headers.storage_class, &want.checksum),
-            "{}",
-            e.key
-        );
-    }
-    page.versions
-}
 
 #[tokio::test]
 async fn a_schema_6_database_gets_its_listed_columns_filled() {

@@ -8,7 +8,7 @@
 use holdfast_lock::{Bypass, LockState, Mode, Retention, UtcMillis};
 use holdfast_meta::postgres::{PgMeta, PgOptions};
 use holdfast_meta::{
-    BucketConfigKind, ListQuery, MetaError, MetaStore, ObjectData, TagSet, VersionSelector, Versioning, WriteConditions,
+    BucketConfigKind, MetaError, MetaStore, ObjectData, TagSet, VersionSelector, Versioning, WriteConditions,
 };
 use holdfast_testkit::Postgres;
 
@@ -56,15 +56,7 @@ async fn inline_bytes_live_and_die_with_their_version() {
     let (read, _) = s.version_for_read("b", "k", &VersionSelector::Latest, true).await.unwrap();
     assert_eq!(bytes_of(&read), Some(&b"hello"[..]));
     // Listings carry no bytes.
-    let q = ListQuery {
-        bucket: "b".into(),
-        prefix: String::new(),
-        delimiter: None,
-        after: None,
-        after_version: None,
-        max_keys: 1000,
-    };
-    let page = s.list_versions(q).await.unwrap();
+    let page = s.list_versions(support::first_page("b")).await.unwrap();
     assert_eq!(page.versions.len(), 1);
     assert_eq!(page.versions[0].object.as_ref().map(|o| (o.size, o.inline.is_none())), Some((5, true)));
     assert_eq!(rows_with_bytes(&db), 1);
@@ -194,25 +186,10 @@ async fn a_group_commits_around_its_refused_puts() {
     let taken = s.version("b", "taken", &VersionSelector::Latest).await.unwrap();
     assert_eq!(bytes_of(&taken), Some(&b"first"[..]), "the refused PUT changed nothing");
     assert!(matches!(s.version("b", "missing", &VersionSelector::Latest).await, Err(MetaError::NoSuchKey)));
-    let q = ListQuery {
-        bucket: "b".into(),
-        prefix: String::new(),
-        delimiter: None,
-        after: None,
-        after_version: None,
-        max_keys: 100,
-    };
-    let page = s.list_objects(q).await.unwrap();
-    assert_eq!(page.versions.len(), 15, "taken, ahead and k03..k15");
-    for e in &page.versions {
-        let head = s.version("b", &e.key, &VersionSelector::Latest).await.unwrap();
-        let (got, want) = (e.object_data(), head.object_data());
-        assert_eq!(
-            (&e.version_id, e.last_modified, got.size, &got.etag, &got.headers.storage_class, &got.checksum),
-            (&head.version_id, head.last_modified, want.size, &want.etag, &want.headers.storage_class, &want.checksum),
-            "{}",
-            e.key
-        );
+    let listed = support::listed_as_head(&s, "b").await;
+    assert_eq!(listed.len(), 15, "taken, ahead and k03..k15");
+    for e in &listed {
+        let got = e.object_data();
         if let Some(i) = e.key.strip_prefix('k') {
             let i: usize = i.parse().unwrap();
             assert_eq!(
