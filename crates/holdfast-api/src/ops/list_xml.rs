@@ -9,7 +9,7 @@
 //! `YYYY-MM-DDTHH:MM:SS.mmmZ`, the elements of `ListObjectsV2Output` in s3s's order.
 
 use crate::convert::URL_ENCODE_SET;
-use holdfast_engine::model::{ChecksumKind, VersionRecord};
+use holdfast_engine::model::{ChecksumKind, ListPage, VersionRecord};
 use holdfast_lock::UtcMillis;
 use s3s::dto::{ListObjectsV2Input, Owner};
 
@@ -26,6 +26,29 @@ pub(crate) struct V2Page<'a> {
     pub next_continuation_token: Option<&'a str>,
     pub owner: Option<&'a Owner>,
     pub url: bool,
+}
+
+impl<'a> V2Page<'a> {
+    /// The answer to `input` of `page`, resumed after it by `next_continuation_token`.
+    pub(crate) fn of(
+        input: &'a ListObjectsV2Input,
+        max_keys: usize,
+        page: &'a ListPage,
+        next_continuation_token: Option<&'a str>,
+        owner: Option<&'a Owner>,
+        url: bool,
+    ) -> Self {
+        Self {
+            input,
+            max_keys,
+            versions: &page.versions,
+            common_prefixes: &page.common_prefixes,
+            truncated: page.truncated,
+            next_continuation_token,
+            owner,
+            url,
+        }
+    }
 }
 
 /// The whole body of a ListObjectsV2 answer.
@@ -264,8 +287,8 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::listing::{Enc, plain_listed, v2_output};
-    use holdfast_engine::model::{ChecksumAlgorithm, ListPage, ObjectData, ObjectHeaders, StoredChecksum};
+    use crate::ops::listing::{Enc, continuation_token, plain_listed, v2_output};
+    use holdfast_engine::model::{ChecksumAlgorithm, ObjectData, ObjectHeaders, StoredChecksum};
     use s3s::dto::{EncodingType, ListObjectsV2Output};
 
     /// What s3s sends for `out` (`s3s::http::set_xml_body`: the declaration, then the output).
@@ -311,20 +334,8 @@ mod tests {
     /// The writer's bytes and s3s's bytes of the DTO path, for one request and page.
     fn both(input: &ListObjectsV2Input, max: usize, page: ListPage, owner: Option<Owner>) -> (String, String) {
         let url = input.encoding_type.as_ref().is_some_and(|e| e.as_str().eq_ignore_ascii_case("url"));
-        let next = page.next_marker.as_ref().map(|m| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m.as_bytes())
-        });
-        let ours = list_v2(&V2Page {
-            input,
-            max_keys: max,
-            versions: &page.versions,
-            common_prefixes: &page.common_prefixes,
-            truncated: page.truncated,
-            next_continuation_token: next.as_deref(),
-            owner: owner.as_ref(),
-            url,
-        });
+        let next = page.next_marker.as_deref().map(continuation_token);
+        let ours = list_v2(&V2Page::of(input, max, &page, next.as_deref(), owner.as_ref(), url));
         let enc = Enc(url);
         let dto = v2_output(input.clone(), max, &enc, plain_listed(page, &enc, owner));
         (String::from_utf8(ours).expect("utf-8"), String::from_utf8(s3s_bytes(&dto)).expect("utf-8"))

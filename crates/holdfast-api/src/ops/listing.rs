@@ -1,5 +1,6 @@
 //! ListObjects, ListObjectsV2 and ListObjectVersions.
 
+use super::list_xml::V2Page;
 use crate::Gateway;
 use crate::convert::{etag, ts, url_encode};
 use crate::error::{engine_error, invalid_argument, with_resource};
@@ -122,6 +123,11 @@ pub(crate) fn plain_listed(page: ListPage, enc: &Enc, owner: Option<Owner>) -> L
     }
 }
 
+/// The ListObjectsV2 continuation token that resumes after `marker` (a page's next marker).
+pub(crate) fn continuation_token(marker: &str) -> String {
+    URL_SAFE_NO_PAD.encode(marker.as_bytes())
+}
+
 /// The ListObjectsV2 output of `listed` (the answer when the bucket's SOSAPI objects are
 /// merged in; otherwise `list_xml` writes the same bytes directly).
 pub(crate) fn v2_output(input: ListObjectsV2Input, max: usize, enc: &Enc, listed: Listed) -> ListObjectsV2Output {
@@ -133,7 +139,7 @@ pub(crate) fn v2_output(input: ListObjectsV2Input, max: usize, enc: &Enc, listed
         key_count: i32::try_from(key_count).ok(),
         continuation_token: input.continuation_token,
         is_truncated: Some(listed.truncated),
-        next_continuation_token: listed.next_marker.as_ref().map(|m| URL_SAFE_NO_PAD.encode(m.as_bytes())),
+        next_continuation_token: listed.next_marker.as_deref().map(continuation_token),
         contents: Some(listed.contents),
         common_prefixes: listed.prefixes,
         delimiter: enc.o(input.delimiter.as_ref()),
@@ -258,17 +264,9 @@ impl Gateway {
         let system = self.reachable_system(&q).await?;
         if system.is_empty() {
             // The common answer, written directly (the same bytes as the DTO below).
-            let next = page.next_marker.as_ref().map(|m| URL_SAFE_NO_PAD.encode(m.as_bytes()));
-            let body = super::list_xml::list_v2(&super::list_xml::V2Page {
-                input: &input,
-                max_keys: max,
-                versions: &page.versions,
-                common_prefixes: &page.common_prefixes,
-                truncated: page.truncated,
-                next_continuation_token: next.as_deref(),
-                owner: owner.as_ref(),
-                url: enc.0,
-            });
+            let next = page.next_marker.as_deref().map(continuation_token);
+            let body =
+                super::list_xml::list_v2(&V2Page::of(&input, max, &page, next.as_deref(), owner.as_ref(), enc.0));
             return Ok(crate::prerendered::list_v2(body));
         }
         let listed = merged(&q, page, &system, &enc, owner);
