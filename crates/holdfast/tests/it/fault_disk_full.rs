@@ -236,10 +236,13 @@ async fn a_full_disk_refuses_new_data_with_507_and_keeps_reads_deletes_and_lock_
             Put::Refused { message, request_id } => {
                 trail.refused.push(request_id);
                 refused.push((len, message));
-                if len < BLOB {
+                // Done once an inline object is refused after a blob was. A blob may leave
+                // less than an inline object above the reserve, refusing an inline one first:
+                // then the next blob is refused too, and the inline one after it.
+                if len < BLOB && refused.iter().any(|(l, _)| *l == BLOB) {
                     break;
                 }
-                if meta_is_postgres() && !std::fs::exists(fs.path().join("rest")).unwrap() {
+                if len == BLOB && meta_is_postgres() && !std::fs::exists(fs.path().join("rest")).unwrap() {
                     // Inline bytes live in PostgreSQL, not on this volume: the inline objects
                     // stopped filling it. Something else takes it down to 32 KiB above the
                     // reserve, so that the next object (48 KiB) is refused.
