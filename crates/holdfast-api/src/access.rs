@@ -316,10 +316,6 @@ impl Authorizer {
         };
         let (bucket, key) = (t.bucket.map(str::to_owned), t.key.map(str::to_owned));
         let principal = self.policy_principal(caller);
-        let remote = ext.get::<RemoteAddr>().copied();
-        let until = crate::convert::RetainUntil::of(ext);
-        let mut context = self.context(&principal, t, remote, until);
-        extra(&mut context);
         let (identity, target_policy) = match loaded {
             Some(p) => (p.identity.clone(), p.bucket.clone()),
             None => (
@@ -329,6 +325,19 @@ impl Authorizer {
                     None => None,
                 },
             ),
+        };
+        // Condition keys are read only by a policy's statements: with no policy to evaluate
+        // (the common case of the account's root on a bucket without a policy) the context is
+        // left empty rather than built from every header and query parameter.
+        let copies = checks.iter().any(|c| c.resource == ResourceKind::CopySource);
+        let mut context = if identity.is_empty() && target_policy.is_none() && !copies {
+            Context::new()
+        } else {
+            let remote = ext.get::<RemoteAddr>().copied();
+            let until = crate::convert::RetainUntil::of(ext);
+            let mut context = self.context(&principal, t, remote, until);
+            extra(&mut context);
+            context
         };
         if EXISTING_TAG_OPERATIONS.contains(&t.operation)
             && mentions_existing_tags(identity.iter().chain(&target_policy))
