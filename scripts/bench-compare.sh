@@ -19,6 +19,7 @@
 # NO_NGINX=1, NO_PG=1, NO_FIO=1, NO_LARGE=1 (skip the 64 MiB PUT cells and the disk probes),
 # ONLY_PG=1 (only the PostgreSQL gateway cell: no embedded servers, nginx, probes or listings),
 # ONLY_LARGE=1 (only the disk probes and the 64 MiB PUT cells: no nginx, PostgreSQL or listings),
+# ONLY_PUT=1 (only the two 4 KiB PUT cells, embedded at 64 and the PostgreSQL gateway at 16),
 # DISK_JUDGE (direct: the 64 MiB PUT goal is judged against the faster O_DIRECT probe; buffered:
 # against the faster page-cache probe).
 #
@@ -35,6 +36,9 @@ if [[ -n "${ONLY_PG:-}" ]]; then
 fi
 if [[ -n "${ONLY_LARGE:-}" ]]; then
     NO_NGINX=1 NO_PG=1
+fi
+if [[ -n "${ONLY_PUT:-}" ]]; then
+    NO_NGINX=1 NO_LARGE=1
 fi
 if [[ -z "${HOLDFAST_BIN:-}" ]]; then
     cargo build --release -p holdfast >&2
@@ -285,7 +289,7 @@ fi
 
 # ---- preparation, once per server (kept buckets, reused by every round) -----------------------
 for s in "${HF[@]}"; do
-    [[ -n "${ONLY_LARGE:-}" ]] && break
+    [[ -n "${ONLY_LARGE:-}${ONLY_PUT:-}" ]] && break
     log "preparing $LIST_OBJECTS keys in 10 prefixes for the listing cells on $s, load $(loadavg)"
     "$HOLDFAST_BIN" bench --endpoint "${EP[$s]}" --op list --concurrency 1 --count 1 --duration 1s \
         --list-objects "$LIST_OBJECTS" --list-bucket hfcompare-list --threads 1 >/dev/null 2>>"$OUT/bench.stderr" || true
@@ -298,6 +302,7 @@ CELLS=(head-64 get4k-16 get4k-64 list-page)
 [[ -z "${ONLY_PG:-}" ]] && CELLS+=(put4k-64)
 [[ -z "${NO_LARGE:-}" ]] && CELLS+=(put64m-1 put64m-4)
 [[ -n "${ONLY_LARGE:-}" ]] && CELLS=(put64m-1 put64m-4)
+[[ -n "${ONLY_PUT:-}" ]] && CELLS=(put4k-64)
 STATIC_CELLS=(static-get-16 static-get-64 static-head-64)
 
 # ---- rounds -----------------------------------------------------------------------------------
