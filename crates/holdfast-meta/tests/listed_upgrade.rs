@@ -70,6 +70,59 @@ async fn a_schema_6_database_gets_its_listed_columns_filled() {
     assert_eq!(unfilled, 0);
 }
 
+/// `versions_by_key` (bucket, key, seq) duplicated `versions_by_key_desc` and cost every PUT a
+/// B-tree insert: a database that has it (the schema 6 fixture, as every database before #17's
+/// session 8) loses it when opened, its schema version unchanged, and a key's versions still
+/// read newest first without a sort.
+#[tokio::test]
+async fn the_ascending_versions_index_is_dropped_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema6-listing.db"), &path).unwrap();
+    let indexes = |path: &std::path::Path| -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'versions' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    assert!(indexes(&path).contains(&"versions_by_key".to_owned()));
+    let s = SqliteMeta::open(&path).unwrap();
+    let q = holdfast_meta::ListQuery {
+        bucket: "fixture".into(),
+        prefix: String::new(),
+        delimiter: None,
+        after: None,
+        after_version: None,
+        max_keys: 1000,
+    };
+    let versions = s.list_versions(q).await.unwrap().versions;
+    let two: Vec<_> = versions.iter().filter(|v| v.key == "two").map(|v| v.seq).collect();
+    assert_eq!(two.len(), 2);
+    assert!(two[0] > two[1], "newest first: {two:?}");
+    drop(s);
+    let left = indexes(&path);
+    assert!(
+        !left.contains(&"versions_by_key".to_owned()) && left.contains(&"versions_by_key_desc".to_owned()),
+        "{left:?}"
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT seq FROM versions WHERE bucket = 'fixture' AND key = x'74776f'
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plan = plan.join("; ");
+    assert!(plan.contains("versions_by_key_desc") && !plan.contains("TEMP B-TREE"), "{plan}");
+    let version: i64 = conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, holdfast_meta::sqlite::SCHEMA_VERSION, "no new schema version: an older build recreates it");
+}
+
 /// PostgreSQL migration 12 on a database of migration 11 that holds objects: the columns are
 /// added and filled from the version rows, and the trigger keeps them from then on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

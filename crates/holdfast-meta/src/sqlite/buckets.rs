@@ -5,7 +5,13 @@ use crate::{MetaError, MetaResult};
 use holdfast_lock::{DefaultRetention, UtcMillis};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const BUCKET_COLUMNS: &str = "name, created_ms, versioning, lock_enabled, default_retention";
+/// A macro, so that the lookup every PUT makes is a literal (no `format!` per call).
+macro_rules! bucket_columns {
+    () => {
+        "name, created_ms, versioning, lock_enabled, default_retention"
+    };
+}
+const BUCKET_COLUMNS: &str = bucket_columns!();
 
 fn versioning_to_str(v: Versioning) -> &'static str {
     match v {
@@ -32,8 +38,8 @@ fn bucket_from_row(row: &Row<'_>) -> rusqlite::Result<Bucket> {
 }
 
 pub(super) fn get(conn: &Connection, name: &str) -> MetaResult<Option<Bucket>> {
-    let sql = format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([name], bucket_from_row).optional()?)
+    let sql = concat!("SELECT ", bucket_columns!(), " FROM buckets WHERE name = ?1");
+    Ok(conn.prepare_cached(sql)?.query_row([name], bucket_from_row).optional()?)
 }
 
 pub(super) fn require(conn: &Connection, name: &str) -> MetaResult<Bucket> {

@@ -228,6 +228,9 @@ impl TouchLog {
 /// Created on the writer connection only (TEMP: nothing of this is in the database file,
 /// the WORM guards' check of `sqlite_master` never sees it). Each notes `(bucket, key)`
 /// through `holdfast_touch` ([`TouchLog`]); a NULL key stands for the whole bucket.
+/// No trigger on INSERT into `inline_data`: its rows are inserted only right after their
+/// version row, in the same job (`objects::insert_at`), whose trigger notes the key; one
+/// there cost every PUT a lookup of that version and a second note (#17).
 pub(super) const TOUCH_TRIGGERS: &str = r"
 CREATE TEMP TRIGGER IF NOT EXISTS read_touch_versions_ins AFTER INSERT ON versions BEGIN
     SELECT holdfast_touch(NEW.bucket, NEW.key); END;
@@ -249,8 +252,6 @@ CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_upd AFTER UPDATE ON version_ta
     SELECT holdfast_touch(bucket, key) FROM versions WHERE seq IN (OLD.seq, NEW.seq); END;
 CREATE TEMP TRIGGER IF NOT EXISTS read_touch_tags_del AFTER DELETE ON version_tags BEGIN
     SELECT holdfast_touch(bucket, key) FROM versions WHERE seq = OLD.seq; END;
-CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_ins AFTER INSERT ON inline_data BEGIN
-    SELECT holdfast_touch(bucket, key) FROM versions WHERE seq = NEW.seq; END;
 CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_upd AFTER UPDATE ON inline_data BEGIN
     SELECT holdfast_touch(bucket, key) FROM versions WHERE seq IN (OLD.seq, NEW.seq); END;
 CREATE TEMP TRIGGER IF NOT EXISTS read_touch_inline_del AFTER DELETE ON inline_data BEGIN

@@ -6,10 +6,16 @@ use holdfast_lock::{LegalHold, LockState, Retention, UtcMillis};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-/// Columns of `versions v` in the order [`version_from_row`] reads them, then is_latest.
-pub(super) const VERSION_COLUMNS: &str = "v.seq, v.bucket, v.key, v.version_id, v.delete_marker, v.last_modified_ms, \
-     v.data, v.lock_mode, v.lock_until_ms, v.legal_hold, \
-     (SELECT l.seq FROM latest l WHERE l.bucket = v.bucket AND l.key = v.key) = v.seq";
+/// Columns of `versions v` in the order [`version_from_row`] reads them, then is_latest (a
+/// macro, so that the statements of every PUT are literals: no `format!` per call).
+macro_rules! version_columns {
+    () => {
+        "v.seq, v.bucket, v.key, v.version_id, v.delete_marker, v.last_modified_ms, \
+         v.data, v.lock_mode, v.lock_until_ms, v.legal_hold, \
+         (SELECT l.seq FROM latest l WHERE l.bucket = v.bucket AND l.key = v.key) = v.seq"
+    };
+}
+pub(super) const VERSION_COLUMNS: &str = version_columns!();
 
 fn conversion<E: std::error::Error + Send + Sync + 'static>(idx: usize, ty: Type, e: E) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, ty, Box::new(e))
@@ -78,14 +84,17 @@ pub(super) fn lock_columns(lock: &LockState) -> (Option<&'static str>, Option<i6
 }
 
 pub(super) fn version_by_seq(conn: &Connection, seq: i64) -> MetaResult<Option<VersionRecord>> {
-    let sql = format!("SELECT {VERSION_COLUMNS} FROM versions v WHERE v.seq = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row(params![seq], version_from_row).optional()?)
+    let sql = concat!("SELECT ", version_columns!(), " FROM versions v WHERE v.seq = ?1");
+    Ok(conn.prepare_cached(sql)?.query_row(params![seq], version_from_row).optional()?)
 }
 
 pub(super) fn version_by_id(conn: &Connection, bucket: &str, key: &str, id: &str) -> MetaResult<Option<VersionRecord>> {
-    let sql =
-        format!("SELECT {VERSION_COLUMNS} FROM versions v WHERE v.bucket = ?1 AND v.key = ?2 AND v.version_id = ?3");
-    Ok(conn.prepare_cached(&sql)?.query_row(params![bucket, key.as_bytes(), id], version_from_row).optional()?)
+    let sql = concat!(
+        "SELECT ",
+        version_columns!(),
+        " FROM versions v WHERE v.bucket = ?1 AND v.key = ?2 AND v.version_id = ?3"
+    );
+    Ok(conn.prepare_cached(sql)?.query_row(params![bucket, key.as_bytes(), id], version_from_row).optional()?)
 }
 
 pub(super) fn latest_seq(conn: &Connection, bucket: &str, key: &str) -> MetaResult<Option<i64>> {

@@ -48,11 +48,15 @@ CREATE TABLE IF NOT EXISTS versions (
     legal_hold INTEGER,
     UNIQUE (bucket, key, version_id)
 );
-CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key, seq);
 -- ListObjectVersions reads keys ascending and each key's versions newest first: this
 -- order, so that a page never sorts a key's history (added without a schema version:
 -- an older build keeps it up to date like any index).
 CREATE INDEX IF NOT EXISTS versions_by_key_desc ON versions (bucket, key, seq DESC);
+-- `versions_by_key` (bucket, key, seq) served nothing the index above does not (SQLite
+-- walks an index either way; every query of a key's versions is a lookup or newest first)
+-- and cost every PUT a B-tree insert (#17). Dropped without a schema version: an older
+-- build recreates it when it opens the file, and keeps it up to date like any index.
+DROP INDEX IF EXISTS versions_by_key;
 
 -- The current version (or delete marker) of each key.
 CREATE TABLE IF NOT EXISTS latest (
