@@ -36,7 +36,7 @@ pub mod model {
         NotificationRule, ObjectData, ObjectHeaders, StoredChecksum, TagSet, UploadListQuery, VersionRecord,
         VersionSelector, Versioning, WriteConditions, is_supported_event, new_version_id,
     };
-    pub use holdfast_meta::{BucketQuota, MonthTally, SosapiSetting, Tally};
+    pub use holdfast_meta::{BucketQuota, MonthTally, SosapiSetting, Tally, request_view};
     pub use holdfast_meta::{
         DestinationRef, FilterForm, ReplicationBacklog, ReplicationConfig, ReplicationDestination, ReplicationFilter,
         ReplicationRule, ReplicationStatus, Upload, UploadReplica, is_well_formed_version_id,

@@ -27,6 +27,7 @@ mod notification;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod replication;
+pub mod request_view;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;

@@ -211,7 +211,7 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
 /// them on every other path (here a delete marker and its removal), and a 4 KiB inline object's
 /// row is no longer split into TOAST chunks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_migration_13_postgres_database_upgrades_to_15() {
+async fn a_migration_13_postgres_database_upgrades_to_16() {
     use holdfast_lock::{Bypass, LockState, UtcMillis};
     use holdfast_meta::postgres::{PgMeta, PgOptions};
     use holdfast_meta::{NewVersion, ObjectData, ObjectHeaders, StoredChecksum, TagSet, Versioning, WriteConditions};
@@ -266,7 +266,7 @@ async fn a_migration_13_postgres_database_upgrades_to_15() {
     let before = chunks();
 
     let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
-    assert_eq!(pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(), "15");
+    assert_eq!(pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(), "16");
     let opts = pg.psql(&db, "SELECT reloptions FROM pg_class WHERE relname = 'versions'").unwrap();
     assert_eq!(opts.trim(), "{toast_tuple_target=8160}");
     put(&s, "c", object("ec", Some("STANDARD_IA"), Some(ck(ChecksumAlgorithm::Crc32c, ChecksumKind::FullObject))))

@@ -294,7 +294,11 @@ impl Edge {
                 iam_action = Some(format!("iam:{}", action.unwrap_or_default()));
                 r
             }
-            _ => actor.clone().scope(self.s3_call(req, slot.clone(), facts.clone(), peer)).await,
+            // One view of the bucket's records per request (`request_view`).
+            _ => {
+                let call = self.s3_call(req, slot.clone(), facts.clone(), peer);
+                actor.clone().scope(holdfast_engine::model::request_view::scope(call)).await
+            }
         };
         let op = slot.get().unwrap_or_else(|| "none".to_owned());
         if op == "GetObjectAttributes" && resp.status() == StatusCode::OK {

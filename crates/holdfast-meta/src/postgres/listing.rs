@@ -23,6 +23,16 @@ const NO_UPPER: [u8; 1025] = [0xFF; 1025];
 /// ascending, each key's versions newest first), so that a page never sorts a key's history.
 pub(super) const V10: &str = "CREATE INDEX versions_by_key_desc ON versions (bucket, key, seq DESC);";
 
+/// PostgreSQL migration 16: one index fewer to write per version (issue #17). Migration 1's
+/// `versions_by_key (bucket, key, seq)` holds the same entries as `versions_by_key_desc`, and a
+/// B-tree is read in either direction: every query on `versions` by bucket and key (a key's
+/// history either way, a key range newest first within a key, the listing's marker inside a
+/// key, a key's newest version, "another version of the key", the replication rescan by `seq`)
+/// reads `versions_by_key_desc`, the `(bucket, key, version_id)` unique index or the primary
+/// key without a sort (`tests/pg_key_index.rs`). `IF EXISTS`: the upgrade tests replay older
+/// migrations on a database that never had it again.
+pub(super) const V16: &str = "DROP INDEX IF EXISTS versions_by_key;";
+
 /// Rows to ask for next: after a jump past a common prefix a few, else a page's worth.
 fn rows_wanted(q: &ListQuery, jumped: bool) -> i64 {
     let n = if jumped { AFTER_JUMP_ROWS } else { (q.max_keys + 1).min(PAGE_ROWS) };

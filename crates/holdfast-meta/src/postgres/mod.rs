@@ -252,6 +252,7 @@ macro_rules! transaction {
 /// the commit, in the same transaction, and the actor learns its id after it.
 macro_rules! write {
     ($meta:expr, |$tx:ident| $body:expr) => {{
+        $crate::request_view::drop_held();
         let actor = holdfast_audit::scope::current();
         let (value, record) =
             $crate::postgres::transaction!($meta, tokio_postgres::IsolationLevel::ReadCommitted, |$tx| {
@@ -275,9 +276,10 @@ macro_rules! write {
 
 /// A housekeeping write (the outbox itself, collection, event delivery): never recorded.
 macro_rules! write_unrecorded {
-    ($meta:expr, |$tx:ident| $body:expr) => {
+    ($meta:expr, |$tx:ident| $body:expr) => {{
+        $crate::request_view::drop_held();
         $crate::postgres::transaction!($meta, tokio_postgres::IsolationLevel::ReadCommitted, |$tx| $body)
-    };
+    }};
 }
 
 /// A read: one snapshot for every statement of the body.
@@ -407,6 +409,7 @@ impl crate::MetaStore for PgMeta {
         now: UtcMillis,
     ) -> MetaResult<VersionRecord> {
         inline::check(&v.object)?;
+        crate::request_view::drop_held();
         let actor = holdfast_audit::scope::current();
         let req = group_commit::Request { v, tags, cond, now };
         let req = match self.group.put(&self.pool, &self.chain, req, actor.clone()).await {

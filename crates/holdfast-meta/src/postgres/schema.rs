@@ -6,7 +6,7 @@ use super::WORM_GUARD_STATE;
 use crate::{MetaError, MetaResult};
 
 /// Schema versions this build knows; `MIGRATIONS[n - 1]` brings version n-1 to n.
-pub const SCHEMA_VERSION: i32 = 15;
+pub const SCHEMA_VERSION: i32 = 16;
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V1,
@@ -24,6 +24,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     super::inline::V13,
     super::put_listed::V14,
     super::put_audit::V15,
+    super::listing::V16,
 ];
 
 /// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).
