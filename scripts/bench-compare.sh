@@ -165,10 +165,10 @@ EOF
 # line to $RAW.
 record() {
     python3 - "$1" "$2" "$3" "$(loadavg)" "$RAW" "$4" <<'PY'
-import json, sys
+import json, sys, time
 rnd, server, cell, load, raw, path = sys.argv[1:]
 text = open(path).read()
-line = {"round": int(rnd), "server": server, "cell": cell, "load": load}
+line = {"round": int(rnd), "server": server, "cell": cell, "load": load, "ended": time.strftime("%H:%M:%S")}
 try:
     doc = json.loads(text[text.index("{"):])
     row = doc["rows"][-1]

@@ -44,15 +44,24 @@ gw=$!
 for _ in $(seq 1 200); do grep -q "listening on" "$work/gw.out" 2>/dev/null && break; sleep 0.1; done
 ep=$(grep -o "http://[0-9.:]*" "$work/gw.out" | head -1)
 "$CLIENT" bench --endpoint "$ep" --op put --size 4KiB --concurrency $CONC --duration 2s --threads 1 >/dev/null 2>&1 || true
+[ -n "${PRE_SQL:-}" ] && psql -d one -c "$PRE_SQL"
+# PRE_RUNS=N PRE_GAP=S: N earlier runs (each inserts and then deletes its objects), S seconds apart,
+# as bench-compare's rounds leave the database (dead rows, autovacuum) before the measured one.
+for _ in $(seq 1 "${PRE_RUNS:-0}"); do
+    "$CLIENT" bench --endpoint "$ep" --op put --size 4KiB --concurrency $CONC --duration 5s --threads 1 >/dev/null 2>&1 || true
+    sleep "${PRE_GAP:-0}"
+done
 pgpids() { { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v pm="$(head -1 $work/pg/postmaster.pid)" '$4==pm || $1==pm {print $1}'; }
 ticks() { for p in "$@"; do cat /proc/$p/stat 2>/dev/null || true; done | awk '{s+=$14+$15} END {print s+0}'; }
 snap() { # snap NAME
     psql -d one -At -F $'\t' -c "SELECT calls, total_exec_time, regexp_replace(query,'\s+',' ','g') FROM pg_stat_statements" > "$work/stm.$1"
-    psql -d one -At -F $'\t' -c "SELECT (SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname='versions'), wal_records, wal_bytes, wal_write, wal_sync, (SELECT xact_commit FROM pg_stat_database WHERE datname='one') FROM pg_stat_wal" > "$work/wal.$1"
+    psql -d one -At -c "SELECT relname, n_live_tup, n_dead_tup, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables WHERE n_tup_ins > 0 ORDER BY relname" > "$work/tables.$1"
+    psql -d one -At -F $'\t' -c "SELECT (SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname='versions'), wal_records, wal_bytes, wal_write, wal_sync, (SELECT xact_commit FROM pg_stat_database WHERE datname='one'), wal_fpi FROM pg_stat_wal" > "$work/wal.$1"
 }
 "$CLIENT" bench --endpoint "$ep" --op put --size 4KiB --concurrency $CONC --duration "${DUR}s" --threads 1 --json > "$work/bench.json" 2>"$work/bench.err" &
 bp=$!
 sleep 1.5
+[ -n "${CHECKPOINT:-}" ] && psql -d one -c CHECKPOINT
 pids=$(pgpids | tr '\n' ' ')
 [ -n "${PERF:-}" ] && { perf record -F 2000 -g -p $gw -o /tmp/pg-put-profile.perf -- sleep 4 >/dev/null 2>&1 & pf=$!; }
 [ -n "${STRACE:-}" ] && { strace -c -f -e trace=fsync,fdatasync,sync_file_range,rename,renameat,renameat2,openat,unlink,unlinkat -p $gw -o "$work/strace.txt" & st=$!; sleep 0.3; }
@@ -72,7 +81,7 @@ d = [b - a for a, b in zip(wa, wb)]
 n = d[0]
 print(f"{server}: bench ops/s {r['ops_per_sec']:.0f} (errors {r.get('errors')}, p50 {r['p50_ms']:.1f} p99 {r['p99_ms']:.1f} ms), load {load}")
 print(f"window {t1-t0:.1f}s: {n:.0f} PUTs = {n/(t1-t0):.0f}/s; CPU per PUT: gateway {(g1-g0)/hz/n*1e6:.0f} us, postgres {(p1-p0)/hz/n*1e6:.0f} us, sum {((g1-g0)+(p1-p0))/hz/n*1e6:.0f} us")
-print(f"per PUT: WAL records {d[1]/n:.1f}, WAL bytes {d[2]/n:.0f}, WAL writes {d[3]/n:.3f}, WAL syncs {d[4]/n:.3f}, commits {d[5]/n:.2f}")
+print(f"per PUT: WAL records {d[1]/n:.1f}, WAL bytes {d[2]/n:.0f}, full-page images {d[6]/n:.2f}, WAL writes {d[3]/n:.3f}, WAL syncs {d[4]/n:.3f}, commits {d[5]/n:.2f}")
 def load_stm(p):
     out = {}
     for line in open(p):
@@ -92,4 +101,5 @@ for dc, dt, q in rows[:16]:
     print(f"  {dc/n:6.3f}/PUT {dt/dc*1000:7.1f} us  {q[:120]}")
 PY
 [ -n "${STRACE:-}" ] && grep -E "calls|fsync|fdatasync|rename|openat|unlink|total" "$work/strace.txt"
+[ -n "${TABLES:-}" ] && { echo "tables before:"; cat "$work/tables.a"; echo "after:"; cat "$work/tables.b"; }
 echo "---"

@@ -14,16 +14,19 @@ use holdfast_meta::{ChecksumAlgorithm, ChecksumKind, MetaStore, VersionSelector}
 mod support;
 use support::listed_as_head;
 
-/// Undoes migrations 14 and 15 on PostgreSQL (the put function back to 13's signature, with a
-/// stand-in body: 14 drops it by signature; the table option; 14's trigger), so that an upgrade
-/// test can replay them.
-const UNDO_14_15: &str =
+/// Undoes migrations 14 to 17 on PostgreSQL (the put function back to 13's signature, with a
+/// stand-in body: 14 drops it by signature; the table options of 14 and 17; 14's trigger; 16's
+/// dropped index is not put back, as 16 drops it only if it exists), so that an upgrade test can
+/// replay them.
+const UNDO_14_TO_17: &str =
     "DROP FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
              bigint, text[], text, text, text, bytea, text, text, text, text, text, text);
          CREATE FUNCTION holdfast_put_version(text, bytea, text, text, bigint, text, text, bigint, boolean,
              bigint, text[], text, text, text, bytea) RETURNS void LANGUAGE sql AS 'SELECT';
          ALTER TABLE versions RESET (toast_tuple_target);
-         DROP TRIGGER holdfast_latest_listed_moved ON latest;";
+         DROP TRIGGER holdfast_latest_listed_moved ON latest;
+         ALTER TABLE versions RESET (vacuum_truncate); ALTER TABLE latest RESET (vacuum_truncate);
+         ALTER TABLE version_tags RESET (vacuum_truncate); ALTER TABLE blobs RESET (vacuum_truncate);";
 
 #[tokio::test]
 async fn a_schema_6_database_gets_its_listed_columns_filled() {
@@ -167,7 +170,7 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
     pg.psql(
         &db,
         &[
-            UNDO_14_15,
+            UNDO_14_TO_17,
             "
          DROP TRIGGER holdfast_latest_listed ON latest; DROP FUNCTION holdfast_latest_listed();
          ALTER TABLE latest DROP COLUMN version_id, DROP COLUMN last_modified_ms, DROP COLUMN size,
@@ -206,12 +209,12 @@ async fn a_migration_11_postgres_database_gets_its_listed_columns_filled() {
     );
 }
 
-/// PostgreSQL migrations 14 and 15 on a database of migration 13 that holds objects: the put function
+/// PostgreSQL migrations 14 to 17 on a database of migration 13 that holds objects: the put function
 /// then writes `latest`'s listed columns itself (new key, PUT over a key), the trigger still fills
 /// them on every other path (here a delete marker and its removal), and a 4 KiB inline object's
 /// row is no longer split into TOAST chunks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_migration_13_postgres_database_upgrades_to_16() {
+async fn a_migration_13_postgres_database_upgrades_to_17() {
     use holdfast_lock::{Bypass, LockState, UtcMillis};
     use holdfast_meta::postgres::{PgMeta, PgOptions};
     use holdfast_meta::{NewVersion, ObjectData, ObjectHeaders, StoredChecksum, TagSet, Versioning, WriteConditions};
@@ -251,7 +254,7 @@ async fn a_migration_13_postgres_database_upgrades_to_16() {
     pg.psql(
         &db,
         &[
-            UNDO_14_15,
+            UNDO_14_TO_17,
             " DROP TRIGGER holdfast_latest_listed ON latest;
          CREATE TRIGGER holdfast_latest_listed BEFORE INSERT OR UPDATE OF seq ON latest
              FOR EACH ROW EXECUTE FUNCTION holdfast_latest_listed();
@@ -266,9 +269,13 @@ async fn a_migration_13_postgres_database_upgrades_to_16() {
     let before = chunks();
 
     let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
-    assert_eq!(pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(), "16");
-    let opts = pg.psql(&db, "SELECT reloptions FROM pg_class WHERE relname = 'versions'").unwrap();
-    assert_eq!(opts.trim(), "{toast_tuple_target=8160}");
+    assert_eq!(pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(), "17");
+    let opts = |table: &str| {
+        let sql = format!("SELECT reloptions FROM pg_class WHERE relname = '{table}'");
+        pg.psql(&db, &sql).unwrap().trim().to_owned()
+    };
+    assert_eq!(opts("versions"), "{toast_tuple_target=8160,vacuum_truncate=false}");
+    assert_eq!(opts("latest"), "{vacuum_truncate=false}", "migration 17");
     put(&s, "c", object("ec", Some("STANDARD_IA"), Some(ck(ChecksumAlgorithm::Crc32c, ChecksumKind::FullObject))))
         .await;
     put(&s, "a", object("ea2", None, Some(ck(ChecksumAlgorithm::Crc64Nvme, ChecksumKind::FullObject)))).await;

@@ -45,7 +45,7 @@ async fn a_migration_15_postgres_database_drops_the_ascending_key_index() {
     assert!(indexes(pg, &db).contains("versions_by_key,"));
 
     let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
-    assert_eq!(pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(), "16");
+    assert_eq!(pg.psql(&db, "SELECT version FROM holdfast_schema").unwrap().trim(), "17");
     assert_eq!(
         indexes(pg, &db),
         "versions_bucket_key_version_id_key,versions_by_key_desc,versions_pkey,versions_protected"

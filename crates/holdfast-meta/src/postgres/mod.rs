@@ -27,6 +27,7 @@ mod group_commit;
 mod guards;
 mod identity;
 mod inline;
+mod keep_pages;
 mod lease;
 mod listed;
 mod listing;

@@ -6,7 +6,7 @@ use super::WORM_GUARD_STATE;
 use crate::{MetaError, MetaResult};
 
 /// Schema versions this build knows; `MIGRATIONS[n - 1]` brings version n-1 to n.
-pub const SCHEMA_VERSION: i32 = 16;
+pub const SCHEMA_VERSION: i32 = 17;
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V1,
@@ -25,6 +25,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     super::put_listed::V14,
     super::put_audit::V15,
     super::listing::V16,
+    super::keep_pages::V17,
 ];
 
 /// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).

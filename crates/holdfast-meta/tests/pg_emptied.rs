@@ -1,0 +1,102 @@
+//! PostgreSQL migration 17: a table that was filled, emptied and vacuumed (a benchmark's
+//! cleanup, a retention run that prunes a whole repository) is still read by its indexes when
+//! it fills again. Before it, VACUUM cut the emptied table down to no pages and ANALYZE
+//! recorded no rows, so the planner costed a scan of `latest` at nothing; the put function's
+//! plan for "this key's row, locked" became a scan of the whole table, cached per connection
+//! until the next autoanalyze, and every PUT read every row written since (issue #17: 7.5 →
+//! 578 µs per lookup in `scripts/pg-put-profile.sh` with PRE_RUNS=1 PRE_GAP=90).
+
+#![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
+
+use holdfast_lock::{LockState, UtcMillis};
+use holdfast_meta::postgres::{PgMeta, PgOptions};
+use holdfast_meta::{MetaStore, TagSet, WriteConditions};
+
+mod support;
+use support::{inline_object, new_version};
+
+fn seq_scans(pg: &holdfast_testkit::Postgres, db: &str, table: &str) -> u64 {
+    // Statistics reach the shared counters when a backend goes idle or exits; the callers close
+    // their pool first.
+    pg.psql(db, "SELECT pg_stat_clear_snapshot()").unwrap();
+    let n = pg.psql(db, &format!("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = '{table}'")).unwrap();
+    n.trim().parse().unwrap()
+}
+
+/// The generic plan (the one a connection caches) of `sql` with the given parameter types.
+fn generic_plan(pg: &holdfast_testkit::Postgres, db: &str, types: &str, sql: &str, args: &str) -> String {
+    pg.psql(
+        db,
+        &format!("SET plan_cache_mode = force_generic_plan; PREPARE q({types}) AS {sql}; EXPLAIN EXECUTE q({args});"),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_and_vacuumed_table_is_still_read_by_its_indexes() {
+    let pg = holdfast_testkit::Postgres::shared();
+    let url = pg.fresh_database();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let s = PgMeta::open(PgOptions::new(url.clone())).await.unwrap();
+    s.create_bucket("b", false, UtcMillis::now_system()).await.unwrap();
+    drop(s);
+    // 5,000 keys written and then removed, as a benchmark's cleanup or a pruning run leaves them;
+    // then what autovacuum does to such a table.
+    pg.psql(
+        &db,
+        "INSERT INTO versions (bucket, key, version_id, delete_marker, last_modified_ms, size, etag, data)
+         SELECT 'b', convert_to('old/' || lpad(i::text, 5, '0'), 'UTF8'), 'null', false, 1700000000000 + i, 4096, 'e', '{}'
+         FROM generate_series(1, 5000) AS i;
+         INSERT INTO latest (bucket, key, seq, delete_marker) SELECT bucket, key, seq, false FROM versions;
+         DELETE FROM latest; DELETE FROM versions;",
+    )
+    .unwrap();
+    for table in ["latest", "versions"] {
+        pg.psql(&db, &format!("VACUUM (ANALYZE) {table}")).unwrap();
+    }
+    assert_eq!(pg.psql(&db, "SELECT reltuples FROM pg_class WHERE relname = 'latest'").unwrap().trim(), "0");
+
+    // The plans a connection caches for the put function's key lookups read an index.
+    let lookups = [
+        ("text, bytea", "SELECT seq FROM latest WHERE bucket = $1 AND key = $2 FOR UPDATE", "'b', '\\x00'"),
+        (
+            "text, bytea, text",
+            "SELECT seq, data FROM versions WHERE bucket = $1 AND key = $2 AND version_id = $3",
+            "'b', '\\x00', 'null'",
+        ),
+        ("bigint", "SELECT etag FROM versions WHERE seq = $1 AND NOT delete_marker", "1"),
+    ];
+    for (types, sql, args) in lookups {
+        let plan = generic_plan(pg, &db, types, sql, args);
+        assert!(plan.contains("Index") && !plan.contains("Seq Scan"), "{sql}\n{plan}");
+    }
+
+    // And the put function itself: 200 new keys, none of them a scan of `latest`.
+    let before = seq_scans(pg, &db, "latest");
+    let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
+    for i in 0..200 {
+        let v = new_version(&format!("new/{i:03}"), inline_object(b"four"), LockState::default());
+        s.put_version(v, TagSet::new(), WriteConditions::default(), UtcMillis::now_system()).await.unwrap();
+    }
+    drop(s);
+    // The pool's backends flush their counters as they exit.
+    let mut after = seq_scans(pg, &db, "latest");
+    for _ in 0..50 {
+        if pg
+            .psql(
+                &db,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .unwrap()
+            .trim()
+            == "0"
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    after = after.max(seq_scans(pg, &db, "latest"));
+    let rows = pg.psql(&db, "SELECT count(*) FROM latest").unwrap();
+    assert_eq!(rows.trim(), "200");
+    assert_eq!(after - before, 0, "scans of `latest` while putting 200 keys");
+}
