@@ -25,7 +25,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     super::put_listed::V14,
     super::put_audit::V15,
     super::listing::V16,
-    super::keep_pages::V17,
+    super::index_plans::V17,
 ];
 
 /// The part of version 1 that creates the WORM guards (checked and restored by `guards.rs`).

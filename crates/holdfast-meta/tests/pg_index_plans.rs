@@ -1,10 +1,9 @@
-//! PostgreSQL migration 17: a table that was filled, emptied and vacuumed (a benchmark's
-//! cleanup, a retention run that prunes a whole repository) is still read by its indexes when
-//! it fills again. Before it, VACUUM cut the emptied table down to no pages and ANALYZE
-//! recorded no rows, so the planner costed a scan of `latest` at nothing; the put function's
-//! plan for "this key's row, locked" became a scan of the whole table, cached per connection
-//! until the next autoanalyze, and every PUT read every row written since (issue #17: 7.5 →
-//! 578 µs per lookup in `scripts/pg-put-profile.sh` with PRE_RUNS=1 PRE_GAP=90).
+//! PostgreSQL migration 17: a PUT's key lookups stay on their indexes when the statistics say
+//! the table is empty or tiny (`src/postgres/index_plans.rs`). Before it the planner costed a
+//! scan of `latest` below its primary key, the put function's cached plan for "this key's row,
+//! locked" became a scan of the whole table, and every PUT read every row written since, until
+//! the next autoanalyze (issue #17: 7.5 → 578 µs per lookup in `scripts/pg-put-profile.sh` with
+//! PRE_RUNS=1 PRE_GAP=90).
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
@@ -15,10 +14,16 @@ use holdfast_meta::{MetaStore, TagSet, WriteConditions};
 mod support;
 use support::{inline_object, new_version};
 
+/// Scans of `table` so far. Statistics reach the shared counters when a backend goes idle or
+/// exits: this waits until no other backend is connected to `db` (the caller drops its store).
 fn seq_scans(pg: &holdfast_testkit::Postgres, db: &str, table: &str) -> u64 {
-    // Statistics reach the shared counters when a backend goes idle or exits; the caller closes
-    // its pool first.
-    pg.psql(db, "SELECT pg_stat_clear_snapshot()").unwrap();
+    let others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    for _ in 0..50 {
+        if pg.psql(db, others).unwrap().trim() == "0" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let n = pg.psql(db, &format!("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = '{table}'")).unwrap();
     n.trim().parse().unwrap()
 }
@@ -74,21 +79,53 @@ async fn an_emptied_and_vacuumed_table_is_still_read_by_its_indexes() {
     // And the put function itself: 200 new keys, none of them a scan of `latest`.
     let before = seq_scans(pg, &db, "latest");
     let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
-    for i in 0..200 {
-        let v = new_version(&format!("new/{i:03}"), inline_object(b"four"), LockState::default());
-        s.put_version(v, TagSet::new(), WriteConditions::default(), UtcMillis::now_system()).await.unwrap();
-    }
+    put_new_keys(&s, "new", 200).await;
     drop(s);
-    // The pool's backends flush their counters as they exit: wait for them to be gone.
-    let others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
-    for _ in 0..50 {
-        if pg.psql(&db, others).unwrap().trim() == "0" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
     let after = seq_scans(pg, &db, "latest");
     let rows = pg.psql(&db, "SELECT count(*) FROM latest").unwrap();
     assert_eq!(rows.trim(), "200");
+    assert_eq!(after - before, 0, "scans of `latest` while putting 200 keys");
+}
+
+/// Puts `n` new keys `prefix/000`.. through the put function.
+async fn put_new_keys(s: &PgMeta, prefix: &str, n: usize) {
+    for i in 0..n {
+        let v = new_version(&format!("{prefix}/{i:03}"), inline_object(b"four"), LockState::default());
+        s.put_version(v, TagSet::new(), WriteConditions::default(), UtcMillis::now_system()).await.unwrap();
+    }
+}
+
+/// A new deployment's first objects, then a burst: `latest` analyzed while it held one page
+/// (as autoanalyze does after its first 50 rows) costs a scan below the primary key, and the
+/// put function must not take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_analyzed_while_tiny_is_still_read_by_its_indexes_as_it_grows() {
+    let pg = holdfast_testkit::Postgres::shared();
+    let url = pg.fresh_database();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let s = PgMeta::open(PgOptions::new(url.clone())).await.unwrap();
+    s.create_bucket("b", false, UtcMillis::now_system()).await.unwrap();
+    put_new_keys(&s, "first", 60).await;
+    drop(s);
+    pg.psql(&db, "ANALYZE latest").unwrap();
+    assert_eq!(
+        pg.psql(&db, "SELECT relpages, reltuples FROM pg_class WHERE relname = 'latest'").unwrap().trim(),
+        "1|60"
+    );
+    let plan = generic_plan(
+        pg,
+        &db,
+        "text, bytea",
+        "SELECT seq FROM latest WHERE bucket = $1 AND key = $2 FOR UPDATE",
+        "'b', '\\x00'",
+    );
+    assert!(plan.contains("Seq Scan on latest"), "what the planner does outside the function:\n{plan}");
+
+    let before = seq_scans(pg, &db, "latest");
+    let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
+    put_new_keys(&s, "burst", 200).await;
+    drop(s);
+    let after = seq_scans(pg, &db, "latest");
+    assert_eq!(pg.psql(&db, "SELECT count(*) FROM latest").unwrap().trim(), "260");
     assert_eq!(after - before, 0, "scans of `latest` while putting 200 keys");
 }
