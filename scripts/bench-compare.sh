@@ -164,11 +164,12 @@ EOF
 # record ROUND SERVER CELL FILE: reads the `holdfast bench --json` output in FILE, appends one
 # line to $RAW.
 record() {
-    python3 - "$1" "$2" "$3" "$(loadavg)" "$RAW" "$4" <<'PY'
+    python3 - "$1" "$2" "$3" "$(loadavg)" "$RAW" "$4" "${5:-}" "${6:-}" <<'PY'
 import json, sys, time
-rnd, server, cell, load, raw, path = sys.argv[1:]
+rnd, server, cell, load, raw, path, c0, c1 = sys.argv[1:]
 text = open(path).read()
-line = {"round": int(rnd), "server": server, "cell": cell, "load": load, "ended": time.strftime("%H:%M:%S")}
+line = {"round": int(rnd), "server": server, "cell": cell, "load": load, "ended": time.strftime("%H:%M:%S"),
+        "cpu_probe_ms": [float(c) for c in (c0, c1) if c]}
 try:
     doc = json.loads(text[text.index("{"):])
     row = doc["rows"][-1]
@@ -181,6 +182,7 @@ with open(raw, "a") as f:
     f.write(json.dumps(line) + "\n")
 print(f"  round {rnd} {server:<8} {cell:<16} ops/s {line.get('ops_per_sec') or 0:>9.0f}  MiB/s {line.get('mib_per_sec') or 0:>7.0f}"
       f"  p50 {line.get('p50_ms') or 0:>6.2f} ms  p99 {line.get('p99_ms') or 0:>6.2f} ms  load {load}"
+      + f"  cpu probe {'/'.join(str(c) for c in line['cpu_probe_ms'])} ms"
       + (f"  FAILED: {line['failure'][:200]}" if "failure" in line else ""), file=sys.stderr)
 PY
 }
@@ -204,9 +206,20 @@ for op in ${bench_ops//,/ }; do
     esac
 done
 
+# cpu_probe: the CPU time (ms) of a fixed loop. On a shared VM the same work takes up to ~1.7x
+# longer in some minutes (the host's other tenants); a cell measured then is slower for every
+# server in it, and its line says so.
+cpu_probe() {
+    python3 -c 'import time
+t = time.process_time(); x = 0
+for i in range(300000): x += i * i
+print(round((time.process_time() - t) * 1000, 1))'
+}
+
 # measure ROUND CELL SERVER: one cell on one server.
 measure() {
-    local r=$1 cell=$2 s=$3 ep=${EP[$3]}
+    local r=$1 cell=$2 s=$3 ep=${EP[$3]} c0
+    c0="$(cpu_probe)"
     case "$cell" in
         head-64) bench "$ep" --op head --concurrency 64 --duration "$DURATION" ;;
         get4k-16) bench "$ep" --op get --size 4KiB --concurrency 16 --duration "$DURATION" ;;
@@ -226,7 +239,7 @@ measure() {
         static-head-64) bench "$ep" --op statichead --size 4KiB --concurrency 64 --duration "$DURATION" --static-root "$WORK/static" ;;
         *) echo "unknown cell $cell" >&2; exit 1 ;;
     esac >"$WORK/cell.json"
-    record "$r" "$s" "$cell" "$WORK/cell.json"
+    record "$r" "$s" "$cell" "$WORK/cell.json" "$c0" "$(cpu_probe)"
 }
 
 # ---- servers --------------------------------------------------------------------------------
@@ -443,6 +456,14 @@ head = [f"# bench-compare: {rounds} round(s), {duration} cells, medians",
         "", "| cell | current | previous | nginx / disk | unit | ÷ nginx / disk | ÷ previous | goal |",
         "|---|---:|---:|---:|---|---:|---:|---|"]
 table = "\n".join(head + rows) + "\n"
+probes = [c for l in lines for c in l.get("cpu_probe_ms", [])]
+if probes:
+    fast = min(probes)
+    slow = [l for l in lines if any(c > 1.3 * fast for c in l.get("cpu_probe_ms", []))]
+    table += (f"\nCPU probe (a fixed loop's CPU time before and after each cell; the same work, so higher is a slower "
+              f"CPU): fastest {fast} ms, median {statistics.median(probes)} ms, slowest {max(probes)} ms; "
+              f"{len(slow)} of {len(lines)} cells read above 1.3 × the fastest"
+              + (": " + ", ".join(f"r{l['round']} {l['server']} {l['cell']}" for l in slow) if slow else "") + "\n")
 fails = [l for l in lines if "failure" in l]
 if fails:
     table += "\nfailed measurements (left out of the medians):\n" + "\n".join(
