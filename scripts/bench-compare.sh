@@ -206,9 +206,10 @@ for op in ${bench_ops//,/ }; do
     esac
 done
 
-# cpu_probe: the CPU time (ms) of a fixed loop. On a shared VM the same work takes up to ~1.7x
-# longer in some minutes (the host's other tenants); a cell measured then is slower for every
-# server in it, and its line says so.
+# cpu_probe: the CPU time (ms) of a fixed loop. On this VM the same work takes up to ~1.8x the
+# CPU time at some moments: the host is contended, or the other vCPU is busy (a server still
+# finishing the cell before, if the two vCPUs share a physical core). A cell measured then is
+# slower for the server in it, and its line says so.
 cpu_probe() {
     python3 -c 'import time
 t = time.process_time(); x = 0
