@@ -37,13 +37,19 @@ fn generic_plan(pg: &holdfast_testkit::Postgres, db: &str, types: &str, sql: &st
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_emptied_and_vacuumed_table_is_still_read_by_its_indexes() {
-    let pg = holdfast_testkit::Postgres::shared();
+/// A fresh database holding bucket "b", and a store open on it: (its URL, its name, the store).
+async fn fresh_bucket(pg: &holdfast_testkit::Postgres) -> (String, String, PgMeta) {
     let url = pg.fresh_database();
     let db = url.rsplit('/').next().unwrap().to_owned();
     let s = PgMeta::open(PgOptions::new(url.clone())).await.unwrap();
     s.create_bucket("b", false, UtcMillis::now_system()).await.unwrap();
+    (url, db, s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_and_vacuumed_table_is_still_read_by_its_indexes() {
+    let pg = holdfast_testkit::Postgres::shared();
+    let (url, db, s) = fresh_bucket(pg).await;
     drop(s);
     // 5,000 keys written and then removed, as a benchmark's cleanup or a pruning run leaves them;
     // then what autovacuum does to such a table.
@@ -101,10 +107,7 @@ async fn put_new_keys(s: &PgMeta, prefix: &str, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_analyzed_while_tiny_is_still_read_by_its_indexes_as_it_grows() {
     let pg = holdfast_testkit::Postgres::shared();
-    let url = pg.fresh_database();
-    let db = url.rsplit('/').next().unwrap().to_owned();
-    let s = PgMeta::open(PgOptions::new(url.clone())).await.unwrap();
-    s.create_bucket("b", false, UtcMillis::now_system()).await.unwrap();
+    let (url, db, s) = fresh_bucket(pg).await;
     put_new_keys(&s, "first", 60).await;
     drop(s);
     pg.psql(&db, "ANALYZE latest").unwrap();

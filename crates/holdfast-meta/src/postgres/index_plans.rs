@@ -6,7 +6,7 @@
 //! replaces it: a table that fills fast after such a reading is scanned whole by every PUT in
 //! between (issue #17: the function's "this key's row, locked" went from 7.5 to 578 µs, the
 //! gateway's PUT rate from 2,400 to 1,250/s, `scripts/pg-put-profile.sh` with `PRE_RUNS=1
-//! PRE_GAP=90`). Two ways to that reading, one change each (`tests/pg_emptied.rs`):
+//! PRE_GAP=90`). Two ways to that reading, one change each (`tests/pg_index_plans.rs`):
 //!
 //! - **A table filled, emptied and vacuumed** (a benchmark's cleanup, a retention run that prunes
 //!   a whole repository): VACUUM cut it down to no pages and ANALYZE recorded no rows.
