@@ -537,7 +537,8 @@ async fn serve_http<I>(
         let in_flight = conn.request();
         async move {
             let resp = match console {
-                Some(console) if console.claims(&req) => console_call(&console, req, peer).await,
+                // Boxed: the future of every S3 request is as large as the largest branch.
+                Some(console) if console.claims(&req) => Box::pin(console_call(&console, req, peer)).await,
                 _ => edge.handle(req, peer).await,
             };
             drop(in_flight);

@@ -48,8 +48,7 @@ impl RequestFacts {
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split("Credential=").nth(1))
-            .and_then(|c| c.split('/').next())
+            .and_then(|a| super::guards::header_credential(a, '/'))
             .map(str::to_owned);
         let from_query = req.uri().query().and_then(|q| {
             q.split('&').find_map(|kv| kv.strip_prefix("X-Amz-Credential=")).map(|c| {

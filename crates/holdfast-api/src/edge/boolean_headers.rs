@@ -8,17 +8,21 @@
 //! signature the edge cannot reproduce is left as it came (s3s then refuses the value).
 
 use holdfast_identity::sigv4::{self, Authorization, SignedRequest};
-use http::{HeaderMap, HeaderValue, request::Parts};
+use http::{HeaderMap, HeaderName, HeaderValue, request::Parts};
 
-/// The headers Amazon S3 reads as case-insensitive booleans and s3s parses strictly.
-const BOOLEAN_HEADERS: [&str; 2] = ["x-amz-bypass-governance-retention", "x-amz-bucket-object-lock-enabled"];
+/// The headers Amazon S3 reads as case-insensitive booleans and s3s parses strictly (names,
+/// not `&str`: every request is looked at, and a lookup by `&str` parses the name first).
+static BOOLEAN_HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("x-amz-bypass-governance-retention"),
+    HeaderName::from_static("x-amz-bucket-object-lock-enabled"),
+];
 
 /// The headers of this request that need rewriting, with their lower-case value.
 fn to_rewrite(headers: &HeaderMap) -> Vec<(&'static str, &'static str)> {
     BOOLEAN_HEADERS
         .iter()
         .filter_map(|name| {
-            let value = headers.get(*name)?.to_str().ok()?.trim();
+            let value = headers.get(name)?.to_str().ok()?.trim();
             let lower = if value.eq_ignore_ascii_case("true") {
                 "true"
             } else if value.eq_ignore_ascii_case("false") {
@@ -26,7 +30,7 @@ fn to_rewrite(headers: &HeaderMap) -> Vec<(&'static str, &'static str)> {
             } else {
                 return None;
             };
-            (!matches!(value, "true" | "True" | "false" | "False")).then_some((*name, lower))
+            (!matches!(value, "true" | "True" | "false" | "False")).then_some((name.as_str(), lower))
         })
         .collect()
 }

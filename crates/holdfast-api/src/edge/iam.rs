@@ -18,6 +18,9 @@ pub fn is_iam<B>(req: &Request<B>) -> bool {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
+        // A credential scope for `iam` has "iam" between two slashes; an S3 request is told
+        // apart by this scan alone, without parsing its header into owned parts (issue #17).
+        .filter(|v| v.split('/').any(|part| part == "iam"))
         .and_then(sigv4::service_of)
         .is_some_and(|s| s == "iam")
 }
