@@ -3,10 +3,17 @@
 //! cap on the size of one aws-chunked chunk (s3s buffers a whole chunk to verify it).
 
 use bytes::{Buf, Bytes};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+/// Header names the edge reads on every request, parsed once: a lookup by `&str` parses the
+/// name before hashing it (issue #17).
+pub(crate) static X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+pub(crate) static X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
+pub(crate) static X_AMZ_COPY_SOURCE: HeaderName = HeaderName::from_static("x-amz-copy-source");
+pub(crate) static X_AMZ_DECODED_CONTENT_LENGTH: HeaderName = HeaderName::from_static("x-amz-decoded-content-length");
 
 /// Longest presigned URL validity AWS allows.
 pub const MAX_PRESIGN_SECS: u64 = 604_800;
@@ -74,7 +81,7 @@ pub fn check_transfer_encoding(method: &http::Method, headers: &HeaderMap) -> Re
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|e| e.trim().eq_ignore_ascii_case("aws-chunked"))
-        && headers.contains_key("x-amz-decoded-content-length");
+        && headers.contains_key(&X_AMZ_DECODED_CONTENT_LENGTH);
     if matches!(*method, http::Method::PUT | http::Method::POST)
         && headers.contains_key(http::header::TRANSFER_ENCODING)
         && !aws_chunked
@@ -104,7 +111,7 @@ pub fn check_content_length(
     if *method == http::Method::PUT
         && object_path
         && upload
-        && !headers.contains_key("x-amz-copy-source")
+        && !headers.contains_key(&X_AMZ_COPY_SOURCE)
         && !headers.contains_key(http::header::CONTENT_LENGTH)
         && !headers.contains_key(http::header::TRANSFER_ENCODING)
     {
@@ -168,7 +175,7 @@ pub fn check_copy_source_key(headers: &HeaderMap) -> Result<(), Refusal> {
     // Read as s3s's CopySource::parse reads it (the object the copy would read): the path ends
     // at the first `?versionId=`, is percent-decoded, then loses one leading `/`. SDKs send
     // the key's UTF-8 as it is, or percent-encoded: its bytes are counted decoded.
-    let Some(source) = headers.get("x-amz-copy-source").map(HeaderValue::as_bytes) else { return Ok(()) };
+    let Some(source) = headers.get(&X_AMZ_COPY_SOURCE).map(HeaderValue::as_bytes) else { return Ok(()) };
     let path = source.windows(11).position(|w| w == b"?versionId=").map_or(source, |i| &source[..i]);
     let decoded: Vec<u8> = percent_encoding::percent_decode(path).collect();
     let decoded = decoded.strip_prefix(b"/").unwrap_or(&decoded);
@@ -270,7 +277,7 @@ pub fn check_signing_dates(headers: &HeaderMap, query: Option<&str>) -> Result<(
         let message = format!("The authorization header is malformed; {}", date_format(&d));
         return Err((http::StatusCode::BAD_REQUEST, "AuthorizationHeaderMalformed", message));
     }
-    if let Some(v) = headers.get("x-amz-date")
+    if let Some(v) = headers.get(&X_AMZ_DATE)
         && !v.to_str().is_ok_and(is_amz_date)
     {
         let message = "AWS authentication requires a valid Date or x-amz-date header".to_owned();
@@ -316,12 +323,13 @@ pub fn cors_preflight(headers: &HeaderMap) -> Refusal {
 /// ISO 8601 form. `Date` itself stays, since it may be one of the signed headers. When both
 /// are present `x-amz-date` wins, as on AWS.
 pub fn sigv4_date_from_date_header(headers: &mut HeaderMap) {
+    if headers.get(&X_AMZ_DATE).is_some_and(|v| !v.is_empty()) {
+        return;
+    }
     let sigv4 = headers
         .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256 "));
-    let has_amz_date = headers.get("x-amz-date").is_some_and(|v| !v.is_empty());
-    if !sigv4 || has_amz_date {
+        .is_some_and(|v| v.as_bytes().starts_with(b"AWS4-HMAC-SHA256 ") && v.to_str().is_ok());
+    if !sigv4 {
         return;
     }
     let Some(date) = headers.get(http::header::DATE).and_then(|v| v.to_str().ok()) else { return };
@@ -347,7 +355,7 @@ pub fn sigv4_date_from_date_header(headers: &mut HeaderMap) {
 
 /// Whether the body is `aws-chunked` (streaming SigV4, signed or unsigned).
 pub fn is_aws_chunked(headers: &HeaderMap) -> bool {
-    headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("STREAMING-"))
+    headers.get(&X_AMZ_CONTENT_SHA256).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("STREAMING-"))
 }
 
 enum ChunkState {

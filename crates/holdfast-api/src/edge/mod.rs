@@ -492,7 +492,7 @@ impl Edge {
         }
         let decoded = req
             .headers()
-            .get("x-amz-decoded-content-length")
+            .get(&guards::X_AMZ_DECODED_CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if decoded.is_some_and(|d| d > self.max_put) {
