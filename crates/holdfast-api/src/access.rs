@@ -486,7 +486,52 @@ impl Authorizer {
 
 #[cfg(test)]
 mod tests {
-    use super::copy_source;
+    use super::{copy_source, traits};
+    use holdfast_policy::RequestTraits;
+    use http::HeaderMap;
+
+    /// The one pass over the names reads what a lookup of each header read: presence, and the
+    /// first value of a name given twice.
+    #[test]
+    fn traits_are_read_from_the_headers_in_one_pass() {
+        let uri: http::Uri = "/b/k?versionId=v".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.append("x-amz-bypass-governance-retention", "TRUE".parse().unwrap());
+        h.append("x-amz-bypass-governance-retention", "false".parse().unwrap());
+        h.insert("x-amz-object-lock-retain-until-date", "2030-01-01T00:00:00Z".parse().unwrap());
+        h.insert("x-amz-grant-read", "id=x".parse().unwrap());
+        h.insert("x-amz-copy-source", "src/k?versionId=v1".parse().unwrap());
+        h.insert("x-holdfast-replication-kind", "marker".parse().unwrap());
+        h.insert("x-amz-tagging", "a=b".parse().unwrap());
+        let expected = RequestTraits {
+            version_id: true,
+            source_version_id: true,
+            lock_retention: true,
+            bypass_governance: true,
+            acl: true,
+            tagging: true,
+            replication_marker: true,
+            ..RequestTraits::default()
+        };
+        assert_eq!(traits(&h, &uri), expected);
+        let mut h = HeaderMap::new();
+        h.append("x-amz-bypass-governance-retention", "false".parse().unwrap());
+        h.append("x-amz-bypass-governance-retention", "true".parse().unwrap());
+        h.insert("x-amz-bucket-object-lock-enabled", "True".parse().unwrap());
+        h.insert("x-amz-object-lock-legal-hold", "ON".parse().unwrap());
+        h.insert("x-holdfast-replication-source-version-id", "v".parse().unwrap());
+        h.insert("x-holdfast-replication-kind", "version".parse().unwrap());
+        h.insert("x-amz-acl", "private".parse().unwrap());
+        let expected = RequestTraits {
+            object_lock_enabled: true,
+            lock_legal_hold: true,
+            replication: true,
+            acl: true,
+            ..RequestTraits::default()
+        };
+        assert_eq!(traits(&h, &"/b".parse().unwrap()), expected);
+        assert_eq!(traits(&HeaderMap::new(), &"/b/k?versionId=".parse().unwrap()), RequestTraits::default());
+    }
 
     fn source(v: &str) -> Option<(String, String, bool)> {
         let mut h = http::HeaderMap::new();

@@ -453,32 +453,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::header_credential;
-
-    /// The fast reading of the credential agrees with the `split` it replaced, on headers as
-    /// SDKs write them and on malformed ones.
-    #[test]
-    fn header_credential_reads_as_split_did() {
-        let headers = [
-            "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab",
-            "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/s3/aws4_request,SignedHeaders=host,Signature=ab",
-            "AWS4-HMAC-SHA256 SignedHeaders=host, Credential=AK/d/r/s/aws4_request, Signature=ab",
-            "AWS4-HMAC-SHA256 Credential=AK/d/Credential=x/r, Signature=ab",
-            "AWS4-HMAC-SHA256 Credential=AKCredential=/d, Signature=ab",
-            "AWS4-HMAC-SHA256 Credential=A=K,/d",
-            "AWS4-HMAC-SHA256 Credential=",
-            "Credential=AK/d",
-            "AWS4-HMAC-SHA256 Signature=ab",
-            "",
-        ];
-        for h in headers {
-            for stop in [',', '/'] {
-                let split = h.split("Credential=").nth(1).and_then(|c| c.split(stop).next());
-                assert_eq!(header_credential(h, stop), split, "{h:?} up to {stop:?}");
-            }
-        }
-    }
-
     use super::*;
 
     fn headers(auth: &str) -> HeaderMap {
@@ -613,5 +587,29 @@ mod tests {
         assert!(g.observe(b"11;chunk-signature=ab\r\n").unwrap_err().contains("TooLarge"));
         let mut g = ChunkGuard::new((), 16);
         assert!(g.observe(b"zz\r\n").is_err());
+    }
+
+    /// The fast reading of the credential agrees with the `split` it replaced, on headers as
+    /// SDKs write them and on malformed ones.
+    #[test]
+    fn header_credential_reads_as_split_did() {
+        let headers = [
+            "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab",
+            "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/s3/aws4_request,SignedHeaders=host,Signature=ab",
+            "AWS4-HMAC-SHA256 SignedHeaders=host, Credential=AK/d/r/s/aws4_request, Signature=ab",
+            "AWS4-HMAC-SHA256 Credential=AK/d/Credential=x/r, Signature=ab",
+            "AWS4-HMAC-SHA256 Credential=AKCredential=/d, Signature=ab",
+            "AWS4-HMAC-SHA256 Credential=A=K,/d",
+            "AWS4-HMAC-SHA256 Credential=",
+            "Credential=AK/d",
+            "AWS4-HMAC-SHA256 Signature=ab",
+            "",
+        ];
+        for h in headers {
+            for stop in [',', '/'] {
+                let split = h.split("Credential=").nth(1).and_then(|c| c.split(stop).next());
+                assert_eq!(header_credential(h, stop), split, "{h:?} up to {stop:?}");
+            }
+        }
     }
 }
