@@ -3,7 +3,9 @@
 //! scan of `latest` below its primary key, the put function's cached plan for "this key's row,
 //! locked" became a scan of the whole table, and every PUT read every row written since, until
 //! the next autoanalyze (issue #17: 7.5 → 578 µs per lookup in `scripts/pg-put-profile.sh` with
-//! PRE_RUNS=1 PRE_GAP=90).
+//! PRE_RUNS=1 PRE_GAP=90). And the gateway's sessions run with `enable_seqscan = off`
+//! (session 11): GET's reads, planned and cached while the tables were tiny, scanned them whole
+//! on every request as they grew.
 
 #![allow(clippy::unwrap_used)] // A test states what it expects with unwrap: a failure is the finding.
 
@@ -95,9 +97,15 @@ async fn an_emptied_and_vacuumed_table_is_still_read_by_its_indexes() {
 
 /// Puts `n` new keys `prefix/000`.. through the put function.
 async fn put_new_keys(s: &PgMeta, prefix: &str, n: usize) {
+    put_keys(s, prefix, n, false).await;
+}
+
+/// Puts `n` new keys `prefix/000`.., each with the tag `k` = `v<i>` when `tagged`.
+async fn put_keys(s: &PgMeta, prefix: &str, n: usize, tagged: bool) {
     for i in 0..n {
         let v = new_version(&format!("{prefix}/{i:03}"), inline_object(b"four"), LockState::default());
-        s.put_version(v, TagSet::new(), WriteConditions::default(), UtcMillis::now_system()).await.unwrap();
+        let tags = if tagged { TagSet::from([("k".to_owned(), format!("v{i}"))]) } else { TagSet::new() };
+        s.put_version(v, tags, WriteConditions::default(), UtcMillis::now_system()).await.unwrap();
     }
 }
 
@@ -131,4 +139,47 @@ async fn a_table_analyzed_while_tiny_is_still_read_by_its_indexes_as_it_grows() 
     let after = seq_scans(pg, &db, "latest");
     assert_eq!(pg.psql(&db, "SELECT count(*) FROM latest").unwrap().trim(), "260");
     assert_eq!(after - before, 0, "scans of `latest` while putting 200 keys");
+}
+
+/// The reads of GET and HEAD (`version_for_read`: the latest version of a key with its inline
+/// bytes, its tags and its replication status) on tables analyzed while tiny: a gateway's
+/// connection caches their plans once it has run them a few times, and keeps them as the
+/// tables grow (until an autoanalyze, switched off here as a busy table can wait a minute for one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_planned_while_the_tables_were_tiny_stay_on_their_indexes_as_they_grow() {
+    let pg = holdfast_testkit::Postgres::shared();
+    let (url, db, s) = fresh_bucket(pg).await;
+    put_keys(&s, "first", 60, true).await;
+    drop(s);
+    let tables = ["latest", "versions", "version_tags"];
+    for table in tables {
+        pg.psql(&db, &format!("ALTER TABLE {table} SET (autovacuum_enabled = false); ANALYZE {table}")).unwrap();
+    }
+    let before: Vec<u64> = tables.iter().map(|t| seq_scans(pg, &db, t)).collect();
+    let s = PgMeta::open(PgOptions::new(url)).await.unwrap();
+    let read = |key: String, tag: String| {
+        let s = &s;
+        async move {
+            let (rec, tags) =
+                s.version_for_read("b", &key, &holdfast_meta::VersionSelector::Latest, true).await.unwrap();
+            assert_eq!(rec.key, key);
+            assert_eq!(tags.and_then(|t| t.get("k").cloned()), Some(tag));
+        }
+    };
+    // Read while tiny, often enough for every pooled connection to settle on a cached plan.
+    let tiny_reads = 4 * 60;
+    for i in 0..tiny_reads {
+        read(format!("first/{:03}", i % 60), format!("v{}", i % 60)).await;
+    }
+    put_keys(&s, "burst", 3000, true).await;
+    let grown_reads = 3000;
+    for i in 0..grown_reads {
+        read(format!("burst/{i:03}"), format!("v{i}")).await;
+    }
+    drop(s);
+    let after: Vec<u64> = tables.iter().map(|t| seq_scans(pg, &db, t)).collect();
+    let scans: Vec<(&str, u64)> = tables.iter().zip(before.iter().zip(&after)).map(|(t, (b, a))| (*t, a - b)).collect();
+    // A scan of a one-page table while it was tiny is the planner's right choice; one per read
+    // of a table of 3,060 rows is not.
+    assert!(scans.iter().all(|(_, n)| *n <= tiny_reads), "scans over {tiny_reads} + {grown_reads} reads: {scans:?}");
 }

@@ -18,6 +18,13 @@
 //!   off`. Every statement in it finds its rows by a key that has an index; the setting only
 //!   makes the planner take that index over a scan it misjudged (a statement without an index
 //!   would still scan).
+//!
+//! The other statements of a request met the second way as well (session 11): a gateway
+//! connection that ran GET's reads (the key's row in `latest`, its version, its tags) a few times
+//! while the tables were tiny cached scans for them, and kept scanning the tables whole on every
+//! GET as they grew, until an autoanalyze. So every gateway session now starts with
+//! `enable_seqscan = off` (`SESSION_SETTINGS` in `mod.rs`), with the same reasoning: their
+//! statements find rows by indexed keys, and a statement with no usable index still scans.
 pub(super) const V17: &str = "
 ALTER TABLE latest SET (vacuum_truncate = false);
 ALTER TABLE versions SET (vacuum_truncate = false);

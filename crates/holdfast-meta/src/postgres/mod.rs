@@ -309,6 +309,12 @@ pub(crate) async fn settle<T>(outcome: Result<T, Fail>, attempt: &mut u32) -> Op
     }
 }
 
+/// What every gateway session runs with (the connection's startup options, after any the
+/// database URL gives): `holdfast.writer` marks it as a gateway's (guards.rs);
+/// `enable_seqscan = off` makes the planner take a statement's index over a scan it costed
+/// from statistics gathered while the table was tiny (index_plans.rs).
+const SESSION_SETTINGS: &str = "-c holdfast.writer=on -c enable_seqscan=off";
+
 impl PgMeta {
     /// Connects, creates or migrates the schema, and checks that it is not newer than this
     /// build. Fails with a clear message when the database cannot be reached.
@@ -322,10 +328,12 @@ impl PgMeta {
         if config.get_application_name().is_none() {
             config.application_name("holdfast");
         }
-        // Marks this gateway's sessions: only they may release a legal hold (guards.rs).
+        // Marks this gateway's sessions: only they may release a legal hold (guards.rs). And
+        // keeps their statements on their indexes (index_plans.rs: a plan a connection cached
+        // while a table was tiny scanned the whole table on every GET as it grew, #17).
         let startup = match config.get_options() {
-            Some(o) => format!("{o} -c holdfast.writer=on"),
-            None => "-c holdfast.writer=on".to_owned(),
+            Some(o) => format!("{o} {SESSION_SETTINGS}"),
+            None => SESSION_SETTINGS.to_owned(),
         };
         config.options(&startup);
         let tampered;
