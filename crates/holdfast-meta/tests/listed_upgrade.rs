@@ -59,7 +59,7 @@ async fn a_schema_6_database_gets_its_listed_columns_filled() {
     );
     drop(s);
     assert_eq!(version(&path), holdfast_meta::sqlite::SCHEMA_VERSION);
-    assert_eq!(holdfast_meta::sqlite::SCHEMA_VERSION, 7);
+    assert_eq!(holdfast_meta::sqlite::SCHEMA_VERSION, 8);
     // A marker's row keeps no listed object fields; every object's row has them all.
     let conn = rusqlite::Connection::open(&path).unwrap();
     let unfilled: i64 = conn
@@ -71,6 +71,21 @@ async fn a_schema_6_database_gets_its_listed_columns_filled() {
         )
         .unwrap();
     assert_eq!(unfilled, 0);
+    // Schema 8: the bucket's tally was filled from the versions it already held.
+    let (tally, summed): ((i64, i64), (i64, i64)) = (
+        conn.query_row("SELECT versions, bytes FROM bucket_usage WHERE bucket = 'fixture'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap(),
+        conn.query_row(
+            "SELECT COUNT(*), SUM(size) FROM versions WHERE bucket = 'fixture' AND delete_marker = 0",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap(),
+    );
+    assert!(tally.0 > 0 && tally.1 > 0, "{tally:?}");
+    assert_eq!(tally, summed);
 }
 
 /// `versions_by_key` (bucket, key, seq) duplicated `versions_by_key_desc` and cost every PUT a

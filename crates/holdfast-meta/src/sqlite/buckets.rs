@@ -109,19 +109,10 @@ pub(super) fn set_lock_configuration(
     Ok(())
 }
 
-/// Versions (not delete markers) and their bytes stored in `bucket`, noncurrent included.
-pub(super) fn usage(conn: &Connection, bucket: &str) -> MetaResult<crate::Tally> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM versions WHERE bucket = ?1 AND delete_marker = 0",
-    )?;
-    let (versions, bytes): (i64, i64) = stmt.query_row([bucket], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(crate::Tally { versions: versions.max(0).cast_unsigned(), bytes: bytes.max(0).cast_unsigned() })
-}
-
 /// The bucket's quota against a new version of `incoming` bytes, in the writer's
 /// transaction: the one writer sees every earlier write, so the bound is exact.
 pub(super) fn check_quota(conn: &Connection, bucket: &str, incoming: u64) -> MetaResult<()> {
     let Some(doc) = super::events::config_doc(conn, bucket, crate::BucketConfigKind::Quota)? else { return Ok(()) };
     let quota: crate::BucketQuota = serde_json::from_str(&doc)?;
-    quota.check(usage(conn, bucket)?.bytes, incoming)
+    quota.check(super::usage::of(conn, bucket)?.bytes, incoming)
 }

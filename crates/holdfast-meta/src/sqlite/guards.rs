@@ -19,8 +19,8 @@ use rusqlite::functions::FunctionFlags;
 const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 
 /// Every trigger of the database: (name, body after `CREATE TRIGGER <name> `).
-fn guards() -> [(&'static str, String); 7] {
-    [
+fn guards() -> Vec<(&'static str, String)> {
+    let mut all = vec![
         // Not guards: a version's or an upload's tags go with it.
         (
             "version_tags_follow",
@@ -65,7 +65,10 @@ fn guards() -> [(&'static str, String); 7] {
              SELECT RAISE(ABORT, 'WORM guard: a legal hold is released only through Holdfast'); END"
                 .to_owned(),
         ),
-    ]
+    ];
+    // Not guards either: each bucket's stored versions and bytes (usage.rs).
+    all.extend(super::usage::TRIGGERS.iter().map(|(name, body)| (*name, (*body).to_owned())));
+    all
 }
 
 fn create_sql(name: &str, body: &str) -> String {
@@ -142,6 +145,7 @@ pub(super) fn check_at_start(
     }
     tracing::error!(db = %path.display(), %what, "WORM guards were changed outside Holdfast; restoring them (HOLDFAST_ACCEPT_TAMPER=1)");
     install(conn)?;
+    super::usage::refill(conn)?;
     let mut record = holdfast_audit::AuditRecord::new("WormGuardsRestored", holdfast_lock::UtcMillis::now_system());
     record.principal = Some("holdfast:meta".into());
     record.detail = Some(serde_json::json!({ "found": wrong }));

@@ -31,6 +31,7 @@ mod rows;
 mod schema;
 pub use schema::SCHEMA_VERSION;
 mod tags;
+mod usage;
 
 use crate::model::*;
 use crate::{BucketConfigKind, LifecycleAction, LockReport, MetaError, MetaResult, QueuedEvent, Settlement, TagSet};
@@ -203,6 +204,7 @@ impl SqliteMeta {
         conn.execute_batch(lock_jobs::SCHEMA)?;
         conn.execute_batch(lock_history::SCHEMA)?;
         listed::ensure(&conn)?;
+        usage::ensure(&conn)?;
         replication::note_existing(&conn)?;
         let version: Option<i64> = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -1019,7 +1021,7 @@ impl crate::MetaStore for SqliteMeta {
         let bucket = bucket.to_owned();
         self.read(move |c| {
             buckets::require(c, &bucket)?;
-            buckets::usage(c, &bucket)
+            usage::of(c, &bucket)
         })
         .await
     }

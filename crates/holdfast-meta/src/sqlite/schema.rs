@@ -14,7 +14,9 @@
 /// change's audit record. An older build would change locks without recording their history.
 /// 7: what a listing shows of each key's current version, in `latest` (`listed.rs`). An
 /// older build would move the pointer without them.
-pub const SCHEMA_VERSION: i64 = 7;
+/// 8: each bucket's stored versions and bytes, kept by triggers (`bucket_usage`, in
+/// `usage.rs`). An older build would take the triggers for tampering.
+pub const SCHEMA_VERSION: i64 = 8;
 
 pub const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
