@@ -21,12 +21,19 @@ const TABLE: &str = "CREATE TABLE bucket_usage (
 /// The tally's triggers, (name, body after `CREATE TRIGGER <name> `): part of the triggers
 /// the store checks at start (`guards.rs`), so that one dropped or altered outside Holdfast is
 /// found like a missing guard.
-pub(super) const TRIGGERS: [(&str, &str); 4] = [
+pub(super) const TRIGGERS: [(&str, &str); 5] = [
+    // Every bucket has its row from its creation on, so that a version's change is one
+    // UPDATE (an upsert in every PUT cost about 1 % more of its instructions than this).
+    (
+        "bucket_usage_bucket_made",
+        "AFTER INSERT ON buckets BEGIN INSERT OR REPLACE INTO bucket_usage (bucket, versions, bytes) \
+         VALUES (NEW.name, 0, 0); END",
+    ),
+    ("bucket_usage_bucket_gone", "AFTER DELETE ON buckets BEGIN DELETE FROM bucket_usage WHERE bucket = OLD.name; END"),
     (
         "bucket_usage_insert",
         "AFTER INSERT ON versions WHEN NEW.delete_marker = 0 BEGIN \
-         INSERT INTO bucket_usage (bucket, versions, bytes) VALUES (NEW.bucket, 1, NEW.size) \
-         ON CONFLICT (bucket) DO UPDATE SET versions = versions + 1, bytes = bytes + excluded.bytes; END",
+         UPDATE bucket_usage SET versions = versions + 1, bytes = bytes + NEW.size WHERE bucket = NEW.bucket; END",
     ),
     (
         "bucket_usage_delete",
@@ -38,15 +45,15 @@ pub(super) const TRIGGERS: [(&str, &str); 4] = [
         "AFTER UPDATE OF bucket, delete_marker, size ON versions BEGIN \
          UPDATE bucket_usage SET versions = versions - 1, bytes = bytes - OLD.size \
          WHERE bucket = OLD.bucket AND OLD.delete_marker = 0; \
-         INSERT INTO bucket_usage (bucket, versions, bytes) SELECT NEW.bucket, 1, NEW.size WHERE NEW.delete_marker = 0 \
-         ON CONFLICT (bucket) DO UPDATE SET versions = versions + 1, bytes = bytes + excluded.bytes; END",
+         UPDATE bucket_usage SET versions = versions + 1, bytes = bytes + NEW.size \
+         WHERE bucket = NEW.bucket AND NEW.delete_marker = 0; END",
     ),
-    ("bucket_usage_bucket_gone", "AFTER DELETE ON buckets BEGIN DELETE FROM bucket_usage WHERE bucket = OLD.name; END"),
 ];
 
 const REFILL: &str = "DELETE FROM bucket_usage;
 INSERT INTO bucket_usage (bucket, versions, bytes)
-    SELECT bucket, COUNT(*), COALESCE(SUM(size), 0) FROM versions WHERE delete_marker = 0 GROUP BY bucket;";
+    SELECT b.name, COUNT(v.seq), COALESCE(SUM(v.size), 0)
+    FROM buckets b LEFT JOIN versions v ON v.bucket = b.name AND v.delete_marker = 0 GROUP BY b.name;";
 
 /// Creates the tally and its triggers in a database without them (a new one, or one of schema
 /// 7 or older), filled from the versions already stored, in one transaction.
