@@ -67,7 +67,9 @@ pub(super) fn ensure(conn: &Connection) -> MetaResult<()> {
     }
     let mut sql = format!("BEGIN IMMEDIATE;\n{TABLE}\n");
     for (name, body) in TRIGGERS {
-        sql.push_str(&format!("CREATE TRIGGER {name} {body};\n"));
+        // A table dropped outside Holdfast leaves its triggers (they are on other tables): the
+        // tally is derived, so it is made again, whole.
+        sql.push_str(&format!("DROP TRIGGER IF EXISTS {name};\nCREATE TRIGGER {name} {body};\n"));
     }
     sql.push_str(REFILL);
     sql.push_str("\nCOMMIT;");
